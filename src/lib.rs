@@ -1,0 +1,11 @@
+//! skiff: a daemonless, rootless container tool with a Docker/Podman-compatible CLI.
+//!
+//! Layers, from the top: `cli` parses and prints; `image` and `container` are the operations;
+//! `store`, `archive` and `runtime` do the work. Nothing calls upward.
+
+pub mod archive;
+pub mod cli;
+pub mod container;
+pub mod image;
+pub mod runtime;
+pub mod store;
