@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod cli;
 pub mod container;
+pub mod context;
 pub mod image;
 pub mod runtime;
 pub mod store;

@@ -1,5 +1,165 @@
-//! Command-line layer: clap definitions, dispatch and output. Parses, calls one operation, prints.
+//! Command-line layer: clap definitions, dispatch and output. Each command parses its flags into
+//! an options struct, calls one operation, and prints through `format`. Nothing here touches
+//! namespaces or the store's files.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod container;
+pub mod format;
+pub mod human;
+mod image;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::Context;
+
+/// Daemonless, rootless containers with the Docker and Podman command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "skiff",
+    version,
+    about,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Path to the store (images, layers, containers). Default: $XDG_DATA_HOME/skiff, or /var/lib/skiff as root.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Path to runtime state that vanishes on reboot. Default: $XDG_RUNTIME_DIR/skiff, or /run/skiff as root.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Run(container::RunArgs),
+    Create(container::CreateArgs),
+    Start(container::StartArgs),
+    #[command(name = "rm")]
+    Rm(container::RmArgs),
+    #[command(name = "ps")]
+    Ps(container::PsArgs),
+    Images(image::ImagesArgs),
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    Inspect(image::InspectArgs),
+    Load(image::LoadArgs),
+    Save(image::SaveArgs),
+    Import(image::ImportArgs),
+    Tag(image::TagArgs),
+    Rmi(image::RmiArgs),
+    History(image::HistoryArgs),
+    /// Show the skiff version.
+    Version,
+}
+
+/// What a command ends with: a container's exit code or success.
+pub type Outcome = anyhow::Result<u8>;
+
+fn open_context(
+    cli_root: &Option<PathBuf>,
+    cli_runroot: &Option<PathBuf>,
+) -> anyhow::Result<Context> {
+    let ctx = Context::open(cli_root.clone(), cli_runroot.clone())?;
+    Ok(ctx)
+}
+
+fn dispatch(cli: Cli) -> Outcome {
+    let ctx = || open_context(&cli.root, &cli.runroot);
+    match cli.command {
+        Command::Run(args) => args.run(&ctx()?),
+        Command::Create(args) => args.run(&ctx()?),
+        Command::Start(args) => args.run(&ctx()?),
+        Command::Rm(args) => args.run(&ctx()?),
+        Command::Ps(args) => args.run(&ctx()?),
+        Command::Images(args) => args.run(&ctx()?),
+        Command::Image(command) => command.run(&ctx()?),
+        Command::Inspect(args) => args.run(&ctx()?),
+        Command::Load(args) => args.run(&ctx()?),
+        Command::Save(args) => args.run(&ctx()?),
+        Command::Import(args) => args.run(&ctx()?),
+        Command::Tag(args) => args.run(&ctx()?),
+        Command::Rmi(args) => args.run(&ctx()?),
+        Command::History(args) => args.run(&ctx()?),
+        Command::Version => {
+            println!("skiff version {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    }
+}
+
+/// Docker's exit code for an error: 126/127 when the command could not be run, else 125.
+fn exit_code_for(error: &anyhow::Error) -> u8 {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<crate::runtime::Error>())
+        .map(|e| e.exit_code())
+        .unwrap_or(125)
+}
+
+/// One line, lowercase, `Error: ` first, as Podman prints.
+fn error_line(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|last| last.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            if error.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("Error: {}", error_line(&error));
+            ExitCode::from(exit_code_for(&error))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runtime_errors_carry_docker_exit_codes() {
+        let not_found =
+            anyhow::Error::new(crate::runtime::Error::CommandNotFound { path: "x".into() })
+                .context("running");
+        assert_eq!(exit_code_for(&not_found), 127);
+        let other = anyhow::anyhow!("boom");
+        assert_eq!(exit_code_for(&other), 125);
+        assert_eq!(
+            error_line(&not_found),
+            "running: x: executable file not found in $PATH"
+        );
+    }
 }

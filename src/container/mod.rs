@@ -1,1 +1,450 @@
-//! container
+//! Container operations: turning an image and a command line into a stored container and a
+//! runtime spec (Docker's rules for Entrypoint, Cmd, Env, WorkingDir and User), running it in the
+//! foreground, and removing it.
+
+mod names;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::context::Context;
+use crate::image;
+use crate::runtime::{self, ContainerSpec, NetworkMode, ProcessSpec};
+use crate::store::containers::{ContainerRecord, ContainerState, Status};
+use crate::store::images::ImageIndex;
+use crate::store::{self, StoreLock};
+
+/// What `run` and `create` were asked for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub image: String,
+    /// Arguments after the image: they replace the image's Cmd.
+    pub command: Vec<String>,
+    /// `--entrypoint`: replaces the image's Entrypoint and clears its Cmd ("" clears both).
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub env_files: Vec<PathBuf>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub name: Option<String>,
+    pub remove: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub network: NetworkMode,
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes
+}
+
+/// Docker's argv: Entrypoint + Cmd, where arguments replace Cmd and `--entrypoint` replaces the
+/// Entrypoint and drops the image's Cmd.
+pub fn compose_command(
+    image_entrypoint: Option<&[String]>,
+    image_cmd: Option<&[String]>,
+    entrypoint: Option<&str>,
+    args: &[String],
+) -> Vec<String> {
+    let (entry, default_cmd): (Vec<String>, Vec<String>) = match entrypoint {
+        Some("") => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.to_string()], Vec::new()),
+        None => (
+            image_entrypoint.unwrap_or_default().to_vec(),
+            image_cmd.unwrap_or_default().to_vec(),
+        ),
+    };
+    let cmd = if args.is_empty() {
+        default_cmd
+    } else {
+        args.to_vec()
+    };
+    entry.into_iter().chain(cmd).collect()
+}
+
+/// Parses an env file: `KEY=value` lines, `KEY` alone takes the host's value, # comments.
+pub fn parse_env_file(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| expand_env_entry(l))
+        .collect()
+}
+
+/// `-e KEY` without `=` takes the value from skiff's environment, and is dropped if unset.
+fn expand_env_entry(entry: &str) -> Option<String> {
+    if entry.contains('=') {
+        Some(entry.to_string())
+    } else {
+        std::env::var(entry).ok().map(|v| format!("{entry}={v}"))
+    }
+}
+
+/// Later entries override earlier ones with the same key; order of first appearance is kept.
+pub fn merge_env(layers: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut merged: Vec<String> = Vec::new();
+    for entry in layers {
+        let key = entry
+            .split_once('=')
+            .map(|(k, _)| k)
+            .unwrap_or(&entry)
+            .to_string();
+        match merged
+            .iter_mut()
+            .find(|e| e.split_once('=').map(|(k, _)| k) == Some(key.as_str()))
+        {
+            Some(existing) => *existing = entry,
+            None => merged.push(entry),
+        }
+    }
+    merged
+}
+
+fn hosts_file(hostname: &str, name: &str, network: NetworkMode) -> String {
+    let mut text = String::new();
+    if network == NetworkMode::Host {
+        text.push_str(&std::fs::read_to_string("/etc/hosts").unwrap_or_default());
+    } else {
+        text.push_str(
+            "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n",
+        );
+        text.push_str("::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n");
+    }
+    text.push_str(&format!("127.0.1.1\t{hostname} {name}\n"));
+    text
+}
+
+/// Creates a container from an image: its store entry and its runtime spec.
+pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
+    let index = ImageIndex::load(&ctx.store)?;
+    let image = image::find(&index, &options.image)?.clone();
+    let config = image::read_config(&ctx.store, &image)?;
+    let run = &config.config;
+
+    let argv = compose_command(
+        run.entrypoint.as_deref(),
+        run.cmd.as_deref(),
+        options.entrypoint.as_deref(),
+        &options.command,
+    );
+    if argv.is_empty() {
+        bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
+    }
+    let id = store::hex(&random_bytes::<32>());
+    let name = match &options.name {
+        Some(name) => {
+            names::validate(name).map_err(anyhow::Error::msg)?;
+            name.clone()
+        }
+        None => names::generate(&random_bytes::<4>()),
+    };
+    let hostname = match (&options.hostname, options.network) {
+        (Some(h), _) => h.clone(),
+        (None, NetworkMode::Host) => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| id[..12].to_string()),
+        (None, _) => id[..12].to_string(),
+    };
+
+    let mut env_sources: Vec<String> = vec![format!(
+        "PATH={}",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    )];
+    env_sources.extend(run.env.clone().unwrap_or_default());
+    env_sources.push("container=skiff".into());
+    if options.tty {
+        env_sources.push("TERM=xterm".into());
+    }
+    for file in &options.env_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading env file {}", file.display()))?;
+        env_sources.extend(parse_env_file(&text));
+    }
+    env_sources.extend(options.env.iter().filter_map(|e| expand_env_entry(e)));
+    env_sources.push(format!("HOSTNAME={hostname}"));
+    let env = merge_env(env_sources);
+
+    let network_backend = match options.network {
+        NetworkMode::Private => runtime::network::choose_backend()?,
+        _ => Default::default(),
+    };
+    let run_dir = ctx.store.container_run_dir(&id);
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = match options.network {
+        NetworkMode::Private => runtime::network::resolv_conf(&host_resolv, network_backend),
+        NetworkMode::Host => host_resolv,
+        NetworkMode::None => String::new(),
+    };
+    let files = [
+        ("hosts", hosts_file(&hostname, &name, options.network)),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", resolv),
+    ];
+    let mut etc_files = Vec::new();
+    for (file, content) in files {
+        let path = run_dir.join(file);
+        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        etc_files.push((path, format!("/etc/{file}")));
+    }
+
+    let container_dir = ctx.store.container_dir(&id);
+    let spec = ContainerSpec {
+        layers_dir: ctx.store.layers_dir(),
+        layers: image.layers.iter().rev().cloned().collect(),
+        upper_dir: container_dir.join("upper"),
+        work_dir: container_dir.join("work"),
+        rootfs_dir: container_dir.join("merged"),
+        volatile: options.remove,
+        hostname,
+        process: ProcessSpec {
+            args: argv,
+            env,
+            cwd: options
+                .workdir
+                .clone()
+                .or_else(|| run.working_dir.clone())
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
+            user: options
+                .user
+                .clone()
+                .or_else(|| run.user.clone())
+                .unwrap_or_default(),
+            terminal: options.tty,
+            interactive: options.interactive,
+        },
+        network: options.network,
+        etc_files,
+        id_mapping: ctx.id_mapping.clone(),
+        run_dir,
+        network_backend,
+    };
+    let record = ContainerRecord {
+        id,
+        name,
+        image_id: image.id.clone(),
+        image_name: options.image.clone(),
+        created: jiff::Timestamp::now().to_string(),
+        auto_remove: options.remove,
+        spec,
+    };
+    let lock = ctx.store.lock()?;
+    // The image may have been removed while we read it: check again under the lock.
+    if ImageIndex::load(&ctx.store)?.by_id(&image.id).is_none() {
+        return Err(store::Error::ImageNotFound {
+            reference: options.image.clone(),
+        }
+        .into());
+    }
+    ctx.store.create_container(&lock, &record)?;
+    Ok(record)
+}
+
+/// Starts a created container in the foreground and returns its exit code; `--rm` containers
+/// are removed after the exit code is known, as `podman run --rm` does.
+pub fn start_attached(ctx: &Context, record: &ContainerRecord) -> Result<i32> {
+    if !record.auto_remove {
+        let state = ContainerState {
+            status: Status::Running,
+            started_at: Some(jiff::Timestamp::now().to_string()),
+            ..Default::default()
+        };
+        ctx.store.write_container_state(&record.id, &state)?;
+    }
+    let outcome = runtime::run_container(&record.spec);
+    let exit_code = match &outcome {
+        Ok(o) => Some(o.exit_code),
+        Err(runtime::Error::CommandNotFound { .. }) => Some(127),
+        Err(runtime::Error::NotExecutable { .. }) => Some(126),
+        Err(_) => None,
+    };
+    if record.auto_remove {
+        let lock = ctx.store.lock()?;
+        remove_locked(ctx, &lock, &record.id)?;
+    } else {
+        let mut state = ctx.store.read_container_state(&record.id);
+        state.status = Status::Exited;
+        state.exit_code = exit_code;
+        state.finished_at = Some(jiff::Timestamp::now().to_string());
+        ctx.store.write_container_state(&record.id, &state)?;
+    }
+    Ok(outcome?.exit_code)
+}
+
+/// `run`: create, start attached, and remove with `--rm`.
+pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
+    let record = create(ctx, options)?;
+    start_attached(ctx, &record)
+}
+
+/// Removes a container's files; the caller holds the lock. The directory is renamed into tmp/
+/// first (atomic), then deleted: as the user when it can, else inside the user namespace, where
+/// files the container made as another user can be removed.
+pub fn remove_locked(ctx: &Context, lock: &StoreLock, id: &str) -> Result<()> {
+    let _ = lock;
+    let staged = ctx.store.staging_path("removed-container");
+    match std::fs::rename(ctx.store.container_dir(id), &staged) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("removing container {id}")),
+    }
+    let _ = std::fs::remove_dir_all(ctx.store.container_run_dir(id));
+    if remove_as_user(&staged).is_err() {
+        image::remove_tree_in_userns(ctx, staged)?;
+    }
+    Ok(())
+}
+
+/// Removal without the user namespace: enough when every directory belongs to the user.
+fn remove_as_user(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // overlayfs leaves work/work with mode 000.
+    let work = path.join("work/work");
+    if work.exists() {
+        std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700))?;
+    }
+    std::fs::remove_dir_all(path)
+}
+
+/// `rm`: removes stopped containers (running ones only with `force`, which kills them first).
+pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<String>> {
+    let lock = ctx.store.lock()?;
+    let mut removed = Vec::new();
+    for reference in references {
+        let record = ctx.store.find_container(reference)?;
+        let state = ctx.store.read_container_state(&record.id);
+        if state.status == Status::Running {
+            let alive = state.pid.is_some_and(|p| {
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
+            });
+            if alive && !force {
+                bail!("cannot remove container {} as it is running - running or paused containers cannot be removed without force", record.id);
+            }
+            if let (true, Some(pid)) = (alive, state.pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        remove_locked(ctx, &lock, &record.id)?;
+        removed.push(record.id);
+    }
+    Ok(removed)
+}
+
+/// Starts a stored container attached (`start -a`).
+pub fn start(ctx: &Context, reference: &str, interactive: bool) -> Result<i32> {
+    let mut record = ctx.store.find_container(reference)?;
+    record.spec.process.interactive |= interactive;
+    start_attached(ctx, &record)
+}
+
+/// The JSON `podman container inspect` prints, for the fields skiff knows.
+pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
+    let record = ctx.store.find_container(reference)?;
+    let state = ctx.store.read_container_state(&record.id);
+    let process = &record.spec.process;
+    let running = state.status == Status::Running;
+    let network = match record.spec.network {
+        NetworkMode::Private => "pasta",
+        NetworkMode::None => "none",
+        NetworkMode::Host => "host",
+    };
+    Ok(serde_json::json!({
+        "Id": record.id,
+        "Created": record.created,
+        "Path": process.args.first(),
+        "Args": process.args.get(1..).unwrap_or_default(),
+        "State": {
+            "Status": format!("{:?}", state.status).to_lowercase(),
+            "Running": running,
+            "Paused": false,
+            "Pid": state.pid.unwrap_or(0),
+            "ExitCode": state.exit_code.unwrap_or(0),
+            "StartedAt": state.started_at.unwrap_or_default(),
+            "FinishedAt": state.finished_at.unwrap_or_default(),
+        },
+        "Image": record.image_id,
+        "ImageName": record.image_name,
+        "Name": record.name,
+        "HostnamePath": record.spec.run_dir.join("hostname"),
+        "HostsPath": record.spec.run_dir.join("hosts"),
+        "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
+        "Config": {
+            "Hostname": record.spec.hostname,
+            "User": process.user,
+            "Env": process.env,
+            "Cmd": process.args,
+            "WorkingDir": process.cwd,
+            "Tty": process.terminal,
+            "OpenStdin": process.interactive,
+            "Image": record.image_name,
+        },
+        "HostConfig": {
+            "AutoRemove": record.auto_remove,
+            "NetworkMode": network,
+        },
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "UpperDir": record.spec.upper_dir,
+                "WorkDir": record.spec.work_dir,
+                "MergedDir": record.spec.rootfs_dir,
+            },
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn docker_rules_for_entrypoint_and_cmd() {
+        let entry = strings(&["/entry"]);
+        let cmd = strings(&["sh"]);
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), None, &[]),
+            strings(&["/entry", "sh"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), None, &strings(&["ls"])),
+            strings(&["/entry", "ls"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), Some("/other"), &[]),
+            strings(&["/other"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), Some("/other"), &strings(&["-x"])),
+            strings(&["/other", "-x"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), Some(""), &strings(&["ls"])),
+            strings(&["ls"])
+        );
+        assert!(compose_command(None, None, None, &[]).is_empty());
+    }
+
+    #[test]
+    fn env_merging_and_files() {
+        let merged = merge_env(strings(&["PATH=/bin", "A=1", "A=2", "B=3"]));
+        assert_eq!(merged, strings(&["PATH=/bin", "A=2", "B=3"]));
+        std::env::set_var("SKIFF_TEST_FROM_HOST", "yes");
+        let parsed = parse_env_file("# c\nX=1\n\nSKIFF_TEST_FROM_HOST\nSKIFF_TEST_UNSET_VAR_ZZZ\n");
+        assert_eq!(parsed, strings(&["X=1", "SKIFF_TEST_FROM_HOST=yes"]));
+    }
+}

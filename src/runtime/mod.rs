@@ -1,1 +1,62 @@
-//! runtime
+//! The sandbox: the only home of `fork`/`clone`, `unsafe` and raw system calls in skiff.
+//!
+//! It knows nothing of images or registries. Callers hand it a fully resolved [`ContainerSpec`]
+//! (layer directories, process, namespaces, id mapping, network) and it makes it run, or hands
+//! it a closure to run inside a user namespace ([`userns::run_in_user_namespace`]), which is how
+//! layer files get the right owners without root.
+//!
+//! Contract: nothing here spawns threads, and every entry point expects the calling process to be
+//! single-threaded, because a child made by `clone`/`fork` keeps only the calling thread.
+#![allow(unsafe_code)]
+
+mod child;
+pub mod container;
+pub mod network;
+mod rootfs;
+mod security;
+pub mod spec;
+mod tty;
+pub mod userns;
+
+pub use container::{run_container, run_in_user_namespace, RunOutcome};
+pub use spec::*;
+
+/// Errors a caller can act on. Exit codes follow Docker: 126 cannot execute, 127 not found,
+/// 125 for everything that is skiff's own failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: executable file not found in $PATH")]
+    CommandNotFound { path: String },
+    #[error("{path}: permission denied: cannot execute")]
+    NotExecutable { path: String },
+    #[error("setting up the user namespace: {reason}")]
+    IdMap { reason: String },
+    #[error("{context}: {source}")]
+    Sys {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("container setup failed: {0}")]
+    Setup(String),
+    #[error("network setup failed: {0}")]
+    Network(String),
+}
+
+impl Error {
+    /// The exit code Docker gives for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::CommandNotFound { .. } => 127,
+            Error::NotExecutable { .. } => 126,
+            _ => 125,
+        }
+    }
+
+    pub(crate) fn sys(context: impl Into<String>, errno: nix::errno::Errno) -> Self {
+        Error::Sys {
+            context: context.into(),
+            source: std::io::Error::from(errno),
+        }
+    }
+}

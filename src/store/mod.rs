@@ -1,1 +1,231 @@
-//! store
+//! The per-user store: content-addressed blobs, unpacked layers, the image index and containers.
+//!
+//! ```text
+//! <root>/storage.lock           flock: exclusive for every change, none needed to read
+//! <root>/blobs/sha256/<hex>      manifests, configs and layer blobs, verified on write
+//! <root>/layers/<chain-id>/      diff/ (the unpacked layer) and meta.json
+//! <root>/images/index.json       names and digests -> image
+//! <root>/containers/<id>/        config.json, state.json, upper/, work/, merged/
+//! <root>/tmp/                    staging for atomic renames; emptied under the lock
+//! <runroot>/containers/<id>/     hosts, hostname, resolv.conf, helper pid files
+//! ```
+//!
+//! Contract: every file is written to a temporary name, fsynced and renamed into place, and a
+//! directory (a layer, a container) appears under its final name only once complete, so readers
+//! never need the lock and a kill -9 at any point leaves only garbage in `tmp/`, which the next
+//! writer removes. Writers hold the exclusive lock from reading the index to writing it back.
+
+mod atomic;
+pub mod containers;
+pub mod images;
+pub mod layers;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub use atomic::{fsync_dir, write_atomic};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{reference}: image not known")]
+    ImageNotFound { reference: String },
+    #[error("no container with name or ID \"{reference}\" found: no such container")]
+    ContainerNotFound { reference: String },
+    #[error("{reference}: more than one {kind} matches; give more characters of the ID")]
+    Ambiguous {
+        reference: String,
+        kind: &'static str,
+    },
+    #[error("the container name \"{name}\" is already in use by {id}; remove that container or choose another name")]
+    NameInUse { name: String, id: String },
+    #[error("image used by {container}: image is in use by a container: consider listing external containers and force-removing image")]
+    ImageInUse { container: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store file {path} is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: String, actual: String },
+}
+
+pub(crate) fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Io { context, source }
+}
+
+/// An open store. Cheap: opening creates missing directories and nothing else.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    runroot: PathBuf,
+}
+
+/// Held while a writer changes shared state; released on drop (or when the process dies).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl Store {
+    pub fn open(root: &Path, runroot: &Path) -> Result<Self, Error> {
+        for dir in [
+            root.join("blobs/sha256"),
+            root.join("layers"),
+            root.join("images"),
+            root.join("containers"),
+            root.join("tmp"),
+            runroot.join("containers"),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .map_err(io_error(format!("creating {}", dir.display())))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+            runroot: runroot.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn runroot(&self) -> &Path {
+        &self.runroot
+    }
+
+    pub fn layers_dir(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        self.root.join("blobs/sha256").join(hex)
+    }
+
+    /// Takes the exclusive store lock, waiting for other writers.
+    pub fn lock(&self) -> Result<StoreLock, Error> {
+        let path = self.root.join("storage.lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error(format!("opening {}", path.display())))?;
+        file.lock().map_err(io_error("locking the store"))?;
+        Ok(StoreLock { _file: file })
+    }
+
+    /// A fresh staging path under tmp/ (same filesystem as the store, so renames are atomic).
+    pub fn staging_path(&self, prefix: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        self.tmp_dir()
+            .join(format!("{prefix}-{}-{nanos}", std::process::id()))
+    }
+
+    /// Leftovers in tmp/ from writers that died; only valid while holding the lock.
+    pub fn stale_staging(&self, _lock: &StoreLock) -> Vec<PathBuf> {
+        std::fs::read_dir(self.tmp_dir())
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes a blob after checking its digest; an existing blob is kept as it is.
+    pub fn put_blob(&self, digest: &str, bytes: &[u8]) -> Result<(), Error> {
+        let actual = sha256_digest(bytes);
+        if actual != digest {
+            return Err(Error::DigestMismatch {
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        let path = self.blob_path(digest);
+        if path.exists() {
+            return Ok(());
+        }
+        write_atomic(&path, bytes)
+    }
+
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
+        let path = self.blob_path(digest);
+        std::fs::read(&path).map_err(io_error(format!("reading blob {digest}")))
+    }
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex(&sha2::Sha256::digest(bytes)))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Where the store and runtime state live by default, as ARCHITECTURE.md gives them.
+pub fn default_paths(rootless: bool) -> (PathBuf, PathBuf) {
+    if !rootless {
+        return (PathBuf::from("/var/lib/skiff"), PathBuf::from("/run/skiff"));
+    }
+    let root = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(dirs::data_dir)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join("skiff");
+    let runroot = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|d| PathBuf::from(d).join("skiff"))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/skiff-{}", nix::unistd::getuid())));
+    (root, runroot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_are_verified_and_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("root"), &dir.path().join("run")).unwrap();
+        let digest = sha256_digest(b"hello");
+        assert_eq!(
+            digest,
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        store.put_blob(&digest, b"hello").unwrap();
+        assert_eq!(store.read_blob(&digest).unwrap(), b"hello");
+        assert!(matches!(
+            store.put_blob(&digest, b"other"),
+            Err(Error::DigestMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("root"), &dir.path().join("run")).unwrap();
+        let _held = store.lock().unwrap();
+        let other = File::options()
+            .write(true)
+            .open(dir.path().join("root/storage.lock"))
+            .unwrap();
+        assert!(other.try_lock().is_err());
+    }
+}

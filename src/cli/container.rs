@@ -1,0 +1,306 @@
+//! `run`, `create`, `start`, `rm`, `ps`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::format::{self, OutputFormat};
+use super::{human, Outcome};
+use crate::container::{self, CreateOptions};
+use crate::context::Context;
+use crate::runtime::NetworkMode;
+
+/// The flags `run` and `create` share.
+#[derive(Debug, Args)]
+pub struct ContainerFlags {
+    /// Assign a name to the container (default: a generated adjective_surname).
+    #[arg(long)]
+    name: Option<String>,
+    /// Remove the container and its files when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Keep standard input open (otherwise the process reads /dev/null).
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal: the process sees /dev/pts/0 as its terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Set an environment variable (KEY=VALUE; KEY alone takes skiff's own value). Repeatable.
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Read environment variables from a file of KEY=VALUE lines. Repeatable.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container (created if missing; default: the image's, else /).
+    #[arg(short, long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// Run as USER[:GROUP], by name or number, resolved in the container's /etc/passwd and /etc/group.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Override the image's ENTRYPOINT (and drop its CMD); "" clears it.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name (default: the first 12 characters of the ID).
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Network mode: private (default, outbound access through pasta or slirp4netns), none, host.
+    #[arg(
+        long,
+        visible_alias = "net",
+        default_value = "private",
+        value_name = "MODE"
+    )]
+    network: String,
+    /// Image to run.
+    image: String,
+    /// Command and arguments; they replace the image's CMD.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+fn parse_network(mode: &str) -> anyhow::Result<NetworkMode> {
+    match mode {
+        "private" | "bridge" | "default" | "pasta" | "slirp4netns" => Ok(NetworkMode::Private),
+        "none" => Ok(NetworkMode::None),
+        "host" => Ok(NetworkMode::Host),
+        other => anyhow::bail!(
+            "network mode {other:?} is not supported yet: use private, none or host (user-defined networks come with the networking work)"
+        ),
+    }
+}
+
+impl ContainerFlags {
+    fn options(&self) -> anyhow::Result<CreateOptions> {
+        Ok(CreateOptions {
+            image: self.image.clone(),
+            command: self.command.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env: self.env.clone(),
+            env_files: self.env_file.clone(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            hostname: self.hostname.clone(),
+            name: self.name.clone(),
+            remove: self.rm,
+            interactive: self.interactive,
+            tty: self.tty,
+            network: parse_network(&self.network)?,
+        })
+    }
+}
+
+/// Run a command in a new container, in the foreground; exits with the command's exit code.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    #[command(flatten)]
+    flags: ContainerFlags,
+    /// Print help (-h is --hostname here, as in Podman).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+impl RunArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        if let Some(warning) = ctx.warn_if_single_mapping() {
+            eprintln!("WARN: {warning}");
+        }
+        let code = container::run(ctx, &self.flags.options()?)?;
+        Ok(u8::try_from(code).unwrap_or(255))
+    }
+}
+
+/// Create a container without starting it; prints its ID.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    flags: ContainerFlags,
+    /// Print help (-h is --hostname here, as in Podman).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+impl CreateArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let record = container::create(ctx, &self.flags.options()?)?;
+        println!("{}", record.id);
+        Ok(0)
+    }
+}
+
+/// Start a created or exited container.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach to the container's output and exit with its exit code.
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach standard input.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Container name or ID.
+    container: String,
+}
+
+impl StartArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        if !self.attach {
+            anyhow::bail!("starting a container in the background is not supported yet: use start --attach (-a)");
+        }
+        let code = container::start(ctx, &self.container, self.interactive)?;
+        Ok(u8::try_from(code).unwrap_or(255))
+    }
+}
+
+/// Remove containers.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Kill and remove running containers too.
+    #[arg(short, long)]
+    force: bool,
+    /// Remove every container.
+    #[arg(short, long)]
+    all: bool,
+    /// Container names or IDs.
+    containers: Vec<String>,
+}
+
+impl RmArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let mut targets = self.containers;
+        if self.all {
+            targets.extend(ctx.store.container_ids());
+        }
+        if targets.is_empty() {
+            anyhow::bail!("no container names or IDs given: use rm CONTAINER… or rm --all");
+        }
+        for id in container::remove(ctx, &targets, self.force)? {
+            println!("{id}");
+        }
+        Ok(0)
+    }
+}
+
+/// List containers.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default: only running ones).
+    #[arg(short, long)]
+    all: bool,
+    /// Print only the container IDs.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Do not truncate IDs and commands.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Output format: table (default), json, or a Go template such as '{{.ID}} {{.Names}}'.
+    #[arg(long)]
+    format: Option<String>,
+}
+
+impl PsArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let now = jiff::Timestamp::now();
+        let mut rows = Vec::new();
+        for record in ctx.store.all_containers() {
+            let state = ctx.store.read_container_state(&record.id);
+            let running = state.status == crate::store::containers::Status::Running
+                && state.pid.is_some_and(|p| {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
+                });
+            if !self.all && !running {
+                continue;
+            }
+            let created = human::parse_timestamp(&record.created).unwrap_or(now);
+            let status = match (
+                state.status,
+                state.exit_code,
+                state
+                    .finished_at
+                    .as_deref()
+                    .and_then(human::parse_timestamp),
+            ) {
+                (crate::store::containers::Status::Created, _, _) => "Created".to_string(),
+                (_, code, Some(finished)) if !running => {
+                    format!(
+                        "Exited ({}) {}",
+                        code.unwrap_or(0),
+                        human::human_duration_since(finished, now)
+                    )
+                }
+                _ if running => "Up".to_string(),
+                _ => "Exited".to_string(),
+            };
+            let command = record.spec.process.args.join(" ");
+            let id = if self.no_trunc {
+                record.id.clone()
+            } else {
+                record.id[..12].to_string()
+            };
+            rows.push(json!({
+                "ID": id,
+                "Image": record.image_name,
+                "Command": command,
+                "CreatedAt": human::format_created_at(created),
+                "Created": human::human_duration_since(created, now),
+                "Status": status,
+                "Ports": "",
+                "Names": record.name,
+                "State": format!("{:?}", state.status).to_lowercase(),
+                "ExitCode": state.exit_code.unwrap_or(0),
+            }));
+        }
+        if self.quiet {
+            for row in &rows {
+                println!("{}", row["ID"].as_str().unwrap_or_default());
+            }
+            return Ok(0);
+        }
+        let headers = [
+            ("ID", "CONTAINER ID"),
+            ("Created", "CREATED"),
+            ("Names", "NAMES"),
+        ];
+        match format::parse_format(self.format.as_deref().unwrap_or("table")) {
+            OutputFormat::Json => {
+                print!("{}", format::render_json(&serde_json::Value::Array(rows))?)
+            }
+            OutputFormat::Template { text, table: true } => {
+                print!("{}", format::render_table_template(&text, &rows, &headers)?)
+            }
+            OutputFormat::Template { text, table: false } => {
+                print!("{}", format::render_each(&text, &rows)?)
+            }
+            OutputFormat::Table => {
+                let table_rows: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        [
+                            "ID", "Image", "Command", "Created", "Status", "Ports", "Names",
+                        ]
+                        .iter()
+                        .map(|k| r[*k].as_str().unwrap_or_default().to_string())
+                        .collect()
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    format::render_table(
+                        &[
+                            "CONTAINER ID",
+                            "IMAGE",
+                            "COMMAND",
+                            "CREATED",
+                            "STATUS",
+                            "PORTS",
+                            "NAMES"
+                        ],
+                        &table_rows
+                    )
+                );
+            }
+        }
+        Ok(0)
+    }
+}

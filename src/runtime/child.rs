@@ -1,0 +1,206 @@
+//! The container's first process, between `clone` and `execve`: waits for its id maps, builds
+//! the root filesystem, waits for the network, sets up stdio, drops privileges and execs.
+//! Any failure is written to the error channel (kind byte + message) and the process exits.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{BorrowedFd, RawFd};
+
+use nix::sys::signal::SigSet;
+
+use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
+use super::spec::ContainerSpec;
+use super::{rootfs, security, tty};
+
+pub(crate) struct ChildChannels {
+    pub sync_read: RawFd,
+    pub err_write: RawFd,
+    pub tty_socket: Option<RawFd>,
+}
+
+pub(crate) struct ChildError {
+    kind: u8,
+    message: String,
+}
+
+impl ChildError {
+    pub(crate) fn other(message: impl Into<String>) -> Self {
+        ChildError {
+            kind: ERR_OTHER,
+            message: message.into(),
+        }
+    }
+}
+
+pub(crate) fn sys_error(context: &str, errno: nix::errno::Errno) -> ChildError {
+    ChildError::other(format!("{context}: {}", errno.desc().to_lowercase()))
+}
+
+fn borrowed(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: the channel descriptors stay open for the child's whole life (until exec closes them).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+pub(crate) fn child_main(spec: &ContainerSpec, channels: &ChildChannels) -> isize {
+    let Err(error) = setup_and_exec(spec, channels);
+    let mut report = vec![error.kind];
+    report.extend_from_slice(error.message.as_bytes());
+    let _ = nix::unistd::write(borrowed(channels.err_write), &report);
+    1
+}
+
+fn wait_for_parent(fd: RawFd, expected: u8) -> Result<(), ChildError> {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(borrowed(fd), &mut byte) {
+            Ok(1) if byte[0] == expected => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            // The parent gave up (it reports its own error): leave quietly.
+            _ => std::process::exit(1),
+        }
+    }
+}
+
+fn setup_and_exec(
+    spec: &ContainerSpec,
+    channels: &ChildChannels,
+) -> Result<Infallible, ChildError> {
+    // If skiff dies, so does the container it was running in the foreground.
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    SigSet::empty()
+        .thread_set_mask()
+        .map_err(|e| sys_error("restoring the signal mask", e))?;
+    wait_for_parent(channels.sync_read, b'M')?;
+
+    rootfs::build_rootfs(spec)?;
+    nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
+
+    wait_for_parent(channels.sync_read, b'N')?;
+
+    match channels.tty_socket {
+        Some(socket) => tty::attach_container_terminal(borrowed(socket))?,
+        None if !spec.process.interactive => redirect_stdin_to_null()?,
+        None => {}
+    }
+    let user = security::resolve_user(&spec.process.user)?;
+    security::prepare_workdir(&spec.process.cwd, &user)?;
+    security::drop_privileges(&user)?;
+    nix::unistd::chdir(spec.process.cwd.as_str())
+        .map_err(|e| sys_error(&format!("chdir to {}", spec.process.cwd), e))?;
+    exec_process(spec, &user)
+}
+
+fn redirect_stdin_to_null() -> Result<(), ChildError> {
+    let null = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_error("opening /dev/null", e))?;
+    let mut stdin = std::os::fd::AsFd::as_fd(&std::io::stdin())
+        .try_clone_to_owned()
+        .map_err(|_| ChildError::other("duplicating stdin"))?;
+    nix::unistd::dup2(&null, &mut stdin).map_err(|e| sys_error("dup2", e))?;
+    // dup2 targets fd 0 through the clone: keep the original number, drop only the clone.
+    std::mem::forget(stdin);
+    Ok(())
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Finds argv[0] the way execvp would, but tells "not found" (127) from "cannot execute" (126).
+fn resolve_command(name: &str, env: &[String]) -> Result<String, ChildError> {
+    use nix::unistd::{access, AccessFlags};
+    let check = |path: &str| -> Option<Result<String, ChildError>> {
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_dir() || access(path, AccessFlags::X_OK).is_err() {
+            return Some(Err(ChildError {
+                kind: ERR_NOT_EXECUTABLE,
+                message: name.to_string(),
+            }));
+        }
+        Some(Ok(path.to_string()))
+    };
+    if name.contains('/') {
+        return check(name).unwrap_or(Err(ChildError {
+            kind: ERR_NOT_FOUND,
+            message: name.to_string(),
+        }));
+    }
+    let path_var = env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let mut first_denied = None;
+    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
+        match check(&format!("{dir}/{name}")) {
+            Some(Ok(path)) => return Ok(path),
+            Some(Err(denied)) => {
+                first_denied.get_or_insert(denied);
+            }
+            None => {}
+        }
+    }
+    Err(first_denied.unwrap_or(ChildError {
+        kind: ERR_NOT_FOUND,
+        message: name.to_string(),
+    }))
+}
+
+fn exec_process(
+    spec: &ContainerSpec,
+    user: &security::ResolvedUser,
+) -> Result<Infallible, ChildError> {
+    let args = &spec.process.args;
+    let Some(program) = args.first() else {
+        return Err(ChildError::other("no command specified"));
+    };
+    let mut env = spec.process.env.clone();
+    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+    let path = resolve_command(program, &env)?;
+    let to_c =
+        |s: &str| CString::new(s).map_err(|_| ChildError::other(format!("NUL byte in {s:?}")));
+    let c_path = to_c(&path)?;
+    let c_args = args
+        .iter()
+        .map(|a| to_c(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let c_env = env.iter().map(|e| to_c(e)).collect::<Result<Vec<_>, _>>()?;
+    let errno = match nix::unistd::execve(&c_path, &c_args, &c_env) {
+        Err(errno) => errno,
+    };
+    let kind = match errno {
+        nix::errno::Errno::ENOENT => ERR_NOT_FOUND,
+        nix::errno::Errno::EACCES | nix::errno::Errno::ENOEXEC | nix::errno::Errno::EISDIR => {
+            ERR_NOT_EXECUTABLE
+        }
+        _ => ERR_OTHER,
+    };
+    let message = if kind == ERR_OTHER {
+        format!("exec {program}: {}", errno.desc())
+    } else {
+        program.clone()
+    };
+    Err(ChildError { kind, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_through_path_and_classifies_failures() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
+        assert!(resolve_command("sh", &env).is_ok());
+        let missing = resolve_command("definitely-not-a-command-xyz", &env)
+            .err()
+            .map(|e| e.kind);
+        assert_eq!(missing, Some(ERR_NOT_FOUND));
+        let not_exec = resolve_command("/etc/hostname", &env).err().map(|e| e.kind);
+        assert_eq!(not_exec, Some(ERR_NOT_EXECUTABLE));
+        let dir = resolve_command("/etc", &env).err().map(|e| e.kind);
+        assert_eq!(dir, Some(ERR_NOT_EXECUTABLE));
+    }
+}

@@ -1,0 +1,329 @@
+//! Starting a container, and running a closure inside a user namespace.
+//!
+//! Protocol between skiff (the parent) and the container's first process (the child), over three
+//! channels made before `clone`:
+//!
+//! ```text
+//!   parent                                   child (pid 1 in the new namespaces)
+//!   clone(NEWUSER|NEWNS|NEWPID|NEWUTS|NEWIPC[|NEWNET])
+//!   newuidmap/newgidmap on the child  ──'M'──>  id maps are in place: mount the rootfs
+//!   start pasta on the child's netns  ──'N'──>  network is up: exec may proceed
+//!                                     <──fd──   (-t) pty master, over a unix socket
+//!                                     <──err──  setup or exec failure: kind byte + message;
+//!                                               EOF (close-on-exec) means exec succeeded
+//! ```
+//!
+//! The parent blocks the signals it forwards before `clone` and reads them from a signalfd; the
+//! child restores an empty mask before exec. `clone` happens while skiff is single-threaded, so
+//! the child (a copy-on-write copy of the parent) may run ordinary Rust code, allocation included,
+//! until it execs.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::child::{child_main, ChildChannels};
+use super::network::NetworkHelper;
+use super::spec::{ContainerSpec, NetworkMode};
+use super::tty::TerminalSession;
+use super::userns::{write_id_maps, IdMapping};
+use super::Error;
+
+/// How a foreground container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The exit code as a shell reports it: the process's code, or 128 + signal number.
+    pub exit_code: i32,
+}
+
+/// Message kinds on the error channel.
+pub(crate) const ERR_NOT_FOUND: u8 = b'N';
+pub(crate) const ERR_NOT_EXECUTABLE: u8 = b'X';
+pub(crate) const ERR_OTHER: u8 = b'E';
+
+const CHILD_STACK_SIZE: usize = 1024 * 1024;
+
+fn forwarded_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+        Signal::SIGCHLD,
+    ] {
+        set.add(sig);
+    }
+    set
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))
+}
+
+/// Clones a child into `flags` namespaces running `child` on its own stack; returns its pid.
+fn clone_child(flags: CloneFlags, mut child: impl FnMut() -> isize) -> Result<Pid, Error> {
+    let mut stack = vec![0u8; CHILD_STACK_SIZE];
+    // SAFETY: skiff is single-threaded here (module contract), so the child — a copy-on-write copy
+    // of this process without CLONE_VM — holds no lock another thread could own, and may allocate.
+    // The stack buffer outlives the call in the parent; the child has its own copy of it.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(&mut child),
+            &mut stack,
+            flags,
+            Some(Signal::SIGCHLD as i32),
+        )
+    }
+    .map_err(|e| Error::sys("clone", e))?;
+    Ok(pid)
+}
+
+fn write_byte(fd: &OwnedFd, byte: u8) -> Result<(), Error> {
+    nix::unistd::write(fd, &[byte])
+        .map_err(|e| Error::sys("signalling the container process", e))?;
+    Ok(())
+}
+
+/// Reads the child's error report: None when it exec'd (EOF without data).
+fn read_child_error(err_read: OwnedFd) -> Option<Error> {
+    let mut buf = Vec::new();
+    let mut file = std::fs::File::from(err_read);
+    let _ = file.read_to_end(&mut buf);
+    let (&kind, message) = buf.split_first()?;
+    let message = String::from_utf8_lossy(message).into_owned();
+    Some(match kind {
+        ERR_NOT_FOUND => Error::CommandNotFound { path: message },
+        ERR_NOT_EXECUTABLE => Error::NotExecutable { path: message },
+        _ => Error::Setup(message),
+    })
+}
+
+fn exit_code_of(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// Runs the container in the foreground: returns when its first process exits.
+pub fn run_container(spec: &ContainerSpec) -> Result<RunOutcome, Error> {
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
+    if spec.id_mapping.is_some() {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    if spec.network != NetworkMode::Host {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+
+    let (sync_read, sync_write) = pipe()?;
+    let (err_read, err_write) = pipe()?;
+    let (tty_parent, tty_child) = if spec.process.terminal {
+        let (a, b) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::sys("socketpair", e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+
+    let signals = forwarded_signals();
+    signals
+        .thread_block()
+        .map_err(|e| Error::sys("blocking signals", e))?;
+    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::sys("signalfd", e))?;
+
+    let channels = ChildChannels {
+        sync_read: sync_read.as_raw_fd(),
+        err_write: err_write.as_raw_fd(),
+        tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
+    };
+    let pid = clone_child(flags, || child_main(spec, &channels))?;
+    drop(sync_read);
+    drop(err_write);
+    drop(tty_child);
+
+    let result = drive_child(spec, pid, &sync_write, err_read, tty_parent, &signal_fd);
+    if result.is_err() {
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+    }
+    let _ = signals.thread_unblock();
+    result
+}
+
+fn drive_child(
+    spec: &ContainerSpec,
+    pid: Pid,
+    sync_write: &OwnedFd,
+    err_read: OwnedFd,
+    tty_parent: Option<OwnedFd>,
+    signal_fd: &SignalFd,
+) -> Result<RunOutcome, Error> {
+    if let Some(mapping) = &spec.id_mapping {
+        write_id_maps(pid.as_raw(), mapping)?;
+    }
+    write_byte(sync_write, b'M')?;
+    // The child mounts its root while the network helper starts: the two overlap on two cores.
+    let network = match spec.network {
+        NetworkMode::Private => Some(NetworkHelper::start(
+            pid.as_raw(),
+            spec.network_backend,
+            &spec.run_dir,
+        )?),
+        _ => None,
+    };
+    write_byte(sync_write, b'N')?;
+    let result = supervise(
+        pid,
+        err_read,
+        tty_parent,
+        signal_fd,
+        spec.process.interactive,
+    );
+    if let Some(helper) = network {
+        helper.stop();
+    }
+    result
+}
+
+fn supervise(
+    pid: Pid,
+    err_read: OwnedFd,
+    tty_parent: Option<OwnedFd>,
+    signal_fd: &SignalFd,
+    interactive: bool,
+) -> Result<RunOutcome, Error> {
+    let terminal = match tty_parent {
+        Some(socket) => match super::tty::receive_fd(&socket)? {
+            Some(master) => Some(TerminalSession::start(master, interactive)?),
+            None => None,
+        },
+        None => None,
+    };
+    if let Some(error) = read_child_error(err_read) {
+        let _ = waitpid(pid, None);
+        return Err(error);
+    }
+    let status = match terminal {
+        Some(mut session) => {
+            let status = session.relay_until_exit(pid, signal_fd)?;
+            session.finish();
+            status
+        }
+        None => wait_forwarding_signals(pid, signal_fd)?,
+    };
+    Ok(RunOutcome {
+        exit_code: exit_code_of(status).unwrap_or(125),
+    })
+}
+
+/// Forwards every blocked signal but SIGCHLD to the container until its first process exits.
+pub(crate) fn wait_forwarding_signals(pid: Pid, signal_fd: &SignalFd) -> Result<WaitStatus, Error> {
+    loop {
+        if let Some(status) = reap(pid)? {
+            return Ok(status);
+        }
+        match signal_fd.read_signal() {
+            Ok(Some(info)) => forward_signal(pid, info.ssi_signo as i32),
+            Ok(None) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys("reading signals", e)),
+        }
+    }
+}
+
+pub(crate) fn forward_signal(pid: Pid, signo: i32) {
+    if let Ok(sig) = Signal::try_from(signo) {
+        if sig != Signal::SIGCHLD && sig != Signal::SIGWINCH {
+            let _ = nix::sys::signal::kill(pid, sig);
+        }
+    }
+}
+
+/// Non-blocking wait: the exit status once the process has ended.
+pub(crate) fn reap(pid: Pid) -> Result<Option<WaitStatus>, Error> {
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => Ok(None),
+        Ok(status) if exit_code_of(status).is_some() => Ok(Some(status)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(Error::sys("waiting for the container", e)),
+    }
+}
+
+/// Runs `work` in a child process inside a fresh user namespace with `mapping`, where it is uid 0
+/// with every capability over the mapped ids: how layer files get their owners without root.
+/// The result travels back as JSON. With `mapping` None (skiff runs as root), `work` runs here.
+pub fn run_in_user_namespace<T, F>(mapping: Option<&IdMapping>, work: F) -> Result<T, Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: FnOnce() -> Result<T, String>,
+{
+    let Some(mapping) = mapping else {
+        return work().map_err(Error::Setup);
+    };
+    let (sync_read, sync_write) = pipe()?;
+    let (result_read, result_write) = pipe()?;
+    let mut work = Some(work);
+    let pid = clone_child(CloneFlags::CLONE_NEWUSER, || {
+        let mut byte = [0u8; 1];
+        if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
+            return 1;
+        }
+        let outcome = match work.take() {
+            Some(work) => work(),
+            None => Err("work already ran".to_string()),
+        };
+        let encoded = serde_json::to_vec(&outcome).unwrap_or_default();
+        write_all_fd(&result_write, &encoded);
+        0
+    })?;
+    drop(sync_read);
+    drop(result_write);
+    let maps = write_id_maps(pid.as_raw(), mapping);
+    if maps.is_ok() {
+        write_byte(&sync_write, b'M')?;
+    }
+    drop(sync_write);
+    let mut encoded = Vec::new();
+    let _ = std::fs::File::from(result_read).read_to_end(&mut encoded);
+    let _ = waitpid(pid, None);
+    maps?;
+    let outcome: Result<T, String> = serde_json::from_slice(&encoded)
+        .map_err(|_| Error::Setup("the user-namespace helper process died".into()))?;
+    outcome.map_err(Error::Setup)
+}
+
+fn write_all_fd(fd: &OwnedFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Wraps a raw descriptor number received from the kernel.
+pub(crate) fn owned_fd(raw: i32) -> OwnedFd {
+    // SAFETY: callers pass a descriptor this process just received (SCM_RIGHTS) and owns alone.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}

@@ -1,0 +1,604 @@
+//! The container's root filesystem: kernel overlayfs over the layer directories, the standard
+//! filesystems (/proc, a minimal /dev, /sys), generated /etc files, Podman's masked and
+//! read-only paths, then `pivot_root`.
+//!
+//! The mounts are planned as plain data ([`plan_mounts`], unit-tested) and applied by a small
+//! executor. Every target inside the new root is opened with `openat2(RESOLVE_IN_ROOT)` and mounted
+//! through its `/proc/self/fd` path, so a symlink planted in an image (`/proc -> /`) can never
+//! redirect a mount outside the container's root. Everything is mounted before `pivot_root`,
+//! while the host's /proc is still visible: the kernel refuses a new proc mount in a user
+//! namespace that has no fully visible one.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+
+use super::child::{sys_error, ChildError};
+use super::spec::{ContainerSpec, NetworkMode};
+
+/// Paths Podman masks by default (containers.conf `masked_paths` of containers/common).
+pub const MASKED_PATHS: &[&str] = &[
+    "proc/acpi",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/interrupts",
+    "sys/dev/block",
+    "sys/devices/virtual/powercap",
+    "sys/firmware",
+    "sys/fs/selinux",
+];
+
+/// Paths Podman mounts read-only by default.
+pub const READONLY_PATHS: &[&str] = &[
+    "proc/asound",
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
+/// Device nodes bound from the host: rootless processes cannot mknod, so runc and Podman bind them.
+pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountStep {
+    /// A fresh filesystem of `fstype` on the directory `target`.
+    Filesystem {
+        fstype: &'static str,
+        target: String,
+        flags: MsFlags,
+        data: Option<String>,
+    },
+    /// A bind of a host path onto `target` (a file when `file` is set, else a directory).
+    Bind {
+        source: String,
+        target: String,
+        file: bool,
+        recursive: bool,
+        readonly: bool,
+    },
+    Symlink {
+        link: String,
+        points_to: &'static str,
+    },
+    /// Hide a path: an empty read-only tmpfs over a directory, /dev/null over a file.
+    Mask { target: String },
+    /// Bind a path onto itself and make it read-only.
+    ReadOnly { target: String },
+}
+
+/// The mounts made inside the new root, in order; targets are relative to it.
+pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let rootless = spec.id_mapping.is_some();
+    let mut steps = vec![
+        MountStep::Filesystem {
+            fstype: "proc",
+            target: "proc".into(),
+            flags: nosuid_nodev_noexec,
+            data: None,
+        },
+        MountStep::Filesystem {
+            fstype: "tmpfs",
+            target: "dev".into(),
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+            data: Some("mode=755,size=65536k".into()),
+        },
+    ];
+    for device in DEVICES {
+        steps.push(MountStep::Bind {
+            source: format!("/dev/{device}"),
+            target: format!("dev/{device}"),
+            file: true,
+            recursive: false,
+            readonly: false,
+        });
+    }
+    // gid 5 (tty) is only usable when it is mapped.
+    let tty_gid_mapped = spec
+        .id_mapping
+        .as_ref()
+        .is_none_or(|m| m.host_gid(5).is_some());
+    let pts_data = if tty_gid_mapped {
+        "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    } else {
+        "newinstance,ptmxmode=0666,mode=0620"
+    };
+    steps.extend([
+        MountStep::Filesystem {
+            fstype: "devpts",
+            target: "dev/pts".into(),
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            data: Some(pts_data.into()),
+        },
+        MountStep::Symlink {
+            link: "dev/ptmx".into(),
+            points_to: "pts/ptmx",
+        },
+        MountStep::Symlink {
+            link: "dev/fd".into(),
+            points_to: "/proc/self/fd",
+        },
+        MountStep::Symlink {
+            link: "dev/stdin".into(),
+            points_to: "/proc/self/fd/0",
+        },
+        MountStep::Symlink {
+            link: "dev/stdout".into(),
+            points_to: "/proc/self/fd/1",
+        },
+        MountStep::Symlink {
+            link: "dev/stderr".into(),
+            points_to: "/proc/self/fd/2",
+        },
+        MountStep::Symlink {
+            link: "dev/core".into(),
+            points_to: "/proc/kcore",
+        },
+        MountStep::Filesystem {
+            fstype: "tmpfs",
+            target: "dev/shm".into(),
+            flags: nosuid_nodev_noexec,
+            data: Some("mode=1777,size=65536k".into()),
+        },
+        MountStep::Filesystem {
+            fstype: "mqueue",
+            target: "dev/mqueue".into(),
+            flags: nosuid_nodev_noexec,
+            data: None,
+        },
+    ]);
+    // sysfs can only be mounted by a user namespace that owns the network namespace.
+    if rootless && spec.network == NetworkMode::Host {
+        steps.push(MountStep::Bind {
+            source: "/sys".into(),
+            target: "sys".into(),
+            file: false,
+            recursive: true,
+            readonly: true,
+        });
+    } else {
+        steps.push(MountStep::Filesystem {
+            fstype: "sysfs",
+            target: "sys".into(),
+            flags: nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+            data: None,
+        });
+    }
+    for (source, target) in &spec.etc_files {
+        steps.push(MountStep::Bind {
+            source: source.to_string_lossy().into_owned(),
+            target: target.trim_start_matches('/').to_string(),
+            file: true,
+            recursive: false,
+            readonly: false,
+        });
+    }
+    steps.extend(MASKED_PATHS.iter().map(|p| MountStep::Mask {
+        target: (*p).into(),
+    }));
+    steps.extend(READONLY_PATHS.iter().map(|p| MountStep::ReadOnly {
+        target: (*p).into(),
+    }));
+    steps
+}
+
+/// The overlay mount options; lower layers are relative to the layers directory (the mount is
+/// made from there), which keeps the option string within one page for many layers.
+pub fn overlay_options(spec: &ContainerSpec) -> String {
+    let lower: Vec<String> = spec.layers.iter().map(|l| format!("{l}/diff")).collect();
+    let mut options = format!(
+        "lowerdir={},upperdir={},workdir={},userxattr",
+        lower.join(":"),
+        spec.upper_dir.display(),
+        spec.work_dir.display()
+    );
+    if spec.volatile {
+        options.push_str(",volatile");
+    }
+    options
+}
+
+fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+fn errno_of(e: rustix::io::Errno) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error())
+}
+
+/// Opens `rel` under `root` without ever leaving it, creating it (and its parents) if missing.
+fn open_in_root(
+    root: &OwnedFd,
+    rel: &str,
+    file: bool,
+    create: bool,
+) -> Result<Option<OwnedFd>, ChildError> {
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let open = |path: &str, dir: bool| {
+        let flags = OFlags::PATH
+            | OFlags::CLOEXEC
+            | if dir {
+                OFlags::DIRECTORY
+            } else {
+                OFlags::empty()
+            };
+        rustix::fs::openat2(root, path, flags, Mode::empty(), resolve)
+    };
+    match open(rel, !file) {
+        Ok(fd) => return Ok(Some(fd)),
+        Err(rustix::io::Errno::NOENT) if create => {}
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => {
+            return Err(sys_error(
+                &format!("opening /{rel} in the container"),
+                errno_of(e),
+            ))
+        }
+    }
+    let (parent, name) = match rel.rsplit_once('/') {
+        Some((parent, name)) => (parent, name),
+        None => ("", rel),
+    };
+    let mut dir = match open(".", true) {
+        Ok(fd) => fd,
+        Err(e) => return Err(sys_error("opening the container root", errno_of(e))),
+    };
+    for component in parent.split('/').filter(|c| !c.is_empty()) {
+        dir = match rustix::fs::openat2(
+            &dir,
+            component,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve,
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => {
+                let parent_rw = reopen_dir(&dir)?;
+                rustix::fs::mkdirat(&parent_rw, component, Mode::from_raw_mode(0o755)).map_err(
+                    |e| sys_error(&format!("creating /{parent} in the container"), errno_of(e)),
+                )?;
+                rustix::fs::openat2(
+                    &dir,
+                    component,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    resolve,
+                )
+                .map_err(|e| {
+                    sys_error(&format!("opening /{parent} in the container"), errno_of(e))
+                })?
+            }
+            Err(e) => {
+                return Err(sys_error(
+                    &format!("opening /{parent} in the container"),
+                    errno_of(e),
+                ))
+            }
+        };
+    }
+    let parent_rw = reopen_dir(&dir)?;
+    let created = if file {
+        rustix::fs::openat(
+            &parent_rw,
+            name,
+            OFlags::CREATE | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map(drop)
+    } else {
+        rustix::fs::mkdirat(&parent_rw, name, Mode::from_raw_mode(0o755))
+    };
+    match created {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => {
+            return Err(sys_error(
+                &format!("creating /{rel} in the container"),
+                errno_of(e),
+            ))
+        }
+    }
+    match open(rel, !file) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) => Err(sys_error(
+            &format!("opening /{rel} in the container"),
+            errno_of(e),
+        )),
+    }
+}
+
+/// An O_PATH directory descriptor cannot be used for mkdirat/openat-create: reopen it readable.
+fn reopen_dir(dir: &OwnedFd) -> Result<OwnedFd, ChildError> {
+    rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys_error("reopening a directory", errno_of(e)))
+}
+
+fn mount_at(
+    source: Option<&str>,
+    target: &OwnedFd,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    what: &str,
+) -> Result<(), ChildError> {
+    mount(source, fd_path(target).as_str(), fstype, flags, data)
+        .map_err(|e| sys_error(&format!("mounting {what}"), e))
+}
+
+/// Makes a bind mount read-only, keeping the flags the kernel locks in a user namespace.
+fn remount_readonly(target: &OwnedFd, what: &str) -> Result<(), ChildError> {
+    let path = fd_path(target);
+    let current = nix::sys::statvfs::statvfs(path.as_str())
+        .map_err(|e| sys_error(&format!("statvfs {what}"), e))?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    use nix::sys::statvfs::FsFlags;
+    for (fs_flag, ms_flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if current.flags().contains(fs_flag) {
+            flags |= ms_flag;
+        }
+    }
+    mount(
+        None::<&str>,
+        path.as_str(),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .map_err(|e| sys_error(&format!("making {what} read-only"), e))
+}
+
+fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
+    match step {
+        MountStep::Filesystem {
+            fstype,
+            target,
+            flags,
+            data,
+        } => {
+            let Some(fd) = open_in_root(root, target, false, true)? else {
+                return Ok(());
+            };
+            mount_at(
+                Some(fstype),
+                &fd,
+                Some(fstype),
+                *flags,
+                data.as_deref(),
+                &format!("/{target}"),
+            )
+        }
+        MountStep::Bind {
+            source,
+            target,
+            file,
+            recursive,
+            readonly,
+        } => {
+            let Some(fd) = open_in_root(root, target, *file, true)? else {
+                return Ok(());
+            };
+            let mut flags = MsFlags::MS_BIND;
+            if *recursive {
+                flags |= MsFlags::MS_REC;
+            }
+            mount_at(
+                Some(source),
+                &fd,
+                None,
+                flags,
+                None,
+                &format!("{source} on /{target}"),
+            )?;
+            if *readonly {
+                let fd = open_in_root(root, target, *file, false)?
+                    .ok_or_else(|| ChildError::other(format!("/{target} vanished")))?;
+                remount_readonly(&fd, &format!("/{target}"))?;
+            }
+            Ok(())
+        }
+        MountStep::Symlink { link, points_to } => {
+            let (parent, name) = link.rsplit_once('/').unwrap_or(("", link));
+            let Some(dir) = open_in_root(root, parent, false, true)? else {
+                return Ok(());
+            };
+            match rustix::fs::symlinkat(*points_to, &reopen_dir(&dir)?, name) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+                Err(e) => Err(sys_error(&format!("symlink /{link}"), errno_of(e))),
+            }
+        }
+        MountStep::Mask { target } => {
+            let Some(fd) = open_in_root(root, target, true, false)? else {
+                return Ok(());
+            };
+            let is_dir = rustix::fs::fstat(&fd)
+                .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+                .unwrap_or(false);
+            if is_dir {
+                mount_at(
+                    Some("tmpfs"),
+                    &fd,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None,
+                    &format!("mask on /{target}"),
+                )
+            } else {
+                mount_at(
+                    Some("/dev/null"),
+                    &fd,
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                    &format!("mask on /{target}"),
+                )
+            }
+        }
+        MountStep::ReadOnly { target } => {
+            let Some(fd) = open_in_root(root, target, true, false)? else {
+                return Ok(());
+            };
+            mount_at(
+                Some(&fd_path(&fd)),
+                &fd,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+                &format!("/{target}"),
+            )?;
+            let fd = open_in_root(root, target, true, false)?
+                .ok_or_else(|| ChildError::other(format!("/{target} vanished")))?;
+            remount_readonly(&fd, &format!("/{target}"))
+        }
+    }
+}
+
+/// Mounts the union and everything in it, then makes it the process's root.
+pub(crate) fn build_rootfs(spec: &ContainerSpec) -> Result<(), ChildError> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| sys_error("making / private", e))?;
+    nix::unistd::chdir(&spec.layers_dir).map_err(|e| sys_error("chdir to the layer store", e))?;
+    let options = overlay_options(spec);
+    mount(
+        Some("overlay"),
+        &spec.rootfs_dir,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(|e| sys_error("mounting the overlay root filesystem", e))?;
+
+    let root = rustix::fs::open(
+        &spec.rootfs_dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys_error("opening the root filesystem", errno_of(e)))?;
+    for step in plan_mounts(spec) {
+        apply_step(&root, &step)?;
+    }
+    drop(root);
+
+    nix::unistd::chdir(&spec.rootfs_dir)
+        .map_err(|e| sys_error("chdir to the root filesystem", e))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the
+    // container's root, with no path back to the host's (the technique runc uses).
+    nix::unistd::pivot_root(".", ".").map_err(|e| sys_error("pivot_root", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| sys_error("detaching the old root", e))?;
+    nix::unistd::chdir(Path::new("/")).map_err(|e| sys_error("chdir /", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::spec::{NetworkBackend, ProcessSpec};
+    use crate::runtime::userns::plan_mapping;
+
+    fn spec(network: NetworkMode, rootless: bool) -> ContainerSpec {
+        ContainerSpec {
+            layers_dir: "/s/layers".into(),
+            layers: vec!["b".into(), "a".into()],
+            upper_dir: "/s/c/upper".into(),
+            work_dir: "/s/c/work".into(),
+            rootfs_dir: "/s/c/merged".into(),
+            volatile: true,
+            hostname: "h".into(),
+            process: ProcessSpec {
+                args: vec!["true".into()],
+                env: vec![],
+                cwd: "/".into(),
+                user: String::new(),
+                terminal: false,
+                interactive: false,
+            },
+            network,
+            etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],
+            id_mapping: rootless
+                .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),
+            run_dir: "/run/c".into(),
+            network_backend: NetworkBackend::Pasta,
+        }
+    }
+
+    #[test]
+    fn overlay_lists_layers_topmost_first_relative_to_the_store() {
+        assert_eq!(
+            overlay_options(&spec(NetworkMode::None, true)),
+            "lowerdir=b/diff:a/diff,upperdir=/s/c/upper,workdir=/s/c/work,userxattr,volatile"
+        );
+    }
+
+    #[test]
+    fn proc_comes_first_and_masks_come_after_sys() {
+        let steps = plan_mounts(&spec(NetworkMode::Private, true));
+        assert!(matches!(
+            &steps[0],
+            MountStep::Filesystem { fstype: "proc", .. }
+        ));
+        let sys = steps
+            .iter()
+            .position(|s| {
+                matches!(
+                    s,
+                    MountStep::Filesystem {
+                        fstype: "sysfs",
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        let mask = steps
+            .iter()
+            .position(|s| matches!(s, MountStep::Mask { target } if target == "sys/firmware"))
+            .unwrap();
+        assert!(sys < mask);
+        assert!(steps.contains(&MountStep::Mask {
+            target: "proc/kcore".into()
+        }));
+        assert!(steps.contains(&MountStep::ReadOnly {
+            target: "proc/sys".into()
+        }));
+        assert!(steps
+            .iter()
+            .any(|s| matches!(s, MountStep::Bind { target, .. } if target == "etc/hosts")));
+    }
+
+    #[test]
+    fn rootless_host_network_binds_sys_read_only() {
+        let steps = plan_mounts(&spec(NetworkMode::Host, true));
+        assert!(steps.iter().any(
+            |s| matches!(s, MountStep::Bind { source, readonly: true, .. } if source == "/sys")
+        ));
+        let rootful = plan_mounts(&spec(NetworkMode::Host, false));
+        assert!(rootful.iter().any(|s| matches!(
+            s,
+            MountStep::Filesystem {
+                fstype: "sysfs",
+                ..
+            }
+        )));
+    }
+}

@@ -1,0 +1,191 @@
+//! Who the container's process runs as, and with which privileges: the user resolved from the
+//! container's own /etc/passwd and /etc/group (as runc does), Podman's default capability set,
+//! and no_new_privs.
+
+use caps::{CapSet, Capability, CapsHashSet};
+
+use super::child::{sys_error, ChildError};
+
+/// Podman's default capabilities (containers.conf `default_capabilities`).
+pub const DEFAULT_CAPABILITIES: &[Capability] = &[
+    Capability::CAP_CHOWN,
+    Capability::CAP_DAC_OVERRIDE,
+    Capability::CAP_FOWNER,
+    Capability::CAP_FSETID,
+    Capability::CAP_KILL,
+    Capability::CAP_NET_BIND_SERVICE,
+    Capability::CAP_SETFCAP,
+    Capability::CAP_SETGID,
+    Capability::CAP_SETPCAP,
+    Capability::CAP_SETUID,
+    Capability::CAP_SYS_CHROOT,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub home: String,
+}
+
+/// Resolves `user[:group]` (names or numbers) against passwd and group file contents, with
+/// Docker's rules: a numeric uid absent from passwd is allowed (gid 0, HOME /), a name must exist,
+/// supplementary groups come from the group file.
+pub fn resolve_user_in(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser, String> {
+    let (user_part, group_part) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let user_part = if user_part.is_empty() { "0" } else { user_part };
+    let passwd_entries: Vec<Vec<&str>> = passwd
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 7)
+        .collect();
+    let numeric_uid = user_part.parse::<u32>().ok();
+    let entry = passwd_entries.iter().find(|f| match numeric_uid {
+        Some(uid) => f[2].parse::<u32>().ok() == Some(uid),
+        None => f[0] == user_part,
+    });
+    let (uid, mut gid, home, name) = match (entry, numeric_uid) {
+        (Some(f), _) => (
+            f[2].parse()
+                .map_err(|_| format!("invalid uid for {} in /etc/passwd", f[0]))?,
+            f[3].parse()
+                .map_err(|_| format!("invalid gid for {} in /etc/passwd", f[0]))?,
+            f[5].to_string(),
+            Some(f[0].to_string()),
+        ),
+        (None, Some(uid)) => (uid, 0, "/".to_string(), None),
+        (None, None) => {
+            return Err(format!(
+                "unable to find user {user_part}: no matching entries in passwd file"
+            ))
+        }
+    };
+    let group_entries: Vec<Vec<&str>> = group
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 3)
+        .collect();
+    if let Some(g) = group_part.filter(|g| !g.is_empty()) {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group_entries
+                .iter()
+                .find(|f| f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                })?,
+        };
+    }
+    let mut additional_gids = Vec::new();
+    if let (Some(name), None) = (&name, group_part) {
+        for f in &group_entries {
+            let members = f.get(3).copied().unwrap_or("");
+            if members.split(',').any(|m| m == name) {
+                if let Ok(g) = f[2].parse::<u32>() {
+                    if g != gid && !additional_gids.contains(&g) {
+                        additional_gids.push(g);
+                    }
+                }
+            }
+        }
+    }
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
+}
+
+pub(crate) fn resolve_user(spec: &str) -> Result<ResolvedUser, ChildError> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    resolve_user_in(spec, &passwd, &group).map_err(ChildError::other)
+}
+
+/// Creates the working directory if the image lacks it, as runc does, owned by the user.
+pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), ChildError> {
+    if std::path::Path::new(cwd).is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(cwd)
+        .map_err(|e| ChildError::other(format!("creating working directory {cwd}: {e}")))?;
+    let _ = nix::unistd::chown(cwd, Some(user.uid.into()), Some(user.gid.into()));
+    Ok(())
+}
+
+/// Drops to the bounding set of default capabilities, switches ids and sets no_new_privs.
+/// A non-root user ends with no effective capabilities (the kernel clears them on setuid).
+pub(crate) fn drop_privileges(user: &ResolvedUser) -> Result<(), ChildError> {
+    let keep: CapsHashSet = DEFAULT_CAPABILITIES.iter().copied().collect();
+    for cap in caps::all() {
+        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
+                ChildError::other(format!("dropping {cap} from the bounding set: {e}"))
+            })?;
+        }
+    }
+    // setgroups is refused where /proc/self/setgroups says deny (single-id rootless mapping).
+    let groups: Vec<nix::unistd::Gid> = user.additional_gids.iter().map(|g| (*g).into()).collect();
+    if let Err(e) = nix::unistd::setgroups(&groups) {
+        if e != nix::errno::Errno::EPERM {
+            return Err(sys_error("setgroups", e));
+        }
+    }
+    nix::unistd::setresgid(user.gid.into(), user.gid.into(), user.gid.into())
+        .map_err(|e| sys_error(&format!("setgid {}", user.gid), e))?;
+    nix::unistd::setresuid(user.uid.into(), user.uid.into(), user.uid.into())
+        .map_err(|e| sys_error(&format!("setuid {}", user.uid), e))?;
+    if user.uid == 0 {
+        for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+            caps::set(None, set, &keep)
+                .map_err(|e| ChildError::other(format!("setting capabilities: {e}")))?;
+        }
+    }
+    nix::sys::prctl::set_no_new_privs().map_err(|e| sys_error("no_new_privs", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000::/home/tester:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nwheel:x:10:tester\ntester:x:1000:\n";
+
+    #[test]
+    fn resolves_names_numbers_and_groups() {
+        let root = resolve_user_in("", PASSWD, GROUP).unwrap();
+        assert_eq!((root.uid, root.gid, root.home.as_str()), (0, 0, "/root"));
+        let tester = resolve_user_in("tester", PASSWD, GROUP).unwrap();
+        assert_eq!((tester.uid, tester.gid), (1000, 1000));
+        assert_eq!(tester.additional_gids, vec![10]);
+        let by_number = resolve_user_in("1000", PASSWD, GROUP).unwrap();
+        assert_eq!(by_number.home, "/home/tester");
+        let unknown_number = resolve_user_in("4242:7", PASSWD, GROUP).unwrap();
+        assert_eq!(
+            (
+                unknown_number.uid,
+                unknown_number.gid,
+                unknown_number.home.as_str()
+            ),
+            (4242, 7, "/")
+        );
+        assert_eq!(
+            resolve_user_in("tester:wheel", PASSWD, GROUP).unwrap().gid,
+            10
+        );
+        assert!(resolve_user_in("nobody-here", PASSWD, GROUP)
+            .unwrap_err()
+            .contains("unable to find user nobody-here"));
+        assert!(resolve_user_in("0:nogroup", PASSWD, GROUP).is_err());
+    }
+}

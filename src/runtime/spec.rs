@@ -1,0 +1,68 @@
+//! What the runtime is asked to run: plain data, built by `container` from an image and the
+//! command line, and kept in the container's config.json.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::userns::IdMapping;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// A network namespace with only loopback.
+    None,
+    /// The host's network namespace.
+    Host,
+    /// A private network namespace with outbound connectivity through pasta or slirp4netns.
+    #[default]
+    Private,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// argv; argv[0] is looked up in the container's PATH when it has no slash.
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    /// `uid[:gid]` or `name[:group]`, resolved inside the container against its /etc/passwd and
+    /// /etc/group, as runc does; empty means root.
+    pub user: String,
+    pub terminal: bool,
+    /// Keep stdin open (`-i`); otherwise the process reads /dev/null, as with Docker.
+    pub interactive: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// The store's layer directory; layers are mounted by relative names from here, which keeps
+    /// the overlay option string short (it must fit in one page).
+    pub layers_dir: PathBuf,
+    /// Layer directories relative to `layers_dir`, topmost first.
+    pub layers: Vec<String>,
+    pub upper_dir: PathBuf,
+    pub work_dir: PathBuf,
+    /// Where the union is mounted inside the container's mount namespace.
+    pub rootfs_dir: PathBuf,
+    /// `volatile` overlay (no syncs): the container is thrown away after it exits (`--rm`).
+    pub volatile: bool,
+    pub hostname: String,
+    pub process: ProcessSpec,
+    pub network: NetworkMode,
+    /// Generated files bind-mounted over the image's: (host file, path inside the container).
+    pub etc_files: Vec<(PathBuf, String)>,
+    /// None when running as real root: then no user namespace is made.
+    pub id_mapping: Option<IdMapping>,
+    /// Where pasta/slirp4netns helpers keep their pid files.
+    pub run_dir: PathBuf,
+    /// The user-mode network helper for a private network.
+    pub network_backend: NetworkBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkBackend {
+    #[default]
+    Pasta,
+    Slirp4netns,
+}

@@ -1,0 +1,221 @@
+//! Terminals for `run -t`: the pty is created inside the container's own devpts (so `tty` prints
+//! /dev/pts/0, as with runc), its master is passed to skiff over a unix socket, and skiff relays
+//! between it and the user's terminal in raw mode, keeping the window size in step.
+
+use std::io::{IoSlice, IoSliceMut, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::termios::{self, SetArg, Termios};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+
+use super::child::{sys_error, ChildError};
+use super::container::{forward_signal, owned_fd, reap};
+use super::Error;
+
+nix::ioctl_write_int_bad!(set_controlling_terminal, libc::TIOCSCTTY);
+nix::ioctl_read_bad!(get_window_size, libc::TIOCGWINSZ, libc::winsize);
+nix::ioctl_write_ptr_bad!(set_window_size, libc::TIOCSWINSZ, libc::winsize);
+
+/// In the container: makes a pty in its devpts, sends the master to skiff, and makes the slave
+/// the controlling terminal and stdio of a new session.
+pub(crate) fn attach_container_terminal(socket: BorrowedFd<'_>) -> Result<(), ChildError> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(|e| sys_error("opening /dev/ptmx", e))?;
+    nix::pty::grantpt(&master).map_err(|e| sys_error("grantpt", e))?;
+    nix::pty::unlockpt(&master).map_err(|e| sys_error("unlockpt", e))?;
+    let slave_name = nix::pty::ptsname_r(&master).map_err(|e| sys_error("ptsname", e))?;
+    let fds = [master.as_raw_fd()];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(b"T")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| sys_error("sending the terminal to skiff", e))?;
+    drop(master);
+    nix::unistd::setsid().map_err(|e| sys_error("setsid", e))?;
+    let slave = nix::fcntl::open(
+        slave_name.as_str(),
+        OFlag::O_RDWR,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_error(&format!("opening {slave_name}"), e))?;
+    // SAFETY: TIOCSCTTY takes an int argument and only reads it; `slave` is an open tty.
+    unsafe { set_controlling_terminal(slave.as_raw_fd(), 0) }
+        .map_err(|e| sys_error("TIOCSCTTY", e))?;
+    for target in 0..=2 {
+        // SAFETY: 0, 1 and 2 are this process's standard descriptors; dup2 replaces them atomically.
+        let rc = unsafe { libc::dup2(slave.as_raw_fd(), target) };
+        if rc < 0 {
+            return Err(sys_error("dup2 of the terminal", nix::errno::Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+/// In skiff: receives the pty master, or None if the container process ended first.
+pub(crate) fn receive_fd(socket: &OwnedFd) -> Result<Option<OwnedFd>, Error> {
+    let mut byte = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("receiving the terminal", e))?;
+    for cmsg in msg
+        .cmsgs()
+        .map_err(|e| Error::sys("receiving the terminal", e))?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(&fd) = fds.first() {
+                return Ok(Some(owned_fd(fd)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The user's side of a container terminal.
+pub(crate) struct TerminalSession {
+    master: OwnedFd,
+    saved: Option<Termios>,
+    relay_stdin: bool,
+}
+
+fn copy_window_size(from: BorrowedFd<'_>, to: &OwnedFd) {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into `size`; a non-tty just returns ENOTTY.
+    if unsafe { get_window_size(from.as_raw_fd(), &mut size) }.is_ok() {
+        // SAFETY: TIOCSWINSZ reads one winsize from `size`; `to` is the pty master.
+        let _ = unsafe { set_window_size(to.as_raw_fd(), &size) };
+    }
+}
+
+impl TerminalSession {
+    pub(crate) fn start(master: OwnedFd, relay_stdin: bool) -> Result<Self, Error> {
+        let stdin = std::io::stdin();
+        let saved = if nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
+            let saved = termios::tcgetattr(stdin.as_fd())
+                .map_err(|e| Error::sys("reading terminal settings", e))?;
+            let mut raw = saved.clone();
+            termios::cfmakeraw(&mut raw);
+            termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)
+                .map_err(|e| Error::sys("setting raw mode", e))?;
+            copy_window_size(stdin.as_fd(), &master);
+            Some(saved)
+        } else {
+            copy_window_size(std::io::stdout().as_fd(), &master);
+            None
+        };
+        Ok(TerminalSession {
+            master,
+            saved,
+            relay_stdin,
+        })
+    }
+
+    /// Copies stdin to the pty and the pty to stdout, forwarding signals, until the process ends.
+    pub(crate) fn relay_until_exit(
+        &mut self,
+        pid: Pid,
+        signal_fd: &nix::sys::signalfd::SignalFd,
+    ) -> Result<WaitStatus, Error> {
+        let stdin = std::io::stdin();
+        let mut stdin_open = self.relay_stdin;
+        let mut master_open = true;
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut exited = None;
+        loop {
+            if exited.is_some() && !master_open {
+                break;
+            }
+            let mut fds = vec![
+                PollFd::new(signal_fd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(
+                    self.master.as_fd(),
+                    if master_open {
+                        PollFlags::POLLIN
+                    } else {
+                        PollFlags::empty()
+                    },
+                ),
+            ];
+            if stdin_open {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            }
+            let timeout = if exited.is_some() {
+                PollTimeout::from(100u16)
+            } else {
+                PollTimeout::NONE
+            };
+            match poll(&mut fds, timeout) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("poll", e)),
+            }
+            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+            let signal_ready = ready(&fds[0]);
+            let master_ready = ready(&fds[1]);
+            let stdin_ready = fds.get(2).is_some_and(ready);
+            drop(fds);
+            if signal_ready {
+                if let Ok(Some(info)) = signal_fd.read_signal() {
+                    if info.ssi_signo as i32 == libc::SIGWINCH {
+                        copy_window_size(stdin.as_fd(), &self.master);
+                    } else {
+                        forward_signal(pid, info.ssi_signo as i32);
+                    }
+                }
+                if exited.is_none() {
+                    exited = reap(pid)?;
+                }
+            }
+            if master_ready {
+                match nix::unistd::read(&self.master, &mut buf) {
+                    Ok(0) | Err(nix::errno::Errno::EIO) => master_open = false,
+                    Ok(n) => {
+                        let mut out = std::io::stdout().lock();
+                        let _ = out.write_all(&buf[..n]);
+                        let _ = out.flush();
+                    }
+                    Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                    Err(_) => master_open = false,
+                }
+            }
+            if stdin_ready {
+                match nix::unistd::read(stdin.as_fd(), &mut buf) {
+                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(n) => {
+                        let _ = nix::unistd::write(&self.master, &buf[..n]);
+                    }
+                }
+            }
+        }
+        match exited {
+            Some(status) => Ok(status),
+            None => nix::sys::wait::waitpid(pid, None)
+                .map_err(|e| Error::sys("waiting for the container", e)),
+        }
+    }
+
+    /// Restores the user's terminal settings.
+    pub(crate) fn finish(self) {
+        if let Some(saved) = &self.saved {
+            let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
+        }
+    }
+}

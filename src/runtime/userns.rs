@@ -1,0 +1,238 @@
+//! User-namespace id mappings: container uid 0 is the invoking user, 1…N come from the user's first
+//! `/etc/subuid` and `/etc/subgid` ranges, written by the setuid `newuidmap`/`newgidmap` helpers.
+//! Without a range only the user's own id is mapped (written directly), with one warning.
+//!
+//! Planning (reading the files, computing the maps) is plain data and unit-tested; writing the maps
+//! for a given pid is the only part that touches the system.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::Error;
+
+/// One line of a uid_map/gid_map: `inside outside count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdRange {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// The uid and gid maps of a rootless user namespace, and whether they came from subordinate ranges.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdMapping {
+    pub uids: Vec<IdRange>,
+    pub gids: Vec<IdRange>,
+}
+
+impl IdMapping {
+    /// The container id `inside` seen from the host, if mapped.
+    pub fn host_uid(&self, inside: u32) -> Option<u32> {
+        map_id(&self.uids, inside)
+    }
+
+    pub fn host_gid(&self, inside: u32) -> Option<u32> {
+        map_id(&self.gids, inside)
+    }
+
+    /// True when only the user's own id is mapped (no subordinate range was found).
+    pub fn is_single(&self) -> bool {
+        self.uids.len() == 1 && self.gids.len() == 1
+    }
+}
+
+fn map_id(ranges: &[IdRange], inside: u32) -> Option<u32> {
+    ranges.iter().find_map(|r| {
+        let offset = inside.checked_sub(r.inside)?;
+        (offset < r.count).then(|| r.outside + offset)
+    })
+}
+
+/// Parses `/etc/subuid`-style text and returns the first range for `user` (by name or numeric id).
+pub fn parse_subordinate_range(text: &str, user: &str, id: u32) -> Option<(u32, u32)> {
+    let id_text = id.to_string();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let owner = fields.next()?;
+            if owner != user && owner != id_text {
+                return None;
+            }
+            let start = fields.next()?.trim().parse().ok()?;
+            let count: u32 = fields.next()?.trim().parse().ok()?;
+            (count > 0).then_some((start, count))
+        })
+}
+
+/// Computes the mapping for `uid`/`gid` named `user` from the subordinate-id files' contents.
+pub fn plan_mapping(user: &str, uid: u32, gid: u32, subuid: &str, subgid: &str) -> IdMapping {
+    let own_uid = IdRange {
+        inside: 0,
+        outside: uid,
+        count: 1,
+    };
+    let own_gid = IdRange {
+        inside: 0,
+        outside: gid,
+        count: 1,
+    };
+    match (
+        parse_subordinate_range(subuid, user, uid),
+        parse_subordinate_range(subgid, user, uid),
+    ) {
+        (Some((us, uc)), Some((gs, gc))) => IdMapping {
+            uids: vec![
+                own_uid,
+                IdRange {
+                    inside: 1,
+                    outside: us,
+                    count: uc,
+                },
+            ],
+            gids: vec![
+                own_gid,
+                IdRange {
+                    inside: 1,
+                    outside: gs,
+                    count: gc,
+                },
+            ],
+        },
+        _ => IdMapping {
+            uids: vec![own_uid],
+            gids: vec![own_gid],
+        },
+    }
+}
+
+/// Reads /etc/subuid and /etc/subgid for the current user.
+pub fn current_user_mapping() -> IdMapping {
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+    let subgid = std::fs::read_to_string("/etc/subgid").unwrap_or_default();
+    plan_mapping(&user, uid, gid, &subuid, &subgid)
+}
+
+fn map_args(pid: i32, ranges: &[IdRange]) -> Vec<String> {
+    let mut args = vec![pid.to_string()];
+    for r in ranges {
+        args.extend([
+            r.inside.to_string(),
+            r.outside.to_string(),
+            r.count.to_string(),
+        ]);
+    }
+    args
+}
+
+fn map_text(ranges: &[IdRange]) -> String {
+    ranges
+        .iter()
+        .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count))
+        .collect()
+}
+
+/// Writes the maps of the (waiting) process `pid`, which has just created a user namespace.
+/// With subordinate ranges, `newuidmap` and `newgidmap` run side by side to halve the wait.
+pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
+    if mapping.is_single() {
+        // A process may map its own id without help once setgroups is denied (user_namespaces(7)).
+        let proc_dir = Path::new("/proc").join(pid.to_string());
+        let write = |name: &str, text: String| {
+            std::fs::write(proc_dir.join(name), text).map_err(|source| Error::IdMap {
+                reason: format!("writing /proc/{pid}/{name}: {source}"),
+            })
+        };
+        write("setgroups", "deny".into())?;
+        write("uid_map", map_text(&mapping.uids))?;
+        write("gid_map", map_text(&mapping.gids))?;
+        return Ok(());
+    }
+    let spawn = |tool: &str, ranges: &[IdRange]| {
+        Command::new(tool)
+            .args(map_args(pid, ranges))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|source| Error::IdMap {
+                reason: format!(
+                    "cannot run {tool}: {source}; install the uidmap package (it provides newuidmap and newgidmap)"
+                ),
+            })
+    };
+    let uid_child = spawn("newuidmap", &mapping.uids)?;
+    let gid_child = spawn("newgidmap", &mapping.gids)?;
+    for (tool, child) in [("newuidmap", uid_child), ("newgidmap", gid_child)] {
+        let out = child.wait_with_output().map_err(|source| Error::IdMap {
+            reason: format!("waiting for {tool}: {source}"),
+        })?;
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr);
+            return Err(Error::IdMap {
+                reason: format!(
+                    "{tool} failed: {}; it must be setuid root or carry cap_setuid/cap_setgid",
+                    text.trim()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_first_range_by_name_or_uid() {
+        let text =
+            "# comment\nalice:100000:65536\nbob:165536:65536\n1002:231072:1000\nbob:300000:5\n";
+        assert_eq!(
+            parse_subordinate_range(text, "bob", 1001),
+            Some((165536, 65536))
+        );
+        assert_eq!(
+            parse_subordinate_range(text, "carol", 1002),
+            Some((231072, 1000))
+        );
+        assert_eq!(parse_subordinate_range(text, "dave", 1003), None);
+    }
+
+    #[test]
+    fn plans_full_or_single_mapping() {
+        let full = plan_mapping(
+            "alice",
+            1000,
+            1000,
+            "alice:100000:65536\n",
+            "alice:100000:65536\n",
+        );
+        assert_eq!(full.uids.len(), 2);
+        assert_eq!(full.host_uid(0), Some(1000));
+        assert_eq!(full.host_uid(1), Some(100000));
+        assert_eq!(full.host_uid(1000), Some(100999));
+        assert_eq!(full.host_uid(65536), Some(165535));
+        assert_eq!(full.host_uid(65537), None);
+        let single = plan_mapping("alice", 1000, 1000, "", "alice:1:2\n");
+        assert!(single.is_single());
+        assert_eq!(single.host_gid(0), Some(1000));
+    }
+
+    #[test]
+    fn newuidmap_arguments() {
+        let m = plan_mapping("a", 1000, 1000, "a:100000:65536", "a:100000:65536");
+        assert_eq!(
+            map_args(42, &m.uids),
+            ["42", "0", "1000", "1", "1", "100000", "65536"]
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! Containers in the store: `config.json` (what to run, written once at create) and `state.json`
+//! (status, pid, exit code; rewritten atomically as the container moves through its life).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{io_error, write_atomic, Error, Store, StoreLock};
+use crate::runtime::ContainerSpec;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub image_id: String,
+    /// The image as the user named it.
+    pub image_name: String,
+    pub created: String,
+    /// Remove the container once it exits (`--rm`).
+    pub auto_remove: bool,
+    pub spec: ContainerSpec,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Exited,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ContainerState {
+    pub status: Status,
+    pub pid: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl Store {
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root().join("containers").join(id)
+    }
+
+    pub fn container_run_dir(&self, id: &str) -> PathBuf {
+        self.runroot().join("containers").join(id)
+    }
+
+    pub fn container_ids(&self) -> Vec<String> {
+        std::fs::read_dir(self.root().join("containers"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn read_container(&self, id: &str) -> Result<ContainerRecord, Error> {
+        let path = self.container_dir(id).join("config.json");
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::ContainerNotFound {
+                reference: id.to_string(),
+            },
+            _ => io_error(format!("reading {}", path.display()))(e),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn read_container_state(&self, id: &str) -> ContainerState {
+        std::fs::read(self.container_dir(id).join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn write_container_state(&self, id: &str, state: &ContainerState) -> Result<(), Error> {
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::Corrupt {
+            path: self.container_dir(id),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&self.container_dir(id).join("state.json"), &bytes)
+    }
+
+    pub fn all_containers(&self) -> Vec<ContainerRecord> {
+        self.container_ids()
+            .iter()
+            .filter_map(|id| self.read_container(id).ok())
+            .collect()
+    }
+
+    /// Creates the container's directories and records, appearing under its id only when whole.
+    pub fn create_container(
+        &self,
+        _lock: &StoreLock,
+        record: &ContainerRecord,
+    ) -> Result<(), Error> {
+        if let Some(other) = self
+            .all_containers()
+            .into_iter()
+            .find(|c| c.name == record.name)
+        {
+            return Err(Error::NameInUse {
+                name: record.name.clone(),
+                id: other.id,
+            });
+        }
+        let staged = self.staging_path("container");
+        for sub in ["upper", "work", "merged"] {
+            std::fs::create_dir_all(staged.join(sub))
+                .map_err(io_error(format!("creating {}", staged.display())))?;
+        }
+        let config = serde_json::to_vec_pretty(record).map_err(|e| Error::Corrupt {
+            path: staged.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&staged.join("config.json"), &config)?;
+        let state =
+            serde_json::to_vec_pretty(&ContainerState::default()).map_err(|e| Error::Corrupt {
+                path: staged.clone(),
+                reason: e.to_string(),
+            })?;
+        write_atomic(&staged.join("state.json"), &state)?;
+        let target = self.container_dir(&record.id);
+        std::fs::rename(&staged, &target).map_err(io_error(format!(
+            "moving container into {}",
+            target.display()
+        )))?;
+        super::fsync_dir(&self.root().join("containers"))
+    }
+
+    /// Resolves a full id, a unique id prefix or a name.
+    pub fn find_container(&self, reference: &str) -> Result<ContainerRecord, Error> {
+        let all = self.all_containers();
+        if let Some(c) = all
+            .iter()
+            .find(|c| c.id == reference || c.name == reference)
+        {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&ContainerRecord> =
+            all.iter().filter(|c| c.id.starts_with(reference)).collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::ContainerNotFound {
+                reference: reference.to_string(),
+            }),
+            _ => Err(Error::Ambiguous {
+                reference: reference.to_string(),
+                kind: "container",
+            }),
+        }
+    }
+}
