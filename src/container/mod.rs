@@ -122,6 +122,25 @@ fn hosts_file(hostname: &str, name: &str, network: NetworkMode) -> String {
 
 /// Creates a container from an image: its store entry and its runtime spec.
 pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
+    let record = plan(ctx, options)?;
+    store_container(ctx, &record, &options.image)?;
+    Ok(record)
+}
+
+/// Records a planned container in the store, checking under the lock that its image is still
+/// there and its name free.
+fn store_container(ctx: &Context, record: &ContainerRecord, image_reference: &str) -> Result<()> {
+    let lock = ctx.store.lock()?;
+    if ImageIndex::load(&ctx.store)?.by_id(&record.image_id).is_none() {
+        return Err(store::Error::ImageNotFound { reference: image_reference.to_string() }.into());
+    }
+    ctx.store.create_container(&lock, record)?;
+    Ok(())
+}
+
+/// Works out everything about a new container (its spec, names, generated /etc files) without
+/// recording it in the store yet.
+fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     let index = ImageIndex::load(&ctx.store)?;
     let image = image::find(&index, &options.image)?.clone();
     let config = image::read_config(&ctx.store, &image)?;
@@ -142,7 +161,13 @@ pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord>
             names::validate(name).map_err(anyhow::Error::msg)?;
             name.clone()
         }
-        None => names::generate(&random_bytes::<4>()),
+        None => {
+            let taken: Vec<String> = ctx.store.all_containers().into_iter().map(|c| c.name).collect();
+            (0..64)
+                .map(|_| names::generate(&random_bytes::<4>()))
+                .find(|n| !taken.contains(n))
+                .unwrap_or_else(|| format!("skiff_{}", &id[..12]))
+        }
     };
     let hostname = match (&options.hostname, options.network) {
         (Some(h), _) => h.clone(),
@@ -236,30 +261,32 @@ pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord>
         auto_remove: options.remove,
         spec,
     };
-    let lock = ctx.store.lock()?;
-    // The image may have been removed while we read it: check again under the lock.
-    if ImageIndex::load(&ctx.store)?.by_id(&image.id).is_none() {
-        return Err(store::Error::ImageNotFound {
-            reference: options.image.clone(),
-        }
-        .into());
-    }
-    ctx.store.create_container(&lock, &record)?;
     Ok(record)
 }
 
-/// Starts a created container in the foreground and returns its exit code; `--rm` containers
-/// are removed after the exit code is known, as `podman run --rm` does.
-pub fn start_attached(ctx: &Context, record: &ContainerRecord) -> Result<i32> {
-    if !record.auto_remove {
-        let state = ContainerState {
-            status: Status::Running,
-            started_at: Some(jiff::Timestamp::now().to_string()),
-            ..Default::default()
-        };
-        ctx.store.write_container_state(&record.id, &state)?;
+/// Starts a container in the foreground and returns its exit code; `--rm` containers are
+/// removed after the exit code is known, as `podman run --rm` does. With `image_reference`, the
+/// container is new and is recorded in the store while the runtime's helpers start.
+fn start_attached(ctx: &Context, record: &ContainerRecord, image_reference: Option<&str>) -> Result<i32> {
+    let prepare = || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(reference) = image_reference {
+            store_container(ctx, record, reference)?;
+        }
+        if !record.auto_remove {
+            let state = ContainerState {
+                status: Status::Running,
+                started_at: Some(jiff::Timestamp::now().to_string()),
+                ..Default::default()
+            };
+            ctx.store.write_container_state(&record.id, &state)?;
+        }
+        Ok(())
+    };
+    let outcome = runtime::run_container(&record.spec, prepare);
+    if let Err(runtime::Error::Prepare(error)) = outcome {
+        let _ = std::fs::remove_dir_all(&record.spec.run_dir);
+        return Err(anyhow::anyhow!(error));
     }
-    let outcome = runtime::run_container(&record.spec);
     let exit_code = match &outcome {
         Ok(o) => Some(o.exit_code),
         Err(runtime::Error::CommandNotFound { .. }) => Some(127),
@@ -281,8 +308,8 @@ pub fn start_attached(ctx: &Context, record: &ContainerRecord) -> Result<i32> {
 
 /// `run`: create, start attached, and remove with `--rm`.
 pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
-    let record = create(ctx, options)?;
-    start_attached(ctx, &record)
+    let record = plan(ctx, options)?;
+    start_attached(ctx, &record, Some(&options.image))
 }
 
 /// Removes a container's files; the caller holds the lock. The directory is renamed into tmp/
@@ -345,7 +372,7 @@ pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<S
 pub fn start(ctx: &Context, reference: &str, interactive: bool) -> Result<i32> {
     let mut record = ctx.store.find_container(reference)?;
     record.spec.process.interactive |= interactive;
-    start_attached(ctx, &record)
+    start_attached(ctx, &record, None)
 }
 
 /// The JSON `podman container inspect` prints, for the fields skiff knows.

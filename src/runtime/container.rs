@@ -28,7 +28,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::child::{child_main, ChildChannels};
-use super::network::NetworkHelper;
+use super::network::StartingHelper;
 use super::spec::{ContainerSpec, NetworkMode};
 use super::tty::TerminalSession;
 use super::userns::{write_id_maps, IdMapping};
@@ -115,8 +115,13 @@ fn exit_code_of(status: WaitStatus) -> Option<i32> {
     }
 }
 
-/// Runs the container in the foreground: returns when its first process exits.
-pub fn run_container(spec: &ContainerSpec) -> Result<RunOutcome, Error> {
+/// Runs the container in the foreground: returns when its first process exits. `prepare` (the
+/// caller's store bookkeeping) runs while the id-map and network helpers start, before the child
+/// mounts anything; its failure stops the container before it runs.
+pub fn run_container<P>(spec: &ContainerSpec, prepare: P) -> Result<RunOutcome, Error>
+where
+    P: FnOnce() -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -160,7 +165,7 @@ pub fn run_container(spec: &ContainerSpec) -> Result<RunOutcome, Error> {
     drop(err_write);
     drop(tty_child);
 
-    let result = drive_child(spec, pid, &sync_write, err_read, tty_parent, &signal_fd);
+    let result = drive_child(spec, pid, &sync_write, err_read, tty_parent, &signal_fd, prepare);
     if result.is_err() {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
@@ -169,26 +174,40 @@ pub fn run_container(spec: &ContainerSpec) -> Result<RunOutcome, Error> {
     result
 }
 
-fn drive_child(
+#[allow(clippy::too_many_arguments)]
+fn drive_child<P>(
     spec: &ContainerSpec,
     pid: Pid,
     sync_write: &OwnedFd,
     err_read: OwnedFd,
     tty_parent: Option<OwnedFd>,
     signal_fd: &SignalFd,
-) -> Result<RunOutcome, Error> {
-    if let Some(mapping) = &spec.id_mapping {
-        write_id_maps(pid.as_raw(), mapping)?;
-    }
-    write_byte(sync_write, b'M')?;
-    // The child mounts its root while the network helper starts: the two overlap on two cores.
-    let network = match spec.network {
-        NetworkMode::Private => Some(NetworkHelper::start(
-            pid.as_raw(),
-            spec.network_backend,
-            &spec.run_dir,
-        )?),
+    prepare: P,
+) -> Result<RunOutcome, Error>
+where
+    P: FnOnce() -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    // The network helper starts first: it is the slowest step, and everything below overlaps it.
+    let starting = match spec.network {
+        NetworkMode::Private => Some(StartingHelper::launch(pid.as_raw(), spec.network_backend, &spec.run_dir)?),
         _ => None,
+    };
+    let early = (|| {
+        if let Some(mapping) = &spec.id_mapping {
+            write_id_maps(pid.as_raw(), mapping)?;
+        }
+        prepare().map_err(Error::Prepare)?;
+        write_byte(sync_write, b'M')
+    })();
+    if let Err(error) = early {
+        if let Some(helper) = starting {
+            helper.abandon();
+        }
+        return Err(error);
+    }
+    let network = match starting {
+        Some(helper) => Some(helper.wait_ready()?),
+        None => None,
     };
     write_byte(sync_write, b'N')?;
     let result = supervise(

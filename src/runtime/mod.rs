@@ -41,6 +41,9 @@ pub enum Error {
     Setup(String),
     #[error("network setup failed: {0}")]
     Network(String),
+    /// The caller's own preparation failed (see `run_container`).
+    #[error(transparent)]
+    Prepare(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {

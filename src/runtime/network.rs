@@ -3,6 +3,7 @@
 //! and are stopped when the container exits.
 
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -62,113 +63,122 @@ pub fn resolv_conf(host_resolv_conf: &str, backend: NetworkBackend) -> String {
     text
 }
 
+/// A network helper being started: `wait_ready` returns once the namespace is configured.
+pub enum StartingHelper {
+    Pasta {
+        launcher: std::process::Child,
+        pid_file: PathBuf,
+    },
+    Slirp {
+        child: std::process::Child,
+        ready: std::io::PipeReader,
+        exit_write: OwnedFd,
+    },
+}
+
 /// A running network helper attached to a container's network namespace.
 pub struct NetworkHelper {
     pid_file: Option<PathBuf>,
-    slirp: Option<(std::process::Child, std::os::fd::OwnedFd)>,
+    slirp: Option<(std::process::Child, OwnedFd)>,
+}
+
+impl StartingHelper {
+    /// Launches the helper for the process `target_pid` without waiting for it, so that its
+    /// start-up (tens of milliseconds for pasta) overlaps the rest of the container's set-up. It
+    /// needs no id maps: joining a user namespace one owns grants the capabilities it uses.
+    pub fn launch(target_pid: i32, backend: NetworkBackend, run_dir: &Path) -> Result<Self, Error> {
+        match backend {
+            NetworkBackend::Pasta => launch_pasta(target_pid, run_dir),
+            NetworkBackend::Slirp4netns => launch_slirp(target_pid),
+        }
+    }
+
+    pub fn wait_ready(self) -> Result<NetworkHelper, Error> {
+        match self {
+            StartingHelper::Pasta { launcher, pid_file } => {
+                let output = launcher
+                    .wait_with_output()
+                    .map_err(|e| Error::Network(format!("waiting for pasta: {e}")))?;
+                if !output.status.success() {
+                    let text = String::from_utf8_lossy(&output.stderr);
+                    let reason = text
+                        .lines()
+                        .find(|l| !l.contains("syslog"))
+                        .unwrap_or("unknown error");
+                    return Err(Error::Network(format!("pasta failed: {}", reason.trim())));
+                }
+                Ok(NetworkHelper { pid_file: Some(pid_file), slirp: None })
+            }
+            StartingHelper::Slirp { mut child, mut ready, exit_write } => {
+                let mut byte = [0u8; 1];
+                if ready.read(&mut byte).unwrap_or(0) != 1 {
+                    let _ = child.wait();
+                    return Err(Error::Network(
+                        "slirp4netns exited before the network was ready".into(),
+                    ));
+                }
+                Ok(NetworkHelper { pid_file: None, slirp: Some((child, exit_write)) })
+            }
+        }
+    }
+
+    /// Stops a helper that never became ready.
+    pub fn abandon(self) {
+        match self {
+            StartingHelper::Pasta { launcher, pid_file } => {
+                let _ = launcher.wait_with_output();
+                NetworkHelper { pid_file: Some(pid_file), slirp: None }.stop();
+            }
+            StartingHelper::Slirp { child, exit_write, .. } => {
+                NetworkHelper { pid_file: None, slirp: Some((child, exit_write)) }.stop()
+            }
+        }
+    }
+}
+
+fn launch_pasta(target_pid: i32, run_dir: &Path) -> Result<StartingHelper, Error> {
+    let pid_file = run_dir.join("pasta.pid");
+    // No port forwarding yet: `-t none ...` also skips pasta's scan of bound ports.
+    let launcher = Command::new("pasta")
+        .args(["--config-net", "--quiet", "-t", "none", "-u", "none", "-T", "none", "-U", "none"])
+        .args(["--dns-forward", PASTA_DNS_FORWARD, "--pid"])
+        .arg(&pid_file)
+        .arg(target_pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Network(format!("cannot run pasta: {e}")))?;
+    Ok(StartingHelper::Pasta { launcher, pid_file })
+}
+
+fn launch_slirp(target_pid: i32) -> Result<StartingHelper, Error> {
+    let pipe_error = |source| Error::Sys { context: "pipe".into(), source };
+    let (ready_read, ready_write) = std::io::pipe().map_err(pipe_error)?;
+    let (exit_read, exit_write) = std::io::pipe().map_err(pipe_error)?;
+    let exit_read = OwnedFd::from(exit_read);
+    let ready_write = OwnedFd::from(ready_write);
+    let child = Command::new("slirp4netns")
+        .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+        .arg(format!("--ready-fd={}", ready_write.as_raw_fd()))
+        .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
+        .arg(target_pid.to_string())
+        .arg("tap0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn_with_inherited(&[&ready_write, &exit_read])
+        .map_err(|e| Error::Network(format!("cannot run slirp4netns: {e}")))?;
+    Ok(StartingHelper::Slirp { child, ready: ready_read, exit_write: exit_write.into() })
 }
 
 impl NetworkHelper {
-    /// Starts the helper for the process `target_pid` and returns once the namespace is configured.
-    pub fn start(target_pid: i32, backend: NetworkBackend, run_dir: &Path) -> Result<Self, Error> {
-        match backend {
-            NetworkBackend::Pasta => Self::start_pasta(target_pid, run_dir),
-            NetworkBackend::Slirp4netns => Self::start_slirp(target_pid),
-        }
-    }
-
-    fn start_pasta(target_pid: i32, run_dir: &Path) -> Result<Self, Error> {
-        let pid_file = run_dir.join("pasta.pid");
-        // No port forwarding yet: `-t none ...` also skips pasta's scan of bound ports.
-        let output = Command::new("pasta")
-            .args([
-                "--config-net",
-                "--quiet",
-                "-t",
-                "none",
-                "-u",
-                "none",
-                "-T",
-                "none",
-                "-U",
-                "none",
-            ])
-            .args(["--dns-forward", PASTA_DNS_FORWARD, "--pid"])
-            .arg(&pid_file)
-            .arg(target_pid.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|e| Error::Network(format!("cannot run pasta: {e}")))?;
-        if !output.status.success() {
-            let text = String::from_utf8_lossy(&output.stderr);
-            let reason = text
-                .lines()
-                .find(|l| !l.contains("syslog"))
-                .unwrap_or("unknown error");
-            return Err(Error::Network(format!("pasta failed: {}", reason.trim())));
-        }
-        Ok(NetworkHelper {
-            pid_file: Some(pid_file),
-            slirp: None,
-        })
-    }
-
-    fn start_slirp(target_pid: i32) -> Result<Self, Error> {
-        let (mut ready_read, ready_write) = std::io::pipe().map_err(|source| Error::Sys {
-            context: "pipe".into(),
-            source,
-        })?;
-        let (exit_read, exit_write) = std::io::pipe().map_err(|source| Error::Sys {
-            context: "pipe".into(),
-            source,
-        })?;
-        let exit_read = std::os::fd::OwnedFd::from(exit_read);
-        let ready_write = std::os::fd::OwnedFd::from(ready_write);
-        // The helper inherits these two descriptors as 3 and 4 (see the pre-exec-free mapping below).
-        let child = Command::new("slirp4netns")
-            .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
-            .arg(format!(
-                "--ready-fd={}",
-                std::os::fd::AsRawFd::as_raw_fd(&ready_write)
-            ))
-            .arg(format!(
-                "--exit-fd={}",
-                std::os::fd::AsRawFd::as_raw_fd(&exit_read)
-            ))
-            .arg(target_pid.to_string())
-            .arg("tap0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn_with_inherited(&[&ready_write, &exit_read])
-            .map_err(|e| Error::Network(format!("cannot run slirp4netns: {e}")))?;
-        drop(ready_write);
-        drop(exit_read);
-        let mut byte = [0u8; 1];
-        if ready_read.read(&mut byte).unwrap_or(0) != 1 {
-            return Err(Error::Network(
-                "slirp4netns exited before the network was ready".into(),
-            ));
-        }
-        Ok(NetworkHelper {
-            pid_file: None,
-            slirp: Some((child, exit_write.into())),
-        })
-    }
-
     /// Stops the helper: pasta by its pid file, slirp4netns by closing its exit descriptor.
     pub fn stop(self) {
         if let Some(pid_file) = &self.pid_file {
-            if let Some(pid) = std::fs::read_to_string(pid_file)
-                .ok()
-                .and_then(|t| t.trim().parse::<i32>().ok())
-            {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
+            if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+                // pasta blocks SIGTERM, and with a pid target it does not notice the namespace go.
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
             let _ = std::fs::remove_file(pid_file);
         }
