@@ -434,7 +434,7 @@ impl Compiled {
         let label = format!("{user_text:?}");
         let tmpl = with_podman_funcs(Template::new(TEMPLATE_NAME), order)
             .parse(text)
-            .map_err(|e| anyhow!("template {label}: {}", strip_engine_prefix(&e)))?;
+            .map_err(|e| anyhow!("template {label}{}", strip_engine_prefix(&e)))?;
         let mut top_fields = Vec::new();
         if let Some(tree) = tmpl.lookup(TEMPLATE_NAME) {
             collect_list(tree, true, &mut top_fields);
@@ -450,7 +450,7 @@ impl Compiled {
     fn execute(&self, dot: &Value, out: &mut String) -> anyhow::Result<()> {
         self.tmpl
             .execute_fmt(out, dot)
-            .map_err(|e| anyhow!("template {}: {}", self.label, strip_engine_prefix(&e)))
+            .map_err(|e| anyhow!("template {}{}", self.label, strip_engine_prefix(&e)))
     }
 
     /// Go errors on a field a struct does not have (`can't evaluate field
@@ -478,17 +478,15 @@ impl Compiled {
 }
 
 /// gotmpl prefixes its messages with `template: format:` or `execution
-/// error:`; our wrapper names the template itself.
+/// error:`; our wrapper names the template itself. Returns the text to put
+/// after the quoted template: `:line:col: msg` or `: msg`.
 fn strip_engine_prefix(e: &gotmpl::TemplateError) -> String {
     let msg = e.to_string();
-    let msg = msg
-        .strip_prefix("execution error: ")
-        .map(str::to_string)
-        .unwrap_or(msg);
-    match msg.strip_prefix(&format!("template: {TEMPLATE_NAME}:")) {
-        Some(rest) => rest.to_string(),
-        None => msg,
+    if let Some(rest) = msg.strip_prefix(&format!("template: {TEMPLATE_NAME}:")) {
+        return format!(":{rest}");
     }
+    let msg = msg.strip_prefix("execution error: ").unwrap_or(&msg);
+    format!(": {msg}")
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -784,6 +782,7 @@ fn go_title(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // house style: unwrap is fine in tests
 mod tests {
     use super::*;
     use serde_json::json;

@@ -222,6 +222,7 @@ fn fraction_part(t: Timestamp) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // house style: unwrap is fine in tests
 mod tests {
     use super::*;
 
