@@ -1,0 +1,356 @@
+//! Human-readable sizes, durations and timestamps, printed the way Podman and
+//! Docker print them.
+//!
+//! Contract: every function here is pure (the current time is a parameter) and
+//! reproduces, character for character, the Go function named in its doc
+//! comment: `go-units` for sizes and durations, Go's `time.Time` formatting for
+//! timestamps. Scripts parse these strings (`podman images --format
+//! '{{.Size}}'`), so a change of wording here is a compatibility break. This
+//! module never reads the clock or the local time zone: all output is UTC.
+
+use jiff::tz::Offset;
+use jiff::Timestamp;
+
+/// Decimal unit names of go-units (`decimapAbbrs`): note the lower-case `kB`.
+const DECIMAL_UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+
+/// A size as the SIZE column of `podman images` prints it.
+///
+/// Podman calls go-units `HumanSizeWithPrecision(size, 3)` (1000-steps, Go's
+/// `%.3g`) and then inserts a space between the number and the unit
+/// (`cmd/podman/images/list.go`, `imageReporter.Size`): `4261412` gives
+/// `4.26 MB`. Go's `%g` switches to exponent form when the rounded value
+/// reaches 1000 of a unit, so 999_999 bytes print as `1e+03 kB`; Podman prints
+/// exactly that, and so do we.
+pub fn human_size(bytes: u64) -> String {
+    // go-units works on float64, so do we: the division steps must round the
+    // same way for the output to match.
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit < DECIMAL_UNITS.len() - 1 {
+        size /= 1000.0;
+        unit += 1;
+    }
+    format!("{} {}", format_go_g(size, 3), DECIMAL_UNITS[unit])
+}
+
+/// Go's `fmt.Sprintf("%.*g", prec, x)` for a finite, non-negative `x`.
+///
+/// Follows `strconv.FormatFloat(x, 'g', prec, 64)`: round to `prec`
+/// significant digits, drop trailing zeros, then use `%e` form when the
+/// decimal exponent is below -4 or at least the precision, else `%f` form.
+fn format_go_g(x: f64, prec: usize) -> String {
+    let prec = prec.max(1);
+    if x == 0.0 || !x.is_finite() {
+        return if x.is_finite() {
+            "0".to_string()
+        } else {
+            x.to_string()
+        };
+    }
+    // Rust's exact `{:e}` formatting rounds the true binary value, as Go's
+    // strconv does; we only re-arrange the digits it gives.
+    let sci = format!("{:.*e}", prec - 1, x);
+    let (mantissa, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
+        None => (sci.as_str(), 0),
+    };
+    let mut digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    while digits.len() > 1 && digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    let nd = digits.len() as i64;
+    let dp = exp + 1; // position of the decimal point, as in Go's decimalSlice
+    let prec = prec as i64;
+
+    let mut eprec = prec;
+    if eprec > nd && nd >= dp {
+        eprec = nd;
+    }
+    if exp < -4 || exp >= eprec {
+        let p = prec.min(nd);
+        let mut out = String::new();
+        out.push(char::from(digits[0]));
+        if p > 1 {
+            out.push('.');
+            for i in 1..p {
+                out.push(char::from(*digits.get(i as usize).unwrap_or(&b'0')));
+            }
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.abs()));
+        return out;
+    }
+    let p = if prec > dp { nd } else { prec };
+    let decimals = (p - dp).max(0);
+    let digit_at = |i: i64| -> char {
+        if i >= 0 && i < nd {
+            char::from(digits[i as usize])
+        } else {
+            '0'
+        }
+    };
+    let mut out = String::new();
+    if dp > 0 {
+        for i in 0..dp {
+            out.push(digit_at(i));
+        }
+    } else {
+        out.push('0');
+    }
+    if decimals > 0 {
+        out.push('.');
+        for i in 0..decimals {
+            out.push(digit_at(dp + i));
+        }
+    }
+    out
+}
+
+/// The time between `then` and `now` as Docker's `units.HumanDuration`
+/// prints it, followed by `" ago"`, as in the CREATED column of `podman
+/// images` and `podman ps` (`"3 hours ago"`).
+///
+/// The cut-offs are go-units': whole seconds below a minute, minutes below an
+/// hour, hours (rounded to nearest) below 48 hours, then days below two
+/// weeks, weeks below two 30-day months, 30-day months below two 365-day
+/// years, then years. A `then` in the future counts as "Less than a second",
+/// as go-units does for a negative duration.
+pub fn human_duration_since(then: Timestamp, now: Timestamp) -> String {
+    format!("{} ago", human_duration(duration_nanos(then, now)))
+}
+
+/// `now - then` in nanoseconds, saturated to Go's `time.Duration` range
+/// (`time.Time.Sub` saturates the same way).
+fn duration_nanos(then: Timestamp, now: Timestamp) -> i64 {
+    let diff = now.as_nanosecond() - then.as_nanosecond();
+    i64::try_from(diff).unwrap_or(if diff < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// go-units `HumanDuration` on a duration in nanoseconds.
+fn human_duration(nanos: i64) -> String {
+    const SECOND: i64 = 1_000_000_000;
+    const MINUTE: i64 = 60 * SECOND;
+    const HOUR: i64 = 60 * MINUTE;
+
+    // Go converts with int(d.Seconds()) and int(d.Minutes()): truncation.
+    let seconds = nanos / SECOND;
+    if seconds < 1 {
+        return "Less than a second".to_string();
+    }
+    if seconds == 1 {
+        return "1 second".to_string();
+    }
+    if seconds < 60 {
+        return format!("{seconds} seconds");
+    }
+    let minutes = nanos / MINUTE;
+    if minutes == 1 {
+        return "About a minute".to_string();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    // Go uses int(math.Round(d.Hours())) here: round half away from zero.
+    let hours = (nanos + HOUR / 2) / HOUR;
+    if hours == 1 {
+        return "About an hour".to_string();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    // The years branch truncates the hours again (int(d.Hours())).
+    format!("{} years", nanos / HOUR / 24 / 365)
+}
+
+/// Podman's `CreatedAt` form, Go's `time.Time.String()` for a UTC time:
+/// `2024-01-02 15:04:05 +0000 UTC`, with `.123456789`-style fractional
+/// seconds (trailing zeros dropped) only when they are not zero.
+pub fn format_created_at(t: Timestamp) -> String {
+    format!(
+        "{} {}{} +0000 UTC",
+        date_part(t),
+        time_part(t),
+        fraction_part(t)
+    )
+}
+
+/// Go's `time.RFC3339Nano` for a UTC time, the form `podman inspect` prints
+/// for `Created`: `2024-01-02T15:04:05.5Z`. Trailing zeros of the fraction
+/// are dropped and a whole second has no fraction at all.
+pub fn format_rfc3339_nano(t: Timestamp) -> String {
+    format!("{}T{}{}Z", date_part(t), time_part(t), fraction_part(t))
+}
+
+/// Parses an RFC 3339 timestamp as image configs carry it in `created`:
+/// `2024-01-02T15:04:05Z`, `2024-01-02T15:04:05.123456789Z` or with a
+/// numeric offset such as `+02:00`. Returns `None` for anything else.
+pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
+    s.trim().parse::<Timestamp>().ok()
+}
+
+fn date_part(t: Timestamp) -> String {
+    let dt = Offset::UTC.to_datetime(t);
+    // Go pads the year to four digits and prints a sign only when negative.
+    format!("{:04}-{:02}-{:02}", dt.year(), dt.month(), dt.day())
+}
+
+fn time_part(t: Timestamp) -> String {
+    let dt = Offset::UTC.to_datetime(t);
+    format!("{:02}:{:02}:{:02}", dt.hour(), dt.minute(), dt.second())
+}
+
+/// `.999999999` of Go's layouts: nanoseconds with trailing zeros removed, or
+/// nothing for a whole second.
+fn fraction_part(t: Timestamp) -> String {
+    let nanos = Offset::UTC.to_datetime(t).subsec_nanosecond();
+    if nanos == 0 {
+        return String::new();
+    }
+    let digits = format!("{nanos:09}");
+    format!(".{}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // house style: unwrap is fine in tests
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn sizes_match_podman_images() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1), "1 B");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1000), "1 kB");
+        assert_eq!(human_size(1500), "1.5 kB");
+        assert_eq!(human_size(1_234_567), "1.23 MB");
+        assert_eq!(human_size(4_261_412), "4.26 MB");
+        assert_eq!(human_size(5_830_000), "5.83 MB");
+        assert_eq!(human_size(77_800_000), "77.8 MB");
+        assert_eq!(human_size(123_456_789), "123 MB");
+        assert_eq!(human_size(1_500_000_000), "1.5 GB");
+        assert_eq!(human_size(2_000_000_000_000), "2 TB");
+    }
+
+    #[test]
+    fn sizes_keep_go_exponent_quirk() {
+        // %.3g of 999.999 rounds to 1000, which Go prints in exponent form.
+        assert_eq!(human_size(999_999), "1e+03 kB");
+        assert_eq!(human_size(u64::MAX), "18.4 EB");
+    }
+
+    #[test]
+    fn go_g_formatting() {
+        assert_eq!(format_go_g(0.5, 3), "0.5");
+        assert_eq!(format_go_g(100.0, 3), "100");
+        assert_eq!(format_go_g(10.05, 3), "10.1");
+        assert_eq!(format_go_g(0.00001234, 3), "1.23e-05");
+        assert_eq!(format_go_g(0.0001234, 3), "0.000123");
+        assert_eq!(format_go_g(1234.0, 3), "1.23e+03");
+    }
+
+    fn since(secs: i64) -> String {
+        let now = ts("2024-06-01T00:00:00Z");
+        let then = Timestamp::from_second(now.as_second() - secs).unwrap();
+        human_duration_since(then, now)
+    }
+
+    #[test]
+    fn durations_cross_go_units_cut_offs() {
+        const H: i64 = 3600;
+        assert_eq!(since(-5), "Less than a second ago");
+        assert_eq!(since(0), "Less than a second ago");
+        assert_eq!(since(1), "1 second ago");
+        assert_eq!(since(2), "2 seconds ago");
+        assert_eq!(since(59), "59 seconds ago");
+        assert_eq!(since(60), "About a minute ago");
+        assert_eq!(since(119), "About a minute ago");
+        assert_eq!(since(120), "2 minutes ago");
+        assert_eq!(since(3599), "59 minutes ago");
+        assert_eq!(since(H), "About an hour ago");
+        // Hours are rounded: 1h29m is still about an hour, 1h30m is 2 hours.
+        assert_eq!(since(H + 29 * 60), "About an hour ago");
+        assert_eq!(since(H + 30 * 60), "2 hours ago");
+        assert_eq!(since(3 * H), "3 hours ago");
+        assert_eq!(since(47 * H), "47 hours ago");
+        assert_eq!(since(48 * H), "2 days ago");
+        assert_eq!(since(13 * 24 * H), "13 days ago");
+        assert_eq!(since(14 * 24 * H), "2 weeks ago");
+        assert_eq!(since(59 * 24 * H), "8 weeks ago");
+        assert_eq!(since(60 * 24 * H), "2 months ago");
+        assert_eq!(since(729 * 24 * H), "24 months ago");
+        assert_eq!(since(730 * 24 * H), "2 years ago");
+        assert_eq!(since(3650 * 24 * H), "10 years ago");
+    }
+
+    #[test]
+    fn sub_second_precision_counts() {
+        let now = ts("2024-06-01T00:00:01.999Z");
+        let then = ts("2024-06-01T00:00:00Z");
+        assert_eq!(human_duration_since(then, now), "1 second ago");
+    }
+
+    #[test]
+    fn created_at_is_go_time_string() {
+        assert_eq!(
+            format_created_at(ts("2024-01-02T15:04:05Z")),
+            "2024-01-02 15:04:05 +0000 UTC"
+        );
+        assert_eq!(
+            format_created_at(ts("2024-01-02T15:04:05.120Z")),
+            "2024-01-02 15:04:05.12 +0000 UTC"
+        );
+        // A numeric offset is converted to UTC.
+        assert_eq!(
+            format_created_at(ts("2024-01-02T17:04:05+02:00")),
+            "2024-01-02 15:04:05 +0000 UTC"
+        );
+    }
+
+    #[test]
+    fn rfc3339_nano_drops_trailing_zeros() {
+        assert_eq!(
+            format_rfc3339_nano(ts("2024-01-02T15:04:05Z")),
+            "2024-01-02T15:04:05Z"
+        );
+        assert_eq!(
+            format_rfc3339_nano(ts("2024-01-02T15:04:05.500Z")),
+            "2024-01-02T15:04:05.5Z"
+        );
+        assert_eq!(
+            format_rfc3339_nano(ts("2024-01-02T15:04:05.123456789Z")),
+            "2024-01-02T15:04:05.123456789Z"
+        );
+    }
+
+    #[test]
+    fn parses_image_config_timestamps() {
+        let want = ts("2024-01-02T15:04:05Z");
+        assert_eq!(parse_timestamp("2024-01-02T15:04:05Z"), Some(want));
+        assert_eq!(parse_timestamp("2024-01-02T16:04:05+01:00"), Some(want));
+        assert_eq!(parse_timestamp("2024-01-02T10:04:05-05:00"), Some(want));
+        let frac = parse_timestamp("2024-01-02T15:04:05.123456789Z").unwrap();
+        assert_eq!(frac.subsec_nanosecond(), 123_456_789);
+        assert_eq!(
+            format_rfc3339_nano(parse_timestamp("2023-10-05T08:09:10.5+00:00").unwrap()),
+            "2023-10-05T08:09:10.5Z"
+        );
+        assert_eq!(parse_timestamp("2024-01-02T15:04:05"), None);
+        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp(""), None);
+    }
+}
