@@ -131,8 +131,14 @@ pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord>
 /// there and its name free.
 fn store_container(ctx: &Context, record: &ContainerRecord, image_reference: &str) -> Result<()> {
     let lock = ctx.store.lock()?;
-    if ImageIndex::load(&ctx.store)?.by_id(&record.image_id).is_none() {
-        return Err(store::Error::ImageNotFound { reference: image_reference.to_string() }.into());
+    if ImageIndex::load(&ctx.store)?
+        .by_id(&record.image_id)
+        .is_none()
+    {
+        return Err(store::Error::ImageNotFound {
+            reference: image_reference.to_string(),
+        }
+        .into());
     }
     ctx.store.create_container(&lock, record)?;
     Ok(())
@@ -162,7 +168,12 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             name.clone()
         }
         None => {
-            let taken: Vec<String> = ctx.store.all_containers().into_iter().map(|c| c.name).collect();
+            let taken: Vec<String> = ctx
+                .store
+                .all_containers()
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
             (0..64)
                 .map(|_| names::generate(&random_bytes::<4>()))
                 .find(|n| !taken.contains(n))
@@ -267,7 +278,11 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
 /// Starts a container in the foreground and returns its exit code; `--rm` containers are
 /// removed after the exit code is known, as `podman run --rm` does. With `image_reference`, the
 /// container is new and is recorded in the store while the runtime's helpers start.
-fn start_attached(ctx: &Context, record: &ContainerRecord, image_reference: Option<&str>) -> Result<i32> {
+fn start_attached(
+    ctx: &Context,
+    record: &ContainerRecord,
+    image_reference: Option<&str>,
+) -> Result<i32> {
     let prepare = || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if let Some(reference) = image_reference {
             store_container(ctx, record, reference)?;

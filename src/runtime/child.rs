@@ -97,13 +97,7 @@ fn redirect_stdin_to_null() -> Result<(), ChildError> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| sys_error("opening /dev/null", e))?;
-    let mut stdin = std::os::fd::AsFd::as_fd(&std::io::stdin())
-        .try_clone_to_owned()
-        .map_err(|_| ChildError::other("duplicating stdin"))?;
-    nix::unistd::dup2(&null, &mut stdin).map_err(|e| sys_error("dup2", e))?;
-    // dup2 targets fd 0 through the clone: keep the original number, drop only the clone.
-    std::mem::forget(stdin);
-    Ok(())
+    nix::unistd::dup2_stdin(&null).map_err(|e| sys_error("dup2", e))
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -165,7 +165,15 @@ where
     drop(err_write);
     drop(tty_child);
 
-    let result = drive_child(spec, pid, &sync_write, err_read, tty_parent, &signal_fd, prepare);
+    let result = drive_child(
+        spec,
+        pid,
+        &sync_write,
+        err_read,
+        tty_parent,
+        &signal_fd,
+        prepare,
+    );
     if result.is_err() {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
@@ -189,7 +197,11 @@ where
 {
     // The network helper starts first: it is the slowest step, and everything below overlaps it.
     let starting = match spec.network {
-        NetworkMode::Private => Some(StartingHelper::launch(pid.as_raw(), spec.network_backend, &spec.run_dir)?),
+        NetworkMode::Private => Some(StartingHelper::launch(
+            pid.as_raw(),
+            spec.network_backend,
+            &spec.run_dir,
+        )?),
         _ => None,
     };
     let early = (|| {

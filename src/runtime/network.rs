@@ -107,9 +107,16 @@ impl StartingHelper {
                         .unwrap_or("unknown error");
                     return Err(Error::Network(format!("pasta failed: {}", reason.trim())));
                 }
-                Ok(NetworkHelper { pid_file: Some(pid_file), slirp: None })
+                Ok(NetworkHelper {
+                    pid_file: Some(pid_file),
+                    slirp: None,
+                })
             }
-            StartingHelper::Slirp { mut child, mut ready, exit_write } => {
+            StartingHelper::Slirp {
+                mut child,
+                mut ready,
+                exit_write,
+            } => {
                 let mut byte = [0u8; 1];
                 if ready.read(&mut byte).unwrap_or(0) != 1 {
                     let _ = child.wait();
@@ -117,7 +124,10 @@ impl StartingHelper {
                         "slirp4netns exited before the network was ready".into(),
                     ));
                 }
-                Ok(NetworkHelper { pid_file: None, slirp: Some((child, exit_write)) })
+                Ok(NetworkHelper {
+                    pid_file: None,
+                    slirp: Some((child, exit_write)),
+                })
             }
         }
     }
@@ -127,11 +137,19 @@ impl StartingHelper {
         match self {
             StartingHelper::Pasta { launcher, pid_file } => {
                 let _ = launcher.wait_with_output();
-                NetworkHelper { pid_file: Some(pid_file), slirp: None }.stop();
+                NetworkHelper {
+                    pid_file: Some(pid_file),
+                    slirp: None,
+                }
+                .stop();
             }
-            StartingHelper::Slirp { child, exit_write, .. } => {
-                NetworkHelper { pid_file: None, slirp: Some((child, exit_write)) }.stop()
+            StartingHelper::Slirp {
+                child, exit_write, ..
+            } => NetworkHelper {
+                pid_file: None,
+                slirp: Some((child, exit_write)),
             }
+            .stop(),
         }
     }
 }
@@ -140,7 +158,18 @@ fn launch_pasta(target_pid: i32, run_dir: &Path) -> Result<StartingHelper, Error
     let pid_file = run_dir.join("pasta.pid");
     // No port forwarding yet: `-t none ...` also skips pasta's scan of bound ports.
     let launcher = Command::new("pasta")
-        .args(["--config-net", "--quiet", "-t", "none", "-u", "none", "-T", "none", "-U", "none"])
+        .args([
+            "--config-net",
+            "--quiet",
+            "-t",
+            "none",
+            "-u",
+            "none",
+            "-T",
+            "none",
+            "-U",
+            "none",
+        ])
         .args(["--dns-forward", PASTA_DNS_FORWARD, "--pid"])
         .arg(&pid_file)
         .arg(target_pid.to_string())
@@ -153,7 +182,10 @@ fn launch_pasta(target_pid: i32, run_dir: &Path) -> Result<StartingHelper, Error
 }
 
 fn launch_slirp(target_pid: i32) -> Result<StartingHelper, Error> {
-    let pipe_error = |source| Error::Sys { context: "pipe".into(), source };
+    let pipe_error = |source| Error::Sys {
+        context: "pipe".into(),
+        source,
+    };
     let (ready_read, ready_write) = std::io::pipe().map_err(pipe_error)?;
     let (exit_read, exit_write) = std::io::pipe().map_err(pipe_error)?;
     let exit_read = OwnedFd::from(exit_read);
@@ -169,16 +201,26 @@ fn launch_slirp(target_pid: i32) -> Result<StartingHelper, Error> {
         .stderr(Stdio::null())
         .spawn_with_inherited(&[&ready_write, &exit_read])
         .map_err(|e| Error::Network(format!("cannot run slirp4netns: {e}")))?;
-    Ok(StartingHelper::Slirp { child, ready: ready_read, exit_write: exit_write.into() })
+    Ok(StartingHelper::Slirp {
+        child,
+        ready: ready_read,
+        exit_write: exit_write.into(),
+    })
 }
 
 impl NetworkHelper {
     /// Stops the helper: pasta by its pid file, slirp4netns by closing its exit descriptor.
     pub fn stop(self) {
         if let Some(pid_file) = &self.pid_file {
-            if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+            if let Some(pid) = std::fs::read_to_string(pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            {
                 // pasta blocks SIGTERM, and with a pid target it does not notice the namespace go.
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             let _ = std::fs::remove_file(pid_file);
         }

@@ -48,13 +48,9 @@ pub(crate) fn attach_container_terminal(socket: BorrowedFd<'_>) -> Result<(), Ch
     // SAFETY: TIOCSCTTY takes an int argument and only reads it; `slave` is an open tty.
     unsafe { set_controlling_terminal(slave.as_raw_fd(), 0) }
         .map_err(|e| sys_error("TIOCSCTTY", e))?;
-    for target in 0..=2 {
-        // SAFETY: 0, 1 and 2 are this process's standard descriptors; dup2 replaces them atomically.
-        let rc = unsafe { libc::dup2(slave.as_raw_fd(), target) };
-        if rc < 0 {
-            return Err(sys_error("dup2 of the terminal", nix::errno::Errno::last()));
-        }
-    }
+    nix::unistd::dup2_stdin(&slave).map_err(|e| sys_error("dup2 of the terminal", e))?;
+    nix::unistd::dup2_stdout(&slave).map_err(|e| sys_error("dup2 of the terminal", e))?;
+    nix::unistd::dup2_stderr(&slave).map_err(|e| sys_error("dup2 of the terminal", e))?;
     Ok(())
 }
 
