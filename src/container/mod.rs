@@ -73,7 +73,7 @@ pub fn parse_env_file(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim_start)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| expand_env_entry(l))
+        .filter_map(expand_env_entry)
         .collect()
 }
 

@@ -162,9 +162,7 @@ fn exec_process(
         .map(|a| to_c(a))
         .collect::<Result<Vec<_>, _>>()?;
     let c_env = env.iter().map(|e| to_c(e)).collect::<Result<Vec<_>, _>>()?;
-    let errno = match nix::unistd::execve(&c_path, &c_args, &c_env) {
-        Err(errno) => errno,
-    };
+    let Err(errno) = nix::unistd::execve(&c_path, &c_args, &c_env);
     let kind = match errno {
         nix::errno::Errno::ENOENT => ERR_NOT_FOUND,
         nix::errno::Errno::EACCES | nix::errno::Errno::ENOEXEC | nix::errno::Errno::EISDIR => {
@@ -192,7 +190,7 @@ mod tests {
             .err()
             .map(|e| e.kind);
         assert_eq!(missing, Some(ERR_NOT_FOUND));
-        let not_exec = resolve_command("/etc/hostname", &env).err().map(|e| e.kind);
+        let not_exec = resolve_command("/etc/passwd", &env).err().map(|e| e.kind);
         assert_eq!(not_exec, Some(ERR_NOT_EXECUTABLE));
         let dir = resolve_command("/etc", &env).err().map(|e| e.kind);
         assert_eq!(dir, Some(ERR_NOT_EXECUTABLE));
