@@ -208,7 +208,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     let env = merge_env(env_sources);
 
     let network_backend = match options.network {
-        NetworkMode::Private => runtime::network::choose_backend()?,
+        NetworkMode::Private => runtime::network::choose_backend(ctx.id_mapping.is_some())?,
         _ => Default::default(),
     };
     let run_dir = ctx.store.container_run_dir(&id);

@@ -22,16 +22,25 @@ fn on_path(program: &str) -> bool {
 }
 
 /// pasta when installed, else slirp4netns; an error saying what to install when neither is.
-pub fn choose_backend() -> Result<NetworkBackend, Error> {
-    if on_path("pasta") {
-        Ok(NetworkBackend::Pasta)
-    } else if on_path("slirp4netns") {
-        Ok(NetworkBackend::Slirp4netns)
+/// As root, slirp4netns comes first: pasta (Debian 12's 2023 release) drops to `nobody` when
+/// started as root and can then no longer open the container's network namespace.
+pub fn choose_backend(rootless: bool) -> Result<NetworkBackend, Error> {
+    let order = if rootless {
+        [NetworkBackend::Pasta, NetworkBackend::Slirp4netns]
     } else {
-        Err(Error::Network(
-            "neither pasta nor slirp4netns is installed: install the passt package (or slirp4netns), or use --network none or --network host".into(),
-        ))
-    }
+        [NetworkBackend::Slirp4netns, NetworkBackend::Pasta]
+    };
+    order
+        .into_iter()
+        .find(|backend| match backend {
+            NetworkBackend::Pasta => on_path("pasta"),
+            NetworkBackend::Slirp4netns => on_path("slirp4netns"),
+        })
+        .ok_or_else(|| {
+            Error::Network(
+                "neither pasta nor slirp4netns is installed: install the passt package (or slirp4netns), or use --network none or --network host".into(),
+            )
+        })
 }
 
 /// The nameservers of a container: the host's, unless they are loopback addresses the container
