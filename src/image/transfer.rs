@@ -329,7 +329,9 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
     Ok(loaded)
 }
 
-/// The Docker schema 2 manifest describing stored layers, as Podman makes for docker-archive images.
+/// The Docker schema 2 manifest of a docker-archive image, byte for byte as Podman records it
+/// (containers/image's docker-archive source), so that `Digest` matches: Go's key order, no
+/// spaces, and the gzip layer media type even for the uncompressed tars such archives hold.
 fn docker_manifest(
     ctx: &Context,
     config_digest: &str,
@@ -342,7 +344,11 @@ fn docker_manifest(
             .store
             .read_layer(chain)?
             .with_context(|| format!("layer {chain} is missing"))?;
-        descriptors.push(serde_json::json!({"mediaType": record.blob_media_type, "size": record.blob_size, "digest": record.blob_digest}));
+        descriptors.push(serde_json::json!({
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "size": record.blob_size,
+            "digest": record.blob_digest,
+        }));
     }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
@@ -405,7 +411,7 @@ pub fn import(
         history: vec![History {
             created: Some(created),
             created_by: Some(format!(
-                "/bin/sh -c #(nop) ADD file:{} in / ",
+                "/bin/sh -c #(nop) ADD file:{} in /",
                 diff_id.trim_start_matches("sha256:")
             )),
             comment: Some(
@@ -428,9 +434,9 @@ pub fn import(
     )?;
     let config_digest = sha256_digest(&config_bytes);
     ctx.store.put_blob(&config_digest, &config_bytes)?;
+    // The manifest Podman writes for an imported image (no top-level mediaType).
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_bytes.len()},
         "layers": [{"mediaType": layer_media, "digest": layer_digest, "size": layer_size}],
     }))?;
