@@ -11,6 +11,33 @@ use crate::container::{self, CreateOptions};
 use crate::context::Context;
 use crate::runtime::NetworkMode;
 
+/// Manage containers (`container run`, `container ls`, …), as `docker container` does.
+#[derive(Debug, clap::Subcommand)]
+pub enum ContainerCommand {
+    Run(RunArgs),
+    Create(CreateArgs),
+    Start(StartArgs),
+    #[command(name = "rm")]
+    Rm(RmArgs),
+    /// List containers.
+    #[command(name = "ls", visible_alias = "list", visible_alias = "ps")]
+    Ls(PsArgs),
+    Inspect(super::image::InspectArgs),
+}
+
+impl ContainerCommand {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        match self {
+            ContainerCommand::Run(a) => a.run(ctx),
+            ContainerCommand::Create(a) => a.run(ctx),
+            ContainerCommand::Start(a) => a.run(ctx),
+            ContainerCommand::Rm(a) => a.run(ctx),
+            ContainerCommand::Ls(a) => a.run(ctx),
+            ContainerCommand::Inspect(a) => a.with_kind("container").run(ctx),
+        }
+    }
+}
+
 /// The flags `run` and `create` share.
 #[derive(Debug, Args)]
 pub struct ContainerFlags {

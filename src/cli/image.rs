@@ -29,7 +29,7 @@ impl ImageCommand {
     pub fn run(self, ctx: &Context) -> Outcome {
         match self {
             ImageCommand::Ls(a) => a.run(ctx),
-            ImageCommand::Inspect(a) => a.run(ctx),
+            ImageCommand::Inspect(a) => a.with_kind("image").run(ctx),
             ImageCommand::Load(a) => a.run(ctx),
             ImageCommand::Save(a) => a.run(ctx),
             ImageCommand::Import(a) => a.run(ctx),
@@ -185,6 +185,12 @@ pub struct InspectArgs {
 }
 
 impl InspectArgs {
+    /// `container inspect` and `image inspect` look at one kind only.
+    pub fn with_kind(mut self, kind: &str) -> Self {
+        self.kind = kind.to_string();
+        self
+    }
+
     pub fn run(self, ctx: &Context) -> Outcome {
         let mut items = Vec::new();
         let mut first_error = None;

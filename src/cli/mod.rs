@@ -47,6 +47,8 @@ pub enum Command {
     Images(image::ImagesArgs),
     #[command(subcommand)]
     Image(image::ImageCommand),
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
     Inspect(image::InspectArgs),
     Load(image::LoadArgs),
     Save(image::SaveArgs),
@@ -79,6 +81,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Ps(args) => args.run(&ctx()?),
         Command::Images(args) => args.run(&ctx()?),
         Command::Image(command) => command.run(&ctx()?),
+        Command::Container(command) => command.run(&ctx()?),
         Command::Inspect(args) => args.run(&ctx()?),
         Command::Load(args) => args.run(&ctx()?),
         Command::Save(args) => args.run(&ctx()?),

@@ -283,13 +283,14 @@ fn start_attached(
     record: &ContainerRecord,
     image_reference: Option<&str>,
 ) -> Result<i32> {
-    let prepare = || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if let Some(reference) = image_reference {
             store_container(ctx, record, reference)?;
         }
         if !record.auto_remove {
             let state = ContainerState {
                 status: Status::Running,
+                pid: Some(pid),
                 started_at: Some(jiff::Timestamp::now().to_string()),
                 ..Default::default()
             };
@@ -314,6 +315,7 @@ fn start_attached(
     } else {
         let mut state = ctx.store.read_container_state(&record.id);
         state.status = Status::Exited;
+        state.pid = None;
         state.exit_code = exit_code;
         state.finished_at = Some(jiff::Timestamp::now().to_string());
         ctx.store.write_container_state(&record.id, &state)?;

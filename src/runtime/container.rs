@@ -116,11 +116,11 @@ fn exit_code_of(status: WaitStatus) -> Option<i32> {
 }
 
 /// Runs the container in the foreground: returns when its first process exits. `prepare` (the
-/// caller's store bookkeeping) runs while the id-map and network helpers start, before the child
+/// caller's store bookkeeping, given the container's pid) runs while the id-map and network helpers start, before the child
 /// mounts anything; its failure stops the container before it runs.
 pub fn run_container<P>(spec: &ContainerSpec, prepare: P) -> Result<RunOutcome, Error>
 where
-    P: FnOnce() -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -193,7 +193,7 @@ fn drive_child<P>(
     prepare: P,
 ) -> Result<RunOutcome, Error>
 where
-    P: FnOnce() -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
 {
     // The network helper starts first: it is the slowest step, and everything below overlaps it.
     let starting = match spec.network {
@@ -208,7 +208,7 @@ where
         if let Some(mapping) = &spec.id_mapping {
             write_id_maps(pid.as_raw(), mapping)?;
         }
-        prepare().map_err(Error::Prepare)?;
+        prepare(pid.as_raw()).map_err(Error::Prepare)?;
         write_byte(sync_write, b'M')
     })();
     if let Err(error) = early {
