@@ -1,74 +1,99 @@
-//! TEMPORARY STAND-IN (not committed): replaced by the archive branch.
-use std::io::Read;
-use std::path::{Path, PathBuf};
+//! Tar layers and image archives.
+//!
+//! Contract: `apply_layer` unpacks one layer tar into a layer directory in the form kernel
+//! overlayfs reads with `userxattr`, and never creates, changes or removes anything outside that
+//! directory, whatever the tar says. `ImageArchive` reads docker-archive and oci-archive files
+//! (as `docker save` / `podman save` write them) without unpacking them to disk, and
+//! `write_docker_archive` / `write_oci_archive` write them deterministically. This module knows
+//! nothing of the store: callers hand it readers, paths and bytes.
+
+mod apply;
+mod compression;
+mod image_read;
+mod image_write;
+mod oci;
+mod paths;
+
+#[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
+mod image_tests;
+
+pub use apply::{apply_layer, ApplyOptions, ApplyStats};
+pub use compression::{decompress, sniff_compression, Compression};
+pub use image_read::{ArchiveFormat, ArchiveImage, ArchiveLayer, ImageArchive, LayerReader};
+pub use image_write::{write_docker_archive, write_oci_archive, SaveImage, SaveLayer};
+
+/// What can go wrong reading or writing layers and image archives.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    Other(String),
+    /// A tar entry (or hard link target) names a path above the extraction root.
+    #[error("layer entry {entry:?} points outside the destination")]
+    PathEscapes { entry: String },
+
+    /// The stream is compressed with something we do not read (xz, bzip2).
+    #[error("unsupported layer compression {format}")]
+    UnsupportedCompression { format: String },
+
+    /// The archive or layer is malformed: truncated, not a tar, or missing its index.
+    #[error("invalid archive: {reason}")]
+    InvalidArchive { reason: String },
+
+    /// A blob the archive's manifest refers to is not in the archive.
+    #[error("blob {digest} is missing from the archive")]
+    MissingBlob { digest: String },
+
+    /// A file that `manifest.json` names is not in the archive.
+    #[error("{path} is missing from the archive")]
+    MissingEntry { path: String },
+
+    /// Bytes do not hash to the digest that names them.
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// A layer file does not have the size its descriptor gives.
+    #[error("layer {digest} is {actual} bytes, expected {expected}")]
+    SizeMismatch {
+        digest: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    /// chown failed; rootless this usually means the id is not mapped into the user namespace
+    /// (too few subordinate ids in /etc/subuid or /etc/subgid).
+    #[error("cannot set owner {uid}:{gid} on {entry:?} (are enough subordinate ids mapped?)")]
+    Ownership {
+        entry: String,
+        uid: u64,
+        gid: u64,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Any other I/O failure, with what we were doing.
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
-pub fn decompress<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, Error> {
-    Ok(Box::new(reader))
-}
-pub struct ApplyOptions {
-    pub skip_devices: bool,
-}
-pub struct ApplyStats {
-    pub entries: u64,
-    pub bytes: u64,
-    pub skipped_devices: u64,
-}
-pub fn apply_layer<R: Read>(r: R, dest: &Path, _o: &ApplyOptions) -> Result<ApplyStats, Error> {
-    let mut a = tar::Archive::new(r);
-    a.set_preserve_ownerships(true);
-    a.set_preserve_permissions(true);
-    a.unpack(dest).map_err(|e| Error::Other(e.to_string()))?;
-    Ok(ApplyStats {
-        entries: 0,
-        bytes: 0,
-        skipped_devices: 0,
-    })
-}
-pub struct ArchiveImage {
-    pub config: Vec<u8>,
-    pub manifest: Option<Vec<u8>>,
-    pub layers: Vec<ArchiveLayer>,
-    pub names: Vec<String>,
-}
-pub struct ArchiveLayer {
-    pub media_type: Option<String>,
-    pub digest: Option<String>,
-}
-pub struct ImageArchive {
-    images: Vec<ArchiveImage>,
-}
-impl ImageArchive {
-    pub fn open(_p: &Path) -> Result<Self, Error> {
-        Err(Error::Other("stand-in".into()))
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: impl Into<std::io::Error>) -> Error {
+        Error::Io {
+            context: context.into(),
+            source: source.into(),
+        }
     }
-    pub fn images(&self) -> &[ArchiveImage] {
-        &self.images
+
+    pub(crate) fn invalid(reason: impl Into<String>) -> Error {
+        Error::InvalidArchive {
+            reason: reason.into(),
+        }
     }
-    pub fn open_layer(&self, _l: &ArchiveLayer) -> Result<std::io::Empty, Error> {
-        Ok(std::io::empty())
-    }
-}
-pub struct SaveImage<'a> {
-    pub config: &'a [u8],
-    pub manifest: Option<&'a [u8]>,
-    pub names: Vec<String>,
-    pub layers: Vec<SaveLayer>,
-}
-#[derive(Clone)]
-pub struct SaveLayer {
-    pub digest: String,
-    pub size: u64,
-    pub media_type: String,
-    pub path: PathBuf,
-    pub diff_id: String,
-}
-pub fn write_docker_archive<W: std::io::Write>(_o: W, _i: &[SaveImage]) -> Result<(), Error> {
-    Err(Error::Other("stand-in".into()))
-}
-pub fn write_oci_archive<W: std::io::Write>(_o: W, _i: &[SaveImage]) -> Result<(), Error> {
-    Err(Error::Other("stand-in".into()))
 }
