@@ -163,6 +163,9 @@ fn remove_trees(ctx: &Context, paths: Vec<PathBuf>) -> Result<()> {
 
 /// remove_dir_all fails on directories without write permission (overlay's work/work is 000).
 fn make_writable_and_remove(path: &Path) -> Result<(), String> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir()) {
+        return std::fs::remove_file(path).map_err(|e| format!("removing {}: {e}", path.display()));
+    }
     match std::fs::remove_dir_all(path) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -578,6 +581,25 @@ pub(super) fn remove_unused_layers(
         doomed.push(staged);
     }
     let _ = lock;
+    // Configs and manifests of removed images go too, unless another image shares them.
+    let mut kept_blobs: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for image in &index.images {
+        kept_blobs.insert(image.config_digest());
+        kept_blobs.insert(image.manifest_digest.clone());
+    }
+    for chain in ctx.store.layer_ids() {
+        if let Ok(Some(record)) = ctx.store.read_layer(&chain) {
+            kept_blobs.insert(record.blob_digest);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(ctx.store.root().join("blobs/sha256")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && !kept_blobs.contains(&format!("sha256:{name}")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     remove_trees(ctx, doomed)
 }
 
