@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, unit tests, and the integration tests (which run the built binary
+# as an unprivileged user with a subordinate id range, and as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+    scripts/setup-host.sh
+else
+    scripts/setup-host.sh || true
+fi
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo build
+# The integration tests run the binary as another user, who must be able to reach it.
+if [ "$(id -u)" -eq 0 ]; then
+    dir=$PWD/target/debug
+    while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
+fi
+cargo test -- --test-threads="${SKIFF_TEST_THREADS:-4}"
