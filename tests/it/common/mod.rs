@@ -1,0 +1,241 @@
+//! The harness: per-test environments, a command builder with readable failures, and test images.
+
+pub mod images;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const TEST_USER: &str = "skiff-test";
+const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn is_root() -> bool {
+    nix_like_geteuid() == 0
+}
+
+fn nix_like_geteuid() -> u32 {
+    // The test crate avoids unsafe: ask the kernel through /proc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+        })
+        .and_then(|uid| uid.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+fn user_ids(user: &str) -> (u32, u32) {
+    let out = Command::new("id").args(["-u", user]).output().expect("run id");
+    assert!(out.status.success(), "the test user {user} does not exist: run scripts/setup-host.sh as root");
+    let uid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let out = Command::new("id").args(["-g", user]).output().unwrap();
+    let gid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    (uid, gid)
+}
+
+/// Why rootless tests cannot run for the current (non-root) user, if they cannot.
+fn rootless_blocker() -> Option<String> {
+    let user = std::env::var("USER").unwrap_or_default();
+    let uid = nix_like_geteuid().to_string();
+    let has_range = |file: &str| {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(':').next().is_some_and(|o| o == user || o == uid))
+    };
+    if !has_range("/etc/subuid") || !has_range("/etc/subgid") {
+        return Some(format!("no /etc/subuid and /etc/subgid range for {user}"));
+    }
+    if !Path::new("/usr/bin/newuidmap").exists() && !Path::new("/bin/newuidmap").exists() {
+        return Some("newuidmap is not installed (package uidmap)".into());
+    }
+    None
+}
+
+/// One test's world: a temporary directory holding HOME, the XDG directories and the store.
+pub struct TestEnv {
+    pub dir: PathBuf,
+    /// Run skiff as real root (with --root/--runroot in the temp dir) instead of the test user.
+    pub as_root: bool,
+    /// The uid skiff runs as, seen from the host.
+    pub uid: u32,
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // Root can remove files owned by subordinate ids; a non-root user needs skiff's help.
+        if !is_root() {
+            let _ = self.skiff(&["rm", "--all", "--force"]).output();
+            let _ = self.skiff(&["rmi", "--all", "--force"]).output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl TestEnv {
+    fn make(name: &str, as_root: bool) -> TestEnv {
+        let base = std::env::temp_dir().join(format!("skiff-it-{}-{name}-{}", std::process::id(), if as_root { "root" } else { "user" }));
+        let _ = std::fs::remove_dir_all(&base);
+        for sub in ["home", "data", "config", "run", "tmp"] {
+            std::fs::create_dir_all(base.join(sub)).unwrap();
+        }
+        std::fs::set_permissions(base.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let uid = if as_root {
+            0
+        } else if is_root() {
+            let (uid, gid) = user_ids(TEST_USER);
+            let status = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(&base).status().unwrap();
+            assert!(status.success());
+            uid
+        } else {
+            nix_like_geteuid()
+        };
+        TestEnv { dir: base, as_root, uid }
+    }
+
+    /// An environment for the unprivileged user; None (after saying why) when a non-root run lacks
+    /// what rootless containers need. As root, a missing prerequisite fails the test instead.
+    pub fn rootless(name: &str) -> Option<TestEnv> {
+        if !is_root() {
+            if let Some(why) = rootless_blocker() {
+                eprintln!("skipped: {name}: {why}");
+                return None;
+            }
+        }
+        Some(Self::make(name, false))
+    }
+
+    /// An environment that runs skiff as root; None when the tests do not run as root.
+    pub fn root(name: &str) -> Option<TestEnv> {
+        if !is_root() {
+            eprintln!("skipped: {name} as root: the tests are not running as root");
+            return None;
+        }
+        Some(Self::make(name, true))
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn store_root(&self) -> PathBuf {
+        if self.as_root {
+            self.dir.join("data/skiff")
+        } else {
+            self.dir.join("data/skiff")
+        }
+    }
+
+    /// Gives a file made by the test process to the user skiff runs as.
+    pub fn give(&self, path: &Path) {
+        if is_root() && !self.as_root {
+            let (uid, gid) = user_ids(TEST_USER);
+            Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(path).status().unwrap();
+        }
+    }
+
+    pub fn skiff(&self, args: &[&str]) -> Cmd {
+        let bin = env!("CARGO_BIN_EXE_skiff");
+        let envs: Vec<(&str, OsString)> = vec![
+            ("PATH", SAFE_PATH.into()),
+            ("HOME", self.path("home").into()),
+            ("XDG_DATA_HOME", self.path("data").into()),
+            ("XDG_CONFIG_HOME", self.path("config").into()),
+            ("XDG_RUNTIME_DIR", self.path("run").into()),
+            ("TMPDIR", self.path("tmp").into()),
+            ("LANG", "C.UTF-8".into()),
+        ];
+        let mut command = if is_root() && !self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", TEST_USER, "--", "env", "-i"]);
+            for (k, v) in &envs {
+                let mut kv = OsString::from(format!("{k}="));
+                kv.push(v);
+                c.arg(kv);
+            }
+            c.arg(bin);
+            c
+        } else {
+            let mut c = Command::new(bin);
+            c.env_clear();
+            for (k, v) in &envs {
+                c.env(k, v);
+            }
+            c
+        };
+        if self.as_root {
+            command.arg("--root").arg(self.store_root()).arg("--runroot").arg(self.path("run/skiff"));
+        }
+        command.args(args);
+        Cmd { command, stdin: None, shown: format!("skiff {}", args.join(" ")) }
+    }
+}
+
+pub struct Cmd {
+    command: Command,
+    stdin: Option<Vec<u8>>,
+    shown: String,
+}
+
+impl Cmd {
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn spawn(mut self) -> std::process::Child {
+        self.command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.command.spawn().unwrap()
+    }
+
+    pub fn output(mut self) -> Output {
+        self.command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = self.command.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", self.shown));
+        if let Some(bytes) = self.stdin.take() {
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    fn describe(shown: &str, out: &Output) -> String {
+        format!(
+            "\n---- command: {shown}\n---- exit: {:?}\n---- stdout:\n{}\n---- stderr:\n{}\n----",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// Runs, expects success, returns stdout.
+    pub fn stdout(self) -> String {
+        let shown = self.shown.clone();
+        let out = self.output();
+        assert!(out.status.success(), "command failed:{}", Self::describe(&shown, &out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs, expects this exit code, returns (stdout, stderr).
+    pub fn assert_exit(self, code: i32) -> (String, String) {
+        let shown = self.shown.clone();
+        let out = self.output();
+        assert_eq!(out.status.code(), Some(code), "unexpected exit code:{}", Self::describe(&shown, &out));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The environments a test runs in: the unprivileged user always, root when the tests run as root.
+pub fn each_env(name: &str) -> Vec<TestEnv> {
+    let mut envs: Vec<TestEnv> = TestEnv::rootless(name).into_iter().collect();
+    if is_root() {
+        envs.extend(TestEnv::root(name));
+    }
+    envs
+}
