@@ -660,6 +660,7 @@ fn parse_pax_time(value: &str) -> Option<Timespec> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Allowed in tests by house style (STYLE.md 8).
 mod tests {
     use super::*;
 
