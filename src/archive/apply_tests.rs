@@ -391,6 +391,20 @@ fn entry_over_a_symlink_replaces_the_symlink() {
 }
 
 #[test]
+fn whiteouts_of_dot_and_dot_dot_are_refused() {
+    let sandbox = Sandbox::new();
+    for name in [".wh...", ".wh..", "sub/.wh...", ".wh.", "a/b/.wh..."] {
+        let tar = LayerTar::new().file(name, b"").bytes();
+        let error = sandbox.apply_hostile(&tar).unwrap_err();
+        assert!(
+            matches!(&error, Error::PathEscapes { entry } if entry == name),
+            "{error:?}"
+        );
+    }
+    assert!(sandbox.dest().is_dir());
+}
+
+#[test]
 fn whiteout_over_a_symlink_removes_only_the_symlink() {
     let sandbox = Sandbox::new();
     let tar = LayerTar::new()
