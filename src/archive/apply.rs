@@ -304,11 +304,13 @@ impl Extractor<'_> {
     }
 
     fn create_whiteout(&mut self, hidden: &RelPath, meta: &EntryMeta) -> Result<(), Error> {
-        if hidden.file_name().is_none_or(|name| name.is_empty()) {
-            return Err(Error::invalid(format!(
-                "whiteout {} names nothing",
-                meta.display
-            )));
+        // `.wh..` and `.wh...` would hide `.` or `..`: removing "what is at `..`" of the root
+        // would reach the directory above `dest`.
+        let hidden_name = hidden.file_name().map(OsStr::as_bytes);
+        if matches!(hidden_name, None | Some(b"" | b"." | b"..")) {
+            return Err(Error::PathEscapes {
+                entry: meta.display.clone(),
+            });
         }
         let parent = self.open_parent(hidden, true, &meta.display)?;
         let file_name = leaf(hidden);
@@ -660,6 +662,7 @@ fn parse_pax_time(value: &str) -> Option<Timespec> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Allowed in tests by house style (STYLE.md 8).
 mod tests {
     use super::*;
 

@@ -73,6 +73,7 @@ fn read_head<R: Read>(reader: &mut R) -> Result<Vec<u8>, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Allowed in tests by house style (STYLE.md 8).
 mod tests {
     use super::*;
     use std::io::Write;

@@ -15,8 +15,10 @@ mod oci;
 mod paths;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Allowed in tests by house style (STYLE.md 8).
 mod apply_tests;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod image_tests;
 
 pub use apply::{apply_layer, ApplyOptions, ApplyStats};

@@ -94,6 +94,7 @@ pub(crate) fn normalize_entry_name(raw: &[u8]) -> Result<RelPath, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Allowed in tests by house style (STYLE.md 8).
 mod tests {
     use super::*;
 
