@@ -202,6 +202,14 @@ fn commit_layers(
     for (diff_id, layer) in diff_ids.iter().zip(unpacked) {
         let chain = chain_id(parent.as_deref(), diff_id);
         match layer {
+            // Another image brought the same layer in meanwhile: keep that one.
+            Some(layer) if ctx.store.read_layer(&chain)?.is_some() => {
+                if &layer.diff_id != diff_id {
+                    bail!("layer digest mismatch: the image config says {diff_id}, the layer's content is {}", layer.diff_id);
+                }
+                remove_trees(ctx, vec![layer.staged_dir.clone()])?;
+                total += layer.size;
+            }
             Some(layer) => {
                 if &layer.diff_id != diff_id {
                     bail!("layer digest mismatch: the image config says {diff_id}, the layer's content is {}", layer.diff_id);

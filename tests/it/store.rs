@@ -11,16 +11,26 @@ fn two_loads_at_once_both_succeed_and_store_the_image_once() {
         let b = env.skiff(&["load", "-i", &archive]).spawn();
         for child in [a, b] {
             let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        assert_eq!(env.skiff(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout(), format!("{DOCKER_NAME}\n"));
+        assert_eq!(
+            env.skiff(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+                .stdout(),
+            format!("{DOCKER_NAME}\n")
+        );
         env.skiff(&["run", "--rm", DOCKER_NAME, "true"]).stdout();
     }
 }
 
 #[test]
 fn kill_9_during_load_leaves_a_consistent_store() {
-    let Some(env) = TestEnv::rootless("kill-load") else { return };
+    let Some(env) = TestEnv::rootless("kill-load") else {
+        return;
+    };
     // A big layer (many files) so that the kill lands mid-extraction.
     let mut layer = busybox_layer();
     let chunk = vec![7u8; 64 * 1024];
@@ -34,20 +44,48 @@ fn kill_9_during_load_leaves_a_consistent_store() {
     write_docker_archive(&archive, "localhost/big:latest", &[layer], &config);
     env.give(&archive);
     for delay_ms in [30u64, 150, 400] {
-        let mut child = env.skiff(&["load", "-i", archive.to_str().unwrap()]).spawn();
+        let mut child = env
+            .skiff(&["load", "-i", archive.to_str().unwrap()])
+            .spawn();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         // As root, `child` is runuser: kill the skiff processes of this test's store.
-        let _ = std::process::Command::new("pkill").args(["-KILL", "-f", &format!("skiff.*load -i {}", archive.display())]).status();
+        let _ = std::process::Command::new("pkill")
+            .args([
+                "-KILL",
+                "-f",
+                &format!("skiff.*load -i {}", archive.display()),
+            ])
+            .status();
         let _ = child.kill();
         let _ = child.wait();
-        let images = env.skiff(&["images", "--format", "{{.Repository}}"]).stdout();
-        assert!(images.is_empty() || images == "localhost/big\n", "a half image is never listed: {images}");
+        let images = env
+            .skiff(&["images", "--format", "{{.Repository}}"])
+            .stdout();
+        assert!(
+            images.is_empty() || images == "localhost/big\n",
+            "a half image is never listed: {images}"
+        );
         if images.is_empty() {
-            env.skiff(&["run", "--rm", "localhost/big", "true"]).assert_exit(125);
+            env.skiff(&["run", "--rm", "localhost/big", "true"])
+                .assert_exit(125);
         }
     }
-    env.skiff(&["load", "-i", archive.to_str().unwrap()]).stdout();
-    env.skiff(&["run", "--rm", "localhost/big", "sh", "-c", "test -f /bulk-2999"]).stdout();
-    let leftovers = std::fs::read_dir(env.store_root().join("tmp")).unwrap().count();
-    assert_eq!(leftovers, 0, "staging leftovers are cleaned by the next writer");
+    env.skiff(&["load", "-i", archive.to_str().unwrap()])
+        .stdout();
+    env.skiff(&[
+        "run",
+        "--rm",
+        "localhost/big",
+        "sh",
+        "-c",
+        "test -f /bulk-2999",
+    ])
+    .stdout();
+    let leftovers = std::fs::read_dir(env.store_root().join("tmp"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        leftovers, 0,
+        "staging leftovers are cleaned by the next writer"
+    );
 }

@@ -26,7 +26,10 @@ pub const DOCKER_NAME: &str = "localhost/testbox:latest";
 pub const OCI_NAME: &str = "localhost/testbox-oci:latest";
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn header(path: &str, kind: tar::EntryType, mode: u32, uid: u64, size: u64) -> tar::Header {
@@ -82,22 +85,18 @@ impl Layer {
     }
     /// An entry whose name is written raw, bypassing the tar crate's own checks (for `..` names).
     pub fn raw_file(mut self, raw_name: &str, data: &[u8]) -> Self {
-        let mut h = header("placeholder", tar::EntryType::Regular, 0o644, 0, data.len() as u64);
+        let mut h = header(
+            "placeholder",
+            tar::EntryType::Regular,
+            0o644,
+            0,
+            data.len() as u64,
+        );
         let name = &mut h.as_old_mut().name;
         name.fill(0);
         name[..raw_name.len()].copy_from_slice(raw_name.as_bytes());
         h.set_cksum();
         self.0.append(&h, data).unwrap();
-        self
-    }
-    pub fn raw_symlink(mut self, raw_name: &str, target: &str) -> Self {
-        let mut h = header("placeholder", tar::EntryType::Symlink, 0o777, 0, 0);
-        h.set_link_name(target).unwrap();
-        let name = &mut h.as_old_mut().name;
-        name.fill(0);
-        name[..raw_name.len()].copy_from_slice(raw_name.as_bytes());
-        h.set_cksum();
-        self.0.append(&h, std::io::empty()).unwrap();
         self
     }
     pub fn raw_hardlink(mut self, raw_name: &str, target: &str) -> Self {
@@ -119,8 +118,12 @@ impl Layer {
 
 /// A busybox root filesystem layer (the base of every test image).
 pub fn busybox_layer() -> Layer {
-    let busybox = std::fs::read("/bin/busybox").expect("/bin/busybox is missing: run scripts/setup-host.sh as root (busybox-static)");
-    let list = std::process::Command::new("/bin/busybox").arg("--list").output().unwrap();
+    let busybox = std::fs::read("/bin/busybox")
+        .expect("/bin/busybox is missing: run scripts/setup-host.sh as root (busybox-static)");
+    let list = std::process::Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .unwrap();
     let mut layer = Layer::new()
         .dir("bin", 0o755, 0)
         .dir("etc", 0o755, 0)
@@ -132,8 +135,18 @@ pub fn busybox_layer() -> Layer {
         .dir("var/opaque-dir", 0o755, 0)
         .file("var/opaque-dir/lower-file", 0o644, 0, b"lower\n")
         .file("bin/busybox", 0o755, 0, &busybox)
-        .file("etc/passwd", 0o644, 0, b"root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/home/tester:/bin/sh\n")
-        .file("etc/group", 0o644, 0, b"root:x:0:\ntester:x:1000:\nwheel:x:10:tester\n")
+        .file(
+            "etc/passwd",
+            0o644,
+            0,
+            b"root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/home/tester:/bin/sh\n",
+        )
+        .file(
+            "etc/group",
+            0o644,
+            0,
+            b"root:x:0:\ntester:x:1000:\nwheel:x:10:tester\n",
+        )
         .file("etc/to-be-deleted", 0o644, 0, b"gone soon\n")
         .file("not-executable", 0o644, 0, b"#!/bin/sh\necho hi\n");
     for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
@@ -195,7 +208,11 @@ pub fn write_docker_archive(path: &std::path::Path, name: &str, layers: &[Vec<u8
         names.push(file);
     }
     let manifest = serde_json::json!([{"Config": format!("{config_hex}.json"), "RepoTags": [name], "Layers": names}]);
-    add(&mut builder, "manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    add(
+        &mut builder,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
     builder.finish().unwrap();
 }
 
@@ -207,7 +224,11 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 fn write_oci_archive(path: &std::path::Path, name: &str, layers: &[Vec<u8>], config: &[u8]) {
     let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
-    add(&mut builder, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    add(
+        &mut builder,
+        "oci-layout",
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    );
     let config_hex = sha256_hex(config);
     add(&mut builder, &format!("blobs/sha256/{config_hex}"), config);
     let mut descriptors = Vec::new();
@@ -225,7 +246,11 @@ fn write_oci_archive(path: &std::path::Path, name: &str, layers: &[Vec<u8>], con
     }))
     .unwrap();
     let manifest_hex = sha256_hex(&manifest);
-    add(&mut builder, &format!("blobs/sha256/{manifest_hex}"), &manifest);
+    add(
+        &mut builder,
+        &format!("blobs/sha256/{manifest_hex}"),
+        &manifest,
+    );
     let index = serde_json::json!({
         "schemaVersion": 2,
         "manifests": [{
@@ -235,7 +260,11 @@ fn write_oci_archive(path: &std::path::Path, name: &str, layers: &[Vec<u8>], con
             "annotations": {"org.opencontainers.image.ref.name": name},
         }],
     });
-    add(&mut builder, "index.json", &serde_json::to_vec(&index).unwrap());
+    add(
+        &mut builder,
+        "index.json",
+        &serde_json::to_vec(&index).unwrap(),
+    );
     builder.finish().unwrap();
 }
 
@@ -256,7 +285,10 @@ pub fn test_images() -> &'static TestImages {
     IMAGES.get_or_init(|| {
         let dir = shared_dir();
         let layers = vec![busybox_layer().finish(), second_layer()];
-        let diff_ids: Vec<String> = layers.iter().map(|l| format!("sha256:{}", sha256_hex(l))).collect();
+        let diff_ids: Vec<String> = layers
+            .iter()
+            .map(|l| format!("sha256:{}", sha256_hex(l)))
+            .collect();
         let config = config(&diff_ids);
         let docker_archive = dir.join("testbox-docker.tar");
         let oci_archive = dir.join("testbox-oci.tar");
@@ -265,7 +297,12 @@ pub fn test_images() -> &'static TestImages {
         for file in [&docker_archive, &oci_archive] {
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
-        TestImages { docker_archive, oci_archive, id: sha256_hex(&config), diff_ids }
+        TestImages {
+            docker_archive,
+            oci_archive,
+            id: sha256_hex(&config),
+            diff_ids,
+        }
     })
 }
 
@@ -273,7 +310,9 @@ impl super::TestEnv {
     /// Loads the docker-archive test image and returns its name.
     pub fn load_testbox(&self) -> &'static str {
         let images = test_images();
-        let out = self.skiff(&["load", "-i", images.docker_archive.to_str().unwrap()]).stdout();
+        let out = self
+            .skiff(&["load", "-i", images.docker_archive.to_str().unwrap()])
+            .stdout();
         assert_eq!(out.trim(), format!("Loaded image: {DOCKER_NAME}"));
         DOCKER_NAME
     }

@@ -29,8 +29,14 @@ fn nix_like_geteuid() -> u32 {
 }
 
 fn user_ids(user: &str) -> (u32, u32) {
-    let out = Command::new("id").args(["-u", user]).output().expect("run id");
-    assert!(out.status.success(), "the test user {user} does not exist: run scripts/setup-host.sh as root");
+    let out = Command::new("id")
+        .args(["-u", user])
+        .output()
+        .expect("run id");
+    assert!(
+        out.status.success(),
+        "the test user {user} does not exist: run scripts/setup-host.sh as root"
+    );
     let uid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     let out = Command::new("id").args(["-g", user]).output().unwrap();
     let gid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
@@ -78,7 +84,11 @@ impl Drop for TestEnv {
 
 impl TestEnv {
     fn make(name: &str, as_root: bool) -> TestEnv {
-        let base = std::env::temp_dir().join(format!("skiff-it-{}-{name}-{}", std::process::id(), if as_root { "root" } else { "user" }));
+        let base = std::env::temp_dir().join(format!(
+            "skiff-it-{}-{name}-{}",
+            std::process::id(),
+            if as_root { "root" } else { "user" }
+        ));
         let _ = std::fs::remove_dir_all(&base);
         for sub in ["home", "data", "config", "run", "tmp"] {
             std::fs::create_dir_all(base.join(sub)).unwrap();
@@ -88,13 +98,22 @@ impl TestEnv {
             0
         } else if is_root() {
             let (uid, gid) = user_ids(TEST_USER);
-            let status = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(&base).status().unwrap();
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{gid}"))
+                .arg(&base)
+                .status()
+                .unwrap();
             assert!(status.success());
             uid
         } else {
             nix_like_geteuid()
         };
-        TestEnv { dir: base, as_root, uid }
+        TestEnv {
+            dir: base,
+            as_root,
+            uid,
+        }
     }
 
     /// An environment for the unprivileged user; None (after saying why) when a non-root run lacks
@@ -123,18 +142,20 @@ impl TestEnv {
     }
 
     pub fn store_root(&self) -> PathBuf {
-        if self.as_root {
-            self.dir.join("data/skiff")
-        } else {
-            self.dir.join("data/skiff")
-        }
+        // As root, --root points here; rootless, $XDG_DATA_HOME/skiff is the same place.
+        self.dir.join("data/skiff")
     }
 
     /// Gives a file made by the test process to the user skiff runs as.
     pub fn give(&self, path: &Path) {
         if is_root() && !self.as_root {
             let (uid, gid) = user_ids(TEST_USER);
-            Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(path).status().unwrap();
+            Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{gid}"))
+                .arg(path)
+                .status()
+                .unwrap();
         }
     }
 
@@ -168,10 +189,18 @@ impl TestEnv {
             c
         };
         if self.as_root {
-            command.arg("--root").arg(self.store_root()).arg("--runroot").arg(self.path("run/skiff"));
+            command
+                .arg("--root")
+                .arg(self.store_root())
+                .arg("--runroot")
+                .arg(self.path("run/skiff"));
         }
         command.args(args);
-        Cmd { command, stdin: None, shown: format!("skiff {}", args.join(" ")) }
+        Cmd {
+            command,
+            stdin: None,
+            shown: format!("skiff {}", args.join(" ")),
+        }
     }
 }
 
@@ -188,14 +217,24 @@ impl Cmd {
     }
 
     pub fn spawn(mut self) -> std::process::Child {
-        self.command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         self.command.spawn().unwrap()
     }
 
     pub fn output(mut self) -> Output {
-        self.command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.command.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = self.command.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", self.shown));
+        let mut child = self
+            .command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.shown));
         if let Some(bytes) = self.stdin.take() {
             let mut stdin = child.stdin.take().unwrap();
             std::thread::spawn(move || {
@@ -218,7 +257,11 @@ impl Cmd {
     pub fn stdout(self) -> String {
         let shown = self.shown.clone();
         let out = self.output();
-        assert!(out.status.success(), "command failed:{}", Self::describe(&shown, &out));
+        assert!(
+            out.status.success(),
+            "command failed:{}",
+            Self::describe(&shown, &out)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -226,8 +269,16 @@ impl Cmd {
     pub fn assert_exit(self, code: i32) -> (String, String) {
         let shown = self.shown.clone();
         let out = self.output();
-        assert_eq!(out.status.code(), Some(code), "unexpected exit code:{}", Self::describe(&shown, &out));
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "unexpected exit code:{}",
+            Self::describe(&shown, &out)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
 
