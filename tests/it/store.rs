@@ -1,7 +1,7 @@
 //! The store under concurrency and crashes: two commands at once, and kill -9 mid-write.
 
 use crate::common::images::{busybox_layer, test_images, write_docker_archive, DOCKER_NAME};
-use crate::common::{each_env, TestEnv};
+use crate::common::{each_env, finish, TestEnv};
 
 #[test]
 fn two_loads_at_once_both_succeed_and_store_the_image_once() {
@@ -10,7 +10,7 @@ fn two_loads_at_once_both_succeed_and_store_the_image_once() {
         let a = env.skiff(&["load", "-i", &archive]).spawn();
         let b = env.skiff(&["load", "-i", &archive]).spawn();
         for child in [a, b] {
-            let out = child.wait_with_output().unwrap();
+            let out = finish(child, "skiff load");
             assert!(
                 out.status.success(),
                 "{}",

@@ -5,10 +5,17 @@ pub mod images;
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 pub const TEST_USER: &str = "skiff-test";
+/// No skiff command in the tests takes long; one that hangs fails its test instead of the run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn is_root() -> bool {
@@ -216,11 +223,13 @@ impl Cmd {
         self
     }
 
+    /// Starts the command; end it with [`finish`].
     pub fn spawn(mut self) -> std::process::Child {
         self.command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            .process_group(0);
         self.command.spawn().unwrap()
     }
 
@@ -230,7 +239,11 @@ impl Cmd {
         } else {
             Stdio::null()
         });
-        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        // Its own process group, so that a command that hangs is killed with all it started.
+        self.command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
         let mut child = self
             .command
             .spawn()
@@ -241,7 +254,7 @@ impl Cmd {
                 let _ = stdin.write_all(&bytes);
             });
         }
-        child.wait_with_output().unwrap()
+        finish(child, &self.shown)
     }
 
     fn describe(shown: &str, out: &Output) -> String {
@@ -280,6 +293,27 @@ impl Cmd {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
+}
+
+/// Waits for a command started in its own process group, killing the group if it hangs.
+pub fn finish(child: std::process::Child, shown: &str) -> Output {
+    let group = Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output();
+        let _ = done.send(());
+        output
+    });
+    if finished.recv_timeout(COMMAND_TIMEOUT).is_err() {
+        let _ = killpg(group, Signal::SIGKILL);
+        let out = waiter.join().unwrap().unwrap();
+        panic!(
+            "command still running after {} s, killed:{}",
+            COMMAND_TIMEOUT.as_secs(),
+            Cmd::describe(shown, &out)
+        );
+    }
+    waiter.join().unwrap().unwrap()
 }
 
 /// The environments a test runs in: the unprivileged user always, root when the tests run as root.
