@@ -13,8 +13,7 @@ skiff=$PWD/target/release/skiff
 
 work=$(mktemp -d /tmp/skiff-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-scripts/make-busybox-rootfs.sh "$work/rootfs"
-tar --numeric-owner -C "$work/rootfs" -cf "$work/rootfs.tar" .
+scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/rootfs.tar"
 chmod -R a+rX "$work"
 
 demo() {

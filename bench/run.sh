@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Start-up benchmark: `skiff run --rm IMAGE true` against `podman --runtime runc run --rm IMAGE true`
+# on the same busybox image, in one run, as an unprivileged user. Prints hyperfine medians, the
+# ratio, and peak RSS, and writes the table to bench/latest.md.
+#
+# Run as root (the usual way here), it installs podman, runc, hyperfine and skiff's own host
+# packages, builds skiff, then measures as the test user. Run as a normal user, everything must be
+# installed already. RUNS (default 30) sets the number of timed runs per command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+runs=${RUNS:-30}
+user=${SKIFF_TEST_USER:-skiff-test}
+
+missing() {
+    local absent=()
+    for tool in podman runc hyperfine /usr/bin/time python3; do
+        command -v "$tool" >/dev/null || absent+=("$tool")
+    done
+    echo "${absent[@]}"
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+    scripts/setup-host.sh
+    if [ -n "$(missing)" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc hyperfine time python3 >/dev/null
+    fi
+elif [ -n "$(missing)" ]; then
+    echo "bench: missing: $(missing) (Debian: apt-get install podman runc hyperfine time)" >&2
+    exit 1
+fi
+
+cargo build --release --quiet
+skiff=$repo/target/release/skiff
+work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
+trap 'rm -rf "$work" 2>/dev/null || true' EXIT
+scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/busybox.tar"
+
+# Everything below runs as the unprivileged user, with a HOME of its own so that podman's
+# configuration and storage are the benchmark's alone.
+measure() {
+    set -euo pipefail
+    local work=$1 skiff=$2 runs=$3
+    export HOME=$work/home XDG_RUNTIME_DIR=$work/run
+    unset XDG_DATA_HOME XDG_CONFIG_HOME
+    mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR"
+    chmod 700 "$XDG_RUNTIME_DIR"
+    # This host is cgroup v1 without systemd: podman needs runc and cgroupfs here.
+    printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
+        >"$HOME/.config/containers/containers.conf"
+    cd "$work"
+
+    "$skiff" import -q "$work/busybox.tar" bench-busybox >/dev/null
+    podman import -q "$work/busybox.tar" bench-busybox >/dev/null 2>&1
+    "$skiff" run --rm bench-busybox true
+    podman --runtime runc run --rm bench-busybox true 2>/dev/null
+
+    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/times.json" \
+        -n skiff "$skiff run --rm bench-busybox true" \
+        -n podman "podman --runtime runc run --rm bench-busybox true" \
+        -n skiff-none "$skiff run --rm --network none bench-busybox true" \
+        -n podman-none "podman --runtime runc run --rm --network none bench-busybox true" \
+        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+
+    # Peak RSS (KiB) as /usr/bin/time reports it: the command and every child it waited for.
+    for i in $(seq 10); do
+        /usr/bin/time -a -o "$work/rss-skiff-none" -f %M "$skiff" run --rm --network none bench-busybox true
+        /usr/bin/time -a -o "$work/rss-skiff" -f %M "$skiff" run --rm bench-busybox true
+        /usr/bin/time -a -o "$work/rss-podman" -f %M podman --runtime runc run --rm bench-busybox true 2>/dev/null
+    done
+    # skiff's own process alone, on the default network: its VmHWM just before it exits.
+    for i in $(seq 10); do
+        "$skiff" run --rm bench-busybox sleep 0.3 &
+        local pid=$!
+        sleep 0.2
+        awk '/VmHWM/ {print $2}' "/proc/$pid/status" >>"$work/rss-skiff-self" || true
+        wait "$pid"
+    done
+    podman rm -af >/dev/null 2>&1 || true
+    podman rmi -af >/dev/null 2>&1 || true
+    podman system reset -f >/dev/null 2>&1 || true
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+    dir=$repo/target/release
+    while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
+    chown -R "$user" "$work"
+    runuser -u "$user" -- bash -c "$(declare -f measure); measure '$work' '$skiff' '$runs'"
+else
+    (measure "$work" "$skiff" "$runs")
+fi
+
+python3 - "$work" "$repo/bench/latest.md" <<'PY'
+import json, statistics, subprocess, sys, datetime, platform
+work, out = sys.argv[1], sys.argv[2]
+times = {r["command"]: r for r in json.load(open(f"{work}/times.json"))["results"]}
+def med_ms(name): return statistics.median(times[name]["times"]) * 1000
+def rss(name): return statistics.median(int(x) for x in open(f"{work}/rss-{name}").read().split()) / 1024
+def version(cmd):
+    try: return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
+    except Exception: return "?"
+skiff, podman = med_ms("skiff"), med_ms("podman")
+skiff_none, podman_none = med_ms("skiff-none"), med_ms("podman-none")
+lines = [
+    f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench` on {platform.node()} "
+    f"(Linux {platform.release()}); {version(['podman', '--version'])}, {version(['runc', '--version'])}; "
+    f"hyperfine medians of {len(times['skiff']['times'])} runs each, as an unprivileged user.",
+    "",
+    "| measurement | skiff | podman --runtime runc | skiff / podman |",
+    "| --- | --- | --- | --- |",
+    f"| `run --rm busybox true` (default network: skiff pasta, podman slirp4netns) | {skiff:.1f} ms | {podman:.1f} ms | **{skiff/podman:.3f}** |",
+    f"| `run --rm --network none busybox true` | {skiff_none:.1f} ms | {podman_none:.1f} ms | {skiff_none/podman_none:.3f} |",
+    f"| peak RSS of skiff's own process, default network (VmHWM) | {rss('skiff-self'):.1f} MiB | | |",
+    f"| peak RSS, `/usr/bin/time -f %M`, `--network none` | {rss('skiff-none'):.1f} MiB | | |",
+    f"| peak RSS, `/usr/bin/time -f %M`, default network (includes the pasta launcher skiff waits for) | {rss('skiff'):.1f} MiB | {rss('podman'):.1f} MiB | |",
+]
+text = "\n".join(lines) + "\n"
+open(out, "w").write(text)
+print(text, end="")
+PY
