@@ -55,10 +55,13 @@ measure() {
     "$skiff" run --rm bench-busybox true
     podman --runtime runc run --rm bench-busybox true 2>/dev/null
 
+    # skiff first: podman leaves clean-up processes behind that would otherwise run during skiff's
+    # turn; and --network none before pasta, whose exits leave the kernel network-namespace
+    # clean-up work for a while.
     hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/times.json" \
+        -n skiff-none "$skiff run --rm --network none bench-busybox true" \
         -n skiff "$skiff run --rm bench-busybox true" \
         -n podman "podman --runtime runc run --rm bench-busybox true" \
-        -n skiff-none "$skiff run --rm --network none bench-busybox true" \
         -n podman-none "podman --runtime runc run --rm --network none bench-busybox true" \
         >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
 
@@ -79,6 +82,8 @@ measure() {
     podman rm -af >/dev/null 2>&1 || true
     podman rmi -af >/dev/null 2>&1 || true
     podman system reset -f >/dev/null 2>&1 || true
+    # podman's rootless pause process outlives the benchmark's runtime directory otherwise.
+    pkill -u "$(id -u)" -f "^catatonit -P" || true
 }
 
 if [ "$(id -u)" -eq 0 ]; then
