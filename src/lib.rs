@@ -9,4 +9,5 @@ pub mod container;
 pub mod context;
 pub mod image;
 pub mod runtime;
+pub mod registry;
 pub mod store;

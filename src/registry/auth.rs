@@ -1,0 +1,1 @@
+//! auth.json and credential helpers (being written).

@@ -1,0 +1,1 @@
+//! registries.conf (being written).
