@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry util-linux)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -17,6 +17,7 @@ missing_commands() {
     command -v fusermount3 >/dev/null || missing+=(fuse3)
     [ -x /usr/bin/time ] || missing+=(time)
     command -v docker-registry >/dev/null || missing+=(docker-registry)
+    command -v htpasswd >/dev/null || missing+=(apache2-utils)
     command -v runuser >/dev/null || missing+=(util-linux)
     printf '%s\n' "${missing[@]}"
 }

@@ -8,6 +8,6 @@ pub mod cli;
 pub mod container;
 pub mod context;
 pub mod image;
-pub mod runtime;
 pub mod registry;
+pub mod runtime;
 pub mod store;

@@ -79,6 +79,13 @@ pub struct ContainerFlags {
         value_name = "MODE"
     )]
     network: String,
+    /// When to pull the image: always, missing (default), never, newer.
+    #[arg(long, value_enum, default_value = "missing", value_name = "POLICY")]
+    pull: super::registry::PullPolicy,
+    #[command(flatten)]
+    registry: super::registry::RegistryFlags,
+    #[command(flatten)]
+    platform: super::registry::PlatformFlags,
     /// Image to run.
     image: String,
     /// Command and arguments; they replace the image's CMD.
@@ -98,6 +105,12 @@ fn parse_network(mode: &str) -> anyhow::Result<NetworkMode> {
 }
 
 impl ContainerFlags {
+    /// Pulls the image if `--pull` says so, then gives the options for `container::create`.
+    fn prepare(&self, ctx: &Context) -> anyhow::Result<CreateOptions> {
+        super::registry::ensure_image(ctx, &self.image, self.pull, &self.registry, &self.platform)?;
+        self.options()
+    }
+
     fn options(&self) -> anyhow::Result<CreateOptions> {
         Ok(CreateOptions {
             image: self.image.clone(),
@@ -133,7 +146,7 @@ impl RunArgs {
         if let Some(warning) = ctx.warn_if_single_mapping() {
             eprintln!("WARN: {warning}");
         }
-        let code = container::run(ctx, &self.flags.options()?)?;
+        let code = container::run(ctx, &self.flags.prepare(ctx)?)?;
         Ok(u8::try_from(code).unwrap_or(255))
     }
 }
@@ -151,7 +164,7 @@ pub struct CreateArgs {
 
 impl CreateArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let record = container::create(ctx, &self.flags.options()?)?;
+        let record = container::create(ctx, &self.flags.prepare(ctx)?)?;
         println!("{}", record.id);
         Ok(0)
     }

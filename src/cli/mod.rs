@@ -7,6 +7,7 @@ mod container;
 pub mod format;
 pub mod human;
 mod image;
+mod registry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,11 @@ pub enum Command {
     Tag(image::TagArgs),
     Rmi(image::RmiArgs),
     History(image::HistoryArgs),
+    Pull(registry::PullArgs),
+    Push(registry::PushArgs),
+    Login(registry::LoginArgs),
+    Logout(registry::LogoutArgs),
+    Search(registry::SearchArgs),
     /// Show the skiff version.
     Version,
 }
@@ -89,6 +95,11 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Tag(args) => args.run(&ctx()?),
         Command::Rmi(args) => args.run(&ctx()?),
         Command::History(args) => args.run(&ctx()?),
+        Command::Pull(args) => args.run(&ctx()?),
+        Command::Push(args) => args.run(&ctx()?),
+        Command::Login(args) => args.run(&ctx()?),
+        Command::Logout(args) => args.run(&ctx()?),
+        Command::Search(args) => args.run(&ctx()?),
         Command::Version => {
             println!("skiff version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

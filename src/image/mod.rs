@@ -2,6 +2,8 @@
 //! import and save. Output shapes follow `podman images` / `podman image inspect`.
 
 pub mod config;
+pub mod pull;
+pub mod push;
 pub mod reference;
 mod transfer;
 
@@ -17,6 +19,9 @@ use config::ImageConfig;
 
 /// Finds the image a reference names: a stored name, a short name, or an ID prefix.
 pub fn find<'a>(index: &'a ImageIndex, reference: &str) -> Result<&'a ImageRecord, store::Error> {
+    if let Some((name, digest)) = reference.split_once('@') {
+        return find_by_digest(index, reference, name, digest);
+    }
     let names = reference::candidate_names(
         reference,
         index
@@ -25,6 +30,41 @@ pub fn find<'a>(index: &'a ImageIndex, reference: &str) -> Result<&'a ImageRecor
             .flat_map(|i| i.names.iter().map(String::as_str)),
     );
     index.find(reference, &names)
+}
+
+/// `name@sha256:…`: an image with that manifest (or index) digest, known in that repository.
+fn find_by_digest<'a>(
+    index: &'a ImageIndex,
+    reference: &str,
+    name: &str,
+    digest: &str,
+) -> Result<&'a ImageRecord, store::Error> {
+    let wanted = reference::Reference::parse(
+        name.rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map(|(n, _)| n)
+            .unwrap_or(name),
+    )
+    .ok();
+    index
+        .images
+        .iter()
+        .find(|image| {
+            let has_digest =
+                image.manifest_digest == digest || image.index_digest.as_deref() == Some(digest);
+            has_digest
+                && wanted.as_ref().is_some_and(|wanted| {
+                    image
+                        .names
+                        .iter()
+                        .map(|n| reference::split_name(n).0)
+                        .chain(image.repositories.iter().cloned())
+                        .any(|repository| wanted.matches_repository(&repository))
+                })
+        })
+        .ok_or_else(|| store::Error::ImageNotFound {
+            reference: reference.to_string(),
+        })
 }
 
 pub fn read_config(store: &Store, image: &ImageRecord) -> Result<ImageConfig> {
@@ -51,7 +91,10 @@ pub fn list_rows(ctx: &Context, all: bool) -> Result<Vec<Value>> {
     with_created.sort_by(|a, b| b.0.cmp(&a.0));
     for (created, image) in with_created {
         let names: Vec<(String, String)> = if image.names.is_empty() {
-            vec![("<none>".into(), "<none>".into())]
+            match image.repositories.first() {
+                Some(repository) => vec![(repository.clone(), "<none>".into())],
+                None => vec![("<none>".into(), "<none>".into())],
+            }
         } else {
             image
                 .names
@@ -65,7 +108,7 @@ pub fn list_rows(ctx: &Context, all: bool) -> Result<Vec<Value>> {
                 "Tag": tag,
                 "ID": image.id,
                 "Id": image.id,
-                "Digest": image.manifest_digest,
+                "Digest": image.digest(),
                 "Created": created,
                 "Size": image.size,
                 "Names": image.names,
@@ -95,11 +138,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<Value> {
     let config: Value =
         serde_json::from_slice(&config_bytes).context("parsing the image config")?;
     let parsed = ImageConfig::parse(&config_bytes).map_err(anyhow::Error::msg)?;
-    let repo_digests: Vec<String> = image
-        .names
-        .iter()
-        .map(|n| format!("{}@{}", reference::split_name(n).0, image.manifest_digest))
-        .collect();
+    let repo_digests = image.repo_digests();
     let layers = &image.layers;
     let layer_dirs: Vec<String> = layers
         .iter()
@@ -115,7 +154,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<Value> {
     }
     Ok(json!({
         "Id": image.id,
-        "Digest": image.manifest_digest,
+        "Digest": image.digest(),
         "RepoTags": image.names,
         "RepoDigests": repo_digests,
         "Parent": "",

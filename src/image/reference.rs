@@ -117,6 +117,17 @@ impl Reference {
         }
     }
 
+    /// Does a stored repository (`registry/path`, no tag) match this reference's name?
+    pub fn matches_repository(&self, repository: &str) -> bool {
+        let Ok(other) = Reference::parse(repository) else {
+            return false;
+        };
+        match &self.registry {
+            Some(r) => other.registry.as_deref() == Some(r) && other.path == self.path,
+            None => other.path == self.path || other.path == format!("library/{}", self.path),
+        }
+    }
+
     /// Does a stored full name (`registry/path:tag`) match this reference?
     pub fn matches_stored(&self, stored: &str) -> bool {
         let Ok(other) = Reference::parse(stored) else {

@@ -89,18 +89,18 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// A layer unpacked into tmp/, not yet verified against the image config.
 #[derive(Debug, Serialize, Deserialize)]
-struct UnpackedLayer {
-    staged_dir: PathBuf,
-    blob_file: PathBuf,
-    blob_digest: String,
-    blob_size: u64,
-    blob_head: Vec<u8>,
-    diff_id: String,
-    size: u64,
+pub(super) struct UnpackedLayer {
+    pub(super) staged_dir: PathBuf,
+    pub(super) blob_file: PathBuf,
+    pub(super) blob_digest: String,
+    pub(super) blob_size: u64,
+    pub(super) blob_head: Vec<u8>,
+    pub(super) diff_id: String,
+    pub(super) size: u64,
 }
 
 /// Streams one layer: copy of the raw blob to `blob_file`, unpacked into `staged_dir/diff`.
-fn unpack_stream(
+pub(super) fn unpack_stream(
     source: impl Read,
     staged_dir: &Path,
     rootless: bool,
@@ -143,7 +143,7 @@ fn unpack_stream(
 
 /// Removes tmp/ leftovers of writers that died, from inside the user namespace (they may hold
 /// files owned by subordinate ids).
-fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
+pub(super) fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
     let stale = ctx.store.stale_staging(lock);
     if stale.is_empty() {
         return Ok(());
@@ -162,7 +162,7 @@ fn remove_trees(ctx: &Context, paths: Vec<PathBuf>) -> Result<()> {
 }
 
 /// remove_dir_all fails on directories without write permission (overlay's work/work is 000).
-fn make_writable_and_remove(path: &Path) -> Result<(), String> {
+pub(super) fn make_writable_and_remove(path: &Path) -> Result<(), String> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir()) {
         return std::fs::remove_file(path).map_err(|e| format!("removing {}: {e}", path.display()));
     }
@@ -188,6 +188,44 @@ fn make_writable_and_remove(path: &Path) -> Result<(), String> {
     std::fs::remove_dir_all(path).map_err(|e| format!("removing {}: {e}", path.display()))
 }
 
+/// Moves one verified layer into the store, or drops it when another writer brought the same
+/// layer in meanwhile. Returns its unpacked size. Runs where `layer`'s files can be removed: in
+/// the user namespace, or as root.
+pub(super) fn commit_layer(
+    ctx: &Context,
+    lock: &StoreLock,
+    parent: Option<&str>,
+    diff_id: &str,
+    layer: UnpackedLayer,
+    media_type: &str,
+) -> Result<u64> {
+    if layer.diff_id != diff_id {
+        bail!(
+            "layer digest mismatch: the image config says {diff_id}, the layer's content is {}",
+            layer.diff_id
+        );
+    }
+    let chain = chain_id(parent, diff_id);
+    if ctx.store.read_layer(&chain)?.is_some() {
+        make_writable_and_remove(&layer.staged_dir).map_err(anyhow::Error::msg)?;
+        return Ok(layer.size);
+    }
+    let blob_path = ctx.store.blob_path(&layer.blob_digest);
+    std::fs::rename(&layer.blob_file, &blob_path)
+        .with_context(|| format!("storing blob {}", layer.blob_digest))?;
+    let record = LayerRecord {
+        chain_id: chain,
+        diff_id: diff_id.to_string(),
+        parent: parent.map(String::from),
+        blob_digest: layer.blob_digest.clone(),
+        blob_media_type: media_type.to_string(),
+        blob_size: layer.blob_size,
+        size: layer.size,
+    };
+    ctx.store.commit_layer(lock, &layer.staged_dir, &record)?;
+    Ok(layer.size)
+}
+
 /// Moves verified layers into the store; returns their chain ids, base first.
 fn commit_layers(
     ctx: &Context,
@@ -201,43 +239,30 @@ fn commit_layers(
     let mut total = 0u64;
     for (diff_id, layer) in diff_ids.iter().zip(unpacked) {
         let chain = chain_id(parent.as_deref(), diff_id);
-        match layer {
-            // Another image brought the same layer in meanwhile: keep that one.
-            Some(layer) if ctx.store.read_layer(&chain)?.is_some() => {
-                if &layer.diff_id != diff_id {
-                    bail!("layer digest mismatch: the image config says {diff_id}, the layer's content is {}", layer.diff_id);
-                }
-                remove_trees(ctx, vec![layer.staged_dir.clone()])?;
-                total += layer.size;
-            }
+        total += match layer {
             Some(layer) => {
-                if &layer.diff_id != diff_id {
-                    bail!("layer digest mismatch: the image config says {diff_id}, the layer's content is {}", layer.diff_id);
+                let media_type = sniff_layer_media_type(&layer.blob_head, docker);
+                if ctx.id_mapping.is_some() && ctx.store.read_layer(&chain)?.is_some() {
+                    // Another image brought the same layer in meanwhile; its staged copy holds
+                    // files of subordinate ids, removable only inside the user namespace.
+                    if layer.diff_id != *diff_id {
+                        bail!("layer digest mismatch: the image config says {diff_id}, the layer's content is {}", layer.diff_id);
+                    }
+                    remove_trees(ctx, vec![layer.staged_dir.clone()])?;
+                    layer.size
+                } else {
+                    commit_layer(ctx, lock, parent.as_deref(), diff_id, layer, media_type)?
                 }
-                let blob_path = ctx.store.blob_path(&layer.blob_digest);
-                std::fs::rename(&layer.blob_file, &blob_path)
-                    .with_context(|| format!("storing blob {}", layer.blob_digest))?;
-                let record = LayerRecord {
-                    chain_id: chain.clone(),
-                    diff_id: diff_id.clone(),
-                    parent: parent.clone(),
-                    blob_digest: layer.blob_digest.clone(),
-                    blob_media_type: sniff_layer_media_type(&layer.blob_head, docker).to_string(),
-                    blob_size: layer.blob_size,
-                    size: layer.size,
-                };
-                total += layer.size;
-                ctx.store.commit_layer(lock, &layer.staged_dir, &record)?;
             }
-            None => total += ctx.store.read_layer(&chain)?.map(|r| r.size).unwrap_or(0),
-        }
+            None => ctx.store.read_layer(&chain)?.map(|r| r.size).unwrap_or(0),
+        };
         chain_ids.push(chain.clone());
         parent = Some(chain);
     }
     Ok((chain_ids, total))
 }
 
-fn now_rfc3339() -> String {
+pub(super) fn now_rfc3339() -> String {
     jiff::Timestamp::now().to_string()
 }
 
@@ -329,6 +354,8 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
             layers,
             size,
             added: now_rfc3339(),
+            index_digest: None,
+            repositories: Vec::new(),
         });
         index.save(&ctx.store, &lock)?;
         if names.is_empty() {
@@ -463,6 +490,8 @@ pub fn import(
         layers,
         size,
         added: now_rfc3339(),
+        index_digest: None,
+        repositories: Vec::new(),
     });
     index.save(&ctx.store, &lock)?;
     Ok(id)

@@ -1,1 +1,424 @@
-//! registries.conf (being written).
+//! registries.conf (containers-registries.conf(5), version 2): short-name search, per-registry
+//! `insecure` and `blocked`, mirrors and `location` rewrites, and `[aliases]`.
+//!
+//! Contract: files are read as Podman reads them — the user's file, or else the system's, then
+//! the `registries.conf.d` drop-ins beside it in name order — and a file that does not parse is
+//! an error naming it. Nothing here talks to the network.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("loading registries configuration {path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("registry {registry} is blocked in registries.conf")]
+    Blocked { registry: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RegistriesConf {
+    pub unqualified_search_registries: Vec<String>,
+    pub registries: Vec<RegistryEntry>,
+    pub aliases: BTreeMap<String, String>,
+    pub short_name_mode: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegistryEntry {
+    pub prefix: String,
+    pub location: String,
+    pub insecure: bool,
+    pub blocked: bool,
+    pub mirrors: Vec<Mirror>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    pub location: String,
+    pub insecure: bool,
+}
+
+/// One place to try fetching a repository from, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// host[:port]
+    pub registry: String,
+    /// The repository's path inside it.
+    pub repository: String,
+    pub insecure: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+struct FileV2 {
+    unqualified_search_registries: Option<Vec<String>>,
+    short_name_mode: Option<String>,
+    #[serde(default)]
+    registry: Vec<FileRegistry>,
+    aliases: Option<BTreeMap<String, String>>,
+    /// Version 1's tables, still found on older systems.
+    registries: Option<FileV1>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct FileRegistry {
+    prefix: Option<String>,
+    location: Option<String>,
+    #[serde(default)]
+    insecure: bool,
+    #[serde(default)]
+    blocked: bool,
+    #[serde(default)]
+    mirror: Vec<FileMirror>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct FileMirror {
+    location: String,
+    #[serde(default)]
+    insecure: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct FileV1 {
+    search: Option<FileV1List>,
+    insecure: Option<FileV1List>,
+    block: Option<FileV1List>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct FileV1List {
+    #[serde(default)]
+    registries: Vec<String>,
+}
+
+fn config_home() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".config")))
+}
+
+/// The registry part of `host/path` matched against a prefix, on a path-component boundary.
+fn prefix_matches(prefix: &str, name: &str) -> bool {
+    if let Some(domain) = prefix.strip_prefix("*.") {
+        let host = name.split('/').next().unwrap_or(name);
+        return host.ends_with(&format!(".{domain}"));
+    }
+    name == prefix
+        || (name.starts_with(prefix)
+            && matches!(name.as_bytes().get(prefix.len()), Some(b'/' | b':' | b'@')))
+}
+
+fn split_location(location: &str) -> (String, String) {
+    match location.split_once('/') {
+        Some((host, path)) => (host.to_string(), path.to_string()),
+        None => (location.to_string(), String::new()),
+    }
+}
+
+impl RegistriesConf {
+    pub fn load() -> Result<Self, ConfigError> {
+        let system = PathBuf::from("/etc/containers/registries.conf");
+        let user = (!nix::unistd::geteuid().is_root())
+            .then(config_home)
+            .flatten()
+            .map(|d| d.join("containers/registries.conf"));
+        let main = match user {
+            Some(user) if user.exists() => user,
+            _ => system,
+        };
+        let mut files = vec![main.clone()];
+        let dropins = main.with_extension("conf.d");
+        if let Ok(entries) = std::fs::read_dir(&dropins) {
+            let mut extra: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect();
+            extra.sort();
+            files.extend(extra);
+        }
+        Self::load_files(&files)
+    }
+
+    pub fn load_files(paths: &[PathBuf]) -> Result<Self, ConfigError> {
+        let mut merged = RegistriesConf::default();
+        for path in paths {
+            match std::fs::read_to_string(path) {
+                Ok(text) => merged.merge(Self::parse(&text, path)?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(ConfigError::Parse {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(merged)
+    }
+
+    /// A later file overrides what it sets: the search list and mode wholesale, registries by
+    /// prefix, aliases by name (as containers/image merges drop-ins).
+    fn merge(&mut self, other: RegistriesConf) {
+        if !other.unqualified_search_registries.is_empty() {
+            self.unqualified_search_registries = other.unqualified_search_registries;
+        }
+        if other.short_name_mode.is_some() {
+            self.short_name_mode = other.short_name_mode;
+        }
+        for entry in other.registries {
+            self.registries.retain(|r| r.prefix != entry.prefix);
+            self.registries.push(entry);
+        }
+        self.aliases.extend(other.aliases);
+    }
+
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let file: FileV2 = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            reason: e.message().to_string(),
+        })?;
+        let mut conf = RegistriesConf {
+            unqualified_search_registries: file.unqualified_search_registries.unwrap_or_default(),
+            short_name_mode: file.short_name_mode,
+            aliases: file.aliases.unwrap_or_default(),
+            registries: Vec::new(),
+        };
+        for registry in file.registry {
+            let (prefix, location) = match (registry.prefix, registry.location) {
+                (Some(p), Some(l)) => (p, l),
+                (Some(p), None) => (p.clone(), p),
+                (None, Some(l)) => (l.clone(), l),
+                (None, None) => {
+                    return Err(ConfigError::Parse {
+                        path: origin.to_path_buf(),
+                        reason: "a [[registry]] needs a prefix or a location".into(),
+                    })
+                }
+            };
+            conf.registries.push(RegistryEntry {
+                prefix,
+                location,
+                insecure: registry.insecure,
+                blocked: registry.blocked,
+                mirrors: registry
+                    .mirror
+                    .into_iter()
+                    .map(|m| Mirror {
+                        location: m.location,
+                        insecure: m.insecure,
+                    })
+                    .collect(),
+            });
+        }
+        if let Some(v1) = file.registries {
+            if let Some(search) = v1.search {
+                conf.unqualified_search_registries.extend(search.registries);
+            }
+            for (list, insecure) in [(v1.insecure, true), (v1.block, false)] {
+                for host in list.map(|l| l.registries).unwrap_or_default() {
+                    conf.registries.push(RegistryEntry {
+                        prefix: host.clone(),
+                        location: host,
+                        insecure,
+                        blocked: !insecure,
+                        mirrors: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(conf)
+    }
+
+    fn entry_for(&self, name: &str) -> Option<&RegistryEntry> {
+        self.registries
+            .iter()
+            .filter(|r| prefix_matches(&r.prefix, name))
+            .max_by_key(|r| r.prefix.len())
+    }
+
+    pub fn sources(&self, registry: &str, repository: &str) -> Result<Vec<Source>, ConfigError> {
+        let name = format!("{registry}/{repository}");
+        let Some(entry) = self.entry_for(&name) else {
+            return Ok(vec![Source {
+                registry: registry.to_string(),
+                repository: repository.to_string(),
+                insecure: false,
+            }]);
+        };
+        if entry.blocked {
+            return Err(ConfigError::Blocked {
+                registry: registry.to_string(),
+            });
+        }
+        // A wildcard prefix keeps the name; otherwise the location replaces the prefix.
+        let rest = if entry.prefix.starts_with("*.") {
+            None
+        } else {
+            Some(&name[entry.prefix.len()..])
+        };
+        let rewrite = |location: &str, insecure: bool| {
+            let full = match rest {
+                Some(rest) => format!("{location}{rest}"),
+                None => name.clone(),
+            };
+            let (registry, repository) = split_location(&full);
+            Source {
+                registry,
+                repository,
+                insecure,
+            }
+        };
+        let mut sources: Vec<Source> = entry
+            .mirrors
+            .iter()
+            .map(|m| rewrite(&m.location, m.insecure))
+            .collect();
+        sources.push(rewrite(&entry.location, entry.insecure));
+        Ok(sources)
+    }
+
+    pub fn is_insecure(&self, registry: &str, repository: &str) -> bool {
+        self.entry_for(&format!("{registry}/{repository}"))
+            .or_else(|| self.entry_for(registry))
+            .is_some_and(|e| e.insecure)
+    }
+
+    pub fn resolve_short_name(&self, name: &str) -> Vec<String> {
+        if let Some(alias) = self.aliases.get(name) {
+            let alias = alias
+                .rsplit_once(':')
+                .filter(|(_, t)| !t.contains('/'))
+                .map(|(n, _)| n)
+                .unwrap_or(alias);
+            return vec![alias.to_string()];
+        }
+        let registries = if self.unqualified_search_registries.is_empty() {
+            vec!["docker.io".to_string()]
+        } else {
+            self.unqualified_search_registries.clone()
+        };
+        registries
+            .into_iter()
+            .map(|registry| {
+                if registry == "docker.io" && !name.contains('/') {
+                    format!("docker.io/library/{name}")
+                } else {
+                    format!("{registry}/{name}")
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(text: &str) -> RegistriesConf {
+        RegistriesConf::parse(text, Path::new("test.conf")).unwrap()
+    }
+
+    #[test]
+    fn short_names_use_the_search_list_and_aliases() {
+        let c = conf(
+            r#"unqualified-search-registries = ["quay.io", "docker.io"]
+[aliases]
+"app" = "registry.example/team/app:1"
+"#,
+        );
+        assert_eq!(
+            c.resolve_short_name("busybox"),
+            ["quay.io/busybox", "docker.io/library/busybox"]
+        );
+        assert_eq!(
+            c.resolve_short_name("user/x"),
+            ["quay.io/user/x", "docker.io/user/x"]
+        );
+        assert_eq!(c.resolve_short_name("app"), ["registry.example/team/app"]);
+        assert_eq!(
+            RegistriesConf::default().resolve_short_name("busybox"),
+            ["docker.io/library/busybox"]
+        );
+    }
+
+    #[test]
+    fn mirrors_come_first_and_locations_rewrite_the_prefix() {
+        let c = conf(
+            r#"[[registry]]
+prefix = "example.com/foo"
+location = "internal:5000/bar"
+insecure = true
+[[registry.mirror]]
+location = "mirror.local/cache"
+[[registry]]
+location = "example.com"
+[[registry]]
+prefix = "*.blocked.example"
+blocked = true
+location = "x"
+"#,
+        );
+        let sources = c.sources("example.com", "foo/app").unwrap();
+        assert_eq!(
+            sources,
+            [
+                Source {
+                    registry: "mirror.local".into(),
+                    repository: "cache/app".into(),
+                    insecure: false
+                },
+                Source {
+                    registry: "internal:5000".into(),
+                    repository: "bar/app".into(),
+                    insecure: true
+                },
+            ]
+        );
+        // "foobar" is not under the prefix "foo": the shorter entry applies.
+        assert_eq!(
+            c.sources("example.com", "foobar").unwrap()[0].repository,
+            "foobar"
+        );
+        assert!(c.is_insecure("example.com", "foo/app"));
+        assert!(!c.is_insecure("example.com", "other"));
+        assert!(matches!(
+            c.sources("r.blocked.example", "a"),
+            Err(ConfigError::Blocked { .. })
+        ));
+        assert_eq!(
+            c.sources("elsewhere.io", "a/b").unwrap()[0].registry,
+            "elsewhere.io"
+        );
+    }
+
+    #[test]
+    fn drop_ins_override_and_bad_files_name_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("registries.conf");
+        let dropin = dir.path().join("50-local.conf");
+        std::fs::write(
+            &main,
+            "unqualified-search-registries = [\"a.io\"]\n[[registry]]\nlocation = \"h:1\"\n",
+        )
+        .unwrap();
+        std::fs::write(&dropin, "unqualified-search-registries = [\"b.io\"]\n[[registry]]\nlocation = \"h:1\"\ninsecure = true\n").unwrap();
+        let c = RegistriesConf::load_files(&[main.clone(), dropin]).unwrap();
+        assert_eq!(c.unqualified_search_registries, ["b.io"]);
+        assert!(c.is_insecure("h:1", "x"));
+        std::fs::write(&main, "unqualified-search-registries = [").unwrap();
+        let error = RegistriesConf::load_files(&[main]).unwrap_err().to_string();
+        assert!(error.contains("registries.conf"), "{error}");
+    }
+
+    #[test]
+    fn version_1_tables_are_read() {
+        let c = conf("[registries.search]\nregistries = ['r.io']\n[registries.insecure]\nregistries = ['i:5000']\n");
+        assert_eq!(c.unqualified_search_registries, ["r.io"]);
+        assert!(c.is_insecure("i:5000", "a"));
+    }
+}

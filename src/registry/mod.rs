@@ -2,4 +2,5 @@
 //! Nothing here touches namespaces; pulls unpack through `image::` inside the user namespace.
 
 pub mod auth;
+pub mod client;
 pub mod config;

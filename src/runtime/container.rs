@@ -308,12 +308,14 @@ where
     F: FnOnce() -> Result<T, String>,
 {
     let Some(mapping) = mapping else {
-        return work().map_err(Error::Setup);
+        return work().map_err(Error::Work);
     };
     let (sync_read, sync_write) = pipe()?;
     let (result_read, result_write) = pipe()?;
     let mut work = Some(work);
     let pid = clone_child(CloneFlags::CLONE_NEWUSER, || {
+        // A helper outliving a killed skiff would go on changing the store behind its back.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
         let mut byte = [0u8; 1];
         if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
             return 1;
@@ -339,7 +341,7 @@ where
     maps?;
     let outcome: Result<T, String> = serde_json::from_slice(&encoded)
         .map_err(|_| Error::Setup("the user-namespace helper process died".into()))?;
-    outcome.map_err(Error::Setup)
+    outcome.map_err(Error::Work)
 }
 
 fn write_all_fd(fd: &OwnedFd, mut bytes: &[u8]) {

@@ -15,7 +15,7 @@ pub mod network;
 mod rootfs;
 mod security;
 pub mod spec;
-mod tty;
+pub mod tty;
 pub mod userns;
 
 pub use container::{run_container, run_in_user_namespace, RunOutcome};
@@ -39,6 +39,9 @@ pub enum Error {
     },
     #[error("container setup failed: {0}")]
     Setup(String),
+    /// The work run inside a user namespace failed; its own message.
+    #[error("{0}")]
+    Work(String),
     #[error("network setup failed: {0}")]
     Network(String),
     /// The caller's own preparation failed (see `run_container`).

@@ -215,3 +215,18 @@ impl TerminalSession {
         }
     }
 }
+
+/// Reads one line from the terminal on standard input with echo off, for `login`'s password
+/// prompt; the terminal's settings are restored afterwards.
+pub fn read_secret_line() -> std::io::Result<String> {
+    let stdin = std::io::stdin();
+    let saved = termios::tcgetattr(stdin.as_fd()).map_err(std::io::Error::from)?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(termios::LocalFlags::ECHO);
+    termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &quiet).map_err(std::io::Error::from)?;
+    let mut line = String::new();
+    let result = stdin.read_line(&mut line);
+    let _ = termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &saved);
+    result?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}

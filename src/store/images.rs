@@ -20,11 +20,49 @@ pub struct ImageRecord {
     pub size: u64,
     /// When the image entered this store (RFC 3339).
     pub added: String,
+    /// The digest of the image index it was pulled through, for a multi-platform image: then
+    /// Podman's `Digest`, and a second RepoDigest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<String>,
+    /// Repositories (`registry/path`) it was pulled from, which give RepoDigests even when it
+    /// has no tag (a pull by digest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<String>,
 }
 
 impl ImageRecord {
     pub fn config_digest(&self) -> String {
         format!("sha256:{}", self.id)
+    }
+
+    /// Podman's `Digest`: the digest the image was pulled by.
+    pub fn digest(&self) -> &str {
+        self.index_digest
+            .as_deref()
+            .unwrap_or(&self.manifest_digest)
+    }
+
+    /// Podman's `RepoDigests`: every repository it is known in, with each of its digests.
+    pub fn repo_digests(&self) -> Vec<String> {
+        let mut repositories: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| crate::image::reference::split_name(n).0)
+            .chain(self.repositories.iter().cloned())
+            .collect();
+        repositories.dedup();
+        let mut seen = std::collections::HashSet::new();
+        repositories.retain(|r| seen.insert(r.clone()));
+        let digests: Vec<&str> = self
+            .index_digest
+            .iter()
+            .map(String::as_str)
+            .chain([self.manifest_digest.as_str()])
+            .collect();
+        repositories
+            .iter()
+            .flat_map(|r| digests.iter().map(move |d| format!("{r}@{d}")))
+            .collect()
     }
 }
 
@@ -72,6 +110,14 @@ impl ImageIndex {
         }
         match self.images.iter_mut().find(|i| i.id == record.id) {
             Some(existing) => {
+                for repository in record.repositories.drain(..) {
+                    if !existing.repositories.contains(&repository) {
+                        existing.repositories.push(repository);
+                    }
+                }
+                if record.index_digest.is_some() {
+                    existing.index_digest = record.index_digest.take();
+                }
                 for name in record.names.drain(..).rev() {
                     existing.names.retain(|n| n != &name);
                     existing.names.insert(0, name);
@@ -135,6 +181,8 @@ mod tests {
             layers: vec![],
             size: 0,
             added: String::new(),
+            index_digest: None,
+            repositories: vec![],
         }
     }
 

@@ -133,10 +133,16 @@ impl Store {
             .join(format!("{prefix}-{}-{nanos}", std::process::id()))
     }
 
-    /// Leftovers in tmp/ from writers that died; only valid while holding the lock.
+    /// Leftovers in tmp/ from writers that died. A pull stages layers without holding the lock,
+    /// so an entry whose writer (the pid in its name, see `staging_path`) is alive is not stale.
     pub fn stale_staging(&self, _lock: &StoreLock) -> Vec<PathBuf> {
         std::fs::read_dir(self.tmp_dir())
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|path| !staging_writer_alive(path))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -160,6 +166,17 @@ impl Store {
         let path = self.blob_path(digest);
         std::fs::read(&path).map_err(io_error(format!("reading blob {digest}")))
     }
+}
+
+fn staging_writer_alive(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let mut fields = name.rsplitn(3, '-');
+    let (_nanos, pid) = (fields.next(), fields.next());
+    pid.and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// `sha256:<hex>` of some bytes.

@@ -7,5 +7,6 @@
 mod archive_safety;
 mod common;
 mod image;
+mod pull;
 mod run;
 mod store;

@@ -321,3 +321,37 @@ impl super::TestEnv {
 pub fn sha256_for_tests(bytes: &[u8]) -> String {
     sha256_hex(bytes)
 }
+
+/// A docker-archive of `count` layers of `bytes` pseudo-random bytes each (so compression
+/// cannot shrink them), for transfers big enough to interrupt. Returns (archive, image name).
+pub fn big_layers(dir: &std::path::Path, count: usize, bytes: usize) -> (PathBuf, String) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut layers = vec![busybox_layer().finish()];
+    for n in 0..count {
+        let mut data = vec![0u8; bytes];
+        for chunk in data.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        layers.push(
+            Layer::new()
+                .file(&format!("data-{n}"), 0o644, 0, &data)
+                .finish(),
+        );
+    }
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let name = "localhost/big-layers:latest".to_string();
+    let path = dir.join("big-layers.tar");
+    write_docker_archive(&path, &name, &layers, &config);
+    (path, name)
+}

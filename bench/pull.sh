@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Pull benchmark: a ~500 MB, 5-layer image from a docker-registry on loopback into an empty
+# store, `skiff pull` against `podman pull`, in one run, as the unprivileged user. Prints the
+# medians and their ratio and appends them to bench/latest.md. Called by bench/run.sh, which
+# installs everything and builds skiff; it can also run alone after that.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+runs=${PULL_RUNS:-5}
+user=${SKIFF_TEST_USER:-skiff-test}
+skiff=$repo/target/release/skiff
+[ -x "$skiff" ] || { echo "bench/pull.sh: build skiff first (cargo build --release)" >&2; exit 1; }
+command -v docker-registry >/dev/null || { echo "bench/pull.sh: docker-registry is missing (apt-get install docker-registry)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/skiff-bench-pull.XXXXXX)
+cleanup() {
+    [ -n "${registry_pid:-}" ] && kill "$registry_pid" 2>/dev/null
+    rm -rf "$work" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# The image: 5 layers of 100 MiB each, half random and half text, so gzip has real work.
+python3 - "$work/big.tar" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]
+layers, diff_ids = [], []
+text = b"".join(b"line %d of a fairly ordinary text file\n" % i for i in range(200000))
+for n in range(5):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for i, size in enumerate([50 << 20, 50 << 20]):
+            data = os.urandom(size) if i == 0 else (text * (size // len(text) + 1))[:size]
+            info = tarfile.TarInfo(f"data/layer{n}/file{i}")
+            info.size = size
+            tar.addfile(info, io.BytesIO(data))
+    blob = buf.getvalue()
+    layers.append(blob)
+    diff_ids.append("sha256:" + hashlib.sha256(blob).hexdigest())
+config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                     "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+config_name = hashlib.sha256(config).hexdigest() + ".json"
+with tarfile.open(out, "w") as archive:
+    def add(name, data):
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    names = []
+    for blob, diff in zip(layers, diff_ids):
+        name = diff[7:] + "/layer.tar"
+        add(name, blob)
+        names.append(name)
+    add(config_name, config)
+    add("manifest.json", json.dumps([{"Config": config_name, "RepoTags": ["localhost/bench-big:latest"], "Layers": names}]).encode())
+PY
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/registry"
+cat >"$work/registry.yml" <<EOF
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port}
+EOF
+docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
+registry_pid=$!
+for _ in $(seq 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/v2/')" 2>/dev/null && break
+    sleep 0.1
+done
+chmod -R a+rX "$work"
+
+measure() {
+    set -euo pipefail
+    local work=$1 skiff=$2 runs=$3 port=$4
+    export HOME=$work/home XDG_RUNTIME_DIR=$work/run
+    mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR"
+    chmod 700 "$XDG_RUNTIME_DIR"
+    printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
+        >"$HOME/.config/containers/containers.conf"
+    cd "$work"
+    local image=127.0.0.1:$port/bench/big:latest
+    "$skiff" load -q -i "$work/big.tar"
+    "$skiff" push -q --tls-verify=false localhost/bench-big:latest "$image"
+    "$skiff" rmi -af >/dev/null
+    # Each run starts from an empty store; the registry's blobs stay in the page cache.
+    hyperfine -N --style none --runs "$runs" --export-json "$work/pull-skiff.json" \
+        --prepare "$skiff rmi -af" -n skiff "$skiff pull -q --tls-verify=false $image" \
+        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+    hyperfine -N --style none --runs "$runs" --export-json "$work/pull-podman.json" \
+        --prepare "podman rmi -af" -n podman "podman pull -q --tls-verify=false $image" \
+        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+    "$skiff" rmi -af >/dev/null
+    podman rmi -af >/dev/null 2>&1 || true
+    podman system reset -f >/dev/null 2>&1 || true
+    pkill -u "$(id -u)" -f "^catatonit -P" || true
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p "$work/home" "$work/run"
+    chown -R "$user" "$work/home" "$work/run"
+    chmod a+rwx "$work"
+    runuser -u "$user" -- bash -c "$(declare -f measure); measure '$work' '$skiff' '$runs' '$port'"
+else
+    (measure "$work" "$skiff" "$runs" "$port")
+fi
+
+python3 - "$work" "$repo/bench/latest.md" <<'PY'
+import json, statistics, sys
+results = {}
+for tool in ["skiff", "podman"]:
+    for r in json.load(open(f"{sys.argv[1]}/pull-{tool}.json"))["results"]:
+        results[r["command"]] = statistics.median(r["times"])
+skiff, podman = results["skiff"], results["podman"]
+line = (f"| `pull` 500 MiB, 5 gzip layers, loopback registry, empty store | {skiff:.2f} s | {podman:.2f} s "
+        f"| **{skiff/podman:.3f}** |\n")
+with open(sys.argv[2], "a") as out:
+    out.write(line)
+print(line, end="")
+PY

@@ -1,0 +1,702 @@
+//! `pull`: fetching an image from a registry into the store.
+//!
+//! The configuration and credentials are read first, in the calling process. Then the transfer
+//! itself runs in one child inside the user namespace (as root, in this process), so unpacked
+//! files get their mapped owners, and the threads a pull starts never share a process with a
+//! later `clone`. Layers download in parallel (at most [`PARALLEL_LAYERS`]), each streamed from
+//! the socket through the sha256 check and decompression straight into extraction in tmp/.
+//! A layer moves into the store once its blob digest and diff id are verified, under the lock;
+//! the image enters the index last. A pull killed at any point leaves verified layers (which the
+//! next pull reuses) and tmp/ leftovers (which the next writer removes), never a half image.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use super::config::{self, ImageConfig};
+use super::reference::Reference;
+use super::transfer::{commit_layer, make_writable_and_remove, now_rfc3339, unpack_stream};
+use crate::context::Context;
+use crate::registry::auth::{AuthStore, Credentials};
+use crate::registry::client::{Client, RegistryError, DOCKER_LIST, OCI_INDEX};
+use crate::registry::config::{RegistriesConf, Source};
+use crate::store::images::{ImageIndex, ImageRecord};
+use crate::store::layers::chain_id;
+
+/// Layers fetched at once: enough to fill a fast link, few enough to be polite to a registry.
+pub const PARALLEL_LAYERS: usize = 6;
+/// How often one layer's download may break and resume before the pull gives up.
+const RESUMES: u32 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn host() -> Self {
+        let architecture = config::host_architecture().to_string();
+        let variant = match architecture.as_str() {
+            "arm64" => Some("v8".to_string()),
+            "arm" => Some("v7".to_string()),
+            _ => None,
+        };
+        Platform {
+            os: "linux".into(),
+            architecture,
+            variant,
+        }
+    }
+
+    /// `--platform os/arch[/variant]`, with `--os`/`--arch`/`--variant` overriding parts.
+    pub fn from_flags(
+        platform: Option<&str>,
+        os: Option<&str>,
+        arch: Option<&str>,
+        variant: Option<&str>,
+    ) -> Result<Self> {
+        let mut chosen = Platform::host();
+        if let Some(text) = platform {
+            let parts: Vec<&str> = text.split('/').collect();
+            match parts.as_slice() {
+                [os, arch] => {
+                    chosen = Platform {
+                        os: os.to_string(),
+                        architecture: arch.to_string(),
+                        variant: None,
+                    }
+                }
+                [os, arch, variant] => {
+                    chosen = Platform {
+                        os: os.to_string(),
+                        architecture: arch.to_string(),
+                        variant: Some(variant.to_string()),
+                    }
+                }
+                _ => bail!("invalid platform {text:?}: expected os/arch or os/arch/variant"),
+            }
+        }
+        if let Some(os) = os {
+            chosen.os = os.to_string();
+        }
+        if let Some(arch) = arch {
+            if arch != chosen.architecture {
+                chosen.variant = None;
+            }
+            chosen.architecture = arch.to_string();
+        }
+        if let Some(variant) = variant {
+            chosen.variant = Some(variant.to_string());
+        }
+        Ok(chosen)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    pub platform: Platform,
+    pub quiet: bool,
+    /// `--tls-verify`: None leaves it to registries.conf.
+    pub tls_verify: Option<bool>,
+    pub authfile: Option<PathBuf>,
+    /// `--creds user:password`.
+    pub credentials: Option<Credentials>,
+    pub all_tags: bool,
+}
+
+/// One way to fetch what the user named: a source (mirror or registry) and its credentials.
+#[derive(Debug, Clone)]
+struct Attempt {
+    source: Source,
+    credentials: Option<Credentials>,
+}
+
+/// A fully qualified name the reference resolves to, with the places to fetch it from.
+#[derive(Debug, Clone)]
+struct Candidate {
+    /// `registry/repository`, as stored in names.
+    repository: String,
+    /// The tag, or the digest for `name@sha256:…`.
+    reference: String,
+    tag: Option<String>,
+    attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Pulled {
+    pub id: String,
+    pub name: String,
+}
+
+fn resolve(text: &str, options: &PullOptions) -> Result<Vec<Candidate>> {
+    let parsed = Reference::parse(text)?;
+    let conf = RegistriesConf::load()?;
+    let qualified: Vec<String> = match &parsed.registry {
+        Some(registry) => vec![format!("{registry}/{}", parsed.path)],
+        None => conf.resolve_short_name(&parsed.path),
+    };
+    if qualified.is_empty() {
+        bail!("short-name {text:?} did not resolve to any registry: set unqualified-search-registries in registries.conf, or give the registry");
+    }
+    let auth = AuthStore::new(options.authfile.clone());
+    let mut candidates = Vec::new();
+    for name in qualified {
+        let full = Reference::parse(&name)?;
+        let registry = full.registry.clone().unwrap_or_default();
+        let repository = full.path.clone();
+        let sources = conf.sources(&registry, &repository)?;
+        let mut attempts = Vec::new();
+        for mut source in sources {
+            if let Some(verify) = options.tls_verify {
+                source.insecure = !verify;
+            }
+            let credentials = match &options.credentials {
+                Some(c) => Some(c.clone()),
+                None => auth.lookup(&source.registry, &source.repository)?,
+            };
+            attempts.push(Attempt {
+                source,
+                credentials,
+            });
+        }
+        let tag = match (&parsed.tag, &parsed.digest) {
+            (Some(t), _) => Some(t.clone()),
+            (None, None) => Some("latest".to_string()),
+            (None, Some(_)) => None,
+        };
+        candidates.push(Candidate {
+            repository: name,
+            reference: parsed.digest.clone().or(tag.clone()).unwrap_or_default(),
+            tag,
+            attempts,
+        });
+    }
+    Ok(candidates)
+}
+
+/// Pulls `reference`; returns the image ID and the name it was stored under.
+pub fn pull(ctx: &Context, reference: &str, options: &PullOptions) -> Result<Vec<Pulled>> {
+    let candidates = resolve(reference, options)?;
+    {
+        let lock = ctx.store.lock()?;
+        super::transfer::clean_staging(ctx, &lock)?;
+    }
+    let pulled = crate::runtime::run_in_user_namespace(ctx.id_mapping.as_ref(), || {
+        pull_candidates(ctx, &candidates, options).map_err(|e| format!("{e:#}"))
+    })?;
+    Ok(pulled)
+}
+
+fn pull_candidates(
+    ctx: &Context,
+    candidates: &[Candidate],
+    options: &PullOptions,
+) -> Result<Vec<Pulled>> {
+    let mut errors = Vec::new();
+    for candidate in candidates {
+        for attempt in &candidate.attempts {
+            say(
+                options,
+                &format!(
+                    "Trying to pull {}{}...",
+                    candidate.repository,
+                    match &candidate.tag {
+                        Some(t) => format!(":{t}"),
+                        None => format!("@{}", candidate.reference),
+                    }
+                ),
+            );
+            match pull_from(ctx, candidate, attempt, options) {
+                Ok(pulled) => return Ok(pulled),
+                Err(e) => errors.push(format!("{e:#}")),
+            }
+        }
+    }
+    match errors.len() {
+        1 => Err(anyhow!("{}", errors.remove(0))),
+        _ => Err(anyhow!("{}", errors.join("; "))),
+    }
+}
+
+fn say(options: &PullOptions, line: &str) {
+    if !options.quiet {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: u64,
+    platform: Option<IndexPlatform>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IndexPlatform {
+    architecture: String,
+    os: String,
+    variant: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+fn choose_platform(index: &[u8], platform: &Platform, what: &str) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Index {
+        manifests: Vec<Descriptor>,
+    }
+    let index: Index =
+        serde_json::from_slice(index).with_context(|| format!("{what}: parsing the index"))?;
+    let fits = |d: &&Descriptor, strict_variant: bool| {
+        d.platform.as_ref().is_some_and(|p| {
+            p.os == platform.os
+                && p.architecture == platform.architecture
+                && (!strict_variant || platform.variant.is_none() || p.variant == platform.variant)
+        })
+    };
+    let chosen = index
+        .manifests
+        .iter()
+        .find(|d| fits(d, true))
+        .or_else(|| index.manifests.iter().find(|d| fits(d, false)));
+    match chosen {
+        Some(d) => Ok(d.digest.clone()),
+        None => bail!(
+            "{what}: no image found in image index for architecture {}, variant {:?}, OS {}",
+            platform.architecture,
+            platform.variant.clone().unwrap_or_default(),
+            platform.os
+        ),
+    }
+}
+
+fn pull_from(
+    ctx: &Context,
+    candidate: &Candidate,
+    attempt: &Attempt,
+    options: &PullOptions,
+) -> Result<Vec<Pulled>> {
+    let source = &attempt.source;
+    let client = Client::connect(
+        &source.registry,
+        source.insecure,
+        attempt.credentials.clone(),
+    )?;
+    let tags = if options.all_tags {
+        let mut tags = client.tags(&source.repository, None)?;
+        tags.sort();
+        tags
+    } else {
+        vec![candidate.reference.clone()]
+    };
+    let mut pulled = Vec::new();
+    for reference in tags {
+        pulled.push(pull_one(ctx, &client, candidate, &reference, options)?);
+    }
+    Ok(pulled)
+}
+
+fn pull_one(
+    ctx: &Context,
+    client: &Client,
+    candidate: &Candidate,
+    reference: &str,
+    options: &PullOptions,
+) -> Result<Pulled> {
+    let repository = source_repository(candidate, client);
+    let (mut manifest_bytes, mut media_type, mut manifest_digest) =
+        client.get_manifest(&repository, reference)?;
+    let mut index_digest = None;
+    if media_type == OCI_INDEX || media_type == DOCKER_LIST {
+        let what = format!(
+            "choosing an image from manifest list {}",
+            candidate.repository
+        );
+        let instance = choose_platform(&manifest_bytes, &options.platform, &what)?;
+        index_digest = Some(manifest_digest);
+        (manifest_bytes, media_type, manifest_digest) =
+            client.get_manifest(&repository, &instance)?;
+    }
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+        .with_context(|| format!("parsing manifest {manifest_digest}"))?;
+    say(options, "Getting image source signatures");
+    let config_bytes = client.get_small_blob(&repository, &manifest.config.digest)?;
+    let image_config = ImageConfig::parse(&config_bytes).map_err(anyhow::Error::msg)?;
+    let diff_ids = &image_config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        bail!(
+            "invalid image: the config lists {} layers, the manifest {}",
+            diff_ids.len(),
+            manifest.layers.len()
+        );
+    }
+    let mut parents = Vec::new();
+    let mut parent: Option<String> = None;
+    for diff_id in diff_ids {
+        parents.push(parent.clone());
+        parent = Some(chain_id(parent.as_deref(), diff_id));
+    }
+    let mut jobs = VecDeque::new();
+    for (i, layer) in manifest.layers.iter().enumerate() {
+        let chain = chain_id(parents[i].as_deref(), &diff_ids[i]);
+        if ctx.store.read_layer(&chain)?.is_some() {
+            say(
+                options,
+                &format!(
+                    "Copying blob {} skipped: already exists",
+                    short(&layer.digest)
+                ),
+            );
+        } else {
+            jobs.push_back(i);
+        }
+    }
+    let progress = Progress::new(options.quiet);
+    let queue = Mutex::new(jobs);
+    let failed = AtomicBool::new(false);
+    let errors = Mutex::new(Vec::new());
+    let rootless = ctx.id_mapping.is_some();
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL_LAYERS.min(manifest.layers.len()) {
+            scope.spawn(|| loop {
+                let Some(i) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+                    return;
+                };
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let layer = &manifest.layers[i];
+                let result = fetch_layer(
+                    ctx,
+                    client,
+                    &repository,
+                    layer,
+                    parents[i].as_deref(),
+                    &diff_ids[i],
+                    rootless,
+                    &failed,
+                    &progress,
+                );
+                if let Err(e) = result {
+                    failed.store(true, Ordering::Relaxed);
+                    if let Ok(mut errors) = errors.lock() {
+                        errors.push(format!("{e:#}"));
+                    }
+                }
+            });
+        }
+    });
+    if let Some(error) = errors
+        .into_inner()
+        .ok()
+        .and_then(|mut e| e.drain(..).next())
+    {
+        bail!("{error}");
+    }
+    say(
+        options,
+        &format!("Copying config {} done", short(&manifest.config.digest)),
+    );
+    say(options, "Writing manifest to image destination");
+    let lock = ctx.store.lock()?;
+    ctx.store.put_blob(&manifest.config.digest, &config_bytes)?;
+    ctx.store.put_blob(&manifest_digest, &manifest_bytes)?;
+    let chain_ids: Vec<String> = diff_ids
+        .iter()
+        .enumerate()
+        .map(|(i, d)| chain_id(parents[i].as_deref(), d))
+        .collect();
+    let mut size = 0;
+    for chain in &chain_ids {
+        let record = ctx
+            .store
+            .read_layer(chain)?
+            .with_context(|| format!("layer {chain} vanished during the pull"))?;
+        size += record.size;
+    }
+    let name = match &candidate.tag {
+        Some(_) if options.all_tags => format!("{}:{reference}", candidate.repository),
+        Some(tag) => format!("{}:{tag}", candidate.repository),
+        None => String::new(),
+    };
+    let id = manifest
+        .config
+        .digest
+        .trim_start_matches("sha256:")
+        .to_string();
+    let mut index = ImageIndex::load(&ctx.store)?;
+    let mut digests = vec![manifest_digest.clone()];
+    digests.extend(index_digest.clone());
+    index.upsert(ImageRecord {
+        id: id.clone(),
+        manifest_digest,
+        manifest_media_type: media_type,
+        names: if name.is_empty() {
+            Vec::new()
+        } else {
+            vec![name.clone()]
+        },
+        layers: chain_ids,
+        size,
+        added: now_rfc3339(),
+        index_digest,
+        repositories: vec![candidate.repository.clone()],
+    });
+    index.save(&ctx.store, &lock)?;
+    Ok(Pulled { id, name })
+}
+
+/// The repository path at the source actually used (a mirror may rename it).
+fn source_repository(candidate: &Candidate, client: &Client) -> String {
+    candidate
+        .attempts
+        .iter()
+        .find(|a| a.source.registry == client.registry())
+        .map(|a| a.source.repository.clone())
+        .unwrap_or_else(|| {
+            candidate
+                .repository
+                .split_once('/')
+                .map(|(_, r)| r.to_string())
+                .unwrap_or_default()
+        })
+}
+
+fn short(digest: &str) -> &str {
+    let hex = digest.trim_start_matches("sha256:");
+    &hex[..12.min(hex.len())]
+}
+
+/// Downloads, verifies, unpacks and commits one layer.
+#[allow(clippy::too_many_arguments)]
+fn fetch_layer(
+    ctx: &Context,
+    client: &Client,
+    repository: &str,
+    layer: &Descriptor,
+    parent: Option<&str>,
+    diff_id: &str,
+    rootless: bool,
+    failed: &AtomicBool,
+    progress: &Progress,
+) -> Result<()> {
+    let staged = ctx
+        .store
+        .staging_path(&format!("pull-{}", short(&layer.digest)));
+    let bar = progress.bar(&layer.digest, layer.size);
+    let reader = BlobReader {
+        client,
+        repository,
+        digest: &layer.digest,
+        expected_size: layer.size,
+        offset: 0,
+        body: None,
+        resumes_left: RESUMES,
+        failed,
+        bar: &bar,
+    };
+    let outcome = unpack_stream(reader, &staged, rootless).map_err(anyhow::Error::msg);
+    let verified = outcome.and_then(|unpacked| {
+        if unpacked.blob_digest != layer.digest {
+            bail!(
+                "fetching blob {}: digest mismatch: the registry sent content with digest {}",
+                layer.digest,
+                unpacked.blob_digest
+            );
+        }
+        if layer.size != 0 && unpacked.blob_size != layer.size {
+            bail!(
+                "fetching blob {}: expected {} bytes, got {}",
+                layer.digest,
+                layer.size,
+                unpacked.blob_size
+            );
+        }
+        let lock = ctx.store.lock()?;
+        commit_layer(ctx, &lock, parent, diff_id, unpacked, &layer.media_type)?;
+        Ok(())
+    });
+    if verified.is_err() {
+        let _ = make_writable_and_remove(&staged);
+    }
+    progress.finish(bar, &layer.digest, verified.is_ok());
+    verified
+}
+
+/// A blob body that resumes with `Range` where a connection breaks, up to [`RESUMES`] times,
+/// and stops early when another layer of the pull has failed.
+struct BlobReader<'a> {
+    client: &'a Client,
+    repository: &'a str,
+    digest: &'a str,
+    expected_size: u64,
+    offset: u64,
+    body: Option<ureq::BodyReader<'static>>,
+    resumes_left: u32,
+    failed: &'a AtomicBool,
+    bar: &'a Option<indicatif::ProgressBar>,
+}
+
+impl BlobReader<'_> {
+    fn open(&mut self) -> std::io::Result<()> {
+        let (body, ranged) = self
+            .client
+            .get_blob(self.repository, self.digest, self.offset)
+            .map_err(std::io::Error::other)?;
+        let mut reader = body.into_reader();
+        if self.offset > 0 && !ranged {
+            std::io::copy(&mut (&mut reader).take(self.offset), &mut std::io::sink())?;
+        }
+        self.body = Some(reader);
+        Ok(())
+    }
+
+    fn retry(&mut self, error: std::io::Error) -> std::io::Result<()> {
+        self.body = None;
+        if self.resumes_left == 0 {
+            return Err(error);
+        }
+        self.resumes_left -= 1;
+        std::thread::sleep(std::time::Duration::from_millis(
+            200 << (RESUMES - self.resumes_left),
+        ));
+        Ok(())
+    }
+}
+
+impl Read for BlobReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.failed.load(Ordering::Relaxed) {
+                return Err(std::io::Error::other("cancelled: another layer failed"));
+            }
+            if self.body.is_none() {
+                if let Err(e) = self.open() {
+                    if matches!(
+                        e.get_ref()
+                            .and_then(|inner| inner.downcast_ref::<RegistryError>()),
+                        Some(RegistryError::Status { .. } | RegistryError::Unauthorized { .. })
+                    ) {
+                        return Err(e);
+                    }
+                    self.retry(e)?;
+                    continue;
+                }
+            }
+            let Some(body) = self.body.as_mut() else {
+                continue;
+            };
+            match body.read(buf) {
+                Ok(0) if self.expected_size != 0 && self.offset < self.expected_size => {
+                    self.retry(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "fetching blob {}: the connection ended after {} of {} bytes",
+                            self.digest, self.offset, self.expected_size
+                        ),
+                    ))?;
+                }
+                Ok(n) => {
+                    self.offset += n as u64;
+                    if let Some(bar) = self.bar {
+                        bar.inc(n as u64);
+                    }
+                    if self.expected_size != 0 && self.offset > self.expected_size {
+                        return Err(std::io::Error::other(format!(
+                            "fetching blob {}: the registry sent more than the {} bytes the manifest gives",
+                            self.digest, self.expected_size
+                        )));
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => self.retry(std::io::Error::new(
+                    e.kind(),
+                    format!("fetching blob {}: {e}", self.digest),
+                ))?,
+            }
+        }
+    }
+}
+
+/// Progress bars per layer on a terminal; one line per layer otherwise; nothing with `-q`.
+struct Progress {
+    bars: Option<indicatif::MultiProgress>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        let bars = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+        Progress { bars, quiet }
+    }
+
+    fn bar(&self, digest: &str, size: u64) -> Option<indicatif::ProgressBar> {
+        let bars = self.bars.as_ref()?;
+        let bar = bars.add(indicatif::ProgressBar::new(size));
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "Copying blob {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(short(digest).to_string());
+        Some(bar)
+    }
+
+    fn finish(&self, bar: Option<indicatif::ProgressBar>, digest: &str, ok: bool) {
+        match bar {
+            Some(bar) => bar.finish(),
+            None if !self.quiet && ok => {
+                let _ = writeln!(std::io::stderr(), "Copying blob {} done", short(digest));
+            }
+            None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_flags_combine() {
+        let p = Platform::from_flags(Some("linux/arm64/v8"), None, None, None).unwrap();
+        assert_eq!(p.architecture, "arm64");
+        assert_eq!(p.variant.as_deref(), Some("v8"));
+        let p = Platform::from_flags(None, Some("linux"), Some("arm"), Some("v6")).unwrap();
+        assert_eq!(
+            (p.architecture.as_str(), p.variant.as_deref()),
+            ("arm", Some("v6"))
+        );
+        assert!(Platform::from_flags(Some("linux"), None, None, None).is_err());
+    }
+
+    #[test]
+    fn the_index_entry_for_the_platform_is_chosen() {
+        let index = br#"{"schemaVersion":2,"manifests":[
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":1,"platform":{"architecture":"arm64","os":"linux","variant":"v8"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bb","size":1,"platform":{"architecture":"amd64","os":"linux"}}]}"#;
+        let amd64 = Platform::from_flags(Some("linux/amd64"), None, None, None).unwrap();
+        assert_eq!(choose_platform(index, &amd64, "x").unwrap(), "sha256:bb");
+        let arm64 = Platform::from_flags(Some("linux/arm64"), None, None, None).unwrap();
+        assert_eq!(choose_platform(index, &arm64, "x").unwrap(), "sha256:aa");
+        let s390 = Platform::from_flags(Some("linux/s390x"), None, None, None).unwrap();
+        let error = choose_platform(index, &s390, "x").unwrap_err().to_string();
+        assert!(error.contains("architecture s390x"), "{error}");
+    }
+}
