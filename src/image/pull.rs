@@ -202,20 +202,18 @@ fn pull_candidates(
     let mut errors = Vec::new();
     for candidate in candidates {
         for attempt in &candidate.attempts {
-            say(
-                options,
-                &format!(
-                    "Trying to pull {}{}...",
-                    candidate.repository,
-                    match &candidate.tag {
-                        Some(t) => format!(":{t}"),
-                        None => format!("@{}", candidate.reference),
-                    }
-                ),
+            let shown = format!(
+                "{}{}",
+                candidate.repository,
+                match &candidate.tag {
+                    Some(t) => format!(":{t}"),
+                    None => format!("@{}", candidate.reference),
+                }
             );
+            say(options, &format!("Trying to pull {shown}..."));
             match pull_from(ctx, candidate, attempt, options) {
                 Ok(pulled) => return Ok(pulled),
-                Err(e) => errors.push(format!("{e:#}")),
+                Err(e) => errors.push(format!("pulling {shown}: {e:#}")),
             }
         }
     }

@@ -239,7 +239,7 @@ impl Client {
         }
         Err(RegistryError::Unreachable {
             registry: registry.to_string(),
-            reason: if insecure {
+            reason: if insecure || last_error.contains("lookup") || last_error.contains("refused") {
                 last_error
             } else {
                 format!("{last_error} (for a registry without TLS use --tls-verify=false, or insecure = true in registries.conf)")

@@ -446,3 +446,57 @@ fn bad_references_and_unreachable_registries_are_one_line_errors() {
     );
     assert!(stderr.contains(&addr), "{stderr}");
 }
+
+#[test]
+fn registries_conf_gives_short_names_insecure_registries_mirrors_and_blocks() {
+    let Some(registry) = Registry::try_start() else {
+        return;
+    };
+    let source = TestEnv::rootless("conf-source").unwrap();
+    push_testbox(&source, &format!("{}/lab/short:latest", registry.addr));
+    let env = TestEnv::rootless("conf").unwrap();
+    let conf_dir = env.path("config/containers");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::write(
+        conf_dir.join("registries.conf"),
+        format!(
+            r#"unqualified-search-registries = ["{addr}"]
+[[registry]]
+location = "{addr}"
+insecure = true
+[[registry]]
+prefix = "mirrored.example/team"
+location = "unreachable.invalid/team"
+[[registry.mirror]]
+location = "{addr}/lab"
+insecure = true
+[[registry]]
+location = "blocked.example"
+blocked = true
+"#,
+            addr = registry.addr
+        ),
+    )
+    .unwrap();
+    env.give(&env.path("config"));
+    // A short name, over plain HTTP because the registry is marked insecure.
+    let (id, stderr) = env.skiff(&["pull", "lab/short"]).assert_exit(0);
+    assert!(
+        stderr.contains(&format!(
+            "Trying to pull {}/lab/short:latest",
+            registry.addr
+        )),
+        "{stderr}"
+    );
+    let name = env
+        .skiff(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .stdout();
+    assert_eq!(name, format!("{}/lab/short:latest\n", registry.addr));
+    // Through a mirror: the image is stored under the name asked for.
+    let (mirrored, _) = env
+        .skiff(&["pull", "mirrored.example/team/short"])
+        .assert_exit(0);
+    assert_eq!(mirrored, id);
+    let (_, stderr) = env.skiff(&["pull", "blocked.example/a/b"]).assert_exit(125);
+    assert!(stderr.contains("blocked"), "{stderr}");
+}

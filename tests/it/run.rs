@@ -62,10 +62,18 @@ fn exit_codes_follow_docker() {
             .assert_exit(126);
         env.skiff(&["run", "--rm", image, "/etc"]).assert_exit(126);
         let (_, err) = env
-            .skiff(&["run", "--rm", "no-such-image", "true"])
+            .skiff(&["run", "--rm", "--pull", "never", "no-such-image", "true"])
             .assert_exit(125);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains("no-such-image"), "{err}");
+        // Without --pull never, run tries the registry (unreachable here) and says so in one
+        // error line that names the image.
+        let (_, err) = env
+            .skiff(&["run", "--rm", "no-such-image", "true"])
+            .assert_exit(125);
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+        assert_eq!(errors.len(), 1, "{err}");
+        assert!(errors[0].contains("no-such-image"), "{err}");
         env.skiff(&["run", "--rm", "--no-such-flag", image])
             .assert_exit(125);
         // A process killed by a signal: the shell reports 128 + signal, and so does skiff.
