@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start-up benchmark: `skiff run --rm IMAGE true` against `podman --runtime runc run --rm IMAGE true`
 # on the same busybox image, in one run, as an unprivileged user. Prints hyperfine medians, the
-# ratio, and peak RSS, and writes the table to bench/latest.md.
+# ratio, and peak RSS, and writes the table to bench/latest.md; then bench/pull.sh adds the pull
+# benchmark (skiff pull against podman pull of a 500 MiB, 5-layer image from a loopback registry).
 #
 # Run as root (the usual way here), it installs podman, runc, hyperfine and skiff's own host
 # packages, builds skiff, then measures as the test user. Run as a normal user, everything must be
@@ -123,3 +124,6 @@ text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text, end="")
 PY
+
+# Then the pull benchmark, which appends its row to bench/latest.md.
+bench/pull.sh
