@@ -200,7 +200,11 @@ impl Client {
             let url = format!("{base}/v2/");
             // With a plain-HTTP fallback, an https failure moves on at once: it is most often a
             // registry that does not speak TLS, and retrying it cost 2.8 s per pull.
-            let attempts = if *scheme == "https" && insecure { 1 } else { ATTEMPTS };
+            let attempts = if *scheme == "https" && insecure {
+                1
+            } else {
+                ATTEMPTS
+            };
             let mut attempt = 0;
             let response = loop {
                 match agent.get(&url).call() {

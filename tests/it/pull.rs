@@ -36,7 +36,7 @@ fn pushed_image_pulls_back_into_a_clean_store_and_runs() {
     let name = format!("{}/lab/testbox:v1", registry.addr);
     let (id, digest) = push_testbox(&source, &name);
     assert!(digest.starts_with("sha256:"), "{digest}");
-    for env in each_env("pull-clean") {
+    for (n, env) in each_env("pull-clean").into_iter().enumerate() {
         let out = env.skiff(&["pull", NO_TLS, &name]).stdout();
         assert_eq!(out.trim(), id, "pull prints the image ID");
         let inspect = env
@@ -77,6 +77,10 @@ fn pushed_image_pulls_back_into_a_clean_store_and_runs() {
         let by_digest = format!("{}/lab/testbox@{digest}", registry.addr);
         let out = env.skiff(&["pull", "-q", NO_TLS, &by_digest]).stdout();
         assert_eq!(out.trim(), id);
+        // Pushed to another repository of the same registry, the layers are mounted, not sent.
+        let copy = format!("{}/lab/copy-{n}:v1", registry.addr);
+        let (_, stderr) = env.skiff(&["push", NO_TLS, &name, &copy]).assert_exit(0);
+        assert!(stderr.contains("mounted from lab/testbox"), "{stderr}");
     }
 }
 
