@@ -176,7 +176,18 @@ fn staging_writer_alive(path: &Path) -> bool {
     let mut fields = name.rsplitn(3, '-');
     let (_nanos, pid) = (fields.next(), fields.next());
     pid.and_then(|p| p.parse::<u32>().ok())
-        .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
+        .is_some_and(|pid| pid != std::process::id() && process_alive(pid))
+}
+
+/// A zombie is dead: its parent may take a while to reap it (an orphan waits for init).
+fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
 }
 
 /// `sha256:<hex>` of some bytes.

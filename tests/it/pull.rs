@@ -221,6 +221,17 @@ fn a_pull_killed_halfway_is_completed_by_the_next() {
             .args(["-KILL", "-f", &format!("skiff pull -q {NO_TLS} {name}")])
             .status();
         let _ = finish(child, "skiff pull (killed)");
+        // The pull's helper in the user namespace dies with it; wait until it has.
+        for _ in 0..100 {
+            let alive = std::process::Command::new("pgrep")
+                .args(["-f", &format!("skiff pull -q {NO_TLS} {name}")])
+                .output()
+                .unwrap();
+            if alive.stdout.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let images = env.skiff(&["images", "-q"]).stdout();
         assert!(images.lines().count() <= 1, "{images}");
     }
