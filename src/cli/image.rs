@@ -23,6 +23,9 @@ pub enum ImageCommand {
     #[command(name = "rm")]
     Rm(RmiArgs),
     History(HistoryArgs),
+    Pull(super::registry::PullArgs),
+    Push(super::registry::PushArgs),
+    Search(super::registry::SearchArgs),
 }
 
 impl ImageCommand {
@@ -34,6 +37,9 @@ impl ImageCommand {
             ImageCommand::Save(a) => a.run(ctx),
             ImageCommand::Import(a) => a.run(ctx),
             ImageCommand::Tag(a) => a.run(ctx),
+            ImageCommand::Pull(a) => a.run(ctx),
+            ImageCommand::Push(a) => a.run(ctx),
+            ImageCommand::Search(a) => a.run(ctx),
             ImageCommand::Rm(a) => a.run(ctx),
             ImageCommand::History(a) => a.run(ctx),
         }
