@@ -435,6 +435,15 @@ fn search_lists_the_catalog_and_tags() {
         ])
         .stdout();
     let repository = format!("{}/lab/findme", registry.addr);
+    let fresh = TestEnv::rootless("all-tags").unwrap();
+    let ids = fresh
+        .skiff(&["pull", "-q", NO_TLS, "--all-tags", &repository])
+        .stdout();
+    assert_eq!(ids.lines().count(), 2, "{ids}");
+    let tags = fresh.skiff(&["images", "--format", "{{.Tag}}"]).stdout();
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, ["1", "2"]);
     let width = repository.len() + 2;
     assert_eq!(
         out,
