@@ -23,6 +23,10 @@ pub enum ContainerCommand {
     #[command(name = "ls", visible_alias = "list", visible_alias = "ps")]
     Ls(PsArgs),
     Inspect(super::image::InspectArgs),
+    Logs(LogsArgs),
+    Stop(StopArgs),
+    Kill(KillArgs),
+    Wait(WaitArgs),
 }
 
 impl ContainerCommand {
@@ -34,6 +38,10 @@ impl ContainerCommand {
             ContainerCommand::Rm(a) => a.run(ctx),
             ContainerCommand::Ls(a) => a.run(ctx),
             ContainerCommand::Inspect(a) => a.with_kind("container").run(ctx),
+            ContainerCommand::Logs(a) => a.run(ctx),
+            ContainerCommand::Stop(a) => a.run(ctx),
+            ContainerCommand::Kill(a) => a.run(ctx),
+            ContainerCommand::Wait(a) => a.run(ctx),
         }
     }
 }
@@ -134,6 +142,9 @@ impl ContainerFlags {
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct RunArgs {
+    /// Run in the background under a supervisor of its own, and print the container ID.
+    #[arg(short, long)]
+    detach: bool,
     #[command(flatten)]
     flags: ContainerFlags,
     /// Print help (-h is --hostname here, as in Podman).
@@ -146,7 +157,15 @@ impl RunArgs {
         if let Some(warning) = ctx.warn_if_single_mapping() {
             eprintln!("WARN: {warning}");
         }
-        let code = container::run(ctx, &self.flags.prepare(ctx)?)?;
+        let options = self.flags.prepare(ctx)?;
+        if self.detach {
+            if options.tty || options.interactive {
+                anyhow::bail!("run -d with -t or -i is not supported yet: the supervisor does not hold a terminal or standard input (use run -d alone, and logs to read the output)");
+            }
+            println!("{}", container::run_detached(ctx, &options)?);
+            return Ok(0);
+        }
+        let code = container::run(ctx, &options)?;
         Ok(u8::try_from(code).unwrap_or(255))
     }
 }
@@ -186,9 +205,159 @@ pub struct StartArgs {
 impl StartArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         if !self.attach {
-            anyhow::bail!("starting a container in the background is not supported yet: use start --attach (-a)");
+            let record = ctx.store.find_container(&self.container)?;
+            container::detached::start_detached(ctx, &record)?;
+            println!("{}", self.container);
+            return Ok(0);
         }
         let code = container::start(ctx, &self.container, self.interactive)?;
+        Ok(u8::try_from(code).unwrap_or(255))
+    }
+}
+
+/// Fetch the output of a container.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new output until the container stops.
+    #[arg(short, long)]
+    follow: bool,
+    /// Print only the last N lines.
+    #[arg(long, value_name = "N")]
+    tail: Option<usize>,
+    /// Prefix each line with its time.
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Only output after this time (RFC 3339, or a duration such as 10m before now).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only output before this time (RFC 3339, or a duration such as 10m before now).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Container name or ID.
+    container: String,
+}
+
+fn parse_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let span: jiff::SignedDuration = text
+        .parse::<jiff::Span>()
+        .ok()
+        .and_then(|s| jiff::SignedDuration::try_from(s).ok())
+        .or_else(|| text.parse().ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!("invalid time {text:?}: give RFC 3339 or a duration such as 10m")
+        })?;
+    Ok(jiff::Timestamp::now() - span)
+}
+
+impl LogsArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        use std::io::Write;
+        let options = container::detached::LogOptions {
+            follow: self.follow,
+            tail: self.tail,
+            timestamps: self.timestamps,
+            since: self.since.as_deref().map(parse_time).transpose()?,
+            until: self.until.as_deref().map(parse_time).transpose()?,
+        };
+        let stdout = std::io::stdout();
+        let stderr = std::io::stderr();
+        container::detached::read_logs(ctx, &self.container, &options, &mut |is_err, bytes| {
+            if is_err {
+                let mut err = stderr.lock();
+                err.write_all(bytes)?;
+                err.flush()
+            } else {
+                let mut out = stdout.lock();
+                out.write_all(bytes)?;
+                out.flush()
+            }
+        })?;
+        Ok(0)
+    }
+}
+
+/// Stop running containers: the stop signal (SIGTERM), then SIGKILL after the timeout.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(
+        short = 't',
+        long = "time",
+        default_value_t = 10,
+        value_name = "SECONDS"
+    )]
+    time: u64,
+    /// Containers by name or ID.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl StopArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        for reference in &self.containers {
+            container::lifecycle::stop(
+                ctx,
+                reference,
+                nix::sys::signal::Signal::SIGTERM,
+                std::time::Duration::from_secs(self.time),
+            )?;
+            println!("{reference}");
+        }
+        Ok(0)
+    }
+}
+
+/// Send a signal to running containers.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The signal: a name (TERM, SIGHUP) or a number.
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    /// Containers by name or ID.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl KillArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let signal = container::lifecycle::parse_signal(&self.signal)?;
+        for reference in &self.containers {
+            container::lifecycle::kill(ctx, reference, signal)?;
+            println!("{reference}");
+        }
+        Ok(0)
+    }
+}
+
+/// Wait for containers to stop and print their exit codes.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Containers by name or ID.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl WaitArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        for reference in &self.containers {
+            println!("{}", container::lifecycle::wait(ctx, reference)?);
+        }
+        Ok(0)
+    }
+}
+
+/// The supervisor of a detached container (started by skiff itself).
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    id: String,
+}
+
+impl SuperviseArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let code = container::detached::supervise(ctx, &self.id)?;
         Ok(u8::try_from(code).unwrap_or(255))
     }
 }
@@ -244,7 +413,7 @@ impl PsArgs {
         let now = jiff::Timestamp::now();
         let mut rows = Vec::new();
         for record in ctx.store.all_containers() {
-            let state = ctx.store.read_container_state(&record.id);
+            let state = container::current_state(ctx, &record.id);
             let running = state.status == crate::store::containers::Status::Running
                 && state.pid.is_some_and(|p| {
                     nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
@@ -269,7 +438,14 @@ impl PsArgs {
                         human::human_duration_since(finished, now)
                     )
                 }
-                _ if running => "Up".to_string(),
+                _ if running => {
+                    match state.started_at.as_deref().and_then(human::parse_timestamp) {
+                        Some(started) => {
+                            format!("Up {}", human::human_duration_between(started, now))
+                        }
+                        None => "Up".to_string(),
+                    }
+                }
                 _ => "Exited".to_string(),
             };
             let command = record.spec.process.args.join(" ");

@@ -121,6 +121,11 @@ pub fn human_duration_since(then: Timestamp, now: Timestamp) -> String {
     format!("{} ago", human_duration(duration_nanos(then, now)))
 }
 
+/// The `Up 3 seconds` of `podman ps`: the running time without " ago".
+pub fn human_duration_between(then: Timestamp, now: Timestamp) -> String {
+    human_duration(duration_nanos(then, now))
+}
+
 /// `now - then` in nanoseconds, saturated to Go's `time.Duration` range
 /// (`time.Time.Sub` saturates the same way).
 fn duration_nanos(then: Timestamp, now: Timestamp) -> i64 {

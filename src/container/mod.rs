@@ -2,6 +2,8 @@
 //! runtime spec (Docker's rules for Entrypoint, Cmd, Env, WorkingDir and User), running it in the
 //! foreground, and removing it.
 
+pub mod detached;
+pub mod lifecycle;
 mod names;
 
 use std::io::Read;
@@ -291,6 +293,7 @@ fn start_attached(
             let state = ContainerState {
                 status: Status::Running,
                 pid: Some(pid),
+                supervisor_pid: Some(std::process::id() as i32),
                 started_at: Some(jiff::Timestamp::now().to_string()),
                 ..Default::default()
             };
@@ -321,6 +324,38 @@ fn start_attached(
         ctx.store.write_container_state(&record.id, &state)?;
     }
     Ok(outcome?.exit_code)
+}
+
+/// A container's state, with a container whose watcher died shown (and recorded) as exited: its
+/// process died with it (the runtime ties it to its parent), and its mounts with its namespace.
+pub fn current_state(ctx: &Context, id: &str) -> ContainerState {
+    let mut state = ctx.store.read_container_state(id);
+    if state.status == Status::Running {
+        let watcher = state.supervisor_pid.or(state.pid);
+        if !watcher.is_some_and(|pid| store::process_alive(pid as u32)) {
+            state.status = Status::Exited;
+            state.pid = None;
+            state.supervisor_pid = None;
+            // Killed with SIGKILL when its watcher went away.
+            state.exit_code = Some(137);
+            state.finished_at = Some(jiff::Timestamp::now().to_string());
+            let _ = ctx.store.write_container_state(id, &state);
+        }
+    }
+    state
+}
+
+/// `run -d`: create and start under a supervisor; returns the container's id.
+pub fn run_detached(ctx: &Context, options: &CreateOptions) -> Result<String> {
+    let record = create(ctx, options)?;
+    if let Err(error) = detached::start_detached(ctx, &record) {
+        if record.auto_remove {
+            let lock = ctx.store.lock()?;
+            let _ = remove_locked(ctx, &lock, &record.id);
+        }
+        return Err(error);
+    }
+    Ok(record.id)
 }
 
 /// `run`: create, start attached, and remove with `--rm`.
@@ -360,25 +395,24 @@ fn remove_as_user(path: &std::path::Path) -> std::io::Result<()> {
 
 /// `rm`: removes stopped containers (running ones only with `force`, which kills them first).
 pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<String>> {
-    let lock = ctx.store.lock()?;
     let mut removed = Vec::new();
     for reference in references {
         let record = ctx.store.find_container(reference)?;
-        let state = ctx.store.read_container_state(&record.id);
+        let state = current_state(ctx, &record.id);
         if state.status == Status::Running {
-            let alive = state.pid.is_some_and(|p| {
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
-            });
-            if alive && !force {
+            if !force {
                 bail!("cannot remove container {} as it is running - running or paused containers cannot be removed without force", record.id);
             }
-            if let (true, Some(pid)) = (alive, state.pid) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            // Killed first, and its watcher given time to record the exit, without the lock
+            // (a `--rm` supervisor takes it to remove the container itself).
+            lifecycle::stop(
+                ctx,
+                &record.id,
+                nix::sys::signal::Signal::SIGKILL,
+                std::time::Duration::from_secs(5),
+            )?;
         }
+        let lock = ctx.store.lock()?;
         remove_locked(ctx, &lock, &record.id)?;
         removed.push(record.id);
     }
@@ -395,7 +429,7 @@ pub fn start(ctx: &Context, reference: &str, interactive: bool) -> Result<i32> {
 /// The JSON `podman container inspect` prints, for the fields skiff knows.
 pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
     let record = ctx.store.find_container(reference)?;
-    let state = ctx.store.read_container_state(&record.id);
+    let state = current_state(ctx, &record.id);
     let process = &record.spec.process;
     let running = state.status == Status::Running;
     let network = match record.spec.network {

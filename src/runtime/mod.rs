@@ -11,6 +11,7 @@
 
 mod child;
 pub mod container;
+pub mod detach;
 pub mod network;
 mod rootfs;
 mod security;

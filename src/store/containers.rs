@@ -34,6 +34,9 @@ pub enum Status {
 pub struct ContainerState {
     pub status: Status,
     pub pid: Option<i32>,
+    /// The skiff process watching the container (its supervisor, or the foreground `run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor_pid: Option<i32>,
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,

@@ -180,7 +180,7 @@ fn staging_writer_alive(path: &Path) -> bool {
 }
 
 /// A zombie is dead: its parent may take a while to reap it (an orphan waits for init).
-fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };

@@ -7,6 +7,7 @@
 mod archive_safety;
 mod common;
 mod image;
+mod lifecycle;
 mod pull;
 mod run;
 mod store;

@@ -1,0 +1,290 @@
+//! Containers that outlive the command that started them. Each gets a supervisor of its own —
+//! skiff re-executed as `container-supervise ID`, in a new session, with no terminal — which runs
+//! the container, writes its output to the log, records its exit code and removes it when
+//! `--rm` was given: the job conmon does for Podman, without a daemon.
+//!
+//! The supervisor tells the command that started it how the start went on a pipe (its original
+//! standard output): `ok` once the container's process exists, else `error: …`.
+
+use std::io::{BufRead, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::context::Context;
+use crate::runtime;
+use crate::store::containers::{ContainerRecord, ContainerState, Status};
+
+/// The hidden subcommand the supervisor runs as.
+pub const SUPERVISE_COMMAND: &str = "container-supervise";
+
+/// The log file of a container, in the k8s-file format Podman writes:
+/// `<RFC 3339 time with nanoseconds> <stdout|stderr> <F|P> <text>` per line (P: a partial line).
+pub fn log_path(ctx: &Context, id: &str) -> PathBuf {
+    ctx.store.container_dir(id).join("ctr.log")
+}
+
+/// Starts a stored container under a new supervisor; returns once its process exists.
+pub fn start_detached(ctx: &Context, record: &ContainerRecord) -> Result<()> {
+    let state = super::current_state(ctx, &record.id);
+    if state.status == Status::Running {
+        return Ok(());
+    }
+    let mut child = Command::new("/proc/self/exe")
+        .arg("--root")
+        .arg(ctx.store.root())
+        .arg("--runroot")
+        .arg(ctx.store.runroot())
+        .arg(SUPERVISE_COMMAND)
+        .arg(&record.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the container's supervisor")?;
+    let mut report = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut report)?;
+    }
+    match report.trim() {
+        "ok" => Ok(()),
+        other => {
+            let _ = child.wait();
+            match other.strip_prefix("error: ") {
+                Some(message) => bail!("{message}"),
+                None => bail!("the container's supervisor died before the container started"),
+            }
+        }
+    }
+}
+
+/// The supervisor's whole life: run the container, log its output, record how it ended.
+pub fn supervise(ctx: &Context, id: &str) -> Result<i32> {
+    let report = std::io::stdout().as_fd().try_clone_to_owned()?;
+    let report = Arc::new(Mutex::new(Some(std::fs::File::from(report))));
+    let send = |line: &str| {
+        if let Ok(mut slot) = report.lock() {
+            if let Some(mut file) = slot.take() {
+                let _ = writeln!(file, "{line}");
+            }
+        }
+    };
+    let result = supervise_inner(ctx, id, &send);
+    if let Err(error) = &result {
+        send(&format!("error: {error:#}"));
+    }
+    result
+}
+
+fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> {
+    runtime::detach::leave_session()?;
+    let record = ctx.store.read_container(id)?;
+    let (out_read, out_write) = std::io::pipe()?;
+    let (err_read, err_write) = std::io::pipe()?;
+    runtime::detach::redirect_output(&OwnedFd::from(out_write), &OwnedFd::from(err_write))?;
+    let log = Arc::new(Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path(ctx, id))
+            .context("opening the container log")?,
+    ));
+    let mut relays = Vec::new();
+    let mut readers = Some((out_read, err_read));
+    let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let state = ContainerState {
+            status: Status::Running,
+            pid: Some(pid),
+            supervisor_pid: Some(std::process::id() as i32),
+            started_at: Some(jiff::Timestamp::now().to_string()),
+            ..Default::default()
+        };
+        ctx.store.write_container_state(id, &state)?;
+        // Threads only now: the container's process was cloned while this one had none.
+        if let Some((out_read, err_read)) = readers.take() {
+            for (stream, reader) in [("stdout", out_read), ("stderr", err_read)] {
+                let log = Arc::clone(&log);
+                relays.push(std::thread::spawn(move || relay(reader, stream, &log)));
+            }
+        }
+        send("ok");
+        Ok(())
+    };
+    let outcome = runtime::run_container(&record.spec, prepare);
+    runtime::detach::silence_output()?;
+    for relay in relays {
+        let _ = relay.join();
+    }
+    let exit_code = match &outcome {
+        Ok(o) => o.exit_code,
+        Err(runtime::Error::CommandNotFound { .. }) => 127,
+        Err(runtime::Error::NotExecutable { .. }) => 126,
+        Err(runtime::Error::Prepare(error)) => bail!("{error}"),
+        Err(_) => 125,
+    };
+    if record.auto_remove {
+        let lock = ctx.store.lock()?;
+        super::remove_locked(ctx, &lock, id)?;
+    } else {
+        let mut state = ctx.store.read_container_state(id);
+        state.status = Status::Exited;
+        state.pid = None;
+        state.supervisor_pid = None;
+        state.exit_code = Some(exit_code);
+        state.finished_at = Some(jiff::Timestamp::now().to_string());
+        ctx.store.write_container_state(id, &state)?;
+    }
+    outcome?;
+    Ok(exit_code)
+}
+
+fn log_time() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S.%f%:z")
+        .to_string()
+}
+
+/// Copies one stream of the container into the log, a line at a time.
+fn relay(reader: std::io::PipeReader, stream: &str, log: &Mutex<std::fs::File>) {
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let (text, tag) = match line.strip_suffix(b"\n") {
+            Some(text) => (text, "F"),
+            None => (line.as_slice(), "P"),
+        };
+        let mut entry = format!("{} {stream} {tag} ", log_time()).into_bytes();
+        entry.extend_from_slice(text);
+        entry.push(b'\n');
+        if let Ok(mut file) = log.lock() {
+            let _ = file.write_all(&entry);
+        }
+    }
+}
+
+/// One line of a k8s-file log.
+pub struct LogLine<'a> {
+    pub time: &'a str,
+    pub stderr: bool,
+    pub partial: bool,
+    pub text: &'a [u8],
+}
+
+pub fn parse_log_line(line: &[u8]) -> Option<LogLine<'_>> {
+    let mut fields = line.splitn(4, |b| *b == b' ');
+    let time = std::str::from_utf8(fields.next()?).ok()?;
+    let stream = fields.next()?;
+    let tag = fields.next()?;
+    let text = fields.next().unwrap_or_default();
+    Some(LogLine {
+        time,
+        stderr: stream == b"stderr",
+        partial: tag == b"P",
+        text,
+    })
+}
+
+/// What `logs` was asked for.
+pub struct LogOptions {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub timestamps: bool,
+    pub since: Option<jiff::Timestamp>,
+    pub until: Option<jiff::Timestamp>,
+}
+
+/// Writes a container's log to `sink` (stderr flag, bytes), following it while the container
+/// runs when asked to.
+pub fn read_logs(
+    ctx: &Context,
+    reference: &str,
+    options: &LogOptions,
+    sink: &mut dyn FnMut(bool, &[u8]) -> std::io::Result<()>,
+) -> Result<()> {
+    let record = ctx.store.find_container(reference)?;
+    let path = log_path(ctx, &record.id);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut pending = Vec::new();
+    let mut first = true;
+    let mut last_pass = false;
+    loop {
+        if file.is_none() {
+            file = std::fs::File::open(&path).ok();
+        }
+        if let Some(f) = file.as_mut() {
+            f.read_to_end(&mut pending)?;
+        }
+        let complete = pending
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let chunk: Vec<u8> = pending.drain(..complete).collect();
+        let mut lines: Vec<&[u8]> = chunk
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        if first {
+            if let Some(tail) = options.tail {
+                lines = lines.split_off(lines.len().saturating_sub(tail));
+            }
+            first = false;
+        }
+        for raw in lines {
+            let Some(line) = parse_log_line(raw) else {
+                continue;
+            };
+            let time: Option<jiff::Timestamp> = line.time.parse().ok();
+            if options.since.is_some_and(|s| time.is_some_and(|t| t < s))
+                || options.until.is_some_and(|u| time.is_some_and(|t| t > u))
+            {
+                continue;
+            }
+            let mut text = Vec::new();
+            if options.timestamps {
+                text.extend_from_slice(line.time.as_bytes());
+                text.push(b' ');
+            }
+            text.extend_from_slice(line.text);
+            if !line.partial {
+                text.push(b'\n');
+            }
+            sink(line.stderr, &text)?;
+        }
+        if !options.follow || last_pass {
+            return Ok(());
+        }
+        // Once the container has stopped, one more pass picks up its last lines.
+        last_pass = super::current_state(ctx, &record.id).status != Status::Running;
+        if last_pass {
+            continue;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_parse() {
+        let line = parse_log_line(b"2024-01-01T00:00:00.000000000+00:00 stderr P a b c").unwrap();
+        assert!(line.stderr && line.partial);
+        assert_eq!(line.text, b"a b c");
+        assert_eq!(line.time, "2024-01-01T00:00:00.000000000+00:00");
+        let line = parse_log_line(b"t stdout F ").unwrap();
+        assert!(!line.stderr && !line.partial && line.text.is_empty());
+    }
+}

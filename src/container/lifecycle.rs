@@ -1,0 +1,101 @@
+//! Signalling and waiting for containers: `stop`, `kill`, `wait`. The container's watcher (its
+//! supervisor, or the foreground `run`) records the exit; these commands only signal and poll
+//! the recorded state, so they work from any process without a daemon.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use nix::sys::signal::Signal;
+
+use super::current_state;
+use crate::context::Context;
+use crate::store::containers::{ContainerState, Status};
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// Parses `-s`: a name with or without `SIG` (any case), or a number.
+pub fn parse_signal(text: &str) -> Result<Signal> {
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number).map_err(|_| anyhow::anyhow!("invalid signal: {text}"));
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<Signal>()
+        .map_err(|_| anyhow::anyhow!("invalid signal: {text}"))
+}
+
+fn send(pid: i32, signal: Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+}
+
+/// Waits until the container is no longer running, at most `timeout` (None: for ever).
+pub fn wait_until_stopped(ctx: &Context, id: &str, timeout: Option<Duration>) -> ContainerState {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let state = current_state(ctx, id);
+        if state.status != Status::Running || deadline.is_some_and(|d| Instant::now() >= d) {
+            return state;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// `kill`: sends a signal to a running container's first process.
+pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<String> {
+    let record = ctx.store.find_container(reference)?;
+    let state = current_state(ctx, &record.id);
+    match (state.status, state.pid) {
+        (Status::Running, Some(pid)) => {
+            send(pid, signal);
+            Ok(record.id)
+        }
+        _ => bail!(
+            "can only kill running containers. {} is in state {}: container state improper",
+            record.id,
+            format!("{:?}", state.status).to_lowercase()
+        ),
+    }
+}
+
+/// `stop`: SIGTERM (or the given signal), then SIGKILL after `timeout`; returns once stopped.
+pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -> Result<String> {
+    let record = ctx.store.find_container(reference)?;
+    let state = current_state(ctx, &record.id);
+    let (Status::Running, Some(pid)) = (state.status, state.pid) else {
+        return Ok(record.id);
+    };
+    send(pid, signal);
+    if wait_until_stopped(ctx, &record.id, Some(timeout)).status == Status::Running {
+        send(pid, Signal::SIGKILL);
+        if wait_until_stopped(ctx, &record.id, Some(Duration::from_secs(10))).status
+            == Status::Running
+        {
+            bail!("container {} did not stop after SIGKILL", record.id);
+        }
+    }
+    Ok(record.id)
+}
+
+/// `wait`: blocks until the container stops; returns its exit code.
+pub fn wait(ctx: &Context, reference: &str) -> Result<i32> {
+    let record = ctx.store.find_container(reference)?;
+    let state = wait_until_stopped(ctx, &record.id, None);
+    Ok(state.exit_code.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_as_docker_takes_them() {
+        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("sigkill").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! Detached containers and their lifecycle: run -d, ps, logs, stop, start, kill, wait, rm, and
+//! what happens when a supervisor dies.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{each_env, finish, TestEnv};
+
+fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn status(env: &TestEnv, name: &str) -> String {
+    let rows = env
+        .skiff(&["ps", "-a", "--format", "{{.Names}}|{{.Status}}"])
+        .stdout();
+    rows.lines()
+        .find_map(|row| row.strip_prefix(&format!("{name}|")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn supervisors(id: &str) -> usize {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", &format!("container-supervise {id}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+const SERVICE: &str =
+    "echo started; trap 'echo got-term; exit 3' TERM; while true; do sleep 0.1; done";
+
+#[test]
+fn a_detached_container_lives_through_stop_start_and_rm() {
+    for env in each_env("detached") {
+        let image = env.load_testbox();
+        let id = env
+            .skiff(&["run", "-d", "--name", "web", image, "sh", "-c", SERVICE])
+            .stdout();
+        let id = id.trim().to_string();
+        assert_eq!(id.len(), 64, "run -d prints the full ID: {id}");
+        assert!(
+            status(&env, "web").starts_with("Up"),
+            "{}",
+            status(&env, "web")
+        );
+        until("the first log line", || {
+            env.skiff(&["logs", "web"]).stdout() == "started\n"
+        });
+        // logs -f follows until the container stops, and sees its last words.
+        let follower = env.skiff(&["logs", "-f", "web"]).spawn();
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        assert_eq!(env.skiff(&["stop", "-t", "5", "web"]).stdout(), "web\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "SIGTERM was enough"
+        );
+        let followed = finish(follower, "skiff logs -f web");
+        assert_eq!(
+            String::from_utf8_lossy(&followed.stdout),
+            "started\ngot-term\n"
+        );
+        assert!(
+            status(&env, "web").starts_with("Exited (3)"),
+            "{}",
+            status(&env, "web")
+        );
+        let code = env
+            .skiff(&["inspect", "--format", "{{.State.ExitCode}}", "web"])
+            .stdout();
+        assert_eq!(code.trim(), "3");
+        assert_eq!(
+            supervisors(&id),
+            0,
+            "the supervisor exits with its container"
+        );
+        // Started again, it logs a second run after the first.
+        assert_eq!(env.skiff(&["start", "web"]).stdout(), "web\n");
+        until("the second run's log line", || {
+            env.skiff(&["logs", "web"]).stdout() == "started\ngot-term\nstarted\n"
+        });
+        let tail = env.skiff(&["logs", "--tail", "1", "web"]).stdout();
+        assert_eq!(tail, "started\n");
+        let (_, stderr) = env.skiff(&["rm", "web"]).assert_exit(125);
+        assert!(stderr.contains("is running"), "{stderr}");
+        env.skiff(&["rm", "-f", "web"]).stdout();
+        assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
+        assert_eq!(supervisors(&id), 0);
+    }
+}
+
+#[test]
+fn kill_wait_and_detached_rm() {
+    for env in each_env("kill-wait") {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "short",
+            image,
+            "sh",
+            "-c",
+            "sleep 0.3; exit 5",
+        ])
+        .stdout();
+        assert_eq!(env.skiff(&["wait", "short"]).stdout(), "5\n");
+        env.skiff(&["run", "-d", "--name", "long", image, "sh", "-c", SERVICE])
+            .stdout();
+        until("the trap to be set", || {
+            env.skiff(&["logs", "long"]).stdout() == "started\n"
+        });
+        env.skiff(&["kill", "-s", "TERM", "long"]).stdout();
+        assert_eq!(env.skiff(&["wait", "long"]).stdout(), "3\n");
+        let (_, stderr) = env.skiff(&["kill", "long"]).assert_exit(125);
+        assert!(
+            stderr.contains("can only kill running containers"),
+            "{stderr}"
+        );
+        // --rm -d: the supervisor removes the container once it exits.
+        env.skiff(&["run", "-d", "--rm", "--name", "gone", image, "true"])
+            .stdout();
+        until("the --rm container to go", || {
+            !env.skiff(&["ps", "-a", "--format", "{{.Names}}"])
+                .stdout()
+                .contains("gone")
+        });
+    }
+}
+
+#[test]
+fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
+    let env = TestEnv::rootless("supervisor-kill").unwrap();
+    let image = env.load_testbox();
+    let id = env
+        .skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "orphan",
+            image,
+            "sh",
+            "-c",
+            "echo orphan-marker; while true; do sleep 0.1; done",
+        ])
+        .stdout();
+    let id = id.trim().to_string();
+    assert_eq!(supervisors(&id), 1);
+    std::process::Command::new("pkill")
+        .args(["-KILL", "-f", &format!("container-supervise {id}")])
+        .status()
+        .unwrap();
+    until("ps to see the container exited", || {
+        status(&env, "orphan").starts_with("Exited")
+    });
+    // The container's processes went with their supervisor.
+    until("the container's processes to go", || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", "orphan-marker"])
+            .output()
+            .unwrap();
+        out.stdout.is_empty()
+    });
+    env.skiff(&["rm", "orphan"]).stdout();
+    assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
+}
+
+#[test]
+fn detached_with_a_terminal_is_a_clear_error_for_now() {
+    let env = TestEnv::rootless("detached-tty").unwrap();
+    let image = env.load_testbox();
+    let (_, stderr) = env
+        .skiff(&["run", "-d", "-t", image, "true"])
+        .assert_exit(125);
+    assert!(stderr.contains("not supported yet"), "{stderr}");
+}
