@@ -24,6 +24,7 @@ pub enum ContainerCommand {
     Ls(PsArgs),
     Inspect(super::image::InspectArgs),
     Logs(LogsArgs),
+    Exec(ExecArgs),
     Stop(StopArgs),
     Kill(KillArgs),
     Wait(WaitArgs),
@@ -39,6 +40,7 @@ impl ContainerCommand {
             ContainerCommand::Ls(a) => a.run(ctx),
             ContainerCommand::Inspect(a) => a.with_kind("container").run(ctx),
             ContainerCommand::Logs(a) => a.run(ctx),
+            ContainerCommand::Exec(a) => a.run(ctx),
             ContainerCommand::Stop(a) => a.run(ctx),
             ContainerCommand::Kill(a) => a.run(ctx),
             ContainerCommand::Wait(a) => a.run(ctx),
@@ -346,6 +348,54 @@ impl WaitArgs {
             println!("{}", container::lifecycle::wait(ctx, reference)?);
         }
         Ok(0)
+    }
+}
+
+/// Run a command in a running container; exits with the command's exit code.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep standard input open.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Set an environment variable (KEY=VALUE; KEY alone takes skiff's own value). Repeatable.
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Run as USER[:GROUP] (default: the container's user).
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory inside the container (default: the container's).
+    #[arg(short, long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// Container name or ID.
+    container: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
+impl ExecArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let env = self
+            .env
+            .iter()
+            .filter_map(|kv| match kv.split_once('=') {
+                Some(_) => Some(kv.clone()),
+                None => std::env::var(kv).ok().map(|v| format!("{kv}={v}")),
+            })
+            .collect();
+        let options = container::lifecycle::ExecOptions {
+            command: self.command,
+            env,
+            user: self.user,
+            workdir: self.workdir,
+            tty: self.tty,
+            interactive: self.interactive,
+        };
+        let code = container::lifecycle::exec(ctx, &self.container, &options)?;
+        Ok(u8::try_from(code).unwrap_or(255))
     }
 }
 

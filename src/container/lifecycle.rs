@@ -87,6 +87,42 @@ pub fn wait(ctx: &Context, reference: &str) -> Result<i32> {
     Ok(state.exit_code.unwrap_or(0))
 }
 
+/// What `exec` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+}
+
+/// `exec`: runs a command in a running container; returns its exit code.
+pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32> {
+    let record = ctx.store.find_container(reference)?;
+    let state = current_state(ctx, &record.id);
+    let (Status::Running, Some(pid)) = (state.status, state.pid) else {
+        bail!("can only create exec sessions on running containers: container state improper");
+    };
+    if options.command.is_empty() {
+        bail!("exec requires a command to run");
+    }
+    let base = &record.spec.process;
+    let mut env = base.env.clone();
+    env.extend(options.env.iter().cloned());
+    let process = crate::runtime::ProcessSpec {
+        args: options.command.clone(),
+        env: super::merge_env(env),
+        cwd: options.workdir.clone().unwrap_or_else(|| base.cwd.clone()),
+        user: options.user.clone().unwrap_or_else(|| base.user.clone()),
+        terminal: options.tty,
+        interactive: options.interactive,
+    };
+    let outcome = crate::runtime::exec_in_container(pid, ctx.id_mapping.is_some(), &process)?;
+    Ok(outcome.exit_code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

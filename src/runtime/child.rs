@@ -9,7 +9,7 @@ use std::os::fd::{BorrowedFd, RawFd};
 use nix::sys::signal::SigSet;
 
 use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
-use super::spec::ContainerSpec;
+use super::spec::{ContainerSpec, ProcessSpec};
 use super::{rootfs, security, tty};
 
 pub(crate) struct ChildChannels {
@@ -87,7 +87,80 @@ fn setup_and_exec(
     security::drop_privileges(&user)?;
     nix::unistd::chdir(spec.process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", spec.process.cwd), e))?;
-    exec_process(spec, &user)
+    exec_process(&spec.process, &user)
+}
+
+/// Namespaces an `exec` joins, as open /proc/PID/ns descriptors; the user namespace first,
+/// which gives the capabilities the others need when rootless.
+pub(crate) struct JoinTargets {
+    pub user: Option<RawFd>,
+    pub others: Vec<(RawFd, nix::sched::CloneFlags)>,
+}
+
+/// The first process `exec` starts: joins the container's namespaces (the user namespace first,
+/// which gives the capabilities the others need when rootless), then clones the process that
+/// will exec — born in the container's pid namespace, and, with CLONE_PARENT, a child of skiff
+/// itself, so skiff waits for it and signals it directly. It reports that process's pid on
+/// `pid_write` and exits.
+pub(crate) fn exec_child_main(
+    process: &ProcessSpec,
+    targets: &JoinTargets,
+    channels: &ChildChannels,
+    pid_write: RawFd,
+) -> isize {
+    let result = join_namespaces(targets).and_then(|()| {
+        super::container::clone_child(nix::sched::CloneFlags::CLONE_PARENT, || {
+            let Err(error) = exec_in_joined(process, channels);
+            report(channels, error)
+        })
+        .map_err(|e| ChildError::other(e.to_string()))
+    });
+    match result {
+        Ok(pid) => {
+            let _ = nix::unistd::write(borrowed(pid_write), &pid.as_raw().to_ne_bytes());
+            0
+        }
+        Err(error) => report(channels, error),
+    }
+}
+
+fn report(channels: &ChildChannels, error: ChildError) -> isize {
+    let mut report = vec![error.kind];
+    report.extend_from_slice(error.message.as_bytes());
+    let _ = nix::unistd::write(borrowed(channels.err_write), &report);
+    1
+}
+
+fn join_namespaces(targets: &JoinTargets) -> Result<(), ChildError> {
+    if let Some(user) = targets.user {
+        nix::sched::setns(borrowed(user), nix::sched::CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| sys_error("joining the user namespace", e))?;
+    }
+    for (fd, kind) in &targets.others {
+        nix::sched::setns(borrowed(*fd), *kind)
+            .map_err(|e| sys_error("joining the container's namespaces", e))?;
+    }
+    Ok(())
+}
+
+fn exec_in_joined(
+    process: &ProcessSpec,
+    channels: &ChildChannels,
+) -> Result<Infallible, ChildError> {
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    SigSet::empty()
+        .thread_set_mask()
+        .map_err(|e| sys_error("restoring the signal mask", e))?;
+    match channels.tty_socket {
+        Some(socket) => tty::attach_container_terminal(borrowed(socket))?,
+        None if !process.interactive => redirect_stdin_to_null()?,
+        None => {}
+    }
+    let user = security::resolve_user(&process.user)?;
+    security::drop_privileges(&user)?;
+    nix::unistd::chdir(process.cwd.as_str())
+        .map_err(|e| sys_error(&format!("chdir to {}", process.cwd), e))?;
+    exec_process(process, &user)
 }
 
 fn redirect_stdin_to_null() -> Result<(), ChildError> {
@@ -142,14 +215,14 @@ fn resolve_command(name: &str, env: &[String]) -> Result<String, ChildError> {
 }
 
 fn exec_process(
-    spec: &ContainerSpec,
+    process: &ProcessSpec,
     user: &security::ResolvedUser,
 ) -> Result<Infallible, ChildError> {
-    let args = &spec.process.args;
+    let args = &process.args;
     let Some(program) = args.first() else {
         return Err(ChildError::other("no command specified"));
     };
-    let mut env = spec.process.env.clone();
+    let mut env = process.env.clone();
     if !env.iter().any(|kv| kv.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
     }

@@ -70,7 +70,10 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 }
 
 /// Clones a child into `flags` namespaces running `child` on its own stack; returns its pid.
-fn clone_child(flags: CloneFlags, mut child: impl FnMut() -> isize) -> Result<Pid, Error> {
+pub(crate) fn clone_child(
+    flags: CloneFlags,
+    mut child: impl FnMut() -> isize,
+) -> Result<Pid, Error> {
     let mut stack = vec![0u8; CHILD_STACK_SIZE];
     // SAFETY: skiff is single-threaded here (module contract), so the child — a copy-on-write copy
     // of this process without CLONE_VM — holds no lock another thread could own, and may allocate.
@@ -113,6 +116,88 @@ fn exit_code_of(status: WaitStatus) -> Option<i32> {
         WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
         _ => None,
     }
+}
+
+/// Runs `process` inside the running container whose first process is `target_pid`: joins its
+/// user (when rootless), mount, uts, ipc, network and pid namespaces, and returns the process's
+/// exit code once it ends, forwarding signals (and the terminal, with `process.terminal`).
+pub fn exec_in_container(
+    target_pid: i32,
+    rootless: bool,
+    process: &super::ProcessSpec,
+) -> Result<RunOutcome, Error> {
+    use std::os::fd::AsRawFd as _;
+    let open = |name: &str| -> Result<OwnedFd, Error> {
+        let path = format!("/proc/{target_pid}/ns/{name}");
+        std::fs::File::open(&path)
+            .map(OwnedFd::from)
+            .map_err(|source| Error::Sys {
+                context: format!("opening {path} (is the container running?)"),
+                source,
+            })
+    };
+    let user = if rootless { Some(open("user")?) } else { None };
+    let mut others = Vec::new();
+    for (name, kind) in [
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("pid", CloneFlags::CLONE_NEWPID),
+        ("mnt", CloneFlags::CLONE_NEWNS),
+    ] {
+        others.push((open(name)?, kind));
+    }
+    let (pid_read, pid_write) = pipe()?;
+    let (err_read, err_write) = pipe()?;
+    let (tty_parent, tty_child) = if process.terminal {
+        let (a, b) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::sys("socketpair", e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+    let signals = forwarded_signals();
+    signals
+        .thread_block()
+        .map_err(|e| Error::sys("blocking signals", e))?;
+    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::sys("signalfd", e))?;
+    let targets = super::child::JoinTargets {
+        user: user.as_ref().map(|fd| fd.as_raw_fd()),
+        others: others
+            .iter()
+            .map(|(fd, kind)| (fd.as_raw_fd(), *kind))
+            .collect(),
+    };
+    let channels = ChildChannels {
+        sync_read: -1,
+        err_write: err_write.as_raw_fd(),
+        tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
+    };
+    let joiner = clone_child(CloneFlags::empty(), || {
+        super::child::exec_child_main(process, &targets, &channels, pid_write.as_raw_fd())
+    })?;
+    drop(err_write);
+    drop(tty_child);
+    drop(pid_write);
+    let mut pid_bytes = [0u8; 4];
+    let reported = std::fs::File::from(pid_read).read_exact(&mut pid_bytes);
+    let _ = waitpid(joiner, None);
+    let result = match reported {
+        Ok(()) => {
+            let pid = Pid::from_raw(i32::from_ne_bytes(pid_bytes));
+            supervise(pid, err_read, tty_parent, &signal_fd, process.interactive)
+        }
+        Err(_) => Err(read_child_error(err_read)
+            .unwrap_or_else(|| Error::Setup("the process joining the container died".into()))),
+    };
+    let _ = signals.thread_unblock();
+    result
 }
 
 /// Runs the container in the foreground: returns when its first process exits. `prepare` (the

@@ -179,3 +179,77 @@ fn detached_with_a_terminal_is_a_clear_error_for_now() {
         .assert_exit(125);
     assert!(stderr.contains("not supported yet"), "{stderr}");
 }
+
+#[test]
+fn exec_joins_a_running_container() {
+    for env in each_env("exec") {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "box",
+            "--hostname",
+            "boxhost",
+            image,
+            "sleep",
+            "30",
+        ])
+        .stdout();
+        let out = env
+            .skiff(&[
+                "exec",
+                "box",
+                "sh",
+                "-c",
+                "echo $$; hostname; ls /proc | grep -c '^[0-9]'",
+            ])
+            .stdout();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_ne!(lines[0], "1", "a new process beside pid 1: {out}");
+        assert_eq!(lines[1], "boxhost", "{out}");
+        assert!(
+            lines[2].parse::<u32>().unwrap() <= 4,
+            "only the container's processes: {out}"
+        );
+        env.skiff(&["exec", "box", "sh", "-c", "exit 4"])
+            .assert_exit(4);
+        env.skiff(&["exec", "box", "no-such-command"])
+            .assert_exit(127);
+        let out = env
+            .skiff(&[
+                "exec",
+                "-u",
+                "1000",
+                "-w",
+                "/tmp",
+                "-e",
+                "X=from-exec",
+                "box",
+                "sh",
+                "-c",
+                "id -u; pwd; echo $X",
+            ])
+            .stdout();
+        assert_eq!(out, "1000\n/tmp\nfrom-exec\n");
+        let out = env
+            .skiff(&["exec", "-i", "box", "cat"])
+            .stdin("through stdin\n")
+            .stdout();
+        assert_eq!(out, "through stdin\n");
+        // A file written by exec is seen by the container's own processes: same mounts.
+        env.skiff(&["exec", "box", "sh", "-c", "echo shared > /tmp/f"])
+            .stdout();
+        assert_eq!(
+            env.skiff(&["exec", "box", "cat", "/tmp/f"]).stdout(),
+            "shared\n"
+        );
+        env.skiff(&["stop", "-t", "0", "box"]).stdout();
+        let (_, stderr) = env.skiff(&["exec", "box", "true"]).assert_exit(125);
+        assert!(
+            stderr.contains("can only create exec sessions on running containers"),
+            "{stderr}"
+        );
+        env.skiff(&["rm", "box"]).stdout();
+    }
+}
