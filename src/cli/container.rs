@@ -26,6 +26,10 @@ pub enum ContainerCommand {
     Logs(LogsArgs),
     Exec(ExecArgs),
     Stop(StopArgs),
+    Restart(RestartArgs),
+    Rename(RenameArgs),
+    /// Remove every container that is not running.
+    Prune(PruneArgs),
     Kill(KillArgs),
     Wait(WaitArgs),
 }
@@ -42,6 +46,9 @@ impl ContainerCommand {
             ContainerCommand::Logs(a) => a.run(ctx),
             ContainerCommand::Exec(a) => a.run(ctx),
             ContainerCommand::Stop(a) => a.run(ctx),
+            ContainerCommand::Restart(a) => a.run(ctx),
+            ContainerCommand::Rename(a) => a.run(ctx),
+            ContainerCommand::Prune(a) => a.run(ctx),
             ContainerCommand::Kill(a) => a.run(ctx),
             ContainerCommand::Wait(a) => a.run(ctx),
         }
@@ -89,6 +96,12 @@ pub struct ContainerFlags {
         value_name = "MODE"
     )]
     network: String,
+    /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
+    #[arg(long, value_name = "SIGNAL")]
+    stop_signal: Option<String>,
+    /// Seconds `stop` waits for the container before killing it (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    stop_timeout: Option<u64>,
     /// When to pull the image: always, missing (default), never, newer.
     #[arg(long, value_enum, default_value = "missing", value_name = "POLICY")]
     pull: super::registry::PullPolicy,
@@ -136,6 +149,14 @@ impl ContainerFlags {
             interactive: self.interactive,
             tty: self.tty,
             network: parse_network(&self.network)?,
+            stop_signal: match &self.stop_signal {
+                Some(signal) => {
+                    container::lifecycle::parse_signal(signal)?;
+                    Some(signal.clone())
+                }
+                None => None,
+            },
+            stop_timeout: self.stop_timeout,
         })
     }
 }
@@ -284,14 +305,9 @@ impl LogsArgs {
 /// Stop running containers: the stop signal (SIGTERM), then SIGKILL after the timeout.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container.
-    #[arg(
-        short = 't',
-        long = "time",
-        default_value_t = 10,
-        value_name = "SECONDS"
-    )]
-    time: u64,
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10).
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    time: Option<u64>,
     /// Containers by name or ID.
     #[arg(required = true)]
     containers: Vec<String>,
@@ -300,13 +316,65 @@ pub struct StopArgs {
 impl StopArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         for reference in &self.containers {
-            container::lifecycle::stop(
-                ctx,
-                reference,
-                nix::sys::signal::Signal::SIGTERM,
-                std::time::Duration::from_secs(self.time),
-            )?;
+            container::lifecycle::stop_as_configured(ctx, reference, self.time)?;
             println!("{reference}");
+        }
+        Ok(0)
+    }
+}
+
+/// Stop containers and start them again in the background.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait before killing each container (default: its --stop-timeout, else 10).
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    time: Option<u64>,
+    /// Containers by name or ID.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl RestartArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        for reference in &self.containers {
+            let id = container::lifecycle::stop_as_configured(ctx, reference, self.time)?;
+            let record = ctx.store.read_container(&id)?;
+            container::detached::start_detached(ctx, &record)?;
+            println!("{id}");
+        }
+        Ok(0)
+    }
+}
+
+/// Give a container a new name.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// Container name or ID.
+    container: String,
+    /// The new name.
+    name: String,
+}
+
+impl RenameArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        container::rename(ctx, &self.container, &self.name)?;
+        Ok(0)
+    }
+}
+
+/// Remove every container that is not running.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation (skiff never asks: accepted for Docker and Podman scripts).
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl PruneArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let _ = self.force;
+        for id in container::prune(ctx)? {
+            println!("{id}");
         }
         Ok(0)
     }
@@ -456,19 +524,82 @@ pub struct PsArgs {
     /// Output format: table (default), json, or a Go template such as '{{.ID}} {{.Names}}'.
     #[arg(long)]
     format: Option<String>,
+    /// Show only the latest created container (of all states).
+    #[arg(short, long)]
+    latest: bool,
+    /// Show the N last created containers (of all states).
+    #[arg(short = 'n', long, value_name = "N")]
+    last: Option<usize>,
+    /// Filter: status=, name=, id=, ancestor=, exited= (repeatable; different keys must all match).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+}
+
+/// `ps --filter` as Podman reads it: values of one key are alternatives, keys all must match.
+fn ps_filter_matches(
+    filters: &[(String, String)],
+    row: &serde_json::Value,
+    full_id: &str,
+    image_id: &str,
+) -> anyhow::Result<bool> {
+    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+    keys.dedup();
+    for key in keys {
+        let values = filters
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str());
+        let text = |field: &str| row[field].as_str().unwrap_or_default().to_string();
+        let mut any = false;
+        for value in values {
+            any |= match key {
+                "status" => text("State") == value,
+                "name" => text("Names").contains(value),
+                "id" => full_id.starts_with(value),
+                "ancestor" => {
+                    text("Image") == value
+                        || image_id.starts_with(value.trim_start_matches("sha256:"))
+                }
+                "exited" => text("State") == "exited" && row["ExitCode"].to_string() == value,
+                other => anyhow::bail!(
+                    "invalid filter {other:?}: use status, name, id, ancestor or exited"
+                ),
+            };
+        }
+        if !any {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 impl PsArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         let now = jiff::Timestamp::now();
+        let filters: Vec<(String, String)> = self
+            .filter
+            .iter()
+            .map(|f| {
+                f.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| anyhow::anyhow!("invalid filter {f:?}: expected KEY=VALUE"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let mut records = ctx.store.all_containers();
+        records.sort_by(|a, b| b.created.cmp(&a.created));
+        let limit = if self.latest { Some(1) } else { self.last };
+        if let Some(limit) = limit {
+            records.truncate(limit);
+        }
+        let show_all = self.all || limit.is_some() || !filters.is_empty();
         let mut rows = Vec::new();
-        for record in ctx.store.all_containers() {
+        for record in records {
             let state = container::current_state(ctx, &record.id);
             let running = state.status == crate::store::containers::Status::Running
                 && state.pid.is_some_and(|p| {
                     nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
                 });
-            if !self.all && !running {
+            if !show_all && !running {
                 continue;
             }
             let created = human::parse_timestamp(&record.created).unwrap_or(now);
@@ -516,6 +647,10 @@ impl PsArgs {
                 "State": format!("{:?}", state.status).to_lowercase(),
                 "ExitCode": state.exit_code.unwrap_or(0),
             }));
+            let row = rows.last().cloned().unwrap_or_default();
+            if !ps_filter_matches(&filters, &row, &record.id, &record.image_id)? {
+                rows.pop();
+            }
         }
         if self.quiet {
             for row in &rows {

@@ -60,6 +60,8 @@ pub enum Command {
     Logs(container::LogsArgs),
     Exec(container::ExecArgs),
     Stop(container::StopArgs),
+    Restart(container::RestartArgs),
+    Rename(container::RenameArgs),
     Kill(container::KillArgs),
     Wait(container::WaitArgs),
     #[command(name = "container-supervise", hide = true)]
@@ -105,6 +107,8 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Logs(args) => args.run(&ctx()?),
         Command::Exec(args) => args.run(&ctx()?),
         Command::Stop(args) => args.run(&ctx()?),
+        Command::Restart(args) => args.run(&ctx()?),
+        Command::Rename(args) => args.run(&ctx()?),
         Command::Kill(args) => args.run(&ctx()?),
         Command::Wait(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),

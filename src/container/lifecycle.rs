@@ -80,6 +80,18 @@ pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -
     Ok(record.id)
 }
 
+/// `stop` with the container's own stop signal and timeout unless `timeout` overrides it;
+/// returns the container's id.
+pub fn stop_as_configured(ctx: &Context, reference: &str, timeout: Option<u64>) -> Result<String> {
+    let record = ctx.store.find_container(reference)?;
+    let signal = match &record.stop_signal {
+        Some(name) => parse_signal(name)?,
+        None => Signal::SIGTERM,
+    };
+    let seconds = timeout.or(record.stop_timeout).unwrap_or(10);
+    stop(ctx, &record.id, signal, Duration::from_secs(seconds))
+}
+
 /// `wait`: blocks until the container stops; returns its exit code.
 pub fn wait(ctx: &Context, reference: &str) -> Result<i32> {
     let record = ctx.store.find_container(reference)?;

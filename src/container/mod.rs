@@ -36,6 +36,8 @@ pub struct CreateOptions {
     pub interactive: bool,
     pub tty: bool,
     pub network: NetworkMode,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -272,6 +274,11 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         image_name: options.image.clone(),
         created: jiff::Timestamp::now().to_string(),
         auto_remove: options.remove,
+        stop_signal: options
+            .stop_signal
+            .clone()
+            .or_else(|| config.config.stop_signal.clone()),
+        stop_timeout: options.stop_timeout,
         spec,
     };
     Ok(record)
@@ -417,6 +424,26 @@ pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<S
         removed.push(record.id);
     }
     Ok(removed)
+}
+
+/// `rename`: under the lock, so two renames cannot take the same name.
+pub fn rename(ctx: &Context, reference: &str, name: &str) -> Result<()> {
+    names::validate(name).map_err(anyhow::Error::msg)?;
+    let record = ctx.store.find_container(reference)?;
+    let lock = ctx.store.lock()?;
+    ctx.store.rename_container(&lock, &record.id, name)?;
+    Ok(())
+}
+
+/// `container prune`: removes every container that is not running; returns their ids.
+pub fn prune(ctx: &Context) -> Result<Vec<String>> {
+    let stopped: Vec<String> = ctx
+        .store
+        .container_ids()
+        .into_iter()
+        .filter(|id| current_state(ctx, id).status != Status::Running)
+        .collect();
+    remove(ctx, &stopped, false)
 }
 
 /// Starts a stored container attached (`start -a`).

@@ -18,6 +18,12 @@ pub struct ContainerRecord {
     pub created: String,
     /// Remove the container once it exits (`--rm`).
     pub auto_remove: bool,
+    /// `--stop-signal` (else the image's StopSignal): what `stop` sends first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
     pub spec: ContainerSpec,
 }
 
@@ -136,6 +142,23 @@ impl Store {
             target.display()
         )))?;
         super::fsync_dir(&self.root().join("containers"))
+    }
+
+    /// Gives a container a new name, refusing one that is taken.
+    pub fn rename_container(&self, _lock: &StoreLock, id: &str, name: &str) -> Result<(), Error> {
+        if let Some(other) = self.all_containers().into_iter().find(|c| c.name == name) {
+            return Err(Error::NameInUse {
+                name: name.to_string(),
+                id: other.id,
+            });
+        }
+        let mut record = self.read_container(id)?;
+        record.name = name.to_string();
+        let config = serde_json::to_vec_pretty(&record).map_err(|e| Error::Corrupt {
+            path: self.container_dir(id),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&self.container_dir(id).join("config.json"), &config)
     }
 
     /// Resolves a full id, a unique id prefix or a name.

@@ -253,3 +253,79 @@ fn exec_joins_a_running_container() {
         env.skiff(&["rm", "box"]).stdout();
     }
 }
+
+#[test]
+fn ps_filters_rename_restart_prune_and_stop_settings() {
+    let env = TestEnv::rootless("ps-and-friends").unwrap();
+    let image = env.load_testbox();
+    env.skiff(&["create", "--name", "made", image, "true"])
+        .stdout();
+    env.skiff(&["run", "--name", "ran", image, "sh", "-c", "exit 2"])
+        .assert_exit(2);
+    // USR1 stops it at once; with the default TERM it would wait out the timeout.
+    let script = "trap 'exit 0' USR1; while true; do sleep 0.1; done";
+    env.skiff(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "--stop-signal",
+        "USR1",
+        "--stop-timeout",
+        "30",
+        image,
+        "sh",
+        "-c",
+        script,
+    ])
+    .stdout();
+    let names = |args: &[&str]| {
+        let mut all = vec!["ps", "--format", "{{.Names}}"];
+        all.extend_from_slice(args);
+        env.skiff(&all).stdout()
+    };
+    assert_eq!(names(&[]), "svc\n");
+    assert_eq!(names(&["-l"]), "svc\n");
+    assert_eq!(names(&["-n", "2"]), "svc\nran\n");
+    assert_eq!(names(&["--filter", "status=exited"]), "ran\n");
+    assert_eq!(names(&["--filter", "exited=2"]), "ran\n");
+    assert_eq!(names(&["--filter", "status=created"]), "made\n");
+    assert_eq!(
+        names(&["-a", "--filter", "name=ma", "--filter", "name=ra"]),
+        "ran\nmade\n"
+    );
+    let (_, stderr) = env
+        .skiff(&["ps", "--filter", "colour=red"])
+        .assert_exit(125);
+    assert!(stderr.contains("invalid filter"), "{stderr}");
+
+    let (_, stderr) = env.skiff(&["rename", "made", "ran"]).assert_exit(125);
+    assert!(stderr.contains("already in use"), "{stderr}");
+    env.skiff(&["rename", "made", "renamed"]).stdout();
+    assert_eq!(names(&["--filter", "status=created"]), "renamed\n");
+
+    until("the trap", || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", "trap 'exit 0' USR1"])
+            .output()
+            .unwrap();
+        !out.stdout.is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    env.skiff(&["restart", "svc"]).stdout();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the stop signal was USR1"
+    );
+    assert!(
+        status(&env, "svc").starts_with("Up"),
+        "{}",
+        status(&env, "svc")
+    );
+
+    let pruned = env.skiff(&["container", "prune", "-f"]).stdout();
+    assert_eq!(pruned.lines().count(), 2, "{pruned}");
+    assert_eq!(names(&["-a"]), "svc\n");
+    env.skiff(&["rm", "-f", "svc"]).stdout();
+}
