@@ -560,7 +560,10 @@ fn ps_filter_matches(
                     text("Image") == value
                         || image_id.starts_with(value.trim_start_matches("sha256:"))
                 }
-                "exited" => text("State") == "exited" && row["ExitCode"].to_string() == value,
+                "exited" => {
+                    text("State") == "exited"
+                        && row["ExitCode"].as_i64().map(|c| c.to_string()).as_deref() == Some(value)
+                }
                 other => anyhow::bail!(
                     "invalid filter {other:?}: use status, name, id, ancestor or exited"
                 ),
