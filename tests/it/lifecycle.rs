@@ -329,3 +329,74 @@ fn ps_filters_rename_restart_prune_and_stop_settings() {
     assert_eq!(names(&["-a"]), "svc\n");
     env.skiff(&["rm", "-f", "svc"]).stdout();
 }
+
+#[test]
+fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
+    let env = TestEnv::rootless("concurrency").unwrap();
+    let image = env.load_testbox();
+    let runs: Vec<_> = (0..20)
+        .map(|i| {
+            env.skiff(&[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "--name",
+                &format!("c{i}"),
+                image,
+                "sleep",
+                "60",
+            ])
+            .spawn()
+        })
+        .collect();
+    // ps runs while the containers start: it must never fail.
+    for _ in 0..5 {
+        env.skiff(&["ps", "-a", "-q"]).stdout();
+    }
+    for (i, run) in runs.into_iter().enumerate() {
+        let out = finish(run, "skiff run -d");
+        assert!(
+            out.status.success(),
+            "run -d c{i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(env.skiff(&["ps", "-q"]).stdout().lines().count(), 20);
+    let removals: Vec<_> = (0..20)
+        .map(|i| env.skiff(&["rm", "-f", &format!("c{i}")]).spawn())
+        .collect();
+    for _ in 0..5 {
+        env.skiff(&["ps", "-a", "-q"]).stdout();
+    }
+    for (i, rm) in removals.into_iter().enumerate() {
+        let out = finish(rm, "skiff rm -f");
+        assert!(
+            out.status.success(),
+            "rm -f c{i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
+    until("every supervisor and container process to go", || {
+        let out = std::process::Command::new("pgrep")
+            .args([
+                "-u",
+                &crate::common::TEST_USER.to_string(),
+                "-f",
+                "container-supervise|sleep 60",
+            ])
+            .output()
+            .unwrap();
+        out.stdout.is_empty() || !crate::common::is_root()
+    });
+    let leftovers = std::fs::read_dir(env.store_root().join("containers"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "no container directories remain");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(env.store_root().to_str().unwrap()),
+        "no mounts of the store remain"
+    );
+}
