@@ -382,7 +382,7 @@ fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
         let out = std::process::Command::new("pgrep")
             .args([
                 "-u",
-                &crate::common::TEST_USER.to_string(),
+                crate::common::TEST_USER,
                 "-f",
                 "container-supervise|sleep 60",
             ])
