@@ -127,3 +127,5 @@ PY
 
 # Then the pull benchmark, which appends its row to bench/latest.md.
 bench/pull.sh
+# And the lifecycle benchmark: exec, ps with 50 containers, supervisor RSS.
+bench/lifecycle.sh

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Lifecycle benchmark: `skiff exec CTR true` against `podman exec CTR true` on a running
+# container, `ps -a` with 50 containers in each store, and the RSS of one detached container's
+# supervisor (skiff's own against conmon). Appends its rows to bench/latest.md. Called by
+# bench/run.sh after it has installed everything and built skiff.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+runs=${RUNS:-30}
+user=${SKIFF_TEST_USER:-skiff-test}
+skiff=$repo/target/release/skiff
+[ -x "$skiff" ] || { echo "bench/lifecycle.sh: build skiff first (cargo build --release)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/skiff-bench-life.XXXXXX)
+trap 'rm -rf "$work" 2>/dev/null || true' EXIT
+scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/busybox.tar"
+chmod -R a+rX "$work"
+
+measure() {
+    set -euo pipefail
+    local work=$1 skiff=$2 runs=$3
+    export HOME=$work/home XDG_RUNTIME_DIR=$work/run
+    mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR"
+    chmod 700 "$XDG_RUNTIME_DIR"
+    printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
+        >"$HOME/.config/containers/containers.conf"
+    cd "$work"
+    "$skiff" import -q "$work/busybox.tar" bench-busybox >/dev/null
+    podman import -q "$work/busybox.tar" bench-busybox >/dev/null 2>&1
+    "$skiff" run -d --name bench-exec bench-busybox sleep 3600 >/dev/null
+    podman --runtime runc run -d --name bench-exec bench-busybox sleep 3600 >/dev/null 2>&1
+    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/exec.json" \
+        -n skiff "$skiff exec bench-exec true" \
+        -n podman "podman exec bench-exec true" \
+        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+    local supervisor conmon
+    supervisor=$(pgrep -u "$(id -u)" -f "container-supervise" | head -1)
+    conmon=$(pgrep -u "$(id -u)" -x conmon | head -1)
+    awk '/VmRSS/ {print $2}' "/proc/$supervisor/status" >"$work/rss-supervisor"
+    awk '/VmRSS/ {print $2}' "/proc/$conmon/status" >"$work/rss-conmon"
+    for i in $(seq 49); do
+        "$skiff" create --name "c$i" bench-busybox true >/dev/null
+        podman create --name "c$i" bench-busybox true >/dev/null 2>&1
+    done
+    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/ps.json" \
+        -n skiff "$skiff ps -a" \
+        -n podman "podman ps -a" \
+        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+    "$skiff" rm -af >/dev/null
+    podman rm -af -t 0 >/dev/null 2>&1 || true
+    podman system reset -f >/dev/null 2>&1 || true
+    pkill -u "$(id -u)" -f "^catatonit -P" || true
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+    chown -R "$user" "$work"
+    runuser -u "$user" -- bash -c "$(declare -f measure); measure '$work' '$skiff' '$runs'"
+else
+    (measure "$work" "$skiff" "$runs")
+fi
+
+python3 - "$work" "$repo/bench/latest.md" <<'PY'
+import json, statistics, sys
+work, out = sys.argv[1], sys.argv[2]
+def medians(name):
+    return {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(f"{work}/{name}.json"))["results"]}
+exec_ms, ps_ms = medians("exec"), medians("ps")
+supervisor = int(open(f"{work}/rss-supervisor").read()) / 1024
+conmon = int(open(f"{work}/rss-conmon").read()) / 1024
+lines = [
+    f"| `exec CTR true` on a running container | {exec_ms['skiff']:.1f} ms | {exec_ms['podman']:.1f} ms | **{exec_ms['skiff']/exec_ms['podman']:.3f}** |",
+    f"| `ps -a` with 50 containers | {ps_ms['skiff']:.1f} ms | {ps_ms['podman']:.1f} ms | **{ps_ms['skiff']/ps_ms['podman']:.3f}** |",
+    f"| RSS of a detached container's supervisor (skiff) / conmon (podman) | {supervisor:.1f} MiB | {conmon:.1f} MiB | |",
+]
+text = "\n".join(lines) + "\n"
+open(out, "a").write(text)
+print(text, end="")
+PY
