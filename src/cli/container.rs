@@ -99,6 +99,9 @@ pub struct ContainerFlags {
     /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     stop_signal: Option<String>,
+    /// Restart policy, carried out by the container's supervisor: no, on-failure[:N], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    restart: Option<String>,
     /// Seconds `stop` waits for the container before killing it (default 10).
     #[arg(long, value_name = "SECONDS")]
     stop_timeout: Option<u64>,
@@ -157,6 +160,16 @@ impl ContainerFlags {
                 None => None,
             },
             stop_timeout: self.stop_timeout,
+            restart: match &self.restart {
+                Some(policy) => {
+                    container::detached::RestartPolicy::parse(policy)?;
+                    if self.rm && policy != "no" {
+                        anyhow::bail!("conflicting options: --restart and --rm");
+                    }
+                    Some(policy.clone())
+                }
+                None => None,
+            },
         })
     }
 }

@@ -79,12 +79,48 @@ pub fn supervise(ctx: &Context, id: &str) -> Result<i32> {
     result
 }
 
+/// `--restart`: when the supervisor starts the container again after it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    OnFailure(Option<u32>),
+    Always,
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text.split_once(':') {
+            None if text == "no" || text.is_empty() => RestartPolicy::No,
+            None if text == "always" => RestartPolicy::Always,
+            None if text == "unless-stopped" => RestartPolicy::UnlessStopped,
+            None if text == "on-failure" => RestartPolicy::OnFailure(None),
+            Some(("on-failure", n)) => RestartPolicy::OnFailure(Some(n.parse().map_err(|_| {
+                anyhow::anyhow!("invalid restart policy {text:?}: the retry count must be a number")
+            })?)),
+            _ => bail!(
+                "invalid restart policy {text:?}: use no, on-failure[:N], always or unless-stopped"
+            ),
+        })
+    }
+
+    /// Whether a container that ended with `exit_code`, restarted `restarts` times so far and
+    /// not stopped by the user, is started again.
+    fn restarts(self, exit_code: i32, restarts: u32) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::OnFailure(limit) => {
+                exit_code != 0 && limit.is_none_or(|limit| restarts < limit)
+            }
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        }
+    }
+}
+
 fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> {
     runtime::detach::leave_session()?;
     let record = ctx.store.read_container(id)?;
-    let (out_read, out_write) = std::io::pipe()?;
-    let (err_read, err_write) = std::io::pipe()?;
-    runtime::detach::redirect_output(&OwnedFd::from(out_write), &OwnedFd::from(err_write))?;
+    let policy = RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
     let log = Arc::new(Mutex::new(
         std::fs::OpenOptions::new()
             .create(true)
@@ -92,6 +128,45 @@ fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> 
             .open(log_path(ctx, id))
             .context("opening the container log")?,
     ));
+    let mut restarts = 0;
+    loop {
+        let (exit_code, outcome) = run_once(ctx, &record, &log, send, restarts)?;
+        let stop_requested = ctx.store.read_container_state(id).stop_requested;
+        if outcome.is_ok() && !stop_requested && policy.restarts(exit_code, restarts) {
+            restarts += 1;
+            continue;
+        }
+        if record.auto_remove {
+            let lock = ctx.store.lock()?;
+            super::remove_locked(ctx, &lock, id)?;
+        } else {
+            let mut state = ctx.store.read_container_state(id);
+            state.status = Status::Exited;
+            state.pid = None;
+            state.supervisor_pid = None;
+            state.exit_code = Some(exit_code);
+            state.finished_at = Some(jiff::Timestamp::now().to_string());
+            ctx.store.write_container_state(id, &state)?;
+        }
+        outcome?;
+        return Ok(exit_code);
+    }
+}
+
+/// Runs the container once with its output going to the log; returns its exit code. Threads
+/// exist only while it runs: they are joined before this returns, so the next run clones from
+/// a single-threaded process again.
+fn run_once(
+    ctx: &Context,
+    record: &ContainerRecord,
+    log: &Arc<Mutex<std::fs::File>>,
+    send: &dyn Fn(&str),
+    restarts: u32,
+) -> Result<(i32, Result<(), runtime::Error>)> {
+    let id = record.id.as_str();
+    let (out_read, out_write) = std::io::pipe()?;
+    let (err_read, err_write) = std::io::pipe()?;
+    runtime::detach::redirect_output(&OwnedFd::from(out_write), &OwnedFd::from(err_write))?;
     let mut relays = Vec::new();
     let mut readers = Some((out_read, err_read));
     let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -100,13 +175,14 @@ fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> 
             pid: Some(pid),
             supervisor_pid: Some(std::process::id() as i32),
             started_at: Some(jiff::Timestamp::now().to_string()),
+            restart_count: restarts,
             ..Default::default()
         };
         ctx.store.write_container_state(id, &state)?;
         // Threads only now: the container's process was cloned while this one had none.
         if let Some((out_read, err_read)) = readers.take() {
             for (stream, reader) in [("stdout", out_read), ("stderr", err_read)] {
-                let log = Arc::clone(&log);
+                let log = Arc::clone(log);
                 relays.push(std::thread::spawn(move || relay(reader, stream, &log)));
             }
         }
@@ -125,20 +201,7 @@ fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> 
         Err(runtime::Error::Prepare(error)) => bail!("{error}"),
         Err(_) => 125,
     };
-    if record.auto_remove {
-        let lock = ctx.store.lock()?;
-        super::remove_locked(ctx, &lock, id)?;
-    } else {
-        let mut state = ctx.store.read_container_state(id);
-        state.status = Status::Exited;
-        state.pid = None;
-        state.supervisor_pid = None;
-        state.exit_code = Some(exit_code);
-        state.finished_at = Some(jiff::Timestamp::now().to_string());
-        ctx.store.write_container_state(id, &state)?;
-    }
-    outcome?;
-    Ok(exit_code)
+    Ok((exit_code, outcome.map(|_| ())))
 }
 
 fn log_time() -> String {
@@ -277,6 +340,20 @@ pub fn read_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restart_policies_follow_docker() {
+        assert_eq!(
+            RestartPolicy::parse("on-failure:3").unwrap(),
+            RestartPolicy::OnFailure(Some(3))
+        );
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
+        let three = RestartPolicy::OnFailure(Some(3));
+        assert!(three.restarts(1, 2) && !three.restarts(1, 3) && !three.restarts(0, 0));
+        assert!(RestartPolicy::Always.restarts(0, 100));
+        assert!(!RestartPolicy::No.restarts(1, 0));
+    }
 
     #[test]
     fn log_lines_parse() {

@@ -68,6 +68,9 @@ pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -
     let (Status::Running, Some(pid)) = (state.status, state.pid) else {
         return Ok(record.id);
     };
+    let mut requested = state.clone();
+    requested.stop_requested = true;
+    ctx.store.write_container_state(&record.id, &requested)?;
     send(pid, signal);
     if wait_until_stopped(ctx, &record.id, Some(timeout)).status == Status::Running {
         send(pid, Signal::SIGKILL);

@@ -38,6 +38,7 @@ pub struct CreateOptions {
     pub network: NetworkMode,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
+    pub restart: Option<String>,
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -279,6 +280,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             .clone()
             .or_else(|| config.config.stop_signal.clone()),
         stop_timeout: options.stop_timeout,
+        restart: options.restart.clone(),
         spec,
     };
     Ok(record)
@@ -478,6 +480,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
             "StartedAt": state.started_at.unwrap_or_default(),
             "FinishedAt": state.finished_at.unwrap_or_default(),
         },
+        "RestartCount": state.restart_count,
         "Image": record.image_id,
         "ImageName": record.image_name,
         "Name": record.name,
@@ -496,6 +499,10 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         },
         "HostConfig": {
             "AutoRemove": record.auto_remove,
+            "RestartPolicy": {
+                "Name": record.restart.as_deref().map(|r| r.split(':').next().unwrap_or(r)).unwrap_or(""),
+                "MaximumRetryCount": record.restart.as_deref().and_then(|r| r.split_once(':')).and_then(|(_, n)| n.parse::<u32>().ok()).unwrap_or(0),
+            },
             "NetworkMode": network,
         },
         "GraphDriver": {

@@ -24,6 +24,9 @@ pub struct ContainerRecord {
     /// `--stop-timeout`: seconds `stop` waits before SIGKILL (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
+    /// `--restart`: no, on-failure[:N], always, unless-stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
     pub spec: ContainerSpec,
 }
 
@@ -40,6 +43,12 @@ pub enum Status {
 pub struct ContainerState {
     pub status: Status,
     pub pid: Option<i32>,
+    /// `stop` (or `rm -f`) asked for the exit: the supervisor does not restart it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_requested: bool,
+    /// How often the supervisor restarted it (`--restart`).
+    #[serde(default)]
+    pub restart_count: u32,
     /// The skiff process watching the container (its supervisor, or the foreground `run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervisor_pid: Option<i32>,

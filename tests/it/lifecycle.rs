@@ -400,3 +400,67 @@ fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
         "no mounts of the store remain"
     );
 }
+
+#[test]
+fn restart_policies_are_carried_out_by_the_supervisor() {
+    for env in each_env("restart") {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "flaky",
+            "--restart",
+            "on-failure:3",
+            image,
+            "sh",
+            "-c",
+            "echo run; exit 1",
+        ])
+        .stdout();
+        assert_eq!(env.skiff(&["wait", "flaky"]).stdout(), "1\n");
+        assert_eq!(
+            env.skiff(&["logs", "flaky"]).stdout(),
+            "run\nrun\nrun\nrun\n",
+            "started once and restarted exactly three times"
+        );
+        let count = env
+            .skiff(&["inspect", "--format", "{{.RestartCount}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}", "flaky"])
+            .stdout();
+        assert_eq!(count.trim(), "3 on-failure 3");
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "forever",
+            "--restart",
+            "always",
+            image,
+            "sh",
+            "-c",
+            "echo up; sleep 0.2",
+        ])
+        .stdout();
+        until("a few restarts", || {
+            env.skiff(&["logs", "forever"]).stdout().lines().count() >= 3
+        });
+        env.skiff(&["stop", "forever"]).stdout();
+        let after_stop = env.skiff(&["logs", "forever"]).stdout().lines().count();
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(
+            env.skiff(&["logs", "forever"]).stdout().lines().count(),
+            after_stop,
+            "stop ends the restarts"
+        );
+        assert!(
+            status(&env, "forever").starts_with("Exited"),
+            "{}",
+            status(&env, "forever")
+        );
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--restart", "always", image, "true"])
+            .assert_exit(125);
+        assert!(stderr.contains("conflicting options"), "{stderr}");
+        env.skiff(&["rm", "-a", "-f"]).stdout();
+    }
+}
