@@ -28,6 +28,8 @@ pub enum ContainerCommand {
     Stop(StopArgs),
     Restart(RestartArgs),
     Rename(RenameArgs),
+    Pause(PauseArgs),
+    Unpause(PauseArgs),
     /// Remove every container that is not running.
     Prune(PruneArgs),
     Kill(KillArgs),
@@ -47,6 +49,7 @@ impl ContainerCommand {
             ContainerCommand::Exec(a) => a.run(ctx),
             ContainerCommand::Stop(a) => a.run(ctx),
             ContainerCommand::Restart(a) => a.run(ctx),
+            ContainerCommand::Pause(a) | ContainerCommand::Unpause(a) => a.run(ctx),
             ContainerCommand::Rename(a) => a.run(ctx),
             ContainerCommand::Prune(a) => a.run(ctx),
             ContainerCommand::Kill(a) => a.run(ctx),
@@ -99,6 +102,12 @@ pub struct ContainerFlags {
     /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     stop_signal: Option<String>,
+    /// Where a detached container's output goes: k8s-file (default), json-file or none.
+    #[arg(long, value_name = "DRIVER")]
+    log_driver: Option<String>,
+    /// Log driver option: max-size=SIZE (the log starts over past it). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    log_opt: Vec<String>,
     /// Restart policy, carried out by the container's supervisor: no, on-failure[:N], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     restart: Option<String>,
@@ -160,6 +169,27 @@ impl ContainerFlags {
                 None => None,
             },
             stop_timeout: self.stop_timeout,
+            log_driver: match &self.log_driver {
+                Some(driver) => {
+                    container::detached::LogDriver::parse(driver)?;
+                    Some(driver.clone())
+                }
+                None => None,
+            },
+            log_max_size: {
+                let mut size = None;
+                for option in &self.log_opt {
+                    match option.split_once('=') {
+                        Some(("max-size", value)) => {
+                            size = Some(container::detached::parse_size(value)?)
+                        }
+                        _ => anyhow::bail!(
+                            "unsupported --log-opt {option:?}: skiff knows max-size=SIZE"
+                        ),
+                    }
+                }
+                size
+            },
             restart: match &self.restart {
                 Some(policy) => {
                     container::detached::RestartPolicy::parse(policy)?;
@@ -477,6 +507,23 @@ impl ExecArgs {
         };
         let code = container::lifecycle::exec(ctx, &self.container, &options)?;
         Ok(u8::try_from(code).unwrap_or(255))
+    }
+}
+
+/// Pause (freeze) or unpause running containers.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Containers by name or ID.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl PauseArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        for reference in &self.containers {
+            ctx.store.find_container(reference)?;
+        }
+        anyhow::bail!("pause and unpause need a cgroup freezer for the container, and skiff does not place containers in cgroups yet on this host (cgroup v1 without a delegated hierarchy)")
     }
 }
 

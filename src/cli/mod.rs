@@ -62,6 +62,8 @@ pub enum Command {
     Stop(container::StopArgs),
     Restart(container::RestartArgs),
     Rename(container::RenameArgs),
+    Pause(container::PauseArgs),
+    Unpause(container::PauseArgs),
     Kill(container::KillArgs),
     Wait(container::WaitArgs),
     #[command(name = "container-supervise", hide = true)]
@@ -109,6 +111,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Stop(args) => args.run(&ctx()?),
         Command::Restart(args) => args.run(&ctx()?),
         Command::Rename(args) => args.run(&ctx()?),
+        Command::Pause(args) | Command::Unpause(args) => args.run(&ctx()?),
         Command::Kill(args) => args.run(&ctx()?),
         Command::Wait(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),

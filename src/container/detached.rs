@@ -121,13 +121,12 @@ fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> 
     runtime::detach::leave_session()?;
     let record = ctx.store.read_container(id)?;
     let policy = RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
-    let log = Arc::new(Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path(ctx, id))
-            .context("opening the container log")?,
-    ));
+    let driver = LogDriver::parse(record.log_driver.as_deref().unwrap_or("k8s-file"))?;
+    let log = Arc::new(Mutex::new(LogWriter::open(
+        &log_path(ctx, id),
+        driver,
+        record.log_max_size,
+    )?));
     let mut restarts = 0;
     loop {
         let (exit_code, outcome) = run_once(ctx, &record, &log, send, restarts)?;
@@ -159,7 +158,7 @@ fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> 
 fn run_once(
     ctx: &Context,
     record: &ContainerRecord,
-    log: &Arc<Mutex<std::fs::File>>,
+    log: &Arc<Mutex<LogWriter>>,
     send: &dyn Fn(&str),
     restarts: u32,
 ) -> Result<(i32, Result<(), runtime::Error>)> {
@@ -210,8 +209,107 @@ fn log_time() -> String {
         .to_string()
 }
 
+/// `--log-driver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogDriver {
+    /// Podman's default: `<time> <stream> <F|P> <text>` lines.
+    K8sFile,
+    /// Docker's: `{"log":…,"stream":…,"time":…}` lines.
+    JsonFile,
+    None,
+}
+
+impl LogDriver {
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "k8s-file" => LogDriver::K8sFile,
+            "json-file" => LogDriver::JsonFile,
+            "none" => LogDriver::None,
+            other => bail!("invalid log driver {other:?}: use k8s-file, json-file or none"),
+        })
+    }
+}
+
+/// Parses `--log-opt max-size=`: bytes, or with a k, m or g suffix (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let lower = lower.trim_end_matches('b');
+    let (number, factor) = match lower.char_indices().last() {
+        Some((i, 'k')) => (&lower[..i], 1u64 << 10),
+        Some((i, 'm')) => (&lower[..i], 1 << 20),
+        Some((i, 'g')) => (&lower[..i], 1 << 30),
+        _ => (lower, 1),
+    };
+    number.parse::<u64>().map(|n| n * factor).map_err(|_| {
+        anyhow::anyhow!("invalid size {text:?}: use a number of bytes, or 10k, 5m, 1g")
+    })
+}
+
+/// Where a container's output goes, shared by its stdout and stderr relays.
+pub struct LogWriter {
+    file: Option<std::fs::File>,
+    driver: LogDriver,
+    max_size: Option<u64>,
+}
+
+impl LogWriter {
+    pub fn open(path: &std::path::Path, driver: LogDriver, max_size: Option<u64>) -> Result<Self> {
+        let file = match driver {
+            LogDriver::None => None,
+            _ => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .context("opening the container log")?,
+            ),
+        };
+        Ok(LogWriter {
+            file,
+            driver,
+            max_size,
+        })
+    }
+
+    fn write(&mut self, stream: &str, text: &[u8], partial: bool) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        let time = log_time();
+        let entry = match self.driver {
+            LogDriver::JsonFile => {
+                let mut log = String::from_utf8_lossy(text).into_owned();
+                if !partial {
+                    log.push('\n');
+                }
+                let mut line = serde_json::to_vec(
+                    &serde_json::json!({"log": log, "stream": stream, "time": time}),
+                )
+                .unwrap_or_default();
+                line.push(b'\n');
+                line
+            }
+            _ => {
+                let tag = if partial { "P" } else { "F" };
+                let mut line = format!("{time} {stream} {tag} ").into_bytes();
+                line.extend_from_slice(text);
+                line.push(b'\n');
+                line
+            }
+        };
+        // Past the cap the log starts over, as conmon does with max-size.
+        if let Some(max) = self.max_size {
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if len + entry.len() as u64 > max {
+                let _ = file.set_len(0);
+            }
+        }
+        let _ = file.write_all(&entry);
+    }
+}
+
 /// Copies one stream of the container into the log, a line at a time.
-fn relay(reader: std::io::PipeReader, stream: &str, log: &Mutex<std::fs::File>) {
+fn relay(reader: std::io::PipeReader, stream: &str, log: &Mutex<LogWriter>) {
     let mut reader = std::io::BufReader::new(reader);
     let mut line = Vec::new();
     loop {
@@ -220,33 +318,44 @@ fn relay(reader: std::io::PipeReader, stream: &str, log: &Mutex<std::fs::File>) 
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let (text, tag) = match line.strip_suffix(b"\n") {
-            Some(text) => (text, "F"),
-            None => (line.as_slice(), "P"),
+        let (text, partial) = match line.strip_suffix(b"\n") {
+            Some(text) => (text, false),
+            None => (line.as_slice(), true),
         };
-        let mut entry = format!("{} {stream} {tag} ", log_time()).into_bytes();
-        entry.extend_from_slice(text);
-        entry.push(b'\n');
-        if let Ok(mut file) = log.lock() {
-            let _ = file.write_all(&entry);
+        if let Ok(mut log) = log.lock() {
+            log.write(stream, text, partial);
         }
     }
 }
 
-/// One line of a k8s-file log.
-pub struct LogLine<'a> {
-    pub time: &'a str,
+/// One line of a container log, in either format.
+pub struct LogLine {
+    pub time: String,
     pub stderr: bool,
     pub partial: bool,
-    pub text: &'a [u8],
+    pub text: Vec<u8>,
 }
 
-pub fn parse_log_line(line: &[u8]) -> Option<LogLine<'_>> {
+pub fn parse_log_line(line: &[u8]) -> Option<LogLine> {
+    if line.first() == Some(&b'{') {
+        let value: serde_json::Value = serde_json::from_slice(line).ok()?;
+        let log = value.get("log")?.as_str()?;
+        let (text, partial) = match log.strip_suffix('\n') {
+            Some(text) => (text, false),
+            None => (log, true),
+        };
+        return Some(LogLine {
+            time: value.get("time")?.as_str()?.to_string(),
+            stderr: value.get("stream").and_then(|s| s.as_str()) == Some("stderr"),
+            partial,
+            text: text.as_bytes().to_vec(),
+        });
+    }
     let mut fields = line.splitn(4, |b| *b == b' ');
-    let time = std::str::from_utf8(fields.next()?).ok()?;
+    let time = std::str::from_utf8(fields.next()?).ok()?.to_string();
     let stream = fields.next()?;
     let tag = fields.next()?;
-    let text = fields.next().unwrap_or_default();
+    let text = fields.next().unwrap_or_default().to_vec();
     Some(LogLine {
         time,
         stderr: stream == b"stderr",
@@ -273,6 +382,9 @@ pub fn read_logs(
     sink: &mut dyn FnMut(bool, &[u8]) -> std::io::Result<()>,
 ) -> Result<()> {
     let record = ctx.store.find_container(reference)?;
+    if record.log_driver.as_deref() == Some("none") {
+        bail!("this container is using the 'none' log driver, cannot read logs");
+    }
     let path = log_path(ctx, &record.id);
     let mut file = match std::fs::File::open(&path) {
         Ok(f) => Some(f),
@@ -319,7 +431,7 @@ pub fn read_logs(
                 text.extend_from_slice(line.time.as_bytes());
                 text.push(b' ');
             }
-            text.extend_from_slice(line.text);
+            text.extend_from_slice(&line.text);
             if !line.partial {
                 text.push(b'\n');
             }
@@ -360,6 +472,12 @@ mod tests {
         let line = parse_log_line(b"2024-01-01T00:00:00.000000000+00:00 stderr P a b c").unwrap();
         assert!(line.stderr && line.partial);
         assert_eq!(line.text, b"a b c");
+        let line = parse_log_line(br#"{"log":"hi\n","stream":"stderr","time":"t"}"#).unwrap();
+        assert!(line.stderr && !line.partial);
+        assert_eq!(line.text, b"hi");
+        assert_eq!(parse_size("10k").unwrap(), 10240);
+        assert_eq!(parse_size("1MB").unwrap(), 1 << 20);
+        assert!(parse_size("lots").is_err());
         assert_eq!(line.time, "2024-01-01T00:00:00.000000000+00:00");
         let line = parse_log_line(b"t stdout F ").unwrap();
         assert!(!line.stderr && !line.partial && line.text.is_empty());

@@ -39,6 +39,8 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub restart: Option<String>,
+    pub log_driver: Option<String>,
+    pub log_max_size: Option<u64>,
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -281,6 +283,8 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             .or_else(|| config.config.stop_signal.clone()),
         stop_timeout: options.stop_timeout,
         restart: options.restart.clone(),
+        log_driver: options.log_driver.clone(),
+        log_max_size: options.log_max_size,
         spec,
     };
     Ok(record)
@@ -484,6 +488,9 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Image": record.image_id,
         "ImageName": record.image_name,
         "Name": record.name,
+        "LogPath": detached::log_path(ctx, &record.id),
+        "Mounts": [],
+        "NetworkSettings": {"Ports": {}},
         "HostnamePath": record.spec.run_dir.join("hostname"),
         "HostsPath": record.spec.run_dir.join("hosts"),
         "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
@@ -499,6 +506,11 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         },
         "HostConfig": {
             "AutoRemove": record.auto_remove,
+            "LogConfig": {
+                "Type": record.log_driver.as_deref().unwrap_or("k8s-file"),
+                "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
+            },
+            "PortBindings": {},
             "RestartPolicy": {
                 "Name": record.restart.as_deref().map(|r| r.split(':').next().unwrap_or(r)).unwrap_or(""),
                 "MaximumRetryCount": record.restart.as_deref().and_then(|r| r.split_once(':')).and_then(|(_, n)| n.parse::<u32>().ok()).unwrap_or(0),

@@ -24,6 +24,12 @@ pub struct ContainerRecord {
     /// `--stop-timeout`: seconds `stop` waits before SIGKILL (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
+    /// `--log-driver`: k8s-file (default), json-file, none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<String>,
+    /// `--log-opt max-size=`, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_max_size: Option<u64>,
     /// `--restart`: no, on-failure[:N], always, unless-stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,

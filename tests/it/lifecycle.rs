@@ -464,3 +464,100 @@ fn restart_policies_are_carried_out_by_the_supervisor() {
         env.skiff(&["rm", "-a", "-f"]).stdout();
     }
 }
+
+#[test]
+fn log_drivers_and_the_size_cap() {
+    let env = TestEnv::rootless("log-drivers").unwrap();
+    let image = env.load_testbox();
+    let script = "echo out; echo err >&2";
+    env.skiff(&[
+        "run",
+        "-d",
+        "--name",
+        "json",
+        "--log-driver",
+        "json-file",
+        image,
+        "sh",
+        "-c",
+        script,
+    ])
+    .stdout();
+    env.skiff(&["wait", "json"]).stdout();
+    let (out, err) = env.skiff(&["logs", "json"]).assert_exit(0);
+    assert_eq!(
+        (out.as_str(), err.as_str()),
+        ("out\n", "err\n"),
+        "stdout and stderr kept apart"
+    );
+    let raw = std::fs::read_to_string(
+        env.store_root()
+            .join("containers")
+            .join(
+                env.skiff(&["inspect", "--format", "{{.Id}}", "json"])
+                    .stdout()
+                    .trim(),
+            )
+            .join("ctr.log"),
+    )
+    .unwrap();
+    assert!(raw.starts_with(r#"{"log":"#), "{raw}");
+    env.skiff(&[
+        "run",
+        "-d",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        image,
+        "sh",
+        "-c",
+        script,
+    ])
+    .stdout();
+    env.skiff(&["wait", "quiet"]).stdout();
+    let (_, stderr) = env.skiff(&["logs", "quiet"]).assert_exit(125);
+    assert!(stderr.contains("'none' log driver"), "{stderr}");
+    env.skiff(&[
+        "run",
+        "-d",
+        "--name",
+        "capped",
+        "--log-opt",
+        "max-size=1k",
+        image,
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done",
+    ])
+    .stdout();
+    env.skiff(&["wait", "capped"]).stdout();
+    let logs = env.skiff(&["logs", "capped"]).stdout();
+    assert!(logs.len() < 1024 && logs.ends_with("line 199\n"), "{logs}");
+    let (_, stderr) = env
+        .skiff(&["run", "--log-driver", "syslog", image, "true"])
+        .assert_exit(125);
+    assert!(stderr.contains("invalid log driver"), "{stderr}");
+}
+
+#[test]
+fn inspect_shows_the_log_and_pause_says_why_it_cannot() {
+    let env = TestEnv::rootless("inspect-pause").unwrap();
+    let image = env.load_testbox();
+    env.skiff(&["run", "-d", "--name", "p", image, "sleep", "30"])
+        .stdout();
+    let out = env
+        .skiff(&[
+            "inspect",
+            "--format",
+            "{{.LogPath}} {{.HostConfig.LogConfig.Type}} {{.State.Status}}",
+            "p",
+        ])
+        .stdout();
+    assert!(out.contains("/ctr.log k8s-file running"), "{out}");
+    let (_, stderr) = env.skiff(&["pause", "p"]).assert_exit(125);
+    assert!(stderr.contains("cgroup freezer"), "{stderr}");
+    let (_, stderr) = env.skiff(&["unpause", "nope"]).assert_exit(125);
+    assert!(stderr.contains("no such container"), "{stderr}");
+    env.skiff(&["rm", "-f", "p"]).stdout();
+}
