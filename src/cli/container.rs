@@ -30,6 +30,7 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     Pause(PauseArgs),
     Unpause(PauseArgs),
+    Top(TopArgs),
     /// Remove every container that is not running.
     Prune(PruneArgs),
     Kill(KillArgs),
@@ -50,6 +51,7 @@ impl ContainerCommand {
             ContainerCommand::Stop(a) => a.run(ctx),
             ContainerCommand::Restart(a) => a.run(ctx),
             ContainerCommand::Pause(a) | ContainerCommand::Unpause(a) => a.run(ctx),
+            ContainerCommand::Top(a) => a.run(ctx),
             ContainerCommand::Rename(a) => a.run(ctx),
             ContainerCommand::Prune(a) => a.run(ctx),
             ContainerCommand::Kill(a) => a.run(ctx),
@@ -507,6 +509,21 @@ impl ExecArgs {
         };
         let code = container::lifecycle::exec(ctx, &self.container, &options)?;
         Ok(u8::try_from(code).unwrap_or(255))
+    }
+}
+
+/// Show the processes of a running container.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Container name or ID.
+    container: String,
+}
+
+impl TopArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let rows = container::top::top(ctx, &self.container)?;
+        print!("{}", format::render_table(&container::top::HEADERS, &rows));
+        Ok(0)
     }
 }
 

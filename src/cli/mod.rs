@@ -64,6 +64,7 @@ pub enum Command {
     Rename(container::RenameArgs),
     Pause(container::PauseArgs),
     Unpause(container::PauseArgs),
+    Top(container::TopArgs),
     Kill(container::KillArgs),
     Wait(container::WaitArgs),
     #[command(name = "container-supervise", hide = true)]
@@ -112,6 +113,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Restart(args) => args.run(&ctx()?),
         Command::Rename(args) => args.run(&ctx()?),
         Command::Pause(args) | Command::Unpause(args) => args.run(&ctx()?),
+        Command::Top(args) => args.run(&ctx()?),
         Command::Kill(args) => args.run(&ctx()?),
         Command::Wait(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),

@@ -5,6 +5,7 @@
 pub mod detached;
 pub mod lifecycle;
 mod names;
+pub mod top;
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -561,3 +561,39 @@ fn inspect_shows_the_log_and_pause_says_why_it_cannot() {
     assert!(stderr.contains("no such container"), "{stderr}");
     env.skiff(&["rm", "-f", "p"]).stdout();
 }
+
+#[test]
+fn top_lists_the_containers_processes_as_it_sees_them() {
+    for env in each_env("top") {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "t",
+            image,
+            "sh",
+            "-c",
+            "sleep 100 & su -s /bin/sh tester -c 'sleep 101' & wait",
+        ])
+        .stdout();
+        until("both sleeps", || {
+            env.skiff(&["top", "t"]).stdout().lines().count() == 4
+        });
+        let out = env.skiff(&["top", "t"]).stdout();
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(&rows[0][..3], ["USER", "PID", "PPID"]);
+        assert_eq!(&rows[1][..3], ["root", "1", "0"], "{out}");
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == "tester" && r.ends_with(&["sleep", "101"])),
+            "{out}"
+        );
+        env.skiff(&["rm", "-f", "t"]).stdout();
+        let (_, stderr) = env.skiff(&["top", "t"]).assert_exit(125);
+        assert!(stderr.contains("no such container"), "{stderr}");
+    }
+}

@@ -1,0 +1,186 @@
+//! `top`: the processes of a running container, as `podman top` lists them by default (user,
+//! pid, ppid, %cpu, elapsed, tty, time, command), read from /proc: every process that shares
+//! the container's pid namespace, with ids as the container sees them.
+
+use anyhow::{bail, Context as _, Result};
+
+use super::current_state;
+use crate::context::Context;
+use crate::store::containers::Status;
+
+pub const HEADERS: [&str; 8] = [
+    "USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND",
+];
+
+fn ticks_per_second() -> f64 {
+    // USER_HZ is 100 on every Linux architecture skiff builds for.
+    100.0
+}
+
+/// The container-side id for a host id, from an id map (`inside outside count` lines).
+fn to_inside(map: &str, outside: u64) -> Option<u64> {
+    map.lines().find_map(|line| {
+        let f: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [inside, start, count] = f[..] else {
+            return None;
+        };
+        (outside >= start && outside < start + count).then(|| inside + outside - start)
+    })
+}
+
+fn go_duration(seconds: f64) -> String {
+    if seconds < 60.0 {
+        return format!("{seconds:.9}s").replace(".000000000s", "s");
+    }
+    let whole = seconds as u64;
+    let (h, m) = (whole / 3600, (whole % 3600) / 60);
+    let s = seconds - (h * 3600 + m * 60) as f64;
+    if h > 0 {
+        format!("{h}h{m}m{s:.0}s")
+    } else {
+        format!("{m}m{s:.0}s")
+    }
+}
+
+/// Rows of `top` for a running container.
+pub fn top(ctx: &Context, reference: &str) -> Result<Vec<Vec<String>>> {
+    let record = ctx.store.find_container(reference)?;
+    let state = current_state(ctx, &record.id);
+    let (Status::Running, Some(init)) = (state.status, state.pid) else {
+        bail!("top can only be used on running containers: container state improper");
+    };
+    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid"))
+        .context("reading the container's pid namespace")?;
+    let uid_map = std::fs::read_to_string(format!("/proc/{init}/uid_map")).unwrap_or_default();
+    let passwd =
+        std::fs::read_to_string(format!("/proc/{init}/root/etc/passwd")).unwrap_or_default();
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| u.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let mut rows = Vec::new();
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    for pid in pids {
+        if std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .as_ref()
+            != Some(&ns)
+        {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.split_whitespace().collect::<Vec<_>>())
+        };
+        let inside_pid = field("NSpid:")
+            .and_then(|v| v.last().map(|s| s.to_string()))
+            .unwrap_or_default();
+        let host_ppid: u32 = field("PPid:")
+            .and_then(|v| v.first()?.parse().ok())
+            .unwrap_or(0);
+        let inside_ppid = std::fs::read_to_string(format!("/proc/{host_ppid}/status"))
+            .ok()
+            .filter(|_| {
+                std::fs::read_link(format!("/proc/{host_ppid}/ns/pid"))
+                    .ok()
+                    .as_ref()
+                    == Some(&ns)
+            })
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("NSpid:"))
+                    .and_then(|v| v.split_whitespace().last().map(String::from))
+            })
+            .unwrap_or_else(|| "0".into());
+        let host_uid: u64 = field("Uid:")
+            .and_then(|v| v.first()?.parse().ok())
+            .unwrap_or(0);
+        let uid = if uid_map.trim().is_empty() {
+            host_uid
+        } else {
+            to_inside(&uid_map, host_uid).unwrap_or(host_uid)
+        };
+        let user = passwd
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+            .unwrap_or_else(|| uid.to_string());
+        // Fields after the command's closing parenthesis: state is 3, tty_nr 7, utime 14,
+        // stime 15, starttime 22 (proc(5), counting from 1).
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let num = |i: usize| {
+            f.get(i - 3)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let cpu_seconds = (num(14) + num(15)) / ticks_per_second();
+        let elapsed = (uptime - num(22) / ticks_per_second()).max(0.0);
+        let percent = if elapsed > 0.0 {
+            100.0 * cpu_seconds / elapsed
+        } else {
+            0.0
+        };
+        let tty_nr = num(7) as u64;
+        let tty = if tty_nr == 0 {
+            "?".to_string()
+        } else {
+            let major = (tty_nr >> 8) & 0xfff;
+            let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+            if major == 136 {
+                format!("pts/{minor}")
+            } else {
+                format!("{major}:{minor}")
+            }
+        };
+        let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| {
+                String::from_utf8_lossy(&c)
+                    .trim_end_matches('\0')
+                    .replace('\0', " ")
+            })
+            .unwrap_or_default();
+        rows.push(vec![
+            user,
+            inside_pid,
+            inside_ppid,
+            format!("{percent:.3}"),
+            go_duration(elapsed),
+            tty,
+            go_duration(cpu_seconds.floor()),
+            command,
+        ]);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_map_back_into_the_container() {
+        let map = "         0       1001          1\n         1     100000      65536\n";
+        assert_eq!(to_inside(map, 1001), Some(0));
+        assert_eq!(to_inside(map, 100999), Some(1000));
+        assert_eq!(to_inside(map, 5), None);
+        assert_eq!(go_duration(0.0), "0s");
+        assert_eq!(go_duration(75.0), "1m15s");
+    }
+}
