@@ -104,6 +104,9 @@ pub struct ContainerFlags {
     /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     stop_signal: Option<String>,
+    /// Run a minimal init as pid 1 that reaps orphaned processes and forwards signals to the command.
+    #[arg(long)]
+    init: bool,
     /// Where a detached container's output goes: k8s-file (default), json-file or none.
     #[arg(long, value_name = "DRIVER")]
     log_driver: Option<String>,
@@ -171,6 +174,7 @@ impl ContainerFlags {
                 None => None,
             },
             stop_timeout: self.stop_timeout,
+            init: self.init,
             log_driver: match &self.log_driver {
                 Some(driver) => {
                     container::detached::LogDriver::parse(driver)?;

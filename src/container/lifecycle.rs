@@ -133,6 +133,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         user: options.user.clone().unwrap_or_else(|| base.user.clone()),
         terminal: options.tty,
         interactive: options.interactive,
+        init: false,
     };
     let outcome = crate::runtime::exec_in_container(pid, ctx.id_mapping.is_some(), &process)?;
     Ok(outcome.exit_code)

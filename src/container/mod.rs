@@ -40,6 +40,7 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub restart: Option<String>,
+    pub init: bool,
     pub log_driver: Option<String>,
     pub log_max_size: Option<u64>,
 }
@@ -264,6 +265,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
                 .unwrap_or_default(),
             terminal: options.tty,
             interactive: options.interactive,
+            init: options.init,
         },
         network: options.network,
         etc_files,

@@ -87,7 +87,66 @@ fn setup_and_exec(
     security::drop_privileges(&user)?;
     nix::unistd::chdir(spec.process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", spec.process.cwd), e))?;
+    if spec.process.init {
+        become_init()?;
+    }
     exec_process(&spec.process, &user)
+}
+
+/// `--init`: forks; the child returns to exec the command, and this process stays as pid 1,
+/// reaping every process that ends and forwarding signals to the command, until the command
+/// exits, whose status it then exits with (128 + signal for a signal, as a shell reports).
+fn become_init() -> Result<(), ChildError> {
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut signals = SigSet::all();
+    for unblockable in [Signal::SIGKILL, Signal::SIGSTOP] {
+        signals.remove(unblockable);
+    }
+    signals
+        .thread_block()
+        .map_err(|e| sys_error("blocking signals", e))?;
+    // SAFETY: this process is single-threaded (the container's first process, cloned from a
+    // single-threaded skiff), so the child may allocate and run ordinary code until it execs.
+    let command = match unsafe { nix::unistd::fork() }.map_err(|e| sys_error("fork", e))? {
+        nix::unistd::ForkResult::Child => {
+            SigSet::empty()
+                .thread_set_mask()
+                .map_err(|e| sys_error("restoring the signal mask", e))?;
+            return Ok(());
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    // Every descriptor but stdio goes: skiff learns the command exec'd when every copy of the
+    // error channel is closed, and the supervisor's report pipe must not stay open through init.
+    let inherited: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd > 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in inherited {
+        let _ = nix::unistd::close(fd);
+    }
+    loop {
+        let Ok(signal) = signals.wait() else { continue };
+        if signal != Signal::SIGCHLD {
+            let _ = nix::sys::signal::kill(command, signal);
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == command => std::process::exit(code),
+                Ok(WaitStatus::Signaled(pid, signal, _)) if pid == command => {
+                    std::process::exit(128 + signal as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
 }
 
 /// Namespaces an `exec` joins, as open /proc/PID/ns descriptors; the user namespace first,

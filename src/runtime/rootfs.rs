@@ -533,6 +533,7 @@ mod tests {
                 user: String::new(),
                 terminal: false,
                 interactive: false,
+                init: false,
             },
             network,
             etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],

@@ -31,6 +31,10 @@ pub struct ProcessSpec {
     pub terminal: bool,
     /// Keep stdin open (`-i`); otherwise the process reads /dev/null, as with Docker.
     pub interactive: bool,
+    /// `--init`: pid 1 is a minimal init (this process, before exec) that reaps orphans and
+    /// forwards signals, and the command runs as its child.
+    #[serde(default)]
+    pub init: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

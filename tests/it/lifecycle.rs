@@ -597,3 +597,48 @@ fn top_lists_the_containers_processes_as_it_sees_them() {
         assert!(stderr.contains("no such container"), "{stderr}");
     }
 }
+
+#[test]
+fn init_runs_the_command_as_its_child_and_passes_signals_on() {
+    for env in each_env("init") {
+        let image = env.load_testbox();
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--init",
+                "--network",
+                "none",
+                image,
+                "sh",
+                "-c",
+                "echo $$; cat /proc/1/status | grep -c '^PPid:\t0'",
+            ])
+            .stdout();
+        assert_eq!(out, "2\n1\n", "the command is pid 2 under an init");
+        env.skiff(&["run", "--rm", "--init", image, "sh", "-c", "exit 3"])
+            .assert_exit(3);
+        env.skiff(&["run", "--rm", "--init", image, "no-such-command"])
+            .assert_exit(127);
+        // A detached container with --init stops on SIGTERM through its init.
+        env.skiff(&[
+            "run", "-d", "--init", "--name", "i", image, "sh", "-c", SERVICE,
+        ])
+        .stdout();
+        until("the trap", || {
+            env.skiff(&["logs", "i"]).stdout() == "started\n"
+        });
+        let started = Instant::now();
+        env.skiff(&["stop", "i"]).stdout();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "SIGTERM reached the command"
+        );
+        assert!(
+            status(&env, "i").starts_with("Exited (3)"),
+            "{}",
+            status(&env, "i")
+        );
+        env.skiff(&["rm", "i"]).stdout();
+    }
+}
