@@ -472,13 +472,14 @@ mod tests {
         let line = parse_log_line(b"2024-01-01T00:00:00.000000000+00:00 stderr P a b c").unwrap();
         assert!(line.stderr && line.partial);
         assert_eq!(line.text, b"a b c");
+        assert_eq!(line.time, "2024-01-01T00:00:00.000000000+00:00");
         let line = parse_log_line(br#"{"log":"hi\n","stream":"stderr","time":"t"}"#).unwrap();
         assert!(line.stderr && !line.partial);
         assert_eq!(line.text, b"hi");
         assert_eq!(parse_size("10k").unwrap(), 10240);
         assert_eq!(parse_size("1MB").unwrap(), 1 << 20);
         assert!(parse_size("lots").is_err());
-        assert_eq!(line.time, "2024-01-01T00:00:00.000000000+00:00");
+        assert_eq!(line.time, "t");
         let line = parse_log_line(b"t stdout F ").unwrap();
         assert!(!line.stderr && !line.partial && line.text.is_empty());
     }

@@ -384,7 +384,11 @@ fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
                 "-u",
                 crate::common::TEST_USER,
                 "-f",
-                "container-supervise|sleep 60",
+                // This store's supervisors (their command line names it), and the containers.
+                &format!(
+                    "{}.*container-supervise|^sleep 60",
+                    env.store_root().display()
+                ),
             ])
             .output()
             .unwrap();
