@@ -65,11 +65,7 @@ fn setup_and_exec(
     spec: &ContainerSpec,
     channels: &ChildChannels,
 ) -> Result<Infallible, ChildError> {
-    // If skiff dies, so does the container it was running in the foreground.
-    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    SigSet::empty()
-        .thread_set_mask()
-        .map_err(|e| sys_error("restoring the signal mask", e))?;
+    tie_to_parent()?;
     wait_for_parent(channels.sync_read, b'M')?;
 
     rootfs::build_rootfs(spec)?;
@@ -77,11 +73,7 @@ fn setup_and_exec(
 
     wait_for_parent(channels.sync_read, b'N')?;
 
-    match channels.tty_socket {
-        Some(socket) => tty::attach_container_terminal(borrowed(socket))?,
-        None if !spec.process.interactive => redirect_stdin_to_null()?,
-        None => {}
-    }
+    attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
     security::drop_privileges(&user)?;
@@ -206,20 +198,31 @@ fn exec_in_joined(
     process: &ProcessSpec,
     channels: &ChildChannels,
 ) -> Result<Infallible, ChildError> {
-    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    SigSet::empty()
-        .thread_set_mask()
-        .map_err(|e| sys_error("restoring the signal mask", e))?;
-    match channels.tty_socket {
-        Some(socket) => tty::attach_container_terminal(borrowed(socket))?,
-        None if !process.interactive => redirect_stdin_to_null()?,
-        None => {}
-    }
+    tie_to_parent()?;
+    attach_stdio(process, channels)?;
     let user = security::resolve_user(&process.user)?;
     security::drop_privileges(&user)?;
     nix::unistd::chdir(process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", process.cwd), e))?;
     exec_process(process, &user)
+}
+
+/// If skiff dies, so does the process it started; and the signals skiff blocked for its
+/// signalfd are unblocked again here.
+fn tie_to_parent() -> Result<(), ChildError> {
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    SigSet::empty()
+        .thread_set_mask()
+        .map_err(|e| sys_error("restoring the signal mask", e))
+}
+
+/// A terminal when asked for, else /dev/null as stdin unless `-i` keeps skiff's.
+fn attach_stdio(process: &ProcessSpec, channels: &ChildChannels) -> Result<(), ChildError> {
+    match channels.tty_socket {
+        Some(socket) => tty::attach_container_terminal(borrowed(socket)),
+        None if !process.interactive => redirect_stdin_to_null(),
+        None => Ok(()),
+    }
 }
 
 fn redirect_stdin_to_null() -> Result<(), ChildError> {

@@ -118,6 +118,33 @@ fn exit_code_of(status: WaitStatus) -> Option<i32> {
     }
 }
 
+/// The socket pair on which the container's process sends its terminal's master, when it has one.
+fn terminal_channel(terminal: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Error> {
+    if !terminal {
+        return Ok((None, None));
+    }
+    let (parent, child) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::Stream,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("socketpair", e))?;
+    Ok((Some(parent), Some(child)))
+}
+
+/// Blocks the signals skiff forwards to the container and opens a signalfd to read them; the
+/// caller unblocks them when done.
+fn block_forwarded_signals() -> Result<(SigSet, SignalFd), Error> {
+    let signals = forwarded_signals();
+    signals
+        .thread_block()
+        .map_err(|e| Error::sys("blocking signals", e))?;
+    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::sys("signalfd", e))?;
+    Ok((signals, signal_fd))
+}
+
 /// Runs `process` inside the running container whose first process is `target_pid`: joins its
 /// user (when rootless), mount, uts, ipc, network and pid namespaces, and returns the process's
 /// exit code once it ends, forwarding signals (and the terminal, with `process.terminal`).
@@ -149,24 +176,8 @@ pub fn exec_in_container(
     }
     let (pid_read, pid_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
-    let (tty_parent, tty_child) = if process.terminal {
-        let (a, b) = nix::sys::socket::socketpair(
-            nix::sys::socket::AddressFamily::Unix,
-            nix::sys::socket::SockType::Stream,
-            None,
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|e| Error::sys("socketpair", e))?;
-        (Some(a), Some(b))
-    } else {
-        (None, None)
-    };
-    let signals = forwarded_signals();
-    signals
-        .thread_block()
-        .map_err(|e| Error::sys("blocking signals", e))?;
-    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| Error::sys("signalfd", e))?;
+    let (tty_parent, tty_child) = terminal_channel(process.terminal)?;
+    let (signals, signal_fd) = block_forwarded_signals()?;
     let targets = super::child::JoinTargets {
         user: user.as_ref().map(|fd| fd.as_raw_fd()),
         others: others
@@ -220,25 +231,8 @@ where
 
     let (sync_read, sync_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
-    let (tty_parent, tty_child) = if spec.process.terminal {
-        let (a, b) = nix::sys::socket::socketpair(
-            nix::sys::socket::AddressFamily::Unix,
-            nix::sys::socket::SockType::Stream,
-            None,
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|e| Error::sys("socketpair", e))?;
-        (Some(a), Some(b))
-    } else {
-        (None, None)
-    };
-
-    let signals = forwarded_signals();
-    signals
-        .thread_block()
-        .map_err(|e| Error::sys("blocking signals", e))?;
-    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| Error::sys("signalfd", e))?;
+    let (tty_parent, tty_child) = terminal_channel(spec.process.terminal)?;
+    let (signals, signal_fd) = block_forwarded_signals()?;
 
     let channels = ChildChannels {
         sync_read: sync_read.as_raw_fd(),
