@@ -31,6 +31,7 @@ pub enum ContainerCommand {
     Pause(PauseArgs),
     Unpause(PauseArgs),
     Top(TopArgs),
+    Port(PortArgs),
     /// Remove every container that is not running.
     Prune(PruneArgs),
     Kill(KillArgs),
@@ -52,6 +53,7 @@ impl ContainerCommand {
             ContainerCommand::Restart(a) => a.run(ctx),
             ContainerCommand::Pause(a) | ContainerCommand::Unpause(a) => a.run(ctx),
             ContainerCommand::Top(a) => a.run(ctx),
+            ContainerCommand::Port(a) => a.run(ctx),
             ContainerCommand::Rename(a) => a.run(ctx),
             ContainerCommand::Prune(a) => a.run(ctx),
             ContainerCommand::Kill(a) => a.run(ctx),
@@ -531,6 +533,31 @@ impl TopArgs {
     }
 }
 
+/// List a container's published ports (PORT[/PROTOCOL] to ask for one).
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Container name or ID.
+    container: String,
+    /// A container port, as 80 or 80/tcp.
+    port: Option<String>,
+}
+
+impl PortArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        // Publishing ports (-p) comes with the networking work: no container has any yet.
+        ctx.store.find_container(&self.container)?;
+        if let Some(port) = self.port {
+            let port = if port.contains('/') {
+                port
+            } else {
+                format!("{port}/tcp")
+            };
+            anyhow::bail!("failed to find published port {port:?}");
+        }
+        Ok(0)
+    }
+}
+
 /// Pause (freeze) or unpause running containers.
 #[derive(Debug, Args)]
 pub struct PauseArgs {
@@ -570,6 +597,9 @@ pub struct RmArgs {
     /// Remove every container.
     #[arg(short, long)]
     all: bool,
+    /// Remove the container's anonymous volumes too (skiff makes none yet, so there is nothing more to remove).
+    #[arg(short, long)]
+    volumes: bool,
     /// Container names or IDs.
     containers: Vec<String>,
 }

@@ -65,6 +65,7 @@ pub enum Command {
     Pause(container::PauseArgs),
     Unpause(container::PauseArgs),
     Top(container::TopArgs),
+    Port(container::PortArgs),
     Kill(container::KillArgs),
     Wait(container::WaitArgs),
     #[command(name = "container-supervise", hide = true)]
@@ -114,6 +115,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Rename(args) => args.run(&ctx()?),
         Command::Pause(args) | Command::Unpause(args) => args.run(&ctx()?),
         Command::Top(args) => args.run(&ctx()?),
+        Command::Port(args) => args.run(&ctx()?),
         Command::Kill(args) => args.run(&ctx()?),
         Command::Wait(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),

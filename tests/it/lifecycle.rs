@@ -559,11 +559,14 @@ fn inspect_shows_the_log_and_pause_says_why_it_cannot() {
         ])
         .stdout();
     assert!(out.contains("/ctr.log k8s-file running"), "{out}");
+    assert_eq!(env.skiff(&["port", "p"]).stdout(), "", "nothing is published");
+    let (_, stderr) = env.skiff(&["port", "p", "80"]).assert_exit(125);
+    assert!(stderr.contains("80/tcp"), "{stderr}");
     let (_, stderr) = env.skiff(&["pause", "p"]).assert_exit(125);
     assert!(stderr.contains("cgroup freezer"), "{stderr}");
     let (_, stderr) = env.skiff(&["unpause", "nope"]).assert_exit(125);
     assert!(stderr.contains("no such container"), "{stderr}");
-    env.skiff(&["rm", "-f", "p"]).stdout();
+    env.skiff(&["rm", "-f", "-v", "p"]).stdout();
 }
 
 #[test]
