@@ -49,15 +49,20 @@ pub fn start_detached(ctx: &Context, record: &ContainerRecord) -> Result<()> {
     if let Some(mut out) = child.stdout.take() {
         out.read_to_string(&mut report)?;
     }
-    match report.trim() {
-        "ok" => Ok(()),
-        other => {
-            let _ = child.wait();
-            match other.strip_prefix("error: ") {
-                Some(message) => bail!("{message}"),
-                None => bail!("the container's supervisor died before the container started"),
-            }
-        }
+    let report = report.trim();
+    if report == "ok" {
+        return Ok(());
+    }
+    let _ = child.wait();
+    if let Some(path) = report.strip_prefix("not-found: ") {
+        return Err(runtime::Error::CommandNotFound { path: path.into() }.into());
+    }
+    if let Some(path) = report.strip_prefix("not-executable: ") {
+        return Err(runtime::Error::NotExecutable { path: path.into() }.into());
+    }
+    match report.strip_prefix("error: ") {
+        Some(message) => bail!("{message}"),
+        None => bail!("the container's supervisor died before the container started"),
     }
 }
 
@@ -74,7 +79,13 @@ pub fn supervise(ctx: &Context, id: &str) -> Result<i32> {
     };
     let result = supervise_inner(ctx, id, &send);
     if let Err(error) = &result {
-        send(&format!("error: {error:#}"));
+        // The command's own failures keep their exit codes (127, 126) in the starting command.
+        let line = match error.downcast_ref::<runtime::Error>() {
+            Some(runtime::Error::CommandNotFound { path }) => format!("not-found: {path}"),
+            Some(runtime::Error::NotExecutable { path }) => format!("not-executable: {path}"),
+            _ => format!("error: {error:#}"),
+        };
+        send(&line);
     }
     result
 }
@@ -185,10 +196,9 @@ fn run_once(
                 relays.push(std::thread::spawn(move || relay(reader, stream, &log)));
             }
         }
-        send("ok");
         Ok(())
     };
-    let outcome = runtime::run_container(&record.spec, prepare);
+    let outcome = runtime::run_container(&record.spec, prepare, || send("ok"));
     runtime::detach::silence_output()?;
     for relay in relays {
         let _ = relay.join();

@@ -317,7 +317,7 @@ fn start_attached(
         }
         Ok(())
     };
-    let outcome = runtime::run_container(&record.spec, prepare);
+    let outcome = runtime::run_container(&record.spec, prepare, || {});
     if let Err(runtime::Error::Prepare(error)) = outcome {
         let _ = std::fs::remove_dir_all(&record.spec.run_dir);
         return Err(anyhow::anyhow!(error));

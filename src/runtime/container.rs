@@ -202,7 +202,14 @@ pub fn exec_in_container(
     let result = match reported {
         Ok(()) => {
             let pid = Pid::from_raw(i32::from_ne_bytes(pid_bytes));
-            supervise(pid, err_read, tty_parent, &signal_fd, process.interactive)
+            supervise(
+                pid,
+                err_read,
+                tty_parent,
+                &signal_fd,
+                process.interactive,
+                || {},
+            )
         }
         Err(_) => Err(read_child_error(err_read)
             .unwrap_or_else(|| Error::Setup("the process joining the container died".into()))),
@@ -214,9 +221,14 @@ pub fn exec_in_container(
 /// Runs the container in the foreground: returns when its first process exits. `prepare` (the
 /// caller's store bookkeeping, given the container's pid) runs while the id-map and network helpers start, before the child
 /// mounts anything; its failure stops the container before it runs.
-pub fn run_container<P>(spec: &ContainerSpec, prepare: P) -> Result<RunOutcome, Error>
+pub fn run_container<P, S>(
+    spec: &ContainerSpec,
+    prepare: P,
+    started: S,
+) -> Result<RunOutcome, Error>
 where
     P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    S: FnOnce(),
 {
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -252,6 +264,7 @@ where
         tty_parent,
         &signal_fd,
         prepare,
+        started,
     );
     if result.is_err() {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -262,7 +275,7 @@ where
 }
 
 #[allow(clippy::too_many_arguments)]
-fn drive_child<P>(
+fn drive_child<P, S>(
     spec: &ContainerSpec,
     pid: Pid,
     sync_write: &OwnedFd,
@@ -270,9 +283,11 @@ fn drive_child<P>(
     tty_parent: Option<OwnedFd>,
     signal_fd: &SignalFd,
     prepare: P,
+    started: S,
 ) -> Result<RunOutcome, Error>
 where
     P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    S: FnOnce(),
 {
     // The network helper starts first: it is the slowest step, and everything below overlaps it.
     let starting = match spec.network {
@@ -307,6 +322,7 @@ where
         tty_parent,
         signal_fd,
         spec.process.interactive,
+        started,
     );
     if let Some(helper) = network {
         helper.stop();
@@ -314,12 +330,14 @@ where
     result
 }
 
+/// Waits for the process to exec (`started` runs then) or fail, then relays until it exits.
 fn supervise(
     pid: Pid,
     err_read: OwnedFd,
     tty_parent: Option<OwnedFd>,
     signal_fd: &SignalFd,
     interactive: bool,
+    started: impl FnOnce(),
 ) -> Result<RunOutcome, Error> {
     let terminal = match tty_parent {
         Some(socket) => match super::tty::receive_fd(&socket)? {
@@ -332,6 +350,7 @@ fn supervise(
         let _ = waitpid(pid, None);
         return Err(error);
     }
+    started();
     let status = match terminal {
         Some(mut session) => {
             let status = session.relay_until_exit(pid, signal_fd)?;

@@ -122,6 +122,17 @@ fn kill_wait_and_detached_rm() {
             stderr.contains("can only kill running containers"),
             "{stderr}"
         );
+        // A command that cannot run fails `run -d` itself, with Docker's exit codes.
+        let (_, stderr) = env
+            .skiff(&["run", "-d", "--name", "missing", image, "no-such-command"])
+            .assert_exit(127);
+        assert!(stderr.contains("no-such-command"), "{stderr}");
+        assert!(
+            status(&env, "missing").starts_with("Exited (127)"),
+            "{}",
+            status(&env, "missing")
+        );
+        env.skiff(&["run", "-d", image, "/etc"]).assert_exit(126);
         // --rm -d: the supervisor removes the container once it exits.
         env.skiff(&["run", "-d", "--rm", "--name", "gone", image, "true"])
             .stdout();
@@ -559,7 +570,11 @@ fn inspect_shows_the_log_and_pause_says_why_it_cannot() {
         ])
         .stdout();
     assert!(out.contains("/ctr.log k8s-file running"), "{out}");
-    assert_eq!(env.skiff(&["port", "p"]).stdout(), "", "nothing is published");
+    assert_eq!(
+        env.skiff(&["port", "p"]).stdout(),
+        "",
+        "nothing is published"
+    );
     let (_, stderr) = env.skiff(&["port", "p", "80"]).assert_exit(125);
     assert!(stderr.contains("80/tcp"), "{stderr}");
     let (_, stderr) = env.skiff(&["pause", "p"]).assert_exit(125);
