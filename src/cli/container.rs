@@ -610,7 +610,7 @@ impl RmArgs {
         if self.all {
             targets.extend(ctx.store.container_ids());
         }
-        if targets.is_empty() {
+        if targets.is_empty() && !self.all {
             anyhow::bail!("no container names or IDs given: use rm CONTAINER… or rm --all");
         }
         for id in container::remove(ctx, &targets, self.force)? {

@@ -202,7 +202,7 @@ fn run_once(
         send("ok");
         // From here the supervisor only relays output and waits: let the code pages it
         // used to start the container go (target: under 2 MB resident per supervisor).
-        runtime::detach::release_code_pages();
+        runtime::detach::release_clean_pages();
     });
     runtime::detach::silence_output()?;
     for relay in relays {
@@ -218,10 +218,51 @@ fn run_once(
     Ok((exit_code, outcome.map(|_| ())))
 }
 
-fn log_time() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S.%f%:z")
-        .to_string()
+/// The time stamp of a log line: RFC 3339 in UTC with nanoseconds, as conmon writes them.
+/// Written by hand rather than with jiff's strftime: the relay runs this for every line of
+/// every supervisor, and the formatting machinery it would fault back in is most of what a
+/// logging supervisor keeps resident (measured: 2.1 MB against 1.3 MB).
+fn log_time() -> [u8; 35] {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let of_day = seconds % 86_400;
+    let mut out = *b"0000-00-00T00:00:00.000000000+00:00";
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year as u64);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, of_day / 3600);
+    put(14, 2, of_day / 60 % 60);
+    put(17, 2, of_day % 60);
+    put(20, 9, u64::from(since_epoch.subsec_nanos()));
+    out
+}
+
+/// Year, month and day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u64, u64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u64;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u64;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// `--log-driver`.
@@ -293,6 +334,7 @@ impl LogWriter {
         let time = log_time();
         let entry = match self.driver {
             LogDriver::JsonFile => {
+                let time = String::from_utf8_lossy(&time);
                 let mut log = String::from_utf8_lossy(text).into_owned();
                 if !partial {
                     log.push('\n');
@@ -305,8 +347,12 @@ impl LogWriter {
                 line
             }
             _ => {
-                let tag = if partial { "P" } else { "F" };
-                let mut line = format!("{time} {stream} {tag} ").into_bytes();
+                let tag: &[u8] = if partial { b" P " } else { b" F " };
+                let mut line = Vec::with_capacity(time.len() + stream.len() + text.len() + 5);
+                line.extend_from_slice(&time);
+                line.push(b' ');
+                line.extend_from_slice(stream.as_bytes());
+                line.extend_from_slice(tag);
                 line.extend_from_slice(text);
                 line.push(b'\n');
                 line
@@ -480,6 +526,33 @@ mod tests {
         assert!(three.restarts(1, 2) && !three.restarts(1, 3) && !three.restarts(0, 0));
         assert!(RestartPolicy::Always.restarts(0, 100));
         assert!(!RestartPolicy::No.restarts(1, 0));
+    }
+
+    #[test]
+    fn log_dates_agree_with_jiff() {
+        for days in [
+            -719_468i64,
+            -1,
+            0,
+            59,
+            60,
+            365,
+            11_016,
+            19_782,
+            20_415,
+            2_932_000,
+        ] {
+            let date = jiff::Timestamp::from_second(days * 86_400)
+                .unwrap()
+                .strftime("%Y-%m-%d")
+                .to_string();
+            let (year, month, day) = civil_from_days(days);
+            assert_eq!(format!("{year:04}-{month:02}-{day:02}"), date, "day {days}");
+        }
+        let stamp = String::from_utf8(log_time().to_vec()).unwrap();
+        let parsed: jiff::Timestamp = stamp.parse().unwrap();
+        let drift = jiff::Timestamp::now().duration_since(parsed);
+        assert!(drift.as_secs() < 5, "{stamp} is not now");
     }
 
     #[test]
