@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::format::{self, OutputFormat};
 use super::{human, Outcome};
-use crate::container::{self, CreateOptions};
+use crate::container::{self, attach, CreateOptions};
 use crate::context::Context;
 use crate::runtime::NetworkMode;
 
@@ -36,6 +36,7 @@ pub enum ContainerCommand {
     Prune(PruneArgs),
     Kill(KillArgs),
     Wait(WaitArgs),
+    Attach(AttachArgs),
 }
 
 impl ContainerCommand {
@@ -58,6 +59,7 @@ impl ContainerCommand {
             ContainerCommand::Prune(a) => a.run(ctx),
             ContainerCommand::Kill(a) => a.run(ctx),
             ContainerCommand::Wait(a) => a.run(ctx),
+            ContainerCommand::Attach(a) => a.run(ctx),
         }
     }
 }
@@ -219,6 +221,9 @@ pub struct RunArgs {
     /// Run in the background under a supervisor of its own, and print the container ID.
     #[arg(short, long)]
     detach: bool,
+    /// Keys that detach from a container run with -it, leaving it running ("" turns detaching off).
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    detach_keys: String,
     #[command(flatten)]
     flags: ContainerFlags,
     /// Print help (-h is --hostname here, as in Podman).
@@ -231,15 +236,21 @@ impl RunArgs {
         if let Some(warning) = ctx.warn_if_single_mapping() {
             eprintln!("WARN: {warning}");
         }
+        let detach_keys = attach::parse_detach_keys(&self.detach_keys)?;
         let options = self.flags.prepare(ctx)?;
         if self.detach {
-            if options.tty || options.interactive {
-                anyhow::bail!("run -d with -t or -i is not supported yet: the supervisor does not hold a terminal or standard input (use run -d alone, and logs to read the output)");
-            }
             println!("{}", container::run_detached(ctx, &options)?);
             return Ok(0);
         }
-        let code = container::run(ctx, &options)?;
+        let code = if options.tty && options.interactive {
+            let session = attach::SessionOptions {
+                stdin: true,
+                detach_keys,
+            };
+            container::run_attached(ctx, &options, &session)?
+        } else {
+            container::run(ctx, &options)?
+        };
         Ok(u8::try_from(code).unwrap_or(255))
     }
 }
@@ -272,19 +283,32 @@ pub struct StartArgs {
     /// Attach standard input.
     #[arg(short, long)]
     interactive: bool,
+    /// Keys that detach from a container with a terminal, leaving it running.
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    detach_keys: String,
     /// Container name or ID.
     container: String,
 }
 
 impl StartArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
+        let detach_keys = attach::parse_detach_keys(&self.detach_keys)?;
+        let record = ctx.store.find_container(&self.container)?;
         if !self.attach {
-            let record = ctx.store.find_container(&self.container)?;
-            container::detached::start_detached(ctx, &record)?;
+            container::detached::start_detached(ctx, &record, None)?;
             println!("{}", self.container);
             return Ok(0);
         }
-        let code = container::start(ctx, &self.container, self.interactive)?;
+        // A terminal is kept by a supervisor, so the user can detach from it.
+        let code = if record.spec.process.terminal {
+            let session = attach::SessionOptions {
+                stdin: self.interactive || record.spec.process.interactive,
+                detach_keys,
+            };
+            attach::start_attached(ctx, &record, &session)?
+        } else {
+            container::start(ctx, &self.container, self.interactive)?
+        };
         Ok(u8::try_from(code).unwrap_or(255))
     }
 }
@@ -390,7 +414,7 @@ impl RestartArgs {
         for reference in &self.containers {
             let id = container::lifecycle::stop_as_configured(ctx, reference, self.time)?;
             let record = ctx.store.read_container(&id)?;
-            container::detached::start_detached(ctx, &record)?;
+            container::detached::start_detached(ctx, &record, None)?;
             println!("{id}");
         }
         Ok(0)
@@ -575,15 +599,45 @@ impl PauseArgs {
     }
 }
 
+/// Podman's and Docker's default: ctrl-p, ctrl-q.
+const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
+/// Attach to a running container's terminal or output and input.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Keys that detach, leaving the container running ("" turns detaching off).
+    #[arg(long, default_value = DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    detach_keys: String,
+    /// Do not relay standard input.
+    #[arg(long)]
+    no_stdin: bool,
+    /// Container name or ID.
+    container: String,
+}
+
+impl AttachArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let session = attach::SessionOptions {
+            stdin: !self.no_stdin,
+            detach_keys: attach::parse_detach_keys(&self.detach_keys)?,
+        };
+        let code = attach::attach(ctx, &self.container, &session)?;
+        Ok(u8::try_from(code).unwrap_or(255))
+    }
+}
+
 /// The supervisor of a detached container (started by skiff itself).
 #[derive(Debug, Args)]
 pub struct SuperviseArgs {
+    /// Standard input is the first attach client (`run -it`, `start -ai`).
+    #[arg(long)]
+    attached_stdin: bool,
     id: String,
 }
 
 impl SuperviseArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let code = container::detached::supervise(ctx, &self.id)?;
+        let code = container::detached::supervise(ctx, &self.id, self.attached_stdin)?;
         Ok(u8::try_from(code).unwrap_or(255))
     }
 }

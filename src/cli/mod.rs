@@ -68,6 +68,7 @@ pub enum Command {
     Port(container::PortArgs),
     Kill(container::KillArgs),
     Wait(container::WaitArgs),
+    Attach(container::AttachArgs),
     #[command(name = "container-supervise", hide = true)]
     Supervise(container::SuperviseArgs),
     Pull(registry::PullArgs),
@@ -118,6 +119,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Port(args) => args.run(&ctx()?),
         Command::Kill(args) => args.run(&ctx()?),
         Command::Wait(args) => args.run(&ctx()?),
+        Command::Attach(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),
         Command::Pull(args) => args.run(&ctx()?),
         Command::Push(args) => args.run(&ctx()?),

@@ -6,14 +6,16 @@
 //! The supervisor tells the command that started it how the start went on a pipe (its original
 //! standard output): `ok` once the container's process exists, else `error: …`.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _, Result};
 
+use super::attach;
 use crate::context::Context;
 use crate::runtime;
 use crate::store::containers::{ContainerRecord, ContainerState, Status};
@@ -27,24 +29,39 @@ pub fn log_path(ctx: &Context, id: &str) -> PathBuf {
     ctx.store.container_dir(id).join("ctr.log")
 }
 
-/// Starts a stored container under a new supervisor; returns once its process exists.
-pub fn start_detached(ctx: &Context, record: &ContainerRecord) -> Result<()> {
+/// Starts a stored container under a new supervisor; returns once its process exists. An
+/// `attached` client (`run -it`, `start -ai`) becomes the supervisor's standard input, and its
+/// first attach client, before the container starts.
+pub fn start_detached(
+    ctx: &Context,
+    record: &ContainerRecord,
+    attached: Option<UnixStream>,
+) -> Result<()> {
     let state = super::current_state(ctx, &record.id);
     if state.status == Status::Running {
         return Ok(());
     }
-    let mut child = Command::new("/proc/self/exe")
+    let mut command = Command::new("/proc/self/exe");
+    command
         .arg("--root")
         .arg(ctx.store.root())
         .arg("--runroot")
         .arg(ctx.store.runroot())
-        .arg(SUPERVISE_COMMAND)
+        .arg(SUPERVISE_COMMAND);
+    match attached {
+        Some(client) => command
+            .arg("--attached-stdin")
+            .stdin(Stdio::from(OwnedFd::from(client))),
+        None => command.stdin(Stdio::null()),
+    };
+    let mut child = command
         .arg(&record.id)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .context("starting the container's supervisor")?;
+    // The supervisor holds the client now; this process keeps no copy of it.
+    drop(command);
     let mut report = String::new();
     if let Some(mut out) = child.stdout.take() {
         out.read_to_string(&mut report)?;
@@ -66,8 +83,9 @@ pub fn start_detached(ctx: &Context, record: &ContainerRecord) -> Result<()> {
     }
 }
 
-/// The supervisor's whole life: run the container, log its output, record how it ended.
-pub fn supervise(ctx: &Context, id: &str) -> Result<i32> {
+/// The supervisor's whole life: run the container, log its output, serve `attach`, record how
+/// it ended. With `attached_stdin`, its standard input is a client that started it.
+pub fn supervise(ctx: &Context, id: &str, attached_stdin: bool) -> Result<i32> {
     let report = std::io::stdout().as_fd().try_clone_to_owned()?;
     let report = Arc::new(Mutex::new(Some(std::fs::File::from(report))));
     let send = |line: &str| {
@@ -77,7 +95,14 @@ pub fn supervise(ctx: &Context, id: &str) -> Result<i32> {
             }
         }
     };
-    let result = supervise_inner(ctx, id, &send);
+    let first_client = if attached_stdin {
+        Some(UnixStream::from(
+            std::io::stdin().as_fd().try_clone_to_owned()?,
+        ))
+    } else {
+        None
+    };
+    let result = supervise_inner(ctx, id, first_client, &send);
     if let Err(error) = &result {
         // The command's own failures keep their exit codes (127, 126) in the starting command.
         let line = match error.downcast_ref::<runtime::Error>() {
@@ -128,7 +153,12 @@ impl RestartPolicy {
     }
 }
 
-fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> {
+fn supervise_inner(
+    ctx: &Context,
+    id: &str,
+    first_client: Option<UnixStream>,
+    send: &dyn Fn(&str),
+) -> Result<i32> {
     runtime::detach::leave_session()?;
     let record = ctx.store.read_container(id)?;
     let policy = RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
@@ -138,11 +168,18 @@ fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> 
         driver,
         record.log_max_size,
     )?));
+    let run_dir = ctx.store.container_run_dir(id);
+    std::fs::create_dir_all(&run_dir)?;
+    let mut clients = attach::AttachServer::new(&run_dir)?;
+    if let Some(client) = first_client {
+        clients.add_client(client)?;
+    }
     let mut restarts = 0;
     loop {
-        let (exit_code, outcome) = run_once(ctx, &record, &log, send, restarts)?;
+        let (exit_code, outcome) = run_once(ctx, &record, &log, &mut clients, send, restarts)?;
         let stop_requested = ctx.store.read_container_state(id).stop_requested;
         if outcome.is_ok() && !stop_requested && policy.restarts(exit_code, restarts) {
+            clients.finish(exit_code);
             restarts += 1;
             continue;
         }
@@ -158,25 +195,38 @@ fn supervise_inner(ctx: &Context, id: &str, send: &dyn Fn(&str)) -> Result<i32> 
             state.finished_at = Some(jiff::Timestamp::now().to_string());
             ctx.store.write_container_state(id, &state)?;
         }
+        // Clients hear of the exit once it is recorded: `run -it --rm` returns with the
+        // container gone.
+        clients.finish(exit_code);
         outcome?;
         return Ok(exit_code);
     }
 }
 
-/// Runs the container once with its output going to the log; returns its exit code. Threads
-/// exist only while it runs: they are joined before this returns, so the next run clones from
-/// a single-threaded process again.
+/// Runs the container once with its output going to the log and the attached clients; returns
+/// its exit code. Threads exist only while it runs: they are joined before this returns, so
+/// the next run clones from a single-threaded process again.
 fn run_once(
     ctx: &Context,
     record: &ContainerRecord,
     log: &Arc<Mutex<LogWriter>>,
+    clients: &mut attach::AttachServer,
     send: &dyn Fn(&str),
     restarts: u32,
 ) -> Result<(i32, Result<(), runtime::Error>)> {
     let id = record.id.as_str();
+    let process = &record.spec.process;
     let (out_read, out_write) = std::io::pipe()?;
     let (err_read, err_write) = std::io::pipe()?;
     runtime::detach::redirect_output(&OwnedFd::from(out_write), &OwnedFd::from(err_write))?;
+    // `-i` without a terminal: the container reads a pipe the clients' input goes into.
+    let mut stdin_pipe = None;
+    if process.interactive && !process.terminal {
+        let (in_read, in_write) = std::io::pipe()?;
+        runtime::detach::redirect_input(&OwnedFd::from(in_read))?;
+        stdin_pipe = Some(std::fs::File::from(OwnedFd::from(in_write)));
+    }
+    let sender = clients.sender();
     let mut relays = Vec::new();
     let mut readers = Some((out_read, err_read));
     let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -191,21 +241,45 @@ fn run_once(
         ctx.store.write_container_state(id, &state)?;
         // Threads only now: the container's process was cloned while this one had none.
         if let Some((out_read, err_read)) = readers.take() {
-            for (stream, reader) in [("stdout", out_read), ("stderr", err_read)] {
+            for (stderr, reader) in [(false, out_read), (true, err_read)] {
                 let log = Arc::clone(log);
-                relays.push(std::thread::spawn(move || relay(reader, stream, &log)));
+                let sender = sender.clone();
+                relays.push(std::thread::spawn(move || {
+                    relay(reader, stderr, &log, &sender)
+                }));
             }
         }
         Ok(())
     };
-    let outcome = runtime::run_container(&record.spec, prepare, || {
+    let mut terminal_relay = None;
+    let outcome = runtime::run_container(&record.spec, prepare, |master| {
+        let input = match (master, stdin_pipe.take()) {
+            (Some(master), _) => {
+                let master = std::fs::File::from(master);
+                if let Ok(reader) = master.try_clone() {
+                    let log = Arc::clone(log);
+                    let sender = clients.sender();
+                    terminal_relay = Some(std::thread::spawn(move || {
+                        relay(reader, false, &log, &sender)
+                    }));
+                }
+                attach::Input::Terminal(master)
+            }
+            (None, Some(pipe)) => attach::Input::Pipe(pipe),
+            (None, None) => attach::Input::Closed,
+        };
+        // The socket exists before `run -d` returns, so an `attach` right after it works.
+        // Should it fail, `attach` says that nothing serves the container.
+        let _ = clients.serve(input);
         send("ok");
         // From here the supervisor only relays output and waits: let the code pages it
         // used to start the container go (target: under 2 MB resident per supervisor).
         runtime::detach::release_clean_pages();
+        // The supervisor relays the terminal itself; nothing goes to its own streams.
+        None
     });
     runtime::detach::silence_output()?;
-    for relay in relays {
+    for relay in relays.into_iter().chain(terminal_relay) {
         let _ = relay.join();
     }
     let exit_code = match &outcome {
@@ -369,23 +443,26 @@ impl LogWriter {
     }
 }
 
-/// Copies one stream of the container into the log, a line at a time.
-fn relay(reader: std::io::PipeReader, stream: &str, log: &Mutex<LogWriter>) {
-    let mut reader = std::io::BufReader::new(reader);
-    let mut line = Vec::new();
+/// Copies one stream of the container (a pipe, or its terminal) into the log and to the
+/// attached clients, chunk by chunk as it comes: a prompt without a newline shows at once.
+fn relay(mut reader: impl Read, stderr: bool, log: &Mutex<LogWriter>, clients: &attach::Sender) {
+    let stream = if stderr { "stderr" } else { "stdout" };
+    let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
+        let n = match reader.read(&mut buffer) {
             Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let (text, partial) = match line.strip_suffix(b"\n") {
-            Some(text) => (text, false),
-            None => (line.as_slice(), true),
+            Ok(n) => n,
         };
+        let chunk = &buffer[..n];
         if let Ok(mut log) = log.lock() {
-            log.write(stream, text, partial);
+            for piece in chunk.split_inclusive(|b| *b == b'\n') {
+                match piece.strip_suffix(b"\n") {
+                    Some(line) => log.write(stream, line, false),
+                    None => log.write(stream, piece, true),
+                }
+            }
         }
+        clients.send(stderr, chunk);
     }
 }
 
@@ -423,6 +500,34 @@ pub fn parse_log_line(line: &[u8]) -> Option<LogLine> {
         partial: tag == b"P",
         text,
     })
+}
+
+/// Joins the pieces of a line the log holds as partial entries (written as the container
+/// produced them) with the entry that completes it, so `--tail` counts and `-t` stamps whole
+/// lines. A last piece with nothing after it yet stays partial.
+fn merge_partial_lines(entries: impl Iterator<Item = LogLine>) -> Vec<LogLine> {
+    let mut lines: Vec<LogLine> = Vec::new();
+    let mut open: [Option<usize>; 2] = [None, None];
+    for entry in entries {
+        let stream = usize::from(entry.stderr);
+        match open[stream].take() {
+            Some(index) => {
+                let line = &mut lines[index];
+                line.text.extend_from_slice(&entry.text);
+                line.partial = entry.partial;
+                if entry.partial {
+                    open[stream] = Some(index);
+                }
+            }
+            None => {
+                if entry.partial {
+                    open[stream] = Some(lines.len());
+                }
+                lines.push(entry);
+            }
+        }
+    }
+    lines
 }
 
 /// What `logs` was asked for.
@@ -467,20 +572,19 @@ pub fn read_logs(
             .rposition(|b| *b == b'\n')
             .map_or(0, |i| i + 1);
         let chunk: Vec<u8> = pending.drain(..complete).collect();
-        let mut lines: Vec<&[u8]> = chunk
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect();
+        let mut lines = merge_partial_lines(
+            chunk
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .filter_map(parse_log_line),
+        );
         if first {
             if let Some(tail) = options.tail {
                 lines = lines.split_off(lines.len().saturating_sub(tail));
             }
             first = false;
         }
-        for raw in lines {
-            let Some(line) = parse_log_line(raw) else {
-                continue;
-            };
+        for line in lines {
             let time: Option<jiff::Timestamp> = line.time.parse().ok();
             if options.since.is_some_and(|s| time.is_some_and(|t| t < s))
                 || options.until.is_some_and(|u| time.is_some_and(|t| t > u))
@@ -553,6 +657,38 @@ mod tests {
         let parsed: jiff::Timestamp = stamp.parse().unwrap();
         let drift = jiff::Timestamp::now().duration_since(parsed);
         assert!(drift.as_secs() < 5, "{stamp} is not now");
+    }
+
+    #[test]
+    fn partial_entries_join_the_line_they_begin() {
+        let entries = [
+            "t1 stdout P ab",
+            "t2 stderr F whole",
+            "t3 stdout P cd",
+            "t4 stdout F ef",
+            "t5 stdout P prompt> ",
+        ]
+        .map(|line| parse_log_line(line.as_bytes()).unwrap());
+        let lines = merge_partial_lines(entries.into_iter());
+        let shown: Vec<(String, bool, bool)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    String::from_utf8_lossy(&l.text).into_owned(),
+                    l.stderr,
+                    l.partial,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("abcdef".to_string(), false, false),
+                ("whole".to_string(), true, false),
+                ("prompt> ".to_string(), false, true),
+            ]
+        );
+        assert_eq!(lines[0].time, "t1");
     }
 
     #[test]

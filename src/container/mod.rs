@@ -2,6 +2,7 @@
 //! runtime spec (Docker's rules for Entrypoint, Cmd, Env, WorkingDir and User), running it in the
 //! foreground, and removing it.
 
+pub mod attach;
 pub mod detached;
 pub mod lifecycle;
 mod names;
@@ -317,7 +318,7 @@ fn start_attached(
         }
         Ok(())
     };
-    let outcome = runtime::run_container(&record.spec, prepare, || {});
+    let outcome = runtime::run_container(&record.spec, prepare, |master| master);
     if let Err(runtime::Error::Prepare(error)) = outcome {
         let _ = std::fs::remove_dir_all(&record.spec.run_dir);
         return Err(anyhow::anyhow!(error));
@@ -364,7 +365,7 @@ pub fn current_state(ctx: &Context, id: &str) -> ContainerState {
 /// `run -d`: create and start under a supervisor; returns the container's id.
 pub fn run_detached(ctx: &Context, options: &CreateOptions) -> Result<String> {
     let record = create(ctx, options)?;
-    if let Err(error) = detached::start_detached(ctx, &record) {
+    if let Err(error) = detached::start_detached(ctx, &record, None) {
         if record.auto_remove {
             let lock = ctx.store.lock()?;
             let _ = remove_locked(ctx, &lock, &record.id);
@@ -372,6 +373,24 @@ pub fn run_detached(ctx: &Context, options: &CreateOptions) -> Result<String> {
         return Err(error);
     }
     Ok(record.id)
+}
+
+/// `run -it`: create, start under a supervisor, and attach to it, so the user can detach and
+/// leave it running. Returns the container's exit code, or 0 once detached.
+pub fn run_attached(
+    ctx: &Context,
+    options: &CreateOptions,
+    session: &attach::SessionOptions,
+) -> Result<i32> {
+    let record = create(ctx, options)?;
+    match attach::start_attached(ctx, &record, session) {
+        Err(error) if record.auto_remove => {
+            let lock = ctx.store.lock()?;
+            let _ = remove_locked(ctx, &lock, &record.id);
+            Err(error)
+        }
+        other => other,
+    }
 }
 
 /// `run`: create, start attached, and remove with `--rm`.

@@ -145,6 +145,29 @@ fn block_forwarded_signals() -> Result<(SigSet, SignalFd), Error> {
     Ok((signals, signal_fd))
 }
 
+/// The signals a process attached to a container passes on (`attach`, `run -it`), read one at
+/// a time instead of interrupting it.
+pub struct SignalWatch(SignalFd);
+
+impl SignalWatch {
+    /// Blocks the forwarded signals in the calling thread, and in the threads it starts later.
+    pub fn start() -> Result<Self, Error> {
+        let (_, signal_fd) = block_forwarded_signals()?;
+        Ok(SignalWatch(signal_fd))
+    }
+
+    /// Waits for the next signal; its number.
+    pub fn next(&self) -> Option<i32> {
+        loop {
+            match self.0.read_signal() {
+                Ok(Some(info)) => return Some(info.ssi_signo as i32),
+                Ok(None) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
 /// Runs `process` inside the running container whose first process is `target_pid`: joins its
 /// user (when rootless), mount, uts, ipc, network and pid namespaces, and returns the process's
 /// exit code once it ends, forwarding signals (and the terminal, with `process.terminal`).
@@ -208,7 +231,7 @@ pub fn exec_in_container(
                 tty_parent,
                 &signal_fd,
                 process.interactive,
-                || {},
+                |master| master,
             )
         }
         Err(_) => Err(read_child_error(err_read)
@@ -219,8 +242,11 @@ pub fn exec_in_container(
 }
 
 /// Runs the container in the foreground: returns when its first process exits. `prepare` (the
-/// caller's store bookkeeping, given the container's pid) runs while the id-map and network helpers start, before the child
-/// mounts anything; its failure stops the container before it runs.
+/// caller's store bookkeeping, given the container's pid) runs while the id-map and network
+/// helpers start, before the child mounts anything; its failure stops the container before it
+/// runs. `started` runs once the command has exec'd, with the master of its terminal (`-t`): it
+/// gives the master back for skiff to relay to its own standard streams, or keeps it (a
+/// supervisor serving `attach`).
 pub fn run_container<P, S>(
     spec: &ContainerSpec,
     prepare: P,
@@ -228,7 +254,7 @@ pub fn run_container<P, S>(
 ) -> Result<RunOutcome, Error>
 where
     P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
-    S: FnOnce(),
+    S: FnOnce(Option<OwnedFd>) -> Option<OwnedFd>,
 {
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -287,7 +313,7 @@ fn drive_child<P, S>(
 ) -> Result<RunOutcome, Error>
 where
     P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
-    S: FnOnce(),
+    S: FnOnce(Option<OwnedFd>) -> Option<OwnedFd>,
 {
     // The network helper starts first: it is the slowest step, and everything below overlaps it.
     let starting = match spec.network {
@@ -337,26 +363,22 @@ fn supervise(
     tty_parent: Option<OwnedFd>,
     signal_fd: &SignalFd,
     interactive: bool,
-    started: impl FnOnce(),
+    started: impl FnOnce(Option<OwnedFd>) -> Option<OwnedFd>,
 ) -> Result<RunOutcome, Error> {
-    let terminal = match tty_parent {
-        Some(socket) => match super::tty::receive_fd(&socket)? {
-            Some(master) => Some(TerminalSession::start(master, interactive)?),
-            None => None,
-        },
+    let master = match tty_parent {
+        Some(socket) => super::tty::receive_fd(&socket)?,
         None => None,
     };
     if let Some(error) = read_child_error(err_read) {
         let _ = waitpid(pid, None);
         return Err(error);
     }
-    started();
+    let terminal = match started(master) {
+        Some(master) => Some(TerminalSession::start(master, interactive)?),
+        None => None,
+    };
     let status = match terminal {
-        Some(mut session) => {
-            let status = session.relay_until_exit(pid, signal_fd)?;
-            session.finish();
-            status
-        }
+        Some(mut session) => session.relay_until_exit(pid, signal_fd)?,
         None => wait_forwarding_signals(pid, signal_fd)?,
     };
     Ok(RunOutcome {

@@ -19,6 +19,20 @@ pub fn redirect_output(stdout: &OwnedFd, stderr: &OwnedFd) -> Result<(), Error> 
     nix::unistd::dup2_stderr(stderr.as_fd()).map_err(|e| Error::sys("dup2", e))
 }
 
+/// Makes `stdin` this process's descriptor 0 (an interactive container inherits it).
+pub fn redirect_input(stdin: &OwnedFd) -> Result<(), Error> {
+    nix::unistd::dup2_stdin(stdin.as_fd()).map_err(|e| Error::sys("dup2", e))
+}
+
+/// Wakes every thread blocked in `accept` on `listener`, which then fails: how a supervisor
+/// stops serving `attach` when its container exits.
+pub fn stop_listening(listener: &std::os::unix::net::UnixListener) {
+    let _ = nix::sys::socket::shutdown(
+        std::os::fd::AsRawFd::as_raw_fd(listener),
+        nix::sys::socket::Shutdown::Both,
+    );
+}
+
 /// Points descriptors 1 and 2 at /dev/null, closing this process's ends of the log pipes.
 pub fn silence_output() -> Result<(), Error> {
     let null = std::fs::OpenOptions::new()

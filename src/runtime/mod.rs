@@ -19,7 +19,9 @@ pub mod spec;
 pub mod tty;
 pub mod userns;
 
-pub use container::{exec_in_container, run_container, run_in_user_namespace, RunOutcome};
+pub use container::{
+    exec_in_container, run_container, run_in_user_namespace, RunOutcome, SignalWatch,
+};
 pub use spec::*;
 
 /// Errors a caller can act on. Exit codes follow Docker: 126 cannot execute, 127 not found,

@@ -17,7 +17,7 @@ use super::Error;
 
 nix::ioctl_write_int_bad!(set_controlling_terminal, libc::TIOCSCTTY);
 nix::ioctl_read_bad!(get_window_size, libc::TIOCGWINSZ, libc::winsize);
-nix::ioctl_write_ptr_bad!(set_window_size, libc::TIOCSWINSZ, libc::winsize);
+nix::ioctl_write_ptr_bad!(set_window_size_raw, libc::TIOCSWINSZ, libc::winsize);
 
 /// In the container: makes a pty in its devpts, sends the master to skiff, and makes the slave
 /// the controlling terminal and stdio of a new session.
@@ -82,43 +82,31 @@ pub(crate) fn receive_fd(socket: &OwnedFd) -> Result<Option<OwnedFd>, Error> {
 /// The user's side of a container terminal.
 pub(crate) struct TerminalSession {
     master: OwnedFd,
-    saved: Option<Termios>,
+    /// Restores the user's terminal settings when the session ends.
+    _raw: RawInput,
     relay_stdin: bool,
 }
 
 fn copy_window_size(from: BorrowedFd<'_>, to: &OwnedFd) {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one winsize into `size`; a non-tty just returns ENOTTY.
-    if unsafe { get_window_size(from.as_raw_fd(), &mut size) }.is_ok() {
-        // SAFETY: TIOCSWINSZ reads one winsize from `size`; `to` is the pty master.
-        let _ = unsafe { set_window_size(to.as_raw_fd(), &size) };
+    if let Some((rows, columns)) = window_size(from) {
+        set_window_size(to.as_fd(), rows, columns);
     }
 }
 
 impl TerminalSession {
     pub(crate) fn start(master: OwnedFd, relay_stdin: bool) -> Result<Self, Error> {
-        let stdin = std::io::stdin();
-        let saved = if nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
-            let saved = termios::tcgetattr(stdin.as_fd())
-                .map_err(|e| Error::sys("reading terminal settings", e))?;
-            let mut raw = saved.clone();
-            termios::cfmakeraw(&mut raw);
-            termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)
-                .map_err(|e| Error::sys("setting raw mode", e))?;
-            copy_window_size(stdin.as_fd(), &master);
-            Some(saved)
+        let raw = RawInput::start()?;
+        let size_from = if raw.0.is_some() {
+            std::io::stdin().as_fd().try_clone_to_owned()
         } else {
-            copy_window_size(std::io::stdout().as_fd(), &master);
-            None
+            std::io::stdout().as_fd().try_clone_to_owned()
         };
+        if let Ok(from) = size_from {
+            copy_window_size(from.as_fd(), &master);
+        }
         Ok(TerminalSession {
             master,
-            saved,
+            _raw: raw,
             relay_stdin,
         })
     }
@@ -207,10 +195,57 @@ impl TerminalSession {
                 .map_err(|e| Error::sys("waiting for the container", e)),
         }
     }
+}
 
-    /// Restores the user's terminal settings.
-    pub(crate) fn finish(self) {
-        if let Some(saved) = &self.saved {
+/// The size of the terminal on `fd`, as (rows, columns); None when it is not a terminal.
+pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into `size`; a non-tty just returns ENOTTY.
+    unsafe { get_window_size(fd.as_raw_fd(), &mut size) }.ok()?;
+    Some((size.ws_row, size.ws_col))
+}
+
+/// Sets the size of the terminal whose master (or slave) is `fd`; its foreground process group
+/// gets SIGWINCH.
+pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, columns: u16) {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from `size`; a non-tty just returns ENOTTY.
+    let _ = unsafe { set_window_size_raw(fd.as_raw_fd(), &size) };
+}
+
+/// Standard input in raw mode while this lives, when it is a terminal: keys go to the container
+/// one by one, ctrl-C included. Dropping it restores the settings.
+pub struct RawInput(Option<Termios>);
+
+impl RawInput {
+    pub fn start() -> Result<Self, Error> {
+        let stdin = std::io::stdin();
+        if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
+            return Ok(RawInput(None));
+        }
+        let saved = termios::tcgetattr(stdin.as_fd())
+            .map_err(|e| Error::sys("reading terminal settings", e))?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)
+            .map_err(|e| Error::sys("setting raw mode", e))?;
+        Ok(RawInput(Some(saved)))
+    }
+}
+
+impl Drop for RawInput {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
             let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
         }
     }

@@ -182,13 +182,100 @@ fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
 }
 
 #[test]
-fn detached_with_a_terminal_is_a_clear_error_for_now() {
-    let env = TestEnv::rootless("detached-tty").unwrap();
-    let image = env.load_testbox();
-    let (_, stderr) = env
-        .skiff(&["run", "-d", "-t", image, "true"])
-        .assert_exit(125);
-    assert!(stderr.contains("not supported yet"), "{stderr}");
+fn a_terminal_kept_by_the_supervisor_takes_attach_and_detach() {
+    for env in each_env("attach") {
+        let image = env.load_testbox();
+        env.skiff(&["run", "-dit", "--name", "term", image, "sh"])
+            .stdout();
+        // The default keys (ctrl-p ctrl-q) detach; what came before them reached the shell.
+        let (out, _) = env
+            .skiff(&["attach", "term"])
+            .stdin(b"echo hi-$((6*7))\n\x10\x11".to_vec())
+            .assert_exit(0);
+        assert!(!out.contains('\x10'), "{out:?}");
+        until("the shell's answer in the log", || {
+            env.skiff(&["logs", "term"]).stdout().contains("hi-42")
+        });
+        assert!(
+            status(&env, "term").starts_with("Up"),
+            "detaching leaves it running"
+        );
+        // Other keys: ctrl-x alone detaches now.
+        env.skiff(&["attach", "--detach-keys", "ctrl-x", "term"])
+            .stdin(b"echo again-$((1+1))\n\x18".to_vec())
+            .assert_exit(0);
+        until("the second answer in the log", || {
+            env.skiff(&["logs", "term"]).stdout().contains("again-2")
+        });
+        // A client that stays until the end gets the exit code.
+        env.skiff(&["attach", "term"])
+            .stdin(b"exit 7\n".to_vec())
+            .assert_exit(7);
+        assert!(
+            status(&env, "term").starts_with("Exited (7)"),
+            "{}",
+            status(&env, "term")
+        );
+        let (_, err) = env.skiff(&["attach", "term"]).assert_exit(125);
+        assert!(err.contains("only attach to running containers"), "{err}");
+        // start -ai reattaches the kept terminal from the first byte.
+        let (out, _) = env
+            .skiff(&["start", "-ai", "term"])
+            .stdin(b"echo back-$((2*2))\nexit 2\n".to_vec())
+            .assert_exit(2);
+        assert!(out.contains("back-4"), "{out:?}");
+        // run -it goes through a supervisor too: the exit code comes back, --rm removes it.
+        let (out, _) = env
+            .skiff(&[
+                "run",
+                "-it",
+                "--rm",
+                image,
+                "sh",
+                "-c",
+                "read line; echo got-$line; tty; exit 4",
+            ])
+            .stdin(b"abc\n".to_vec())
+            .assert_exit(4);
+        assert!(
+            out.contains("got-abc") && out.contains("/dev/pts/0"),
+            "{out:?}"
+        );
+        assert_eq!(
+            env.skiff(&["ps", "-a", "--format", "{{.Names}}"]).stdout(),
+            "term\n",
+            "--rm removed the container"
+        );
+        let (_, err) = env
+            .skiff(&["run", "-it", "--detach-keys", "alt-q", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("invalid detach key"), "{err}");
+        env.skiff(&["rm", "-f", "term"]).stdout();
+    }
+}
+
+#[test]
+fn attach_relays_standard_streams_of_a_container_without_a_terminal() {
+    for env in each_env("attach-streams") {
+        let image = env.load_testbox();
+        let script = "while read line; do echo \"out<$line>\"; echo \"err<$line>\" >&2; done";
+        env.skiff(&["run", "-di", "--name", "pipe", image, "sh", "-c", script])
+            .stdout();
+        let client = env
+            .skiff(&["attach", "--detach-keys", "", "pipe"])
+            .stdin(b"one\n".to_vec())
+            .spawn_with_stdin();
+        until("the container's answer in the log", || {
+            env.skiff(&["logs", "pipe"]).stdout().contains("out<one>")
+        });
+        env.skiff(&["stop", "-t", "1", "pipe"]).stdout();
+        let out = finish(client, "attach pipe");
+        // The client ends with the container, and kept the two streams apart.
+        assert_eq!(out.status.code(), Some(137));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "out<one>\n");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "err<one>\n");
+        env.skiff(&["rm", "pipe"]).stdout();
+    }
 }
 
 #[test]

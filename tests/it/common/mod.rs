@@ -234,6 +234,26 @@ impl Cmd {
         self.command.spawn().unwrap()
     }
 
+    /// Starts the command with the bytes given to [`Cmd::stdin`] on its standard input, kept
+    /// open until the command ends; end it with [`finish`].
+    pub fn spawn_with_stdin(mut self) -> std::process::Child {
+        self.command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = self.command.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = self.stdin.take().unwrap_or_default();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+            // Held open: an attached client whose input ends early must still see the output.
+            std::thread::sleep(COMMAND_TIMEOUT);
+            drop(stdin);
+        });
+        child
+    }
+
     pub fn output(mut self) -> Output {
         self.command.stdin(if self.stdin.is_some() {
             Stdio::piped()
