@@ -512,6 +512,12 @@ pub struct ExecArgs {
     /// Working directory inside the container (default: the container's).
     #[arg(short, long, value_name = "DIR")]
     workdir: Option<String>,
+    /// Run the command in the background, its output discarded.
+    #[arg(short, long)]
+    detach: bool,
+    /// Give the command every capability the container's user namespace allows.
+    #[arg(long)]
+    privileged: bool,
     /// Container name or ID.
     container: String,
     /// The command and its arguments.
@@ -536,6 +542,8 @@ impl ExecArgs {
             workdir: self.workdir,
             tty: self.tty,
             interactive: self.interactive,
+            privileged: self.privileged,
+            detach: self.detach,
         };
         let code = container::lifecycle::exec(ctx, &self.container, &options)?;
         Ok(u8::try_from(code).unwrap_or(255))

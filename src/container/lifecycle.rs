@@ -111,6 +111,9 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     pub tty: bool,
     pub interactive: bool,
+    pub privileged: bool,
+    /// `-d`: start it and return; it runs on with its output discarded.
+    pub detach: bool,
 }
 
 /// `exec`: runs a command in a running container; returns its exit code.
@@ -123,6 +126,9 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
     if options.command.is_empty() {
         bail!("exec requires a command to run");
     }
+    if options.detach && (options.tty || options.interactive) {
+        bail!("exec -d cannot be combined with -i or -t: a detached exec has no terminal or input");
+    }
     let base = &record.spec.process;
     let mut env = base.env.clone();
     env.extend(options.env.iter().cloned());
@@ -134,6 +140,8 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         terminal: options.tty,
         interactive: options.interactive,
         init: false,
+        privileged: options.privileged,
+        detached: options.detach,
     };
     let outcome = crate::runtime::exec_in_container(pid, ctx.id_mapping.is_some(), &process)?;
     Ok(outcome.exit_code)

@@ -267,6 +267,8 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             terminal: options.tty,
             interactive: options.interactive,
             init: options.init,
+            privileged: false,
+            detached: false,
         },
         network: options.network,
         etc_files,

@@ -76,7 +76,7 @@ fn setup_and_exec(
     attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
-    security::drop_privileges(&user)?;
+    security::drop_privileges(&user, spec.process.privileged)?;
     nix::unistd::chdir(spec.process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", spec.process.cwd), e))?;
     if spec.process.init {
@@ -198,10 +198,16 @@ fn exec_in_joined(
     process: &ProcessSpec,
     channels: &ChildChannels,
 ) -> Result<Infallible, ChildError> {
-    tie_to_parent()?;
-    attach_stdio(process, channels)?;
+    if process.detached {
+        // Nothing ties it to skiff, and it has no use for skiff's streams.
+        restore_signal_mask()?;
+        detach_stdio()?;
+    } else {
+        tie_to_parent()?;
+        attach_stdio(process, channels)?;
+    }
     let user = security::resolve_user(&process.user)?;
-    security::drop_privileges(&user)?;
+    security::drop_privileges(&user, process.privileged)?;
     nix::unistd::chdir(process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", process.cwd), e))?;
     exec_process(process, &user)
@@ -211,9 +217,28 @@ fn exec_in_joined(
 /// signalfd are unblocked again here.
 fn tie_to_parent() -> Result<(), ChildError> {
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    restore_signal_mask()
+}
+
+fn restore_signal_mask() -> Result<(), ChildError> {
     SigSet::empty()
         .thread_set_mask()
         .map_err(|e| sys_error("restoring the signal mask", e))
+}
+
+/// /dev/null as stdin, stdout and stderr, and a session of its own: `exec -d`.
+fn detach_stdio() -> Result<(), ChildError> {
+    let null = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_error("opening /dev/null", e))?;
+    nix::unistd::dup2_stdin(&null).map_err(|e| sys_error("dup2", e))?;
+    nix::unistd::dup2_stdout(&null).map_err(|e| sys_error("dup2", e))?;
+    nix::unistd::dup2_stderr(&null).map_err(|e| sys_error("dup2", e))?;
+    nix::unistd::setsid().map_err(|e| sys_error("setsid", e))?;
+    Ok(())
 }
 
 /// A terminal when asked for, else /dev/null as stdin unless `-i` keeps skiff's.

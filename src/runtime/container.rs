@@ -188,6 +188,17 @@ pub fn exec_in_container(
     };
     let user = if rootless { Some(open("user")?) } else { None };
     let mut others = Vec::new();
+    // The cgroup namespace too, when the container has one of its own.
+    let same_inode = |a: &str, b: &str| {
+        use std::os::unix::fs::MetadataExt;
+        matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(a), Ok(b)) if a.ino() == b.ino())
+    };
+    if !same_inode(
+        &format!("/proc/{target_pid}/ns/cgroup"),
+        "/proc/self/ns/cgroup",
+    ) {
+        others.push((open("cgroup")?, CloneFlags::CLONE_NEWCGROUP));
+    }
     for (name, kind) in [
         ("ipc", CloneFlags::CLONE_NEWIPC),
         ("uts", CloneFlags::CLONE_NEWUTS),
@@ -223,6 +234,10 @@ pub fn exec_in_container(
     let reported = std::fs::File::from(pid_read).read_exact(&mut pid_bytes);
     let _ = waitpid(joiner, None);
     let result = match reported {
+        Ok(()) if process.detached => match read_child_error(err_read) {
+            Some(error) => Err(error),
+            None => Ok(RunOutcome { exit_code: 0 }),
+        },
         Ok(()) => {
             let pid = Pid::from_raw(i32::from_ne_bytes(pid_bytes));
             supervise(

@@ -534,6 +534,8 @@ mod tests {
                 terminal: false,
                 interactive: false,
                 init: false,
+                privileged: false,
+                detached: false,
             },
             network,
             etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],

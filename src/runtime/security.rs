@@ -121,10 +121,16 @@ pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), Chil
     Ok(())
 }
 
-/// Drops to the bounding set of default capabilities, switches ids and sets no_new_privs.
-/// A non-root user ends with no effective capabilities (the kernel clears them on setuid).
-pub(crate) fn drop_privileges(user: &ResolvedUser) -> Result<(), ChildError> {
-    let keep: CapsHashSet = DEFAULT_CAPABILITIES.iter().copied().collect();
+/// Drops to the bounding set of default capabilities (all of them when `privileged`), switches
+/// ids and sets no_new_privs. A non-root user ends with no effective capabilities (the kernel
+/// clears them on setuid).
+pub(crate) fn drop_privileges(user: &ResolvedUser, privileged: bool) -> Result<(), ChildError> {
+    let keep: CapsHashSet = if privileged {
+        caps::read(None, CapSet::Bounding)
+            .map_err(|e| ChildError::other(format!("reading capabilities: {e}")))?
+    } else {
+        DEFAULT_CAPABILITIES.iter().copied().collect()
+    };
     for cap in caps::all() {
         if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|e| {

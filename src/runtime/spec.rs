@@ -35,6 +35,14 @@ pub struct ProcessSpec {
     /// forwards signals, and the command runs as its child.
     #[serde(default)]
     pub init: bool,
+    /// `exec --privileged`: keeps every capability skiff has in the user namespace instead of
+    /// Podman's default set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    /// `exec -d`: runs on its own, its output discarded, and outlives the command that started
+    /// it (the container's pid 1 inherits it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub detached: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

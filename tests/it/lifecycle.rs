@@ -342,6 +342,43 @@ fn exec_joins_a_running_container() {
             env.skiff(&["exec", "box", "cat", "/tmp/f"]).stdout(),
             "shared\n"
         );
+        // -d returns at once; the command runs on after the exec command has gone.
+        let started = Instant::now();
+        assert_eq!(
+            env.skiff(&[
+                "exec",
+                "-d",
+                "box",
+                "sh",
+                "-c",
+                "sleep 0.5; echo late > /tmp/d"
+            ])
+            .stdout(),
+            ""
+        );
+        assert!(started.elapsed() < Duration::from_millis(450));
+        until("the detached exec's file", || {
+            env.skiff(&["exec", "box", "cat", "/tmp/d"]).output().stdout == b"late\n"
+        });
+        env.skiff(&["exec", "-d", "box", "no-such-command"])
+            .assert_exit(127);
+        // --privileged keeps every capability; a plain exec has Podman's default set.
+        let effective = |privileged: bool| {
+            let mut args = vec!["exec"];
+            if privileged {
+                args.push("--privileged");
+            }
+            args.extend(["box", "sh", "-c", "grep CapEff /proc/self/status"]);
+            let out = env.skiff(&args).stdout();
+            let hex = out.split_whitespace().last().unwrap().to_string();
+            u64::from_str_radix(&hex, 16).unwrap().count_ones()
+        };
+        let (plain, privileged) = (effective(false), effective(true));
+        assert_eq!(plain, 11, "Podman's 11 default capabilities");
+        assert!(
+            privileged > 30,
+            "{privileged} capabilities with --privileged"
+        );
         env.skiff(&["stop", "-t", "0", "box"]).stdout();
         let (_, stderr) = env.skiff(&["exec", "box", "true"]).assert_exit(125);
         assert!(
