@@ -37,6 +37,8 @@ pub enum ContainerCommand {
     Kill(KillArgs),
     Wait(WaitArgs),
     Attach(AttachArgs),
+    Cp(CpArgs),
+    Export(ExportArgs),
 }
 
 impl ContainerCommand {
@@ -60,6 +62,8 @@ impl ContainerCommand {
             ContainerCommand::Kill(a) => a.run(ctx),
             ContainerCommand::Wait(a) => a.run(ctx),
             ContainerCommand::Attach(a) => a.run(ctx),
+            ContainerCommand::Cp(a) => a.run(ctx),
+            ContainerCommand::Export(a) => a.run(ctx),
         }
     }
 }
@@ -604,6 +608,70 @@ impl PauseArgs {
             ctx.store.find_container(reference)?;
         }
         anyhow::bail!("pause and unpause need a cgroup freezer for the container, and skiff does not place containers in cgroups yet on this host (cgroup v1 without a delegated hierarchy)")
+    }
+}
+
+/// Copy files between a container and the host: `cp CONTAINER:SRC DEST` or `cp SRC CONTAINER:DEST`
+/// ("-" for a tar archive on standard input or output).
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Keep the owners (uid and gid) of files copied into the container (default: root owns them).
+    #[arg(short, long)]
+    archive: bool,
+    /// Source: a host path, CONTAINER:PATH, or - for a tar archive on standard input.
+    source: String,
+    /// Destination: a host path, CONTAINER:PATH, or - for a tar archive on standard output.
+    destination: String,
+}
+
+impl CpArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        use container::copy::parse_location;
+        container::copy::copy(
+            ctx,
+            &parse_location(&self.source),
+            &parse_location(&self.destination),
+            self.archive,
+        )?;
+        Ok(0)
+    }
+}
+
+/// Export a container's filesystem as a tar archive.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Container name or ID.
+    container: String,
+}
+
+impl ExportArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        match &self.output {
+            Some(path) => {
+                let staged = path.with_extension("skiff-partial");
+                let mut file = std::fs::File::create(&staged)?;
+                let written = container::copy::export(ctx, &self.container, &mut file)
+                    .and_then(|()| Ok(file.sync_all()?));
+                match written {
+                    Ok(()) => std::fs::rename(&staged, path)?,
+                    Err(error) => {
+                        let _ = std::fs::remove_file(&staged);
+                        return Err(error);
+                    }
+                }
+            }
+            None => {
+                use std::io::IsTerminal;
+                if std::io::stdout().is_terminal() {
+                    anyhow::bail!("refusing to write a tar archive to a terminal: use -o FILE or redirect the output");
+                }
+                container::copy::export(ctx, &self.container, &mut std::io::stdout().lock())?;
+            }
+        }
+        Ok(0)
     }
 }
 

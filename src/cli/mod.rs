@@ -69,6 +69,8 @@ pub enum Command {
     Kill(container::KillArgs),
     Wait(container::WaitArgs),
     Attach(container::AttachArgs),
+    Cp(container::CpArgs),
+    Export(container::ExportArgs),
     #[command(name = "container-supervise", hide = true)]
     Supervise(container::SuperviseArgs),
     Pull(registry::PullArgs),
@@ -120,6 +122,8 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Kill(args) => args.run(&ctx()?),
         Command::Wait(args) => args.run(&ctx()?),
         Command::Attach(args) => args.run(&ctx()?),
+        Command::Cp(args) => args.run(&ctx()?),
+        Command::Export(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),
         Command::Pull(args) => args.run(&ctx()?),
         Command::Push(args) => args.run(&ctx()?),

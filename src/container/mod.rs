@@ -3,6 +3,7 @@
 //! foreground, and removing it.
 
 pub mod attach;
+pub mod copy;
 pub mod detached;
 pub mod lifecycle;
 mod names;

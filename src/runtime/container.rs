@@ -177,15 +177,7 @@ pub fn exec_in_container(
     process: &super::ProcessSpec,
 ) -> Result<RunOutcome, Error> {
     use std::os::fd::AsRawFd as _;
-    let open = |name: &str| -> Result<OwnedFd, Error> {
-        let path = format!("/proc/{target_pid}/ns/{name}");
-        std::fs::File::open(&path)
-            .map(OwnedFd::from)
-            .map_err(|source| Error::Sys {
-                context: format!("opening {path} (is the container running?)"),
-                source,
-            })
-    };
+    let open = |name: &str| open_namespace(target_pid, name);
     let user = if rootless { Some(open("user")?) } else { None };
     let mut others = Vec::new();
     // The cgroup namespace too, when the container has one of its own.
@@ -445,38 +437,148 @@ where
     let Some(mapping) = mapping else {
         return work().map_err(Error::Work);
     };
+    run_in_child(
+        CloneFlags::CLONE_NEWUSER,
+        Some(mapping),
+        || Ok(()),
+        work,
+        || Ok(()),
+    )
+}
+
+/// A descriptor of one of a running process's namespaces, for setns.
+fn open_namespace(pid: i32, name: &str) -> Result<OwnedFd, Error> {
+    let path = format!("/proc/{pid}/ns/{name}");
+    std::fs::File::open(&path)
+        .map(OwnedFd::from)
+        .map_err(|source| Error::Sys {
+            context: format!("opening {path} (is the container running?)"),
+            source,
+        })
+}
+
+/// Where a job on a container's files runs: in a child whose `/` is the container's root.
+pub enum ContainerRoot<'a> {
+    /// A running container: the child joins its user (when rootless) and mount namespaces, and
+    /// sees exactly what the container sees.
+    Running { pid: i32, rootless: bool },
+    /// The child mounts the container's union in a mount (and user) namespace of its own:
+    /// writable for a stopped container, read-only for one that may be running.
+    Mounted {
+        spec: &'a ContainerSpec,
+        writable: bool,
+    },
+}
+
+/// Runs `child_work` in a child process whose root is the container's, while this process runs
+/// `parent_work` (which typically streams an archive to or from the child over a pipe each of
+/// them holds one end of).
+pub fn run_in_container_root<T, C, P>(
+    root: ContainerRoot<'_>,
+    child_work: C,
+    parent_work: P,
+) -> Result<T, Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    C: FnOnce() -> Result<T, String>,
+    P: FnOnce() -> Result<(), String>,
+{
+    let open = open_namespace;
+    match root {
+        ContainerRoot::Running { pid, rootless } => {
+            let mut joins = Vec::new();
+            if rootless {
+                joins.push((open(pid, "user")?, CloneFlags::CLONE_NEWUSER));
+            }
+            joins.push((open(pid, "mnt")?, CloneFlags::CLONE_NEWNS));
+            let enter = || {
+                for (fd, kind) in &joins {
+                    nix::sched::setns(fd, *kind)
+                        .map_err(|e| format!("joining the container's namespaces: {e}"))?;
+                }
+                nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+            };
+            run_in_child(CloneFlags::empty(), None, enter, child_work, parent_work)
+        }
+        ContainerRoot::Mounted { spec, writable } => {
+            let flags = match spec.id_mapping {
+                Some(_) => CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
+                None => CloneFlags::CLONE_NEWNS,
+            };
+            let enter = || super::rootfs::mount_union_as_root(spec, writable);
+            run_in_child(
+                flags,
+                spec.id_mapping.as_ref(),
+                enter,
+                child_work,
+                parent_work,
+            )
+        }
+    }
+}
+
+/// Clones a child into `flags` (writing its id maps when given one), which runs `enter` and
+/// then `child_work`, whose result travels back as JSON, while this process runs `parent_work`.
+/// Each side's copy of the other's closure is dropped first, so a pipe end one of them owns is
+/// open only there, and end of file arrives as it should.
+fn run_in_child<T, E, C, P>(
+    flags: CloneFlags,
+    mapping: Option<&IdMapping>,
+    enter: E,
+    child_work: C,
+    parent_work: P,
+) -> Result<T, Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: FnOnce() -> Result<(), String>,
+    C: FnOnce() -> Result<T, String>,
+    P: FnOnce() -> Result<(), String>,
+{
     let (sync_read, sync_write) = pipe()?;
     let (result_read, result_write) = pipe()?;
-    let mut work = Some(work);
-    let pid = clone_child(CloneFlags::CLONE_NEWUSER, || {
-        // A helper outliving a killed skiff would go on changing the store behind its back.
-        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    let mut child_side = Some((enter, child_work));
+    let mut parent_work = Some(parent_work);
+    let pid = clone_child(flags, || {
+        drop(parent_work.take());
+        // A helper outliving a killed skiff would go on changing files behind its back.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         let mut byte = [0u8; 1];
         if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
             return 1;
         }
-        let outcome = match work.take() {
-            Some(work) => work(),
+        let outcome = match child_side.take() {
+            Some((enter, work)) => enter().and_then(|()| work()),
             None => Err("work already ran".to_string()),
         };
         let encoded = serde_json::to_vec(&outcome).unwrap_or_default();
         write_all_fd(&result_write, &encoded);
         0
     })?;
+    drop(child_side);
     drop(sync_read);
     drop(result_write);
-    let maps = write_id_maps(pid.as_raw(), mapping);
+    let maps = match mapping {
+        Some(mapping) => write_id_maps(pid.as_raw(), mapping),
+        None => Ok(()),
+    };
     if maps.is_ok() {
         write_byte(&sync_write, b'M')?;
     }
     drop(sync_write);
+    let streamed = match (maps.is_ok(), parent_work.take()) {
+        (true, Some(work)) => work(),
+        _ => Ok(()),
+    };
     let mut encoded = Vec::new();
     let _ = std::fs::File::from(result_read).read_to_end(&mut encoded);
     let _ = waitpid(pid, None);
     maps?;
     let outcome: Result<T, String> = serde_json::from_slice(&encoded)
-        .map_err(|_| Error::Setup("the user-namespace helper process died".into()))?;
-    outcome.map_err(Error::Work)
+        .map_err(|_| Error::Setup("the helper process died".into()))?;
+    // The child's error explains a broken pipe on this side better than the pipe does.
+    let value = outcome.map_err(Error::Work)?;
+    streamed.map_err(Error::Work)?;
+    Ok(value)
 }
 
 fn write_all_fd(fd: &OwnedFd, mut bytes: &[u8]) {

@@ -469,8 +469,11 @@ fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
     }
 }
 
-/// Mounts the union and everything in it, then makes it the process's root.
-pub(crate) fn build_rootfs(spec: &ContainerSpec) -> Result<(), ChildError> {
+/// Keeps this namespace's mounts from propagating to the host's, and moves to the layer store,
+/// from which the overlay options name the layers.
+fn enter_private_layer_store(
+    spec: &ContainerSpec,
+) -> Result<(), (&'static str, nix::errno::Errno)> {
     mount(
         None::<&str>,
         "/",
@@ -478,17 +481,52 @@ pub(crate) fn build_rootfs(spec: &ContainerSpec) -> Result<(), ChildError> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| sys_error("making / private", e))?;
-    nix::unistd::chdir(&spec.layers_dir).map_err(|e| sys_error("chdir to the layer store", e))?;
-    let options = overlay_options(spec);
+    .map_err(|e| ("making / private", e))?;
+    nix::unistd::chdir(&spec.layers_dir).map_err(|e| ("chdir to the layer store", e))
+}
+
+fn mount_overlay(spec: &ContainerSpec, options: &str, flags: MsFlags) -> nix::Result<()> {
     mount(
         Some("overlay"),
         &spec.rootfs_dir,
         Some("overlay"),
-        MsFlags::empty(),
-        Some(options.as_str()),
+        flags,
+        Some(options),
     )
-    .map_err(|e| sys_error("mounting the overlay root filesystem", e))?;
+}
+
+/// For `cp` and `export`: mounts the container's union in this (new, private) mount namespace
+/// and makes it the root. Read-only, its upper directory is mounted as the topmost lower layer
+/// instead, which leaves the upper and work directories to a container that may be running.
+pub(crate) fn mount_union_as_root(spec: &ContainerSpec, writable: bool) -> Result<(), String> {
+    enter_private_layer_store(spec).map_err(|(what, e)| format!("{what}: {e}"))?;
+    let mounted = if writable {
+        mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
+    } else if spec.layers.is_empty() {
+        // An overlay needs two lower layers when it has no upper one.
+        mount(
+            Some(&spec.upper_dir),
+            &spec.rootfs_dir,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+    } else {
+        let mut lower = vec![spec.upper_dir.display().to_string()];
+        lower.extend(spec.layers.iter().map(|l| format!("{l}/diff")));
+        let options = format!("lowerdir={},userxattr", lower.join(":"));
+        mount_overlay(spec, &options, MsFlags::MS_RDONLY)
+    };
+    mounted.map_err(|e| format!("mounting the container's files: {e}"))?;
+    nix::unistd::chroot(&spec.rootfs_dir).map_err(|e| format!("chroot: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+}
+
+/// Mounts the union and everything in it, then makes it the process's root.
+pub(crate) fn build_rootfs(spec: &ContainerSpec) -> Result<(), ChildError> {
+    enter_private_layer_store(spec).map_err(|(what, e)| sys_error(what, e))?;
+    mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
+        .map_err(|e| sys_error("mounting the overlay root filesystem", e))?;
 
     let root = rustix::fs::open(
         &spec.rootfs_dir,

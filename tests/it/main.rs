@@ -6,6 +6,7 @@
 
 mod archive_safety;
 mod common;
+mod copy;
 mod image;
 mod lifecycle;
 mod pull;
