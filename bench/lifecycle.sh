@@ -34,7 +34,7 @@ measure() {
         -n podman "podman exec bench-exec true" \
         >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
     local supervisor conmon
-    supervisor=$(pgrep -u "$(id -u)" -f "container-supervise" | head -1)
+    supervisor=$(pgrep -u "$(id -u)" -f "container-supervise $("$skiff" inspect --format '{{.Id}}' bench-exec)")
     conmon=$(pgrep -u "$(id -u)" -x conmon | head -1)
     awk '/VmRSS/ {print $2}' "/proc/$supervisor/status" >"$work/rss-supervisor"
     awk '/VmRSS/ {print $2}' "/proc/$conmon/status" >"$work/rss-conmon"

@@ -121,6 +121,12 @@ pub struct ContainerFlags {
     /// Log driver option: max-size=SIZE (the log starts over past it). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     log_opt: Vec<String>,
+    /// Set a label (KEY=VALUE, or KEY for an empty value). Repeatable.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Read labels from a file of KEY=VALUE lines. Repeatable.
+    #[arg(long = "label-file", value_name = "FILE")]
+    label_file: Vec<PathBuf>,
     /// Restart policy, carried out by the container's supervisor: no, on-failure[:N], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     restart: Option<String>,
@@ -203,6 +209,23 @@ impl ContainerFlags {
                     }
                 }
                 size
+            },
+            labels: {
+                let mut lines = Vec::new();
+                for file in &self.label_file {
+                    let text = std::fs::read_to_string(file).map_err(|e| {
+                        anyhow::anyhow!("reading label file {}: {e}", file.display())
+                    })?;
+                    lines.extend(container::parse_env_file(&text));
+                }
+                lines
+                    .iter()
+                    .chain(&self.label)
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, v)) => (k.to_string(), v.to_string()),
+                        None => (kv.clone(), String::new()),
+                    })
+                    .collect()
             },
             restart: match &self.restart {
                 Some(policy) => {
@@ -780,9 +803,9 @@ pub struct PsArgs {
 fn ps_filter_matches(
     filters: &[(String, String)],
     row: &serde_json::Value,
-    full_id: &str,
-    image_id: &str,
+    record: &crate::store::containers::ContainerRecord,
 ) -> anyhow::Result<bool> {
+    let (full_id, image_id) = (record.id.as_str(), record.image_id.as_str());
     let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     keys.dedup();
     for key in keys {
@@ -801,12 +824,17 @@ fn ps_filter_matches(
                     text("Image") == value
                         || image_id.starts_with(value.trim_start_matches("sha256:"))
                 }
+                // label=KEY matches any value, label=KEY=VALUE that value only.
+                "label" => match value.split_once('=') {
+                    Some((k, v)) => record.labels.get(k).is_some_and(|have| have == v),
+                    None => record.labels.contains_key(value),
+                },
                 "exited" => {
                     text("State") == "exited"
                         && row["ExitCode"].as_i64().map(|c| c.to_string()).as_deref() == Some(value)
                 }
                 other => anyhow::bail!(
-                    "invalid filter {other:?}: use status, name, id, ancestor or exited"
+                    "invalid filter {other:?}: use status, name, id, ancestor, label or exited"
                 ),
             };
         }
@@ -873,7 +901,11 @@ impl PsArgs {
                 }
                 _ => "Exited".to_string(),
             };
-            let command = record.spec.process.args.join(" ");
+            let mut command = record.spec.process.args.join(" ");
+            // Podman's column: 17 characters and an ellipsis, unless --no-trunc.
+            if !self.no_trunc && command.chars().count() > 17 {
+                command = command.chars().take(17).collect::<String>() + "...";
+            }
             let id = if self.no_trunc {
                 record.id.clone()
             } else {
@@ -890,9 +922,10 @@ impl PsArgs {
                 "Names": record.name,
                 "State": format!("{:?}", state.status).to_lowercase(),
                 "ExitCode": state.exit_code.unwrap_or(0),
+                "Labels": record.labels,
             }));
             let row = rows.last().cloned().unwrap_or_default();
-            if !ps_filter_matches(&filters, &row, &record.id, &record.image_id)? {
+            if !ps_filter_matches(&filters, &row, &record)? {
                 rows.pop();
             }
         }

@@ -45,6 +45,8 @@ pub struct CreateOptions {
     pub init: bool,
     pub log_driver: Option<String>,
     pub log_max_size: Option<u64>,
+    /// `--label KEY=VALUE`, in order; a later one wins.
+    pub labels: Vec<(String, String)>,
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -292,6 +294,14 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         restart: options.restart.clone(),
         log_driver: options.log_driver.clone(),
         log_max_size: options.log_max_size,
+        labels: config
+            .config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(options.labels.iter().cloned())
+            .collect(),
         spec,
     };
     Ok(record)
@@ -528,6 +538,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
             "Tty": process.terminal,
             "OpenStdin": process.interactive,
             "Image": record.image_name,
+            "Labels": record.labels,
         },
         "HostConfig": {
             "AutoRemove": record.auto_remove,

@@ -33,6 +33,9 @@ pub struct ContainerRecord {
     /// `--restart`: no, on-failure[:N], always, unless-stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,
+    /// `--label`, over the image's labels.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     pub spec: ContainerSpec,
 }
 

@@ -393,10 +393,14 @@ fn exec_joins_a_running_container() {
 fn ps_filters_rename_restart_prune_and_stop_settings() {
     let env = TestEnv::rootless("ps-and-friends").unwrap();
     let image = env.load_testbox();
-    env.skiff(&["create", "--name", "made", image, "true"])
-        .stdout();
-    env.skiff(&["run", "--name", "ran", image, "sh", "-c", "exit 2"])
-        .assert_exit(2);
+    env.skiff(&[
+        "create", "--name", "made", "-l", "tier=web", "--label", "solo", image, "true",
+    ])
+    .stdout();
+    env.skiff(&[
+        "run", "--name", "ran", "-l", "tier=db", image, "sh", "-c", "exit 2",
+    ])
+    .assert_exit(2);
     // USR1 stops it at once; with the default TERM it would wait out the timeout.
     let script = "trap 'exit 0' USR1; while true; do sleep 0.1; done";
     env.skiff(&[
@@ -421,6 +425,19 @@ fn ps_filters_rename_restart_prune_and_stop_settings() {
     };
     assert_eq!(names(&[]), "svc\n");
     assert_eq!(names(&["-l"]), "svc\n");
+    assert_eq!(names(&["--filter", "label=tier"]), "ran\nmade\n");
+    assert_eq!(names(&["--filter", "label=tier=web"]), "made\n");
+    assert_eq!(names(&["--filter", "label=solo"]), "made\n");
+    assert_eq!(
+        env.skiff(&[
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"tier\"}}",
+            "made"
+        ])
+        .stdout(),
+        "web\n"
+    );
     assert_eq!(names(&["-n", "2"]), "svc\nran\n");
     assert_eq!(names(&["--filter", "status=exited"]), "ran\n");
     assert_eq!(names(&["--filter", "exited=2"]), "ran\n");
