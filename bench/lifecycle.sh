@@ -4,12 +4,10 @@
 # supervisor (skiff's own against conmon). Appends its rows to bench/latest.md. Called by
 # bench/run.sh after it has installed everything and built skiff.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/common.sh"
+cd "$repo"
 runs=${RUNS:-30}
-user=${SKIFF_TEST_USER:-skiff-test}
-skiff=$repo/target/release/skiff
-[ -x "$skiff" ] || { echo "bench/lifecycle.sh: build skiff first (cargo build --release)" >&2; exit 1; }
+require_skiff bench/lifecycle.sh
 
 work=$(mktemp -d /tmp/skiff-bench-life.XXXXXX)
 trap 'rm -rf "$work" 2>/dev/null || true' EXIT
@@ -19,12 +17,7 @@ chmod -R a+rX "$work"
 measure() {
     set -euo pipefail
     local work=$1 skiff=$2 runs=$3
-    export HOME=$work/home XDG_RUNTIME_DIR=$work/run
-    mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR"
-    chmod 700 "$XDG_RUNTIME_DIR"
-    printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
-        >"$HOME/.config/containers/containers.conf"
-    cd "$work"
+    bench_home "$work"
     "$skiff" import -q "$work/busybox.tar" bench-busybox >/dev/null
     podman import -q "$work/busybox.tar" bench-busybox >/dev/null 2>&1
     "$skiff" run -d --name bench-exec bench-busybox sleep 3600 >/dev/null
@@ -47,17 +40,11 @@ measure() {
         -n podman "podman ps -a" \
         >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
     "$skiff" rm -af >/dev/null
-    podman rm -af -t 0 >/dev/null 2>&1 || true
-    podman system reset -f >/dev/null 2>&1 || true
-    pkill -u "$(id -u)" -f "^catatonit -P" || true
+    podman_reset
 }
 
-if [ "$(id -u)" -eq 0 ]; then
-    chown -R "$user" "$work"
-    runuser -u "$user" -- bash -c "$(declare -f measure); measure '$work' '$skiff' '$runs'"
-else
-    (measure "$work" "$skiff" "$runs")
-fi
+[ "$(id -u)" -ne 0 ] || chown -R "$user" "$work"
+as_bench_user measure "$work" "$skiff" "$runs"
 
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, sys

@@ -4,12 +4,10 @@
 # medians and their ratio and appends them to bench/latest.md. Called by bench/run.sh, which
 # installs everything and builds skiff; it can also run alone after that.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/common.sh"
+cd "$repo"
 runs=${PULL_RUNS:-5}
-user=${SKIFF_TEST_USER:-skiff-test}
-skiff=$repo/target/release/skiff
-[ -x "$skiff" ] || { echo "bench/pull.sh: build skiff first (cargo build --release)" >&2; exit 1; }
+require_skiff bench/pull.sh
 command -v docker-registry >/dev/null || { echo "bench/pull.sh: docker-registry is missing (apt-get install docker-registry)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/skiff-bench-pull.XXXXXX)
@@ -72,12 +70,7 @@ chmod -R a+rX "$work"
 measure() {
     set -euo pipefail
     local work=$1 skiff=$2 runs=$3 port=$4
-    export HOME=$work/home XDG_RUNTIME_DIR=$work/run
-    mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR"
-    chmod 700 "$XDG_RUNTIME_DIR"
-    printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
-        >"$HOME/.config/containers/containers.conf"
-    cd "$work"
+    bench_home "$work"
     local image=127.0.0.1:$port/bench/big:latest
     "$skiff" load -q -i "$work/big.tar"
     "$skiff" push -q --tls-verify=false localhost/bench-big:latest "$image"
@@ -90,19 +83,16 @@ measure() {
         --prepare "podman rmi -af" -n podman "podman pull -q --tls-verify=false $image" \
         >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
     "$skiff" rmi -af >/dev/null
-    podman rmi -af >/dev/null 2>&1 || true
-    podman system reset -f >/dev/null 2>&1 || true
-    pkill -u "$(id -u)" -f "^catatonit -P" || true
+    podman_reset
 }
 
 if [ "$(id -u)" -eq 0 ]; then
+    # The registry's storage stays root's; the user gets its own directories beside it.
     mkdir -p "$work/home" "$work/run"
     chown -R "$user" "$work/home" "$work/run"
     chmod a+rwx "$work"
-    runuser -u "$user" -- bash -c "$(declare -f measure); measure '$work' '$skiff' '$runs' '$port'"
-else
-    (measure "$work" "$skiff" "$runs" "$port")
 fi
+as_bench_user measure "$work" "$skiff" "$runs" "$port"
 
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, sys

@@ -8,10 +8,9 @@
 # packages, builds skiff, then measures as the test user. Run as a normal user, everything must be
 # installed already. RUNS (default 30) sets the number of timed runs per command.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+source "$(dirname "$0")/common.sh"
+cd "$repo"
 runs=${RUNS:-30}
-user=${SKIFF_TEST_USER:-skiff-test}
 
 missing() {
     local absent=()
@@ -32,24 +31,14 @@ elif [ -n "$(missing)" ]; then
 fi
 
 cargo build --release --quiet
-skiff=$repo/target/release/skiff
 work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
 trap 'rm -rf "$work" 2>/dev/null || true' EXIT
 scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/busybox.tar"
 
-# Everything below runs as the unprivileged user, with a HOME of its own so that podman's
-# configuration and storage are the benchmark's alone.
 measure() {
     set -euo pipefail
     local work=$1 skiff=$2 runs=$3
-    export HOME=$work/home XDG_RUNTIME_DIR=$work/run
-    unset XDG_DATA_HOME XDG_CONFIG_HOME
-    mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR"
-    chmod 700 "$XDG_RUNTIME_DIR"
-    # This host is cgroup v1 without systemd: podman needs runc and cgroupfs here.
-    printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
-        >"$HOME/.config/containers/containers.conf"
-    cd "$work"
+    bench_home "$work"
 
     "$skiff" import -q "$work/busybox.tar" bench-busybox >/dev/null
     podman import -q "$work/busybox.tar" bench-busybox >/dev/null 2>&1
@@ -80,21 +69,15 @@ measure() {
         awk '/VmHWM/ {print $2}' "/proc/$pid/status" >>"$work/rss-skiff-self" || true
         wait "$pid"
     done
-    podman rm -af >/dev/null 2>&1 || true
-    podman rmi -af >/dev/null 2>&1 || true
-    podman system reset -f >/dev/null 2>&1 || true
-    # podman's rootless pause process outlives the benchmark's runtime directory otherwise.
-    pkill -u "$(id -u)" -f "^catatonit -P" || true
+    podman_reset
 }
 
 if [ "$(id -u)" -eq 0 ]; then
     dir=$repo/target/release
     while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
     chown -R "$user" "$work"
-    runuser -u "$user" -- bash -c "$(declare -f measure); measure '$work' '$skiff' '$runs'"
-else
-    (measure "$work" "$skiff" "$runs")
 fi
+as_bench_user measure "$work" "$skiff" "$runs"
 
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, subprocess, sys, datetime, platform

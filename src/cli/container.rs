@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::format::{self, OutputFormat};
+use super::format;
 use super::{human, Outcome};
 use crate::container::{self, attach, CreateOptions};
 use crate::context::Context;
@@ -147,6 +147,13 @@ pub struct ContainerFlags {
     command: Vec<String>,
 }
 
+fn image_missing(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<crate::store::Error>(),
+        Some(crate::store::Error::ImageNotFound { .. })
+    )
+}
+
 fn parse_network(mode: &str) -> anyhow::Result<NetworkMode> {
     match mode {
         "private" | "bridge" | "default" | "pasta" | "slirp4netns" => Ok(NetworkMode::Private),
@@ -159,10 +166,27 @@ fn parse_network(mode: &str) -> anyhow::Result<NetworkMode> {
 }
 
 impl ContainerFlags {
-    /// Pulls the image if `--pull` says so, then gives the options for `container::create`.
-    fn prepare(&self, ctx: &Context) -> anyhow::Result<CreateOptions> {
-        super::registry::ensure_image(ctx, &self.image, self.pull, &self.registry, &self.platform)?;
-        self.options()
+    /// Runs `start` (which creates the container) with the image there as `--pull` asks: pulled
+    /// first for always and newer; for missing, pulled only once `start` has found no such
+    /// image, so running an image already in the store reads the image index once.
+    fn with_image<T>(
+        &self,
+        ctx: &Context,
+        start: impl Fn(&CreateOptions) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        use super::registry::{pull_for_container, PullPolicy};
+        let options = self.options()?;
+        let pull = || pull_for_container(ctx, &self.image, &self.registry, &self.platform);
+        if matches!(self.pull, PullPolicy::Always | PullPolicy::Newer) {
+            pull()?;
+        }
+        match start(&options) {
+            Err(error) if self.pull == PullPolicy::Missing && image_missing(&error) => {
+                pull()?;
+                start(&options)
+            }
+            other => other,
+        }
     }
 
     fn options(&self) -> anyhow::Result<CreateOptions> {
@@ -216,7 +240,7 @@ impl ContainerFlags {
                     let text = std::fs::read_to_string(file).map_err(|e| {
                         anyhow::anyhow!("reading label file {}: {e}", file.display())
                     })?;
-                    lines.extend(container::parse_env_file(&text));
+                    lines.extend(container::key_value_lines(&text).map(str::to_string));
                 }
                 lines
                     .iter()
@@ -264,19 +288,22 @@ impl RunArgs {
             eprintln!("WARN: {warning}");
         }
         let detach_keys = attach::parse_detach_keys(&self.detach_keys)?;
-        let options = self.flags.prepare(ctx)?;
+        let flags = &self.flags;
         if self.detach {
-            println!("{}", container::run_detached(ctx, &options)?);
+            let id = flags.with_image(ctx, |options| container::run_detached(ctx, options))?;
+            println!("{id}");
             return Ok(0);
         }
-        let code = if options.tty && options.interactive {
+        let code = if flags.tty && flags.interactive {
             let session = attach::SessionOptions {
                 stdin: true,
                 detach_keys,
             };
-            container::run_attached(ctx, &options, &session)?
+            flags.with_image(ctx, |options| {
+                container::run_attached(ctx, options, &session)
+            })?
         } else {
-            container::run(ctx, &options)?
+            flags.with_image(ctx, |options| container::run(ctx, options))?
         };
         Ok(u8::try_from(code).unwrap_or(255))
     }
@@ -295,7 +322,9 @@ pub struct CreateArgs {
 
 impl CreateArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let record = container::create(ctx, &self.flags.prepare(ctx)?)?;
+        let record = self
+            .flags
+            .with_image(ctx, |options| container::create(ctx, options))?;
         println!("{}", record.id);
         Ok(0)
     }
@@ -554,17 +583,9 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let env = self
-            .env
-            .iter()
-            .filter_map(|kv| match kv.split_once('=') {
-                Some(_) => Some(kv.clone()),
-                None => std::env::var(kv).ok().map(|v| format!("{kv}={v}")),
-            })
-            .collect();
         let options = container::lifecycle::ExecOptions {
             command: self.command,
-            env,
+            env: self.env,
             user: self.user,
             workdir: self.workdir,
             tty: self.tty,
@@ -867,10 +888,8 @@ impl PsArgs {
         let mut rows = Vec::new();
         for record in records {
             let state = container::current_state(ctx, &record.id);
-            let running = state.status == crate::store::containers::Status::Running
-                && state.pid.is_some_and(|p| {
-                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
-                });
+            // current_state has already shown a container whose watcher died as exited.
+            let running = state.status == crate::store::containers::Status::Running;
             if !show_all && !running {
                 continue;
             }
@@ -935,50 +954,21 @@ impl PsArgs {
             }
             return Ok(0);
         }
-        let headers = [
+        let columns = [
             ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
             ("Created", "CREATED"),
+            ("Status", "STATUS"),
+            ("Ports", "PORTS"),
             ("Names", "NAMES"),
         ];
-        match format::parse_format(self.format.as_deref().unwrap_or("table")) {
-            OutputFormat::Json => {
-                print!("{}", format::render_json(&serde_json::Value::Array(rows))?)
-            }
-            OutputFormat::Template { text, table: true } => {
-                print!("{}", format::render_table_template(&text, &rows, &headers)?)
-            }
-            OutputFormat::Template { text, table: false } => {
-                print!("{}", format::render_each(&text, &rows)?)
-            }
-            OutputFormat::Table => {
-                let table_rows: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| {
-                        [
-                            "ID", "Image", "Command", "Created", "Status", "Ports", "Names",
-                        ]
-                        .iter()
-                        .map(|k| r[*k].as_str().unwrap_or_default().to_string())
-                        .collect()
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    format::render_table(
-                        &[
-                            "CONTAINER ID",
-                            "IMAGE",
-                            "COMMAND",
-                            "CREATED",
-                            "STATUS",
-                            "PORTS",
-                            "NAMES"
-                        ],
-                        &table_rows
-                    )
-                );
-            }
-        }
+        format::print_rows(
+            &rows,
+            self.format.as_deref(),
+            |rows| format::column_table(rows, &columns),
+            &columns,
+        )?;
         Ok(0)
     }
 }

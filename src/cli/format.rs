@@ -118,6 +118,42 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     align_tabs(&text)
 }
 
+/// The default table of a listing: one column per (field, header), in order.
+pub fn column_table(rows: &[serde_json::Value], columns: &[(&str, &str)]) -> String {
+    let headers: Vec<&str> = columns.iter().map(|(_, header)| *header).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|(field, _)| row[*field].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .collect();
+    render_table(&headers, &cells)
+}
+
+/// Prints a listing as `--format` asks: the `default` table, JSON, or a Go template, whose
+/// `table` header row names fields as `headers` (field, header) says.
+pub fn print_rows(
+    rows: &[serde_json::Value],
+    format_flag: Option<&str>,
+    default: impl FnOnce(&[serde_json::Value]) -> String,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    match parse_format(format_flag.unwrap_or("table")) {
+        OutputFormat::Table => print!("{}", default(rows)),
+        OutputFormat::Json => print!("{}", render_json(&serde_json::Value::Array(rows.to_vec()))?),
+        OutputFormat::Template { text, table: true } => {
+            print!("{}", render_table_template(&text, rows, headers)?)
+        }
+        OutputFormat::Template { text, table: false } => {
+            print!("{}", render_each(&text, rows)?)
+        }
+    }
+    Ok(())
+}
+
 /// Renders a `table {{.Repository}}\t{{.ID}}` template: a header row, then
 /// one row per item, aligned. The `table ` prefix is optional here, so a
 /// command can pass its default template too.

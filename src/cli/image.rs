@@ -46,25 +46,6 @@ impl ImageCommand {
     }
 }
 
-fn print_rows(
-    rows: &[Value],
-    format_flag: Option<&str>,
-    default: impl FnOnce(&[Value]) -> String,
-    headers: &[(&str, &str)],
-) -> anyhow::Result<()> {
-    match format::parse_format(format_flag.unwrap_or("table")) {
-        OutputFormat::Table => print!("{}", default(rows)),
-        OutputFormat::Json => print!("{}", format::render_json(&Value::Array(rows.to_vec()))?),
-        OutputFormat::Template { text, table: true } => {
-            print!("{}", format::render_table_template(&text, rows, headers)?)
-        }
-        OutputFormat::Template { text, table: false } => {
-            print!("{}", format::render_each(&text, rows)?)
-        }
-    }
-    Ok(())
-}
-
 /// List images in local storage.
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -141,27 +122,20 @@ impl ImagesArgs {
         }
         let digests = self.digests;
         let noheading = self.noheading;
-        print_rows(
+        format::print_rows(
             &rows,
             self.format.as_deref(),
             |rows| {
-                let mut headers = vec!["REPOSITORY", "TAG"];
-                let mut keys = vec!["Repository", "Tag"];
+                let mut columns = vec![("Repository", "REPOSITORY"), ("Tag", "TAG")];
                 if digests {
-                    headers.push("DIGEST");
-                    keys.push("Digest");
+                    columns.push(("Digest", "DIGEST"));
                 }
-                headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
-                keys.extend(["ID", "CreatedSince", "Size"]);
-                let table: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| {
-                        keys.iter()
-                            .map(|k| r[*k].as_str().unwrap_or_default().to_string())
-                            .collect()
-                    })
-                    .collect();
-                let text = format::render_table(&headers, &table);
+                columns.extend([
+                    ("ID", "IMAGE ID"),
+                    ("CreatedSince", "CREATED"),
+                    ("Size", "SIZE"),
+                ]);
+                let text = format::column_table(rows, &columns);
                 if noheading {
                     text.split_once('\n')
                         .map(|(_, rest)| rest.to_string())
@@ -437,20 +411,20 @@ impl HistoryArgs {
             }
             return Ok(0);
         }
-        print_rows(
+        format::print_rows(
             &rows,
             self.format.as_deref(),
             |rows| {
-                let keys = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"];
-                let table: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| {
-                        keys.iter()
-                            .map(|k| r[*k].as_str().unwrap_or_default().to_string())
-                            .collect()
-                    })
-                    .collect();
-                format::render_table(&["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &table)
+                format::column_table(
+                    rows,
+                    &[
+                        ("ID", "ID"),
+                        ("CreatedSince", "CREATED"),
+                        ("CreatedBy", "CREATED BY"),
+                        ("Size", "SIZE"),
+                        ("Comment", "COMMENT"),
+                    ],
+                )
             },
             &[("CreatedSince", "CREATED"), ("CreatedBy", "CREATED BY")],
         )?;

@@ -1,13 +1,13 @@
 //! `pull`, `push`, `login`, `logout`, `search`.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::format::{self, OutputFormat};
+use super::format;
 use super::Outcome;
 use crate::context::Context;
 use crate::image::pull::{self, Platform, PullOptions};
@@ -107,31 +107,19 @@ fn pull_options(
     })
 }
 
-/// Makes sure the image `run`/`create` names is in the store, as `--pull` says.
-pub fn ensure_image(
+/// Pulls the image `run`/`create` names, when `--pull` asks for it.
+pub fn pull_for_container(
     ctx: &Context,
     image: &str,
-    policy: PullPolicy,
     registry: &RegistryFlags,
     platform: &PlatformFlags,
 ) -> anyhow::Result<()> {
-    let present = || -> anyhow::Result<bool> {
-        let index = crate::store::images::ImageIndex::load(&ctx.store)?;
-        Ok(crate::image::find(&index, image).is_ok())
-    };
-    let pull_needed = match policy {
-        PullPolicy::Never => false,
-        PullPolicy::Missing => !present()?,
-        PullPolicy::Always | PullPolicy::Newer => true,
-    };
-    if pull_needed {
-        // A reference that cannot be pulled (an ID, say) is left for `create` to resolve.
-        if crate::image::reference::Reference::parse(image).is_err() && present()? {
-            return Ok(());
-        }
-        let options = pull_options(registry, platform, false, false)?;
-        pull::pull(ctx, image, &options)?;
+    // A reference that cannot be pulled (an ID, say) is left for `create` to resolve.
+    if crate::image::reference::Reference::parse(image).is_err() {
+        return Ok(());
     }
+    let options = pull_options(registry, platform, false, false)?;
+    pull::pull(ctx, image, &options)?;
     Ok(())
 }
 
@@ -393,36 +381,27 @@ impl SearchArgs {
             bail!("{}", errors.join("; "));
         }
         rows.truncate(self.limit);
-        let columns: &[(&str, &str)] = if self.list_tags {
-            &[("NAME", "Name"), ("TAG", "Tag")]
-        } else {
-            &[("NAME", "Name"), ("DESCRIPTION", "Description")]
-        };
-        let mut out = std::io::stdout().lock();
-        match format::parse_format(self.format.as_deref().unwrap_or("table")) {
-            OutputFormat::Table => {
-                let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
-                let table: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|row| {
-                        columns
-                            .iter()
-                            .map(|(_, field)| row[*field].as_str().unwrap_or_default().to_string())
-                            .collect()
-                    })
-                    .collect();
-                write!(out, "{}", format::render_table(&headers, &table))?;
-            }
-            OutputFormat::Json => write!(out, "{}", format::render_json(&Value::Array(rows))?)?,
-            OutputFormat::Template { text, table: true } => write!(
-                out,
-                "{}",
-                format::render_table_template(&text, &rows, columns)?
-            )?,
-            OutputFormat::Template { text, table: false } => {
-                write!(out, "{}", format::render_each(&text, &rows)?)?
+        // Podman cuts descriptions at 44 characters unless --no-trunc.
+        if !self.no_trunc {
+            for row in &mut rows {
+                let description = row["Description"].as_str().unwrap_or_default();
+                if description.chars().count() > 44 {
+                    let cut: String = description.chars().take(44).collect();
+                    row["Description"] = Value::String(cut + "...");
+                }
             }
         }
+        let columns: &[(&str, &str)] = if self.list_tags {
+            &[("Name", "NAME"), ("Tag", "TAG")]
+        } else {
+            &[("Name", "NAME"), ("Description", "DESCRIPTION")]
+        };
+        format::print_rows(
+            &rows,
+            self.format.as_deref(),
+            |rows| format::column_table(rows, columns),
+            columns,
+        )?;
         Ok(0)
     }
 }

@@ -289,18 +289,9 @@ impl DetachWatch {
     }
 }
 
-/// What the client was asked for.
-pub struct ClientOptions {
-    /// Relay standard input to the container.
-    pub stdin: bool,
-    /// The container has a terminal: raw mode and window size follow the user's.
-    pub tty: bool,
-    pub detach_keys: Vec<u8>,
-}
-
 /// How an attach session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+enum Ending {
     Exited(i32),
     /// The user typed the detach sequence; the container goes on.
     Detached,
@@ -309,21 +300,23 @@ pub enum Ending {
 }
 
 /// Connects to a running container's attach socket.
-pub fn connect(run_dir: &Path) -> io::Result<UnixStream> {
+fn connect(run_dir: &Path) -> io::Result<UnixStream> {
     let dir = File::open(run_dir)?;
     UnixStream::connect(socket_address(&dir))
 }
 
-/// Relays between the user and the container until it exits or the user detaches. Signals the
+/// Relays between the user and the container until it exits or the user detaches. With `tty`
+/// (the container has a terminal), raw mode and the window size follow the user's. Signals the
 /// client receives (other than window changes) go to `forward_signal`.
-pub fn run_client(
+fn run_client(
     stream: UnixStream,
-    options: &ClientOptions,
+    options: &SessionOptions,
+    tty: bool,
     forward_signal: impl Fn(i32) + Send + 'static,
 ) -> Result<Ending> {
     // Blocked before any thread exists, so every thread leaves them to the watcher.
     let signals = runtime::SignalWatch::start()?;
-    let _raw = if options.tty && options.stdin {
+    let _raw = if tty && options.stdin {
         Some(runtime::tty::RawInput::start()?)
     } else {
         None
@@ -341,7 +334,7 @@ pub fn run_client(
             }
         }
     };
-    if options.tty {
+    if tty {
         send_size();
     }
     std::thread::spawn(move || {
@@ -361,7 +354,6 @@ pub fn run_client(
             keys: options.detach_keys.clone(),
             matched: 0,
         };
-        let tty = options.tty;
         std::thread::spawn(move || {
             let mut stdin = io::stdin().lock();
             let mut buffer = vec![0u8; 32 * 1024];
@@ -433,7 +425,10 @@ pub struct SessionOptions {
 /// `attach`: joins a running container's supervisor; the container's exit code, or 0 when the
 /// user detaches.
 pub fn attach(ctx: &Context, reference: &str, options: &SessionOptions) -> Result<i32> {
-    let record = ctx.store.find_container(reference)?;
+    attach_record(ctx, &ctx.store.find_container(reference)?, options)
+}
+
+fn attach_record(ctx: &Context, record: &ContainerRecord, options: &SessionOptions) -> Result<i32> {
     let state = current_state(ctx, &record.id);
     let (Status::Running, Some(pid)) = (state.status, state.pid) else {
         bail!("you can only attach to running containers");
@@ -444,16 +439,20 @@ pub fn attach(ctx: &Context, reference: &str, options: &SessionOptions) -> Resul
             record.name
         )
     })?;
-    session(ctx, &record, stream, pid, options)
+    session(ctx, record, stream, pid, options)
 }
 
 /// `run -it` and `start -ai`: starts the container under a supervisor with this process as its
-/// first client, then relays until it exits or the user detaches.
+/// first client, then relays until it exits or the user detaches. A container that already
+/// runs is attached to, as `start -a` does with Docker.
 pub fn start_attached(
     ctx: &Context,
     record: &ContainerRecord,
     options: &SessionOptions,
 ) -> Result<i32> {
+    if current_state(ctx, &record.id).status == Status::Running {
+        return attach_record(ctx, record, options);
+    }
     let (ours, theirs) = UnixStream::pair()?;
     super::detached::start_detached(ctx, record, Some(theirs))?;
     let pid = current_state(ctx, &record.id).pid.unwrap_or(0);
@@ -467,18 +466,13 @@ fn session(
     pid: i32,
     options: &SessionOptions,
 ) -> Result<i32> {
-    let client = ClientOptions {
-        stdin: options.stdin,
-        tty: record.spec.process.terminal,
-        detach_keys: options.detach_keys.clone(),
-    };
     // Signals sent to this process go on to the container, as Podman's --sig-proxy does.
     let forward = move |signal: i32| {
         if let Ok(signal) = nix::sys::signal::Signal::try_from(signal) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
         }
     };
-    match run_client(stream, &client, forward)? {
+    match run_client(stream, options, record.spec.process.terminal, forward)? {
         Ending::Exited(code) => Ok(code),
         Ending::Detached => Ok(0),
         Ending::Lost => {

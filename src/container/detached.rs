@@ -140,6 +140,24 @@ impl RestartPolicy {
         })
     }
 
+    /// The policy's name in `inspect` (HostConfig.RestartPolicy.Name): "" for no, as Podman.
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "",
+            RestartPolicy::OnFailure(_) => "on-failure",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+
+    /// `on-failure:N`'s N; 0 for no limit and for the other policies.
+    pub fn maximum_retry_count(self) -> u32 {
+        match self {
+            RestartPolicy::OnFailure(Some(limit)) => limit,
+            _ => 0,
+        }
+    }
+
     /// Whether a container that ended with `exit_code`, restarted `restarts` times so far and
     /// not stopped by the user, is started again.
     fn restarts(self, exit_code: i32, restarts: u32) -> bool {

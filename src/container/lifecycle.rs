@@ -106,6 +106,7 @@ pub fn wait(ctx: &Context, reference: &str) -> Result<i32> {
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
     pub command: Vec<String>,
+    /// `-e`: KEY=VALUE, or KEY alone for skiff's own value.
     pub env: Vec<String>,
     pub user: Option<String>,
     pub workdir: Option<String>,
@@ -131,7 +132,12 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
     }
     let base = &record.spec.process;
     let mut env = base.env.clone();
-    env.extend(options.env.iter().cloned());
+    env.extend(
+        options
+            .env
+            .iter()
+            .filter_map(|e| super::expand_env_entry(e)),
+    );
     let process = crate::runtime::ProcessSpec {
         args: options.command.clone(),
         env: super::merge_env(env),

@@ -81,13 +81,16 @@ pub fn compose_command(
     entry.into_iter().chain(cmd).collect()
 }
 
-/// Parses an env file: `KEY=value` lines, `KEY` alone takes the host's value, # comments.
-pub fn parse_env_file(text: &str) -> Vec<String> {
+/// The entries of an env or label file: its lines without blank ones and # comments.
+pub fn key_value_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
         .map(str::trim_start)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(expand_env_entry)
-        .collect()
+}
+
+/// Parses an env file: `KEY=value` lines, `KEY` alone takes the host's value, # comments.
+pub fn parse_env_file(text: &str) -> Vec<String> {
+    key_value_lines(text).filter_map(expand_env_entry).collect()
 }
 
 /// `-e KEY` without `=` takes the value from skiff's environment, and is dropped if unset.
@@ -375,17 +378,28 @@ pub fn current_state(ctx: &Context, id: &str) -> ContainerState {
     state
 }
 
+/// Creates the container and starts it with `start`; a `--rm` container that fails to start
+/// is removed again.
+fn create_and_start<T>(
+    ctx: &Context,
+    options: &CreateOptions,
+    start: impl FnOnce(&ContainerRecord) -> Result<T>,
+) -> Result<T> {
+    let record = create(ctx, options)?;
+    let started = start(&record);
+    if started.is_err() && record.auto_remove {
+        let lock = ctx.store.lock()?;
+        let _ = remove_locked(ctx, &lock, &record.id);
+    }
+    started
+}
+
 /// `run -d`: create and start under a supervisor; returns the container's id.
 pub fn run_detached(ctx: &Context, options: &CreateOptions) -> Result<String> {
-    let record = create(ctx, options)?;
-    if let Err(error) = detached::start_detached(ctx, &record, None) {
-        if record.auto_remove {
-            let lock = ctx.store.lock()?;
-            let _ = remove_locked(ctx, &lock, &record.id);
-        }
-        return Err(error);
-    }
-    Ok(record.id)
+    create_and_start(ctx, options, |record| {
+        detached::start_detached(ctx, record, None)?;
+        Ok(record.id.clone())
+    })
 }
 
 /// `run -it`: create, start under a supervisor, and attach to it, so the user can detach and
@@ -395,15 +409,9 @@ pub fn run_attached(
     options: &CreateOptions,
     session: &attach::SessionOptions,
 ) -> Result<i32> {
-    let record = create(ctx, options)?;
-    match attach::start_attached(ctx, &record, session) {
-        Err(error) if record.auto_remove => {
-            let lock = ctx.store.lock()?;
-            let _ = remove_locked(ctx, &lock, &record.id);
-            Err(error)
-        }
-        other => other,
-    }
+    create_and_start(ctx, options, |record| {
+        attach::start_attached(ctx, record, session)
+    })
 }
 
 /// `run`: create, start attached, and remove with `--rm`.
@@ -500,6 +508,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
     let state = current_state(ctx, &record.id);
     let process = &record.spec.process;
     let running = state.status == Status::Running;
+    let restart = detached::RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
     let network = match record.spec.network {
         NetworkMode::Private => "pasta",
         NetworkMode::None => "none",
@@ -548,8 +557,8 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
             },
             "PortBindings": {},
             "RestartPolicy": {
-                "Name": record.restart.as_deref().map(|r| r.split(':').next().unwrap_or(r)).unwrap_or(""),
-                "MaximumRetryCount": record.restart.as_deref().and_then(|r| r.split_once(':')).and_then(|(_, n)| n.parse::<u32>().ok()).unwrap_or(0),
+                "Name": restart.name(),
+                "MaximumRetryCount": restart.maximum_retry_count(),
             },
             "NetworkMode": network,
         },

@@ -20,7 +20,7 @@ pub(crate) struct ChildChannels {
 
 pub(crate) struct ChildError {
     kind: u8,
-    message: String,
+    pub(crate) message: String,
 }
 
 impl ChildError {
@@ -182,7 +182,7 @@ fn report(channels: &ChildChannels, error: ChildError) -> isize {
     1
 }
 
-fn join_namespaces(targets: &JoinTargets) -> Result<(), ChildError> {
+pub(crate) fn join_namespaces(targets: &JoinTargets) -> Result<(), ChildError> {
     if let Some(user) = targets.user {
         nix::sched::setns(borrowed(user), nix::sched::CloneFlags::CLONE_NEWUSER)
             .map_err(|e| sys_error("joining the user namespace", e))?;
@@ -228,12 +228,7 @@ fn restore_signal_mask() -> Result<(), ChildError> {
 
 /// /dev/null as stdin, stdout and stderr, and a session of its own: `exec -d`.
 fn detach_stdio() -> Result<(), ChildError> {
-    let null = nix::fcntl::open(
-        "/dev/null",
-        nix::fcntl::OFlag::O_RDWR,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| sys_error("opening /dev/null", e))?;
+    let null = open_dev_null(nix::fcntl::OFlag::O_RDWR)?;
     nix::unistd::dup2_stdin(&null).map_err(|e| sys_error("dup2", e))?;
     nix::unistd::dup2_stdout(&null).map_err(|e| sys_error("dup2", e))?;
     nix::unistd::dup2_stderr(&null).map_err(|e| sys_error("dup2", e))?;
@@ -251,13 +246,13 @@ fn attach_stdio(process: &ProcessSpec, channels: &ChildChannels) -> Result<(), C
 }
 
 fn redirect_stdin_to_null() -> Result<(), ChildError> {
-    let null = nix::fcntl::open(
-        "/dev/null",
-        nix::fcntl::OFlag::O_RDONLY,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| sys_error("opening /dev/null", e))?;
+    let null = open_dev_null(nix::fcntl::OFlag::O_RDONLY)?;
     nix::unistd::dup2_stdin(&null).map_err(|e| sys_error("dup2", e))
+}
+
+fn open_dev_null(mode: nix::fcntl::OFlag) -> Result<std::os::fd::OwnedFd, ChildError> {
+    nix::fcntl::open("/dev/null", mode, nix::sys::stat::Mode::empty())
+        .map_err(|e| sys_error("opening /dev/null", e))
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

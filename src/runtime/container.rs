@@ -483,19 +483,22 @@ where
     C: FnOnce() -> Result<T, String>,
     P: FnOnce() -> Result<(), String>,
 {
-    let open = open_namespace;
     match root {
         ContainerRoot::Running { pid, rootless } => {
-            let mut joins = Vec::new();
-            if rootless {
-                joins.push((open(pid, "user")?, CloneFlags::CLONE_NEWUSER));
-            }
-            joins.push((open(pid, "mnt")?, CloneFlags::CLONE_NEWNS));
+            use std::os::fd::AsRawFd as _;
+            let user = if rootless {
+                Some(open_namespace(pid, "user")?)
+            } else {
+                None
+            };
+            let mount = open_namespace(pid, "mnt")?;
+            let targets = super::child::JoinTargets {
+                user: user.as_ref().map(|fd| fd.as_raw_fd()),
+                others: vec![(mount.as_raw_fd(), CloneFlags::CLONE_NEWNS)],
+            };
+            // Joining the mount namespace makes its root (the container's) this process's root.
             let enter = || {
-                for (fd, kind) in &joins {
-                    nix::sched::setns(fd, *kind)
-                        .map_err(|e| format!("joining the container's namespaces: {e}"))?;
-                }
+                super::child::join_namespaces(&targets).map_err(|e| e.message)?;
                 nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
             };
             run_in_child(CloneFlags::empty(), None, enter, child_work, parent_work)

@@ -224,6 +224,13 @@ fn a_terminal_kept_by_the_supervisor_takes_attach_and_detach() {
             .stdin(b"echo back-$((2*2))\nexit 2\n".to_vec())
             .assert_exit(2);
         assert!(out.contains("back-4"), "{out:?}");
+        // start -ai on a container that already runs attaches to it.
+        env.skiff(&["start", "term"]).stdout();
+        let (out, _) = env
+            .skiff(&["start", "-ai", "term"])
+            .stdin(b"echo again-$((3*3))\nexit 5\n".to_vec())
+            .assert_exit(5);
+        assert!(out.contains("again-9"), "{out:?}");
         // run -it goes through a supervisor too: the exit code comes back, --rm removes it.
         let (out, _) = env
             .skiff(&[
@@ -428,6 +435,27 @@ fn ps_filters_rename_restart_prune_and_stop_settings() {
     assert_eq!(names(&["--filter", "label=tier"]), "ran\nmade\n");
     assert_eq!(names(&["--filter", "label=tier=web"]), "made\n");
     assert_eq!(names(&["--filter", "label=solo"]), "made\n");
+    // A label file's KEY alone is an empty label, never a value from skiff's environment.
+    let labels = env.path("tmp/labels");
+    std::fs::create_dir_all(labels.parent().unwrap()).unwrap();
+    std::fs::write(&labels, "# team labels\nteam=core\nPATH\n").unwrap();
+    env.give(&labels);
+    env.skiff(&[
+        "create",
+        "--name",
+        "filed",
+        "--label-file",
+        labels.to_str().unwrap(),
+        image,
+        "true",
+    ])
+    .stdout();
+    assert_eq!(
+        env.skiff(&["inspect", "--format", "{{json .Config.Labels}}", "filed"])
+            .stdout(),
+        "{\"PATH\":\"\",\"team\":\"core\"}\n"
+    );
+    env.skiff(&["rm", "filed"]).stdout();
     assert_eq!(
         env.skiff(&[
             "inspect",

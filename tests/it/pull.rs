@@ -27,6 +27,15 @@ fn push_testbox(env: &TestEnv, destination: &str) -> (String, String) {
     (id.trim().to_string(), digest)
 }
 
+/// `run --rm --network none` of a pulled image (with `flags` before the image); its stdout.
+fn run_offline(env: &TestEnv, flags: &[&str], image: &str, command: &[&str]) -> String {
+    let mut args = vec!["run", "--rm", "--network", "none"];
+    args.extend_from_slice(flags);
+    args.push(image);
+    args.extend_from_slice(command);
+    env.skiff(&args).stdout()
+}
+
 #[test]
 fn pushed_image_pulls_back_into_a_clean_store_and_runs() {
     let Some(registry) = Registry::try_start() else {
@@ -56,18 +65,12 @@ fn pushed_image_pulls_back_into_a_clean_store_and_runs() {
             .skiff(&["images", "--digests", "--format", "{{.Digest}}"])
             .stdout();
         assert_eq!(digests.trim(), digest);
-        let out = env
-            .skiff(&[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                &name,
-                "sh",
-                "-c",
-                "stat -c %u /home/tester; echo ok",
-            ])
-            .stdout();
+        let out = run_offline(
+            &env,
+            &[],
+            &name,
+            &["sh", "-c", "stat -c %u /home/tester; echo ok"],
+        );
         assert_eq!(out, "1000\nok\n", "owners survive push and pull");
         // A second pull fetches nothing and gives the same image.
         let (again, stderr) = env.skiff(&["pull", NO_TLS, &name]).assert_exit(0);
@@ -97,18 +100,7 @@ fn run_pulls_a_missing_image_unless_told_never() {
         .skiff(&["run", "--rm", "--pull", "never", &name, "true"])
         .assert_exit(125);
     assert!(stderr.contains("image not known"), "{stderr}");
-    let out = env
-        .skiff(&[
-            "run",
-            "--rm",
-            NO_TLS,
-            "--network",
-            "none",
-            &name,
-            "echo",
-            "pulled and ran",
-        ])
-        .stdout();
+    let out = run_offline(&env, &[NO_TLS], &name, &["echo", "pulled and ran"]);
     assert_eq!(out, "pulled and ran\n");
 }
 
@@ -138,17 +130,7 @@ fn zstd_layers_push_and_pull() {
     assert!(manifest.contains("tar+zstd"), "{manifest}");
     let env = TestEnv::rootless("zstd-pull").unwrap();
     env.skiff(&["pull", "-q", NO_TLS, &name]).stdout();
-    let out = env
-        .skiff(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            &name,
-            "cat",
-            "/owned-by-1000",
-        ])
-        .stdout();
+    let out = run_offline(&env, &[], &name, &["cat", "/owned-by-1000"]);
     assert_eq!(out, "mine\n");
 }
 
@@ -243,8 +225,7 @@ fn a_pull_killed_halfway_is_completed_by_the_next() {
             .trim_start_matches("sha256:"),
         id.trim()
     );
-    env.skiff(&["run", "--rm", "--network", "none", &name, "true"])
-        .stdout();
+    run_offline(&env, &[], &name, &["true"]);
     let staging = std::fs::read_dir(env.store_root().join("tmp"))
         .unwrap()
         .count();

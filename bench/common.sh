@@ -1,0 +1,44 @@
+# Shared by the benchmarks (sourced). Each measures as the unprivileged test user, with a HOME of
+# its own, so that podman's configuration and storage are the benchmark's alone.
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+user=${SKIFF_TEST_USER:-skiff-test}
+skiff=$repo/target/release/skiff
+
+# Stops with a clear message unless skiff has been built for release.
+require_skiff() {
+    [ -x "$skiff" ] || { echo "$1: build skiff first (cargo build --release)" >&2; exit 1; }
+}
+
+# In the user's shell: HOME and the runtime directory under $1, and podman set up for this host
+# (cgroup v1 without systemd: runc and cgroupfs); then works from $1.
+bench_home() {
+    export HOME=$1/home XDG_RUNTIME_DIR=$1/run
+    unset XDG_DATA_HOME XDG_CONFIG_HOME
+    mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR"
+    chmod 700 "$XDG_RUNTIME_DIR"
+    printf '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
+        >"$HOME/.config/containers/containers.conf"
+    cd "$1"
+}
+
+# In the user's shell: removes everything podman made, and its rootless pause process, which
+# would otherwise outlive the benchmark's runtime directory.
+podman_reset() {
+    podman rm -af -t 0 >/dev/null 2>&1 || true
+    podman system reset -f >/dev/null 2>&1 || true
+    pkill -u "$(id -u)" -f "^catatonit -P" || true
+}
+
+# Runs the shell function $1 with the other arguments as the test user (through runuser when
+# this is root), where bench_home and podman_reset are defined too.
+as_bench_user() {
+    local function=$1
+    shift
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u "$user" -- bash -c \
+            "$(declare -f bench_home podman_reset "$function"); $function $(printf '%q ' "$@")"
+    else
+        ("$function" "$@")
+    fi
+}
