@@ -10,6 +10,7 @@ use super::{human, Outcome};
 use crate::container::{self, attach, CreateOptions};
 use crate::context::Context;
 use crate::runtime::NetworkMode;
+use crate::store::containers::{ContainerRecord, ContainerState, Status};
 
 /// Manage containers (`container run`, `container ls`, …), as `docker container` does.
 #[derive(Debug, clap::Subcommand)]
@@ -812,10 +813,13 @@ pub struct PsArgs {
     /// Show only the latest created container (of all states).
     #[arg(short, long)]
     latest: bool,
+    /// Show each container's size: its writable layer, and in all with its image (virtual).
+    #[arg(short, long)]
+    size: bool,
     /// Show the N last created containers (of all states).
     #[arg(short = 'n', long, value_name = "N")]
     last: Option<usize>,
-    /// Filter: status=, name=, id=, ancestor=, exited= (repeatable; different keys must all match).
+    /// Filter: status=, name=, id=, ancestor=, label=, exited= (repeatable; different keys must all match).
     #[arg(short, long, value_name = "KEY=VALUE")]
     filter: Vec<String>,
 }
@@ -823,10 +827,10 @@ pub struct PsArgs {
 /// `ps --filter` as Podman reads it: values of one key are alternatives, keys all must match.
 fn ps_filter_matches(
     filters: &[(String, String)],
-    row: &serde_json::Value,
-    record: &crate::store::containers::ContainerRecord,
+    record: &ContainerRecord,
+    state: &ContainerState,
 ) -> anyhow::Result<bool> {
-    let (full_id, image_id) = (record.id.as_str(), record.image_id.as_str());
+    let status = state.status.name();
     let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     keys.dedup();
     for key in keys {
@@ -834,16 +838,17 @@ fn ps_filter_matches(
             .iter()
             .filter(|(k, _)| k == key)
             .map(|(_, v)| v.as_str());
-        let text = |field: &str| row[field].as_str().unwrap_or_default().to_string();
         let mut any = false;
         for value in values {
             any |= match key {
-                "status" => text("State") == value,
-                "name" => text("Names").contains(value),
-                "id" => full_id.starts_with(value),
+                "status" => status == value,
+                "name" => record.name.contains(value),
+                "id" => record.id.starts_with(value),
                 "ancestor" => {
-                    text("Image") == value
-                        || image_id.starts_with(value.trim_start_matches("sha256:"))
+                    record.image_name == value
+                        || record
+                            .image_id
+                            .starts_with(value.trim_start_matches("sha256:"))
                 }
                 // label=KEY matches any value, label=KEY=VALUE that value only.
                 "label" => match value.split_once('=') {
@@ -851,8 +856,8 @@ fn ps_filter_matches(
                     None => record.labels.contains_key(value),
                 },
                 "exited" => {
-                    text("State") == "exited"
-                        && row["ExitCode"].as_i64().map(|c| c.to_string()).as_deref() == Some(value)
+                    state.status == Status::Exited
+                        && state.exit_code.unwrap_or(0).to_string() == value
                 }
                 other => anyhow::bail!(
                     "invalid filter {other:?}: use status, name, id, ancestor, label or exited"
@@ -864,6 +869,142 @@ fn ps_filter_matches(
         }
     }
     Ok(true)
+}
+
+/// Go's zero `time.Time` as Unix seconds: what Podman prints for a time that never came.
+const GO_ZERO_TIME_UNIX: i64 = -62_135_596_800;
+
+/// One container as `ps` sees it, printed either as Podman's `--format json` entry or as the
+/// row its tables and templates read.
+struct PsEntry {
+    record: ContainerRecord,
+    state: ContainerState,
+    created: jiff::Timestamp,
+    /// Docker's status text: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+    status: String,
+    /// The writable layer's bytes and the image's, with `-s`.
+    size: Option<(u64, u64)>,
+}
+
+impl PsEntry {
+    fn new(record: ContainerRecord, state: ContainerState, now: jiff::Timestamp) -> Self {
+        let created = human::parse_timestamp(&record.created).unwrap_or(now);
+        let since = |time: &Option<String>| time.as_deref().and_then(human::parse_timestamp);
+        let status = match state.status {
+            Status::Created => "Created".to_string(),
+            Status::Running => match since(&state.started_at) {
+                Some(started) => format!("Up {}", human::human_duration_between(started, now)),
+                None => "Up".to_string(),
+            },
+            _ => match since(&state.finished_at) {
+                Some(finished) => format!(
+                    "Exited ({}) {}",
+                    state.exit_code.unwrap_or(0),
+                    human::human_duration_since(finished, now)
+                ),
+                None => "Exited".to_string(),
+            },
+        };
+        PsEntry {
+            record,
+            state,
+            created,
+            status,
+            size: None,
+        }
+    }
+
+    fn unix_time(time: &Option<String>) -> i64 {
+        time.as_deref()
+            .and_then(human::parse_timestamp)
+            .map_or(GO_ZERO_TIME_UNIX, |t| t.as_second())
+    }
+
+    fn pid(&self) -> i32 {
+        match self.state.status {
+            Status::Running => self.state.pid.unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// The entry of `podman ps --format json`, field for field.
+    fn podman_json(&self, now: jiff::Timestamp) -> serde_json::Value {
+        let record = &self.record;
+        json!({
+            "AutoRemove": record.auto_remove,
+            "Command": record.spec.process.args,
+            "CreatedAt": human::human_duration_since(self.created, now),
+            "Exited": self.state.status == Status::Exited,
+            "ExitedAt": Self::unix_time(&self.state.finished_at),
+            "ExitCode": self.state.exit_code.unwrap_or(0),
+            "Id": record.id,
+            "Image": record.image_name,
+            "ImageID": record.image_id,
+            "IsInfra": false,
+            "Labels": (!record.labels.is_empty()).then_some(&record.labels),
+            "Mounts": [],
+            "Names": [record.name],
+            "Namespaces": {},
+            "Networks": [],
+            "Pid": self.pid(),
+            "Pod": "",
+            "PodName": "",
+            "Ports": null,
+            "Size": self.size.map(|(rw, image)| json!({
+                "rootFsSize": image + rw,
+                "rwSize": rw,
+            })),
+            "StartedAt": Self::unix_time(&self.state.started_at),
+            "State": self.state.status.name(),
+            "Status": self.status,
+            "Created": self.created.as_second(),
+        })
+    }
+
+    /// The fields `ps` tables and `--format` templates read: Podman's names, and Docker's
+    /// `RunningFor`.
+    fn template_row(&self, now: jiff::Timestamp, no_trunc: bool) -> serde_json::Value {
+        let record = &self.record;
+        let mut command = record.spec.process.args.join(" ");
+        // Podman's column: 17 characters and an ellipsis, unless --no-trunc.
+        if !no_trunc && command.chars().count() > 17 {
+            command = command.chars().take(17).collect::<String>() + "...";
+        }
+        let id = if no_trunc {
+            record.id.clone()
+        } else {
+            record.id[..12].to_string()
+        };
+        let created_human = human::human_duration_since(self.created, now);
+        let size = self.size.map_or(String::new(), |(rw, image)| {
+            format!(
+                "{} (virtual {})",
+                human::human_size_unspaced(rw),
+                human::human_size_unspaced(image + rw)
+            )
+        });
+        json!({
+            "ID": id,
+            "Image": record.image_name,
+            "ImageID": record.image_id,
+            "Command": command,
+            "CreatedAt": human::format_created_at(self.created),
+            "Created": human::format_created_at(self.created),
+            "CreatedHuman": created_human,
+            "RunningFor": created_human,
+            "Status": self.status,
+            "State": self.state.status.name(),
+            "Ports": "",
+            "Names": record.name,
+            "Labels": record.labels,
+            "Size": size,
+            "Pid": self.pid(),
+            "ExitCode": self.state.exit_code.unwrap_or(0),
+            "Exited": self.state.status == Status::Exited,
+            "AutoRemove": record.auto_remove,
+            "Restarts": self.state.restart_count,
+        })
+    }
 }
 
 impl PsArgs {
@@ -885,89 +1026,60 @@ impl PsArgs {
             records.truncate(limit);
         }
         let show_all = self.all || limit.is_some() || !filters.is_empty();
-        let mut rows = Vec::new();
+        let mut entries = Vec::new();
         for record in records {
-            let state = container::current_state(ctx, &record.id);
             // current_state has already shown a container whose watcher died as exited.
-            let running = state.status == crate::store::containers::Status::Running;
-            if !show_all && !running {
+            let state = container::current_state(ctx, &record.id);
+            if !show_all && state.status != Status::Running {
                 continue;
             }
-            let created = human::parse_timestamp(&record.created).unwrap_or(now);
-            let status = match (
-                state.status,
-                state.exit_code,
-                state
-                    .finished_at
-                    .as_deref()
-                    .and_then(human::parse_timestamp),
-            ) {
-                (crate::store::containers::Status::Created, _, _) => "Created".to_string(),
-                (_, code, Some(finished)) if !running => {
-                    format!(
-                        "Exited ({}) {}",
-                        code.unwrap_or(0),
-                        human::human_duration_since(finished, now)
-                    )
-                }
-                _ if running => {
-                    match state.started_at.as_deref().and_then(human::parse_timestamp) {
-                        Some(started) => {
-                            format!("Up {}", human::human_duration_between(started, now))
-                        }
-                        None => "Up".to_string(),
-                    }
-                }
-                _ => "Exited".to_string(),
-            };
-            let mut command = record.spec.process.args.join(" ");
-            // Podman's column: 17 characters and an ellipsis, unless --no-trunc.
-            if !self.no_trunc && command.chars().count() > 17 {
-                command = command.chars().take(17).collect::<String>() + "...";
-            }
-            let id = if self.no_trunc {
-                record.id.clone()
-            } else {
-                record.id[..12].to_string()
-            };
-            rows.push(json!({
-                "ID": id,
-                "Image": record.image_name,
-                "Command": command,
-                "CreatedAt": human::format_created_at(created),
-                "Created": human::human_duration_since(created, now),
-                "Status": status,
-                "Ports": "",
-                "Names": record.name,
-                "State": format!("{:?}", state.status).to_lowercase(),
-                "ExitCode": state.exit_code.unwrap_or(0),
-                "Labels": record.labels,
-            }));
-            let row = rows.last().cloned().unwrap_or_default();
-            if !ps_filter_matches(&filters, &row, &record)? {
-                rows.pop();
+            if ps_filter_matches(&filters, &record, &state)? {
+                entries.push(PsEntry::new(record, state, now));
             }
         }
         if self.quiet {
-            for row in &rows {
-                println!("{}", row["ID"].as_str().unwrap_or_default());
+            for entry in &entries {
+                let id = &entry.record.id;
+                println!("{}", if self.no_trunc { id } else { &id[..12] });
             }
             return Ok(0);
         }
-        let columns = [
+        if self.size {
+            let ids: Vec<String> = entries.iter().map(|e| e.record.id.clone()).collect();
+            let rw_sizes = container::writable_layer_sizes(ctx, &ids)?;
+            let images = crate::store::images::ImageIndex::load(&ctx.store)?;
+            for (entry, rw) in entries.iter_mut().zip(rw_sizes) {
+                let image = images.by_id(&entry.record.image_id).map_or(0, |i| i.size);
+                entry.size = Some((rw, image));
+            }
+        }
+        if self.format.as_deref().map(format::parse_format) == Some(format::OutputFormat::Json) {
+            let list = entries.iter().map(|e| e.podman_json(now)).collect();
+            print!("{}", format::render_json(&serde_json::Value::Array(list))?);
+            return Ok(0);
+        }
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| e.template_row(now, self.no_trunc))
+            .collect();
+        let mut columns = vec![
             ("ID", "CONTAINER ID"),
             ("Image", "IMAGE"),
             ("Command", "COMMAND"),
-            ("Created", "CREATED"),
+            ("CreatedHuman", "CREATED"),
             ("Status", "STATUS"),
             ("Ports", "PORTS"),
             ("Names", "NAMES"),
         ];
+        if self.size {
+            columns.push(("Size", "SIZE"));
+        }
+        let headers = [columns.as_slice(), &[("RunningFor", "CREATED")]].concat();
         format::print_rows(
             &rows,
             self.format.as_deref(),
             |rows| format::column_table(rows, &columns),
-            &columns,
+            &headers,
         )?;
         Ok(0)
     }

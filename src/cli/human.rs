@@ -23,6 +23,18 @@ const DECIMAL_UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB",
 /// reaches 1000 of a unit, so 999_999 bytes print as `1e+03 kB`; Podman prints
 /// exactly that, and so do we.
 pub fn human_size(bytes: u64) -> String {
+    let (number, unit) = go_units_size(bytes);
+    format!("{number} {unit}")
+}
+
+/// A size as go-units `HumanSizeWithPrecision(size, 3)` prints it, with no
+/// space: `12B`, `1.98MB`, as in the SIZE column of `podman ps -s`.
+pub fn human_size_unspaced(bytes: u64) -> String {
+    let (number, unit) = go_units_size(bytes);
+    format!("{number}{unit}")
+}
+
+fn go_units_size(bytes: u64) -> (String, &'static str) {
     // go-units works on float64, so do we: the division steps must round the
     // same way for the output to match.
     let mut size = bytes as f64;
@@ -31,7 +43,7 @@ pub fn human_size(bytes: u64) -> String {
         size /= 1000.0;
         unit += 1;
     }
-    format!("{} {}", format_go_g(size, 3), DECIMAL_UNITS[unit])
+    (format_go_g(size, 3), DECIMAL_UNITS[unit])
 }
 
 /// Go's `fmt.Sprintf("%.*g", prec, x)` for a finite, non-negative `x`.
@@ -249,6 +261,9 @@ mod tests {
         assert_eq!(human_size(123_456_789), "123 MB");
         assert_eq!(human_size(1_500_000_000), "1.5 GB");
         assert_eq!(human_size(2_000_000_000_000), "2 TB");
+        // podman ps -s prints the same numbers without the space.
+        assert_eq!(human_size_unspaced(12), "12B");
+        assert_eq!(human_size_unspaced(1_984_228), "1.98MB");
     }
 
     #[test]

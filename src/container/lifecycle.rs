@@ -56,7 +56,7 @@ pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<String> {
         _ => bail!(
             "can only kill running containers. {} is in state {}: container state improper",
             record.id,
-            format!("{:?}", state.status).to_lowercase()
+            state.status.name()
         ),
     }
 }

@@ -48,6 +48,17 @@ pub enum Status {
     Exited,
 }
 
+impl Status {
+    /// The name Podman and Docker print: `created`, `running`, `exited`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ContainerState {
     pub status: Status,

@@ -146,39 +146,40 @@ fn kill_wait_and_detached_rm() {
 
 #[test]
 fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
-    let env = TestEnv::rootless("supervisor-kill").unwrap();
-    let image = env.load_testbox();
-    let id = env
-        .skiff(&[
-            "run",
-            "-d",
-            "--name",
-            "orphan",
-            image,
-            "sh",
-            "-c",
-            "echo orphan-marker; while true; do sleep 0.1; done",
-        ])
-        .stdout();
-    let id = id.trim().to_string();
-    assert_eq!(supervisors(&id), 1);
-    std::process::Command::new("pkill")
-        .args(["-KILL", "-f", &format!("container-supervise {id}")])
-        .status()
-        .unwrap();
-    until("ps to see the container exited", || {
-        status(&env, "orphan").starts_with("Exited")
-    });
-    // The container's processes went with their supervisor.
-    until("the container's processes to go", || {
-        let out = std::process::Command::new("pgrep")
-            .args(["-f", "orphan-marker"])
-            .output()
+    for env in each_env("supervisor-kill") {
+        let image = env.load_testbox();
+        let id = env
+            .skiff(&[
+                "run",
+                "-d",
+                "--name",
+                "orphan",
+                image,
+                "sh",
+                "-c",
+                "echo orphan-marker; while true; do sleep 0.1; done",
+            ])
+            .stdout();
+        let id = id.trim().to_string();
+        assert_eq!(supervisors(&id), 1);
+        std::process::Command::new("pkill")
+            .args(["-KILL", "-f", &format!("container-supervise {id}")])
+            .status()
             .unwrap();
-        out.stdout.is_empty()
-    });
-    env.skiff(&["rm", "orphan"]).stdout();
-    assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
+        until("ps to see the container exited", || {
+            status(&env, "orphan").starts_with("Exited")
+        });
+        // The container's processes went with their supervisor.
+        until("the container's processes to go", || {
+            let out = std::process::Command::new("pgrep")
+                .args(["-f", "orphan-marker"])
+                .output()
+                .unwrap();
+            out.stdout.is_empty()
+        });
+        env.skiff(&["rm", "orphan"]).stdout();
+        assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
+    }
 }
 
 #[test]
@@ -474,6 +475,63 @@ fn ps_filters_rename_restart_prune_and_stop_settings() {
         names(&["-a", "--filter", "name=ma", "--filter", "name=ra"]),
         "ran\nmade\n"
     );
+    // Podman's JSON shape: Names and Command are arrays, times are Unix seconds.
+    let listed: serde_json::Value = serde_json::from_str(
+        &env.skiff(&["ps", "--format", "json", "--filter", "name=ran"])
+            .stdout(),
+    )
+    .unwrap();
+    let ran = &listed[0];
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(ran["Names"], serde_json::json!(["ran"]));
+    assert_eq!(ran["Command"], serde_json::json!(["sh", "-c", "exit 2"]));
+    assert_eq!(ran["Labels"], serde_json::json!({"tier": "db"}));
+    assert_eq!(
+        (&ran["State"], &ran["Exited"], &ran["ExitCode"], &ran["Pid"]),
+        (
+            &serde_json::json!("exited"),
+            &serde_json::json!(true),
+            &serde_json::json!(2),
+            &serde_json::json!(0)
+        )
+    );
+    assert_eq!(ran["Id"].as_str().unwrap().len(), 64);
+    assert!(ran["Created"].as_i64().unwrap() > 1_700_000_000, "{ran}");
+    assert!(ran["Size"].is_null(), "{ran}");
+    // -s counts what the container wrote, also inside a directory only a subordinate id may enter.
+    env.skiff(&[
+        "run",
+        "--name",
+        "sized",
+        image,
+        "sh",
+        "-c",
+        "mkdir -p /home/u && echo abc > /home/u/f && chown -R 1000 /home/u && chmod 700 /home/u",
+    ])
+    .stdout();
+    let sized = |format: &str| {
+        env.skiff(&["ps", "-s", "--filter", "name=sized", "--format", format])
+            .stdout()
+    };
+    assert!(
+        sized("{{.Size}}").starts_with("4B (virtual "),
+        "{}",
+        sized("{{.Size}}")
+    );
+    let listed: serde_json::Value = serde_json::from_str(&sized("json")).unwrap();
+    assert_eq!(listed[0]["Size"]["rwSize"], 4, "{listed}");
+    assert!(
+        env.skiff(&["ps", "-a", "-s"])
+            .stdout()
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            == Some("SIZE"),
+        "the SIZE column comes last"
+    );
+    env.skiff(&["rm", "sized"]).stdout();
     let (_, stderr) = env
         .skiff(&["ps", "--filter", "colour=red"])
         .assert_exit(125);
@@ -512,77 +570,80 @@ fn ps_filters_rename_restart_prune_and_stop_settings() {
 
 #[test]
 fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
-    let env = TestEnv::rootless("concurrency").unwrap();
-    let image = env.load_testbox();
-    let runs: Vec<_> = (0..20)
-        .map(|i| {
-            env.skiff(&[
-                "run",
-                "-d",
-                "--network",
-                "none",
-                "--name",
-                &format!("c{i}"),
-                image,
-                "sleep",
-                "60",
-            ])
-            .spawn()
-        })
-        .collect();
-    // ps runs while the containers start: it must never fail.
-    for _ in 0..5 {
-        env.skiff(&["ps", "-a", "-q"]).stdout();
-    }
-    for (i, run) in runs.into_iter().enumerate() {
-        let out = finish(run, "skiff run -d");
+    for env in each_env("concurrency") {
+        let image = env.load_testbox();
+        // A duration of its own, so the process check below does not see the other user's run.
+        let sleep = if env.as_root { "59" } else { "60" };
+        let runs: Vec<_> = (0..20)
+            .map(|i| {
+                env.skiff(&[
+                    "run",
+                    "-d",
+                    "--network",
+                    "none",
+                    "--name",
+                    &format!("c{i}"),
+                    image,
+                    "sleep",
+                    sleep,
+                ])
+                .spawn()
+            })
+            .collect();
+        // ps runs while the containers start: it must never fail.
+        for _ in 0..5 {
+            env.skiff(&["ps", "-a", "-q"]).stdout();
+        }
+        for (i, run) in runs.into_iter().enumerate() {
+            let out = finish(run, "skiff run -d");
+            assert!(
+                out.status.success(),
+                "run -d c{i}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(env.skiff(&["ps", "-q"]).stdout().lines().count(), 20);
+        let removals: Vec<_> = (0..20)
+            .map(|i| env.skiff(&["rm", "-f", &format!("c{i}")]).spawn())
+            .collect();
+        for _ in 0..5 {
+            env.skiff(&["ps", "-a", "-q"]).stdout();
+        }
+        for (i, rm) in removals.into_iter().enumerate() {
+            let out = finish(rm, "skiff rm -f");
+            assert!(
+                out.status.success(),
+                "rm -f c{i}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
+        until("every supervisor and container process to go", || {
+            let out = std::process::Command::new("pgrep")
+                .args([
+                    "-U",
+                    &env.uid.to_string(),
+                    "-f",
+                    // This store's supervisors (their command line names it), and the containers.
+                    &format!(
+                        "{}.*container-supervise|^sleep {sleep}",
+                        env.store_root().display()
+                    ),
+                ])
+                .output()
+                .unwrap();
+            out.stdout.is_empty()
+        });
+        let leftovers = std::fs::read_dir(env.store_root().join("containers"))
+            .unwrap()
+            .count();
+        assert_eq!(leftovers, 0, "no container directories remain");
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(
-            out.status.success(),
-            "run -d c{i}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            !mounts.contains(env.store_root().to_str().unwrap()),
+            "no mounts of the store remain"
         );
     }
-    assert_eq!(env.skiff(&["ps", "-q"]).stdout().lines().count(), 20);
-    let removals: Vec<_> = (0..20)
-        .map(|i| env.skiff(&["rm", "-f", &format!("c{i}")]).spawn())
-        .collect();
-    for _ in 0..5 {
-        env.skiff(&["ps", "-a", "-q"]).stdout();
-    }
-    for (i, rm) in removals.into_iter().enumerate() {
-        let out = finish(rm, "skiff rm -f");
-        assert!(
-            out.status.success(),
-            "rm -f c{i}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
-    until("every supervisor and container process to go", || {
-        let out = std::process::Command::new("pgrep")
-            .args([
-                "-u",
-                crate::common::TEST_USER,
-                "-f",
-                // This store's supervisors (their command line names it), and the containers.
-                &format!(
-                    "{}.*container-supervise|^sleep 60",
-                    env.store_root().display()
-                ),
-            ])
-            .output()
-            .unwrap();
-        out.stdout.is_empty() || !crate::common::is_root()
-    });
-    let leftovers = std::fs::read_dir(env.store_root().join("containers"))
-        .unwrap()
-        .count();
-    assert_eq!(leftovers, 0, "no container directories remain");
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(env.store_root().to_str().unwrap()),
-        "no mounts of the store remain"
-    );
 }
 
 #[test]
