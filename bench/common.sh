@@ -42,3 +42,12 @@ as_bench_user() {
         ("$function" "$@")
     fi
 }
+
+# Makes the benchmark's scratch directory $work (named after $1, removed on exit) holding a busybox
+# image tarball, busybox.tar, that the test user can read.
+make_bench_work() {
+    work=$(mktemp -d "/tmp/$1.XXXXXX")
+    trap 'rm -rf "$work" 2>/dev/null || true' EXIT
+    scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/busybox.tar"
+    chmod -R a+rX "$work"
+}

@@ -9,10 +9,7 @@ cd "$repo"
 runs=${RUNS:-30}
 require_skiff bench/lifecycle.sh
 
-work=$(mktemp -d /tmp/skiff-bench-life.XXXXXX)
-trap 'rm -rf "$work" 2>/dev/null || true' EXIT
-scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/busybox.tar"
-chmod -R a+rX "$work"
+make_bench_work skiff-bench-life
 
 measure() {
     set -euo pipefail

@@ -112,3 +112,5 @@ PY
 bench/pull.sh
 # And the lifecycle benchmark: exec, ps with 50 containers, supervisor RSS.
 bench/lifecycle.sh
+# And the network benchmark: -p start latency, host-to-container and published-port throughput.
+bench/network.sh

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -19,6 +19,8 @@ missing_commands() {
     command -v docker-registry >/dev/null || missing+=(docker-registry)
     command -v htpasswd >/dev/null || missing+=(apache2-utils)
     command -v runuser >/dev/null || missing+=(util-linux)
+    [ -x /bin/nc.openbsd ] || missing+=(netcat-openbsd)
+    command -v curl >/dev/null || missing+=(curl)
     printf '%s\n' "${missing[@]}"
 }
 

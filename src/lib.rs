@@ -8,6 +8,7 @@ pub mod cli;
 pub mod container;
 pub mod context;
 pub mod image;
+pub mod network;
 pub mod registry;
 pub mod runtime;
 pub mod store;

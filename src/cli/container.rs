@@ -9,7 +9,6 @@ use super::format;
 use super::{human, Outcome};
 use crate::container::{self, attach, CreateOptions};
 use crate::context::Context;
-use crate::runtime::NetworkMode;
 use crate::store::containers::{ContainerRecord, ContainerState, Status};
 
 /// Manage containers (`container run`, `container ls`, …), as `docker container` does.
@@ -102,7 +101,7 @@ pub struct ContainerFlags {
     /// Container host name (default: the first 12 characters of the ID).
     #[arg(short = 'h', long)]
     hostname: Option<String>,
-    /// Network mode: private (default, outbound access through pasta or slirp4netns), none, host.
+    /// Network: private (default; pasta, else slirp4netns), pasta[:OPTIONS], slirp4netns[:OPTIONS], none, host, container:NAME, ns:PATH.
     #[arg(
         long,
         visible_alias = "net",
@@ -110,6 +109,30 @@ pub struct ContainerFlags {
         value_name = "MODE"
     )]
     network: String,
+    /// Publish a container port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ranges allowed. Repeatable.
+    #[arg(short, long, value_name = "PORT")]
+    publish: Vec<String>,
+    /// Publish every exposed port (the image's and --expose) on a free host port.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Declare a container port (or range) as exposed: PORT[/tcp|udp]. Repeatable.
+    #[arg(long, value_name = "PORT")]
+    expose: Vec<String>,
+    /// Add a line to /etc/hosts: NAME:IP. Repeatable.
+    #[arg(long, value_name = "NAME:IP")]
+    add_host: Vec<String>,
+    /// Name server for the container's /etc/resolv.conf (replaces the host's). Repeatable.
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// Search domain for /etc/resolv.conf (replaces the host's; "." for none). Repeatable.
+    #[arg(long, value_name = "DOMAIN")]
+    dns_search: Vec<String>,
+    /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
+    #[arg(long, value_name = "OPTION")]
+    dns_option: Vec<String>,
+    /// Keep the image's /etc/hosts instead of generating one.
+    #[arg(long)]
+    no_hosts: bool,
     /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     stop_signal: Option<String>,
@@ -155,17 +178,6 @@ fn image_missing(error: &anyhow::Error) -> bool {
     )
 }
 
-fn parse_network(mode: &str) -> anyhow::Result<NetworkMode> {
-    match mode {
-        "private" | "bridge" | "default" | "pasta" | "slirp4netns" => Ok(NetworkMode::Private),
-        "none" => Ok(NetworkMode::None),
-        "host" => Ok(NetworkMode::Host),
-        other => anyhow::bail!(
-            "network mode {other:?} is not supported yet: use private, none or host (user-defined networks come with the networking work)"
-        ),
-    }
-}
-
 impl ContainerFlags {
     /// Runs `start` (which creates the container) with the image there as `--pull` asks: pulled
     /// first for always and newer; for missing, pulled only once `start` has found no such
@@ -191,6 +203,19 @@ impl ContainerFlags {
     }
 
     fn options(&self) -> anyhow::Result<CreateOptions> {
+        let network = crate::network::NetworkRequest::parse(&self.network)?;
+        let publishes = !self.publish.is_empty() || self.publish_all;
+        if publishes
+            && matches!(
+                network,
+                crate::network::NetworkRequest::Host | crate::network::NetworkRequest::None
+            )
+        {
+            eprintln!(
+                "WARN: port mappings are discarded with --network {}: the container has no network of its own to publish on",
+                self.network
+            );
+        }
         Ok(CreateOptions {
             image: self.image.clone(),
             command: self.command.clone(),
@@ -204,7 +229,35 @@ impl ContainerFlags {
             remove: self.rm,
             interactive: self.interactive,
             tty: self.tty,
-            network: parse_network(&self.network)?,
+            network,
+            publish: self
+                .publish
+                .iter()
+                .map(|p| crate::network::ports::parse_publish(p))
+                .collect::<anyhow::Result<_>>()?,
+            publish_all: self.publish_all,
+            expose: {
+                let mut ports = Vec::new();
+                for text in &self.expose {
+                    ports.extend(crate::network::ports::parse_expose(text)?);
+                }
+                ports
+            },
+            add_hosts: self
+                .add_host
+                .iter()
+                .map(|h| crate::network::parse_add_host(h))
+                .collect::<anyhow::Result<_>>()?,
+            no_hosts: self.no_hosts,
+            dns: {
+                let dns = crate::network::DnsOptions {
+                    servers: self.dns.clone(),
+                    search: self.dns_search.clone(),
+                    options: self.dns_option.clone(),
+                };
+                dns.check()?;
+                dns
+            },
             stop_signal: match &self.stop_signal {
                 Some(signal) => {
                     container::lifecycle::parse_signal(signal)?;
@@ -625,15 +678,10 @@ pub struct PortArgs {
 
 impl PortArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        // Publishing ports (-p) comes with the networking work: no container has any yet.
-        ctx.store.find_container(&self.container)?;
-        if let Some(port) = self.port {
-            let port = if port.contains('/') {
-                port
-            } else {
-                format!("{port}/tcp")
-            };
-            anyhow::bail!("failed to find published port {port:?}");
+        let record = ctx.store.find_container(&self.container)?;
+        let lines = crate::network::ports::port_lines(&record.spec.ports, self.port.as_deref())?;
+        for line in lines {
+            println!("{line}");
         }
         Ok(0)
     }
@@ -949,7 +997,7 @@ impl PsEntry {
             "Pid": self.pid(),
             "Pod": "",
             "PodName": "",
-            "Ports": null,
+            "Ports": crate::network::ports::ps_json(&record.spec.ports),
             "Size": self.size.map(|(rw, image)| json!({
                 "rootFsSize": image + rw,
                 "rwSize": rw,
@@ -994,7 +1042,7 @@ impl PsEntry {
             "RunningFor": created_human,
             "Status": self.status,
             "State": self.state.status.name(),
-            "Ports": "",
+            "Ports": crate::network::ports::ps_column(&record.spec.ports),
             "Names": record.name,
             "Labels": record.labels,
             "Size": size,

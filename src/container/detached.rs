@@ -270,31 +270,34 @@ fn run_once(
         Ok(())
     };
     let mut terminal_relay = None;
-    let outcome = runtime::run_container(&record.spec, prepare, |master| {
-        let input = match (master, stdin_pipe.take()) {
-            (Some(master), _) => {
-                let master = std::fs::File::from(master);
-                if let Ok(reader) = master.try_clone() {
-                    let log = Arc::clone(log);
-                    let sender = clients.sender();
-                    terminal_relay = Some(std::thread::spawn(move || {
-                        relay(reader, false, &log, &sender)
-                    }));
+    let spec = super::runtime_spec(ctx, record);
+    let outcome = spec.and_then(|spec| {
+        runtime::run_container(&spec, prepare, |master| {
+            let input = match (master, stdin_pipe.take()) {
+                (Some(master), _) => {
+                    let master = std::fs::File::from(master);
+                    if let Ok(reader) = master.try_clone() {
+                        let log = Arc::clone(log);
+                        let sender = clients.sender();
+                        terminal_relay = Some(std::thread::spawn(move || {
+                            relay(reader, false, &log, &sender)
+                        }));
+                    }
+                    attach::Input::Terminal(master)
                 }
-                attach::Input::Terminal(master)
-            }
-            (None, Some(pipe)) => attach::Input::Pipe(pipe),
-            (None, None) => attach::Input::Closed,
-        };
-        // The socket exists before `run -d` returns, so an `attach` right after it works.
-        // Should it fail, `attach` says that nothing serves the container.
-        let _ = clients.serve(input);
-        send("ok");
-        // From here the supervisor only relays output and waits: let the code pages it
-        // used to start the container go (target: under 2 MB resident per supervisor).
-        runtime::detach::release_clean_pages();
-        // The supervisor relays the terminal itself; nothing goes to its own streams.
-        None
+                (None, Some(pipe)) => attach::Input::Pipe(pipe),
+                (None, None) => attach::Input::Closed,
+            };
+            // The socket exists before `run -d` returns, so an `attach` right after it works.
+            // Should it fail, `attach` says that nothing serves the container.
+            let _ = clients.serve(input);
+            send("ok");
+            // From here the supervisor only relays output and waits: let the code pages it
+            // used to start the container go (target: under 2 MB resident per supervisor).
+            runtime::detach::release_clean_pages();
+            // The supervisor relays the terminal itself; nothing goes to its own streams.
+            None
+        })
     });
     runtime::detach::silence_output()?;
     for relay in relays.into_iter().chain(terminal_relay) {

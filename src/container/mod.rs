@@ -16,6 +16,7 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::context::Context;
 use crate::image;
+use crate::network::{self, NetworkRequest};
 use crate::runtime::{self, ContainerSpec, NetworkMode, ProcessSpec};
 use crate::store::containers::{ContainerRecord, ContainerState, Status};
 use crate::store::images::ImageIndex;
@@ -38,7 +39,18 @@ pub struct CreateOptions {
     pub remove: bool,
     pub interactive: bool,
     pub tty: bool,
-    pub network: NetworkMode,
+    pub network: NetworkRequest,
+    /// `-p`, as parsed; host ports are picked when the container is created.
+    pub publish: Vec<network::ports::PublishRequest>,
+    /// `-P`: every exposed port gets a free host port.
+    pub publish_all: bool,
+    /// `--expose`, on top of the image's ExposedPorts.
+    pub expose: Vec<network::ports::ExposedPort>,
+    /// `--add-host`, as /etc/hosts lines.
+    pub add_hosts: Vec<String>,
+    /// `--no-hosts`: keep the image's /etc/hosts.
+    pub no_hosts: bool,
+    pub dns: network::DnsOptions,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub restart: Option<String>,
@@ -122,20 +134,6 @@ pub fn merge_env(layers: impl IntoIterator<Item = String>) -> Vec<String> {
     merged
 }
 
-fn hosts_file(hostname: &str, name: &str, network: NetworkMode) -> String {
-    let mut text = String::new();
-    if network == NetworkMode::Host {
-        text.push_str(&std::fs::read_to_string("/etc/hosts").unwrap_or_default());
-    } else {
-        text.push_str(
-            "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n",
-        );
-        text.push_str("::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n");
-    }
-    text.push_str(&format!("127.0.1.1\t{hostname} {name}\n"));
-    text
-}
-
 /// Creates a container from an image: its store entry and its runtime spec.
 pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     let record = plan(ctx, options)?;
@@ -196,9 +194,9 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
                 .unwrap_or_else(|| format!("skiff_{}", &id[..12]))
         }
     };
-    let hostname = match (&options.hostname, options.network) {
+    let hostname = match (&options.hostname, &options.network) {
         (Some(h), _) => h.clone(),
-        (None, NetworkMode::Host) => nix::unistd::gethostname()
+        (None, NetworkRequest::Host) => nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
             .unwrap_or_else(|| id[..12].to_string()),
@@ -223,23 +221,75 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     env_sources.push(format!("HOSTNAME={hostname}"));
     let env = merge_env(env_sources);
 
-    let network_backend = match options.network {
-        NetworkMode::Private => runtime::network::choose_backend(ctx.id_mapping.is_some())?,
-        _ => Default::default(),
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut network_backend = Default::default();
+    let mut network_options = Vec::new();
+    let (network_mode, spec_network, base_resolv) = match &options.network {
+        NetworkRequest::Private { backend, options } => {
+            network_backend = runtime::network::choose_backend(*backend)?;
+            network_options = options.clone();
+            (
+                network_backend.program().to_string(),
+                NetworkMode::Private,
+                runtime::network::resolv_conf(&host_resolv, network_backend),
+            )
+        }
+        NetworkRequest::None => ("none".into(), NetworkMode::None, String::new()),
+        NetworkRequest::Host => ("host".into(), NetworkMode::Host, host_resolv),
+        NetworkRequest::Container(reference) => {
+            let other = ctx.store.find_container(reference)?;
+            let resolv = std::fs::read_to_string(other.spec.run_dir.join("resolv.conf"))
+                .unwrap_or(host_resolv);
+            // The namespace file is found at each start: the other container's pid changes.
+            (
+                format!("container:{}", other.id),
+                NetworkMode::Join(PathBuf::new()),
+                resolv,
+            )
+        }
+        NetworkRequest::Namespace(path) => (
+            format!("ns:{}", path.display()),
+            NetworkMode::Join(path.clone()),
+            host_resolv,
+        ),
     };
+    let mut exposed: Vec<network::ports::ExposedPort> = Vec::new();
+    for key in run.exposed_ports.iter().flat_map(|ports| ports.keys()) {
+        exposed.extend(network::ports::parse_expose(key)?);
+    }
+    exposed.extend(options.expose.iter().copied());
+    exposed.sort();
+    exposed.dedup();
+    let publishes = !options.publish.is_empty() || options.publish_all;
+    let ports = match spec_network {
+        NetworkMode::Private => {
+            network::ports::assign(&options.publish, &exposed, options.publish_all)?
+        }
+        NetworkMode::Join(_) if publishes => bail!(
+            "conflicting options: -p/-P cannot be used with --network {network_mode}: the ports belong to the network it shares"
+        ),
+        // Docker and Podman drop them with a warning (the CLI prints it).
+        _ => Vec::new(),
+    };
+    if options.no_hosts && !options.add_hosts.is_empty() {
+        bail!("conflicting options: --no-hosts and --add-host");
+    }
     let run_dir = ctx.store.container_run_dir(&id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv = match options.network {
-        NetworkMode::Private => runtime::network::resolv_conf(&host_resolv, network_backend),
-        NetworkMode::Host => host_resolv,
-        NetworkMode::None => String::new(),
-    };
-    let files = [
-        ("hosts", hosts_file(&hostname, &name, options.network)),
+    let mut files = vec![
         ("hostname", format!("{hostname}\n")),
-        ("resolv.conf", resolv),
+        ("resolv.conf", options.dns.apply(&base_resolv)),
     ];
+    if !options.no_hosts {
+        let hosts = network::hosts_file(
+            spec_network == NetworkMode::Host,
+            &options.add_hosts,
+            &hostname,
+            &name,
+            &id,
+        );
+        files.insert(0, ("hosts", hosts));
+    }
     let mut etc_files = Vec::new();
     for (file, content) in files {
         let path = run_dir.join(file);
@@ -276,11 +326,13 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             privileged: false,
             detached: false,
         },
-        network: options.network,
+        network: spec_network,
         etc_files,
         id_mapping: ctx.id_mapping.clone(),
         run_dir,
         network_backend,
+        network_options,
+        ports,
     };
     let record = ContainerRecord {
         id,
@@ -305,6 +357,8 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             .into_iter()
             .chain(options.labels.iter().cloned())
             .collect(),
+        network_mode,
+        exposed_ports: exposed.iter().map(|p| p.key()).collect(),
         spec,
     };
     Ok(record)
@@ -334,7 +388,8 @@ fn start_attached(
         }
         Ok(())
     };
-    let outcome = runtime::run_container(&record.spec, prepare, |master| master);
+    let outcome = runtime_spec(ctx, record)
+        .and_then(|spec| runtime::run_container(&spec, prepare, |master| master));
     if let Err(runtime::Error::Prepare(error)) = outcome {
         let _ = std::fs::remove_dir_all(&record.spec.run_dir);
         return Err(anyhow::anyhow!(error));
@@ -357,6 +412,38 @@ fn start_attached(
         ctx.store.write_container_state(&record.id, &state)?;
     }
     Ok(outcome?.exit_code)
+}
+
+/// The spec a start runs: the stored one, with a shared network's namespace found now (the
+/// other container's pid changes with each of its starts) and the published host ports checked
+/// free, so a port in use is an error before anything runs.
+pub(crate) fn runtime_spec(
+    ctx: &Context,
+    record: &ContainerRecord,
+) -> Result<ContainerSpec, runtime::Error> {
+    let mut spec = record.spec.clone();
+    if let Some(other) = record.network_container() {
+        let short = &other[..12.min(other.len())];
+        if ctx.store.read_container(other).is_err() {
+            return Err(runtime::Error::Network(format!(
+                "container {short}, whose network this one shares, no longer exists"
+            )));
+        }
+        let state = current_state(ctx, other);
+        match (state.status, state.pid) {
+            (Status::Running, Some(pid)) => {
+                spec.network = NetworkMode::Join(format!("/proc/{pid}/ns/net").into())
+            }
+            _ => {
+                return Err(runtime::Error::Network(format!(
+                "container {short}, whose network this one shares, is not running: start it first"
+            )))
+            }
+        }
+    }
+    network::ports::check_free(&spec.ports)
+        .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
+    Ok(spec)
 }
 
 /// A container's state, with a container whose watcher died shown (and recorded) as exited: its
@@ -454,6 +541,26 @@ pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<S
     let mut removed = Vec::new();
     for reference in references {
         let record = ctx.store.find_container(reference)?;
+        let dependents: Vec<String> = ctx
+            .store
+            .all_containers()
+            .into_iter()
+            .filter(|other| other.network_container() == Some(record.id.as_str()))
+            // Unless they go in the same command.
+            .filter(|other| {
+                !references
+                    .iter()
+                    .any(|r| *r == other.name || *r == other.id)
+            })
+            .map(|other| other.name)
+            .collect();
+        if !dependents.is_empty() {
+            bail!(
+                "container {} has dependent containers which must be removed before it: {} (they share its network)",
+                record.name,
+                dependents.join(", ")
+            );
+        }
         let state = current_state(ctx, &record.id);
         if state.status == Status::Running {
             if !force {
@@ -549,11 +656,19 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
     let process = &record.spec.process;
     let running = state.status == Status::Running;
     let restart = detached::RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
-    let network = match record.spec.network {
-        NetworkMode::Private => "pasta",
-        NetworkMode::None => "none",
-        NetworkMode::Host => "host",
+    let network_mode = match (&record.spec.network, record.network_mode.as_str()) {
+        (_, mode) if !mode.is_empty() => mode.to_string(),
+        // Containers made before the mode was recorded.
+        (NetworkMode::Private, _) => record.spec.network_backend.program().to_string(),
+        (NetworkMode::None, _) => "none".to_string(),
+        (NetworkMode::Host, _) => "host".to_string(),
+        (NetworkMode::Join(path), _) => format!("ns:{}", path.display()),
     };
+    let mut exposed = Vec::new();
+    for key in &record.exposed_ports {
+        exposed.extend(network::ports::parse_expose(key)?);
+    }
+    let port_bindings = network::ports::inspect_bindings(&record.spec.ports, &exposed);
     Ok(serde_json::json!({
         "Id": record.id,
         "Created": record.created,
@@ -574,7 +689,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Name": record.name,
         "LogPath": detached::log_path(ctx, &record.id),
         "Mounts": [],
-        "NetworkSettings": {"Ports": {}},
+        "NetworkSettings": {"Ports": port_bindings},
         "HostnamePath": record.spec.run_dir.join("hostname"),
         "HostsPath": record.spec.run_dir.join("hosts"),
         "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
@@ -588,6 +703,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
             "OpenStdin": process.interactive,
             "Image": record.image_name,
             "Labels": record.labels,
+            "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
         },
         "HostConfig": {
             "AutoRemove": record.auto_remove,
@@ -595,12 +711,12 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
                 "Type": record.log_driver.as_deref().unwrap_or("k8s-file"),
                 "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
             },
-            "PortBindings": {},
+            "PortBindings": port_bindings,
             "RestartPolicy": {
                 "Name": restart.name(),
                 "MaximumRetryCount": restart.maximum_retry_count(),
             },
-            "NetworkMode": network,
+            "NetworkMode": network_mode,
         },
         "GraphDriver": {
             "Name": "overlay",

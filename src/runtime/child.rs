@@ -43,10 +43,7 @@ fn borrowed(fd: RawFd) -> BorrowedFd<'static> {
 
 pub(crate) fn child_main(spec: &ContainerSpec, channels: &ChildChannels) -> isize {
     let Err(error) = setup_and_exec(spec, channels);
-    let mut report = vec![error.kind];
-    report.extend_from_slice(error.message.as_bytes());
-    let _ = nix::unistd::write(borrowed(channels.err_write), &report);
-    1
+    report(channels, error)
 }
 
 fn wait_for_parent(fd: RawFd, expected: u8) -> Result<(), ChildError> {
@@ -159,12 +156,31 @@ pub(crate) fn exec_child_main(
     channels: &ChildChannels,
     pid_write: RawFd,
 ) -> isize {
-    let result = join_namespaces(targets).and_then(|()| {
-        super::container::clone_child(nix::sched::CloneFlags::CLONE_PARENT, || {
+    clone_in_joined(
+        targets,
+        nix::sched::CloneFlags::empty(),
+        channels,
+        pid_write,
+        || {
             let Err(error) = exec_in_joined(process, channels);
             report(channels, error)
-        })
-        .map_err(|e| ChildError::other(e.to_string()))
+        },
+    )
+}
+
+/// Joins `targets`, then clones `child` with `flags` (new namespaces made inside the joined
+/// ones) and CLONE_PARENT, so skiff is its parent; reports its pid on `pid_write`. A container
+/// sharing another's network starts this way.
+pub(crate) fn clone_in_joined(
+    targets: &JoinTargets,
+    flags: nix::sched::CloneFlags,
+    channels: &ChildChannels,
+    pid_write: RawFd,
+    child: impl FnMut() -> isize,
+) -> isize {
+    let result = join_namespaces(targets).and_then(|()| {
+        super::container::clone_child(flags | nix::sched::CloneFlags::CLONE_PARENT, child)
+            .map_err(|e| ChildError::other(e.to_string()))
     });
     match result {
         Ok(pid) => {

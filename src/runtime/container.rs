@@ -267,10 +267,16 @@ where
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC;
-    if spec.id_mapping.is_some() {
+    let joined = match &spec.network {
+        NetworkMode::Join(path) => Some(open_shared_network(path, spec.id_mapping.is_some())?),
+        _ => None,
+    };
+    // A shared network's own user namespace already has its id maps.
+    let needs_id_maps = spec.id_mapping.is_some() && joined.is_none();
+    if needs_id_maps {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
-    if spec.network != NetworkMode::Host {
+    if matches!(spec.network, NetworkMode::None | NetworkMode::Private) {
         flags |= CloneFlags::CLONE_NEWNET;
     }
 
@@ -284,13 +290,40 @@ where
         err_write: err_write.as_raw_fd(),
         tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
     };
-    let pid = clone_child(flags, || child_main(spec, &channels))?;
+    let cloned = match &joined {
+        None => clone_child(flags, || child_main(spec, &channels)).map(Some),
+        Some(shared) => {
+            let targets = super::child::JoinTargets {
+                user: shared.user.as_ref().map(|fd| fd.as_raw_fd()),
+                others: vec![(shared.net.as_raw_fd(), CloneFlags::CLONE_NEWNET)],
+            };
+            clone_through_joiner(|pid_write| {
+                super::child::clone_in_joined(&targets, flags, &channels, pid_write, || {
+                    child_main(spec, &channels)
+                })
+            })
+        }
+    };
     drop(sync_read);
     drop(err_write);
     drop(tty_child);
+    let pid = match cloned {
+        Ok(Some(pid)) => pid,
+        Ok(None) => {
+            let _ = signals.thread_unblock();
+            return Err(read_child_error(err_read).unwrap_or_else(|| {
+                Error::Setup("the process joining the shared network died".into())
+            }));
+        }
+        Err(error) => {
+            let _ = signals.thread_unblock();
+            return Err(error);
+        }
+    };
 
     let result = drive_child(
         spec,
+        needs_id_maps,
         pid,
         &sync_write,
         err_read,
@@ -307,9 +340,68 @@ where
     result
 }
 
+/// The network namespace a container shares, and, rootless, the user namespace that owns it.
+struct SharedNetwork {
+    net: OwnedFd,
+    user: Option<OwnedFd>,
+}
+
+nix::ioctl_none!(ns_get_userns, 0xb7, 0x1);
+
+fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<SharedNetwork, Error> {
+    let net = std::fs::File::open(path)
+        .map(OwnedFd::from)
+        .map_err(|source| Error::Sys {
+            context: format!("opening the network namespace {}", path.display()),
+            source,
+        })?;
+    if !rootless {
+        return Ok(SharedNetwork { net, user: None });
+    }
+    // SAFETY: NS_GET_USERNS takes no argument; on success it returns a new descriptor we own.
+    let user = unsafe { ns_get_userns(net.as_raw_fd()) }.map_err(|e| {
+        Error::Network(format!(
+            "{} is not a network namespace skiff can share: {}",
+            path.display(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    // SAFETY: the ioctl returned a fresh descriptor that nothing else owns.
+    let user = unsafe { OwnedFd::from_raw_fd(user) };
+    use std::os::unix::fs::MetadataExt;
+    let inode = |p: &str| std::fs::metadata(p).map(|m| m.ino()).ok();
+    let own = inode("/proc/self/ns/user");
+    if own.is_some() && inode(&format!("/proc/self/fd/{}", user.as_raw_fd())) == own {
+        return Err(Error::Network(format!(
+            "the network namespace {} belongs to the host's user namespace, where you have no privileges: a rootless container can only share one made by your containers or your own unshare",
+            path.display()
+        )));
+    }
+    Ok(SharedNetwork {
+        net,
+        user: Some(user),
+    })
+}
+
+/// Runs `joiner` (given the write end of a pipe) in a short-lived child that reports the pid of
+/// the container process it cloned; None when it failed (its error is on the error channel).
+fn clone_through_joiner(mut joiner: impl FnMut(i32) -> isize) -> Result<Option<Pid>, Error> {
+    let (pid_read, pid_write) = pipe()?;
+    let raw_write = pid_write.as_raw_fd();
+    let helper = clone_child(CloneFlags::empty(), || joiner(raw_write))?;
+    drop(pid_write);
+    let mut pid_bytes = [0u8; 4];
+    let reported = std::fs::File::from(pid_read).read_exact(&mut pid_bytes);
+    let _ = waitpid(helper, None);
+    Ok(reported
+        .ok()
+        .map(|()| Pid::from_raw(i32::from_ne_bytes(pid_bytes))))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn drive_child<P, S>(
     spec: &ContainerSpec,
+    needs_id_maps: bool,
     pid: Pid,
     sync_write: &OwnedFd,
     err_read: OwnedFd,
@@ -328,11 +420,14 @@ where
             pid.as_raw(),
             spec.network_backend,
             &spec.run_dir,
+            &spec.ports,
+            &spec.network_options,
+            spec.id_mapping.is_some(),
         )?),
         _ => None,
     };
     let early = (|| {
-        if let Some(mapping) = &spec.id_mapping {
+        if let Some(mapping) = spec.id_mapping.as_ref().filter(|_| needs_id_maps) {
             write_id_maps(pid.as_raw(), mapping)?;
         }
         prepare(pid.as_raw()).map_err(Error::Prepare)?;

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::spec::NetworkBackend;
+use super::spec::{NetworkBackend, PortMapping, Protocol};
 use super::Error;
 
 /// Where pasta forwards DNS queries when the host only has loopback resolvers, as Podman does.
@@ -21,26 +21,74 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// pasta when installed, else slirp4netns; an error saying what to install when neither is.
-/// As root, slirp4netns comes first: pasta (Debian 12's 2023 release) drops to `nobody` when
-/// started as root and can then no longer open the container's network namespace.
-pub fn choose_backend(rootless: bool) -> Result<NetworkBackend, Error> {
-    let order = if rootless {
-        [NetworkBackend::Pasta, NetworkBackend::Slirp4netns]
-    } else {
-        [NetworkBackend::Slirp4netns, NetworkBackend::Pasta]
-    };
-    order
-        .into_iter()
-        .find(|backend| match backend {
-            NetworkBackend::Pasta => on_path("pasta"),
-            NetworkBackend::Slirp4netns => on_path("slirp4netns"),
-        })
-        .ok_or_else(|| {
-            Error::Network(
-                "neither pasta nor slirp4netns is installed: install the passt package (or slirp4netns), or use --network none or --network host".into(),
-            )
-        })
+/// The helper asked for, or pasta when installed, else slirp4netns; an error saying what to
+/// install when the one needed is missing.
+pub fn choose_backend(requested: Option<NetworkBackend>) -> Result<NetworkBackend, Error> {
+    let installed = |backend: NetworkBackend| on_path(backend.program());
+    match requested {
+        Some(backend) if installed(backend) => Ok(backend),
+        Some(NetworkBackend::Pasta) => Err(Error::Network(
+            "pasta is not installed: install the passt package, or use --network slirp4netns".into(),
+        )),
+        Some(NetworkBackend::Slirp4netns) => Err(Error::Network(
+            "slirp4netns is not installed: install the slirp4netns package, or use --network pasta".into(),
+        )),
+        None => [NetworkBackend::Pasta, NetworkBackend::Slirp4netns]
+            .into_iter()
+            .find(|backend| installed(*backend))
+            .ok_or_else(|| {
+                Error::Network(
+                    "neither pasta nor slirp4netns is installed: install the passt package (or slirp4netns), or use --network none or --network host".into(),
+                )
+            }),
+    }
+}
+
+/// The command-line arguments `--network slirp4netns:OPTIONS` stands for, checked when the
+/// container is created: Podman's option names.
+fn slirp_option_args(options: &[String]) -> Result<Vec<String>, Error> {
+    let mut host_loopback = false;
+    let mut args = Vec::new();
+    for option in options {
+        let (key, value) = option.split_once('=').unwrap_or((option, ""));
+        let flag = || match value {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(Error::Network(format!(
+                "slirp4netns option {key} takes true or false, not {value:?}"
+            ))),
+        };
+        match key {
+            "allow_host_loopback" => host_loopback = flag()?,
+            "enable_ipv6" if flag()? => args.push("--enable-ipv6".into()),
+            "enable_ipv6" => {}
+            "mtu" if value.parse::<u32>().is_ok() => args.push(format!("--mtu={value}")),
+            "cidr" if value.contains('/') => args.push(format!("--cidr={value}")),
+            "outbound_addr" if !value.is_empty() => args.push(format!("--outbound-addr={value}")),
+            "port_handler" if value == "slirp4netns" => {}
+            _ => {
+                return Err(Error::Network(format!(
+                    "unsupported slirp4netns option {option:?}: skiff knows allow_host_loopback, enable_ipv6, mtu, cidr, outbound_addr and port_handler=slirp4netns"
+                )))
+            }
+        }
+    }
+    if !args.iter().any(|a| a.starts_with("--mtu=")) {
+        args.push("--mtu=65520".into());
+    }
+    if !host_loopback {
+        args.push("--disable-host-loopback".into());
+    }
+    Ok(args)
+}
+
+/// Checks `--network pasta:OPTIONS` or `slirp4netns:OPTIONS` before a container is created.
+/// pasta's options are its own command-line arguments, passed on as they are (as Podman does).
+pub fn check_options(backend: NetworkBackend, options: &[String]) -> Result<(), Error> {
+    match backend {
+        NetworkBackend::Pasta => Ok(()),
+        NetworkBackend::Slirp4netns => slirp_option_args(options).map(drop),
+    }
 }
 
 /// The nameservers of a container: the host's, unless they are loopback addresses the container
@@ -77,11 +125,15 @@ pub enum StartingHelper {
     Pasta {
         launcher: std::process::Child,
         pid_file: PathBuf,
+        publishes: bool,
     },
     Slirp {
         child: std::process::Child,
         ready: std::io::PipeReader,
         exit_write: OwnedFd,
+        /// The run directory holding the API socket, as a descriptor (see `launch_slirp`).
+        run_dir: OwnedFd,
+        ports: Vec<PortMapping>,
     },
 }
 
@@ -89,22 +141,39 @@ pub enum StartingHelper {
 pub struct NetworkHelper {
     pid_file: Option<PathBuf>,
     slirp: Option<(std::process::Child, OwnedFd)>,
+    /// It holds published host ports: `stop` waits for it to be gone, so that the next
+    /// container publishing them finds them free.
+    publishes: bool,
 }
 
 impl StartingHelper {
     /// Launches the helper for the process `target_pid` without waiting for it, so that its
     /// start-up (tens of milliseconds for pasta) overlaps the rest of the container's set-up. It
     /// needs no id maps: joining a user namespace one owns grants the capabilities it uses.
-    pub fn launch(target_pid: i32, backend: NetworkBackend, run_dir: &Path) -> Result<Self, Error> {
+    /// `rootless` tells how pasta reaches the namespace: through the process's user namespace,
+    /// or, as root, through an inherited descriptor (pasta then runs without capabilities and can
+    /// no longer open another process's namespaces by path).
+    pub fn launch(
+        target_pid: i32,
+        backend: NetworkBackend,
+        run_dir: &Path,
+        ports: &[PortMapping],
+        options: &[String],
+        rootless: bool,
+    ) -> Result<Self, Error> {
         match backend {
-            NetworkBackend::Pasta => launch_pasta(target_pid, run_dir),
-            NetworkBackend::Slirp4netns => launch_slirp(target_pid),
+            NetworkBackend::Pasta => launch_pasta(target_pid, run_dir, ports, options, rootless),
+            NetworkBackend::Slirp4netns => launch_slirp(target_pid, run_dir, ports, options),
         }
     }
 
     pub fn wait_ready(self) -> Result<NetworkHelper, Error> {
         match self {
-            StartingHelper::Pasta { launcher, pid_file } => {
+            StartingHelper::Pasta {
+                launcher,
+                pid_file,
+                publishes,
+            } => {
                 let output = launcher
                     .wait_with_output()
                     .map_err(|e| Error::Network(format!("waiting for pasta: {e}")))?;
@@ -119,12 +188,15 @@ impl StartingHelper {
                 Ok(NetworkHelper {
                     pid_file: Some(pid_file),
                     slirp: None,
+                    publishes,
                 })
             }
             StartingHelper::Slirp {
                 mut child,
                 mut ready,
                 exit_write,
+                run_dir,
+                ports,
             } => {
                 let mut byte = [0u8; 1];
                 if ready.read(&mut byte).unwrap_or(0) != 1 {
@@ -133,10 +205,22 @@ impl StartingHelper {
                         "slirp4netns exited before the network was ready".into(),
                     ));
                 }
-                Ok(NetworkHelper {
+                let helper = NetworkHelper {
                     pid_file: None,
                     slirp: Some((child, exit_write)),
-                })
+                    publishes: !ports.is_empty(),
+                };
+                let api_socket = PathBuf::from(format!(
+                    "/proc/self/fd/{}/slirp4netns.sock",
+                    run_dir.as_raw_fd()
+                ));
+                for port in &ports {
+                    if let Err(error) = slirp_forward(&api_socket, port) {
+                        helper.stop();
+                        return Err(error);
+                    }
+                }
+                Ok(helper)
             }
         }
     }
@@ -144,53 +228,100 @@ impl StartingHelper {
     /// Stops a helper that never became ready.
     pub fn abandon(self) {
         match self {
-            StartingHelper::Pasta { launcher, pid_file } => {
+            StartingHelper::Pasta {
+                launcher,
+                pid_file,
+                publishes,
+            } => {
                 let _ = launcher.wait_with_output();
                 NetworkHelper {
                     pid_file: Some(pid_file),
                     slirp: None,
+                    publishes,
                 }
                 .stop();
             }
             StartingHelper::Slirp {
-                child, exit_write, ..
+                child,
+                exit_write,
+                ports,
+                ..
             } => NetworkHelper {
                 pid_file: None,
                 slirp: Some((child, exit_write)),
+                publishes: !ports.is_empty(),
             }
             .stop(),
         }
     }
 }
 
-fn launch_pasta(target_pid: i32, run_dir: &Path) -> Result<StartingHelper, Error> {
-    let pid_file = run_dir.join("pasta.pid");
-    // No port forwarding yet: `-t none ...` also skips pasta's scan of bound ports.
-    let launcher = Command::new("pasta")
-        .args([
-            "--config-net",
-            "--quiet",
-            "-t",
-            "none",
-            "-u",
-            "none",
-            "-T",
-            "none",
-            "-U",
-            "none",
-        ])
-        .args(["--dns-forward", PASTA_DNS_FORWARD, "--pid"])
-        .arg(&pid_file)
-        .arg(target_pid.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Network(format!("cannot run pasta: {e}")))?;
-    Ok(StartingHelper::Pasta { launcher, pid_file })
+/// pasta's `-t`/`-u` value for the ports of one protocol: `none`, or a comma-separated list of
+/// `[ADDRESS/]HOST:CONTAINER` forwards.
+pub fn pasta_port_spec(ports: &[PortMapping], protocol: Protocol) -> String {
+    let forwards: Vec<String> = ports
+        .iter()
+        .filter(|p| p.protocol == protocol)
+        .map(|p| {
+            let address = p.host_ip.map(|ip| format!("{ip}/")).unwrap_or_default();
+            format!("{address}{}:{}", p.host_port, p.container_port)
+        })
+        .collect();
+    if forwards.is_empty() {
+        "none".to_string()
+    } else {
+        forwards.join(",")
+    }
 }
 
-fn launch_slirp(target_pid: i32) -> Result<StartingHelper, Error> {
+fn launch_pasta(
+    target_pid: i32,
+    run_dir: &Path,
+    ports: &[PortMapping],
+    options: &[String],
+    rootless: bool,
+) -> Result<StartingHelper, Error> {
+    let pid_file = run_dir.join("pasta.pid");
+    let mut command = Command::new("pasta");
+    // `-T none -U none`: the container reaches the host through the gateway address, not by
+    // having the host's bound ports mirrored; listing ports explicitly also skips pasta's scan.
+    command
+        .args(["--config-net", "--quiet"])
+        .args(["-t", &pasta_port_spec(ports, Protocol::Tcp)])
+        .args(["-u", &pasta_port_spec(ports, Protocol::Udp)])
+        .args(["-T", "none", "-U", "none"])
+        .args(["--dns-forward", PASTA_DNS_FORWARD])
+        .args(options)
+        .arg("--pid")
+        .arg(&pid_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let launched = if rootless {
+        command.arg(target_pid.to_string()).spawn()
+    } else {
+        let namespace = std::fs::File::open(format!("/proc/{target_pid}/ns/net"))
+            .map(OwnedFd::from)
+            .map_err(|e| Error::Network(format!("opening the container's network: {e}")))?;
+        command
+            .args(["--runas", "0", "--netns"])
+            .arg(format!("/proc/self/fd/{}", namespace.as_raw_fd()))
+            .spawn_with_inherited(&[&namespace])
+    };
+    let launcher = launched.map_err(|e| Error::Network(format!("cannot run pasta: {e}")))?;
+    Ok(StartingHelper::Pasta {
+        launcher,
+        pid_file,
+        publishes: !ports.is_empty(),
+    })
+}
+
+fn launch_slirp(
+    target_pid: i32,
+    run_dir: &Path,
+    ports: &[PortMapping],
+    options: &[String],
+) -> Result<StartingHelper, Error> {
     let pipe_error = |source| Error::Sys {
         context: "pipe".into(),
         source,
@@ -199,22 +330,79 @@ fn launch_slirp(target_pid: i32) -> Result<StartingHelper, Error> {
     let (exit_read, exit_write) = std::io::pipe().map_err(pipe_error)?;
     let exit_read = OwnedFd::from(exit_read);
     let ready_write = OwnedFd::from(ready_write);
-    let child = Command::new("slirp4netns")
-        .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+    let api_socket = run_dir.join("slirp4netns.sock");
+    // A socket path is limited to 108 bytes, and a container's run directory can be longer: both
+    // sides name the socket through a descriptor of the directory instead.
+    let run_dir_fd = std::fs::File::open(run_dir)
+        .map(OwnedFd::from)
+        .map_err(|e| Error::Network(format!("opening {}: {e}", run_dir.display())))?;
+    let mut command = Command::new("slirp4netns");
+    command
+        .arg("--configure")
+        .args(slirp_option_args(options)?)
         .arg(format!("--ready-fd={}", ready_write.as_raw_fd()))
-        .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
+        .arg(format!("--exit-fd={}", exit_read.as_raw_fd()));
+    if !ports.is_empty() {
+        let _ = std::fs::remove_file(&api_socket);
+        command.arg("--api-socket").arg(format!(
+            "/proc/self/fd/{}/slirp4netns.sock",
+            run_dir_fd.as_raw_fd()
+        ));
+    }
+    let child = command
         .arg(target_pid.to_string())
         .arg("tap0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn_with_inherited(&[&ready_write, &exit_read])
+        .spawn_with_inherited(&[&ready_write, &exit_read, &run_dir_fd])
         .map_err(|e| Error::Network(format!("cannot run slirp4netns: {e}")))?;
     Ok(StartingHelper::Slirp {
         child,
         ready: ready_read,
         exit_write: exit_write.into(),
+        run_dir: run_dir_fd,
+        ports: ports.to_vec(),
     })
+}
+
+/// Asks slirp4netns, through its API socket, to forward one host port into the namespace.
+fn slirp_forward(api_socket: &Path, port: &PortMapping) -> Result<(), Error> {
+    use std::io::Write as _;
+    let failed = |why: String| {
+        Error::Network(format!(
+            "slirp4netns could not publish port {}/{}: {why}",
+            port.host_port,
+            port.protocol.name()
+        ))
+    };
+    let request = serde_json::json!({
+        "execute": "add_hostfwd",
+        "arguments": {
+            "proto": port.protocol.name(),
+            "host_addr": port.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
+            "host_port": port.host_port,
+            "guest_port": port.container_port,
+        }
+    });
+    let mut stream = std::os::unix::net::UnixStream::connect(api_socket)
+        .map_err(|e| failed(format!("its API socket: {e}")))?;
+    stream
+        .write_all(request.to_string().as_bytes())
+        .and_then(|()| stream.shutdown(std::net::Shutdown::Write))
+        .map_err(|e| failed(e.to_string()))?;
+    let mut reply = String::new();
+    stream
+        .read_to_string(&mut reply)
+        .map_err(|e| failed(e.to_string()))?;
+    let reply: serde_json::Value =
+        serde_json::from_str(&reply).map_err(|_| failed(format!("unexpected reply {reply:?}")))?;
+    match reply.get("error") {
+        Some(error) => Err(failed(
+            error["desc"].as_str().unwrap_or("refused").to_string(),
+        )),
+        None => Ok(()),
+    }
 }
 
 impl NetworkHelper {
@@ -230,15 +418,37 @@ impl NetworkHelper {
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGKILL,
                 );
+                if self.publishes {
+                    wait_until_gone(pid);
+                }
             }
             let _ = std::fs::remove_file(pid_file);
         }
-        if let Some((child, exit_write)) = self.slirp {
+        if let Some((mut child, exit_write)) = self.slirp {
             // Closing the exit descriptor tells slirp4netns to quit. Waiting for it would add its
             // teardown (tens of milliseconds) to every run; skiff exits soon and init reaps it.
             drop(exit_write);
-            drop(child);
+            if self.publishes {
+                let _ = child.wait();
+            }
         }
+    }
+}
+
+/// Waits (up to a second) until a process that is not our child has exited: its sockets are
+/// closed once it is a zombie or gone.
+fn wait_until_gone(pid: i32) {
+    for _ in 0..1000 {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let (_, after_name) = stat.rsplit_once(')')?;
+                after_name.trim_start().chars().next()
+            });
+        if matches!(state, None | Some('Z' | 'X')) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

@@ -581,6 +581,8 @@ mod tests {
                 .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),
             run_dir: "/run/c".into(),
             network_backend: NetworkBackend::Pasta,
+            network_options: Vec::new(),
+            ports: Vec::new(),
         }
     }
 

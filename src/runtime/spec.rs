@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::userns::IdMapping;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// A network namespace with only loopback.
@@ -17,6 +17,37 @@ pub enum NetworkMode {
     /// A private network namespace with outbound connectivity through pasta or slirp4netns.
     #[default]
     Private,
+    /// A network namespace that already exists, named by a file such as `/proc/PID/ns/net`.
+    /// Rootless, the container also joins the user namespace that owns it, since only that one
+    /// holds the capabilities over it.
+    Join(PathBuf),
+}
+
+/// A transport protocol of a published port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// One published port: connections to `host_ip:host_port` reach `container_port` inside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// None: every address of the host.
+    pub host_ip: Option<std::net::IpAddr>,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Protocol,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +100,12 @@ pub struct ContainerSpec {
     pub run_dir: PathBuf,
     /// The user-mode network helper for a private network.
     pub network_backend: NetworkBackend,
+    /// `--network pasta:OPTIONS` / `slirp4netns:OPTIONS`, split at commas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_options: Vec<String>,
+    /// Ports the helper publishes on the host (private network only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMapping>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -77,4 +114,13 @@ pub enum NetworkBackend {
     #[default]
     Pasta,
     Slirp4netns,
+}
+
+impl NetworkBackend {
+    pub fn program(self) -> &'static str {
+        match self {
+            NetworkBackend::Pasta => "pasta",
+            NetworkBackend::Slirp4netns => "slirp4netns",
+        }
+    }
 }

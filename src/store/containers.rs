@@ -36,7 +36,21 @@ pub struct ContainerRecord {
     /// `--label`, over the image's labels.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--network` as inspect's HostConfig.NetworkMode shows it: `pasta`, `slirp4netns`, `none`,
+    /// `host`, `container:ID`, `ns:PATH`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub network_mode: String,
+    /// Container ports the image and `--expose` declare, as `80/tcp`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed_ports: Vec<String>,
     pub spec: ContainerSpec,
+}
+
+impl ContainerRecord {
+    /// The container whose network namespace this one shares (`--network container:`).
+    pub fn network_container(&self) -> Option<&str> {
+        self.network_mode.strip_prefix("container:")
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

@@ -3,15 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{each_env, finish, TestEnv};
-
-fn until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::common::{each_env, finish, until, TestEnv};
 
 fn status(env: &TestEnv, name: &str) -> String {
     let rows = env
@@ -806,7 +798,10 @@ fn inspect_shows_the_log_and_pause_says_why_it_cannot() {
         "nothing is published"
     );
     let (_, stderr) = env.skiff(&["port", "p", "80"]).assert_exit(125);
-    assert!(stderr.contains("80/tcp"), "{stderr}");
+    assert!(
+        stderr.contains("failed to find published port \"80\""),
+        "{stderr}"
+    );
     let (_, stderr) = env.skiff(&["pause", "p"]).assert_exit(125);
     assert!(stderr.contains("cgroup freezer"), "{stderr}");
     let (_, stderr) = env.skiff(&["unpause", "nope"]).assert_exit(125);

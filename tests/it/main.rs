@@ -9,6 +9,7 @@ mod common;
 mod copy;
 mod image;
 mod lifecycle;
+mod network;
 mod pull;
 mod run;
 mod store;

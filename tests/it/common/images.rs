@@ -306,7 +306,78 @@ pub fn test_images() -> &'static TestImages {
     })
 }
 
+pub const NETTOOLS_NAME: &str = "localhost/nettools:latest";
+
+/// busybox plus the host's OpenBSD netcat, as `netcat` (busybox sh would run its own `nc`),
+/// and the libraries `ldd` names for it; it exposes 80/tcp and 5353/udp, for `-P`.
+fn nettools_archive() -> &'static PathBuf {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let netcat = "/bin/nc.openbsd";
+        let binary = std::fs::read(netcat).unwrap_or_else(|_| {
+            panic!("{netcat} is missing: run scripts/setup-host.sh as root (netcat-openbsd)")
+        });
+        let ldd = std::process::Command::new("ldd")
+            .arg(netcat)
+            .output()
+            .unwrap();
+        let mut layer = Layer::new()
+            .dir("usr", 0o755, 0)
+            .dir("usr/bin", 0o755, 0)
+            .file("usr/bin/netcat", 0o755, 0, &binary);
+        let mut dirs = std::collections::BTreeSet::new();
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux... (0x...)"
+            let Some(path) = line.split_whitespace().find(|word| word.starts_with('/')) else {
+                continue;
+            };
+            let path = path.trim_start_matches('/');
+            let mut parent = std::path::Path::new(path).parent();
+            let mut missing = Vec::new();
+            while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+                if dirs.insert(dir.to_path_buf()) {
+                    missing.push(dir.to_path_buf());
+                }
+                parent = dir.parent();
+            }
+            for dir in missing.iter().rev() {
+                layer = layer.dir(dir.to_str().unwrap(), 0o755, 0);
+            }
+            let library = std::fs::read(format!("/{path}")).unwrap();
+            layer = layer.file(path, 0o755, 0, &library);
+        }
+        let layers = vec![busybox_layer().finish(), layer.finish()];
+        let diff_ids: Vec<String> = layers
+            .iter()
+            .map(|l| format!("sha256:{}", sha256_hex(l)))
+            .collect();
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                "Cmd": ["sh"],
+                "ExposedPorts": {"80/tcp": {}, "5353/udp": {}},
+            },
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .unwrap();
+        let archive = shared_dir().join("nettools-docker.tar");
+        write_docker_archive(&archive, NETTOOLS_NAME, &layers, &config);
+        std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+        archive
+    })
+}
+
 impl super::TestEnv {
+    /// Loads the network tools image (busybox and OpenBSD netcat) and returns its name.
+    pub fn load_nettools(&self) -> &'static str {
+        let archive = nettools_archive();
+        self.skiff(&["load", "-i", archive.to_str().unwrap()])
+            .stdout();
+        NETTOOLS_NAME
+    }
+
     /// Loads the docker-archive test image and returns its name.
     pub fn load_testbox(&self) -> &'static str {
         let images = test_images();

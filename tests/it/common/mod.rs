@@ -338,6 +338,18 @@ pub fn finish(child: std::process::Child, shown: &str) -> Output {
 }
 
 /// The environments a test runs in: the unprivileged user always, root when the tests run as root.
+/// Waits up to 20 seconds for `condition`, checking every 50 ms.
+pub fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn each_env(name: &str) -> Vec<TestEnv> {
     let mut envs: Vec<TestEnv> = TestEnv::rootless(name).into_iter().collect();
     if is_root() {

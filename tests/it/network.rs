@@ -1,0 +1,272 @@
+//! Networking: published ports (-p, -P, UDP, both helpers), port conflicts, and the network
+//! modes (none, host, container:), with the generated /etc/hosts and /etc/resolv.conf. Traffic
+//! goes only to loopback and into namespaces the tests made.
+
+use std::net::{TcpListener, UdpSocket};
+use std::time::Duration;
+
+use crate::common::{each_env, until, TestEnv};
+
+/// A host TCP port nothing listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn curl(port: u16) -> Option<String> {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "--max-time", "2"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .expect("curl is missing: run scripts/setup-host.sh as root");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A web server on container port 80 whose page names the container.
+fn web(env: &TestEnv, image: &str, name: &str, network: &[&str]) -> String {
+    let script = format!(
+        "mkdir -p /www && echo page-of-{name} > /www/index.html && exec httpd -f -p 80 -h /www"
+    );
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(network);
+    args.extend_from_slice(&[image, "sh", "-c", &script]);
+    env.skiff(&args).stdout();
+    format!("page-of-{name}\n")
+}
+
+#[test]
+fn published_ports_reach_servers_in_the_container() {
+    for env in each_env("ports") {
+        let image = env.load_nettools();
+        let port = free_port();
+        let published = format!("{port}:80");
+        let page = web(&env, image, "web", &["-p", &published]);
+        until("the published page", || {
+            curl(port).as_deref() == Some(&page)
+        });
+        assert_eq!(
+            env.skiff(&["port", "web"]).stdout(),
+            format!("80/tcp -> 0.0.0.0:{port}\n")
+        );
+        assert_eq!(
+            env.skiff(&["ps", "--format", "{{.Ports}}"]).stdout(),
+            format!("0.0.0.0:{port}->80/tcp\n")
+        );
+        assert_eq!(
+            env.skiff(&[
+                "inspect",
+                "--format",
+                "{{json .NetworkSettings.Ports}}",
+                "web"
+            ])
+            .stdout(),
+            // The image's other exposed port is listed, unpublished.
+            format!(
+                "{{\"5353/udp\":null,\"80/tcp\":[{{\"HostIp\":\"\",\"HostPort\":\"{port}\"}}]}}\n"
+            )
+        );
+
+        // The port is taken now: a second container is refused before it starts, by name.
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "-p", &published, image, "true"])
+            .assert_exit(125);
+        assert!(
+            stderr.contains(&format!("0.0.0.0:{port}/tcp")) && stderr.contains("already in use"),
+            "{stderr}"
+        );
+
+        // -P: every exposed port (the image's 80/tcp and 5353/udp) on a free host port.
+        let page = web(&env, image, "all", &["-P"]);
+        let host_port: u16 = env
+            .skiff(&["port", "all", "80"])
+            .stdout()
+            .trim()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        until("the page behind -P", || {
+            curl(host_port).as_deref() == Some(&page)
+        });
+        assert!(env
+            .skiff(&["port", "all", "5353/udp"])
+            .stdout()
+            .starts_with("0.0.0.0:"));
+
+        // slirp4netns forwards through its API socket.
+        let slirp_port = free_port();
+        let page = web(
+            &env,
+            image,
+            "slirp",
+            &[
+                "--network",
+                "slirp4netns",
+                "-p",
+                &format!("127.0.0.1:{slirp_port}:80"),
+            ],
+        );
+        until("the page through slirp4netns", || {
+            curl(slirp_port).as_deref() == Some(&page)
+        });
+        env.skiff(&["rm", "-f", "web", "all", "slirp"]).stdout();
+        until("the port to be free again", || {
+            TcpListener::bind(("0.0.0.0", port)).is_ok()
+        });
+    }
+}
+
+#[test]
+fn udp_datagrams_reach_a_published_port() {
+    for env in each_env("udp") {
+        let image = env.load_nettools();
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "listener",
+            "-p",
+            &format!("127.0.0.1:{port}:5353/udp"),
+            image,
+            "sh",
+            "-c",
+            "netcat -u -l 5353 > /tmp/received",
+        ])
+        .stdout();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        until("the datagram to arrive", || {
+            socket
+                .send_to(b"datagram-from-the-host\n", ("127.0.0.1", port))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            env.skiff(&["exec", "listener", "cat", "/tmp/received"])
+                .stdout()
+                .contains("datagram-from-the-host")
+        });
+        env.skiff(&["rm", "-f", "listener"]).stdout();
+    }
+}
+
+/// The interface names of a /proc/net/dev, sorted.
+fn interface_names(proc_net_dev: &str) -> Vec<String> {
+    let mut names: Vec<String> = proc_net_dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn network_modes_and_generated_files() {
+    for env in each_env("modes") {
+        let image = env.load_nettools();
+        let links = |args: &[&str]| {
+            let mut all = vec!["run", "--rm"];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&[image, "cat", "/proc/net/dev"]);
+            interface_names(&env.skiff(&all).stdout())
+        };
+        assert_eq!(links(&["--network", "none"]), vec!["lo"]);
+        let host = interface_names(&std::fs::read_to_string("/proc/net/dev").unwrap());
+        assert_eq!(links(&["--network", "host"]), host);
+
+        // container: shares the other's network: its server is on 127.0.0.1 here.
+        let page = web(&env, image, "server", &[]);
+        let fetch = [
+            "run",
+            "--rm",
+            "--network",
+            "container:server",
+            image,
+            "wget",
+            "-qO-",
+            "http://127.0.0.1:80/",
+        ];
+        until("the shared server", || {
+            env.skiff(&fetch).output().stdout == page.as_bytes()
+        });
+        let sharing = |extra: &[&str]| {
+            let mut args = vec!["run", "--rm", "--network", "container:server"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&[image, "true"]);
+            env.skiff(&args).assert_exit(125)
+        };
+        let (_, stderr) = sharing(&["-p", "8080:80"]);
+        assert!(stderr.contains("conflicting options"), "{stderr}");
+        env.skiff(&[
+            "create",
+            "--name",
+            "follower",
+            "--network",
+            "container:server",
+            image,
+            "true",
+        ])
+        .stdout();
+        let (_, stderr) = env.skiff(&["rm", "-f", "server"]).assert_exit(125);
+        assert!(stderr.contains("dependent containers"), "{stderr}");
+        env.skiff(&["rm", "follower"]).stdout();
+        env.skiff(&["stop", "-t", "0", "server"]).stdout();
+        let (_, stderr) = sharing(&[]);
+        assert!(stderr.contains("is not running"), "{stderr}");
+        env.skiff(&["rm", "server"]).stdout();
+
+        // /etc/hosts names the container; the DNS flags shape /etc/resolv.conf.
+        let id = env
+            .skiff(&[
+                "create",
+                "--name",
+                "named",
+                "--hostname",
+                "box",
+                "--add-host",
+                "db.internal:10.1.2.3",
+                "--dns",
+                "10.9.9.9",
+                "--dns-search",
+                "corp.example",
+                "--dns-option",
+                "ndots:3",
+                image,
+                "sh",
+                "-c",
+                "cat /etc/hosts /etc/resolv.conf",
+            ])
+            .stdout();
+        let out = env.skiff(&["start", "-a", "named"]).stdout();
+        assert!(out.contains("10.1.2.3\tdb.internal\n"), "{out}");
+        assert!(
+            out.contains(&format!("box named {}", &id.trim()[..12])),
+            "{out}"
+        );
+        assert!(
+            out.contains("search corp.example\noptions ndots:3\nnameserver 10.9.9.9\n"),
+            "{out}"
+        );
+        let out = env
+            .skiff(&["run", "--rm", "--no-hosts", image, "cat", "/etc/hosts"])
+            .output();
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("localhost"),
+            "--no-hosts keeps the image's (missing) file"
+        );
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--network", "nowhere", image, "true"])
+            .assert_exit(125);
+        assert!(stderr.contains("network \"nowhere\" not found"), "{stderr}");
+    }
+}
