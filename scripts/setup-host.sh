@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -21,6 +21,8 @@ missing_commands() {
     command -v runuser >/dev/null || missing+=(util-linux)
     [ -x /bin/nc.openbsd ] || missing+=(netcat-openbsd)
     command -v curl >/dev/null || missing+=(curl)
+    [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+    [ -x /usr/sbin/nft ] || missing+=(nftables)
     printf '%s\n' "${missing[@]}"
 }
 

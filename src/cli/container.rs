@@ -133,6 +133,12 @@ pub struct ContainerFlags {
     /// Keep the image's /etc/hosts instead of generating one.
     #[arg(long)]
     no_hosts: bool,
+    /// The container's IPv4 address on its user-defined network.
+    #[arg(long, value_name = "ADDRESS")]
+    ip: Option<std::net::Ipv4Addr>,
+    /// Another name the container answers to on its user-defined network. Repeatable.
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    network_alias: Vec<String>,
     /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     stop_signal: Option<String>,
@@ -249,6 +255,8 @@ impl ContainerFlags {
                 .map(|h| crate::network::parse_add_host(h))
                 .collect::<anyhow::Result<_>>()?,
             no_hosts: self.no_hosts,
+            ip: self.ip,
+            network_aliases: self.network_alias.clone(),
             dns: {
                 let dns = crate::network::DnsOptions {
                     servers: self.dns.clone(),

@@ -7,6 +7,7 @@ mod container;
 pub mod format;
 pub mod human;
 mod image;
+mod network;
 mod registry;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub enum Command {
     Image(image::ImageCommand),
     #[command(subcommand)]
     Container(container::ContainerCommand),
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     Inspect(image::InspectArgs),
     Load(image::LoadArgs),
     Save(image::SaveArgs),
@@ -104,6 +107,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Images(args) => args.run(&ctx()?),
         Command::Image(command) => command.run(&ctx()?),
         Command::Container(command) => command.run(&ctx()?),
+        Command::Network(command) => command.run(&ctx()?),
         Command::Inspect(args) => args.run(&ctx()?),
         Command::Load(args) => args.run(&ctx()?),
         Command::Save(args) => args.run(&ctx()?),

@@ -213,6 +213,9 @@ fn supervise_inner(
             state.finished_at = Some(jiff::Timestamp::now().to_string());
             ctx.store.write_container_state(id, &state)?;
         }
+        if !record.networks.is_empty() {
+            crate::network::bridges::release_if_unused(ctx)?;
+        }
         // Clients hear of the exit once it is recorded: `run -it --rm` returns with the
         // container gone.
         clients.finish(exit_code);

@@ -17,7 +17,7 @@ use anyhow::{bail, Context as _, Result};
 use crate::context::Context;
 use crate::image;
 use crate::network::{self, NetworkRequest};
-use crate::runtime::{self, ContainerSpec, NetworkMode, ProcessSpec};
+use crate::runtime::{self, ContainerSpec, NetworkBackend, NetworkMode, ProcessSpec};
 use crate::store::containers::{ContainerRecord, ContainerState, Status};
 use crate::store::images::ImageIndex;
 use crate::store::{self, StoreLock};
@@ -51,6 +51,10 @@ pub struct CreateOptions {
     /// `--no-hosts`: keep the image's /etc/hosts.
     pub no_hosts: bool,
     pub dns: network::DnsOptions,
+    /// `--ip`: the container's address on its user-defined network.
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--network-alias`: more names it answers to there.
+    pub network_aliases: Vec<String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub restart: Option<String>,
@@ -61,7 +65,7 @@ pub struct CreateOptions {
     pub labels: Vec<(String, String)>,
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         let _ = f.read_exact(&mut bytes);
@@ -154,6 +158,21 @@ fn store_container(ctx: &Context, record: &ContainerRecord, image_reference: &st
         }
         .into());
     }
+    // Addresses were picked without the lock: one taken meanwhile is an error, not a clash.
+    for (name, attachment) in &record.networks {
+        let taken = network::manage::users(ctx, name).iter().any(|other| {
+            other
+                .networks
+                .get(name)
+                .is_some_and(|a| a.ip == attachment.ip)
+        });
+        if taken {
+            bail!(
+                "address {} on network {name} was taken meanwhile by another container: try again",
+                attachment.ip
+            );
+        }
+    }
     ctx.store.create_container(&lock, record)?;
     Ok(())
 }
@@ -222,6 +241,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     let env = merge_env(env_sources);
 
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut networks = std::collections::BTreeMap::new();
     let mut network_backend = Default::default();
     let mut network_options = Vec::new();
     let (network_mode, spec_network, base_resolv) = match &options.network {
@@ -252,7 +272,36 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             NetworkMode::Join(path.clone()),
             host_resolv,
         ),
+        NetworkRequest::Named(reference) => {
+            let network = ctx.store.find_network(reference)?;
+            let address = network::manage::assign_address(ctx, &network, options.ip)?;
+            networks.insert(
+                network.name.clone(),
+                store::containers::NetworkAttachment {
+                    ip: address.to_string(),
+                    aliases: options.network_aliases.clone(),
+                },
+            );
+            // Rootless, name servers are reached through the bridges' pasta, as for a private
+            // network; as root, through the host's routes.
+            let resolv = match ctx.id_mapping {
+                Some(_) => runtime::network::resolv_conf(&host_resolv, NetworkBackend::Pasta),
+                None => runtime::network::resolv_conf(&host_resolv, NetworkBackend::Slirp4netns),
+            };
+            (
+                network.name,
+                NetworkMode::Bridge {
+                    user_namespace: None,
+                    holder_pid: None,
+                    attachments: Vec::new(),
+                },
+                resolv,
+            )
+        }
     };
+    if (options.ip.is_some() || !options.network_aliases.is_empty()) && networks.is_empty() {
+        bail!("--ip and --network-alias need a user-defined network (--network NAME)");
+    }
     let mut exposed: Vec<network::ports::ExposedPort> = Vec::new();
     for key in run.exposed_ports.iter().flat_map(|ports| ports.keys()) {
         exposed.extend(network::ports::parse_expose(key)?);
@@ -265,6 +314,9 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         NetworkMode::Private => {
             network::ports::assign(&options.publish, &exposed, options.publish_all)?
         }
+        NetworkMode::Bridge { .. } if publishes => bail!(
+            "publishing ports (-p/-P) from a user-defined network is not supported yet: use the default network for published ports"
+        ),
         NetworkMode::Join(_) if publishes => bail!(
             "conflicting options: -p/-P cannot be used with --network {network_mode}: the ports belong to the network it shares"
         ),
@@ -358,6 +410,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             .chain(options.labels.iter().cloned())
             .collect(),
         network_mode,
+        networks,
         exposed_ports: exposed.iter().map(|p| p.key()).collect(),
         spec,
     };
@@ -411,6 +464,9 @@ fn start_attached(
         state.finished_at = Some(jiff::Timestamp::now().to_string());
         ctx.store.write_container_state(&record.id, &state)?;
     }
+    if !record.networks.is_empty() {
+        network::bridges::release_if_unused(ctx)?;
+    }
     Ok(outcome?.exit_code)
 }
 
@@ -441,6 +497,10 @@ pub(crate) fn runtime_spec(
             }
         }
     }
+    if !record.networks.is_empty() {
+        spec.network = network::bridges::start_mode(ctx, record)
+            .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
+    }
     network::ports::check_free(&spec.ports)
         .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
     Ok(spec)
@@ -456,7 +516,9 @@ pub fn current_state(ctx: &Context, id: &str) -> ContainerState {
             state.status = Status::Exited;
             state.pid = None;
             state.supervisor_pid = None;
-            // Killed with SIGKILL when its watcher went away.
+            // Killed with SIGKILL when its watcher went away; its pasta, which does not notice
+            // the namespace go, goes now.
+            runtime::network::stop_pid_file(&ctx.store.container_run_dir(id).join("pasta.pid"));
             state.exit_code = Some(137);
             state.finished_at = Some(jiff::Timestamp::now().to_string());
             let _ = ctx.store.write_container_state(id, &state);
@@ -577,6 +639,10 @@ pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<S
         }
         let lock = ctx.store.lock()?;
         remove_locked(ctx, &lock, &record.id)?;
+        drop(lock);
+        if !record.networks.is_empty() {
+            network::bridges::refresh_hosts(ctx, &record, true)?;
+        }
         removed.push(record.id);
     }
     Ok(removed)
@@ -663,6 +729,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         (NetworkMode::None, _) => "none".to_string(),
         (NetworkMode::Host, _) => "host".to_string(),
         (NetworkMode::Join(path), _) => format!("ns:{}", path.display()),
+        (NetworkMode::Bridge { .. }, _) => "bridge".to_string(),
     };
     let mut exposed = Vec::new();
     for key in &record.exposed_ports {
@@ -689,7 +756,10 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Name": record.name,
         "LogPath": detached::log_path(ctx, &record.id),
         "Mounts": [],
-        "NetworkSettings": {"Ports": port_bindings},
+        "NetworkSettings": {
+            "Ports": port_bindings,
+            "Networks": network::bridges::inspect_networks(ctx, &record),
+        },
         "HostnamePath": record.spec.run_dir.join("hostname"),
         "HostsPath": record.spec.run_dir.join("hosts"),
         "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),

@@ -2,6 +2,8 @@
 //! it publishes, its generated /etc/hosts and /etc/resolv.conf, and the network its process
 //! joins when it starts.
 
+pub mod bridges;
+pub mod manage;
 pub mod ports;
 
 use std::path::PathBuf;
@@ -25,6 +27,8 @@ pub enum NetworkRequest {
     Container(String),
     /// `ns:PATH`: a network namespace file.
     Namespace(PathBuf),
+    /// A user-defined network, by name or ID (`network create`).
+    Named(String),
 }
 
 impl Default for NetworkRequest {
@@ -55,7 +59,7 @@ impl NetworkRequest {
             None => Ok(request),
         };
         match mode {
-            "private" | "bridge" | "default" | "" => no_options(NetworkRequest::Private {
+            "private" | "bridge" | "default" | "" | manage::DEFAULT_NETWORK => no_options(NetworkRequest::Private {
                 backend: None,
                 options: Vec::new(),
             }),
@@ -84,8 +88,9 @@ impl NetworkRequest {
                 }
                 _ => bail!("--network ns: needs an absolute path: ns:/run/netns/NAME"),
             },
+            name if options.is_none() => Ok(NetworkRequest::Named(name.to_string())),
             other => bail!(
-                "network {other:?} not found: use private (default), pasta, slirp4netns, none, host, container:NAME or ns:PATH"
+                "unknown network mode {other:?}: use private (default), pasta, slirp4netns, none, host, container:NAME, ns:PATH or a network's name"
             ),
         }
     }
@@ -132,9 +137,12 @@ pub fn hosts_file(
         text.push_str(line);
         text.push('\n');
     }
-    let mut own = vec![hostname, name, &id[..12]];
-    own.dedup();
-    own.retain(|n| !n.is_empty());
+    let mut own: Vec<&str> = Vec::new();
+    for n in [hostname, name, &id[..12]] {
+        if !n.is_empty() && !own.contains(&n) {
+            own.push(n);
+        }
+    }
     text.push_str(&format!("127.0.1.1\t{}\n", own.join(" ")));
     text
 }
@@ -218,7 +226,7 @@ mod tests {
             "container:",
             "ns:relative",
             "slirp4netns:bogus=1",
-            "nonexistent",
+            "nonexistent:x",
         ] {
             assert!(NetworkRequest::parse(bad).is_err(), "{bad}");
         }

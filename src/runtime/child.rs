@@ -108,17 +108,7 @@ fn become_init() -> Result<(), ChildError> {
     };
     // Every descriptor but stdio goes: skiff learns the command exec'd when every copy of the
     // error channel is closed, and the supervisor's report pipe must not stay open through init.
-    let inherited: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .filter(|fd| *fd > 2)
-                .collect()
-        })
-        .unwrap_or_default();
-    for fd in inherited {
-        let _ = nix::unistd::close(fd);
-    }
+    close_all_but_stdio();
     loop {
         let Ok(signal) = signals.wait() else { continue };
         if signal != Signal::SIGCHLD {
@@ -347,6 +337,22 @@ fn exec_process(
         program.clone()
     };
     Err(ChildError { kind, message })
+}
+
+/// Closes every descriptor but stdin, stdout and stderr (one already gone, such as the listing's
+/// own, just fails with EBADF), for processes that do not exec and so keep close-on-exec ones.
+pub(crate) fn close_all_but_stdio() {
+    let inherited: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd > 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in inherited {
+        let _ = nix::unistd::close(fd);
+    }
 }
 
 #[cfg(test)]

@@ -269,6 +269,20 @@ where
         | CloneFlags::CLONE_NEWIPC;
     let joined = match &spec.network {
         NetworkMode::Join(path) => Some(open_shared_network(path, spec.id_mapping.is_some())?),
+        NetworkMode::Bridge {
+            user_namespace: Some(path),
+            ..
+        } => Some(SharedNetwork {
+            net: None,
+            user: Some(
+                std::fs::File::open(path)
+                    .map(OwnedFd::from)
+                    .map_err(|source| Error::Sys {
+                        context: format!("opening the bridges' user namespace {}", path.display()),
+                        source,
+                    })?,
+            ),
+        }),
         _ => None,
     };
     // A shared network's own user namespace already has its id maps.
@@ -276,7 +290,10 @@ where
     if needs_id_maps {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
-    if matches!(spec.network, NetworkMode::None | NetworkMode::Private) {
+    if matches!(
+        spec.network,
+        NetworkMode::None | NetworkMode::Private | NetworkMode::Bridge { .. }
+    ) {
         flags |= CloneFlags::CLONE_NEWNET;
     }
 
@@ -295,7 +312,11 @@ where
         Some(shared) => {
             let targets = super::child::JoinTargets {
                 user: shared.user.as_ref().map(|fd| fd.as_raw_fd()),
-                others: vec![(shared.net.as_raw_fd(), CloneFlags::CLONE_NEWNET)],
+                others: shared
+                    .net
+                    .iter()
+                    .map(|fd| (fd.as_raw_fd(), CloneFlags::CLONE_NEWNET))
+                    .collect(),
             };
             clone_through_joiner(|pid_write| {
                 super::child::clone_in_joined(&targets, flags, &channels, pid_write, || {
@@ -340,9 +361,10 @@ where
     result
 }
 
-/// The network namespace a container shares, and, rootless, the user namespace that owns it.
+/// The network namespace a container shares (None: it makes its own), and, rootless, the user
+/// namespace it is made in or that owns it.
 struct SharedNetwork {
-    net: OwnedFd,
+    net: Option<OwnedFd>,
     user: Option<OwnedFd>,
 }
 
@@ -356,7 +378,10 @@ fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<SharedN
             source,
         })?;
     if !rootless {
-        return Ok(SharedNetwork { net, user: None });
+        return Ok(SharedNetwork {
+            net: Some(net),
+            user: None,
+        });
     }
     // SAFETY: NS_GET_USERNS takes no argument; on success it returns a new descriptor we own.
     let user = unsafe { ns_get_userns(net.as_raw_fd()) }.map_err(|e| {
@@ -378,7 +403,7 @@ fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<SharedN
         )));
     }
     Ok(SharedNetwork {
-        net,
+        net: Some(net),
         user: Some(user),
     })
 }
@@ -429,6 +454,22 @@ where
     let early = (|| {
         if let Some(mapping) = spec.id_mapping.as_ref().filter(|_| needs_id_maps) {
             write_id_maps(pid.as_raw(), mapping)?;
+        }
+        // Before `prepare`, which may start threads: the wiring clones helper processes.
+        if let NetworkMode::Bridge {
+            holder_pid,
+            attachments,
+            ..
+        } = &spec.network
+        {
+            for attachment in attachments {
+                super::bridge::attach(
+                    *holder_pid,
+                    pid.as_raw(),
+                    spec.id_mapping.is_some(),
+                    attachment,
+                )?;
+            }
         }
         prepare(pid.as_raw()).map_err(Error::Prepare)?;
         write_byte(sync_write, b'M')
@@ -542,7 +583,7 @@ where
 }
 
 /// A descriptor of one of a running process's namespaces, for setns.
-fn open_namespace(pid: i32, name: &str) -> Result<OwnedFd, Error> {
+pub(crate) fn open_namespace(pid: i32, name: &str) -> Result<OwnedFd, Error> {
     let path = format!("/proc/{pid}/ns/{name}");
     std::fs::File::open(&path)
         .map(OwnedFd::from)
@@ -619,7 +660,7 @@ where
 /// then `child_work`, whose result travels back as JSON, while this process runs `parent_work`.
 /// Each side's copy of the other's closure is dropped first, so a pipe end one of them owns is
 /// open only there, and end of file arrives as it should.
-fn run_in_child<T, E, C, P>(
+pub(crate) fn run_in_child<T, E, C, P>(
     flags: CloneFlags,
     mapping: Option<&IdMapping>,
     enter: E,

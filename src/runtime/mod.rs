@@ -9,6 +9,7 @@
 //! single-threaded, because a child made by `clone`/`fork` keeps only the calling thread.
 #![allow(unsafe_code)]
 
+pub mod bridge;
 mod child;
 pub mod container;
 pub mod detach;

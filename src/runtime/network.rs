@@ -409,20 +409,11 @@ impl NetworkHelper {
     /// Stops the helper: pasta by its pid file, slirp4netns by closing its exit descriptor.
     pub fn stop(self) {
         if let Some(pid_file) = &self.pid_file {
-            if let Some(pid) = std::fs::read_to_string(pid_file)
-                .ok()
-                .and_then(|t| t.trim().parse::<i32>().ok())
-            {
-                // pasta blocks SIGTERM, and with a pid target it does not notice the namespace go.
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+            if let Some(pid) = stop_pid_file(pid_file) {
                 if self.publishes {
                     wait_until_gone(pid);
                 }
             }
-            let _ = std::fs::remove_file(pid_file);
         }
         if let Some((mut child, exit_write)) = self.slirp {
             // Closing the exit descriptor tells slirp4netns to quit. Waiting for it would add its
@@ -433,6 +424,22 @@ impl NetworkHelper {
             }
         }
     }
+}
+
+/// Kills the pasta whose pid file this is, and removes the file; returns the pid it killed.
+pub fn stop_pid_file(pid_file: &Path) -> Option<i32> {
+    let pid = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok());
+    if let Some(pid) = pid {
+        // pasta blocks SIGTERM, and with a pid target it does not notice the namespace go.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ = std::fs::remove_file(pid_file);
+    pid
 }
 
 /// Waits (up to a second) until a process that is not our child has exited: its sockets are

@@ -17,6 +17,18 @@ pub enum NetworkMode {
     /// A private network namespace with outbound connectivity through pasta or slirp4netns.
     #[default]
     Private,
+    /// A network namespace of its own that skiff wires into bridges once the process exists.
+    /// Rootless it is made inside the user namespace of the bridges' namespace (`user_namespace`,
+    /// such as `/proc/PID/ns/user`, filled in at each start), where the veth can reach it.
+    Bridge {
+        user_namespace: Option<PathBuf>,
+        /// The process holding the bridges' network namespace (None: the host's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holder_pid: Option<i32>,
+        /// The bridges to wire the container into, filled in at each start.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<super::bridge::BridgeAttachment>,
+    },
     /// A network namespace that already exists, named by a file such as `/proc/PID/ns/net`.
     /// Rootless, the container also joins the user namespace that owns it, since only that one
     /// holds the capabilities over it.

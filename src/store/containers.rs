@@ -40,10 +40,22 @@ pub struct ContainerRecord {
     /// `host`, `container:ID`, `ns:PATH`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
+    /// User-defined networks the container is on, by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub networks: std::collections::BTreeMap<String, NetworkAttachment>,
     /// Container ports the image and `--expose` declare, as `80/tcp`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exposed_ports: Vec<String>,
     pub spec: ContainerSpec,
+}
+
+/// A container's place on a user-defined network.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NetworkAttachment {
+    pub ip: String,
+    /// `--network-alias`: more names it answers to on the network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 impl ContainerRecord {

@@ -19,6 +19,7 @@ mod atomic;
 pub mod containers;
 pub mod images;
 pub mod layers;
+pub mod networks;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub enum Error {
         reference: String,
         kind: &'static str,
     },
+    #[error("unable to find network with name or ID {reference}: network not found")]
+    NetworkNotFound { reference: String },
     #[error("the container name \"{name}\" is already in use by {id}; remove that container or choose another name")]
     NameInUse { name: String, id: String },
     #[error("image used by {container}: image is in use by a container: consider listing external containers and force-removing image")]

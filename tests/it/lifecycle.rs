@@ -169,6 +169,14 @@ fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
                 .unwrap();
             out.stdout.is_empty()
         });
+        // Its pasta too, which does not notice the namespace go.
+        until("the container's pasta to go", || {
+            let out = std::process::Command::new("pgrep")
+                .args(["-f", &format!("{id}/pasta.pid")])
+                .output()
+                .unwrap();
+            out.stdout.is_empty()
+        });
         env.skiff(&["rm", "orphan"]).stdout();
         assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
     }
@@ -618,7 +626,7 @@ fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
                     "-f",
                     // This store's supervisors (their command line names it), and the containers.
                     &format!(
-                        "{}.*container-supervise|^sleep {sleep}",
+                        "{}.*container-supervise|^sleep {sleep}$",
                         env.store_root().display()
                     ),
                 ])

@@ -264,9 +264,132 @@ fn network_modes_and_generated_files() {
             !String::from_utf8_lossy(&out.stdout).contains("localhost"),
             "--no-hosts keeps the image's (missing) file"
         );
+    }
+}
+
+#[test]
+fn containers_on_a_user_defined_network_find_each_other() {
+    for env in each_env("user-networks") {
+        let image = env.load_nettools();
+        assert_eq!(
+            env.skiff(&["network", "create", "--label", "team=a", "appnet"])
+                .stdout(),
+            "appnet\n"
+        );
+        let names = env
+            .skiff(&["network", "ls", "--format", "{{.Name}}"])
+            .stdout();
+        assert_eq!(names, "podman\nhost\nnone\nappnet\n");
+        let subnet = env
+            .skiff(&[
+                "network",
+                "inspect",
+                "--format",
+                "{{range .subnets}}{{.subnet}}{{end}}",
+                "appnet",
+            ])
+            .stdout();
+        let subnet = subnet.trim().to_string();
+        let (_, stderr) = env
+            .skiff(&["network", "create", "--subnet", &subnet, "other"])
+            .assert_exit(125);
+        assert!(stderr.contains("overlaps"), "{stderr}");
+
+        let page = web(
+            &env,
+            image,
+            "db",
+            &["--network", "appnet", "--network-alias", "database"],
+        );
+        let address = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{.NetworkSettings.Networks.appnet.IPAddress}}",
+                "db",
+            ])
+            .stdout();
+        let address = address.trim();
+        let fetch = |url: &str| {
+            env.skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "appnet",
+                image,
+                "wget",
+                "-qO-",
+                url,
+            ])
+            .output()
+            .stdout
+        };
+        for url in [
+            "http://db/".to_string(),
+            "http://database/".to_string(),
+            format!("http://{address}/"),
+        ] {
+            assert_eq!(fetch(&url), page.as_bytes(), "{url}");
+        }
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "appnet",
+                "--ip",
+                address,
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(stderr.contains("already taken"), "{stderr}");
+
+        // A name resolves as soon as its container has started.
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "client",
+            "--network",
+            "appnet",
+            // A name server that refuses at once: this host has no DNS to wait for, and the
+            // names must come from /etc/hosts anyway.
+            "--dns",
+            "127.0.0.1",
+            image,
+            "sh",
+            "-c",
+            "until wget -qO /tmp/got http://late/; do sleep 0.1; done; sleep 600",
+        ])
+        .stdout();
+        let late = web(&env, image, "late", &["--network", "appnet"]);
+        let started = std::time::Instant::now();
+        until("the late page", || {
+            env.skiff(&["exec", "client", "cat", "/tmp/got"])
+                .output()
+                .stdout
+                == late.as_bytes()
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let (_, stderr) = env.skiff(&["network", "rm", "appnet"]).assert_exit(125);
+        assert!(stderr.contains("in use"), "{stderr}");
+        env.skiff(&["rm", "-f", "db", "late", "client"]).stdout();
+        if !env.as_root {
+            assert!(
+                !env.path("run/skiff/networks/netns.json").exists(),
+                "the rootless network namespace goes with its last container"
+            );
+        }
+        assert_eq!(env.skiff(&["network", "rm", "appnet"]).stdout(), "appnet\n");
         let (_, stderr) = env
             .skiff(&["run", "--rm", "--network", "nowhere", image, "true"])
             .assert_exit(125);
-        assert!(stderr.contains("network \"nowhere\" not found"), "{stderr}");
+        assert!(stderr.contains("network not found"), "{stderr}");
     }
 }

@@ -1,0 +1,187 @@
+//! `network create`, `ls`, `inspect`, `rm`, `prune`.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+
+use super::{format, Outcome};
+use crate::context::Context;
+use crate::network::manage::{self, CreateRequest};
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    Create(CreateArgs),
+    #[command(name = "ls", visible_alias = "list")]
+    Ls(LsArgs),
+    Inspect(InspectArgs),
+    #[command(name = "rm", visible_alias = "remove")]
+    Rm(RmArgs),
+    Prune(PruneArgs),
+}
+
+impl NetworkCommand {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        match self {
+            NetworkCommand::Create(a) => a.run(ctx),
+            NetworkCommand::Ls(a) => a.run(ctx),
+            NetworkCommand::Inspect(a) => a.run(ctx),
+            NetworkCommand::Rm(a) => a.run(ctx),
+            NetworkCommand::Prune(a) => a.run(ctx),
+        }
+    }
+}
+
+/// Create a bridge network containers can join with `--network NAME`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Driver: bridge (the only one).
+    #[arg(short, long)]
+    driver: Option<String>,
+    /// IPv4 subnet, such as 10.90.0.0/24 (default: the next free 10.89.N.0/24).
+    #[arg(long)]
+    subnet: Option<String>,
+    /// Gateway address inside the subnet (default: its first address).
+    #[arg(long)]
+    gateway: Option<String>,
+    /// Range inside the subnet that automatic addresses come from, as a subnet.
+    #[arg(long)]
+    ip_range: Option<String>,
+    /// No route out of the network: containers reach only each other.
+    #[arg(long)]
+    internal: bool,
+    /// Set a label (KEY=VALUE). Repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Succeed without change when a network of that name exists.
+    #[arg(long)]
+    ignore: bool,
+    /// Network name (default: skiffN).
+    name: Option<String>,
+}
+
+impl CreateArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let labels: BTreeMap<String, String> = self
+            .label
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (kv.clone(), String::new()),
+            })
+            .collect();
+        let network = manage::create(
+            ctx,
+            &CreateRequest {
+                name: self.name,
+                driver: self.driver,
+                subnet: self.subnet,
+                gateway: self.gateway,
+                ip_range: self.ip_range,
+                internal: self.internal,
+                labels,
+                ignore_existing: self.ignore,
+            },
+        )?;
+        println!("{}", network.name);
+        Ok(0)
+    }
+}
+
+/// List networks.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print only the names.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Output format: table (default), json, or a Go template such as '{{.Name}}'.
+    #[arg(long)]
+    format: Option<String>,
+}
+
+impl LsArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let rows = manage::list_rows(ctx);
+        if self.quiet {
+            for row in &rows {
+                println!("{}", row["Name"].as_str().unwrap_or_default());
+            }
+            return Ok(0);
+        }
+        let columns = [("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER")];
+        format::print_rows(
+            &rows,
+            self.format.as_deref(),
+            |rows| format::column_table(rows, &columns),
+            &columns,
+        )?;
+        Ok(0)
+    }
+}
+
+/// Show networks as JSON (Podman's shape).
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Go template instead of JSON.
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    networks: Vec<String>,
+}
+
+impl InspectArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let mut items = Vec::new();
+        for reference in &self.networks {
+            items.push(manage::inspect_json(&ctx.store.find_network(reference)?));
+        }
+        match self.format.as_deref().map(format::parse_format) {
+            None | Some(format::OutputFormat::Json) | Some(format::OutputFormat::Table) => {
+                print!(
+                    "{}",
+                    format::render_inspect_json(&serde_json::Value::Array(items))?
+                )
+            }
+            Some(format::OutputFormat::Template { text, .. }) => {
+                print!("{}", format::render_each(&text, &items)?)
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// Remove networks.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remove the containers on the network too.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    networks: Vec<String>,
+}
+
+impl RmArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        for reference in &self.networks {
+            println!("{}", manage::remove(ctx, reference, self.force)?);
+        }
+        Ok(0)
+    }
+}
+
+/// Remove every network no container is on.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation (skiff never asks).
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl PruneArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let _ = self.force;
+        for name in manage::prune(ctx)? {
+            println!("{name}");
+        }
+        Ok(0)
+    }
+}

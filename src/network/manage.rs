@@ -1,0 +1,399 @@
+//! `network create`, `ls`, `inspect`, `rm`, `prune`, and the addresses containers get on a
+//! network: IPv4 subnets picked so they never overlap, and one address per container.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::context::Context;
+use crate::store::containers::ContainerRecord;
+use crate::store::networks::NetworkRecord;
+
+/// The network a container is on when it names none: Podman's default network's name.
+pub const DEFAULT_NETWORK: &str = "podman";
+
+/// An IPv4 subnet: its first address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet {
+    pub base: u32,
+    pub prefix: u8,
+}
+
+impl Subnet {
+    pub fn parse(text: &str) -> Result<Self> {
+        let (address, prefix) = text
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("invalid subnet {text:?}: expected ADDRESS/PREFIX"))?;
+        let address: Ipv4Addr = address.parse().map_err(|_| {
+            if address.contains(':') {
+                anyhow::anyhow!("invalid subnet {text:?}: skiff's networks are IPv4 only for now")
+            } else {
+                anyhow::anyhow!("invalid subnet {text:?}: {address:?} is not an IPv4 address")
+            }
+        })?;
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| (8..=30).contains(p))
+            .ok_or_else(|| {
+                anyhow::anyhow!("invalid subnet {text:?}: the prefix length must be 8 to 30")
+            })?;
+        let base = u32::from(address) & Self::mask(prefix);
+        Ok(Subnet { base, prefix })
+    }
+
+    fn mask(prefix: u8) -> u32 {
+        u32::MAX << (32 - u32::from(prefix))
+    }
+
+    pub fn contains(&self, address: Ipv4Addr) -> bool {
+        u32::from(address) & Self::mask(self.prefix) == self.base
+    }
+
+    pub fn overlaps(&self, other: &Subnet) -> bool {
+        let prefix = self.prefix.min(other.prefix);
+        self.base & Self::mask(prefix) == other.base & Self::mask(prefix)
+    }
+
+    /// The usable host addresses: all but the network and broadcast addresses.
+    fn hosts(&self) -> impl Iterator<Item = Ipv4Addr> {
+        let size = 1u64 << (32 - u32::from(self.prefix));
+        let base = u64::from(self.base);
+        (base + 1..base + size - 1).map(|a| Ipv4Addr::from(a as u32))
+    }
+
+    pub fn first_host(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base + 1)
+    }
+}
+
+impl std::fmt::Display for Subnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.base), self.prefix)
+    }
+}
+
+/// What `network create` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub name: Option<String>,
+    pub driver: Option<String>,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+    /// `--ignore`: an existing network of that name is not an error.
+    pub ignore_existing: bool,
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// `network create`: checks everything, then records the network under the store lock, so two
+/// creates at once cannot take one subnet or one name.
+pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
+    match request.driver.as_deref() {
+        None | Some("bridge") => {}
+        Some(other) => bail!("unsupported network driver {other:?}: skiff makes bridge networks"),
+    }
+    let lock = ctx.store.lock()?;
+    let existing = ctx.store.all_networks();
+    let name = match &request.name {
+        Some(name) => {
+            if !valid_name(name)
+                || [
+                    "host",
+                    "none",
+                    "container",
+                    "ns",
+                    "private",
+                    "pasta",
+                    "slirp4netns",
+                    "bridge",
+                    DEFAULT_NETWORK,
+                ]
+                .contains(&name.as_str())
+            {
+                bail!("network name {name:?} is invalid or reserved: use letters, digits, '_', '.', '-', not host, none, bridge, podman, pasta or slirp4netns");
+            }
+            if let Some(network) = existing.iter().find(|n| &n.name == name) {
+                if request.ignore_existing {
+                    return Ok(network.clone());
+                }
+                bail!("network name {name} already used: network already exists");
+            }
+            name.clone()
+        }
+        None => (1..)
+            .map(|n| format!("skiff{n}"))
+            .find(|n| !existing.iter().any(|e| &e.name == n))
+            .unwrap_or_default(),
+    };
+    let taken: Vec<Subnet> = existing
+        .iter()
+        .filter_map(|n| Subnet::parse(&n.subnet).ok())
+        .collect();
+    let subnet = match &request.subnet {
+        Some(text) => {
+            let subnet = Subnet::parse(text)?;
+            if let Some(other) = existing
+                .iter()
+                .find(|n| Subnet::parse(&n.subnet).is_ok_and(|s| s.overlaps(&subnet)))
+            {
+                bail!(
+                    "subnet {subnet} overlaps {} of network {}: choose another --subnet",
+                    other.subnet,
+                    other.name
+                );
+            }
+            subnet
+        }
+        // Podman's range for new networks: 10.89.0.0/24, 10.89.1.0/24, …
+        None => (0..=255u32)
+            .map(|n| Subnet {
+                base: u32::from(Ipv4Addr::new(10, 89, n as u8, 0)),
+                prefix: 24,
+            })
+            .find(|candidate| !taken.iter().any(|t| t.overlaps(candidate)))
+            .ok_or_else(|| anyhow::anyhow!("no free subnet left in 10.89.0.0/16: give --subnet"))?,
+    };
+    if request.gateway.is_some() && request.subnet.is_none() {
+        bail!("--gateway needs --subnet");
+    }
+    if request.ip_range.is_some() && request.subnet.is_none() {
+        bail!("--ip-range needs --subnet");
+    }
+    let gateway = match &request.gateway {
+        Some(text) => {
+            let gateway: Ipv4Addr = text
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid gateway {text:?}: not an IPv4 address"))?;
+            if !subnet.hosts().any(|h| h == gateway) {
+                bail!("gateway {gateway} is not a host address of subnet {subnet}");
+            }
+            gateway
+        }
+        None => subnet.first_host(),
+    };
+    let ip_range = match &request.ip_range {
+        Some(text) => {
+            let range = Subnet::parse(text)?;
+            if !subnet.contains(Ipv4Addr::from(range.base)) || range.prefix < subnet.prefix {
+                bail!("--ip-range {range} is not inside subnet {subnet}");
+            }
+            Some(range.to_string())
+        }
+        None => None,
+    };
+    let index = (0..)
+        .map(|n| format!("skiff{n}"))
+        .find(|i| !existing.iter().any(|e| &e.interface == i))
+        .unwrap_or_default();
+    let network = NetworkRecord {
+        name,
+        id: crate::store::hex(&crate::container::random_bytes::<32>()),
+        driver: "bridge".into(),
+        interface: index,
+        created: jiff::Timestamp::now().to_string(),
+        subnet: subnet.to_string(),
+        gateway: gateway.to_string(),
+        ip_range,
+        internal: request.internal,
+        labels: request.labels.clone(),
+    };
+    ctx.store.write_network(&lock, &network)?;
+    Ok(network)
+}
+
+/// Containers recorded on the network, by name.
+pub fn users(ctx: &Context, network: &str) -> Vec<ContainerRecord> {
+    ctx.store
+        .all_containers()
+        .into_iter()
+        .filter(|c| c.networks.contains_key(network))
+        .collect()
+}
+
+/// An address for a container on `network`: `wanted` (checked to be inside and free), or the
+/// lowest free one of the range. Called under the store lock.
+pub fn assign_address(
+    ctx: &Context,
+    network: &NetworkRecord,
+    wanted: Option<Ipv4Addr>,
+) -> Result<Ipv4Addr> {
+    let subnet = Subnet::parse(&network.subnet)?;
+    let gateway: Ipv4Addr = network.gateway.parse().context("the network's gateway")?;
+    let taken: Vec<Ipv4Addr> = users(ctx, &network.name)
+        .iter()
+        .filter_map(|c| c.networks.get(&network.name)?.ip.parse().ok())
+        .collect();
+    if let Some(address) = wanted {
+        if !subnet.hosts().any(|h| h == address) {
+            bail!(
+                "address {address} is outside network {}'s subnet {subnet}",
+                network.name
+            );
+        }
+        if address == gateway || taken.contains(&address) {
+            bail!(
+                "address {address} is already taken on network {}",
+                network.name
+            );
+        }
+        return Ok(address);
+    }
+    let range = match &network.ip_range {
+        Some(range) => Subnet::parse(range)?,
+        None => subnet,
+    };
+    range
+        .hosts()
+        .filter(|a| subnet.contains(*a))
+        .find(|a| *a != gateway && !taken.contains(a))
+        .ok_or_else(|| anyhow::anyhow!("network {} has no free address left", network.name))
+}
+
+/// `network rm`: refuses a network containers are on, unless `force` removes them first.
+pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<String> {
+    let network = ctx.store.find_network(reference)?;
+    let on_it = users(ctx, &network.name);
+    if !on_it.is_empty() {
+        if !force {
+            let names: Vec<&str> = on_it.iter().map(|c| c.name.as_str()).collect();
+            bail!(
+                "network {} is in use by {}: remove them first, or use rm -f to remove them with it",
+                network.name,
+                names.join(", ")
+            );
+        }
+        let ids: Vec<String> = on_it.into_iter().map(|c| c.id).collect();
+        crate::container::remove(ctx, &ids, true)?;
+    }
+    let lock = ctx.store.lock()?;
+    if !users(ctx, &network.name).is_empty() {
+        bail!(
+            "network {} gained a container meanwhile: try again",
+            network.name
+        );
+    }
+    ctx.store.remove_network(&lock, &network.name)?;
+    super::bridges::remove_bridge(ctx, &network)?;
+    Ok(network.name)
+}
+
+/// `network prune`: removes every network no container is on; returns their names.
+pub fn prune(ctx: &Context) -> Result<Vec<String>> {
+    let lock = ctx.store.lock()?;
+    let mut removed = Vec::new();
+    for network in ctx.store.all_networks() {
+        if users(ctx, &network.name).is_empty() {
+            ctx.store.remove_network(&lock, &network.name)?;
+            super::bridges::remove_bridge(ctx, &network)?;
+            removed.push(network.name);
+        }
+    }
+    Ok(removed)
+}
+
+/// The `network inspect` JSON, in the shape Podman prints.
+pub fn inspect_json(network: &NetworkRecord) -> serde_json::Value {
+    let lease = network
+        .ip_range
+        .as_deref()
+        .and_then(|r| Subnet::parse(r).ok());
+    let mut subnet = serde_json::json!({
+        "subnet": network.subnet,
+        "gateway": network.gateway,
+    });
+    if let Some(range) = lease {
+        let mut hosts = range.hosts();
+        let first = hosts.next();
+        subnet["lease_range"] = serde_json::json!({
+            "start_ip": first.map(|a| a.to_string()),
+            "end_ip": hosts.last().or(first).map(|a| a.to_string()),
+        });
+    }
+    serde_json::json!({
+        "name": network.name,
+        "id": network.id,
+        "driver": network.driver,
+        "network_interface": network.interface,
+        "created": network.created,
+        "subnets": [subnet],
+        "ipv6_enabled": false,
+        "internal": network.internal,
+        "dns_enabled": true,
+        "labels": network.labels,
+        "ipam_options": {"driver": "host-local"},
+    })
+}
+
+/// The rows of `network ls`: the default network, host and none, then the user's networks.
+pub fn list_rows(ctx: &Context) -> Vec<serde_json::Value> {
+    let builtin = [
+        (DEFAULT_NETWORK, "bridge"),
+        ("host", "host"),
+        ("none", "null"),
+    ];
+    let mut rows: Vec<serde_json::Value> = builtin
+        .iter()
+        .map(|(name, driver)| {
+            let id = crate::store::hex(&sha2_of(name));
+            serde_json::json!({
+                "ID": id[..12],
+                "Id": id,
+                "Name": name,
+                "Driver": driver,
+                "Labels": {},
+            })
+        })
+        .collect();
+    for network in ctx.store.all_networks() {
+        rows.push(serde_json::json!({
+            "ID": network.id[..12],
+            "Id": network.id,
+            "Name": network.name,
+            "Driver": network.driver,
+            "Labels": network.labels,
+        }));
+    }
+    rows
+}
+
+/// A stable id for a built-in network.
+fn sha2_of(name: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(format!("skiff-network-{name}").as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets_parse_and_overlap() {
+        let a = Subnet::parse("10.89.0.7/24").unwrap();
+        assert_eq!(a.to_string(), "10.89.0.0/24");
+        assert!(a.contains("10.89.0.200".parse().unwrap()));
+        assert!(a.overlaps(&Subnet::parse("10.89.0.128/25").unwrap()));
+        assert!(a.overlaps(&Subnet::parse("10.0.0.0/8").unwrap()));
+        assert!(!a.overlaps(&Subnet::parse("10.89.1.0/24").unwrap()));
+        assert_eq!(a.hosts().count(), 254);
+        for bad in ["10.89.0.0", "10.89.0.0/33", "fd00::/64", "x/24"] {
+            assert!(Subnet::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("app-net_1.x"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(""));
+    }
+}

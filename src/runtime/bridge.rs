@@ -1,0 +1,188 @@
+//! Bridge networks: containers on one network reach each other through a bridge and a veth pair
+//! each. As root the bridges live on the host. Rootless they live in one network namespace per
+//! user (Podman's "rootless-netns"): a user namespace with the user's id maps holding a network
+//! namespace, kept by a small paused process, with pasta giving it a way out. Containers on such
+//! a network are made inside that user namespace, so the veth can cross into them.
+//!
+//! The links, addresses and routes are set with iproute2's `ip -batch`, and the way out with an
+//! nftables masquerade rule (`nft -f`), each run inside the right namespaces.
+
+use std::io::Write as _;
+use std::os::fd::AsRawFd as _;
+use std::process::{Command, Stdio};
+
+use nix::sched::CloneFlags;
+
+use super::container::{clone_child, open_namespace, run_in_child};
+use super::userns::{write_id_maps, IdMapping};
+use super::Error;
+
+/// What wiring a container into a bridge needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BridgeAttachment {
+    /// The bridge's interface name.
+    pub bridge: String,
+    /// `10.89.0.0/24`.
+    pub subnet: String,
+    pub gateway: std::net::Ipv4Addr,
+    pub prefix: u8,
+    pub address: std::net::Ipv4Addr,
+    /// `--internal`: no masquerade, no default route.
+    pub internal: bool,
+}
+
+/// Starts the rootless network namespace: a process in a new user namespace (with `mapping`)
+/// and network namespace that only waits to be killed. Returns its pid. It belongs to no
+/// session and no parent of ours, so it outlives the command that started it.
+pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
+    let (sync_read, sync_write) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let pid = clone_child(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET, || {
+        let mut byte = [0u8; 1];
+        let _ = nix::unistd::read(&sync_read, &mut byte);
+        let _ = nix::unistd::setsid();
+        let _ = nix::sys::prctl::set_name(c"skiff-netns");
+        let _ = super::detach::silence_output();
+        // It never execs, so close-on-exec closes nothing: a pipe it kept (a `run -d` waiting
+        // for its supervisor's report) would never see its end, nor a lock its release.
+        super::child::close_all_but_stdio();
+        // Nothing more here: this runs on the small clone stack (its loopback comes up with
+        // the first bridge).
+        loop {
+            nix::unistd::pause();
+        }
+    })?;
+    drop(sync_read);
+    write_id_maps(pid.as_raw(), mapping)?;
+    nix::unistd::write(&sync_write, b"M").map_err(|e| Error::sys("signalling", e))?;
+    Ok(pid.as_raw())
+}
+
+fn tool_missing(tool: &str, package: &str) -> String {
+    format!("{tool} is not installed: skiff's bridge networks need it (Debian package {package})")
+}
+
+/// Runs `program` with `input` on its standard input; its stderr becomes the error.
+fn feed(program: &str, args: &[&str], input: &str, package: &str) -> Result<(), String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => tool_missing(program, package),
+            _ => format!("running {program}: {e}"),
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for {program}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Runs `work` in a child inside the network namespace of `pid` (and, with `rootless`, its user
+/// namespace); with `pid` None, in the host's.
+fn in_network_of<F>(pid: Option<i32>, rootless: bool, work: F) -> Result<(), Error>
+where
+    F: FnOnce() -> Result<(), String>,
+{
+    let Some(pid) = pid else {
+        return work().map_err(Error::Network);
+    };
+    let user = if rootless {
+        Some(open_namespace(pid, "user")?)
+    } else {
+        None
+    };
+    let net = open_namespace(pid, "net")?;
+    let targets = super::child::JoinTargets {
+        user: user.as_ref().map(|fd| fd.as_raw_fd()),
+        others: vec![(net.as_raw_fd(), CloneFlags::CLONE_NEWNET)],
+    };
+    let enter = || super::child::join_namespaces(&targets).map_err(|e| e.message);
+    run_in_child(CloneFlags::empty(), None, enter, work, || Ok(()))
+        .map_err(|e| Error::Network(e.to_string()))
+}
+
+/// Wires the container whose first process is `container_pid` into a bridge: makes the bridge
+/// (and its way out) where it is missing, in the namespace of `holder_pid` (None: the host's),
+/// then a veth pair into the container with its address and default route.
+pub fn attach(
+    holder_pid: Option<i32>,
+    container_pid: i32,
+    rootless: bool,
+    attachment: &BridgeAttachment,
+) -> Result<(), Error> {
+    let bridge = &attachment.bridge;
+    let veth = format!("veth{}", container_pid);
+    let gateway = format!("{}/{}", attachment.gateway, attachment.prefix);
+    let setup = format!(
+        "link set lo up\n\
+         link add {bridge} type bridge\n\
+         addr add {gateway} dev {bridge}\n\
+         link set {bridge} up\n"
+    );
+    let outer = format!(
+        "link add {veth} type veth peer name eth0 netns {container_pid}\n\
+         link set {veth} master {bridge} up\n"
+    );
+    let masquerade = (!attachment.internal).then(|| {
+        let subnet = &attachment.subnet;
+        format!(
+            "add table ip skiff\n\
+             add chain ip skiff nat-{bridge} {{ type nat hook postrouting priority 100 ; }}\n\
+             flush chain ip skiff nat-{bridge}\n\
+             add rule ip skiff nat-{bridge} ip saddr {subnet} ip daddr != {subnet} masquerade\n"
+        )
+    });
+    in_network_of(holder_pid, rootless, || {
+        // The bridge may exist already (-force goes on past "File exists").
+        let _ = feed("ip", &["-force", "-batch", "-"], &setup, "iproute2");
+        if let Some(rules) = &masquerade {
+            std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+                .map_err(|e| format!("enabling forwarding: {e}"))?;
+            feed("nft", &["-f", "-"], rules, "nftables")?;
+        }
+        feed("ip", &["-batch", "-"], &outer, "iproute2")
+    })?;
+    let mut inner = format!(
+        "link set lo up\n\
+         addr add {}/{} dev eth0\n\
+         link set eth0 up\n",
+        attachment.address, attachment.prefix
+    );
+    if !attachment.internal {
+        inner.push_str(&format!("route add default via {}\n", attachment.gateway));
+    }
+    in_network_of(Some(container_pid), rootless, || {
+        feed("ip", &["-batch", "-"], &inner, "iproute2")
+    })
+}
+
+/// Removes a bridge (as root, on the host, when its network is removed).
+pub fn remove_bridge(holder_pid: Option<i32>, rootless: bool, bridge: &str) -> Result<(), Error> {
+    in_network_of(holder_pid, rootless, || {
+        let _ = feed(
+            "nft",
+            &["-f", "-"],
+            &format!("delete chain ip skiff nat-{bridge}\n"),
+            "nftables",
+        );
+        let _ = feed(
+            "ip",
+            &["-batch", "-"],
+            &format!("link del {bridge}\n"),
+            "iproute2",
+        );
+        Ok(())
+    })
+}

@@ -1,0 +1,85 @@
+//! User-defined networks: one JSON file each under `<root>/networks/`, written atomically under
+//! the store lock, in the spirit of the files netavark keeps for Podman.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{io_error, write_atomic, Error, Store, StoreLock};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NetworkRecord {
+    pub name: String,
+    pub id: String,
+    pub driver: String,
+    /// The bridge's name (in the rootless network namespace, or on the host as root).
+    pub interface: String,
+    pub created: String,
+    /// IPv4 subnet, `10.89.0.0/24`.
+    pub subnet: String,
+    pub gateway: String,
+    /// `--ip-range`: where automatic addresses come from (default: the whole subnet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    /// `--internal`: no route out of the network.
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Store {
+    fn networks_dir(&self) -> PathBuf {
+        self.root().join("networks")
+    }
+
+    pub fn all_networks(&self) -> Vec<NetworkRecord> {
+        let mut networks: Vec<NetworkRecord> = std::fs::read_dir(self.networks_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .filter_map(|e| std::fs::read(e.path()).ok())
+                    .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        networks.sort_by(|a, b| a.name.cmp(&b.name));
+        networks
+    }
+
+    /// A network by name, full id or unique id prefix.
+    pub fn find_network(&self, reference: &str) -> Result<NetworkRecord, Error> {
+        let networks = self.all_networks();
+        if let Some(network) = networks.iter().find(|n| n.name == reference) {
+            return Ok(network.clone());
+        }
+        let mut by_id = networks.iter().filter(|n| n.id.starts_with(reference));
+        match (by_id.next(), by_id.next()) {
+            (Some(network), None) if !reference.is_empty() => Ok(network.clone()),
+            _ => Err(Error::NetworkNotFound {
+                reference: reference.to_string(),
+            }),
+        }
+    }
+
+    pub fn write_network(&self, _lock: &StoreLock, network: &NetworkRecord) -> Result<(), Error> {
+        let dir = self.networks_dir();
+        std::fs::create_dir_all(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
+        let bytes = serde_json::to_vec_pretty(network).map_err(|e| Error::Corrupt {
+            path: dir.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&dir.join(format!("{}.json", network.name)), &bytes)
+    }
+
+    pub fn remove_network(&self, _lock: &StoreLock, name: &str) -> Result<(), Error> {
+        let path = self.networks_dir().join(format!("{name}.json"));
+        match std::fs::remove_file(&path) {
+            Ok(()) => super::fsync_dir(&self.networks_dir()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(format!("removing {}", path.display()))(e)),
+        }
+    }
+}
