@@ -17,6 +17,8 @@ pub enum NetworkCommand {
     #[command(name = "rm", visible_alias = "remove")]
     Rm(RmArgs),
     Prune(PruneArgs),
+    Connect(ConnectArgs),
+    Disconnect(DisconnectArgs),
 }
 
 impl NetworkCommand {
@@ -27,6 +29,8 @@ impl NetworkCommand {
             NetworkCommand::Inspect(a) => a.run(ctx),
             NetworkCommand::Rm(a) => a.run(ctx),
             NetworkCommand::Prune(a) => a.run(ctx),
+            NetworkCommand::Connect(a) => a.run(ctx),
+            NetworkCommand::Disconnect(a) => a.run(ctx),
         }
     }
 }
@@ -182,6 +186,40 @@ impl PruneArgs {
         for name in manage::prune(ctx)? {
             println!("{name}");
         }
+        Ok(0)
+    }
+}
+
+/// Put a stopped container on one more network.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Its address on the network (default: the next free one).
+    #[arg(long, value_name = "ADDRESS")]
+    ip: Option<std::net::Ipv4Addr>,
+    /// Another name it answers to there. Repeatable.
+    #[arg(long, value_name = "ALIAS")]
+    alias: Vec<String>,
+    network: String,
+    container: String,
+}
+
+impl ConnectArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        manage::connect(ctx, &self.network, &self.container, self.ip, &self.alias)?;
+        Ok(0)
+    }
+}
+
+/// Take a stopped container off a network.
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    network: String,
+    container: String,
+}
+
+impl DisconnectArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        manage::disconnect(ctx, &self.network, &self.container)?;
         Ok(0)
     }
 }

@@ -110,6 +110,11 @@ pub fn start_mode(ctx: &Context, record: &ContainerRecord) -> Result<NetworkMode
                 .parse::<Ipv4Addr>()
                 .context("the container's address")?,
             internal: network.internal,
+            interface: format!("eth{}", attachments.len()),
+            default_route: !network.internal
+                && !attachments
+                    .iter()
+                    .any(|a: &BridgeAttachment| a.default_route),
         });
     }
     refresh_hosts(ctx, record, false)?;

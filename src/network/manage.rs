@@ -258,6 +258,85 @@ pub fn assign_address(
         .ok_or_else(|| anyhow::anyhow!("network {} has no free address left", network.name))
 }
 
+/// `network connect`: puts a stopped container on one more network.
+pub fn connect(
+    ctx: &Context,
+    network_reference: &str,
+    container_reference: &str,
+    wanted: Option<Ipv4Addr>,
+    aliases: &[String],
+) -> Result<()> {
+    let network = ctx.store.find_network(network_reference)?;
+    let mut record = stopped_on_networks(ctx, container_reference, "connect")?;
+    if record.networks.contains_key(&network.name) {
+        bail!(
+            "container {} is already on network {}",
+            record.name,
+            network.name
+        );
+    }
+    let lock = ctx.store.lock()?;
+    let address = assign_address(ctx, &network, wanted)?;
+    record.networks.insert(
+        network.name.clone(),
+        crate::store::containers::NetworkAttachment {
+            ip: address.to_string(),
+            aliases: aliases.to_vec(),
+        },
+    );
+    ctx.store.update_container(&lock, &record)?;
+    drop(lock);
+    super::bridges::refresh_hosts(ctx, &record, false)
+}
+
+/// `network disconnect`: takes a stopped container off a network (not its last one).
+pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &str) -> Result<()> {
+    let network = ctx.store.find_network(network_reference)?;
+    let mut record = stopped_on_networks(ctx, container_reference, "disconnect")?;
+    let Some(attachment) = record.networks.remove(&network.name) else {
+        bail!(
+            "container {} is not on network {}",
+            record.name,
+            network.name
+        );
+    };
+    if record.networks.is_empty() {
+        bail!(
+            "network {} is container {}'s only network: remove the container instead",
+            network.name,
+            record.name
+        );
+    }
+    let lock = ctx.store.lock()?;
+    ctx.store.update_container(&lock, &record)?;
+    drop(lock);
+    // The others stop naming it on that network.
+    let mut leaving = record.clone();
+    leaving.networks = BTreeMap::from([(network.name, attachment)]);
+    super::bridges::refresh_hosts(ctx, &leaving, true)
+}
+
+/// A container that `connect`/`disconnect` may change: stopped, and on user-defined networks.
+fn stopped_on_networks(ctx: &Context, reference: &str, verb: &str) -> Result<ContainerRecord> {
+    let record = ctx.store.find_container(reference)?;
+    if crate::container::current_state(ctx, &record.id).status
+        == crate::store::containers::Status::Running
+    {
+        bail!(
+            "container {} is running: skiff can {verb} only stopped containers for now; stop it first",
+            record.name
+        );
+    }
+    if record.networks.is_empty() {
+        bail!(
+            "container {} is not on a user-defined network (its network is {}): only those can {verb}",
+            record.name,
+            record.network_mode
+        );
+    }
+    Ok(record)
+}
+
 /// `network rm`: refuses a network containers are on, unless `force` removes them first.
 pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<String> {
     let network = ctx.store.find_network(reference)?;

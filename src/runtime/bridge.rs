@@ -29,6 +29,10 @@ pub struct BridgeAttachment {
     pub address: std::net::Ipv4Addr,
     /// `--internal`: no masquerade, no default route.
     pub internal: bool,
+    /// The container's side: eth0, eth1… in the order of its networks.
+    pub interface: String,
+    /// The first outbound network gives the container its default route.
+    pub default_route: bool,
 }
 
 /// Starts the rootless network namespace: a process in a new user namespace (with `mapping`)
@@ -123,7 +127,9 @@ pub fn attach(
     attachment: &BridgeAttachment,
 ) -> Result<(), Error> {
     let bridge = &attachment.bridge;
-    let veth = format!("veth{}", container_pid);
+    let interface = &attachment.interface;
+    // Host-side names are unique per container and interface, and at most 15 bytes.
+    let veth = format!("v{}{}", container_pid, interface);
     let gateway = format!("{}/{}", attachment.gateway, attachment.prefix);
     let setup = format!(
         "link set lo up\n\
@@ -132,7 +138,7 @@ pub fn attach(
          link set {bridge} up\n"
     );
     let outer = format!(
-        "link add {veth} type veth peer name eth0 netns {container_pid}\n\
+        "link add {veth} type veth peer name {interface} netns {container_pid}\n\
          link set {veth} master {bridge} up\n"
     );
     let masquerade = (!attachment.internal).then(|| {
@@ -156,11 +162,11 @@ pub fn attach(
     })?;
     let mut inner = format!(
         "link set lo up\n\
-         addr add {}/{} dev eth0\n\
-         link set eth0 up\n",
+         addr add {}/{} dev {interface}\n\
+         link set {interface} up\n",
         attachment.address, attachment.prefix
     );
-    if !attachment.internal {
+    if attachment.default_route {
         inner.push_str(&format!("route add default via {}\n", attachment.gateway));
     }
     in_network_of(Some(container_pid), rootless, || {

@@ -209,11 +209,21 @@ impl Store {
         }
         let mut record = self.read_container(id)?;
         record.name = name.to_string();
-        let config = serde_json::to_vec_pretty(&record).map_err(|e| Error::Corrupt {
-            path: self.container_dir(id),
+        self.update_container(_lock, &record)
+    }
+
+    /// Rewrites a stored container's record.
+    pub fn update_container(
+        &self,
+        _lock: &StoreLock,
+        record: &ContainerRecord,
+    ) -> Result<(), Error> {
+        let dir = self.container_dir(&record.id);
+        let config = serde_json::to_vec_pretty(record).map_err(|e| Error::Corrupt {
+            path: dir.clone(),
             reason: e.to_string(),
         })?;
-        write_atomic(&self.container_dir(id).join("config.json"), &config)
+        write_atomic(&dir.join("config.json"), &config)
     }
 
     /// Resolves a full id, a unique id prefix or a name.

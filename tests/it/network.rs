@@ -158,13 +158,15 @@ fn udp_datagrams_reach_a_published_port() {
     }
 }
 
-/// The interface names of a /proc/net/dev, sorted.
+/// The interface names of a /proc/net/dev, sorted, without the bridges and veths that tests
+/// running alongside (as root, on the host) add and remove.
 fn interface_names(proc_net_dev: &str) -> Vec<String> {
     let mut names: Vec<String> = proc_net_dev
         .lines()
         .skip(2)
         .filter_map(|l| l.split(':').next())
         .map(|n| n.trim().to_string())
+        .filter(|n| !n.starts_with("skiff") && !n.starts_with('v'))
         .collect();
     names.sort();
     names
@@ -376,6 +378,38 @@ fn containers_on_a_user_defined_network_find_each_other() {
             "{:?}",
             started.elapsed()
         );
+
+        // A stopped container joins a second network: it sees both bridges, and the route out
+        // stays with the first.
+        env.skiff(&["network", "create", "backnet"]).stdout();
+        env.skiff(&[
+            "create",
+            "--name",
+            "multi",
+            "--network",
+            "appnet",
+            image,
+            "sh",
+            "-c",
+            "cat /proc/net/dev; wget -qO- http://db/",
+        ])
+        .stdout();
+        env.skiff(&["network", "connect", "backnet", "multi"])
+            .stdout();
+        let (_, stderr) = env
+            .skiff(&["network", "connect", "backnet", "client"])
+            .assert_exit(125);
+        assert!(stderr.contains("is running"), "{stderr}");
+        let out = env.skiff(&["start", "-a", "multi"]).stdout();
+        assert!(out.contains("eth1:") && out.ends_with(&page), "{out}");
+        env.skiff(&["network", "disconnect", "backnet", "multi"])
+            .stdout();
+        let (_, stderr) = env
+            .skiff(&["network", "disconnect", "appnet", "multi"])
+            .assert_exit(125);
+        assert!(stderr.contains("only network"), "{stderr}");
+        env.skiff(&["rm", "multi"]).stdout();
+        assert_eq!(env.skiff(&["network", "prune"]).stdout(), "backnet\n");
 
         let (_, stderr) = env.skiff(&["network", "rm", "appnet"]).assert_exit(125);
         assert!(stderr.contains("in use"), "{stderr}");
