@@ -139,6 +139,9 @@ pub struct ContainerFlags {
     /// Another name the container answers to on its user-defined network. Repeatable.
     #[arg(long = "network-alias", value_name = "ALIAS")]
     network_alias: Vec<String>,
+    /// Name another container on the same user-defined network here: NAME[:ALIAS]. Repeatable.
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    link: Vec<String>,
     /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     stop_signal: Option<String>,
@@ -257,6 +260,14 @@ impl ContainerFlags {
             no_hosts: self.no_hosts,
             ip: self.ip,
             network_aliases: self.network_alias.clone(),
+            links: self
+                .link
+                .iter()
+                .map(|l| match l.split_once(':') {
+                    Some((name, alias)) => (name.to_string(), alias.to_string()),
+                    None => (l.clone(), l.clone()),
+                })
+                .collect(),
             dns: {
                 let dns = crate::network::DnsOptions {
                     servers: self.dns.clone(),

@@ -55,6 +55,8 @@ pub struct CreateOptions {
     pub ip: Option<std::net::Ipv4Addr>,
     /// `--network-alias`: more names it answers to there.
     pub network_aliases: Vec<String>,
+    /// `--link NAME[:ALIAS]`: (container, alias) pairs named in its /etc/hosts.
+    pub links: Vec<(String, String)>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub restart: Option<String>,
@@ -299,8 +301,23 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             )
         }
     };
-    if (options.ip.is_some() || !options.network_aliases.is_empty()) && networks.is_empty() {
-        bail!("--ip and --network-alias need a user-defined network (--network NAME)");
+    if (options.ip.is_some() || !options.network_aliases.is_empty() || !options.links.is_empty())
+        && networks.is_empty()
+    {
+        bail!("--ip, --network-alias and --link need a user-defined network (--network NAME)");
+    }
+    let mut add_hosts = options.add_hosts.clone();
+    for (target, alias) in &options.links {
+        let other = ctx.store.find_container(target)?;
+        let shared = networks
+            .keys()
+            .find_map(|name| other.networks.get(name))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--link {target}: that container is on none of this container's networks"
+                )
+            })?;
+        add_hosts.push(format!("{}\t{alias} {}", shared.ip, other.name));
     }
     let mut exposed: Vec<network::ports::ExposedPort> = Vec::new();
     for key in run.exposed_ports.iter().flat_map(|ports| ports.keys()) {
@@ -323,7 +340,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         // Docker and Podman drop them with a warning (the CLI prints it).
         _ => Vec::new(),
     };
-    if options.no_hosts && !options.add_hosts.is_empty() {
+    if options.no_hosts && !add_hosts.is_empty() {
         bail!("conflicting options: --no-hosts and --add-host");
     }
     let run_dir = ctx.store.container_run_dir(&id);
@@ -335,7 +352,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     if !options.no_hosts {
         let hosts = network::hosts_file(
             spec_network == NetworkMode::Host,
-            &options.add_hosts,
+            &add_hosts,
             &hostname,
             &name,
             &id,

@@ -89,6 +89,50 @@ pub fn release_if_unused(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// What the runtime needs to wire a container's `index`th interface into `network`.
+fn bridge_attachment(
+    network: &crate::store::networks::NetworkRecord,
+    attachment: &crate::store::containers::NetworkAttachment,
+    index: usize,
+    may_route_out: bool,
+) -> Result<BridgeAttachment> {
+    let subnet = Subnet::parse(&network.subnet)?;
+    Ok(BridgeAttachment {
+        bridge: network.interface.clone(),
+        subnet: subnet.to_string(),
+        gateway: network.gateway.parse().context("the network's gateway")?,
+        prefix: subnet.prefix,
+        address: attachment
+            .ip
+            .parse::<Ipv4Addr>()
+            .context("the container's address")?,
+        internal: network.internal,
+        interface: format!("eth{index}"),
+        default_route: may_route_out && !network.internal,
+    })
+}
+
+/// Wires a running container (first process `pid`, with `interfaces` network interfaces already)
+/// into one more network, for `network connect`.
+pub fn attach_running(
+    ctx: &Context,
+    pid: i32,
+    interfaces: usize,
+    network: &crate::store::networks::NetworkRecord,
+    attachment: &crate::store::containers::NetworkAttachment,
+) -> Result<()> {
+    let lock = ctx.store.lock()?;
+    let holder_pid = match ctx.id_mapping {
+        Some(_) => Some(ensure_holder(ctx, &lock)?),
+        None => None,
+    };
+    drop(lock);
+    // It already has its route out.
+    let wiring = bridge_attachment(network, attachment, interfaces, false)?;
+    runtime::bridge::attach(holder_pid, pid, ctx.id_mapping.is_some(), &wiring)?;
+    Ok(())
+}
+
 /// The runtime's network mode for a start of `record` on its user-defined networks.
 pub fn start_mode(ctx: &Context, record: &ContainerRecord) -> Result<NetworkMode> {
     let lock = ctx.store.lock()?;
@@ -96,26 +140,16 @@ pub fn start_mode(ctx: &Context, record: &ContainerRecord) -> Result<NetworkMode
         Some(_) => Some(ensure_holder(ctx, &lock)?),
         None => None,
     };
-    let mut attachments = Vec::new();
+    let mut attachments: Vec<BridgeAttachment> = Vec::new();
     for (name, attachment) in &record.networks {
         let network = ctx.store.find_network(name)?;
-        let subnet = Subnet::parse(&network.subnet)?;
-        attachments.push(BridgeAttachment {
-            bridge: network.interface.clone(),
-            subnet: subnet.to_string(),
-            gateway: network.gateway.parse().context("the network's gateway")?,
-            prefix: subnet.prefix,
-            address: attachment
-                .ip
-                .parse::<Ipv4Addr>()
-                .context("the container's address")?,
-            internal: network.internal,
-            interface: format!("eth{}", attachments.len()),
-            default_route: !network.internal
-                && !attachments
-                    .iter()
-                    .any(|a: &BridgeAttachment| a.default_route),
-        });
+        let first_way_out = !attachments.iter().any(|a| a.default_route);
+        attachments.push(bridge_attachment(
+            &network,
+            attachment,
+            attachments.len(),
+            first_way_out,
+        )?);
     }
     refresh_hosts(ctx, record, false)?;
     drop(lock);

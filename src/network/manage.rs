@@ -258,7 +258,8 @@ pub fn assign_address(
         .ok_or_else(|| anyhow::anyhow!("network {} has no free address left", network.name))
 }
 
-/// `network connect`: puts a stopped container on one more network.
+/// `network connect`: puts a container on one more network; a running one gets its interface
+/// at once.
 pub fn connect(
     ctx: &Context,
     network_reference: &str,
@@ -267,7 +268,7 @@ pub fn connect(
     aliases: &[String],
 ) -> Result<()> {
     let network = ctx.store.find_network(network_reference)?;
-    let mut record = stopped_on_networks(ctx, container_reference, "connect")?;
+    let mut record = on_networks(ctx, container_reference, "connect")?;
     if record.networks.contains_key(&network.name) {
         bail!(
             "container {} is already on network {}",
@@ -284,15 +285,29 @@ pub fn connect(
             aliases: aliases.to_vec(),
         },
     );
+    let interfaces = record.networks.len() - 1;
     ctx.store.update_container(&lock, &record)?;
     drop(lock);
+    let state = crate::container::current_state(ctx, &record.id);
+    if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
+        let attachment = &record.networks[&network.name];
+        super::bridges::attach_running(ctx, pid, interfaces, &network, attachment)?;
+    }
     super::bridges::refresh_hosts(ctx, &record, false)
 }
 
 /// `network disconnect`: takes a stopped container off a network (not its last one).
 pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &str) -> Result<()> {
     let network = ctx.store.find_network(network_reference)?;
-    let mut record = stopped_on_networks(ctx, container_reference, "disconnect")?;
+    let mut record = on_networks(ctx, container_reference, "disconnect")?;
+    if crate::container::current_state(ctx, &record.id).status
+        == crate::store::containers::Status::Running
+    {
+        bail!(
+            "container {} is running: skiff can disconnect only stopped containers for now; stop it first",
+            record.name
+        );
+    }
     let Some(attachment) = record.networks.remove(&network.name) else {
         bail!(
             "container {} is not on network {}",
@@ -316,17 +331,9 @@ pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &
     super::bridges::refresh_hosts(ctx, &leaving, true)
 }
 
-/// A container that `connect`/`disconnect` may change: stopped, and on user-defined networks.
-fn stopped_on_networks(ctx: &Context, reference: &str, verb: &str) -> Result<ContainerRecord> {
+/// A container that `connect`/`disconnect` may change: one on user-defined networks.
+fn on_networks(ctx: &Context, reference: &str, verb: &str) -> Result<ContainerRecord> {
     let record = ctx.store.find_container(reference)?;
-    if crate::container::current_state(ctx, &record.id).status
-        == crate::store::containers::Status::Running
-    {
-        bail!(
-            "container {} is running: skiff can {verb} only stopped containers for now; stop it first",
-            record.name
-        );
-    }
     if record.networks.is_empty() {
         bail!(
             "container {} is not on a user-defined network (its network is {}): only those can {verb}",

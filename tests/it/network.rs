@@ -326,6 +326,21 @@ fn containers_on_a_user_defined_network_find_each_other() {
             .output()
             .stdout
         };
+        let linked = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "appnet",
+                "--link",
+                "db:store",
+                image,
+                "wget",
+                "-qO-",
+                "http://store/",
+            ])
+            .stdout();
+        assert_eq!(linked, page, "--link names the container by its alias");
         for url in [
             "http://db/".to_string(),
             "http://database/".to_string(),
@@ -396,8 +411,15 @@ fn containers_on_a_user_defined_network_find_each_other() {
         .stdout();
         env.skiff(&["network", "connect", "backnet", "multi"])
             .stdout();
+        // A running container gets its interface at once.
+        env.skiff(&["network", "connect", "backnet", "client"])
+            .stdout();
+        let devices = env
+            .skiff(&["exec", "client", "cat", "/proc/net/dev"])
+            .stdout();
+        assert!(devices.contains("eth1:"), "{devices}");
         let (_, stderr) = env
-            .skiff(&["network", "connect", "backnet", "client"])
+            .skiff(&["network", "disconnect", "backnet", "client"])
             .assert_exit(125);
         assert!(stderr.contains("is running"), "{stderr}");
         let out = env.skiff(&["start", "-a", "multi"]).stdout();
@@ -409,7 +431,6 @@ fn containers_on_a_user_defined_network_find_each_other() {
             .assert_exit(125);
         assert!(stderr.contains("only network"), "{stderr}");
         env.skiff(&["rm", "multi"]).stdout();
-        assert_eq!(env.skiff(&["network", "prune"]).stdout(), "backnet\n");
 
         let (_, stderr) = env.skiff(&["network", "rm", "appnet"]).assert_exit(125);
         assert!(stderr.contains("in use"), "{stderr}");
@@ -421,6 +442,7 @@ fn containers_on_a_user_defined_network_find_each_other() {
             );
         }
         assert_eq!(env.skiff(&["network", "rm", "appnet"]).stdout(), "appnet\n");
+        assert_eq!(env.skiff(&["network", "prune"]).stdout(), "backnet\n");
         let (_, stderr) = env
             .skiff(&["run", "--rm", "--network", "nowhere", image, "true"])
             .assert_exit(125);
