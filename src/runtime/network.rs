@@ -430,7 +430,15 @@ impl NetworkHelper {
 pub fn stop_pid_file(pid_file: &Path) -> Option<i32> {
     let pid = std::fs::read_to_string(pid_file)
         .ok()
-        .and_then(|t| t.trim().parse::<i32>().ok());
+        .and_then(|t| t.trim().parse::<i32>().ok())
+        // Only that pasta: had it gone already, its pid may be another process's now (pid_max is
+        // 32768 on many hosts, and a busy one wraps around in seconds).
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let wanted = pid_file.as_os_str().as_encoded_bytes();
+                cmdline.split(|b| *b == 0).any(|arg| arg == wanted)
+            })
+        });
     if let Some(pid) = pid {
         // pasta blocks SIGTERM, and with a pid target it does not notice the namespace go.
         let _ = nix::sys::signal::kill(
