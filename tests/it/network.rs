@@ -361,6 +361,19 @@ fn containers_on_a_user_defined_network_find_each_other() {
             ])
             .assert_exit(125);
         assert!(stderr.contains("already taken"), "{stderr}");
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "appnet",
+                "--ip",
+                "10.200.0.5",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(stderr.contains("outside"), "{stderr}");
 
         // A name resolves as soon as its container has started.
         env.skiff(&[
