@@ -26,6 +26,11 @@ measure() {
     local supervisor conmon
     supervisor=$(pgrep -u "$(id -u)" -f "container-supervise $("$skiff" inspect --format '{{.Id}}' bench-exec)")
     conmon=$(pgrep -u "$(id -u)" -x conmon | head -1)
+    if [ -z "$supervisor" ] || [ -z "$conmon" ]; then
+        echo "bench/lifecycle.sh: no supervisor ($supervisor) or conmon ($conmon) for bench-exec:" >&2
+        podman ps -a >&2 2>&1 || true
+        return 1
+    fi
     awk '/VmRSS/ {print $2}' "/proc/$supervisor/status" >"$work/rss-supervisor"
     awk '/VmRSS/ {print $2}' "/proc/$conmon/status" >"$work/rss-conmon"
     for i in $(seq 49); do
