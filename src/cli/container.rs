@@ -33,7 +33,7 @@ pub enum ContainerCommand {
     Top(TopArgs),
     Port(PortArgs),
     /// Remove every container that is not running.
-    Prune(PruneArgs),
+    Prune(super::PruneArgs),
     Kill(KillArgs),
     Wait(WaitArgs),
     Attach(AttachArgs),
@@ -58,7 +58,7 @@ impl ContainerCommand {
             ContainerCommand::Top(a) => a.run(ctx),
             ContainerCommand::Port(a) => a.run(ctx),
             ContainerCommand::Rename(a) => a.run(ctx),
-            ContainerCommand::Prune(a) => a.run(ctx),
+            ContainerCommand::Prune(a) => a.report(container::prune(ctx)),
             ContainerCommand::Kill(a) => a.run(ctx),
             ContainerCommand::Wait(a) => a.run(ctx),
             ContainerCommand::Attach(a) => a.run(ctx),
@@ -562,24 +562,6 @@ pub struct RenameArgs {
 impl RenameArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         container::rename(ctx, &self.container, &self.name)?;
-        Ok(0)
-    }
-}
-
-/// Remove every container that is not running.
-#[derive(Debug, Args)]
-pub struct PruneArgs {
-    /// Do not ask for confirmation (skiff never asks: accepted for Docker and Podman scripts).
-    #[arg(short, long)]
-    force: bool,
-}
-
-impl PruneArgs {
-    pub fn run(self, ctx: &Context) -> Outcome {
-        let _ = self.force;
-        for id in container::prune(ctx)? {
-            println!("{id}");
-        }
         Ok(0)
     }
 }

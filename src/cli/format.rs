@@ -154,6 +154,22 @@ pub fn print_rows(
     Ok(())
 }
 
+/// Prints `inspect` output: all items as one JSON array through `render` (Podman indents image
+/// and container JSON differently from network JSON), or each through a `--format` template.
+pub fn print_inspect(
+    items: Vec<serde_json::Value>,
+    format_flag: Option<&str>,
+    render: fn(&serde_json::Value) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    match format_flag.map(parse_format) {
+        None | Some(OutputFormat::Json) | Some(OutputFormat::Table) => {
+            print!("{}", render(&serde_json::Value::Array(items))?)
+        }
+        Some(OutputFormat::Template { text, .. }) => print!("{}", render_each(&text, &items)?),
+    }
+    Ok(())
+}
+
 /// Renders a `table {{.Repository}}\t{{.ID}}` template: a header row, then
 /// one row per item, aligned. The `table ` prefix is optional here, so a
 /// command can pass its default template too.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::format::{self, OutputFormat};
+use super::format;
 use super::{human, Outcome};
 use crate::context::Context;
 use crate::image::{self, ArchiveFormat, ImportOptions, Removal};
@@ -190,14 +190,7 @@ impl InspectArgs {
                 }
             }
         }
-        match self.format.as_deref().map(format::parse_format) {
-            None | Some(OutputFormat::Json) | Some(OutputFormat::Table) => {
-                print!("{}", format::render_json(&Value::Array(items))?)
-            }
-            Some(OutputFormat::Template { text, .. }) => {
-                print!("{}", format::render_each(&text, &items)?)
-            }
-        }
+        format::print_inspect(items, self.format.as_deref(), format::render_json)?;
         match first_error {
             Some(e) => Err(e),
             None => Ok(0),

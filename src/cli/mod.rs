@@ -88,6 +88,24 @@ pub enum Command {
 /// What a command ends with: a container's exit code or success.
 pub type Outcome = anyhow::Result<u8>;
 
+// The flags of `container prune` and `network prune` (each variant gives its own help).
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation: skiff never asks; accepted for Docker and Podman scripts.
+    #[arg(short = 'f', long = "force")]
+    _force: bool,
+}
+
+impl PruneArgs {
+    /// Prints what a prune removed, one per line.
+    pub fn report(&self, removed: anyhow::Result<Vec<String>>) -> Outcome {
+        for name in removed? {
+            println!("{name}");
+        }
+        Ok(0)
+    }
+}
+
 fn open_context(
     cli_root: &Option<PathBuf>,
     cli_runroot: &Option<PathBuf>,

@@ -16,7 +16,8 @@ pub enum NetworkCommand {
     Inspect(InspectArgs),
     #[command(name = "rm", visible_alias = "remove")]
     Rm(RmArgs),
-    Prune(PruneArgs),
+    /// Remove every network no container is on.
+    Prune(super::PruneArgs),
     Connect(ConnectArgs),
     Disconnect(DisconnectArgs),
 }
@@ -28,7 +29,7 @@ impl NetworkCommand {
             NetworkCommand::Ls(a) => a.run(ctx),
             NetworkCommand::Inspect(a) => a.run(ctx),
             NetworkCommand::Rm(a) => a.run(ctx),
-            NetworkCommand::Prune(a) => a.run(ctx),
+            NetworkCommand::Prune(a) => a.report(manage::prune(ctx)),
             NetworkCommand::Connect(a) => a.run(ctx),
             NetworkCommand::Disconnect(a) => a.run(ctx),
         }
@@ -138,17 +139,7 @@ impl InspectArgs {
         for reference in &self.networks {
             items.push(manage::inspect_json(&ctx.store.find_network(reference)?));
         }
-        match self.format.as_deref().map(format::parse_format) {
-            None | Some(format::OutputFormat::Json) | Some(format::OutputFormat::Table) => {
-                print!(
-                    "{}",
-                    format::render_inspect_json(&serde_json::Value::Array(items))?
-                )
-            }
-            Some(format::OutputFormat::Template { text, .. }) => {
-                print!("{}", format::render_each(&text, &items)?)
-            }
-        }
+        format::print_inspect(items, self.format.as_deref(), format::render_inspect_json)?;
         Ok(0)
     }
 }
@@ -167,24 +158,6 @@ impl RmArgs {
     fn run(self, ctx: &Context) -> Outcome {
         for reference in &self.networks {
             println!("{}", manage::remove(ctx, reference, self.force)?);
-        }
-        Ok(0)
-    }
-}
-
-/// Remove every network no container is on.
-#[derive(Debug, Args)]
-pub struct PruneArgs {
-    /// Do not ask for confirmation (skiff never asks).
-    #[arg(short, long)]
-    force: bool,
-}
-
-impl PruneArgs {
-    fn run(self, ctx: &Context) -> Outcome {
-        let _ = self.force;
-        for name in manage::prune(ctx)? {
-            println!("{name}");
         }
         Ok(0)
     }

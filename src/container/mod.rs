@@ -253,7 +253,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             (
                 network_backend.program().to_string(),
                 NetworkMode::Private,
-                runtime::network::resolv_conf(&host_resolv, network_backend),
+                runtime::network::resolv_conf(&host_resolv, Some(network_backend)),
             )
         }
         NetworkRequest::None => ("none".into(), NetworkMode::None, String::new()),
@@ -285,15 +285,12 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
                 },
             );
             // Rootless, name servers are reached through the bridges' pasta, as for a private
-            // network; as root, through the host's routes.
-            let resolv = match ctx.id_mapping {
-                Some(_) => runtime::network::resolv_conf(&host_resolv, NetworkBackend::Pasta),
-                None => runtime::network::resolv_conf(&host_resolv, NetworkBackend::Slirp4netns),
-            };
+            // network; as root, through the host's routes, with no forwarder for loopback ones.
+            let forwarder = ctx.id_mapping.as_ref().map(|_| NetworkBackend::Pasta);
+            let resolv = runtime::network::resolv_conf(&host_resolv, forwarder);
             (
                 network.name,
                 NetworkMode::Bridge {
-                    user_namespace: None,
                     holder_pid: None,
                     attachments: Vec::new(),
                 },
@@ -490,11 +487,13 @@ fn start_attached(
 /// The spec a start runs: the stored one, with a shared network's namespace found now (the
 /// other container's pid changes with each of its starts) and the published host ports checked
 /// free, so a port in use is an error before anything runs.
-pub(crate) fn runtime_spec(
+pub(crate) fn runtime_spec<'a>(
     ctx: &Context,
-    record: &ContainerRecord,
-) -> Result<ContainerSpec, runtime::Error> {
-    let mut spec = record.spec.clone();
+    record: &'a ContainerRecord,
+) -> Result<std::borrow::Cow<'a, ContainerSpec>, runtime::Error> {
+    network::ports::check_free(&record.spec.ports)
+        .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
+    let mut spec = std::borrow::Cow::Borrowed(&record.spec);
     if let Some(other) = record.network_container() {
         let short = &other[..12.min(other.len())];
         if ctx.store.read_container(other).is_err() {
@@ -505,7 +504,7 @@ pub(crate) fn runtime_spec(
         let state = current_state(ctx, other);
         match (state.status, state.pid) {
             (Status::Running, Some(pid)) => {
-                spec.network = NetworkMode::Join(format!("/proc/{pid}/ns/net").into())
+                spec.to_mut().network = NetworkMode::Join(format!("/proc/{pid}/ns/net").into())
             }
             _ => {
                 return Err(runtime::Error::Network(format!(
@@ -515,11 +514,9 @@ pub(crate) fn runtime_spec(
         }
     }
     if !record.networks.is_empty() {
-        spec.network = network::bridges::start_mode(ctx, record)
+        spec.to_mut().network = network::bridges::start_mode(ctx, record)
             .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
     }
-    network::ports::check_free(&spec.ports)
-        .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
     Ok(spec)
 }
 
@@ -618,12 +615,17 @@ fn remove_as_user(path: &std::path::Path) -> std::io::Result<()> {
 /// `rm`: removes stopped containers (running ones only with `force`, which kills them first).
 pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<String>> {
     let mut removed = Vec::new();
+    // Who shares whose network, read once for all the references.
+    let sharing: Vec<ContainerRecord> = ctx
+        .store
+        .all_containers()
+        .into_iter()
+        .filter(|c| c.network_container().is_some())
+        .collect();
     for reference in references {
         let record = ctx.store.find_container(reference)?;
-        let dependents: Vec<String> = ctx
-            .store
-            .all_containers()
-            .into_iter()
+        let dependents: Vec<&str> = sharing
+            .iter()
             .filter(|other| other.network_container() == Some(record.id.as_str()))
             // Unless they go in the same command.
             .filter(|other| {
@@ -631,7 +633,7 @@ pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<S
                     .iter()
                     .any(|r| *r == other.name || *r == other.id)
             })
-            .map(|other| other.name)
+            .map(|other| other.name.as_str())
             .collect();
         if !dependents.is_empty() {
             bail!(

@@ -154,7 +154,6 @@ pub fn start_mode(ctx: &Context, record: &ContainerRecord) -> Result<NetworkMode
     refresh_hosts(ctx, record, false)?;
     drop(lock);
     Ok(NetworkMode::Bridge {
-        user_namespace: holder_pid.map(|pid| format!("/proc/{pid}/ns/user").into()),
         holder_pid,
         attachments,
     })

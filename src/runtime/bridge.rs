@@ -8,12 +8,11 @@
 //! nftables masquerade rule (`nft -f`), each run inside the right namespaces.
 
 use std::io::Write as _;
-use std::os::fd::AsRawFd as _;
 use std::process::{Command, Stdio};
 
 use nix::sched::CloneFlags;
 
-use super::container::{clone_child, open_namespace, run_in_child};
+use super::container::{clone_child, run_in_namespace_of};
 use super::userns::{write_id_maps, IdMapping};
 use super::Error;
 
@@ -94,7 +93,7 @@ fn feed(program: &str, args: &[&str], input: &str, package: &str) -> Result<(), 
 }
 
 /// Runs `work` in a child inside the network namespace of `pid` (and, with `rootless`, its user
-/// namespace); with `pid` None, in the host's.
+/// namespace); with `pid` None, here, in the host's.
 fn in_network_of<F>(pid: Option<i32>, rootless: bool, work: F) -> Result<(), Error>
 where
     F: FnOnce() -> Result<(), String>,
@@ -102,19 +101,15 @@ where
     let Some(pid) = pid else {
         return work().map_err(Error::Network);
     };
-    let user = if rootless {
-        Some(open_namespace(pid, "user")?)
-    } else {
-        None
-    };
-    let net = open_namespace(pid, "net")?;
-    let targets = super::child::JoinTargets {
-        user: user.as_ref().map(|fd| fd.as_raw_fd()),
-        others: vec![(net.as_raw_fd(), CloneFlags::CLONE_NEWNET)],
-    };
-    let enter = || super::child::join_namespaces(&targets).map_err(|e| e.message);
-    run_in_child(CloneFlags::empty(), None, enter, work, || Ok(()))
-        .map_err(|e| Error::Network(e.to_string()))
+    run_in_namespace_of(
+        pid,
+        rootless,
+        ("net", CloneFlags::CLONE_NEWNET),
+        || Ok(()),
+        work,
+        || Ok(()),
+    )
+    .map_err(|e| Error::Network(e.to_string()))
 }
 
 /// Wires the container whose first process is `container_pid` into a bridge: makes the bridge

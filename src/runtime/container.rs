@@ -270,18 +270,11 @@ where
     let joined = match &spec.network {
         NetworkMode::Join(path) => Some(open_shared_network(path, spec.id_mapping.is_some())?),
         NetworkMode::Bridge {
-            user_namespace: Some(path),
+            holder_pid: Some(holder),
             ..
-        } => Some(SharedNetwork {
+        } if spec.id_mapping.is_some() => Some(SharedNetwork {
             net: None,
-            user: Some(
-                std::fs::File::open(path)
-                    .map(OwnedFd::from)
-                    .map_err(|source| Error::Sys {
-                        context: format!("opening the bridges' user namespace {}", path.display()),
-                        source,
-                    })?,
-            ),
+            user: Some(open_namespace(*holder, "user")?),
         }),
         _ => None,
     };
@@ -593,6 +586,39 @@ pub(crate) fn open_namespace(pid: i32, name: &str) -> Result<OwnedFd, Error> {
         })
 }
 
+/// Runs `child_work` in a child that has joined one namespace of process `pid` (`kind`: its name
+/// under /proc/PID/ns and its flag) and, when `rootless`, first the user namespace that gives
+/// the capabilities there; `then` runs right after joining.
+pub(crate) fn run_in_namespace_of<T, C, P>(
+    pid: i32,
+    rootless: bool,
+    kind: (&str, CloneFlags),
+    then: impl FnOnce() -> Result<(), String>,
+    child_work: C,
+    parent_work: P,
+) -> Result<T, Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    C: FnOnce() -> Result<T, String>,
+    P: FnOnce() -> Result<(), String>,
+{
+    let user = if rootless {
+        Some(open_namespace(pid, "user")?)
+    } else {
+        None
+    };
+    let namespace = open_namespace(pid, kind.0)?;
+    let targets = super::child::JoinTargets {
+        user: user.as_ref().map(|fd| fd.as_raw_fd()),
+        others: vec![(namespace.as_raw_fd(), kind.1)],
+    };
+    let enter = || {
+        super::child::join_namespaces(&targets).map_err(|e| e.message)?;
+        then()
+    };
+    run_in_child(CloneFlags::empty(), None, enter, child_work, parent_work)
+}
+
 /// Where a job on a container's files runs: in a child whose `/` is the container's root.
 pub enum ContainerRoot<'a> {
     /// A running container: the child joins its user (when rootless) and mount namespaces, and
@@ -620,25 +646,15 @@ where
     P: FnOnce() -> Result<(), String>,
 {
     match root {
-        ContainerRoot::Running { pid, rootless } => {
-            use std::os::fd::AsRawFd as _;
-            let user = if rootless {
-                Some(open_namespace(pid, "user")?)
-            } else {
-                None
-            };
-            let mount = open_namespace(pid, "mnt")?;
-            let targets = super::child::JoinTargets {
-                user: user.as_ref().map(|fd| fd.as_raw_fd()),
-                others: vec![(mount.as_raw_fd(), CloneFlags::CLONE_NEWNS)],
-            };
-            // Joining the mount namespace makes its root (the container's) this process's root.
-            let enter = || {
-                super::child::join_namespaces(&targets).map_err(|e| e.message)?;
-                nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
-            };
-            run_in_child(CloneFlags::empty(), None, enter, child_work, parent_work)
-        }
+        // Joining the mount namespace makes its root (the container's) this process's root.
+        ContainerRoot::Running { pid, rootless } => run_in_namespace_of(
+            pid,
+            rootless,
+            ("mnt", CloneFlags::CLONE_NEWNS),
+            || nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}")),
+            child_work,
+            parent_work,
+        ),
         ContainerRoot::Mounted { spec, writable } => {
             let flags = match spec.id_mapping {
                 Some(_) => CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
@@ -660,7 +676,7 @@ where
 /// then `child_work`, whose result travels back as JSON, while this process runs `parent_work`.
 /// Each side's copy of the other's closure is dropped first, so a pipe end one of them owns is
 /// open only there, and end of file arrives as it should.
-pub(crate) fn run_in_child<T, E, C, P>(
+fn run_in_child<T, E, C, P>(
     flags: CloneFlags,
     mapping: Option<&IdMapping>,
     enter: E,

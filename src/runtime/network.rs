@@ -92,8 +92,9 @@ pub fn check_options(backend: NetworkBackend, options: &[String]) -> Result<(), 
 }
 
 /// The nameservers of a container: the host's, unless they are loopback addresses the container
-/// cannot reach, in which case the helper's forwarder.
-pub fn resolv_conf(host_resolv_conf: &str, backend: NetworkBackend) -> String {
+/// cannot reach, in which case `backend`'s forwarder, where the container has one (a bridge on
+/// the host, as root, has none).
+pub fn resolv_conf(host_resolv_conf: &str, backend: Option<NetworkBackend>) -> String {
     let mut servers = Vec::new();
     let mut other = Vec::new();
     for line in host_resolv_conf.lines() {
@@ -107,11 +108,14 @@ pub fn resolv_conf(host_resolv_conf: &str, backend: NetworkBackend) -> String {
             other.push(trimmed.to_string());
         }
     }
-    if servers.is_empty() {
-        servers.push(match backend {
-            NetworkBackend::Pasta => PASTA_DNS_FORWARD.to_string(),
-            NetworkBackend::Slirp4netns => SLIRP_DNS.to_string(),
-        });
+    match backend {
+        Some(NetworkBackend::Pasta) if servers.is_empty() => {
+            servers.push(PASTA_DNS_FORWARD.to_string())
+        }
+        Some(NetworkBackend::Slirp4netns) if servers.is_empty() => {
+            servers.push(SLIRP_DNS.to_string())
+        }
+        _ => {}
     }
     let mut text: String = other.iter().map(|l| format!("{l}\n")).collect();
     for server in servers {
@@ -501,16 +505,18 @@ mod tests {
     fn loopback_resolvers_are_replaced() {
         let host = "search example.org\nnameserver 127.0.0.53\noptions edns0\n";
         assert_eq!(
-            resolv_conf(host, NetworkBackend::Pasta),
+            resolv_conf(host, Some(NetworkBackend::Pasta)),
             "search example.org\noptions edns0\nnameserver 169.254.1.1\n"
         );
         assert_eq!(
-            resolv_conf("nameserver 10.1.1.1\n", NetworkBackend::Slirp4netns),
+            resolv_conf("nameserver 10.1.1.1\n", Some(NetworkBackend::Slirp4netns)),
             "nameserver 10.1.1.1\n"
         );
         assert_eq!(
-            resolv_conf("", NetworkBackend::Slirp4netns),
+            resolv_conf("", Some(NetworkBackend::Slirp4netns)),
             "nameserver 10.0.2.3\n"
         );
+        // A bridge on the host has no forwarder: a loopback resolver is just left out.
+        assert_eq!(resolv_conf("nameserver 127.0.0.53\n", None), "");
     }
 }

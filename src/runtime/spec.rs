@@ -18,11 +18,11 @@ pub enum NetworkMode {
     #[default]
     Private,
     /// A network namespace of its own that skiff wires into bridges once the process exists.
-    /// Rootless it is made inside the user namespace of the bridges' namespace (`user_namespace`,
-    /// such as `/proc/PID/ns/user`, filled in at each start), where the veth can reach it.
+    /// Rootless it is made inside the user namespace of the process holding the bridges, where
+    /// the veth can reach it.
     Bridge {
-        user_namespace: Option<PathBuf>,
-        /// The process holding the bridges' network namespace (None: the host's).
+        /// The process holding the bridges' network namespace (None: the host's), filled in at
+        /// each start.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         holder_pid: Option<i32>,
         /// The bridges to wire the container into, filled in at each start.

@@ -348,31 +348,22 @@ fn containers_on_a_user_defined_network_find_each_other() {
         ] {
             assert_eq!(fetch(&url), page.as_bytes(), "{url}");
         }
-        let (_, stderr) = env
-            .skiff(&[
+        let refused_address = |ip: &str| {
+            let args = [
                 "run",
                 "--rm",
                 "--network",
                 "appnet",
                 "--ip",
-                address,
+                ip,
                 image,
                 "true",
-            ])
-            .assert_exit(125);
+            ];
+            env.skiff(&args).assert_exit(125).1
+        };
+        let stderr = refused_address(address);
         assert!(stderr.contains("already taken"), "{stderr}");
-        let (_, stderr) = env
-            .skiff(&[
-                "run",
-                "--rm",
-                "--network",
-                "appnet",
-                "--ip",
-                "10.200.0.5",
-                image,
-                "true",
-            ])
-            .assert_exit(125);
+        let stderr = refused_address("10.200.0.5");
         assert!(stderr.contains("outside"), "{stderr}");
 
         // A name resolves as soon as its container has started.
