@@ -282,6 +282,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
                 store::containers::NetworkAttachment {
                     ip: address.to_string(),
                     aliases: options.network_aliases.clone(),
+                    interface: "eth0".into(),
                 },
             );
             // Rootless, name servers are reached through the bridges' pasta, as for a private
@@ -325,12 +326,9 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     exposed.dedup();
     let publishes = !options.publish.is_empty() || options.publish_all;
     let ports = match spec_network {
-        NetworkMode::Private => {
+        NetworkMode::Private | NetworkMode::Bridge { .. } => {
             network::ports::assign(&options.publish, &exposed, options.publish_all)?
         }
-        NetworkMode::Bridge { .. } if publishes => bail!(
-            "publishing ports (-p/-P) from a user-defined network is not supported yet: use the default network for published ports"
-        ),
         NetworkMode::Join(_) if publishes => bail!(
             "conflicting options: -p/-P cannot be used with --network {network_mode}: the ports belong to the network it shares"
         ),

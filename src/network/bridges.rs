@@ -93,7 +93,6 @@ pub fn release_if_unused(ctx: &Context) -> Result<()> {
 fn bridge_attachment(
     network: &crate::store::networks::NetworkRecord,
     attachment: &crate::store::containers::NetworkAttachment,
-    index: usize,
     may_route_out: bool,
 ) -> Result<BridgeAttachment> {
     let subnet = Subnet::parse(&network.subnet)?;
@@ -107,17 +106,15 @@ fn bridge_attachment(
             .parse::<Ipv4Addr>()
             .context("the container's address")?,
         internal: network.internal,
-        interface: format!("eth{index}"),
+        interface: attachment.interface.clone(),
         default_route: may_route_out && !network.internal,
     })
 }
 
-/// Wires a running container (first process `pid`, with `interfaces` network interfaces already)
-/// into one more network, for `network connect`.
+/// Wires a running container (first process `pid`) into one more network, for `network connect`.
 pub fn attach_running(
     ctx: &Context,
     pid: i32,
-    interfaces: usize,
     network: &crate::store::networks::NetworkRecord,
     attachment: &crate::store::containers::NetworkAttachment,
 ) -> Result<()> {
@@ -128,7 +125,7 @@ pub fn attach_running(
     };
     drop(lock);
     // It already has its route out.
-    let wiring = bridge_attachment(network, attachment, interfaces, false)?;
+    let wiring = bridge_attachment(network, attachment, false)?;
     runtime::bridge::attach(holder_pid, pid, ctx.id_mapping.is_some(), &wiring)?;
     Ok(())
 }
@@ -141,15 +138,14 @@ pub fn start_mode(ctx: &Context, record: &ContainerRecord) -> Result<NetworkMode
         None => None,
     };
     let mut attachments: Vec<BridgeAttachment> = Vec::new();
-    for (name, attachment) in &record.networks {
+    // In the order of their interfaces: the first network the container joined has the route
+    // out, and its address is where published ports lead.
+    let mut joined: Vec<_> = record.networks.iter().collect();
+    joined.sort_by_key(|(_, a)| interface_number(&a.interface));
+    for (name, attachment) in joined {
         let network = ctx.store.find_network(name)?;
         let first_way_out = !attachments.iter().any(|a| a.default_route);
-        attachments.push(bridge_attachment(
-            &network,
-            attachment,
-            attachments.len(),
-            first_way_out,
-        )?);
+        attachments.push(bridge_attachment(&network, attachment, first_way_out)?);
     }
     refresh_hosts(ctx, record, false)?;
     drop(lock);
@@ -157,6 +153,13 @@ pub fn start_mode(ctx: &Context, record: &ContainerRecord) -> Result<NetworkMode
         holder_pid,
         attachments,
     })
+}
+
+fn interface_number(interface: &str) -> u32 {
+    interface
+        .strip_prefix("eth")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX)
 }
 
 /// Marks where the generated part of a container's /etc/hosts ends and the network's names start.

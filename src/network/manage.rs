@@ -278,36 +278,30 @@ pub fn connect(
     }
     let lock = ctx.store.lock()?;
     let address = assign_address(ctx, &network, wanted)?;
+    let interface = record.free_interface();
     record.networks.insert(
         network.name.clone(),
         crate::store::containers::NetworkAttachment {
             ip: address.to_string(),
             aliases: aliases.to_vec(),
+            interface,
         },
     );
-    let interfaces = record.networks.len() - 1;
     ctx.store.update_container(&lock, &record)?;
     drop(lock);
     let state = crate::container::current_state(ctx, &record.id);
     if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
         let attachment = &record.networks[&network.name];
-        super::bridges::attach_running(ctx, pid, interfaces, &network, attachment)?;
+        super::bridges::attach_running(ctx, pid, &network, attachment)?;
     }
     super::bridges::refresh_hosts(ctx, &record, false)
 }
 
-/// `network disconnect`: takes a stopped container off a network (not its last one).
+/// `network disconnect`: takes a container off a network (not its last one); a running one
+/// loses that interface at once.
 pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &str) -> Result<()> {
     let network = ctx.store.find_network(network_reference)?;
     let mut record = on_networks(ctx, container_reference, "disconnect")?;
-    if crate::container::current_state(ctx, &record.id).status
-        == crate::store::containers::Status::Running
-    {
-        bail!(
-            "container {} is running: skiff can disconnect only stopped containers for now; stop it first",
-            record.name
-        );
-    }
     let Some(attachment) = record.networks.remove(&network.name) else {
         bail!(
             "container {} is not on network {}",
@@ -325,6 +319,10 @@ pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &
     let lock = ctx.store.lock()?;
     ctx.store.update_container(&lock, &record)?;
     drop(lock);
+    let state = crate::container::current_state(ctx, &record.id);
+    if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
+        crate::runtime::bridge::detach(pid, ctx.id_mapping.is_some(), &attachment.interface)?;
+    }
     // The others stop naming it on that network.
     let mut leaving = record.clone();
     leaving.networks = BTreeMap::from([(network.name, attachment)]);

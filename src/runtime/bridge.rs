@@ -169,6 +169,18 @@ pub fn attach(
     })
 }
 
+/// Takes a running container off a bridge: deleting its end of the veth pair deletes both.
+pub fn detach(container_pid: i32, rootless: bool, interface: &str) -> Result<(), Error> {
+    in_network_of(Some(container_pid), rootless, || {
+        feed(
+            "ip",
+            &["-batch", "-"],
+            &format!("link del {interface}\n"),
+            "iproute2",
+        )
+    })
+}
+
 /// Removes a bridge (as root, on the host, when its network is removed).
 pub fn remove_bridge(holder_pid: Option<i32>, rootless: bool, bridge: &str) -> Result<(), Error> {
     in_network_of(holder_pid, rootless, || {

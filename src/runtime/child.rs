@@ -342,11 +342,16 @@ fn exec_process(
 /// Closes every descriptor but stdin, stdout and stderr (one already gone, such as the listing's
 /// own, just fails with EBADF), for processes that do not exec and so keep close-on-exec ones.
 pub(crate) fn close_all_but_stdio() {
+    close_all_except(&[]);
+}
+
+/// Closes every descriptor above 2 but `keep`.
+pub(crate) fn close_all_except(keep: &[RawFd]) {
     let inherited: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .filter(|fd| *fd > 2)
+                .filter(|fd| *fd > 2 && !keep.contains(fd))
                 .collect()
         })
         .unwrap_or_default();

@@ -28,6 +28,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::child::{child_main, ChildChannels};
+use super::forward::PortRelay;
 use super::network::StartingHelper;
 use super::spec::{ContainerSpec, NetworkMode};
 use super::tty::TerminalSession;
@@ -444,6 +445,7 @@ where
         )?),
         _ => None,
     };
+    let mut relay = None;
     let early = (|| {
         if let Some(mapping) = spec.id_mapping.as_ref().filter(|_| needs_id_maps) {
             write_id_maps(pid.as_raw(), mapping)?;
@@ -463,6 +465,9 @@ where
                     attachment,
                 )?;
             }
+            if let Some(first) = attachments.first().filter(|_| !spec.ports.is_empty()) {
+                relay = Some(PortRelay::start(&spec.ports, first.address, *holder_pid)?);
+            }
         }
         prepare(pid.as_raw()).map_err(Error::Prepare)?;
         write_byte(sync_write, b'M')
@@ -471,23 +476,31 @@ where
         if let Some(helper) = starting {
             helper.abandon();
         }
+        if let Some(relay) = relay {
+            relay.stop();
+        }
         return Err(error);
     }
-    let network = match starting {
-        Some(helper) => Some(helper.wait_ready()?),
-        None => None,
-    };
-    write_byte(sync_write, b'N')?;
-    let result = supervise(
-        pid,
-        err_read,
-        tty_parent,
-        signal_fd,
-        spec.process.interactive,
-        started,
-    );
+    let mut network = None;
+    let result = (|| {
+        if let Some(helper) = starting {
+            network = Some(helper.wait_ready()?);
+        }
+        write_byte(sync_write, b'N')?;
+        supervise(
+            pid,
+            err_read,
+            tty_parent,
+            signal_fd,
+            spec.process.interactive,
+            started,
+        )
+    })();
     if let Some(helper) = network {
         helper.stop();
+    }
+    if let Some(relay) = relay {
+        relay.stop();
     }
     result
 }

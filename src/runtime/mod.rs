@@ -5,7 +5,8 @@
 //! it a closure to run inside a user namespace ([`userns::run_in_user_namespace`]), which is how
 //! layer files get the right owners without root.
 //!
-//! Contract: nothing here spawns threads, and every entry point expects the calling process to be
+//! Contract: nothing here spawns threads in the caller's process (the port relay, a process of
+//! its own, is the one user of threads), and every entry point expects the calling process to be
 //! single-threaded, because a child made by `clone`/`fork` keeps only the calling thread.
 #![allow(unsafe_code)]
 
@@ -13,6 +14,7 @@ pub mod bridge;
 mod child;
 pub mod container;
 pub mod detach;
+mod forward;
 pub mod network;
 mod rootfs;
 mod security;

@@ -56,9 +56,20 @@ pub struct NetworkAttachment {
     /// `--network-alias`: more names it answers to on the network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Its interface in the container (eth0, eth1…), kept from `network connect` to
+    /// `disconnect` and across restarts, so the first network keeps eth0 and the route out.
+    pub interface: String,
 }
 
 impl ContainerRecord {
+    /// The first interface name (ethN) none of the container's networks has.
+    pub fn free_interface(&self) -> String {
+        (0..)
+            .map(|n| format!("eth{n}"))
+            .find(|name| !self.networks.values().any(|a| &a.interface == name))
+            .unwrap_or_default()
+    }
+
     /// The container whose network namespace this one shares (`--network container:`).
     pub fn network_container(&self) -> Option<&str> {
         self.network_mode.strip_prefix("container:")

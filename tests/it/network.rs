@@ -3,6 +3,7 @@
 //! goes only to loopback and into namespaces the tests made.
 
 use std::net::{TcpListener, UdpSocket};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{each_env, until, TestEnv};
@@ -422,10 +423,16 @@ fn containers_on_a_user_defined_network_find_each_other() {
             .skiff(&["exec", "client", "cat", "/proc/net/dev"])
             .stdout();
         assert!(devices.contains("eth1:"), "{devices}");
-        let (_, stderr) = env
-            .skiff(&["network", "disconnect", "backnet", "client"])
-            .assert_exit(125);
-        assert!(stderr.contains("is running"), "{stderr}");
+        // …and loses it at once.
+        env.skiff(&["network", "disconnect", "backnet", "client"])
+            .stdout();
+        let devices = env
+            .skiff(&["exec", "client", "cat", "/proc/net/dev"])
+            .stdout();
+        assert!(
+            devices.contains("eth0:") && !devices.contains("eth1:"),
+            "{devices}"
+        );
         let out = env.skiff(&["start", "-a", "multi"]).stdout();
         assert!(out.contains("eth1:") && out.ends_with(&page), "{out}");
         env.skiff(&["network", "disconnect", "backnet", "multi"])
@@ -451,5 +458,210 @@ fn containers_on_a_user_defined_network_find_each_other() {
             .skiff(&["run", "--rm", "--network", "nowhere", image, "true"])
             .assert_exit(125);
         assert!(stderr.contains("network not found"), "{stderr}");
+    }
+}
+
+/// A UDP port on 127.0.0.1 nothing uses now.
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn ports_published_from_a_user_defined_network() {
+    for env in each_env("network-ports") {
+        let image = env.load_nettools();
+        env.skiff(&["network", "create", "published"]).stdout();
+        let port = free_port();
+        let page = web(
+            &env,
+            image,
+            "netweb",
+            &["--network", "published", "-p", &format!("{port}:80")],
+        );
+        until("the page on a user-defined network", || {
+            curl(port).as_deref() == Some(&page)
+        });
+        assert_eq!(
+            env.skiff(&["port", "netweb"]).stdout(),
+            format!("80/tcp -> 0.0.0.0:{port}\n")
+        );
+
+        // A datagram in, and the answer back to the one who sent it.
+        let udp_port = free_udp_port();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "echo",
+            "--network",
+            "published",
+            "-p",
+            &format!("127.0.0.1:{udp_port}:5353/udp"),
+            image,
+            "sh",
+            "-c",
+            "echo answer | netcat -u -l 5353",
+        ])
+        .stdout();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        until("the UDP answer", || {
+            socket
+                .send_to(b"question\n", ("127.0.0.1", udp_port))
+                .unwrap();
+            let mut answer = [0u8; 64];
+            matches!(socket.recv(&mut answer), Ok(n) if &answer[..n] == b"answer\n")
+        });
+
+        env.skiff(&["rm", "-f", "netweb", "echo"]).stdout();
+        until("the ports to be free again", || {
+            TcpListener::bind(("0.0.0.0", port)).is_ok()
+                && UdpSocket::bind(("127.0.0.1", udp_port)).is_ok()
+        });
+        env.skiff(&["network", "rm", "published"]).stdout();
+    }
+}
+
+/// A network namespace of the test's with a veth pair to the host: a client that is not on
+/// loopback, so its address is one a server can be shown. Removed on drop.
+struct OutsideClient {
+    namespace: String,
+}
+
+impl OutsideClient {
+    const HOST_ADDRESS: &str = "10.231.0.1";
+    const CLIENT_ADDRESS: &str = "10.231.0.2";
+
+    fn new() -> Self {
+        let namespace = format!("skiff-it-client-{}", std::process::id());
+        let outer = format!("skc{}", std::process::id());
+        let ip = |args: &str| {
+            let status = Command::new("ip")
+                .args(args.split_whitespace())
+                .status()
+                .unwrap();
+            assert!(status.success(), "ip {args}");
+        };
+        ip(&format!("netns add {namespace}"));
+        let client = OutsideClient { namespace };
+        let ns = &client.namespace;
+        ip(&format!(
+            "link add {outer} type veth peer name eth0 netns {ns}"
+        ));
+        ip(&format!("addr add {}/24 dev {outer}", Self::HOST_ADDRESS));
+        ip(&format!("link set {outer} up"));
+        ip(&format!(
+            "-n {ns} addr add {}/24 dev eth0",
+            Self::CLIENT_ADDRESS
+        ));
+        ip(&format!("-n {ns} link set eth0 up"));
+        client
+    }
+
+    fn fetch(&self, port: u16, path: &str) -> Option<String> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.namespace,
+                "curl",
+                "-sf",
+                "--max-time",
+                "2",
+            ])
+            .arg(format!("http://{}:{port}{path}", Self::HOST_ADDRESS))
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for OutsideClient {
+    fn drop(&mut self) {
+        // The host's end of the pair goes with the namespace.
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.namespace])
+            .status();
+    }
+}
+
+#[test]
+fn pasta_keeps_the_client_address() {
+    if !crate::common::is_root() {
+        eprintln!("skipped: making a client namespace with a veth to the host needs root");
+        return;
+    }
+    let client = OutsideClient::new();
+    for env in each_env("client-address") {
+        let image = env.load_nettools();
+        let port = free_port();
+        let script = "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/peer && chmod +x /www/cgi-bin/peer && exec httpd -f -p 80 -h /www";
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "peer",
+            "-p",
+            &format!("{port}:80"),
+            image,
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdout();
+        let mut seen = None;
+        until("the page from outside the host's loopback", || {
+            seen = client.fetch(port, "/cgi-bin/peer");
+            seen.is_some()
+        });
+        let seen = seen.unwrap_or_default();
+        assert!(
+            seen.trim()
+                .trim_matches(['[', ']'])
+                .ends_with(OutsideClient::CLIENT_ADDRESS),
+            "the container saw {seen:?}"
+        );
+        env.skiff(&["rm", "-f", "peer"]).stdout();
+    }
+}
+
+#[test]
+fn a_missing_network_helper_is_a_clear_error() {
+    for env in each_env("no-helpers") {
+        let image = env.load_nettools();
+        // Only what a rootless start needs besides: the id-mapping helpers.
+        let bin = env.path("bin-without-helpers");
+        std::fs::create_dir_all(&bin).unwrap();
+        for tool in ["newuidmap", "newgidmap"] {
+            std::os::unix::fs::symlink(format!("/usr/bin/{tool}"), bin.join(tool)).unwrap();
+        }
+        env.give(&bin);
+        let path = bin.to_str().unwrap();
+        let (_, stderr) = env
+            .skiff_with_path(path, &["run", "--rm", image, "true"])
+            .assert_exit(125);
+        assert!(
+            stderr.contains("neither pasta nor slirp4netns is installed")
+                && stderr.contains("--network none"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        let (_, stderr) = env
+            .skiff_with_path(path, &["run", "--rm", "--network", "pasta", image, "true"])
+            .assert_exit(125);
+        assert!(stderr.contains("pasta is not installed"), "{stderr}");
+        // Nothing was made.
+        assert_eq!(env.skiff(&["ps", "-aq"]).stdout(), "");
+        // A container without a network needs neither.
+        env.skiff_with_path(path, &["run", "--rm", "--network", "none", image, "true"])
+            .stdout();
     }
 }

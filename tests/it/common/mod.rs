@@ -168,9 +168,14 @@ impl TestEnv {
     }
 
     pub fn skiff(&self, args: &[&str]) -> Cmd {
+        self.skiff_with_path(SAFE_PATH, args)
+    }
+
+    /// skiff with its own PATH: what it finds (or misses) there.
+    pub fn skiff_with_path(&self, path: &str, args: &[&str]) -> Cmd {
         let bin = env!("CARGO_BIN_EXE_skiff");
         let envs: Vec<(&str, OsString)> = vec![
-            ("PATH", SAFE_PATH.into()),
+            ("PATH", path.into()),
             ("HOME", self.path("home").into()),
             ("XDG_DATA_HOME", self.path("data").into()),
             ("XDG_CONFIG_HOME", self.path("config").into()),
