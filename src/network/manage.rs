@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 
@@ -102,6 +103,11 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
         Some(other) => bail!("unsupported network driver {other:?}: skiff makes bridge networks"),
     }
     let lock = ctx.store.lock()?;
+    // As root the bridges are the host's, and other stores (--root) make theirs there too.
+    let _host_lock = match ctx.id_mapping {
+        None => Some(lock_host_networks()?),
+        Some(_) => None,
+    };
     let existing = ctx.store.all_networks();
     let name = match &request.name {
         Some(name) => {
@@ -134,9 +140,11 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
             .find(|n| !existing.iter().any(|e| &e.name == n))
             .unwrap_or_default(),
     };
+    let routes = host_routes();
     let taken: Vec<Subnet> = existing
         .iter()
         .filter_map(|n| Subnet::parse(&n.subnet).ok())
+        .chain(routes.iter().map(|(subnet, _)| *subnet))
         .collect();
     let subnet = match &request.subnet {
         Some(text) => {
@@ -149,6 +157,11 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
                     "subnet {subnet} overlaps {} of network {}: choose another --subnet",
                     other.subnet,
                     other.name
+                );
+            }
+            if let Some((route, device)) = routes.iter().find(|(r, _)| r.overlaps(&subnet)) {
+                bail!(
+                    "subnet {subnet} overlaps {route}, which the host reaches through {device}: choose another --subnet"
                 );
             }
             subnet
@@ -192,7 +205,10 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
     };
     let index = (0..)
         .map(|n| format!("skiff{n}"))
-        .find(|i| !existing.iter().any(|e| &e.interface == i))
+        .find(|i| {
+            !existing.iter().any(|e| &e.interface == i)
+                && !Path::new("/sys/class/net").join(i).exists()
+        })
         .unwrap_or_default();
     let network = NetworkRecord {
         name,
@@ -206,8 +222,58 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
         internal: request.internal,
         labels: request.labels.clone(),
     };
+    if ctx.id_mapping.is_none() {
+        // Made now, not with its first container, so that the name and the subnet are seen as
+        // taken by every other store's next `network create`.
+        crate::runtime::bridge::make_bridge(
+            None,
+            false,
+            &network.interface,
+            gateway,
+            subnet.prefix,
+        )?;
+    }
     ctx.store.write_network(&lock, &network)?;
     Ok(network)
+}
+
+/// Serialises root's network creation across stores: one host, one set of bridges.
+fn lock_host_networks() -> Result<std::fs::File> {
+    let path = "/run/skiff-networks.lock";
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {path}"))?;
+    file.lock().with_context(|| format!("locking {path}"))?;
+    Ok(file)
+}
+
+/// The IPv4 networks the host routes to, but its default route, with their devices: a new
+/// network's subnet must not hide them.
+fn host_routes() -> Vec<(Subnet, String)> {
+    let table = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    table.lines().skip(1).filter_map(parse_route).collect()
+}
+
+/// One line of /proc/net/route: the destination and mask are printed as the kernel's integers,
+/// in the host's byte order.
+fn parse_route(line: &str) -> Option<(Subnet, String)> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let number = |text: &str| u32::from_str_radix(text, 16).ok().map(u32::to_ne_bytes);
+    let destination = u32::from(Ipv4Addr::from(number(fields.get(1)?)?));
+    let mask = u32::from(Ipv4Addr::from(number(fields.get(7)?)?));
+    let prefix = mask.count_ones() as u8;
+    (prefix > 0).then(|| {
+        (
+            Subnet {
+                base: destination & mask,
+                prefix,
+            },
+            fields[0].to_string(),
+        )
+    })
 }
 
 /// Containers recorded on the network, by name.
@@ -471,6 +537,22 @@ mod tests {
         for bad in ["10.89.0.0", "10.89.0.0/33", "fd00::/64", "x/24"] {
             assert!(Subnet::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn host_routes_are_read_in_host_byte_order() {
+        let destination = u32::from_ne_bytes([192, 0, 2, 0]);
+        let mask = u32::from_ne_bytes([255, 255, 255, 0]);
+        let line = format!("eth0\t{destination:08X}\t00000000\t0001\t0\t0\t0\t{mask:08X}\t0\t0\t0");
+        let (subnet, device) = parse_route(&line).unwrap();
+        assert_eq!(
+            (subnet.to_string(), device.as_str()),
+            ("192.0.2.0/24".into(), "eth0")
+        );
+        // The default route hides nothing.
+        assert!(
+            parse_route("eth0\t00000000\t0102000A\t0003\t0\t0\t0\t00000000\t0\t0\t0").is_none()
+        );
     }
 
     #[test]

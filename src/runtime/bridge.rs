@@ -112,6 +112,28 @@ where
     .map_err(|e| Error::Network(e.to_string()))
 }
 
+/// Makes a bridge with its gateway address where it is missing, in the namespace of
+/// `holder_pid` (None: the host's).
+pub fn make_bridge(
+    holder_pid: Option<i32>,
+    rootless: bool,
+    bridge: &str,
+    gateway: std::net::Ipv4Addr,
+    prefix: u8,
+) -> Result<(), Error> {
+    let setup = format!(
+        "link set lo up\n\
+         link add {bridge} type bridge\n\
+         addr add {gateway}/{prefix} dev {bridge}\n\
+         link set {bridge} up\n"
+    );
+    in_network_of(holder_pid, rootless, || {
+        // The bridge may exist already (-force goes on past "File exists").
+        let _ = feed("ip", &["-force", "-batch", "-"], &setup, "iproute2");
+        Ok(())
+    })
+}
+
 /// Wires the container whose first process is `container_pid` into a bridge: makes the bridge
 /// (and its way out) where it is missing, in the namespace of `holder_pid` (None: the host's),
 /// then a veth pair into the container with its address and default route.
@@ -125,13 +147,6 @@ pub fn attach(
     let interface = &attachment.interface;
     // Host-side names are unique per container and interface, and at most 15 bytes.
     let veth = format!("v{}{}", container_pid, interface);
-    let gateway = format!("{}/{}", attachment.gateway, attachment.prefix);
-    let setup = format!(
-        "link set lo up\n\
-         link add {bridge} type bridge\n\
-         addr add {gateway} dev {bridge}\n\
-         link set {bridge} up\n"
-    );
     let outer = format!(
         "link add {veth} type veth peer name {interface} netns {container_pid}\n\
          link set {veth} master {bridge} up\n"
@@ -145,9 +160,14 @@ pub fn attach(
              add rule ip skiff nat-{bridge} ip saddr {subnet} ip daddr != {subnet} masquerade\n"
         )
     });
+    make_bridge(
+        holder_pid,
+        rootless,
+        bridge,
+        attachment.gateway,
+        attachment.prefix,
+    )?;
     in_network_of(holder_pid, rootless, || {
-        // The bridge may exist already (-force goes on past "File exists").
-        let _ = feed("ip", &["-force", "-batch", "-"], &setup, "iproute2");
         if let Some(rules) = &masquerade {
             std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
                 .map_err(|e| format!("enabling forwarding: {e}"))?;

@@ -270,6 +270,22 @@ fn network_modes_and_generated_files() {
     }
 }
 
+/// A network the host has a route to (not its default route), as ADDRESS/PREFIX.
+fn host_route() -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/route").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let number = |i: usize| u32::from_str_radix(fields.get(i)?, 16).ok();
+        let (destination, mask) = (number(1)?, number(7)?);
+        // The bridges and client pairs of tests running alongside come and go.
+        let transient = ["skiff", "skc"].iter().any(|p| fields[0].starts_with(p));
+        (mask != 0 && !transient).then(|| {
+            let address = std::net::Ipv4Addr::from(destination.to_ne_bytes());
+            format!("{address}/{}", mask.count_ones())
+        })
+    })
+}
+
 #[test]
 fn containers_on_a_user_defined_network_find_each_other() {
     for env in each_env("user-networks") {
@@ -297,6 +313,13 @@ fn containers_on_a_user_defined_network_find_each_other() {
             .skiff(&["network", "create", "--subnet", &subnet, "other"])
             .assert_exit(125);
         assert!(stderr.contains("overlaps"), "{stderr}");
+        // A subnet the host routes to is refused too.
+        if let Some(route) = host_route() {
+            let (_, stderr) = env
+                .skiff(&["network", "create", "--subnet", &route, "hidden"])
+                .assert_exit(125);
+            assert!(stderr.contains("the host reaches through"), "{stderr}");
+        }
 
         let page = web(
             &env,
