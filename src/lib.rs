@@ -12,3 +12,4 @@ pub mod network;
 pub mod registry;
 pub mod runtime;
 pub mod store;
+pub mod volume;

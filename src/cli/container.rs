@@ -160,6 +160,21 @@ pub struct ContainerFlags {
     /// Read labels from a file of KEY=VALUE lines. Repeatable.
     #[arg(long = "label-file", value_name = "FILE")]
     label_file: Vec<PathBuf>,
+    /// Mount a host path or a volume: [SOURCE:]DEST[:OPTIONS] (ro, rw, nosuid, nodev, noexec, rbind, bind, O, z, Z, [r]shared|[r]slave|[r]private, nocopy). A SOURCE with a slash is a host path, else a volume name; no SOURCE makes an anonymous volume. Repeatable.
+    #[arg(short = 'v', long = "volume", value_name = "[SOURCE:]DEST[:OPTIONS]")]
+    volume: Vec<String>,
+    /// Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…]. Repeatable.
+    #[arg(long = "mount", value_name = "type=TYPE,...")]
+    mount: Vec<String>,
+    /// Mount a tmpfs: PATH[:OPTIONS] (size=, mode=, ro, exec…; default rw,nosuid,nodev,noexec). Repeatable.
+    #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
+    tmpfs: Vec<String>,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// With --read-only, mount tmpfs on /tmp, /var/tmp and /run (default true).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
+    read_only_tmpfs: bool,
     /// Restart policy, carried out by the container's supervisor: no, on-failure[:N], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     restart: Option<String>,
@@ -225,7 +240,20 @@ impl ContainerFlags {
                 self.network
             );
         }
+        let mut mounts = Vec::new();
+        for text in &self.volume {
+            mounts.push(crate::volume::mounts::parse_volume(text)?);
+        }
+        for text in &self.mount {
+            mounts.push(crate::volume::mounts::parse_mount(text)?);
+        }
+        for text in &self.tmpfs {
+            mounts.push(crate::volume::mounts::parse_tmpfs(text)?);
+        }
         Ok(CreateOptions {
+            mounts,
+            read_only: self.read_only,
+            read_only_tmpfs: self.read_only_tmpfs,
             image: self.image.clone(),
             command: self.command.clone(),
             entrypoint: self.entrypoint.clone(),
@@ -821,7 +849,7 @@ pub struct RmArgs {
     /// Remove every container.
     #[arg(short, long)]
     all: bool,
-    /// Remove the container's anonymous volumes too (skiff makes none yet, so there is nothing more to remove).
+    /// Remove the container's anonymous volumes too (named volumes stay).
     #[arg(short, long)]
     volumes: bool,
     /// Container names or IDs.
@@ -837,7 +865,7 @@ impl RmArgs {
         if targets.is_empty() && !self.all {
             anyhow::bail!("no container names or IDs given: use rm CONTAINER… or rm --all");
         }
-        for id in container::remove(ctx, &targets, self.force)? {
+        for id in container::remove(ctx, &targets, self.force, self.volumes)? {
             println!("{id}");
         }
         Ok(0)
@@ -991,7 +1019,7 @@ impl PsEntry {
             "ImageID": record.image_id,
             "IsInfra": false,
             "Labels": (!record.labels.is_empty()).then_some(&record.labels),
-            "Mounts": [],
+            "Mounts": record.spec.mounts.iter().map(|m| m.destination.as_str()).collect::<Vec<_>>(),
             "Names": [record.name],
             "Namespaces": {},
             "Networks": [],

@@ -154,6 +154,28 @@ pub fn print_rows(
     Ok(())
 }
 
+/// Prints a `ls` of named objects: their names alone with `quiet`, else a table of `columns`
+/// (field, header) or what `--format` asks.
+pub fn print_named_listing(
+    rows: &[serde_json::Value],
+    quiet: bool,
+    format_flag: Option<&str>,
+    columns: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    if quiet {
+        for row in rows {
+            println!("{}", row["Name"].as_str().unwrap_or_default());
+        }
+        return Ok(());
+    }
+    print_rows(
+        rows,
+        format_flag,
+        |rows| column_table(rows, columns),
+        columns,
+    )
+}
+
 /// Prints `inspect` output: all items as one JSON array through `render` (Podman indents image
 /// and container JSON differently from network JSON), or each through a `--format` template.
 pub fn print_inspect(

@@ -9,6 +9,7 @@ pub mod human;
 mod image;
 mod network;
 mod registry;
+mod volume;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,8 @@ pub enum Command {
     Container(container::ContainerCommand),
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     Inspect(image::InspectArgs),
     Load(image::LoadArgs),
     Save(image::SaveArgs),
@@ -88,7 +91,7 @@ pub enum Command {
 /// What a command ends with: a container's exit code or success.
 pub type Outcome = anyhow::Result<u8>;
 
-// The flags of `container prune` and `network prune` (each variant gives its own help).
+// The flags of `container prune`, `network prune` and `volume prune` (each variant gives its own help).
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
     /// Do not ask for confirmation: skiff never asks; accepted for Docker and Podman scripts.
@@ -126,6 +129,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Image(command) => command.run(&ctx()?),
         Command::Container(command) => command.run(&ctx()?),
         Command::Network(command) => command.run(&ctx()?),
+        Command::Volume(command) => command.run(&ctx()?),
         Command::Inspect(args) => args.run(&ctx()?),
         Command::Load(args) => args.run(&ctx()?),
         Command::Save(args) => args.run(&ctx()?),

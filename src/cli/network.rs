@@ -106,19 +106,8 @@ pub struct LsArgs {
 impl LsArgs {
     fn run(self, ctx: &Context) -> Outcome {
         let rows = manage::list_rows(ctx);
-        if self.quiet {
-            for row in &rows {
-                println!("{}", row["Name"].as_str().unwrap_or_default());
-            }
-            return Ok(0);
-        }
         let columns = [("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER")];
-        format::print_rows(
-            &rows,
-            self.format.as_deref(),
-            |rows| format::column_table(rows, &columns),
-            &columns,
-        )?;
+        format::print_named_listing(&rows, self.quiet, self.format.as_deref(), &columns)?;
         Ok(0)
     }
 }
@@ -163,7 +152,7 @@ impl RmArgs {
     }
 }
 
-/// Put a stopped container on one more network.
+/// Put a container on one more network (a running one gets the interface at once).
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// Its address on the network (default: the next free one).
@@ -183,7 +172,7 @@ impl ConnectArgs {
     }
 }
 
-/// Take a stopped container off a network.
+/// Take a container off a network (a running one loses the interface at once).
 #[derive(Debug, Args)]
 pub struct DisconnectArgs {
     network: String,

@@ -203,7 +203,7 @@ fn supervise_inner(
         }
         if record.auto_remove {
             let lock = ctx.store.lock()?;
-            super::remove_locked(ctx, &lock, id)?;
+            super::remove_locked(ctx, &lock, id, true)?;
         } else {
             let mut state = ctx.store.read_container_state(id);
             state.status = Status::Exited;

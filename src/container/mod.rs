@@ -65,6 +65,12 @@ pub struct CreateOptions {
     pub log_max_size: Option<u64>,
     /// `--label KEY=VALUE`, in order; a later one wins.
     pub labels: Vec<(String, String)>,
+    /// `-v`, `--mount` and `--tmpfs`, in order.
+    pub mounts: Vec<crate::volume::mounts::MountRequest>,
+    /// `--read-only`: the root filesystem is mounted read-only…
+    pub read_only: bool,
+    /// …with tmpfs on /tmp, /var/tmp and /run unless `--read-only-tmpfs=false`.
+    pub read_only_tmpfs: bool,
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -362,6 +368,29 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     }
 
     let container_dir = ctx.store.container_dir(&id);
+    let mut mount_requests = options.mounts.clone();
+    if options.read_only && options.read_only_tmpfs {
+        for path in ["/tmp", "/var/tmp", "/run"] {
+            if !mount_requests.iter().any(|m| m.destination == path) {
+                mount_requests.push(crate::volume::mounts::parse_tmpfs(&format!("{path}:exec"))?);
+            }
+        }
+    }
+    let image_volumes: Vec<String> = run
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    let lock = ctx.store.lock()?;
+    let (mounts, volumes) = crate::volume::mounts::resolve(
+        ctx,
+        &lock,
+        &mount_requests,
+        &image_volumes,
+        // Thrown away with the container (the run directory goes with it).
+        &run_dir.join("volume-overlays"),
+    )?;
+    drop(lock);
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
         layers: image.layers.iter().rev().cloned().collect(),
@@ -397,6 +426,8 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         network_backend,
         network_options,
         ports,
+        mounts,
+        read_only: options.read_only,
     };
     let record = ContainerRecord {
         id,
@@ -424,6 +455,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         network_mode,
         networks,
         exposed_ports: exposed.iter().map(|p| p.key()).collect(),
+        volumes,
         spec,
     };
     Ok(record)
@@ -467,7 +499,7 @@ fn start_attached(
     };
     if record.auto_remove {
         let lock = ctx.store.lock()?;
-        remove_locked(ctx, &lock, &record.id)?;
+        remove_locked(ctx, &lock, &record.id, true)?;
     } else {
         let mut state = ctx.store.read_container_state(&record.id);
         state.status = Status::Exited;
@@ -491,6 +523,7 @@ pub(crate) fn runtime_spec<'a>(
 ) -> Result<std::borrow::Cow<'a, ContainerSpec>, runtime::Error> {
     network::ports::check_free(&record.spec.ports)
         .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
+    crate::volume::copy_up(ctx, record).map_err(|e| runtime::Error::Setup(format!("{e:#}")))?;
     let mut spec = std::borrow::Cow::Borrowed(&record.spec);
     if let Some(other) = record.network_container() {
         let short = &other[..12.min(other.len())];
@@ -550,7 +583,7 @@ fn create_and_start<T>(
     let started = start(&record);
     if started.is_err() && record.auto_remove {
         let lock = ctx.store.lock()?;
-        let _ = remove_locked(ctx, &lock, &record.id);
+        let _ = remove_locked(ctx, &lock, &record.id, true);
     }
     started
 }
@@ -584,8 +617,13 @@ pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
 /// Removes a container's files; the caller holds the lock. The directory is renamed into tmp/
 /// first (atomic), then deleted: as the user when it can, else inside the user namespace, where
 /// files the container made as another user can be removed.
-pub fn remove_locked(ctx: &Context, lock: &StoreLock, id: &str) -> Result<()> {
-    let _ = lock;
+pub fn remove_locked(
+    ctx: &Context,
+    lock: &StoreLock,
+    id: &str,
+    anonymous_volumes: bool,
+) -> Result<()> {
+    let record = ctx.store.read_container(id).ok();
     let staged = ctx.store.staging_path("removed-container");
     match std::fs::rename(ctx.store.container_dir(id), &staged) {
         Ok(()) => {}
@@ -595,6 +633,17 @@ pub fn remove_locked(ctx: &Context, lock: &StoreLock, id: &str) -> Result<()> {
     let _ = std::fs::remove_dir_all(ctx.store.container_run_dir(id));
     if remove_as_user(&staged).is_err() {
         image::remove_tree_in_userns(ctx, staged)?;
+    }
+    if let Some(record) = record.filter(|_| anonymous_volumes) {
+        for used in record.volumes.iter().filter(|v| v.anonymous) {
+            // Kept while another container mounts it (--volumes-from).
+            if !crate::volume::users(ctx, &used.name).is_empty() {
+                continue;
+            }
+            if let Ok(volume) = ctx.store.find_volume(&used.name) {
+                crate::volume::remove_locked(ctx, lock, &volume)?;
+            }
+        }
     }
     Ok(())
 }
@@ -610,8 +659,14 @@ fn remove_as_user(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::remove_dir_all(path)
 }
 
-/// `rm`: removes stopped containers (running ones only with `force`, which kills them first).
-pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<String>> {
+/// `rm`: removes stopped containers (running ones only with `force`, which kills them first),
+/// and with `anonymous_volumes` (`-v`) the volumes made for them.
+pub fn remove(
+    ctx: &Context,
+    references: &[String],
+    force: bool,
+    anonymous_volumes: bool,
+) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     // Who shares whose network, read once for all the references.
     let sharing: Vec<ContainerRecord> = ctx
@@ -655,7 +710,7 @@ pub fn remove(ctx: &Context, references: &[String], force: bool) -> Result<Vec<S
             )?;
         }
         let lock = ctx.store.lock()?;
-        remove_locked(ctx, &lock, &record.id)?;
+        remove_locked(ctx, &lock, &record.id, anonymous_volumes)?;
         drop(lock);
         if !record.networks.is_empty() {
             network::bridges::refresh_hosts(ctx, &record, true)?;
@@ -682,7 +737,7 @@ pub fn prune(ctx: &Context) -> Result<Vec<String>> {
         .into_iter()
         .filter(|id| current_state(ctx, id).status != Status::Running)
         .collect();
-    remove(ctx, &stopped, false)
+    remove(ctx, &stopped, false, false)
 }
 
 /// The size of each container's writable layer (`ps -s`): the bytes of the files its upper
@@ -772,7 +827,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "ImageName": record.image_name,
         "Name": record.name,
         "LogPath": detached::log_path(ctx, &record.id),
-        "Mounts": [],
+        "Mounts": crate::volume::inspect_mounts(&record),
         "NetworkSettings": {
             "Ports": port_bindings,
             "Networks": network::bridges::inspect_networks(ctx, &record),
@@ -804,6 +859,8 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
                 "MaximumRetryCount": restart.maximum_retry_count(),
             },
             "NetworkMode": network_mode,
+            "ReadonlyRootfs": record.spec.read_only,
+            "Tmpfs": crate::volume::inspect_tmpfs(&record),
         },
         "GraphDriver": {
             "Name": "overlay",

@@ -294,7 +294,7 @@ pub fn remove(
         report.push(Removal::Deleted(id));
     }
     for container in &doomed_containers {
-        crate::container::remove_locked(ctx, &lock, container)?;
+        crate::container::remove_locked(ctx, &lock, container, false)?;
     }
     index.save(&ctx.store, &lock)?;
     transfer::remove_unused_layers(ctx, &lock, &index)?;

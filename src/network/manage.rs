@@ -422,7 +422,7 @@ pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<String> {
             );
         }
         let ids: Vec<String> = on_it.into_iter().map(|c| c.id).collect();
-        crate::container::remove(ctx, &ids, true)?;
+        crate::container::remove(ctx, &ids, true, false)?;
     }
     let lock = ctx.store.lock()?;
     if !users(ctx, &network.name).is_empty() {

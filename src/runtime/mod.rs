@@ -18,6 +18,7 @@ mod forward;
 pub mod network;
 mod rootfs;
 mod security;
+pub mod seed;
 pub mod spec;
 pub mod tty;
 pub mod userns;

@@ -16,7 +16,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::child::{sys_error, ChildError};
-use super::spec::{ContainerSpec, NetworkMode};
+use super::spec::{ContainerSpec, Mount, MountFlags, MountSource, NetworkMode, Propagation};
 
 /// Paths Podman masks by default (containers.conf `masked_paths` of containers/common).
 pub const MASKED_PATHS: &[&str] = &[
@@ -73,6 +73,8 @@ pub enum MountStep {
     Mask { target: String },
     /// Bind a path onto itself and make it read-only.
     ReadOnly { target: String },
+    /// A mount the user asked for (`-v`, `--mount`, `--tmpfs`, a volume).
+    User(Mount),
 }
 
 /// The mounts made inside the new root, in order; targets are relative to it.
@@ -182,6 +184,10 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
             readonly: false,
         });
     }
+    // Shallowest first, so that a mount inside another's destination lands on top of it.
+    let mut user_mounts: Vec<&Mount> = spec.mounts.iter().collect();
+    user_mounts.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
+    steps.extend(user_mounts.into_iter().cloned().map(MountStep::User));
     steps.extend(MASKED_PATHS.iter().map(|p| MountStep::Mask {
         target: (*p).into(),
     }));
@@ -340,10 +346,16 @@ fn mount_at(
 
 /// Makes a bind mount read-only, keeping the flags the kernel locks in a user namespace.
 fn remount_readonly(target: &OwnedFd, what: &str) -> Result<(), ChildError> {
+    remount_bind(target, MsFlags::MS_RDONLY, what)
+}
+
+/// Remounts a bind mount with `flags` added, keeping the flags the kernel locks in a user
+/// namespace (dropping one of them is refused).
+fn remount_bind(target: &OwnedFd, added: MsFlags, what: &str) -> Result<(), ChildError> {
     let path = fd_path(target);
     let current = nix::sys::statvfs::statvfs(path.as_str())
         .map_err(|e| sys_error(&format!("statvfs {what}"), e))?;
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | added;
     use nix::sys::statvfs::FsFlags;
     for (fs_flag, ms_flag) in [
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
@@ -361,7 +373,102 @@ fn remount_readonly(target: &OwnedFd, what: &str) -> Result<(), ChildError> {
         flags,
         None::<&str>,
     )
-    .map_err(|e| sys_error(&format!("making {what} read-only"), e))
+    .map_err(|e| sys_error(&format!("setting the options of {what}"), e))
+}
+
+fn ms_flags(flags: MountFlags, readonly: bool) -> MsFlags {
+    let mut ms = MsFlags::empty();
+    for (on, flag) in [
+        (flags.nosuid, MsFlags::MS_NOSUID),
+        (flags.nodev, MsFlags::MS_NODEV),
+        (flags.noexec, MsFlags::MS_NOEXEC),
+        (readonly, MsFlags::MS_RDONLY),
+    ] {
+        if on {
+            ms |= flag;
+        }
+    }
+    ms
+}
+
+fn propagation_flags(propagation: Propagation) -> MsFlags {
+    match propagation {
+        Propagation::Private => MsFlags::MS_PRIVATE,
+        Propagation::Rprivate => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        Propagation::Shared => MsFlags::MS_SHARED,
+        Propagation::Rshared => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        Propagation::Slave => MsFlags::MS_SLAVE,
+        Propagation::Rslave => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    }
+}
+
+/// Mounts one of the user's mounts at its destination inside `root`.
+fn apply_user_mount(root: &OwnedFd, user: &Mount) -> Result<(), ChildError> {
+    let target = user.destination.trim_start_matches('/');
+    let what = format!("the volume on {}", user.destination);
+    let flags = ms_flags(user.flags, user.readonly);
+    let fd = match &user.source {
+        MountSource::Bind { path, recursive } => {
+            let file = std::fs::metadata(path).is_ok_and(|m| !m.is_dir());
+            let fd = open_in_root(root, target, file, true)?
+                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
+            let mut bind = MsFlags::MS_BIND;
+            if *recursive {
+                bind |= MsFlags::MS_REC;
+            }
+            let source = path.to_string_lossy();
+            mount_at(Some(&source), &fd, None, bind, None, &what)?;
+            let fd = open_in_root(root, target, file, false)?
+                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
+            if !flags.is_empty() {
+                remount_bind(&fd, flags, &what)?;
+            }
+            fd
+        }
+        MountSource::Tmpfs { size, mode } => {
+            let fd = open_in_root(root, target, false, true)?
+                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
+            let mut data = vec![format!("mode={:o}", mode.unwrap_or(0o1777))];
+            if let Some(size) = size {
+                data.push(format!("size={size}"));
+            }
+            let data = data.join(",");
+            mount_at(Some("tmpfs"), &fd, Some("tmpfs"), flags, Some(&data), &what)?;
+            fd
+        }
+        MountSource::Overlay { lower, upper, work } => {
+            let fd = open_in_root(root, target, false, true)?
+                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
+            let data = format!(
+                "lowerdir={},upperdir={},workdir={},userxattr",
+                lower.display(),
+                upper.display(),
+                work.display()
+            );
+            mount_at(
+                Some("overlay"),
+                &fd,
+                Some("overlay"),
+                flags,
+                Some(&data),
+                &what,
+            )?;
+            fd
+        }
+    };
+    if let Some(propagation) = user.propagation {
+        // The mount on the destination is a new one: open it again to reach it, not what it covers.
+        let fd = open_in_root(root, target, !fd_is_dir(&fd), false)?
+            .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
+        mount_at(None, &fd, None, propagation_flags(propagation), None, &what)?;
+    }
+    Ok(())
+}
+
+fn fd_is_dir(fd: &OwnedFd) -> bool {
+    rustix::fs::fstat(fd)
+        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+        .unwrap_or(false)
 }
 
 fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
@@ -450,6 +557,7 @@ fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
                 )
             }
         }
+        MountStep::User(user) => apply_user_mount(root, user),
         MountStep::ReadOnly { target } => {
             let Some(fd) = open_in_root(root, target, true, false)? else {
                 return Ok(());
@@ -538,6 +646,17 @@ pub(crate) fn build_rootfs(spec: &ContainerSpec) -> Result<(), ChildError> {
         apply_step(&root, &step)?;
     }
     drop(root);
+    if spec.read_only {
+        // The union itself; the filesystems mounted on it keep their own options.
+        mount(
+            None::<&str>,
+            &spec.rootfs_dir,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .map_err(|e| sys_error("making the root filesystem read-only", e))?;
+    }
 
     nix::unistd::chdir(&spec.rootfs_dir)
         .map_err(|e| sys_error("chdir to the root filesystem", e))?;
@@ -583,7 +702,38 @@ mod tests {
             network_backend: NetworkBackend::Pasta,
             network_options: Vec::new(),
             ports: Vec::new(),
+            mounts: Vec::new(),
+            read_only: false,
         }
+    }
+
+    #[test]
+    fn user_mounts_go_shallowest_first_before_the_masks() {
+        let mut spec = spec(NetworkMode::None, true);
+        let tmpfs = |destination: &str| Mount {
+            destination: destination.into(),
+            source: MountSource::Tmpfs {
+                size: None,
+                mode: None,
+            },
+            readonly: false,
+            flags: MountFlags::default(),
+            propagation: None,
+        };
+        spec.mounts = vec![tmpfs("/data/cache"), tmpfs("/data")];
+        let steps = plan_mounts(&spec);
+        let position = |wanted: &str| {
+            steps
+                .iter()
+                .position(|s| matches!(s, MountStep::User(m) if m.destination == wanted))
+                .unwrap()
+        };
+        let first_mask = steps
+            .iter()
+            .position(|s| matches!(s, MountStep::Mask { .. }))
+            .unwrap();
+        assert!(position("/data") < position("/data/cache"));
+        assert!(position("/data/cache") < first_mask);
     }
 
     #[test]

@@ -118,6 +118,99 @@ pub struct ContainerSpec {
     /// Ports the helper publishes on the host (private network only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortMapping>,
+    /// `-v`, `--mount`, `--tmpfs` and the image's volumes, mounted after the standard ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    /// `--read-only`: the union is mounted read-only once everything is in place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// One mount the user asked for, in the container at `destination` (absolute).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub destination: String,
+    pub source: MountSource,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub readonly: bool,
+    /// nosuid, nodev, noexec.
+    #[serde(default, skip_serializing_if = "MountFlags::is_empty")]
+    pub flags: MountFlags,
+    /// How mounts below it propagate (`bind-propagation`); None leaves the kernel's default,
+    /// rprivate, as runc does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<Propagation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountSource {
+    /// A host directory or file (a volume's data directory too). `recursive`: rbind.
+    Bind { path: PathBuf, recursive: bool },
+    /// A fresh tmpfs; `size` in bytes, `mode` its root's permissions.
+    Tmpfs {
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
+    /// `-v HOST:CTR:O`: an overlay whose lower layer is the host directory and whose changes go
+    /// to `upper`, thrown away with the container.
+    Overlay {
+        lower: PathBuf,
+        upper: PathBuf,
+        work: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountFlags {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nosuid: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nodev: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noexec: bool,
+}
+
+impl MountFlags {
+    pub fn is_empty(&self) -> bool {
+        *self == MountFlags::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    Private,
+    Rprivate,
+    Shared,
+    Rshared,
+    Slave,
+    Rslave,
+}
+
+impl Propagation {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "private" => Propagation::Private,
+            "rprivate" => Propagation::Rprivate,
+            "shared" => Propagation::Shared,
+            "rshared" => Propagation::Rshared,
+            "slave" => Propagation::Slave,
+            "rslave" => Propagation::Rslave,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Propagation::Private => "private",
+            Propagation::Rprivate => "rprivate",
+            Propagation::Shared => "shared",
+            Propagation::Rshared => "rshared",
+            Propagation::Slave => "slave",
+            Propagation::Rslave => "rslave",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

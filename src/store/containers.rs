@@ -46,7 +46,21 @@ pub struct ContainerRecord {
     /// Container ports the image and `--expose` declare, as `80/tcp`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exposed_ports: Vec<String>,
+    /// The volumes it mounts, named and anonymous.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeUse>,
     pub spec: ContainerSpec,
+}
+
+/// A volume a container mounts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeUse {
+    pub name: String,
+    pub destination: String,
+    /// Made for this container: `rm -v` and `run --rm` remove it with the container.
+    pub anonymous: bool,
+    /// Filled from the image on first use (not with `nocopy`).
+    pub copy_up: bool,
 }
 
 /// A container's place on a user-defined network.

@@ -20,6 +20,7 @@ pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod networks;
+pub mod volumes;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ pub enum Error {
     },
     #[error("unable to find network with name or ID {reference}: network not found")]
     NetworkNotFound { reference: String },
+    #[error("no such volume {name}")]
+    VolumeNotFound { name: String },
     #[error("the container name \"{name}\" is already in use by {id}; remove that container or choose another name")]
     NameInUse { name: String, id: String },
     #[error("image used by {container}: image is in use by a container: consider listing external containers and force-removing image")]
@@ -71,6 +74,20 @@ pub struct Store {
 #[derive(Debug)]
 pub struct StoreLock {
     _file: File,
+}
+
+/// Every `*.json` file of `dir` that parses as a `T` (a directory of records, one per file).
+fn read_json_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .filter_map(|e| std::fs::read(e.path()).ok())
+                .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Store {

@@ -35,16 +35,7 @@ impl Store {
     }
 
     pub fn all_networks(&self) -> Vec<NetworkRecord> {
-        let mut networks: Vec<NetworkRecord> = std::fs::read_dir(self.networks_dir())
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok())
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                    .filter_map(|e| std::fs::read(e.path()).ok())
-                    .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut networks: Vec<NetworkRecord> = super::read_json_records(&self.networks_dir());
         networks.sort_by(|a, b| a.name.cmp(&b.name));
         networks
     }

@@ -13,3 +13,4 @@ mod network;
 mod pull;
 mod run;
 mod store;
+mod volumes;

@@ -346,30 +346,78 @@ fn nettools_archive() -> &'static PathBuf {
             let library = std::fs::read(format!("/{path}")).unwrap();
             layer = layer.file(path, 0o755, 0, &library);
         }
-        let layers = vec![busybox_layer().finish(), layer.finish()];
-        let diff_ids: Vec<String> = layers
-            .iter()
-            .map(|l| format!("sha256:{}", sha256_hex(l)))
-            .collect();
-        let config = serde_json::to_vec(&serde_json::json!({
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {
-                "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-                "Cmd": ["sh"],
-                "ExposedPorts": {"80/tcp": {}, "5353/udp": {}},
-            },
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        }))
-        .unwrap();
-        let archive = shared_dir().join("nettools-docker.tar");
-        write_docker_archive(&archive, NETTOOLS_NAME, &layers, &config);
-        std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
-        archive
+        busybox_image_archive(
+            "nettools-docker.tar",
+            NETTOOLS_NAME,
+            layer,
+            serde_json::json!({"ExposedPorts": {"80/tcp": {}, "5353/udp": {}}}),
+        )
+    })
+}
+
+/// A docker-archive in the shared directory of busybox plus `layer`, with a config of busybox's
+/// PATH and `sh`, and the fields of `extra_config`.
+fn busybox_image_archive(
+    file: &str,
+    name: &str,
+    layer: Layer,
+    extra_config: serde_json::Value,
+) -> PathBuf {
+    let layers = vec![busybox_layer().finish(), layer.finish()];
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
+    let mut run_config = serde_json::json!({
+        "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": ["sh"],
+    });
+    if let (Some(fields), Some(extra)) = (run_config.as_object_mut(), extra_config.as_object()) {
+        fields.extend(extra.clone());
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": run_config,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let archive = shared_dir().join(file);
+    write_docker_archive(&archive, name, &layers, &config);
+    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+    archive
+}
+
+pub const VOLUMEBOX_NAME: &str = "localhost/volumebox:latest";
+
+/// busybox with a VOLUME at /srv/seed that the image fills: a file of uid 1000 and a
+/// subdirectory, which a new anonymous volume must receive with their owners.
+fn volumebox_archive() -> &'static PathBuf {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let seed = Layer::new()
+            .dir("srv", 0o755, 0)
+            .dir("srv/seed", 0o755, 0)
+            .file("srv/seed/hello.txt", 0o640, 1000, b"seeded\n")
+            .dir("srv/seed/sub", 0o700, 1000);
+        busybox_image_archive(
+            "volumebox-docker.tar",
+            VOLUMEBOX_NAME,
+            seed,
+            serde_json::json!({"Volumes": {"/srv/seed": {}}}),
+        )
     })
 }
 
 impl super::TestEnv {
+    /// Loads the image with a seeded VOLUME and returns its name.
+    pub fn load_volumebox(&self) -> &'static str {
+        let archive = volumebox_archive();
+        self.skiff(&["load", "-i", archive.to_str().unwrap()])
+            .stdout();
+        VOLUMEBOX_NAME
+    }
+
     /// Loads the network tools image (busybox and OpenBSD netcat) and returns its name.
     pub fn load_nettools(&self) -> &'static str {
         let archive = nettools_archive();

@@ -1,0 +1,216 @@
+//! `volume create`, `ls`, `inspect`, `rm`, `prune`, `exists`.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+
+use super::{format, Outcome};
+use crate::context::Context;
+use crate::volume::{self, CreateRequest};
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    Create(CreateArgs),
+    #[command(name = "ls", visible_alias = "list")]
+    Ls(LsArgs),
+    Inspect(InspectArgs),
+    #[command(name = "rm", visible_alias = "remove")]
+    Rm(RmArgs),
+    Prune(VolumePruneArgs),
+    Exists(ExistsArgs),
+}
+
+impl VolumeCommand {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        match self {
+            VolumeCommand::Create(a) => a.run(ctx),
+            VolumeCommand::Ls(a) => a.run(ctx),
+            VolumeCommand::Inspect(a) => a.run(ctx),
+            VolumeCommand::Rm(a) => a.run(ctx),
+            VolumeCommand::Prune(a) => a.run(ctx),
+            VolumeCommand::Exists(a) => a.run(ctx),
+        }
+    }
+}
+
+fn key_values(pairs: &[String]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// Create a volume.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Driver: local (the only one).
+    #[arg(short, long, default_value = "local")]
+    driver: String,
+    /// Set a label (KEY=VALUE). Repeatable.
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Driver option: type=none,o=bind,device=DIR makes a volume of a host directory. Repeatable.
+    #[arg(short, long = "opt", value_name = "KEY=VALUE")]
+    opt: Vec<String>,
+    /// Succeed without change when a volume of that name exists.
+    #[arg(long)]
+    ignore: bool,
+    /// Volume name (default: a random one).
+    name: Option<String>,
+}
+
+impl CreateArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        if self.driver != "local" {
+            anyhow::bail!(
+                "unsupported volume driver {:?}: skiff makes local volumes",
+                self.driver
+            );
+        }
+        let volume = volume::create(
+            ctx,
+            &CreateRequest {
+                name: self.name,
+                labels: key_values(&self.label),
+                options: key_values(&self.opt),
+                ignore_existing: self.ignore,
+            },
+        )?;
+        println!("{}", volume.name);
+        Ok(0)
+    }
+}
+
+/// List volumes.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print only the names.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Keep only volumes matching: name=, label=KEY[=VALUE], driver=local, dangling=true|false. Repeatable.
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// Output format: table (default), json, or a Go template such as '{{.Name}}'.
+    #[arg(long)]
+    format: Option<String>,
+}
+
+impl LsArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let mut rows = Vec::new();
+        for volume in ctx.store.all_volumes() {
+            if volume::matches_filters(ctx, &volume, &self.filter)? {
+                rows.push(volume::inspect_json(ctx, &volume));
+            }
+        }
+        let columns = [("Driver", "DRIVER"), ("Name", "VOLUME NAME")];
+        format::print_named_listing(&rows, self.quiet, self.format.as_deref(), &columns)?;
+        Ok(0)
+    }
+}
+
+/// Show volumes as JSON (Podman's shape).
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Go template instead of JSON.
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Every volume.
+    #[arg(short, long)]
+    all: bool,
+    #[arg(required_unless_present = "all")]
+    volumes: Vec<String>,
+}
+
+impl InspectArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let volumes = if self.all {
+            ctx.store.all_volumes()
+        } else {
+            let mut found = Vec::new();
+            for name in &self.volumes {
+                found.push(ctx.store.find_volume(name)?);
+            }
+            found
+        };
+        let items = volumes
+            .iter()
+            .map(|v| volume::inspect_json(ctx, v))
+            .collect();
+        format::print_inspect(items, self.format.as_deref(), format::render_inspect_json)?;
+        Ok(0)
+    }
+}
+
+/// Remove volumes (refused while a container uses one, unless -f).
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remove the containers using the volume too.
+    #[arg(short, long)]
+    force: bool,
+    /// Remove every volume.
+    #[arg(short, long)]
+    all: bool,
+    #[arg(required_unless_present = "all")]
+    volumes: Vec<String>,
+}
+
+impl RmArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let names = if self.all {
+            ctx.store
+                .all_volumes()
+                .into_iter()
+                .map(|v| v.name)
+                .collect()
+        } else {
+            self.volumes
+        };
+        for name in volume::remove(ctx, &names, self.force)? {
+            println!("{name}");
+        }
+        Ok(0)
+    }
+}
+
+/// Remove every volume no container uses.
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    #[command(flatten)]
+    prune: super::PruneArgs,
+    /// Only volumes with this label: label=KEY[=VALUE]. Repeatable.
+    #[arg(long = "filter", value_name = "label=KEY[=VALUE]")]
+    filter: Vec<String>,
+}
+
+impl VolumePruneArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let mut labels = Vec::new();
+        for filter in &self.filter {
+            match filter.strip_prefix("label=") {
+                Some(label) => labels.push(label.to_string()),
+                None => anyhow::bail!("invalid filter {filter:?}: volume prune filters by label="),
+            }
+        }
+        self.prune.report(volume::prune(ctx, &labels))
+    }
+}
+
+/// Exit 0 when the volume exists, 1 when it does not.
+#[derive(Debug, Args)]
+pub struct ExistsArgs {
+    volume: String,
+}
+
+impl ExistsArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        Ok(if ctx.store.find_volume(&self.volume).is_ok() {
+            0
+        } else {
+            1
+        })
+    }
+}

@@ -1,0 +1,546 @@
+//! `-v`, `--mount` and `--tmpfs`: parsed when the command line is read, resolved into the
+//! runtime's mounts (volumes made on first use) when the container is created.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::context::Context;
+use crate::runtime::{Mount, MountFlags, MountSource, Propagation};
+use crate::store::containers::VolumeUse;
+use crate::store::StoreLock;
+
+/// What one of the mount flags asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountRequest {
+    pub kind: RequestKind,
+    pub destination: String,
+    pub readonly: bool,
+    pub flags: MountFlags,
+    pub propagation: Option<Propagation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A host path. `create`: made when missing (`-v`), else refused (`--mount`).
+    /// `overlay`: `:O`, changes go to a layer of the container's own.
+    Bind {
+        source: PathBuf,
+        recursive: bool,
+        create: bool,
+        overlay: bool,
+    },
+    /// A named volume, made on first use; `copy_up` false for `nocopy`.
+    Named {
+        name: String,
+        copy_up: bool,
+    },
+    Anonymous {
+        copy_up: bool,
+    },
+    Tmpfs {
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
+}
+
+fn destination(text: &str) -> Result<String> {
+    if !text.starts_with('/') {
+        bail!("invalid container path {text:?}: it must be absolute");
+    }
+    let cleaned: Vec<&str> = text
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if cleaned.contains(&"..") {
+        bail!("invalid container path {text:?}: '..' is not allowed");
+    }
+    if cleaned.is_empty() {
+        bail!("invalid container path {text:?}: cannot mount over /");
+    }
+    Ok(format!("/{}", cleaned.join("/")))
+}
+
+/// A host path as given: absolute, or relative to the working directory (`./src`).
+fn host_path(text: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(text);
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir().context("finding the working directory")?;
+    Ok(cwd.join(path))
+}
+
+/// `-v` options that set flags; true when `option` was one of them.
+fn apply_flag_option(option: &str, request: &mut MountRequest) -> bool {
+    let flags = &mut request.flags;
+    match option {
+        "ro" => request.readonly = true,
+        "rw" => request.readonly = false,
+        "nosuid" => flags.nosuid = true,
+        "suid" => flags.nosuid = false,
+        "nodev" => flags.nodev = true,
+        "dev" => flags.nodev = false,
+        "noexec" => flags.noexec = true,
+        "exec" => flags.noexec = false,
+        // SELinux relabelling: nothing to relabel where SELinux is off, and skiff does not
+        // change labels.
+        "z" | "Z" => {}
+        other => match Propagation::parse(other) {
+            Some(propagation) => request.propagation = Some(propagation),
+            None => return false,
+        },
+    }
+    true
+}
+
+/// `-v [SOURCE:]DESTINATION[:OPTIONS]`: SOURCE is a host path when it has a slash or starts
+/// with a dot, else a volume name; no SOURCE makes an anonymous volume.
+pub fn parse_volume(text: &str) -> Result<MountRequest> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (source, target, options) = match parts.as_slice() {
+        [target] => (None, *target, ""),
+        [target, options] if !options.starts_with('/') => (None, *target, *options),
+        [source, target] => (Some(*source), *target, ""),
+        [source, target, options] => (Some(*source), *target, *options),
+        _ => bail!("invalid volume {text:?}: expected [SOURCE:]DESTINATION[:OPTIONS]"),
+    };
+    let mut copy_up = true;
+    let mut recursive = true;
+    let mut overlay = false;
+    let mut request = MountRequest {
+        kind: RequestKind::Anonymous { copy_up },
+        destination: destination(target)?,
+        readonly: false,
+        flags: MountFlags::default(),
+        propagation: None,
+    };
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        if apply_flag_option(option, &mut request) {
+            continue;
+        }
+        match option {
+            "rbind" => recursive = true,
+            "bind" => recursive = false,
+            "nocopy" => copy_up = false,
+            "copy" => copy_up = true,
+            "O" => overlay = true,
+            "U" | "idmap" => bail!(
+                "volume option {option} is not supported by skiff yet: leave it out (use --userns=keep-id for your own files)"
+            ),
+            _ => bail!("invalid volume option {option:?} in {text:?}"),
+        }
+    }
+    request.kind = match source {
+        None => RequestKind::Anonymous { copy_up },
+        Some(source) if source.contains('/') || source.starts_with('.') => RequestKind::Bind {
+            source: host_path(source)?,
+            recursive,
+            create: true,
+            overlay,
+        },
+        Some(name) => {
+            if !super::valid_name(name) {
+                bail!("invalid volume name {name:?} in {text:?}: a host path must be absolute or start with ./");
+            }
+            RequestKind::Named {
+                name: name.to_string(),
+                copy_up,
+            }
+        }
+    };
+    if overlay && !matches!(request.kind, RequestKind::Bind { .. }) {
+        bail!("volume option O needs a host directory: {text:?}");
+    }
+    Ok(request)
+}
+
+/// A size as Docker writes them: bytes, or with k, m or g (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let lower = text.to_ascii_lowercase();
+    let trimmed = lower.trim_end_matches('b');
+    let (digits, factor) = match trimmed.chars().last() {
+        Some('k') => (&trimmed[..trimmed.len() - 1], 1u64 << 10),
+        Some('m') => (&trimmed[..trimmed.len() - 1], 1 << 20),
+        Some('g') => (&trimmed[..trimmed.len() - 1], 1 << 30),
+        _ => (trimmed, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| anyhow::anyhow!("invalid size {text:?}: expected a number with k, m or g"))
+}
+
+fn parse_mode(text: &str) -> Result<u32> {
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| anyhow::anyhow!("invalid mode {text:?}: expected octal, such as 1777"))
+}
+
+/// The options of a tmpfs, Podman's defaults first (rw, nosuid, nodev, noexec).
+fn tmpfs_request(target: &str, options: &str, text: &str) -> Result<MountRequest> {
+    let mut size = None;
+    let mut mode = None;
+    let mut request = MountRequest {
+        kind: RequestKind::Tmpfs {
+            size: None,
+            mode: None,
+        },
+        destination: destination(target)?,
+        readonly: false,
+        flags: MountFlags {
+            nosuid: true,
+            nodev: true,
+            noexec: true,
+        },
+        propagation: None,
+    };
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        if apply_flag_option(option, &mut request) {
+            continue;
+        }
+        match option.split_once('=') {
+            Some(("size" | "tmpfs-size", value)) => size = Some(parse_size(value)?),
+            Some(("mode" | "tmpfs-mode", value)) => mode = Some(parse_mode(value)?),
+            _ => bail!("invalid tmpfs option {option:?} in {text:?}"),
+        }
+    }
+    request.kind = RequestKind::Tmpfs { size, mode };
+    Ok(request)
+}
+
+/// `--tmpfs PATH[:OPTIONS]`.
+pub fn parse_tmpfs(text: &str) -> Result<MountRequest> {
+    let (target, options) = text.split_once(':').unwrap_or((text, ""));
+    tmpfs_request(target, options, text)
+}
+
+/// `--mount type=bind|volume|tmpfs,source=…,target=…,…`.
+pub fn parse_mount(text: &str) -> Result<MountRequest> {
+    let mut kind = None;
+    let mut source = None;
+    let mut target = None;
+    let mut readonly = false;
+    let mut propagation = None;
+    let mut recursive = true;
+    let mut copy_up = true;
+    let mut tmpfs_options = Vec::new();
+    for field in text.split(',') {
+        let (key, value) = field.split_once('=').unwrap_or((field, ""));
+        match key {
+            "type" => kind = Some(value.to_string()),
+            "src" | "source" => source = Some(value.to_string()),
+            "dst" | "destination" | "target" => target = Some(value.to_string()),
+            "ro" | "readonly" => {
+                readonly = match value {
+                    "" | "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => bail!("invalid {key}={value} in --mount {text:?}: use true or false"),
+                }
+            }
+            "rw" => readonly = false,
+            "bind-propagation" => {
+                propagation = Some(Propagation::parse(value).ok_or_else(|| {
+                    anyhow::anyhow!("invalid bind-propagation {value:?}: use private, rprivate, shared, rshared, slave or rslave")
+                })?)
+            }
+            "bind-nonrecursive" => recursive = value == "false",
+            "volume-nocopy" => copy_up = value == "false",
+            "tmpfs-size" | "tmpfs-mode" => tmpfs_options.push(field.to_string()),
+            "relabel" | "z" | "Z" => {}
+            _ => bail!("invalid --mount option {key:?} in {text:?}"),
+        }
+    }
+    let target = target.ok_or_else(|| {
+        anyhow::anyhow!("--mount {text:?} needs target= (the path in the container)")
+    })?;
+    let mut request = match kind.as_deref() {
+        Some("bind") => {
+            let source = source
+                .ok_or_else(|| anyhow::anyhow!("--mount type=bind needs source= (a host path)"))?;
+            MountRequest {
+                kind: RequestKind::Bind {
+                    source: host_path(&source)?,
+                    recursive,
+                    create: false,
+                    overlay: false,
+                },
+                destination: destination(&target)?,
+                readonly,
+                flags: MountFlags::default(),
+                propagation,
+            }
+        }
+        Some("volume") => {
+            let kind = match source {
+                Some(name) if !name.is_empty() => {
+                    if !super::valid_name(&name) {
+                        bail!("invalid volume name {name:?} in --mount {text:?}");
+                    }
+                    RequestKind::Named { name, copy_up }
+                }
+                _ => RequestKind::Anonymous { copy_up },
+            };
+            MountRequest {
+                kind,
+                destination: destination(&target)?,
+                readonly,
+                flags: MountFlags::default(),
+                propagation: None,
+            }
+        }
+        Some("tmpfs") => tmpfs_request(&target, &tmpfs_options.join(","), text)?,
+        Some("image") => bail!(
+            "--mount type=image is not supported by skiff yet: copy the files into a volume instead"
+        ),
+        Some(other) => {
+            bail!("invalid --mount type {other:?}: skiff mounts bind, volume and tmpfs")
+        }
+        None => bail!("--mount {text:?} needs type= (bind, volume or tmpfs)"),
+    };
+    if kind.as_deref() == Some("tmpfs") {
+        request.readonly |= readonly;
+    }
+    Ok(request)
+}
+
+/// The runtime's mounts for a new container and the volumes it uses: named volumes are made
+/// on first use, anonymous ones always; the image's VOLUMEs not covered by a request get
+/// anonymous volumes. A bind of a path the user cannot read is refused here, before anything
+/// runs. `overlay_dir` holds the layers of `:O` mounts.
+pub fn resolve(
+    ctx: &Context,
+    lock: &StoreLock,
+    requests: &[MountRequest],
+    image_volumes: &[String],
+    overlay_dir: &Path,
+) -> Result<(Vec<Mount>, Vec<VolumeUse>)> {
+    let mut mounts = Vec::new();
+    let mut uses = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for request in requests {
+        if !seen.insert(request.destination.clone()) {
+            bail!("duplicate mount destination {}", request.destination);
+        }
+    }
+    // The image's VOLUMEs, where the user mounted nothing else.
+    let image_requests = image_volumes
+        .iter()
+        .filter_map(|path| destination(path).ok())
+        .filter(|destination| seen.insert(destination.clone()))
+        .map(|destination| MountRequest {
+            kind: RequestKind::Anonymous { copy_up: true },
+            destination,
+            readonly: false,
+            flags: MountFlags::default(),
+            propagation: None,
+        });
+    let all: Vec<MountRequest> = requests.iter().cloned().chain(image_requests).collect();
+    for request in all {
+        let source = match &request.kind {
+            RequestKind::Bind {
+                source,
+                recursive,
+                create,
+                overlay,
+            } => {
+                let path = bind_source(source, *create)?;
+                if *overlay {
+                    let layer = overlay_dir.join(format!("{}", mounts.len()));
+                    for dir in ["upper", "work"] {
+                        std::fs::create_dir_all(layer.join(dir))
+                            .with_context(|| format!("creating {}", layer.display()))?;
+                    }
+                    MountSource::Overlay {
+                        lower: path,
+                        upper: layer.join("upper"),
+                        work: layer.join("work"),
+                    }
+                } else {
+                    MountSource::Bind {
+                        path,
+                        recursive: *recursive,
+                    }
+                }
+            }
+            RequestKind::Named { name, copy_up } => {
+                let volume = match ctx.store.find_volume(name) {
+                    Ok(volume) => volume,
+                    Err(_) => super::create_locked(
+                        ctx,
+                        lock,
+                        &super::CreateRequest {
+                            name: Some(name.clone()),
+                            ..Default::default()
+                        },
+                        false,
+                    )?,
+                };
+                uses.push(VolumeUse {
+                    name: volume.name.clone(),
+                    destination: request.destination.clone(),
+                    anonymous: false,
+                    copy_up: *copy_up,
+                });
+                MountSource::Bind {
+                    path: super::mountpoint(ctx, &volume),
+                    recursive: true,
+                }
+            }
+            RequestKind::Anonymous { copy_up } => {
+                let volume =
+                    super::create_locked(ctx, lock, &super::CreateRequest::default(), true)?;
+                uses.push(VolumeUse {
+                    name: volume.name.clone(),
+                    destination: request.destination.clone(),
+                    anonymous: true,
+                    copy_up: *copy_up,
+                });
+                MountSource::Bind {
+                    path: super::mountpoint(ctx, &volume),
+                    recursive: true,
+                }
+            }
+            RequestKind::Tmpfs { size, mode } => MountSource::Tmpfs {
+                size: *size,
+                mode: *mode,
+            },
+        };
+        mounts.push(Mount {
+            destination: request.destination,
+            source,
+            readonly: request.readonly,
+            flags: request.flags,
+            propagation: request.propagation,
+        });
+    }
+    Ok((mounts, uses))
+}
+
+/// A bind's host path, made when missing if `create` (Docker's `-v`), and checked readable.
+fn bind_source(path: &Path, create: bool) -> Result<PathBuf> {
+    match std::fs::metadata(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            std::fs::create_dir_all(path)
+                .with_context(|| format!("creating the bind source {}", path.display()))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("bind source path does not exist: {}", path.display())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => bail!(
+            "cannot bind-mount {}: permission denied (you cannot reach it)",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("bind source {}", path.display())),
+    }
+    let is_dir = path.is_dir();
+    let wanted = if is_dir {
+        nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK
+    } else {
+        nix::unistd::AccessFlags::R_OK
+    };
+    if nix::unistd::access(path, wanted).is_err() {
+        bail!(
+            "cannot bind-mount {}: permission denied (you cannot read it)",
+            path.display()
+        );
+    }
+    Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bind(source: &str, recursive: bool, overlay: bool) -> RequestKind {
+        RequestKind::Bind {
+            source: source.into(),
+            recursive,
+            create: true,
+            overlay,
+        }
+    }
+
+    #[test]
+    fn volume_flags_parse_as_docker_reads_them() {
+        let r = parse_volume("/src:/work:ro,Z,nodev,rshared").unwrap();
+        assert_eq!(r.kind, bind("/src", true, false));
+        assert_eq!(r.destination, "/work");
+        assert!(r.readonly && r.flags.nodev && !r.flags.noexec);
+        assert_eq!(r.propagation, Some(Propagation::Rshared));
+        assert_eq!(
+            parse_volume("data:/var/lib/data/").unwrap().kind,
+            RequestKind::Named {
+                name: "data".into(),
+                copy_up: true
+            }
+        );
+        assert_eq!(
+            parse_volume("/cache").unwrap().kind,
+            RequestKind::Anonymous { copy_up: true }
+        );
+        assert!(parse_volume("/cache:ro").unwrap().readonly);
+        assert_eq!(
+            parse_volume("/h:/c:O,bind").unwrap().kind,
+            bind("/h", false, true)
+        );
+        for bad in [
+            "data:relative",
+            "/a:/b:bogus",
+            "/a:/b:U",
+            "bad name:/x",
+            "/a:/",
+            "/a:/b/../c",
+            "x:/a:O",
+        ] {
+            assert!(parse_volume(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mount_and_tmpfs_flags_parse() {
+        let r = parse_mount("type=bind,src=/h,dst=/c,readonly,bind-propagation=rslave").unwrap();
+        assert!(r.readonly);
+        assert_eq!(r.propagation, Some(Propagation::Rslave));
+        assert!(matches!(r.kind, RequestKind::Bind { create: false, .. }));
+        let r = parse_mount("type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1770").unwrap();
+        assert_eq!(
+            r.kind,
+            RequestKind::Tmpfs {
+                size: Some(64 << 20),
+                mode: Some(0o1770)
+            }
+        );
+        let r = parse_mount("type=volume,source=v,target=/d,volume-nocopy").unwrap();
+        assert_eq!(
+            r.kind,
+            RequestKind::Named {
+                name: "v".into(),
+                copy_up: false
+            }
+        );
+        let r = parse_tmpfs("/run:size=1g,exec,mode=755").unwrap();
+        assert!(r.flags.nosuid && r.flags.nodev && !r.flags.noexec);
+        assert_eq!(
+            r.kind,
+            RequestKind::Tmpfs {
+                size: Some(1 << 30),
+                mode: Some(0o755)
+            }
+        );
+        for bad in [
+            "type=bind,target=/c",
+            "type=nfs,target=/c",
+            "source=/a,target=/b",
+            "type=bind,src=/a",
+            "type=image,source=x,target=/y",
+        ] {
+            assert!(parse_mount(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size("65536k").unwrap(), 64 << 20);
+        assert!(parse_size("lots").is_err());
+    }
+}

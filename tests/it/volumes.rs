@@ -1,0 +1,329 @@
+//! Volumes and mounts: binds (-v, --mount), named and anonymous volumes seeded from the image,
+//! tmpfs, read-only roots, overlay binds, and the `volume` commands.
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::common::each_env;
+
+#[test]
+fn binds_reach_the_host_and_ro_refuses_writes() {
+    for env in each_env("binds") {
+        let image = env.load_testbox();
+        let shared = env.path("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        env.give(&shared);
+        let bind = format!("{}:/work", shared.display());
+        env.skiff(&[
+            "run",
+            "--rm",
+            "-v",
+            &bind,
+            image,
+            "sh",
+            "-c",
+            "echo from-container > /work/out",
+        ])
+        .stdout();
+        let written = shared.join("out");
+        assert_eq!(
+            std::fs::read_to_string(&written).unwrap(),
+            "from-container\n"
+        );
+        // Root in the container is the user (or root) on the host.
+        assert_eq!(std::fs::metadata(&written).unwrap().uid(), env.uid);
+
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "-v",
+                &format!("{bind}:ro"),
+                image,
+                "sh",
+                "-c",
+                "echo x > /work/other",
+            ])
+            .assert_exit(1);
+        assert!(stderr.contains("Read-only file system"), "{stderr}");
+        assert!(!shared.join("other").exists());
+
+        // -v makes a missing host directory; --mount type=bind refuses one, by name.
+        let missing = env.path("made-by-v");
+        env.skiff(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{}:/m", missing.display()),
+            image,
+            "true",
+        ])
+        .stdout();
+        assert!(missing.is_dir());
+        let absent = env.path("absent");
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--mount",
+                &format!("type=bind,source={},target=/m", absent.display()),
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(
+            stderr.contains("bind source path does not exist"),
+            "{stderr}"
+        );
+
+        // --mount type=bind,readonly says the same as :ro.
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--mount",
+                &format!("type=bind,src={},dst=/work,readonly", shared.display()),
+                image,
+                "touch",
+                "/work/x",
+            ])
+            .assert_exit(1);
+        assert!(stderr.contains("Read-only file system"), "{stderr}");
+
+        // :O: the container changes its own layer over the directory, never the host's files.
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "-v",
+                &format!("{bind}:O"),
+                image,
+                "sh",
+                "-c",
+                "echo changed > /work/out; rm -f /work/gone; cat /work/out",
+            ])
+            .stdout();
+        assert_eq!(out, "changed\n");
+        assert_eq!(
+            std::fs::read_to_string(&written).unwrap(),
+            "from-container\n"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_bind_source_is_a_clear_error() {
+    if !crate::common::is_root() {
+        eprintln!("skipped: making a directory the test user cannot read needs root");
+        return;
+    }
+    // Only the unprivileged user is refused: root reads everything.
+    let Some(env) = crate::common::TestEnv::rootless("unreadable-bind") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let secret = env.path("secret");
+    std::fs::create_dir_all(&secret).unwrap();
+    std::os::unix::fs::chown(&secret, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let (_, stderr) = env
+        .skiff(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{}:/s", secret.display()),
+            image,
+            "true",
+        ])
+        .assert_exit(125);
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
+    for env in each_env("volumes") {
+        let image = env.load_volumebox();
+        env.skiff(&[
+            "run",
+            "--rm",
+            "-v",
+            "keep:/data",
+            image,
+            "sh",
+            "-c",
+            "echo persisted > /data/file",
+        ])
+        .stdout();
+        assert_eq!(
+            env.skiff(&[
+                "run",
+                "--rm",
+                "-v",
+                "keep:/elsewhere",
+                image,
+                "cat",
+                "/elsewhere/file"
+            ])
+            .stdout(),
+            "persisted\n"
+        );
+        assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "keep\n");
+
+        // The image's VOLUME gets an anonymous volume holding the image's files, owners kept.
+        let id = env
+            .skiff(&["create", "--name", "seeded", image, "sh", "-c", "stat -c '%u %a %n' /srv/seed/hello.txt /srv/seed/sub; cat /srv/seed/hello.txt; echo more > /srv/seed/added"])
+            .stdout();
+        assert!(!id.trim().is_empty());
+        let out = env.skiff(&["start", "-a", "seeded"]).stdout();
+        assert_eq!(
+            out,
+            "1000 640 /srv/seed/hello.txt\n1000 700 /srv/seed/sub\nseeded\n"
+        );
+        let anonymous = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{range .Mounts}}{{.Name}}{{end}}",
+                "seeded",
+            ])
+            .stdout();
+        let anonymous = anonymous.trim().to_string();
+        assert_eq!(anonymous.len(), 64, "{anonymous}");
+        let mountpoint = env
+            .skiff(&[
+                "volume",
+                "inspect",
+                "--format",
+                "{{.Mountpoint}}",
+                &anonymous,
+            ])
+            .stdout();
+        assert_eq!(
+            std::fs::read_to_string(std::path::Path::new(mountpoint.trim()).join("added")).unwrap(),
+            "more\n"
+        );
+
+        // In use: refused, by name.
+        let (_, stderr) = env.skiff(&["volume", "rm", &anonymous]).assert_exit(125);
+        assert!(stderr.contains("seeded"), "{stderr}");
+        // rm -v takes the anonymous volume with the container; the named one stays.
+        env.skiff(&["rm", "-v", "seeded"]).stdout();
+        assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "keep\n");
+        // A second run gets a fresh copy; --rm removes it again.
+        env.skiff(&["run", "--rm", image, "test", "-f", "/srv/seed/hello.txt"])
+            .stdout();
+        assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "keep\n");
+
+        // nocopy: the volume starts empty.
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "-v",
+                "empty:/srv/seed:nocopy",
+                image,
+                "ls",
+                "-A",
+                "/srv/seed",
+            ])
+            .stdout();
+        assert_eq!(out, "");
+
+        assert!(env
+            .skiff(&["volume", "exists", "keep"])
+            .output()
+            .status
+            .success());
+        assert_eq!(
+            env.skiff(&["volume", "exists", "nope"])
+                .output()
+                .status
+                .code(),
+            Some(1)
+        );
+        let (_, stderr) = env.skiff(&["volume", "inspect", "nope"]).assert_exit(125);
+        assert!(stderr.contains("no such volume nope"), "{stderr}");
+        env.skiff(&["volume", "create", "--label", "team=a", "labelled"])
+            .stdout();
+        assert_eq!(
+            env.skiff(&["volume", "ls", "-q", "--filter", "label=team=a"])
+                .stdout(),
+            "labelled\n"
+        );
+        let mut pruned: Vec<String> = env
+            .skiff(&["volume", "prune", "-f"])
+            .stdout()
+            .lines()
+            .map(String::from)
+            .collect();
+        pruned.sort();
+        assert_eq!(pruned, ["empty", "keep", "labelled"]);
+        assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "");
+    }
+}
+
+#[test]
+fn read_only_roots_and_tmpfs_mounts() {
+    for env in each_env("read-only") {
+        let image = env.load_testbox();
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--read-only", image, "touch", "/file"])
+            .assert_exit(1);
+        assert!(stderr.contains("Read-only file system"), "{stderr}");
+        for writable in ["/tmp", "/var/tmp", "/run"] {
+            env.skiff(&[
+                "run",
+                "--rm",
+                "--read-only",
+                image,
+                "touch",
+                &format!("{writable}/file"),
+            ])
+            .stdout();
+        }
+        env.skiff(&[
+            "run",
+            "--rm",
+            "--read-only",
+            "--read-only-tmpfs=false",
+            image,
+            "touch",
+            "/tmp/file",
+        ])
+        .assert_exit(1);
+
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--tmpfs",
+                "/scratch:size=2m,mode=1770",
+                image,
+                "sh",
+                "-c",
+                "stat -c %a /scratch; df -k /scratch | tail -1",
+            ])
+            .stdout();
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("1770"), "{out}");
+        let size: u64 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default();
+        assert_eq!(size, 2048, "{out}");
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--mount",
+                "type=tmpfs,target=/t,tmpfs-size=1m",
+                image,
+                "sh",
+                "-c",
+                "grep ' /t ' /proc/mounts",
+            ])
+            .stdout();
+        assert!(out.contains("tmpfs") && out.contains("size=1024k"), "{out}");
+    }
+}
