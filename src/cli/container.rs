@@ -169,6 +169,9 @@ pub struct ContainerFlags {
     /// Mount a tmpfs: PATH[:OPTIONS] (size=, mode=, ro, exec…; default rw,nosuid,nodev,noexec). Repeatable.
     #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
     tmpfs: Vec<String>,
+    /// User namespace: keep-id[:uid=N,gid=N] (your uid and gid inside, so files you make in a bind mount stay yours) or host (the default).
+    #[arg(long, value_name = "MODE")]
+    userns: Option<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     read_only: bool,
@@ -254,6 +257,7 @@ impl ContainerFlags {
             mounts,
             read_only: self.read_only,
             read_only_tmpfs: self.read_only_tmpfs,
+            userns: container::userns::UsernsMode::parse(self.userns.as_deref().unwrap_or(""))?,
             image: self.image.clone(),
             command: self.command.clone(),
             entrypoint: self.entrypoint.clone(),

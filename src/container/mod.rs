@@ -8,6 +8,7 @@ pub mod detached;
 pub mod lifecycle;
 mod names;
 pub mod top;
+pub mod userns;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -71,6 +72,7 @@ pub struct CreateOptions {
     pub read_only: bool,
     /// …with tmpfs on /tmp, /var/tmp and /run unless `--read-only-tmpfs=false`.
     pub read_only_tmpfs: bool,
+    pub userns: userns::UsernsMode,
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -360,6 +362,12 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         );
         files.insert(0, ("hosts", hosts));
     }
+    let namespace = userns::plan(
+        ctx,
+        &options.userns,
+        image.layers.iter().rev().cloned().collect(),
+    )?;
+    files.extend(namespace.etc_files.iter().cloned());
     let mut etc_files = Vec::new();
     for (file, content) in files {
         let path = run_dir.join(file);
@@ -393,7 +401,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     drop(lock);
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
-        layers: image.layers.iter().rev().cloned().collect(),
+        layers: namespace.layers,
         upper_dir: container_dir.join("upper"),
         work_dir: container_dir.join("work"),
         rootfs_dir: container_dir.join("merged"),
@@ -411,6 +419,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             user: options
                 .user
                 .clone()
+                .or(namespace.default_user)
                 .or_else(|| run.user.clone())
                 .unwrap_or_default(),
             terminal: options.tty,
@@ -421,7 +430,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         },
         network: spec_network,
         etc_files,
-        id_mapping: ctx.id_mapping.clone(),
+        id_mapping: namespace.mapping,
         run_dir,
         network_backend,
         network_options,

@@ -2,6 +2,7 @@
 //! import and save. Output shapes follow `podman images` / `podman image inspect`.
 
 pub mod config;
+pub mod idmap;
 pub mod pull;
 pub mod push;
 pub mod reference;

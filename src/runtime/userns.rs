@@ -35,16 +35,80 @@ impl IdMapping {
         map_id(&self.gids, inside)
     }
 
+    /// The host id `outside` seen in the container, if mapped.
+    pub fn container_uid(&self, outside: u32) -> Option<u32> {
+        unmap_id(&self.uids, outside)
+    }
+
+    pub fn container_gid(&self, outside: u32) -> Option<u32> {
+        unmap_id(&self.gids, outside)
+    }
+
     /// True when only the user's own id is mapped (no subordinate range was found).
     pub fn is_single(&self) -> bool {
-        self.uids.len() == 1 && self.gids.len() == 1
+        let total = |ranges: &[IdRange]| ranges.iter().map(|r| u64::from(r.count)).sum::<u64>();
+        total(&self.uids) == 1 && total(&self.gids) == 1
     }
+
+    /// `--userns=keep-id`, from the user's default mapping (own id at 0, then the subordinate
+    /// range): the user's id becomes `uid`/`gid` inside, and the subordinate ids fill the rest
+    /// around it, so the container keeps as many ids as before.
+    pub fn keep_id(&self, uid: u32, gid: u32) -> Result<IdMapping, String> {
+        Ok(IdMapping {
+            uids: move_own_id(&self.uids, uid, "uid")?,
+            gids: move_own_id(&self.gids, gid, "gid")?,
+        })
+    }
+}
+
+/// The ranges of a default mapping (own id, then the subordinate range at 1) with the own id
+/// moved to `inside`.
+fn move_own_id(ranges: &[IdRange], inside: u32, kind: &str) -> Result<Vec<IdRange>, String> {
+    let [own, subordinate] = ranges else {
+        return Err(format!(
+            "--userns=keep-id needs subordinate ids in /etc/sub{kind}: add a range for your user"
+        ));
+    };
+    if inside > subordinate.count {
+        return Err(format!(
+            "--userns=keep-id:{kind}={inside} is beyond the {} subordinate ids of /etc/sub{kind}",
+            subordinate.count
+        ));
+    }
+    let mut moved = Vec::new();
+    if inside > 0 {
+        moved.push(IdRange {
+            inside: 0,
+            outside: subordinate.outside,
+            count: inside,
+        });
+    }
+    moved.push(IdRange {
+        inside,
+        outside: own.outside,
+        count: 1,
+    });
+    if subordinate.count > inside {
+        moved.push(IdRange {
+            inside: inside + 1,
+            outside: subordinate.outside + inside,
+            count: subordinate.count - inside,
+        });
+    }
+    Ok(moved)
 }
 
 fn map_id(ranges: &[IdRange], inside: u32) -> Option<u32> {
     ranges.iter().find_map(|r| {
         let offset = inside.checked_sub(r.inside)?;
         (offset < r.count).then(|| r.outside + offset)
+    })
+}
+
+fn unmap_id(ranges: &[IdRange], outside: u32) -> Option<u32> {
+    ranges.iter().find_map(|r| {
+        let offset = outside.checked_sub(r.outside)?;
+        (offset < r.count).then(|| r.inside + offset)
     })
 }
 
@@ -191,6 +255,23 @@ pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_id_moves_the_own_id_and_keeps_every_id() {
+        let default = plan_mapping("a", 1000, 1000, "a:100000:65536", "a:100000:65536");
+        let kept = default.keep_id(1000, 1000).unwrap();
+        assert_eq!(kept.host_uid(1000), Some(1000));
+        assert_eq!(kept.host_uid(0), Some(100000));
+        assert_eq!(kept.host_uid(999), Some(100999));
+        assert_eq!(kept.host_uid(1001), Some(101000));
+        assert_eq!(kept.host_uid(65536), Some(165535));
+        assert_eq!(kept.host_uid(65537), None);
+        // Where the default mapping has the image's root, keep-id has a subordinate id.
+        assert_eq!(default.container_uid(kept.host_uid(0).unwrap()), Some(1));
+        assert!(default.keep_id(70000, 1000).is_err());
+        let single = plan_mapping("a", 1000, 1000, "", "");
+        assert!(single.is_single() && single.keep_id(1000, 1000).is_err());
+    }
 
     #[test]
     fn finds_first_range_by_name_or_uid() {

@@ -3,15 +3,24 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use crate::common::each_env;
+use crate::common::{each_env, TestEnv};
+
+/// A directory of the test's, holding `files`, that skiff's user may bind and write.
+fn bind_dir(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = env.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, content) in files {
+        std::fs::write(dir.join(file), content).unwrap();
+    }
+    env.give(&dir);
+    dir
+}
 
 #[test]
 fn binds_reach_the_host_and_ro_refuses_writes() {
     for env in each_env("binds") {
         let image = env.load_testbox();
-        let shared = env.path("shared");
-        std::fs::create_dir_all(&shared).unwrap();
-        env.give(&shared);
+        let shared = bind_dir(&env, "shared", &[]);
         let bind = format!("{}:/work", shared.display());
         env.skiff(&[
             "run",
@@ -325,5 +334,80 @@ fn read_only_roots_and_tmpfs_mounts() {
             ])
             .stdout();
         assert!(out.contains("tmpfs") && out.contains("size=1024k"), "{out}");
+    }
+}
+
+#[test]
+fn keep_id_keeps_the_users_own_files_and_copies_layers_once() {
+    for env in each_env("keep-id") {
+        let image = env.load_testbox();
+        let shared = bind_dir(&env, "project", &[("mine", "host file\n")]);
+        let bind = format!("{}:/src", shared.display());
+        let script = "id -u; id -g; whoami; stat -c %u /src/mine /bin; touch /src/made";
+        let args = [
+            "run",
+            "--rm",
+            "--userns=keep-id",
+            "-v",
+            &bind,
+            image,
+            "sh",
+            "-c",
+            script,
+        ];
+        if env.as_root {
+            let (_, stderr) = env.skiff(&args).assert_exit(125);
+            assert!(stderr.contains("rootless"), "{stderr}");
+            continue;
+        }
+        let first = env.skiff(&args).output();
+        let stdout = String::from_utf8_lossy(&first.stdout);
+        let stderr = String::from_utf8_lossy(&first.stderr);
+        assert!(first.status.success(), "{stderr}");
+        let uid = env.uid.to_string();
+        // The user's ids inside, named; the user's file is theirs; the image's root stays root.
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines[0], uid, "{stdout}");
+        assert_eq!(lines[3], uid, "{stdout}");
+        assert_eq!(lines[4], "0", "{stdout}");
+        assert_ne!(lines[2], "", "{stdout}");
+        assert!(stderr.contains("Copying"), "{stderr}");
+        assert_eq!(
+            std::fs::metadata(shared.join("made")).unwrap().uid(),
+            env.uid,
+            "a file made inside belongs to the user on the host"
+        );
+        // The copy is made once per mapping.
+        let second = env
+            .skiff(&["run", "--rm", "--userns=keep-id", image, "id", "-u"])
+            .output();
+        assert!(second.status.success());
+        assert!(!String::from_utf8_lossy(&second.stderr).contains("Copying"));
+        // Without keep-id the same file is root's inside.
+        assert_eq!(
+            env.skiff(&[
+                "run",
+                "--rm",
+                "-v",
+                &bind,
+                image,
+                "stat",
+                "-c",
+                "%u",
+                "/src/mine"
+            ])
+            .stdout(),
+            "0\n"
+        );
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--userns=keep-id:uid=99999999",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(stderr.contains("beyond"), "{stderr}");
     }
 }
