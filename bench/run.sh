@@ -114,3 +114,5 @@ bench/pull.sh
 bench/lifecycle.sh
 # And the network benchmark: -p start latency, host-to-container and published-port throughput.
 bench/network.sh
+# And the keep-id benchmark: first and second --userns=keep-id start on a 200 MiB image.
+bench/keepid.sh
