@@ -172,6 +172,9 @@ pub struct ContainerFlags {
     /// User namespace: keep-id[:uid=N,gid=N] (your uid and gid inside, so files you make in a bind mount stay yours) or host (the default).
     #[arg(long, value_name = "MODE")]
     userns: Option<String>,
+    /// Mount the volumes and binds of another container at the same places: CONTAINER[:ro|rw]. Repeatable.
+    #[arg(long, value_name = "CONTAINER[:ro|rw]")]
+    volumes_from: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     read_only: bool,
@@ -258,6 +261,7 @@ impl ContainerFlags {
             read_only: self.read_only,
             read_only_tmpfs: self.read_only_tmpfs,
             userns: container::userns::UsernsMode::parse(self.userns.as_deref().unwrap_or(""))?,
+            volumes_from: self.volumes_from.clone(),
             image: self.image.clone(),
             command: self.command.clone(),
             entrypoint: self.entrypoint.clone(),

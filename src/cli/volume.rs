@@ -1,4 +1,4 @@
-//! `volume create`, `ls`, `inspect`, `rm`, `prune`, `exists`.
+//! `volume create`, `ls`, `inspect`, `rm`, `prune`, `exists`, `export`, `import`.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,8 @@ pub enum VolumeCommand {
     Rm(RmArgs),
     Prune(VolumePruneArgs),
     Exists(ExistsArgs),
+    Export(ExportArgs),
+    Import(ImportArgs),
 }
 
 impl VolumeCommand {
@@ -29,6 +31,8 @@ impl VolumeCommand {
             VolumeCommand::Rm(a) => a.run(ctx),
             VolumeCommand::Prune(a) => a.run(ctx),
             VolumeCommand::Exists(a) => a.run(ctx),
+            VolumeCommand::Export(a) => a.run(ctx),
+            VolumeCommand::Import(a) => a.run(ctx),
         }
     }
 }
@@ -212,5 +216,63 @@ impl ExistsArgs {
         } else {
             1
         })
+    }
+}
+
+/// Write a volume's contents as a tar archive (to standard output unless -o).
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    volume: String,
+}
+
+impl ExportArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let volume = ctx.store.find_volume(&self.volume)?;
+        let dir = volume::mountpoint(ctx, &volume);
+        match &self.output {
+            Some(path) => {
+                let mut file = std::fs::File::create(path)
+                    .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+                crate::container::copy::archive_directory(ctx, &dir, &mut file)?;
+            }
+            None => {
+                use std::io::IsTerminal;
+                if std::io::stdout().is_terminal() {
+                    anyhow::bail!("refusing to write an archive to a terminal: give -o FILE or redirect the output");
+                }
+                crate::container::copy::archive_directory(
+                    ctx,
+                    &dir,
+                    &mut std::io::stdout().lock(),
+                )?;
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// Unpack a tar archive (a file, or - for standard input) into a volume.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    volume: String,
+    /// The archive, or - for standard input.
+    source: String,
+}
+
+impl ImportArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        let volume = ctx.store.find_volume(&self.volume)?;
+        let dir = volume::mountpoint(ctx, &volume);
+        if self.source == "-" {
+            crate::container::copy::unpack_into_directory(ctx, &dir, &mut std::io::stdin().lock())?;
+        } else {
+            let mut file = std::fs::File::open(&self.source)
+                .map_err(|e| anyhow::anyhow!("opening {}: {e}", self.source))?;
+            crate::container::copy::unpack_into_directory(ctx, &dir, &mut file)?;
+        }
+        Ok(0)
     }
 }

@@ -403,29 +403,7 @@ fn copy_in(
 pub fn export(ctx: &Context, reference: &str, out: &mut dyn Write) -> Result<()> {
     let record = ctx.store.find_container(reference)?;
     let (mut reader, writer) = io::pipe()?;
-    let child = move || {
-        let mut builder = tar::Builder::new(writer);
-        builder.follow_symlinks(false);
-        let mut children: Vec<_> = std::fs::read_dir("/")
-            .map_err(describe)?
-            .collect::<io::Result<_>>()
-            .map_err(describe)?;
-        children.sort_by_key(|entry| entry.file_name());
-        for child in children {
-            append_tree(
-                &mut builder,
-                &child.path(),
-                Path::new(&child.file_name()),
-                None,
-            )
-            .map_err(describe)?;
-        }
-        builder
-            .into_inner()
-            .map_err(describe)?
-            .flush()
-            .map_err(describe)
-    };
+    let child = move || archive_children(writer, Path::new("/")).map_err(describe);
     let parent = move || -> std::result::Result<(), String> {
         io::copy(&mut reader, out).map_err(describe)?;
         out.flush().map_err(describe)
@@ -435,6 +413,60 @@ pub fn export(ctx: &Context, reference: &str, out: &mut dyn Write) -> Result<()>
         writable: false,
     };
     runtime::run_in_container_root(root, child, parent)?;
+    Ok(())
+}
+
+/// Writes what `dir` holds as a tar stream, names relative to it, owners as they are.
+fn archive_children(out: impl Write, dir: &Path) -> io::Result<()> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    let mut children: Vec<_> = std::fs::read_dir(dir)?.collect::<io::Result<_>>()?;
+    children.sort_by_key(|entry| entry.file_name());
+    for child in children {
+        append_tree(
+            &mut builder,
+            &child.path(),
+            Path::new(&child.file_name()),
+            None,
+        )?;
+    }
+    builder.into_inner()?.flush()
+}
+
+/// Writes the contents of `dir` as a tar archive to `out`, owners as the container sees them
+/// (read in the user namespace, where the container's users' files are readable).
+pub fn archive_directory(ctx: &Context, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let (mut reader, writer) = io::pipe()?;
+    let dir = dir.to_path_buf();
+    let child = move || archive_children(writer, &dir).map_err(describe);
+    let parent = move || -> std::result::Result<(), String> {
+        io::copy(&mut reader, out).map_err(describe)?;
+        out.flush().map_err(describe)
+    };
+    runtime::run_in_user_namespace_streaming(ctx.id_mapping.as_ref(), child, parent)?;
+    Ok(())
+}
+
+/// Unpacks the tar archive `input` into `dir`, owners kept (as container ids), never through a
+/// symlink the archive made.
+pub fn unpack_into_directory(ctx: &Context, dir: &Path, input: &mut dyn Read) -> Result<()> {
+    let (reader, mut writer) = io::pipe()?;
+    let dir = dir.to_path_buf();
+    let child = move || {
+        let how = Extraction {
+            dest: &dir,
+            trailing_slash: true,
+            contents: false,
+            as_is: true,
+            preserve_owners: true,
+        };
+        extract(reader, &how).map_err(describe)
+    };
+    let parent = move || -> std::result::Result<(), String> {
+        io::copy(input, &mut writer).map_err(describe)?;
+        Ok(())
+    };
+    runtime::run_in_user_namespace_streaming(ctx.id_mapping.as_ref(), child, parent)?;
     Ok(())
 }
 

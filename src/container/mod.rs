@@ -73,6 +73,8 @@ pub struct CreateOptions {
     /// …with tmpfs on /tmp, /var/tmp and /run unless `--read-only-tmpfs=false`.
     pub read_only_tmpfs: bool,
     pub userns: userns::UsernsMode,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -389,11 +391,16 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
+    let mut inherited = Vec::new();
+    for source in &options.volumes_from {
+        inherited.extend(crate::volume::mounts::volumes_from(ctx, source)?);
+    }
     let lock = ctx.store.lock()?;
     let (mounts, volumes) = crate::volume::mounts::resolve(
         ctx,
         &lock,
         &mount_requests,
+        inherited,
         &image_volumes,
         // Thrown away with the container (the run directory goes with it).
         &run_dir.join("volume-overlays"),

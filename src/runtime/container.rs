@@ -576,16 +576,29 @@ where
     T: serde::Serialize + serde::de::DeserializeOwned,
     F: FnOnce() -> Result<T, String>,
 {
-    let Some(mapping) = mapping else {
-        return work().map_err(Error::Work);
+    match mapping {
+        None => work().map_err(Error::Work),
+        Some(_) => run_in_user_namespace_streaming(mapping, work, || Ok(())),
+    }
+}
+
+/// Like [`run_in_user_namespace`], with `parent_work` running here meanwhile (streaming an
+/// archive through a pipe, typically); as root the child needs no namespace at all.
+pub fn run_in_user_namespace_streaming<T, C, P>(
+    mapping: Option<&IdMapping>,
+    child_work: C,
+    parent_work: P,
+) -> Result<T, Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    C: FnOnce() -> Result<T, String>,
+    P: FnOnce() -> Result<(), String>,
+{
+    let flags = match mapping {
+        Some(_) => CloneFlags::CLONE_NEWUSER,
+        None => CloneFlags::empty(),
     };
-    run_in_child(
-        CloneFlags::CLONE_NEWUSER,
-        Some(mapping),
-        || Ok(()),
-        work,
-        || Ok(()),
-    )
+    run_in_child(flags, mapping, || Ok(()), child_work, parent_work)
 }
 
 /// A descriptor of one of a running process's namespaces, for setns.

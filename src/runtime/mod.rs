@@ -24,8 +24,8 @@ pub mod tty;
 pub mod userns;
 
 pub use container::{
-    exec_in_container, run_container, run_in_container_root, run_in_user_namespace, ContainerRoot,
-    RunOutcome, SignalWatch,
+    exec_in_container, run_container, run_in_container_root, run_in_user_namespace,
+    run_in_user_namespace_streaming, ContainerRoot, RunOutcome, SignalWatch,
 };
 pub use spec::*;
 

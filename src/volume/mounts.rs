@@ -314,6 +314,7 @@ pub fn resolve(
     ctx: &Context,
     lock: &StoreLock,
     requests: &[MountRequest],
+    inherited: Vec<(Mount, Option<VolumeUse>)>,
     image_volumes: &[String],
     overlay_dir: &Path,
 ) -> Result<(Vec<Mount>, Vec<VolumeUse>)> {
@@ -323,6 +324,13 @@ pub fn resolve(
     for request in requests {
         if !seen.insert(request.destination.clone()) {
             bail!("duplicate mount destination {}", request.destination);
+        }
+    }
+    // --volumes-from, where the container's own mounts leave room.
+    for (mount, used) in inherited {
+        if seen.insert(mount.destination.clone()) {
+            uses.extend(used);
+            mounts.push(mount);
         }
     }
     // The image's VOLUMEs, where the user mounted nothing else.
@@ -417,6 +425,42 @@ pub fn resolve(
         });
     }
     Ok((mounts, uses))
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`: the other container's binds and volumes, at the same
+/// places, read-only or writable as asked (else as they are there). Its anonymous volumes stay
+/// its own: removing this container never removes them.
+pub fn volumes_from(ctx: &Context, text: &str) -> Result<Vec<(Mount, Option<VolumeUse>)>> {
+    let (reference, mode) = match text.rsplit_once(':') {
+        Some((reference, mode @ ("ro" | "rw" | "z" | "Z"))) => (reference, Some(mode)),
+        Some((_, mode)) => bail!("invalid --volumes-from mode {mode:?}: use ro or rw"),
+        None => (text, None),
+    };
+    let other = ctx.store.find_container(reference)?;
+    Ok(other
+        .spec
+        .mounts
+        .iter()
+        .filter(|m| !matches!(m.source, MountSource::Tmpfs { .. }))
+        .map(|mount| {
+            let mut mount = mount.clone();
+            match mode {
+                Some("ro") => mount.readonly = true,
+                Some("rw") => mount.readonly = false,
+                _ => {}
+            }
+            let used = other
+                .volumes
+                .iter()
+                .find(|v| v.destination == mount.destination)
+                .map(|v| VolumeUse {
+                    anonymous: false,
+                    copy_up: false,
+                    ..v.clone()
+                });
+            (mount, used)
+        })
+        .collect())
 }
 
 /// A bind's host path, made when missing if `create` (Docker's `-v`), and checked readable.

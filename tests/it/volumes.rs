@@ -212,6 +212,27 @@ fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
             "more\n"
         );
 
+        // --volumes-from: the same volume at the same place, read-only when asked; no
+        // anonymous volume of its own for the image's VOLUME there.
+        let (stdout, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--volumes-from",
+                "seeded:ro",
+                image,
+                "sh",
+                "-c",
+                "cat /srv/seed/added; touch /srv/seed/x",
+            ])
+            .assert_exit(1);
+        assert_eq!(stdout, "more\n");
+        assert!(stderr.contains("Read-only file system"), "{stderr}");
+        assert_eq!(
+            env.skiff(&["volume", "ls", "-q"]).stdout().lines().count(),
+            2
+        );
+
         // In use: refused, by name.
         let (_, stderr) = env.skiff(&["volume", "rm", &anonymous]).assert_exit(125);
         assert!(stderr.contains("seeded"), "{stderr}");
@@ -222,6 +243,30 @@ fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
         env.skiff(&["run", "--rm", image, "test", "-f", "/srv/seed/hello.txt"])
             .stdout();
         assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "keep\n");
+
+        // export and import as tar, owners kept.
+        env.skiff(&[
+            "run",
+            "--rm",
+            "-v",
+            "keep:/data",
+            image,
+            "chown",
+            "1000",
+            "/data/file",
+        ])
+        .stdout();
+        let archive = env.path("keep.tar");
+        env.skiff(&["volume", "export", "-o", archive.to_str().unwrap(), "keep"])
+            .stdout();
+        env.skiff(&["volume", "create", "copy"]).stdout();
+        env.skiff(&["volume", "import", "copy", archive.to_str().unwrap()])
+            .stdout();
+        assert_eq!(
+            env.skiff(&["run", "--rm", "-v", "copy:/c", image, "stat", "-c", "%u %n", "/c/file"])
+                .stdout(),
+            "1000 /c/file\n"
+        );
 
         // nocopy: the volume starts empty.
         let out = env
@@ -266,7 +311,7 @@ fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
             .map(String::from)
             .collect();
         pruned.sort();
-        assert_eq!(pruned, ["empty", "keep", "labelled"]);
+        assert_eq!(pruned, ["copy", "empty", "keep", "labelled"]);
         assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "");
     }
 }
