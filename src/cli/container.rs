@@ -175,6 +175,9 @@ pub struct ContainerFlags {
     /// Mount the volumes and binds of another container at the same places: CONTAINER[:ro|rw]. Repeatable.
     #[arg(long, value_name = "CONTAINER[:ro|rw]")]
     volumes_from: Vec<String>,
+    /// Add a host device the user can open: HOST[:CONTAINER[:rw|rwm]]. Repeatable.
+    #[arg(long, value_name = "HOST[:CONTAINER[:PERMISSIONS]]")]
+    device: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     read_only: bool,
@@ -255,6 +258,9 @@ impl ContainerFlags {
         }
         for text in &self.tmpfs {
             mounts.push(crate::volume::mounts::parse_tmpfs(text)?);
+        }
+        for text in &self.device {
+            mounts.push(crate::volume::mounts::parse_device(text)?);
         }
         Ok(CreateOptions {
             mounts,

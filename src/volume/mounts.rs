@@ -427,6 +427,51 @@ pub fn resolve(
     Ok((mounts, uses))
 }
 
+/// `--device HOST[:CONTAINER[:PERMISSIONS]]`: the host's device node bound into the container's
+/// /dev (a rootless container cannot make device nodes). PERMISSIONS are r, w and m; only the
+/// device cgroup can keep a process from writing to a node it may open (a read-only mount does
+/// not stop writes to devices), and skiff has none, so leaving out w is refused. A node the
+/// user cannot open is refused here too.
+pub fn parse_device(text: &str) -> Result<MountRequest> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (host, inside, permissions) = match parts.as_slice() {
+        [host] => (*host, *host, "rwm"),
+        [host, permissions] if !permissions.starts_with('/') => (*host, *host, *permissions),
+        [host, inside] => (*host, *inside, "rwm"),
+        [host, inside, permissions] => (*host, *inside, *permissions),
+        _ => bail!("invalid --device {text:?}: expected HOST[:CONTAINER[:PERMISSIONS]]"),
+    };
+    if permissions.is_empty() || !permissions.chars().all(|c| "rwm".contains(c)) {
+        bail!("invalid --device permissions {permissions:?}: use r, w and m");
+    }
+    let path = PathBuf::from(host);
+    let meta =
+        std::fs::metadata(&path).with_context(|| format!("--device {host}: cannot use it"))?;
+    use std::os::unix::fs::FileTypeExt;
+    if !(meta.file_type().is_char_device() || meta.file_type().is_block_device()) {
+        bail!("--device {host}: not a device node");
+    }
+    if !permissions.contains('r') || !permissions.contains('w') {
+        bail!("--device {text}: skiff cannot limit access to a device to {permissions:?} (that needs a device cgroup); give rw or leave the permissions out");
+    }
+    let access = nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK;
+    if nix::unistd::access(&path, access).is_err() {
+        bail!("--device {host}: permission denied: you cannot open it for reading and writing; a rootless container gets only the devices its user can open");
+    }
+    Ok(MountRequest {
+        kind: RequestKind::Bind {
+            source: path,
+            recursive: false,
+            create: false,
+            overlay: false,
+        },
+        destination: destination(inside)?,
+        readonly: false,
+        flags: MountFlags::default(),
+        propagation: None,
+    })
+}
+
 /// `--volumes-from CONTAINER[:ro|rw]`: the other container's binds and volumes, at the same
 /// places, read-only or writable as asked (else as they are there). Its anonymous volumes stay
 /// its own: removing this container never removes them.

@@ -456,3 +456,47 @@ fn keep_id_keeps_the_users_own_files_and_copies_layers_once() {
         assert!(stderr.contains("beyond"), "{stderr}");
     }
 }
+
+#[test]
+fn devices_the_user_can_open_are_bound_in() {
+    for env in each_env("devices") {
+        let image = env.load_testbox();
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--device",
+                "/dev/null:/dev/sink",
+                image,
+                "sh",
+                "-c",
+                "echo x > /dev/sink && stat -c '%t:%T' /dev/sink",
+            ])
+            .stdout();
+        assert_eq!(out, "1:3\n");
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--device",
+                "/dev/null:/dev/sink:r",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(stderr.contains("device cgroup"), "{stderr}");
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--device", "/etc/hostname", image, "true"])
+            .assert_exit(125);
+        assert!(stderr.contains("not a device node"), "{stderr}");
+        let kmsg_writable_by_all =
+            std::fs::metadata("/dev/kmsg").is_ok_and(|m| m.mode() & 0o002 != 0);
+        if !env.as_root && !kmsg_writable_by_all {
+            // /dev/kmsg is root's to write.
+            let (_, stderr) = env
+                .skiff(&["run", "--rm", "--device", "/dev/kmsg", image, "true"])
+                .assert_exit(125);
+            assert!(stderr.contains("permission denied"), "{stderr}");
+        }
+    }
+}
