@@ -160,7 +160,7 @@ pub struct ContainerFlags {
     /// Read labels from a file of KEY=VALUE lines. Repeatable.
     #[arg(long = "label-file", value_name = "FILE")]
     label_file: Vec<PathBuf>,
-    /// Mount a host path or a volume: [SOURCE:]DEST[:OPTIONS] (ro, rw, nosuid, nodev, noexec, rbind, bind, O, z, Z, [r]shared|[r]slave|[r]private, nocopy). A SOURCE with a slash is a host path, else a volume name; no SOURCE makes an anonymous volume. Repeatable.
+    /// Mount a host path or a volume: [SOURCE:]DEST[:OPTIONS] (ro, rw, nosuid, nodev, noexec, rbind, bind, O, U, z, Z, [r]shared|[r]slave|[r]private, nocopy). A SOURCE with a slash is a host path, else a volume name; no SOURCE makes an anonymous volume. Repeatable.
     #[arg(short = 'v', long = "volume", value_name = "[SOURCE:]DEST[:OPTIONS]")]
     volume: Vec<String>,
     /// Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…]. Repeatable.

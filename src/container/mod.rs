@@ -396,7 +396,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         inherited.extend(crate::volume::mounts::volumes_from(ctx, source)?);
     }
     let lock = ctx.store.lock()?;
-    let (mounts, volumes) = crate::volume::mounts::resolve(
+    let resolved = crate::volume::mounts::resolve(
         ctx,
         &lock,
         &mount_requests,
@@ -442,9 +442,19 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         network_backend,
         network_options,
         ports,
-        mounts,
+        mounts: resolved.mounts,
         read_only: options.read_only,
     };
+    if !resolved.chown.is_empty() {
+        let (uid, gid) = userns::resolve_ids(ctx, &spec.layers, &spec.process.user)?;
+        let sources = resolved.chown.clone();
+        runtime::run_in_user_namespace(spec.id_mapping.as_ref(), move || {
+            sources
+                .iter()
+                .try_for_each(|source| give_tree(source, uid, gid))
+                .map_err(|e| format!("volume option U: {e}"))
+        })?;
+    }
     let record = ContainerRecord {
         id,
         name,
@@ -471,10 +481,21 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         network_mode,
         networks,
         exposed_ports: exposed.iter().map(|p| p.key()).collect(),
-        volumes,
+        volumes: resolved.volumes,
         spec,
     };
     Ok(record)
+}
+
+/// Gives `root` and everything under it (never following a symlink) to `uid`:`gid`.
+fn give_tree(root: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(root, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(root)?.is_dir() {
+        for entry in std::fs::read_dir(root)? {
+            give_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts a container in the foreground and returns its exit code; `--rm` containers are

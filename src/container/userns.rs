@@ -108,6 +108,16 @@ fn image_file(ctx: &Context, layers: &[String], path: &str) -> Option<String> {
     None
 }
 
+/// The numeric uid and gid a `--user` value names in the image (as the runtime resolves it
+/// when the container starts).
+pub fn resolve_ids(ctx: &Context, layers: &[String], user: &str) -> Result<(u32, u32)> {
+    let passwd = image_file(ctx, layers, "etc/passwd").unwrap_or_default();
+    let group = image_file(ctx, layers, "etc/group").unwrap_or_default();
+    let resolved =
+        crate::runtime::resolve_user_in(user, &passwd, &group).map_err(anyhow::Error::msg)?;
+    Ok((resolved.uid, resolved.gid))
+}
+
 /// /etc/passwd and /etc/group of the image, each with an entry for the kept user added when
 /// the image has none with its id (as Podman does), so `id`, `whoami` and `ls -l` name it.
 fn user_entries(

@@ -18,6 +18,8 @@ pub struct MountRequest {
     pub readonly: bool,
     pub flags: MountFlags,
     pub propagation: Option<Propagation>,
+    /// `:U`: the source's files are given to the container's user (inside its namespace).
+    pub chown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +116,7 @@ pub fn parse_volume(text: &str) -> Result<MountRequest> {
         readonly: false,
         flags: MountFlags::default(),
         propagation: None,
+        chown: false,
     };
     for option in options.split(',').filter(|o| !o.is_empty()) {
         if apply_flag_option(option, &mut request) {
@@ -125,8 +128,9 @@ pub fn parse_volume(text: &str) -> Result<MountRequest> {
             "nocopy" => copy_up = false,
             "copy" => copy_up = true,
             "O" => overlay = true,
-            "U" | "idmap" => bail!(
-                "volume option {option} is not supported by skiff yet: leave it out (use --userns=keep-id for your own files)"
+            "U" => request.chown = true,
+            "idmap" => bail!(
+                "volume option idmap is not supported by skiff yet: leave it out (use U, or --userns=keep-id for your own files)"
             ),
             _ => bail!("invalid volume option {option:?} in {text:?}"),
         }
@@ -196,6 +200,7 @@ fn tmpfs_request(target: &str, options: &str, text: &str) -> Result<MountRequest
             noexec: true,
         },
         propagation: None,
+        chown: false,
     };
     for option in options.split(',').filter(|o| !o.is_empty()) {
         if apply_flag_option(option, &mut request) {
@@ -271,6 +276,7 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
                 readonly,
                 flags: MountFlags::default(),
                 propagation,
+                chown: false,
             }
         }
         Some("volume") => {
@@ -289,6 +295,7 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
                 readonly,
                 flags: MountFlags::default(),
                 propagation: None,
+                chown: false,
             }
         }
         Some("tmpfs") => tmpfs_request(&target, &tmpfs_options.join(","), text)?,
@@ -306,6 +313,14 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
     Ok(request)
 }
 
+/// What a container's mount requests came to.
+pub struct Resolved {
+    pub mounts: Vec<Mount>,
+    pub volumes: Vec<VolumeUse>,
+    /// Sources to give to the container's user (`:U`).
+    pub chown: Vec<PathBuf>,
+}
+
 /// The runtime's mounts for a new container and the volumes it uses: named volumes are made
 /// on first use, anonymous ones always; the image's VOLUMEs not covered by a request get
 /// anonymous volumes. A bind of a path the user cannot read is refused here, before anything
@@ -317,8 +332,9 @@ pub fn resolve(
     inherited: Vec<(Mount, Option<VolumeUse>)>,
     image_volumes: &[String],
     overlay_dir: &Path,
-) -> Result<(Vec<Mount>, Vec<VolumeUse>)> {
+) -> Result<Resolved> {
     let mut mounts = Vec::new();
+    let mut chown = Vec::new();
     let mut uses = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for request in requests {
@@ -344,6 +360,7 @@ pub fn resolve(
             readonly: false,
             flags: MountFlags::default(),
             propagation: None,
+            chown: false,
         });
     let all: Vec<MountRequest> = requests.iter().cloned().chain(image_requests).collect();
     for request in all {
@@ -416,6 +433,15 @@ pub fn resolve(
                 mode: *mode,
             },
         };
+        if request.chown {
+            match &source {
+                MountSource::Bind { path, .. } => chown.push(path.clone()),
+                _ => bail!(
+                    "volume option U needs a host directory or a volume: {}",
+                    request.destination
+                ),
+            }
+        }
         mounts.push(Mount {
             destination: request.destination,
             source,
@@ -424,7 +450,11 @@ pub fn resolve(
             propagation: request.propagation,
         });
     }
-    Ok((mounts, uses))
+    Ok(Resolved {
+        mounts,
+        volumes: uses,
+        chown,
+    })
 }
 
 /// `--device HOST[:CONTAINER[:PERMISSIONS]]`: the host's device node bound into the container's
@@ -469,6 +499,7 @@ pub fn parse_device(text: &str) -> Result<MountRequest> {
         readonly: false,
         flags: MountFlags::default(),
         propagation: None,
+        chown: false,
     })
 }
 
@@ -579,7 +610,7 @@ mod tests {
         for bad in [
             "data:relative",
             "/a:/b:bogus",
-            "/a:/b:U",
+            "/a:/b:idmap",
             "bad name:/x",
             "/a:/",
             "/a:/b/../c",

@@ -500,3 +500,33 @@ fn devices_the_user_can_open_are_bound_in() {
         }
     }
 }
+
+#[test]
+fn u_gives_a_bind_to_the_containers_user() {
+    for env in each_env("chown-u") {
+        let image = env.load_testbox();
+        let dir = bind_dir(&env, "given", &[("f", "data\n")]);
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--user",
+                "1000:1000",
+                "-v",
+                &format!("{}:/d:U", dir.display()),
+                image,
+                "sh",
+                "-c",
+                "stat -c %u:%g /d /d/f && echo more >> /d/f",
+            ])
+            .stdout();
+        assert_eq!(out, "1000:1000\n1000:1000\n");
+        let owner = std::fs::metadata(dir.join("f")).unwrap().uid();
+        if env.as_root {
+            assert_eq!(owner, 1000);
+        } else {
+            // A subordinate id of the user's on the host.
+            assert_ne!(owner, env.uid);
+        }
+    }
+}
