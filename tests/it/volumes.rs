@@ -268,6 +268,41 @@ fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
             "1000 /c/file\n"
         );
 
+        // A local volume bound to a host directory (--opt type=none,o=bind,device=DIR).
+        let backing = bind_dir(&env, "backing", &[]);
+        let device = format!("device={}", backing.display());
+        env.skiff(&[
+            "volume",
+            "create",
+            "--opt",
+            "type=none",
+            "--opt",
+            "o=bind",
+            "--opt",
+            &device,
+            "bound",
+        ])
+        .stdout();
+        env.skiff(&[
+            "run",
+            "--rm",
+            "-v",
+            "bound:/b",
+            image,
+            "sh",
+            "-c",
+            "echo via-volume > /b/f",
+        ])
+        .stdout();
+        assert_eq!(
+            std::fs::read_to_string(backing.join("f")).unwrap(),
+            "via-volume\n"
+        );
+        let (_, stderr) = env
+            .skiff(&["volume", "create", "--opt", "device=/dev/sda1", "raw"])
+            .assert_exit(125);
+        assert!(stderr.contains("o=bind"), "{stderr}");
+
         // nocopy: the volume starts empty.
         let out = env
             .skiff(&[
@@ -311,7 +346,11 @@ fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
             .map(String::from)
             .collect();
         pruned.sort();
-        assert_eq!(pruned, ["copy", "empty", "keep", "labelled"]);
+        assert_eq!(pruned, ["bound", "copy", "empty", "keep", "labelled"]);
+        assert!(
+            backing.join("f").exists(),
+            "a bound volume's directory stays"
+        );
         assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "");
     }
 }
