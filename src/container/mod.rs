@@ -404,6 +404,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         &image_volumes,
         // Thrown away with the container (the run directory goes with it).
         &run_dir.join("volume-overlays"),
+        namespace.mapping.as_ref(),
     )?;
     drop(lock);
     let spec = ContainerSpec {

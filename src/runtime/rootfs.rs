@@ -407,68 +407,78 @@ fn apply_user_mount(root: &OwnedFd, user: &Mount) -> Result<(), ChildError> {
     let target = user.destination.trim_start_matches('/');
     let what = format!("the volume on {}", user.destination);
     let flags = ms_flags(user.flags, user.readonly);
-    let fd = match &user.source {
-        MountSource::Bind { path, recursive } => {
-            let file = std::fs::metadata(path).is_ok_and(|m| !m.is_dir());
-            let fd = open_in_root(root, target, file, true)?
-                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
-            let mut bind = MsFlags::MS_BIND;
-            if *recursive {
-                bind |= MsFlags::MS_REC;
-            }
-            let source = path.to_string_lossy();
-            mount_at(Some(&source), &fd, None, bind, None, &what)?;
-            let fd = open_in_root(root, target, file, false)?
-                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
-            if !flags.is_empty() {
-                remount_bind(&fd, flags, &what)?;
-            }
-            fd
+    let open = |file: bool, create: bool| {
+        open_in_root(root, target, file, create)?
+            .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))
+    };
+    // Binds the host path `source` there, with `flags` set on the new mount.
+    let bind = |source: &Path, recursive: bool, flags: MsFlags| {
+        let file = std::fs::metadata(source).is_ok_and(|m| !m.is_dir());
+        let mut bind = MsFlags::MS_BIND;
+        if recursive {
+            bind |= MsFlags::MS_REC;
         }
-        MountSource::Tmpfs { size, mode } => {
-            let fd = open_in_root(root, target, false, true)?
-                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
-            let mut data = vec![format!("mode={:o}", mode.unwrap_or(0o1777))];
-            if let Some(size) = size {
-                data.push(format!("size={size}"));
-            }
-            let data = data.join(",");
-            mount_at(Some("tmpfs"), &fd, Some("tmpfs"), flags, Some(&data), &what)?;
-            fd
+        let source = source.to_string_lossy();
+        mount_at(Some(&source), &open(file, true)?, None, bind, None, &what)?;
+        if !flags.is_empty() {
+            remount_bind(&open(file, false)?, flags, &what)?;
+        }
+        Ok::<bool, ChildError>(file)
+    };
+    let overlay = |data: String, flags: MsFlags| {
+        let fd = open(false, true)?;
+        mount_at(
+            Some("overlay"),
+            &fd,
+            Some("overlay"),
+            flags,
+            Some(&data),
+            &what,
+        )
+    };
+    let mut file = false;
+    match &user.source {
+        MountSource::Bind { path, recursive } => file = bind(path, *recursive, flags)?,
+        // An overlay needs two lower layers when it has no upper one.
+        MountSource::Layers { lower } if lower.len() == 1 => {
+            bind(&lower[0], false, flags | MsFlags::MS_RDONLY)?;
+        }
+        MountSource::Layers { lower } => {
+            let lowers: Vec<String> = lower.iter().map(|l| l.display().to_string()).collect();
+            let data = format!("lowerdir={},userxattr", lowers.join(":"));
+            overlay(data, flags | MsFlags::MS_RDONLY)?;
         }
         MountSource::Overlay { lower, upper, work } => {
-            let fd = open_in_root(root, target, false, true)?
-                .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
             let data = format!(
                 "lowerdir={},upperdir={},workdir={},userxattr",
                 lower.display(),
                 upper.display(),
                 work.display()
             );
-            mount_at(
-                Some("overlay"),
-                &fd,
-                Some("overlay"),
-                flags,
-                Some(&data),
-                &what,
-            )?;
-            fd
+            overlay(data, flags)?;
         }
-    };
+        MountSource::Tmpfs { size, mode } => {
+            let mut data = vec![format!("mode={:o}", mode.unwrap_or(0o1777))];
+            if let Some(size) = size {
+                data.push(format!("size={size}"));
+            }
+            let data = data.join(",");
+            let fd = open(false, true)?;
+            mount_at(Some("tmpfs"), &fd, Some("tmpfs"), flags, Some(&data), &what)?;
+        }
+    }
     if let Some(propagation) = user.propagation {
         // The mount on the destination is a new one: open it again to reach it, not what it covers.
-        let fd = open_in_root(root, target, !fd_is_dir(&fd), false)?
-            .ok_or_else(|| ChildError::other(format!("{} vanished", user.destination)))?;
-        mount_at(None, &fd, None, propagation_flags(propagation), None, &what)?;
+        mount_at(
+            None,
+            &open(file, false)?,
+            None,
+            propagation_flags(propagation),
+            None,
+            &what,
+        )?;
     }
     Ok(())
-}
-
-fn fd_is_dir(fd: &OwnedFd) -> bool {
-    rustix::fs::fstat(fd)
-        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
-        .unwrap_or(false)
 }
 
 fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {

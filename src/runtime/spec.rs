@@ -152,6 +152,8 @@ pub enum MountSource {
         size: Option<u64>,
         mode: Option<u32>,
     },
+    /// `--mount type=image`: an image's layers (topmost first, absolute), read-only.
+    Layers { lower: Vec<PathBuf> },
     /// `-v HOST:CTR:O`: an overlay whose lower layer is the host directory and whose changes go
     /// to `upper`, thrown away with the container.
     Overlay {

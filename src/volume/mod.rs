@@ -297,7 +297,7 @@ pub fn inspect_mounts(record: &ContainerRecord) -> Vec<serde_json::Value> {
             let (source, recursive) = match &mount.source {
                 MountSource::Bind { path, recursive } => (path.clone(), *recursive),
                 MountSource::Overlay { lower, .. } => (lower.clone(), false),
-                MountSource::Tmpfs { .. } => return None,
+                MountSource::Tmpfs { .. } | MountSource::Layers { .. } => return None,
             };
             let mut options: Vec<&str> = Vec::new();
             for (on, name) in [

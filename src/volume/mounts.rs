@@ -44,6 +44,10 @@ pub enum RequestKind {
         size: Option<u64>,
         mode: Option<u32>,
     },
+    /// `--mount type=image`: an image's files, read-only.
+    Image {
+        reference: String,
+    },
 }
 
 fn destination(text: &str) -> Result<String> {
@@ -222,7 +226,13 @@ pub fn parse_tmpfs(text: &str) -> Result<MountRequest> {
     tmpfs_request(target, options, text)
 }
 
-/// `--mount type=bind|volume|tmpfs,source=…,target=…,…`.
+/// Whether a `--mount` asks for a writable mount (`rw`, `rw=true`, `readonly=false`).
+fn asks_writable(text: &str) -> bool {
+    text.split(',')
+        .any(|f| matches!(f, "rw" | "rw=true" | "readonly=false" | "ro=false"))
+}
+
+/// `--mount type=bind|volume|tmpfs|image,source=…,target=…,…`.
 pub fn parse_mount(text: &str) -> Result<MountRequest> {
     let mut kind = None;
     let mut source = None;
@@ -299,9 +309,22 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
             }
         }
         Some("tmpfs") => tmpfs_request(&target, &tmpfs_options.join(","), text)?,
-        Some("image") => bail!(
-            "--mount type=image is not supported by skiff yet: copy the files into a volume instead"
-        ),
+        Some("image") => {
+            let reference = source
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("--mount type=image needs source= (an image)"))?;
+            if asks_writable(text) {
+                bail!("--mount type=image is read-only in skiff: leave out rw");
+            }
+            MountRequest {
+                kind: RequestKind::Image { reference },
+                destination: destination(&target)?,
+                readonly: true,
+                flags: MountFlags::default(),
+                propagation: None,
+                chown: false,
+            }
+        }
         Some(other) => {
             bail!("invalid --mount type {other:?}: skiff mounts bind, volume and tmpfs")
         }
@@ -332,6 +355,7 @@ pub fn resolve(
     inherited: Vec<(Mount, Option<VolumeUse>)>,
     image_volumes: &[String],
     overlay_dir: &Path,
+    mapping: Option<&crate::runtime::userns::IdMapping>,
 ) -> Result<Resolved> {
     let mut mounts = Vec::new();
     let mut chown = Vec::new();
@@ -432,6 +456,27 @@ pub fn resolve(
                 size: *size,
                 mode: *mode,
             },
+            RequestKind::Image { reference } => {
+                let index = crate::store::images::ImageIndex::load(&ctx.store)?;
+                // Not the store's ImageNotFound: that one would make `run` pull its own image.
+                let image = crate::image::find(&index, reference).map_err(|_| {
+                    anyhow::anyhow!(
+                        "--mount type=image: no image {reference} in the store; pull it first"
+                    )
+                })?;
+                let mut layers: Vec<String> = image.layers.iter().rev().cloned().collect();
+                // Its owners as the container's mapping shows them, like the container's own.
+                if let Some(mapping) = mapping.filter(|m| Some(*m) != ctx.id_mapping.as_ref()) {
+                    layers = crate::image::idmap::mapped_layers(ctx, &layers, mapping)?;
+                }
+                let layers_dir = ctx.store.layers_dir();
+                MountSource::Layers {
+                    lower: layers
+                        .iter()
+                        .map(|l| layers_dir.join(l).join("diff"))
+                        .collect(),
+                }
+            }
         };
         if request.chown {
             match &source {
@@ -656,7 +701,8 @@ mod tests {
             "type=nfs,target=/c",
             "source=/a,target=/b",
             "type=bind,src=/a",
-            "type=image,source=x,target=/y",
+            "type=image,target=/y",
+            "type=image,source=x,target=/y,rw=true",
         ] {
             assert!(parse_mount(bad).is_err(), "{bad}");
         }

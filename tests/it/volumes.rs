@@ -569,3 +569,37 @@ fn u_gives_a_bind_to_the_containers_user() {
         }
     }
 }
+
+#[test]
+fn an_image_mounted_read_only() {
+    for env in each_env("image-mount") {
+        let image = env.load_testbox();
+        let other = env.load_volumebox();
+        let mount = format!("type=image,source={other},target=/other");
+        let (stdout, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--mount",
+                &mount,
+                image,
+                "sh",
+                "-c",
+                "cat /other/srv/seed/hello.txt; touch /other/x",
+            ])
+            .assert_exit(1);
+        assert_eq!(stdout, "seeded\n");
+        assert!(stderr.contains("Read-only file system"), "{stderr}");
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--mount",
+                "type=image,source=nope,target=/n",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(stderr.contains("nope"), "{stderr}");
+    }
+}
