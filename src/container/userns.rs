@@ -45,10 +45,10 @@ impl UsernsMode {
                 }
                 Ok(UsernsMode::KeepId { uid, gid })
             }
-            "auto" => bail!(
-                "--userns=auto is not supported by skiff yet: use keep-id, nomap or the default"
-            ),
-            _ => bail!("invalid --userns {text:?}: use keep-id[:uid=N,gid=N], nomap, host or auto"),
+            "auto" => {
+                bail!("--userns=auto is not supported by skiff yet: use keep-id or the default")
+            }
+            _ => bail!("invalid --userns {text:?}: use keep-id[:uid=N,gid=N] or host"),
         }
     }
 }
