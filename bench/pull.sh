@@ -18,10 +18,10 @@ cleanup() {
 trap cleanup EXIT
 
 # The image: 5 layers of 100 MiB each, half random and half text, so gzip has real work.
-python3 - "$work/big.tar" <<'PY'
-import hashlib, io, json, os, sys, tarfile
-out = sys.argv[1]
-layers, diff_ids = [], []
+PYTHONPATH=bench python3 - "$work/big.tar" <<'PY'
+import io, os, sys, tarfile
+import docker_archive
+layers = []
 text = b"".join(b"line %d of a fairly ordinary text file\n" % i for i in range(200000))
 for n in range(5):
     buf = io.BytesIO()
@@ -31,24 +31,8 @@ for n in range(5):
             info = tarfile.TarInfo(f"data/layer{n}/file{i}")
             info.size = size
             tar.addfile(info, io.BytesIO(data))
-    blob = buf.getvalue()
-    layers.append(blob)
-    diff_ids.append("sha256:" + hashlib.sha256(blob).hexdigest())
-config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
-                     "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
-config_name = hashlib.sha256(config).hexdigest() + ".json"
-with tarfile.open(out, "w") as archive:
-    def add(name, data):
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    names = []
-    for blob, diff in zip(layers, diff_ids):
-        name = diff[7:] + "/layer.tar"
-        add(name, blob)
-        names.append(name)
-    add(config_name, config)
-    add("manifest.json", json.dumps([{"Config": config_name, "RepoTags": ["localhost/bench-big:latest"], "Layers": names}]).encode())
+    layers.append(buf.getvalue())
+docker_archive.write(sys.argv[1], "localhost/bench-big:latest", layers)
 PY
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -104,10 +104,11 @@ pub struct LsArgs {
 
 impl LsArgs {
     fn run(self, ctx: &Context) -> Outcome {
+        let containers = ctx.store.all_containers();
         let mut rows = Vec::new();
         for volume in ctx.store.all_volumes() {
-            if volume::matches_filters(ctx, &volume, &self.filter)? {
-                rows.push(volume::inspect_json(ctx, &volume));
+            if volume::matches_filters(&volume, &self.filter, &containers)? {
+                rows.push(volume::inspect_json(ctx, &volume, &containers));
             }
         }
         let columns = [("Driver", "DRIVER"), ("Name", "VOLUME NAME")];
@@ -140,9 +141,10 @@ impl InspectArgs {
             }
             found
         };
+        let containers = ctx.store.all_containers();
         let items = volumes
             .iter()
-            .map(|v| volume::inspect_json(ctx, v))
+            .map(|v| volume::inspect_json(ctx, v, &containers))
             .collect();
         format::print_inspect(items, self.format.as_deref(), format::render_inspect_json)?;
         Ok(0)

@@ -364,12 +364,24 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         );
         files.insert(0, ("hosts", hosts));
     }
-    let namespace = userns::plan(
+    // Such a container is made in the user namespace that owns the network it joins, with that
+    // namespace's ids: another mapping cannot be honoured.
+    if options.userns != userns::UsernsMode::Default
+        && matches!(
+            spec_network,
+            NetworkMode::Join(_) | NetworkMode::Bridge { .. }
+        )
+    {
+        bail!(
+            "--userns=keep-id cannot be used with --network {network_mode}: the container would have the ids of that network's user namespace; use the default network"
+        );
+    }
+    let mut namespace = userns::plan(
         ctx,
         &options.userns,
         image.layers.iter().rev().cloned().collect(),
     )?;
-    files.extend(namespace.etc_files.iter().cloned());
+    files.extend(std::mem::take(&mut namespace.etc_files));
     let mut etc_files = Vec::new();
     for (file, content) in files {
         let path = run_dir.join(file);
@@ -395,10 +407,8 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     for source in &options.volumes_from {
         inherited.extend(crate::volume::mounts::volumes_from(ctx, source)?);
     }
-    let lock = ctx.store.lock()?;
     let resolved = crate::volume::mounts::resolve(
         ctx,
-        &lock,
         &mount_requests,
         inherited,
         &image_volumes,
@@ -406,7 +416,6 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         &run_dir.join("volume-overlays"),
         namespace.mapping.as_ref(),
     )?;
-    drop(lock);
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
         layers: namespace.layers,
@@ -672,10 +681,13 @@ pub fn remove_locked(
     if remove_as_user(&staged).is_err() {
         image::remove_tree_in_userns(ctx, staged)?;
     }
-    if let Some(record) = record.filter(|_| anonymous_volumes) {
+    if let Some(record) =
+        record.filter(|r| anonymous_volumes && r.volumes.iter().any(|v| v.anonymous))
+    {
+        let others = ctx.store.all_containers();
         for used in record.volumes.iter().filter(|v| v.anonymous) {
             // Kept while another container mounts it (--volumes-from).
-            if !crate::volume::users(ctx, &used.name).is_empty() {
+            if !crate::volume::users(&others, &used.name).is_empty() {
                 continue;
             }
             if let Ok(volume) = ctx.store.find_volume(&used.name) {

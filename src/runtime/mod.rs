@@ -15,6 +15,7 @@ mod child;
 pub mod container;
 pub mod detach;
 mod forward;
+pub mod fstree;
 pub mod network;
 mod rootfs;
 mod security;

@@ -90,6 +90,26 @@ fn read_json_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
         .unwrap_or_default()
 }
 
+/// Writes `record` as `dir/NAME.json`, atomically (the caller holds the lock).
+fn write_json_record<T: serde::Serialize>(dir: &Path, name: &str, record: &T) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(io_error(format!("creating {}", dir.display())))?;
+    let bytes = serde_json::to_vec_pretty(record).map_err(|e| Error::Corrupt {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&dir.join(format!("{name}.json")), &bytes)
+}
+
+/// Removes `dir/NAME.json`; one already gone is not an error.
+fn remove_json_record(dir: &Path, name: &str) -> Result<(), Error> {
+    let path = dir.join(format!("{name}.json"));
+    match std::fs::remove_file(&path) {
+        Ok(()) => fsync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(format!("removing {}", path.display()))(e)),
+    }
+}
+
 impl Store {
     pub fn open(root: &Path, runroot: &Path) -> Result<Self, Error> {
         for dir in [

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{io_error, write_atomic, Error, Store, StoreLock};
+use super::{Error, Store, StoreLock};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NetworkRecord {
@@ -56,21 +56,10 @@ impl Store {
     }
 
     pub fn write_network(&self, _lock: &StoreLock, network: &NetworkRecord) -> Result<(), Error> {
-        let dir = self.networks_dir();
-        std::fs::create_dir_all(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
-        let bytes = serde_json::to_vec_pretty(network).map_err(|e| Error::Corrupt {
-            path: dir.clone(),
-            reason: e.to_string(),
-        })?;
-        write_atomic(&dir.join(format!("{}.json", network.name)), &bytes)
+        super::write_json_record(&self.networks_dir(), &network.name, network)
     }
 
     pub fn remove_network(&self, _lock: &StoreLock, name: &str) -> Result<(), Error> {
-        let path = self.networks_dir().join(format!("{name}.json"));
-        match std::fs::remove_file(&path) {
-            Ok(()) => super::fsync_dir(&self.networks_dir()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error(format!("removing {}", path.display()))(e)),
-        }
+        super::remove_json_record(&self.networks_dir(), name)
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{io_error, write_atomic, Error, Store, StoreLock};
+use super::{io_error, Error, Store, StoreLock};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VolumeRecord {
@@ -62,24 +62,12 @@ impl Store {
     pub fn write_volume(&self, _lock: &StoreLock, volume: &VolumeRecord) -> Result<(), Error> {
         let data = self.volume_data_dir(&volume.name);
         std::fs::create_dir_all(&data).map_err(io_error(format!("creating {}", data.display())))?;
-        let bytes = serde_json::to_vec_pretty(volume).map_err(|e| Error::Corrupt {
-            path: self.volumes_dir(),
-            reason: e.to_string(),
-        })?;
-        write_atomic(
-            &self.volumes_dir().join(format!("{}.json", volume.name)),
-            &bytes,
-        )
+        super::write_json_record(&self.volumes_dir(), &volume.name, volume)
     }
 
     /// Forgets a volume; its directory is the caller's to delete (it may hold files of the
     /// container's users, which only the user namespace can remove).
     pub fn remove_volume_record(&self, _lock: &StoreLock, name: &str) -> Result<(), Error> {
-        let path = self.volumes_dir().join(format!("{name}.json"));
-        match std::fs::remove_file(&path) {
-            Ok(()) => super::fsync_dir(&self.volumes_dir()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error(format!("removing {}", path.display()))(e)),
-        }
+        super::remove_json_record(&self.volumes_dir(), name)
     }
 }

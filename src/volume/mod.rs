@@ -110,11 +110,11 @@ pub fn mountpoint(ctx: &Context, volume: &VolumeRecord) -> PathBuf {
     }
 }
 
-/// The containers (by name) that mount the volume.
-pub fn users(ctx: &Context, name: &str) -> Vec<ContainerRecord> {
-    ctx.store
-        .all_containers()
-        .into_iter()
+/// The containers among `containers` (the store's, read once by the caller) that mount the
+/// volume.
+pub fn users<'a>(containers: &'a [ContainerRecord], name: &str) -> Vec<&'a ContainerRecord> {
+    containers
+        .iter()
         .filter(|c| c.volumes.iter().any(|v| v.name == name))
         .collect()
 }
@@ -123,9 +123,10 @@ pub fn users(ctx: &Context, name: &str) -> Vec<ContainerRecord> {
 /// containers first (running ones too).
 pub fn remove(ctx: &Context, names: &[String], force: bool) -> Result<Vec<String>> {
     let mut removed = Vec::new();
+    let mut containers = ctx.store.all_containers();
     for name in names {
         let volume = ctx.store.find_volume(name)?;
-        let using = users(ctx, &volume.name);
+        let using = users(&containers, &volume.name);
         if !using.is_empty() {
             if !force {
                 let names: Vec<&str> = using.iter().map(|c| c.name.as_str()).collect();
@@ -137,6 +138,7 @@ pub fn remove(ctx: &Context, names: &[String], force: bool) -> Result<Vec<String
             }
             let ids: Vec<String> = using.iter().map(|c| c.id.clone()).collect();
             crate::container::remove(ctx, &ids, true, false)?;
+            containers.retain(|c| !ids.contains(&c.id));
         }
         let lock = ctx.store.lock()?;
         remove_locked(ctx, &lock, &volume)?;
@@ -185,7 +187,11 @@ fn label_matches(labels: &BTreeMap<String, String>, filter: &str) -> bool {
 }
 
 /// `volume ls --filter`: name=, label=, dangling=true|false, driver=local.
-pub fn matches_filters(ctx: &Context, volume: &VolumeRecord, filters: &[String]) -> Result<bool> {
+pub fn matches_filters(
+    volume: &VolumeRecord,
+    filters: &[String],
+    containers: &[ContainerRecord],
+) -> Result<bool> {
     for filter in filters {
         let (key, value) = filter
             .split_once('=')
@@ -195,7 +201,7 @@ pub fn matches_filters(ctx: &Context, volume: &VolumeRecord, filters: &[String])
             "label" => label_matches(&volume.labels, value),
             "driver" => value == "local",
             "dangling" => {
-                let dangling = users(ctx, &volume.name).is_empty();
+                let dangling = users(containers, &volume.name).is_empty();
                 match value {
                     "true" | "1" => dangling,
                     "false" | "0" => !dangling,
@@ -214,8 +220,12 @@ pub fn matches_filters(ctx: &Context, volume: &VolumeRecord, filters: &[String])
 }
 
 /// `volume inspect`'s object, in Podman's shape.
-pub fn inspect_json(ctx: &Context, volume: &VolumeRecord) -> serde_json::Value {
-    let mount_count = users(ctx, &volume.name)
+pub fn inspect_json(
+    ctx: &Context,
+    volume: &VolumeRecord,
+    containers: &[ContainerRecord],
+) -> serde_json::Value {
+    let mount_count = users(containers, &volume.name)
         .iter()
         .filter(|c| current_state(ctx, &c.id).status == Status::Running)
         .count();

@@ -226,43 +226,41 @@ pub fn parse_tmpfs(text: &str) -> Result<MountRequest> {
     tmpfs_request(target, options, text)
 }
 
-/// Whether a `--mount` asks for a writable mount (`rw`, `rw=true`, `readonly=false`).
-fn asks_writable(text: &str) -> bool {
-    text.split(',')
-        .any(|f| matches!(f, "rw" | "rw=true" | "readonly=false" | "ro=false"))
-}
-
 /// `--mount type=bind|volume|tmpfs|image,source=…,target=…,…`.
 pub fn parse_mount(text: &str) -> Result<MountRequest> {
     let mut kind = None;
     let mut source = None;
     let mut target = None;
-    let mut readonly = false;
+    // None: not said; an image mount is read-only unless asked otherwise, which skiff refuses.
+    let mut readonly: Option<bool> = None;
     let mut propagation = None;
     let mut recursive = true;
     let mut copy_up = true;
     let mut tmpfs_options = Vec::new();
+    let mut type_options = Vec::new();
+    let flag = |key: &str, value: &str| match value {
+        "" | "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => bail!("invalid {key}={value} in --mount {text:?}: use true or false"),
+    };
     for field in text.split(',') {
         let (key, value) = field.split_once('=').unwrap_or((field, ""));
+        if let Some((prefix, _)) = key.split_once('-') {
+            type_options.push((prefix, key));
+        }
         match key {
             "type" => kind = Some(value.to_string()),
             "src" | "source" => source = Some(value.to_string()),
             "dst" | "destination" | "target" => target = Some(value.to_string()),
-            "ro" | "readonly" => {
-                readonly = match value {
-                    "" | "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => bail!("invalid {key}={value} in --mount {text:?}: use true or false"),
-                }
-            }
-            "rw" => readonly = false,
+            "ro" | "readonly" => readonly = Some(flag(key, value)?),
+            "rw" => readonly = Some(!flag(key, value)?),
             "bind-propagation" => {
                 propagation = Some(Propagation::parse(value).ok_or_else(|| {
                     anyhow::anyhow!("invalid bind-propagation {value:?}: use private, rprivate, shared, rshared, slave or rslave")
                 })?)
             }
-            "bind-nonrecursive" => recursive = value == "false",
-            "volume-nocopy" => copy_up = value == "false",
+            "bind-nonrecursive" => recursive = !flag(key, value)?,
+            "volume-nocopy" => copy_up = !flag(key, value)?,
             "tmpfs-size" | "tmpfs-mode" => tmpfs_options.push(field.to_string()),
             "relabel" | "z" | "Z" => {}
             _ => bail!("invalid --mount option {key:?} in {text:?}"),
@@ -271,6 +269,18 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
     let target = target.ok_or_else(|| {
         anyhow::anyhow!("--mount {text:?} needs target= (the path in the container)")
     })?;
+    // bind-…, volume-… and tmpfs-… options belong to their type only, as Docker has it.
+    if let Some((_, key)) = type_options
+        .iter()
+        .find(|(prefix, _)| Some(*prefix) != kind.as_deref())
+    {
+        bail!(
+            "--mount option {key} does not apply to type={}",
+            kind.as_deref().unwrap_or("(none)")
+        );
+    }
+    let writable_image = readonly == Some(false);
+    let readonly = readonly.unwrap_or(false);
     let mut request = match kind.as_deref() {
         Some("bind") => {
             let source = source
@@ -313,7 +323,7 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
             let reference = source
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| anyhow::anyhow!("--mount type=image needs source= (an image)"))?;
-            if asks_writable(text) {
+            if writable_image {
                 bail!("--mount type=image is read-only in skiff: leave out rw");
             }
             MountRequest {
@@ -326,9 +336,9 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
             }
         }
         Some(other) => {
-            bail!("invalid --mount type {other:?}: skiff mounts bind, volume and tmpfs")
+            bail!("invalid --mount type {other:?}: skiff mounts bind, volume, tmpfs and image")
         }
-        None => bail!("--mount {text:?} needs type= (bind, volume or tmpfs)"),
+        None => bail!("--mount {text:?} needs type= (bind, volume, tmpfs or image)"),
     };
     if kind.as_deref() == Some("tmpfs") {
         request.readonly |= readonly;
@@ -350,7 +360,6 @@ pub struct Resolved {
 /// runs. `overlay_dir` holds the layers of `:O` mounts.
 pub fn resolve(
     ctx: &Context,
-    lock: &StoreLock,
     requests: &[MountRequest],
     inherited: Vec<(Mount, Option<VolumeUse>)>,
     image_volumes: &[String],
@@ -359,6 +368,8 @@ pub fn resolve(
 ) -> Result<Resolved> {
     let mut mounts = Vec::new();
     let mut chown = Vec::new();
+    // Taken only to make volumes: most containers have none, and `run` should not wait on it.
+    let mut lock: Option<StoreLock> = None;
     let mut uses = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for request in requests {
@@ -419,7 +430,7 @@ pub fn resolve(
                     Ok(volume) => volume,
                     Err(_) => super::create_locked(
                         ctx,
-                        lock,
+                        held(ctx, &mut lock)?,
                         &super::CreateRequest {
                             name: Some(name.clone()),
                             ..Default::default()
@@ -439,8 +450,12 @@ pub fn resolve(
                 }
             }
             RequestKind::Anonymous { copy_up } => {
-                let volume =
-                    super::create_locked(ctx, lock, &super::CreateRequest::default(), true)?;
+                let volume = super::create_locked(
+                    ctx,
+                    held(ctx, &mut lock)?,
+                    &super::CreateRequest::default(),
+                    true,
+                )?;
                 uses.push(VolumeUse {
                     name: volume.name.clone(),
                     destination: request.destination.clone(),
@@ -545,6 +560,14 @@ pub fn parse_device(text: &str) -> Result<MountRequest> {
         flags: MountFlags::default(),
         propagation: None,
         chown: false,
+    })
+}
+
+/// The store lock, taken on first need.
+fn held<'a>(ctx: &Context, lock: &'a mut Option<StoreLock>) -> Result<&'a StoreLock> {
+    Ok(match lock {
+        Some(taken) => taken,
+        None => lock.insert(ctx.store.lock()?),
     })
 }
 
@@ -703,6 +726,8 @@ mod tests {
             "type=bind,src=/a",
             "type=image,target=/y",
             "type=image,source=x,target=/y,rw=true",
+            "type=volume,source=v,target=/y,bind-propagation=shared",
+            "type=bind,src=/a,target=/y,tmpfs-size=1m",
         ] {
             assert!(parse_mount(bad).is_err(), "{bad}");
         }

@@ -493,6 +493,19 @@ fn keep_id_keeps_the_users_own_files_and_copies_layers_once() {
             ])
             .assert_exit(125);
         assert!(stderr.contains("beyond"), "{stderr}");
+        // A shared network's user namespace would decide the ids instead: refused.
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--userns=keep-id",
+                "--network",
+                "ns:/proc/1/ns/net",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(stderr.contains("cannot be used with --network"), "{stderr}");
     }
 }
 
