@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # keep-id benchmark: the start of `run --rm --userns=keep-id IMAGE true` on a ~200 MB image, the
-# first time (skiff copies each layer once for the mapping; podman copies and chowns the image)
-# and the second, skiff against podman in one run, as the unprivileged user: hyperfine medians,
+# first time (skiff serves the layers with their owners moved over FUSE, copying nothing; podman
+# copies and chowns the image) and the second, skiff against podman in one run, as the unprivileged user: hyperfine medians,
 # each first run from a freshly loaded image. Appends its rows to bench/latest.md. Called by bench/run.sh.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -43,7 +43,7 @@ measure() {
         local cli=$skiff
         [ "$tool" = podman ] && cli="podman --runtime runc"
         local run="$cli run --rm --userns=keep-id $image true"
-        # First run: from a freshly loaded image each time, so the layers are copied again.
+        # First run: from a freshly loaded image each time, so podman copies the layers again.
         hyperfine -N --style none --runs "$runs" --export-json "$work/$tool-first.json" \
             --prepare "sh -c '$cli rmi -af >/dev/null 2>&1; $cli load -q -i $work/keepid.tar >/dev/null 2>&1'" \
             -n "$tool" "$run" >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
@@ -64,7 +64,7 @@ import json, statistics, sys
 work, out = sys.argv[1], sys.argv[2]
 def med(name): return statistics.median(json.load(open(f"{work}/{name}.json"))["results"][0]["times"]) * 1000
 rows = []
-for which, label in [("first", "first run (layers copied for the mapping)"), ("second", "second run")]:
+for which, label in [("first", "first run (podman copies the image)"), ("second", "second run")]:
     skiff, podman = med(f"skiff-{which}"), med(f"podman-{which}")
     rows.append(f"| `run --rm --userns=keep-id` 200 MiB image, {label} | {skiff:.0f} ms | {podman:.0f} ms | **{skiff/podman:.3f}** |\n")
 with open(out, "a") as f:

@@ -414,7 +414,10 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         &image_volumes,
         // Thrown away with the container (the run directory goes with it).
         &run_dir.join("volume-overlays"),
-        namespace.mapping.as_ref(),
+        match namespace.layer_owners {
+            Some(_) => None,
+            None => namespace.mapping.as_ref(),
+        },
     )?;
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
@@ -454,6 +457,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         ports,
         mounts: resolved.mounts,
         read_only: options.read_only,
+        layer_owners: namespace.layer_owners,
     };
     if !resolved.chown.is_empty() {
         let (uid, gid) = userns::resolve_ids(ctx, &spec.layers, &spec.process.user)?;

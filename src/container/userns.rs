@@ -58,6 +58,9 @@ pub struct UsernsPlan {
     pub mapping: Option<IdMapping>,
     /// The image's layers as the runtime mounts them (topmost first).
     pub layers: Vec<String>,
+    /// The mapping the layers' files belong to, when the runtime shows them to the container
+    /// with their owners moved (instead of mounting copies made for its mapping).
+    pub layer_owners: Option<IdMapping>,
     /// The process's user when none was asked for.
     pub default_user: Option<String>,
     /// /etc/passwd and /etc/group with the kept user added, where the image lacks it.
@@ -68,6 +71,7 @@ pub fn plan(ctx: &Context, mode: &UsernsMode, layers: Vec<String>) -> Result<Use
     let unchanged = |layers| UsernsPlan {
         mapping: ctx.id_mapping.clone(),
         layers,
+        layer_owners: None,
         default_user: None,
         etc_files: Vec::new(),
     };
@@ -82,10 +86,18 @@ pub fn plan(ctx: &Context, mode: &UsernsMode, layers: Vec<String>) -> Result<Use
     let uid = uid.unwrap_or_else(|| nix::unistd::getuid().as_raw());
     let gid = gid.unwrap_or_else(|| nix::unistd::getgid().as_raw());
     let mapping = base.keep_id(uid, gid).map_err(anyhow::Error::msg)?;
-    let mapped = crate::image::idmap::mapped_layers(ctx, &layers, &mapping)?;
+    // Shown shifted by a FUSE server where the user may run one: nothing to copy. Otherwise
+    // copies for this mapping, made once.
+    let (mounted, layer_owners) = if crate::runtime::idshift::available() {
+        (layers.clone(), Some(base.clone()))
+    } else {
+        let copies = crate::image::idmap::mapped_layers(ctx, &layers, &mapping)?;
+        (copies, None)
+    };
     let mut plan = UsernsPlan {
         mapping: Some(mapping.clone()),
-        layers: mapped,
+        layers: mounted,
+        layer_owners,
         default_user: None,
         etc_files: Vec::new(),
     };

@@ -1,12 +1,13 @@
-//! Layers for containers with another id mapping (`--userns=keep-id`, `nomap`).
+//! Layers for containers with another id mapping (`--userns=keep-id`) where the user cannot
+//! serve a FUSE file system, which is how they are shown otherwise (`runtime::idshift`).
 //!
 //! A layer's files are owned on disk by the host ids the default mapping gives the image's
-//! owners. Under another mapping the same owners are other host ids, so such a container needs
-//! a copy of each layer with its owners moved. A rootless user cannot have the kernel do this
-//! instead: on this kernel (6.18) an idmapped mount is refused for a bind of the host's ext4
-//! (EPERM) and for an overlay made in the user namespace (EINVAL); only a tmpfs can be
-//! idmapped there. So each layer is copied once per mapping, and kept beside the layer
-//! (`<layer>/idmap-<key>/diff`) for every later container with that mapping. The copy moves file
+//! owners. Under another mapping the same owners are other host ids, so without the FUSE server
+//! such a container needs a copy of each layer with its owners moved. A rootless user cannot
+//! have the kernel do this instead: on this kernel (6.18) an idmapped mount is refused for a
+//! bind of the host's ext4 (EPERM) and for an overlay made in the user namespace (EINVAL); only
+//! a tmpfs can be idmapped there. So each layer is copied once per mapping, and kept beside the
+//! layer (`<layer>/idmap-<key>/diff`) for every later container with that mapping. The copy moves file
 //! data with copy_file_range on several threads, and links hard links again.
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use anyhow::Result;
 use sha2::Digest;
 
 use crate::context::Context;
-use crate::runtime::userns::IdMapping;
+use crate::runtime::userns::{IdMapping, IdTranslation};
 
 /// Where a layer's copy for `mapping` lives, relative to the layers directory.
 fn mapped_name(layer: &str, mapping: &IdMapping) -> String {
@@ -61,9 +62,10 @@ pub fn mapped_layers(ctx: &Context, layers: &[String], mapping: &IdMapping) -> R
         .iter()
         .map(|(from, staging, _)| (from.clone(), staging.join("diff")))
         .collect();
+    // Each image id, as the default mapping's namespace shows the host id the target gives it.
     let translate = IdTranslation {
-        default: default.clone(),
-        target,
+        from: target,
+        to: default.clone(),
     };
     crate::runtime::run_in_user_namespace(Some(&default), move || {
         let owners = |uid, gid| {
@@ -87,23 +89,6 @@ pub fn mapped_layers(ctx: &Context, layers: &[String], mapping: &IdMapping) -> R
     Ok(names)
 }
 
-/// Owners seen in the default mapping's namespace (the image's ids), turned into the ids of
-/// that namespace that are, on the host, what the target mapping gives the same image ids.
-struct IdTranslation {
-    default: IdMapping,
-    target: IdMapping,
-}
-
-impl IdTranslation {
-    fn uid(&self, image_uid: u32) -> Option<u32> {
-        self.default.container_uid(self.target.host_uid(image_uid)?)
-    }
-
-    fn gid(&self, image_gid: u32) -> Option<u32> {
-        self.default.container_gid(self.target.host_gid(image_gid)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,8 +99,8 @@ mod tests {
         let default = plan_mapping("a", 1000, 1000, "a:100000:65536", "a:100000:65536");
         let kept = default.keep_id(1000, 1000).unwrap();
         let ids = IdTranslation {
-            default,
-            target: kept,
+            from: kept,
+            to: default,
         };
         // The image's root is a subordinate id under keep-id: 1 in the default namespace.
         assert_eq!(ids.uid(0), Some(1));
@@ -123,9 +108,6 @@ mod tests {
         // The image's uid 1000 is the user: 0 in the default namespace.
         assert_eq!(ids.uid(1000), Some(0));
         assert_eq!(ids.uid(5000), Some(5000));
-        assert_eq!(
-            mapped_name("abc", &ids.target).len(),
-            "abc/idmap-".len() + 12
-        );
+        assert_eq!(mapped_name("abc", &ids.from).len(), "abc/idmap-".len() + 12);
     }
 }

@@ -16,6 +16,8 @@ pub(crate) struct ChildChannels {
     pub sync_read: RawFd,
     pub err_write: RawFd,
     pub tty_socket: Option<RawFd>,
+    /// The socket to the server of the id-shifted layers (`spec.layer_owners`).
+    pub layer_server: Option<RawFd>,
 }
 
 pub(crate) struct ChildError {
@@ -65,7 +67,7 @@ fn setup_and_exec(
     tie_to_parent()?;
     wait_for_parent(channels.sync_read, b'M')?;
 
-    rootfs::build_rootfs(spec)?;
+    rootfs::build_rootfs(spec, channels.layer_server.map(borrowed))?;
     nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
 
     wait_for_parent(channels.sync_read, b'N')?;

@@ -9,6 +9,8 @@
 //!   newuidmap/newgidmap on the child  ──'M'──>  id maps are in place: mount the rootfs
 //!   start pasta on the child's netns  ──'N'──>  network is up: exec may proceed
 //!                                     <──fd──   (-t) pty master, over a unix socket
+//!   (layer server, forked first)      <──fds──  (keep-id) /dev/fuse mounted over the layer
+//!                                               store, and the child's user namespace
 //!                                     <──err──  setup or exec failure: kind byte + message;
 //!                                               EOF (close-on-exec) means exec succeeded
 //! ```
@@ -19,7 +21,7 @@
 //! until it execs.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
@@ -119,18 +121,23 @@ fn exit_code_of(status: WaitStatus) -> Option<i32> {
     }
 }
 
-/// The socket pair on which the container's process sends its terminal's master, when it has one.
-fn terminal_channel(terminal: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Error> {
-    if !terminal {
-        return Ok((None, None));
-    }
-    let (parent, child) = nix::sys::socket::socketpair(
+/// A connected pair of unix stream sockets, closed on exec.
+pub(crate) fn socket_pair() -> Result<(OwnedFd, OwnedFd), Error> {
+    nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::Stream,
         None,
         nix::sys::socket::SockFlag::SOCK_CLOEXEC,
     )
-    .map_err(|e| Error::sys("socketpair", e))?;
+    .map_err(|e| Error::sys("socketpair", e))
+}
+
+/// The socket pair on which the container's process sends its terminal's master, when it has one.
+fn terminal_channel(terminal: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Error> {
+    if !terminal {
+        return Ok((None, None));
+    }
+    let (parent, child) = socket_pair()?;
     Ok((Some(parent), Some(child)))
 }
 
@@ -216,6 +223,7 @@ pub fn exec_in_container(
         sync_read: -1,
         err_write: err_write.as_raw_fd(),
         tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
+        layer_server: None,
     };
     let joiner = clone_child(CloneFlags::empty(), || {
         super::child::exec_child_main(process, &targets, &channels, pid_write.as_raw_fd())
@@ -291,6 +299,8 @@ where
         flags |= CloneFlags::CLONE_NEWNET;
     }
 
+    // First, so the server's copies of skiff's descriptors are as few as can be.
+    let layer_server = start_layer_server(spec)?;
     let (sync_read, sync_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
     let (tty_parent, tty_child) = terminal_channel(spec.process.terminal)?;
@@ -300,6 +310,7 @@ where
         sync_read: sync_read.as_raw_fd(),
         err_write: err_write.as_raw_fd(),
         tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
+        layer_server: layer_server.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let cloned = match &joined {
         None => clone_child(flags, || child_main(spec, &channels)).map(Some),
@@ -322,6 +333,7 @@ where
     drop(sync_read);
     drop(err_write);
     drop(tty_child);
+    drop(layer_server);
     let pid = match cloned {
         Ok(Some(pid)) => pid,
         Ok(None) => {
@@ -353,6 +365,17 @@ where
     }
     let _ = signals.thread_unblock();
     result
+}
+
+/// The server of the container's id-shifted layers, when it has them: the container's end of
+/// the socket to it.
+fn start_layer_server(spec: &ContainerSpec) -> Result<Option<OwnedFd>, Error> {
+    match (&spec.layer_owners, &spec.id_mapping) {
+        (Some(owners), Some(mapping)) => {
+            super::idshift::start_server(&spec.layers_dir, owners, mapping).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The network namespace a container shares (None: it makes its own), and, rootless, the user
@@ -686,7 +709,11 @@ where
                 Some(_) => CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
                 None => CloneFlags::CLONE_NEWNS,
             };
-            let enter = || super::rootfs::mount_union_as_root(spec, writable);
+            let layer_server = start_layer_server(spec)?;
+            let enter = || {
+                let server = layer_server.as_ref().map(|fd| fd.as_fd());
+                super::rootfs::mount_union_as_root(spec, writable, server)
+            };
             run_in_child(
                 flags,
                 spec.id_mapping.as_ref(),
@@ -777,4 +804,25 @@ fn write_all_fd(fd: &OwnedFd, mut bytes: &[u8]) {
 pub(crate) fn owned_fd(raw: i32) -> OwnedFd {
     // SAFETY: callers pass a descriptor this process just received (SCM_RIGHTS) and owns alone.
     unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+/// Descriptors sent with one message on `socket` (SCM_RIGHTS), received close-on-exec; empty
+/// when the peer closed the socket first.
+pub(crate) fn receive_fds(socket: &OwnedFd) -> nix::Result<Vec<OwnedFd>> {
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut received = Vec::new();
+    for cmsg in msg.cmsgs()? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cmsg {
+            received.extend(fds.into_iter().map(owned_fd));
+        }
+    }
+    Ok(received)
 }

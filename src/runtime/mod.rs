@@ -16,6 +16,7 @@ pub mod container;
 pub mod detach;
 mod forward;
 pub mod fstree;
+pub mod idshift;
 pub mod network;
 mod rootfs;
 mod security;

@@ -9,7 +9,7 @@
 //! while the host's /proc is still visible: the kernel refuses a new proc mount in a user
 //! namespace that has no fully visible one.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -587,11 +587,13 @@ fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
     }
 }
 
-/// Keeps this namespace's mounts from propagating to the host's, and moves to the layer store,
-/// from which the overlay options name the layers.
+/// Keeps this namespace's mounts from propagating to the host's, puts the id-shifted layers in
+/// place when the container has them, and moves to the layer store, from which the overlay
+/// options name the layers.
 fn enter_private_layer_store(
     spec: &ContainerSpec,
-) -> Result<(), (&'static str, nix::errno::Errno)> {
+    layer_server: Option<BorrowedFd<'_>>,
+) -> Result<(), String> {
     mount(
         None::<&str>,
         "/",
@@ -599,8 +601,12 @@ fn enter_private_layer_store(
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| ("making / private", e))?;
-    nix::unistd::chdir(&spec.layers_dir).map_err(|e| ("chdir to the layer store", e))
+    .map_err(|e| format!("making / private: {}", e.desc().to_lowercase()))?;
+    if let Some(server) = layer_server {
+        super::idshift::mount_shifted_layers(&spec.layers_dir, server)?;
+    }
+    nix::unistd::chdir(&spec.layers_dir)
+        .map_err(|e| format!("chdir to the layer store: {}", e.desc().to_lowercase()))
 }
 
 fn mount_overlay(spec: &ContainerSpec, options: &str, flags: MsFlags) -> nix::Result<()> {
@@ -616,8 +622,12 @@ fn mount_overlay(spec: &ContainerSpec, options: &str, flags: MsFlags) -> nix::Re
 /// For `cp` and `export`: mounts the container's union in this (new, private) mount namespace
 /// and makes it the root. Read-only, its upper directory is mounted as the topmost lower layer
 /// instead, which leaves the upper and work directories to a container that may be running.
-pub(crate) fn mount_union_as_root(spec: &ContainerSpec, writable: bool) -> Result<(), String> {
-    enter_private_layer_store(spec).map_err(|(what, e)| format!("{what}: {e}"))?;
+pub(crate) fn mount_union_as_root(
+    spec: &ContainerSpec,
+    writable: bool,
+    layer_server: Option<BorrowedFd<'_>>,
+) -> Result<(), String> {
+    enter_private_layer_store(spec, layer_server)?;
     let mounted = if writable {
         mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
     } else if spec.layers.is_empty() {
@@ -641,8 +651,11 @@ pub(crate) fn mount_union_as_root(spec: &ContainerSpec, writable: bool) -> Resul
 }
 
 /// Mounts the union and everything in it, then makes it the process's root.
-pub(crate) fn build_rootfs(spec: &ContainerSpec) -> Result<(), ChildError> {
-    enter_private_layer_store(spec).map_err(|(what, e)| sys_error(what, e))?;
+pub(crate) fn build_rootfs(
+    spec: &ContainerSpec,
+    layer_server: Option<BorrowedFd<'_>>,
+) -> Result<(), ChildError> {
+    enter_private_layer_store(spec, layer_server).map_err(ChildError::other)?;
     mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
         .map_err(|e| sys_error("mounting the overlay root filesystem", e))?;
 
@@ -714,6 +727,7 @@ mod tests {
             ports: Vec::new(),
             mounts: Vec::new(),
             read_only: false,
+            layer_owners: None,
         }
     }
 

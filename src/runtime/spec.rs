@@ -124,6 +124,10 @@ pub struct ContainerSpec {
     /// `--read-only`: the union is mounted read-only once everything is in place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// The mapping the layers' files were unpacked with, when the container's is another one:
+    /// the layer directory is then served to it with the owners moved (`runtime::idshift`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_owners: Option<IdMapping>,
 }
 
 /// One mount the user asked for, in the container at `destination` (absolute).

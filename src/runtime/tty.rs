@@ -2,17 +2,17 @@
 //! /dev/pts/0, as with runc), its master is passed to skiff over a unix socket, and skiff relays
 //! between it and the user's terminal in raw mode, keeping the window size in step.
 
-use std::io::{IoSlice, IoSliceMut, Write};
+use std::io::{IoSlice, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use super::child::{sys_error, ChildError};
-use super::container::{forward_signal, owned_fd, reap};
+use super::container::{forward_signal, reap};
 use super::Error;
 
 nix::ioctl_write_int_bad!(set_controlling_terminal, libc::TIOCSCTTY);
@@ -56,27 +56,9 @@ pub(crate) fn attach_container_terminal(socket: BorrowedFd<'_>) -> Result<(), Ch
 
 /// In skiff: receives the pty master, or None if the container process ended first.
 pub(crate) fn receive_fd(socket: &OwnedFd) -> Result<Option<OwnedFd>, Error> {
-    let mut byte = [0u8; 1];
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| Error::sys("receiving the terminal", e))?;
-    for cmsg in msg
-        .cmsgs()
-        .map_err(|e| Error::sys("receiving the terminal", e))?
-    {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            if let Some(&fd) = fds.first() {
-                return Ok(Some(owned_fd(fd)));
-            }
-        }
-    }
-    Ok(None)
+    let fds = super::container::receive_fds(socket)
+        .map_err(|e| Error::sys("receiving the terminal", e))?;
+    Ok(fds.into_iter().next())
 }
 
 /// The user's side of a container terminal.

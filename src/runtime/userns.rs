@@ -61,6 +61,23 @@ impl IdMapping {
     }
 }
 
+/// Ids of one user namespace given as the ids of another namespace that are the same host ids:
+/// an id `from` shows, as `to` shows that host id.
+pub struct IdTranslation {
+    pub from: IdMapping,
+    pub to: IdMapping,
+}
+
+impl IdTranslation {
+    pub fn uid(&self, id: u32) -> Option<u32> {
+        self.to.container_uid(self.from.host_uid(id)?)
+    }
+
+    pub fn gid(&self, id: u32) -> Option<u32> {
+        self.to.container_gid(self.from.host_gid(id)?)
+    }
+}
+
 /// The ranges of a default mapping (own id, then the subordinate range at 1) with the own id
 /// moved to `inside`.
 fn move_own_id(ranges: &[IdRange], inside: u32, kind: &str) -> Result<Vec<IdRange>, String> {

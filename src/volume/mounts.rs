@@ -357,14 +357,16 @@ pub struct Resolved {
 /// The runtime's mounts for a new container and the volumes it uses: named volumes are made
 /// on first use, anonymous ones always; the image's VOLUMEs not covered by a request get
 /// anonymous volumes. A bind of a path the user cannot read is refused here, before anything
-/// runs. `overlay_dir` holds the layers of `:O` mounts.
+/// runs. `overlay_dir` holds the layers of `:O` mounts. `copied_for` is the container's id
+/// mapping when its image's layers are copies made for it (`image::idmap`), which an image
+/// mounted in it then needs too.
 pub fn resolve(
     ctx: &Context,
     requests: &[MountRequest],
     inherited: Vec<(Mount, Option<VolumeUse>)>,
     image_volumes: &[String],
     overlay_dir: &Path,
-    mapping: Option<&crate::runtime::userns::IdMapping>,
+    copied_for: Option<&crate::runtime::userns::IdMapping>,
 ) -> Result<Resolved> {
     let mut mounts = Vec::new();
     let mut chown = Vec::new();
@@ -481,7 +483,7 @@ pub fn resolve(
                 })?;
                 let mut layers: Vec<String> = image.layers.iter().rev().cloned().collect();
                 // Its owners as the container's mapping shows them, like the container's own.
-                if let Some(mapping) = mapping.filter(|m| Some(*m) != ctx.id_mapping.as_ref()) {
+                if let Some(mapping) = copied_for.filter(|m| Some(*m) != ctx.id_mapping.as_ref()) {
                     layers = crate::image::idmap::mapped_layers(ctx, &layers, mapping)?;
                 }
                 let layers_dir = ctx.store.layers_dir();

@@ -421,24 +421,46 @@ fn read_only_roots_and_tmpfs_mounts() {
     }
 }
 
+/// What a keep-id container sees of the test image: its ids, the owners of the image's files
+/// (kept as the image has them), deletions and opaque directories of the upper layer, and hard
+/// links.
+const KEEP_ID_VIEW: &str = "id -u; id -g; whoami; stat -c %u /src/mine /bin /owned-by-1000; \
+    touch /src/made; test -e /etc/to-be-deleted || echo deleted; ls /var/opaque-dir; \
+    stat -c %h /hardlink";
+
+fn keep_id_view_args<'a>(image: &'a str, bind: &'a str) -> [&'a str; 9] {
+    let mode = "--userns=keep-id";
+    [
+        "run",
+        "--rm",
+        mode,
+        "-v",
+        bind,
+        image,
+        "sh",
+        "-c",
+        KEEP_ID_VIEW,
+    ]
+}
+
+fn check_keep_id_view(env: &TestEnv, stdout: &str) {
+    let uid = env.uid.to_string();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 9, "{stdout}");
+    assert_eq!(lines[0], uid, "{stdout}");
+    assert_ne!(lines[2], "", "{stdout}");
+    // The user's file is theirs; the image's root and uid 1000 stay what the image says.
+    assert_eq!(&lines[3..6], [uid.as_str(), "0", "1000"], "{stdout}");
+    assert_eq!(&lines[6..], ["deleted", "upper-file", "2"], "{stdout}");
+}
+
 #[test]
-fn keep_id_keeps_the_users_own_files_and_copies_layers_once() {
+fn keep_id_keeps_the_users_own_files_and_never_copies_the_image() {
     for env in each_env("keep-id") {
         let image = env.load_testbox();
         let shared = bind_dir(&env, "project", &[("mine", "host file\n")]);
         let bind = format!("{}:/src", shared.display());
-        let script = "id -u; id -g; whoami; stat -c %u /src/mine /bin; touch /src/made";
-        let args = [
-            "run",
-            "--rm",
-            "--userns=keep-id",
-            "-v",
-            &bind,
-            image,
-            "sh",
-            "-c",
-            script,
-        ];
+        let args = keep_id_view_args(image, &bind);
         if env.as_root {
             let (_, stderr) = env.skiff(&args).assert_exit(125);
             assert!(stderr.contains("rootless"), "{stderr}");
@@ -448,25 +470,55 @@ fn keep_id_keeps_the_users_own_files_and_copies_layers_once() {
         let stdout = String::from_utf8_lossy(&first.stdout);
         let stderr = String::from_utf8_lossy(&first.stderr);
         assert!(first.status.success(), "{stderr}");
-        let uid = env.uid.to_string();
-        // The user's ids inside, named; the user's file is theirs; the image's root stays root.
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines[0], uid, "{stdout}");
-        assert_eq!(lines[3], uid, "{stdout}");
-        assert_eq!(lines[4], "0", "{stdout}");
-        assert_ne!(lines[2], "", "{stdout}");
-        assert!(stderr.contains("Copying"), "{stderr}");
+        check_keep_id_view(&env, &stdout);
         assert_eq!(
             std::fs::metadata(shared.join("made")).unwrap().uid(),
             env.uid,
             "a file made inside belongs to the user on the host"
         );
-        // The copy is made once per mapping.
-        let second = env
-            .skiff(&["run", "--rm", "--userns=keep-id", image, "id", "-u"])
-            .output();
-        assert!(second.status.success());
-        assert!(!String::from_utf8_lossy(&second.stderr).contains("Copying"));
+        // The layers are served with their owners moved: no copy, not even the first time.
+        assert!(!stderr.contains("Copying"), "{stderr}");
+        let copies = std::fs::read_dir(env.store_root().join("layers"))
+            .unwrap()
+            .flat_map(|layer| std::fs::read_dir(layer.unwrap().path()).unwrap())
+            .filter(|entry| {
+                let name = entry.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("idmap-")
+            })
+            .count();
+        assert_eq!(copies, 0);
+        // Changing an image file copies it up with the image's owner.
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--userns=keep-id",
+                "--user",
+                "0",
+                image,
+                "sh",
+                "-c",
+                "echo x >> /not-executable && stat -c %u:%g /not-executable",
+            ])
+            .stdout();
+        assert_eq!(out, "0:0\n");
+        // An image mounted into such a container is shown the same way.
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--userns=keep-id",
+                "--mount",
+                &format!("type=image,source={image},target=/img"),
+                image,
+                "stat",
+                "-c",
+                "%u",
+                "/img/bin",
+                "/img/owned-by-1000",
+            ])
+            .stdout();
+        assert_eq!(out, "0\n1000\n");
         // Without keep-id the same file is root's inside.
         assert_eq!(
             env.skiff(&[
@@ -507,6 +559,29 @@ fn keep_id_keeps_the_users_own_files_and_copies_layers_once() {
             .assert_exit(125);
         assert!(stderr.contains("cannot be used with --network"), "{stderr}");
     }
+}
+
+#[test]
+fn keep_id_without_fuse_copies_each_layer_once() {
+    let Some(env) = TestEnv::rootless("keep-id-no-fuse") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let shared = bind_dir(&env, "project", &[("mine", "host file\n")]);
+    let bind = format!("{}:/src", shared.display());
+    let args = keep_id_view_args(image, &bind);
+    let Some(cmd) = env.skiff_without_fuse(&args) else {
+        eprintln!("skipped: keep-id without /dev/fuse needs the tests to run as root");
+        return;
+    };
+    let first = cmd.output();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    assert!(stderr.contains("Copying 2 image layer(s)"), "{stderr}");
+    check_keep_id_view(&env, &String::from_utf8_lossy(&first.stdout));
+    let second = env.skiff_without_fuse(&args).unwrap().output();
+    assert!(second.status.success());
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("Copying"));
 }
 
 #[test]

@@ -217,6 +217,32 @@ impl TestEnv {
     }
 }
 
+impl TestEnv {
+    /// skiff for the unprivileged user on a host where it cannot open /dev/fuse: run in a mount
+    /// namespace of its own where /dev/fuse is a file only root may open. None unless the
+    /// tests run as root (only root can make that namespace).
+    pub fn skiff_without_fuse(&self, args: &[&str]) -> Option<Cmd> {
+        if !is_root() || self.as_root {
+            return None;
+        }
+        let closed = self.path("closed-fuse");
+        std::fs::write(&closed, b"").unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let inner = self.skiff(args);
+        let mut command = Command::new("unshare");
+        command.args(["--mount", "--propagation", "private", "sh", "-c"]);
+        command.arg(r#"mount --bind "$0" /dev/fuse && exec "$@""#);
+        command.arg(&closed);
+        command.arg(inner.command.get_program());
+        command.args(inner.command.get_args());
+        Some(Cmd {
+            command,
+            stdin: None,
+            shown: format!("skiff {} (without /dev/fuse)", args.join(" ")),
+        })
+    }
+}
+
 pub struct Cmd {
     command: Command,
     stdin: Option<Vec<u8>>,
