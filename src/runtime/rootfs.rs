@@ -440,13 +440,25 @@ fn apply_user_mount(root: &OwnedFd, user: &Mount) -> Result<(), ChildError> {
     match &user.source {
         MountSource::Bind { path, recursive } => file = bind(path, *recursive, flags)?,
         // An overlay needs two lower layers when it has no upper one.
-        MountSource::Layers { lower } if lower.len() == 1 => {
+        MountSource::Layers {
+            lower,
+            changes: None,
+        } if lower.len() == 1 => {
             bind(&lower[0], false, flags | MsFlags::MS_RDONLY)?;
         }
-        MountSource::Layers { lower } => {
+        MountSource::Layers { lower, changes } => {
             let lowers: Vec<String> = lower.iter().map(|l| l.display().to_string()).collect();
-            let data = format!("lowerdir={},userxattr", lowers.join(":"));
-            overlay(data, flags | MsFlags::MS_RDONLY)?;
+            let mut data = format!("lowerdir={}", lowers.join(":"));
+            let mut flags = flags;
+            match changes {
+                Some(changes) => data.push_str(&format!(
+                    ",upperdir={},workdir={}",
+                    changes.upper.display(),
+                    changes.work.display()
+                )),
+                None => flags |= MsFlags::MS_RDONLY,
+            }
+            overlay(data + ",userxattr", flags)?;
         }
         MountSource::Overlay { lower, upper, work } => {
             let data = format!(

@@ -156,8 +156,13 @@ pub enum MountSource {
         size: Option<u64>,
         mode: Option<u32>,
     },
-    /// `--mount type=image`: an image's layers (topmost first, absolute), read-only.
-    Layers { lower: Vec<PathBuf> },
+    /// `--mount type=image`: an image's layers (topmost first, absolute), read-only unless it
+    /// has a directory for its changes (`rw=true`).
+    Layers {
+        lower: Vec<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changes: Option<OverlayChanges>,
+    },
     /// `-v HOST:CTR:O`: an overlay whose lower layer is the host directory and whose changes go
     /// to `upper`, thrown away with the container.
     Overlay {
@@ -165,6 +170,13 @@ pub enum MountSource {
         upper: PathBuf,
         work: PathBuf,
     },
+}
+
+/// Where an overlay mount keeps its changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlayChanges {
+    pub upper: PathBuf,
+    pub work: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

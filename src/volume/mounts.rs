@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use crate::context::Context;
-use crate::runtime::{Mount, MountFlags, MountSource, Propagation};
+use crate::runtime::{Mount, MountFlags, MountSource, OverlayChanges, Propagation};
 use crate::store::containers::VolumeUse;
 use crate::store::StoreLock;
 
@@ -44,10 +44,26 @@ pub enum RequestKind {
         size: Option<u64>,
         mode: Option<u32>,
     },
-    /// `--mount type=image`: an image's files, read-only.
+    /// `--mount type=image`: an image's files, read-only unless `rw=true`; then the container's
+    /// changes to them are thrown away with it, as Podman does.
     Image {
         reference: String,
+        writable: bool,
     },
+}
+
+/// The upper and work directories of the `index`th mount's overlay, under `overlay_dir` (which
+/// goes with the container).
+fn changes_dir(overlay_dir: &Path, index: usize) -> Result<OverlayChanges> {
+    let layer = overlay_dir.join(index.to_string());
+    for dir in ["upper", "work"] {
+        std::fs::create_dir_all(layer.join(dir))
+            .with_context(|| format!("creating {}", layer.display()))?;
+    }
+    Ok(OverlayChanges {
+        upper: layer.join("upper"),
+        work: layer.join("work"),
+    })
 }
 
 fn destination(text: &str) -> Result<String> {
@@ -323,13 +339,13 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
             let reference = source
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| anyhow::anyhow!("--mount type=image needs source= (an image)"))?;
-            if writable_image {
-                bail!("--mount type=image is read-only in skiff: leave out rw");
-            }
             MountRequest {
-                kind: RequestKind::Image { reference },
+                kind: RequestKind::Image {
+                    reference,
+                    writable: writable_image,
+                },
                 destination: destination(&target)?,
-                readonly: true,
+                readonly: !writable_image,
                 flags: MountFlags::default(),
                 propagation: None,
                 chown: false,
@@ -357,7 +373,7 @@ pub struct Resolved {
 /// The runtime's mounts for a new container and the volumes it uses: named volumes are made
 /// on first use, anonymous ones always; the image's VOLUMEs not covered by a request get
 /// anonymous volumes. A bind of a path the user cannot read is refused here, before anything
-/// runs. `overlay_dir` holds the layers of `:O` mounts. `copied_for` is the container's id
+/// runs. `overlay_dir` holds the changes of `:O` and `rw=true` image mounts. `copied_for` is the container's id
 /// mapping when its image's layers are copies made for it (`image::idmap`), which an image
 /// mounted in it then needs too.
 pub fn resolve(
@@ -410,15 +426,11 @@ pub fn resolve(
             } => {
                 let path = bind_source(source, *create)?;
                 if *overlay {
-                    let layer = overlay_dir.join(format!("{}", mounts.len()));
-                    for dir in ["upper", "work"] {
-                        std::fs::create_dir_all(layer.join(dir))
-                            .with_context(|| format!("creating {}", layer.display()))?;
-                    }
+                    let changes = changes_dir(overlay_dir, mounts.len())?;
                     MountSource::Overlay {
                         lower: path,
-                        upper: layer.join("upper"),
-                        work: layer.join("work"),
+                        upper: changes.upper,
+                        work: changes.work,
                     }
                 } else {
                     MountSource::Bind {
@@ -473,7 +485,10 @@ pub fn resolve(
                 size: *size,
                 mode: *mode,
             },
-            RequestKind::Image { reference } => {
+            RequestKind::Image {
+                reference,
+                writable,
+            } => {
                 let index = crate::store::images::ImageIndex::load(&ctx.store)?;
                 // Not the store's ImageNotFound: that one would make `run` pull its own image.
                 let image = crate::image::find(&index, reference).map_err(|_| {
@@ -487,11 +502,16 @@ pub fn resolve(
                     layers = crate::image::idmap::mapped_layers(ctx, &layers, mapping)?;
                 }
                 let layers_dir = ctx.store.layers_dir();
+                let changes = match writable {
+                    true => Some(changes_dir(overlay_dir, mounts.len())?),
+                    false => None,
+                };
                 MountSource::Layers {
                     lower: layers
                         .iter()
                         .map(|l| layers_dir.join(l).join("diff"))
                         .collect(),
+                    changes,
                 }
             }
         };
@@ -727,7 +747,6 @@ mod tests {
             "source=/a,target=/b",
             "type=bind,src=/a",
             "type=image,target=/y",
-            "type=image,source=x,target=/y,rw=true",
             "type=volume,source=v,target=/y,bind-propagation=shared",
             "type=bind,src=/a,target=/y,tmpfs-size=1m",
         ] {

@@ -659,7 +659,7 @@ fn u_gives_a_bind_to_the_containers_user() {
 }
 
 #[test]
-fn an_image_mounted_read_only() {
+fn an_image_mounted_read_only_or_with_throwaway_changes() {
     for env in each_env("image-mount") {
         let image = env.load_testbox();
         let other = env.load_volumebox();
@@ -689,5 +689,27 @@ fn an_image_mounted_read_only() {
             ])
             .assert_exit(125);
         assert!(stderr.contains("nope"), "{stderr}");
+        // rw=true: writable, and the changes go with the container, not into the image.
+        let writable = format!("{mount},rw=true");
+        let script = "echo changed > /other/srv/seed/hello.txt && rm /other/etc/passwd && \
+            cat /other/srv/seed/hello.txt && test ! -e /other/etc/passwd && echo gone";
+        let out = env
+            .skiff(&[
+                "run", "--rm", "--mount", &writable, image, "sh", "-c", script,
+            ])
+            .stdout();
+        assert_eq!(out, "changed\ngone\n");
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--mount",
+                &mount,
+                image,
+                "cat",
+                "/other/srv/seed/hello.txt",
+            ])
+            .stdout();
+        assert_eq!(out, "seeded\n");
     }
 }
