@@ -169,7 +169,7 @@ pub struct ContainerFlags {
     /// Mount a tmpfs: PATH[:OPTIONS] (size=, mode=, ro, exec…; default rw,nosuid,nodev,noexec). Repeatable.
     #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
     tmpfs: Vec<String>,
-    /// User namespace: keep-id[:uid=N,gid=N] (your uid and gid inside, so files you make in a bind mount stay yours) or host (the default).
+    /// User namespace (rootless only): keep-id[:uid=N,gid=N] (your uid and gid inside, so files you make in a bind mount stay yours); nomap (only your subordinate ids, yours left out); auto[:size=N] (N subordinate ids no other auto container has; default: enough for the image's users, at least 1024); host (the default: you are root inside).
     #[arg(long, value_name = "MODE")]
     userns: Option<String>,
     /// Mount the volumes and binds of another container at the same places: CONTAINER[:ro|rw]. Repeatable.

@@ -373,7 +373,8 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         )
     {
         bail!(
-            "--userns=keep-id cannot be used with --network {network_mode}: the container would have the ids of that network's user namespace; use the default network"
+            "--userns={} cannot be used with --network {network_mode}: the container would have the ids of that network's user namespace; use the default network",
+            options.userns.name()
         );
     }
     let mut namespace = userns::plan(
@@ -414,10 +415,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         &image_volumes,
         // Thrown away with the container (the run directory goes with it).
         &run_dir.join("volume-overlays"),
-        match namespace.layer_owners {
-            Some(_) => None,
-            None => namespace.mapping.as_ref(),
-        },
+        namespace.copied_for.as_ref(),
     )?;
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
@@ -458,9 +456,15 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         mounts: resolved.mounts,
         read_only: options.read_only,
         layer_owners: namespace.layer_owners,
+        nested_ids: namespace.nested.clone(),
     };
     if !resolved.chown.is_empty() {
-        let (uid, gid) = userns::resolve_ids(ctx, &spec.layers, &spec.process.user)?;
+        let (mut uid, mut gid) = userns::resolve_ids(ctx, &spec.layers, &spec.process.user)?;
+        // A nested namespace's ids, as the container's namespace, where the chown runs, has them.
+        if let Some(nested) = &spec.nested_ids {
+            uid = nested.host_uid(uid).unwrap_or(uid);
+            gid = nested.host_gid(gid).unwrap_or(gid);
+        }
         let sources = resolved.chown.clone();
         runtime::run_in_user_namespace(spec.id_mapping.as_ref(), move || {
             sources
@@ -493,6 +497,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             .chain(options.labels.iter().cloned())
             .collect(),
         network_mode,
+        userns_mode: options.userns.inspect_text(),
         networks,
         exposed_ports: exposed.iter().map(|p| p.key()).collect(),
         volumes: resolved.volumes,
@@ -913,6 +918,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
                 "MaximumRetryCount": restart.maximum_retry_count(),
             },
             "NetworkMode": network_mode,
+            "UsernsMode": record.userns_mode,
             "ReadonlyRootfs": record.spec.read_only,
             "Tmpfs": crate::volume::inspect_tmpfs(&record),
         },

@@ -15,40 +15,89 @@ pub enum UsernsMode {
     Default,
     /// `keep-id[:uid=U,gid=G]`: the user's ids are U and G inside (default: the same numbers).
     KeepId { uid: Option<u32>, gid: Option<u32> },
+    /// `nomap`: the subordinate ids only; the user's own id is not in the container.
+    NoMap,
+    /// `auto[:size=N]`: N subordinate ids (default: enough for the image's users, at least
+    /// 1024) that no other `auto` container has.
+    Auto { size: Option<u32> },
 }
+
+/// The fewest ids `--userns=auto` gives a container, as Podman does.
+const AUTO_MIN_SIZE: u32 = 1024;
 
 impl UsernsMode {
     pub fn parse(text: &str) -> Result<Self> {
         let (mode, options) = text.split_once(':').unwrap_or((text, ""));
+        let options: Vec<(&str, &str)> = options
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(|o| o.split_once('=').unwrap_or((o, "")))
+            .collect();
+        let number = |key: &str, value: &str| {
+            value.parse::<u32>().map_err(|_| {
+                anyhow::anyhow!("invalid --userns option {key}={value:?}: expected a number")
+            })
+        };
         match mode {
-            "" | "host" | "private" => Ok(UsernsMode::Default),
-            // The container's user namespace must reach the user's store, whose directories
-            // are the user's own and closed to ids it does not map.
-            "nomap" => {
-                bail!("--userns=nomap is not supported by skiff yet: use keep-id or the default")
+            "" | "host" | "private" | "nomap" if !options.is_empty() => {
+                bail!("--userns={mode} takes no options")
             }
+            "" | "host" | "private" => Ok(UsernsMode::Default),
+            "nomap" => Ok(UsernsMode::NoMap),
             "keep-id" => {
                 let (mut uid, mut gid) = (None, None);
-                for option in options.split(',').filter(|o| !o.is_empty()) {
-                    let number = |value: &str| {
-                        value.parse::<u32>().map_err(|_| {
-                            anyhow::anyhow!("invalid --userns option {option:?}: expected a number")
-                        })
-                    };
-                    match option.split_once('=') {
-                        Some(("uid", value)) => uid = Some(number(value)?),
-                        Some(("gid", value)) => gid = Some(number(value)?),
-                        _ => {
-                            bail!("invalid --userns=keep-id option {option:?}: use uid=N and gid=N")
-                        }
+                for (key, value) in options {
+                    match key {
+                        "uid" => uid = Some(number(key, value)?),
+                        "gid" => gid = Some(number(key, value)?),
+                        _ => bail!("invalid --userns=keep-id option {key:?}: use uid=N and gid=N"),
                     }
                 }
                 Ok(UsernsMode::KeepId { uid, gid })
             }
             "auto" => {
-                bail!("--userns=auto is not supported by skiff yet: use keep-id or the default")
+                let mut size = None;
+                for (key, value) in options {
+                    match key {
+                        "size" if number(key, value)? > 0 => size = Some(number(key, value)?),
+                        "size" => bail!("--userns=auto:size must be at least 1"),
+                        _ => bail!("invalid --userns=auto option {key:?}: use size=N"),
+                    }
+                }
+                Ok(UsernsMode::Auto { size })
             }
-            _ => bail!("invalid --userns {text:?}: use keep-id[:uid=N,gid=N] or host"),
+            _ => bail!(
+                "invalid --userns {text:?}: use keep-id[:uid=N,gid=N], nomap, auto[:size=N] or host"
+            ),
+        }
+    }
+
+    /// As inspect's HostConfig.UsernsMode shows it, which Podman leaves empty for the default.
+    pub fn inspect_text(&self) -> String {
+        match self {
+            UsernsMode::Default => String::new(),
+            UsernsMode::KeepId { uid, gid } => {
+                let options: Vec<String> = [("uid", uid), ("gid", gid)]
+                    .iter()
+                    .filter_map(|(key, value)| Some(format!("{key}={}", value.as_ref()?)))
+                    .collect();
+                match options.is_empty() {
+                    true => "keep-id".into(),
+                    false => format!("keep-id:{}", options.join(",")),
+                }
+            }
+            UsernsMode::NoMap => "nomap".into(),
+            UsernsMode::Auto { size: None } => "auto".into(),
+            UsernsMode::Auto { size: Some(size) } => format!("auto:size={size}"),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            UsernsMode::Default => "host",
+            UsernsMode::KeepId { .. } => "keep-id",
+            UsernsMode::NoMap => "nomap",
+            UsernsMode::Auto { .. } => "auto",
         }
     }
 }
@@ -61,6 +110,12 @@ pub struct UsernsPlan {
     /// The mapping the layers' files belong to, when the runtime shows them to the container
     /// with their owners moved (instead of mounting copies made for its mapping).
     pub layer_owners: Option<IdMapping>,
+    /// The container's ids on the host when its layers are copies made for them (an image
+    /// mounted into it needs copies too).
+    pub copied_for: Option<IdMapping>,
+    /// `nomap`, `auto`: the maps of the user namespace the command runs in, nested in the
+    /// container's (`runtime::ContainerSpec::nested_ids`).
+    pub nested: Option<IdMapping>,
     /// The process's user when none was asked for.
     pub default_user: Option<String>,
     /// /etc/passwd and /etc/group with the kept user added, where the image lacks it.
@@ -68,42 +123,133 @@ pub struct UsernsPlan {
 }
 
 pub fn plan(ctx: &Context, mode: &UsernsMode, layers: Vec<String>) -> Result<UsernsPlan> {
-    let unchanged = |layers| UsernsPlan {
+    let mut plan = UsernsPlan {
         mapping: ctx.id_mapping.clone(),
         layers,
         layer_owners: None,
+        copied_for: None,
+        nested: None,
         default_user: None,
         etc_files: Vec::new(),
     };
     let base = match (mode, &ctx.id_mapping) {
-        (UsernsMode::Default, _) => return Ok(unchanged(layers)),
+        (UsernsMode::Default, _) => return Ok(plan),
         (_, None) => bail!(
-            "--userns=keep-id is for rootless containers: as root, a container's ids are the host's already"
+            "--userns={} is for rootless containers: as root, a container's ids are the host's already",
+            mode.name()
         ),
-        (UsernsMode::KeepId { uid, gid }, Some(base)) => (base, uid, gid),
+        (_, Some(base)) => base.clone(),
     };
-    let (base, uid, gid) = base;
-    let uid = uid.unwrap_or_else(|| nix::unistd::getuid().as_raw());
-    let gid = gid.unwrap_or_else(|| nix::unistd::getgid().as_raw());
-    let mapping = base.keep_id(uid, gid).map_err(anyhow::Error::msg)?;
+    // The container's ids as host ids, which its layers must show as the image's.
+    let target = match mode {
+        UsernsMode::KeepId { uid, gid } => {
+            let uid = uid.unwrap_or_else(|| nix::unistd::getuid().as_raw());
+            let gid = gid.unwrap_or_else(|| nix::unistd::getgid().as_raw());
+            let kept = base.keep_id(uid, gid).map_err(anyhow::Error::msg)?;
+            plan.mapping = Some(kept.clone());
+            plan.default_user = Some(format!("{uid}:{gid}"));
+            plan.etc_files = user_entries(ctx, &plan.layers, uid, gid);
+            kept
+        }
+        UsernsMode::NoMap | UsernsMode::Auto { .. } => {
+            let nested = nested_ids(ctx, mode, &base, &plan.layers)?;
+            let target = base.compose(&nested);
+            plan.nested = Some(nested);
+            target
+        }
+        UsernsMode::Default => unreachable!("returned above"),
+    };
     // Shown shifted by a FUSE server where the user may run one: nothing to copy. Otherwise
     // copies for this mapping, made once.
-    let (mounted, layer_owners) = if crate::runtime::idshift::available() {
-        (layers.clone(), Some(base.clone()))
+    if crate::runtime::idshift::available() {
+        plan.layer_owners = Some(base);
     } else {
-        let copies = crate::image::idmap::mapped_layers(ctx, &layers, &mapping)?;
-        (copies, None)
-    };
-    let mut plan = UsernsPlan {
-        mapping: Some(mapping.clone()),
-        layers: mounted,
-        layer_owners,
-        default_user: None,
-        etc_files: Vec::new(),
-    };
-    plan.default_user = Some(format!("{uid}:{gid}"));
-    plan.etc_files = user_entries(ctx, &layers, uid, gid);
+        plan.layers = crate::image::idmap::mapped_layers(ctx, &plan.layers, &target)?;
+        plan.copied_for = Some(target);
+    }
     Ok(plan)
+}
+
+/// The maps of a `nomap` or `auto` container's nested namespace; their outside ids are those
+/// of the user's default namespace, whose 0 is the user and whose 1.. are the subordinate ids.
+fn nested_ids(
+    ctx: &Context,
+    mode: &UsernsMode,
+    base: &IdMapping,
+    layers: &[String],
+) -> Result<IdMapping> {
+    let subordinate = |ranges: &[crate::runtime::userns::IdRange], kind: &str| match ranges {
+        [_, subordinate] => Ok(subordinate.count),
+        _ => Err(anyhow::anyhow!(
+            "--userns={} needs subordinate ids in /etc/sub{kind}: add a range for your user",
+            mode.name()
+        )),
+    };
+    let available = subordinate(&base.uids, "uid")?.min(subordinate(&base.gids, "gid")?);
+    let (start, count) = match mode {
+        UsernsMode::Auto { size } => {
+            let size = size.unwrap_or_else(|| auto_size(ctx, layers));
+            let taken: Vec<(u32, u32)> = ctx
+                .store
+                .all_containers()
+                .iter()
+                .filter_map(|c| c.spec.nested_ids.as_ref()?.uids.first().copied())
+                // nomap's range is every subordinate id, and shared, as Podman has it.
+                .filter(|range| range.count < available)
+                .map(|range| (range.outside, range.count))
+                .collect();
+            let start = free_range(&taken, size, available).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--userns=auto: no {size} subordinate ids are left for this container (of {available}, others hold {}); remove containers or ask for fewer with auto:size=N",
+                    taken.iter().map(|(_, n)| n).sum::<u32>()
+                )
+            })?;
+            (start, size)
+        }
+        _ => (1, available),
+    };
+    let range = vec![crate::runtime::userns::IdRange {
+        inside: 0,
+        outside: start,
+        count,
+    }];
+    Ok(IdMapping {
+        uids: range.clone(),
+        gids: range,
+    })
+}
+
+/// How many ids an `auto` container needs: one more than the highest its image's /etc/passwd
+/// and /etc/group name, and at least [`AUTO_MIN_SIZE`].
+fn auto_size(ctx: &Context, layers: &[String]) -> u32 {
+    let highest = ["etc/passwd", "etc/group"]
+        .iter()
+        .filter_map(|file| image_file(ctx, layers, file))
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|line| line.split(':').nth(2)?.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        // nobody (65534) and the like are not ids an image's files belong to.
+        .filter(|id| *id < 65534)
+        .max()
+        .unwrap_or(0);
+    highest.saturating_add(1).max(AUTO_MIN_SIZE)
+}
+
+/// The lowest start (from 1, below `available` + 1) of `size` ids that meets none of `taken`
+/// (start, count).
+fn free_range(taken: &[(u32, u32)], size: u32, available: u32) -> Option<u32> {
+    let mut taken = taken.to_vec();
+    taken.sort_unstable();
+    let mut start = 1u32;
+    for (from, count) in taken {
+        if start.checked_add(size)? <= from {
+            break;
+        }
+        start = start.max(from.saturating_add(count));
+    }
+    (u64::from(start) + u64::from(size) <= u64::from(available) + 1).then_some(start)
 }
 
 /// The image's own copy of `path` (relative), from the topmost layer that has it.
@@ -185,6 +331,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn auto_ranges_go_in_the_first_gap_that_fits() {
+        assert_eq!(free_range(&[], 1024, 65536), Some(1));
+        assert_eq!(free_range(&[(1, 1024)], 1024, 65536), Some(1025));
+        assert_eq!(free_range(&[(1025, 1024)], 1024, 65536), Some(1));
+        assert_eq!(
+            free_range(&[(1500, 10), (1, 1024)], 1024, 65536),
+            Some(1510)
+        );
+        assert_eq!(free_range(&[(1, 1024)], 1024, 2048), Some(1025));
+        assert_eq!(free_range(&[(1, 1024)], 1025, 2048), None);
+        assert_eq!(free_range(&[], 65537, 65536), None);
+    }
+
+    #[test]
     fn modes_parse() {
         assert_eq!(UsernsMode::parse("").unwrap(), UsernsMode::Default);
         assert_eq!(UsernsMode::parse("host").unwrap(), UsernsMode::Default);
@@ -195,7 +355,33 @@ mod tests {
                 gid: Some(100)
             }
         );
-        for bad in ["auto", "nomap", "keep-id:uid=x", "keep-id:size=3", "bogus"] {
+        assert_eq!(UsernsMode::parse("nomap").unwrap(), UsernsMode::NoMap);
+        for text in [
+            "",
+            "keep-id",
+            "keep-id:uid=5",
+            "keep-id:uid=5,gid=6",
+            "nomap",
+            "auto:size=9",
+        ] {
+            assert_eq!(UsernsMode::parse(text).unwrap().inspect_text(), text);
+        }
+        assert_eq!(
+            UsernsMode::parse("auto").unwrap(),
+            UsernsMode::Auto { size: None }
+        );
+        assert_eq!(
+            UsernsMode::parse("auto:size=2048").unwrap(),
+            UsernsMode::Auto { size: Some(2048) }
+        );
+        for bad in [
+            "auto:size=0",
+            "auto:uidmapping=0:1:1",
+            "nomap:size=3",
+            "keep-id:uid=x",
+            "keep-id:size=3",
+            "bogus",
+        ] {
             assert!(UsernsMode::parse(bad).is_err(), "{bad}");
         }
     }

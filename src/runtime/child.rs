@@ -71,6 +71,11 @@ fn setup_and_exec(
     nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
 
     wait_for_parent(channels.sync_read, b'N')?;
+    // Only now: the network helper joins the container's namespaces through this process's
+    // user namespace, which must still be the one that owns them.
+    if let Some(nested) = &spec.nested_ids {
+        super::userns::enter_nested_user_namespace(nested).map_err(ChildError::other)?;
+    }
 
     attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
@@ -135,6 +140,8 @@ fn become_init() -> Result<(), ChildError> {
 pub(crate) struct JoinTargets {
     pub user: Option<RawFd>,
     pub others: Vec<(RawFd, nix::sched::CloneFlags)>,
+    /// A user namespace nested in `user` (`--userns=nomap|auto`), joined last, as its root.
+    pub nested_user: Option<RawFd>,
 }
 
 /// The first process `exec` starts: joins the container's namespaces (the user namespace first,
@@ -198,6 +205,15 @@ pub(crate) fn join_namespaces(targets: &JoinTargets) -> Result<(), ChildError> {
     for (fd, kind) in &targets.others {
         nix::sched::setns(borrowed(*fd), *kind)
             .map_err(|e| sys_error("joining the container's namespaces", e))?;
+    }
+    if let Some(nested) = targets.nested_user {
+        nix::sched::setns(borrowed(nested), nix::sched::CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| sys_error("joining the container's nested user namespace", e))?;
+        // The user's own id does not exist there.
+        let (root, root_group) = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
+        nix::unistd::setresgid(root_group, root_group, root_group)
+            .and_then(|()| nix::unistd::setresuid(root, root, root))
+            .map_err(|e| sys_error("becoming root of the nested user namespace", e))?;
     }
     Ok(())
 }

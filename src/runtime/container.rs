@@ -186,7 +186,7 @@ pub fn exec_in_container(
 ) -> Result<RunOutcome, Error> {
     use std::os::fd::AsRawFd as _;
     let open = |name: &str| open_namespace(target_pid, name);
-    let user = if rootless { Some(open("user")?) } else { None };
+    let (user, nested_user) = container_user_namespaces(target_pid, rootless)?;
     let mut others = Vec::new();
     // The cgroup namespace too, when the container has one of its own.
     let same_inode = |a: &str, b: &str| {
@@ -218,6 +218,7 @@ pub fn exec_in_container(
             .iter()
             .map(|(fd, kind)| (fd.as_raw_fd(), *kind))
             .collect(),
+        nested_user: nested_user.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let channels = ChildChannels {
         sync_read: -1,
@@ -322,6 +323,7 @@ where
                     .iter()
                     .map(|fd| (fd.as_raw_fd(), CloneFlags::CLONE_NEWNET))
                     .collect(),
+                nested_user: None,
             };
             clone_through_joiner(|pid_write| {
                 super::child::clone_in_joined(&targets, flags, &channels, pid_write, || {
@@ -370,12 +372,24 @@ where
 /// The server of the container's id-shifted layers, when it has them: the container's end of
 /// the socket to it.
 fn start_layer_server(spec: &ContainerSpec) -> Result<Option<OwnedFd>, Error> {
-    match (&spec.layer_owners, &spec.id_mapping) {
-        (Some(owners), Some(mapping)) => {
-            super::idshift::start_server(&spec.layers_dir, owners, mapping).map(Some)
-        }
-        _ => Ok(None),
-    }
+    let (Some(owners), Some(mapping)) = (&spec.layer_owners, &spec.id_mapping) else {
+        return Ok(None);
+    };
+    let owners = match &spec.nested_ids {
+        // The server is in the outer namespace, whose mapping is the layers' own, so it sees
+        // the image's ids; it reports the outer ids that the nested namespace shows as those.
+        Some(nested) => super::userns::IdTranslation {
+            from: nested.clone(),
+            to: super::userns::IdMapping::identity(),
+        },
+        // The server is in the container's namespace: it reports, for each owner it sees, the
+        // id the layers' mapping gives the same host id, which is the image's.
+        None => super::userns::IdTranslation {
+            from: mapping.clone(),
+            to: owners.clone(),
+        },
+    };
+    super::idshift::start_server(&spec.layers_dir, owners).map(Some)
 }
 
 /// The network namespace a container shares (None: it makes its own), and, rootless, the user
@@ -386,6 +400,35 @@ struct SharedNetwork {
 }
 
 nix::ioctl_none!(ns_get_userns, 0xb7, 0x1);
+nix::ioctl_none!(ns_get_parent, 0xb7, 0x2);
+
+/// The user namespaces a process joins to enter the container whose first process is `pid`
+/// (none as root): the one that owns its other namespaces, and, when the container's process
+/// runs in a namespace nested in that one (`--userns=nomap|auto`), the nested one, joined last.
+fn container_user_namespaces(
+    pid: i32,
+    rootless: bool,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Error> {
+    if !rootless {
+        return Ok((None, None));
+    }
+    let own = open_namespace(pid, "user")?;
+    // SAFETY: NS_GET_PARENT takes no argument; on success it returns a new descriptor we own.
+    let parent = match unsafe { ns_get_parent(own.as_raw_fd()) } {
+        // SAFETY: the ioctl returned a fresh descriptor that nothing else owns.
+        Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
+        // The parent is outside this process's reach: the host's, not one of the user's.
+        Err(_) => return Ok((Some(own), None)),
+    };
+    use std::os::unix::fs::MetadataExt;
+    let inode = |path: String| std::fs::metadata(path).map(|m| m.ino()).ok();
+    let parent_inode = inode(format!("/proc/self/fd/{}", parent.as_raw_fd()));
+    if parent_inode.is_some() && parent_inode == inode("/proc/self/ns/user".into()) {
+        Ok((Some(own), None))
+    } else {
+        Ok((Some(parent), Some(own)))
+    }
+}
 
 fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<SharedNetwork, Error> {
     let net = std::fs::File::open(path)
@@ -651,15 +694,12 @@ where
     C: FnOnce() -> Result<T, String>,
     P: FnOnce() -> Result<(), String>,
 {
-    let user = if rootless {
-        Some(open_namespace(pid, "user")?)
-    } else {
-        None
-    };
+    let (user, nested_user) = container_user_namespaces(pid, rootless)?;
     let namespace = open_namespace(pid, kind.0)?;
     let targets = super::child::JoinTargets {
         user: user.as_ref().map(|fd| fd.as_raw_fd()),
         others: vec![(namespace.as_raw_fd(), kind.1)],
+        nested_user: nested_user.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let enter = || {
         super::child::join_namespaces(&targets).map_err(|e| e.message)?;

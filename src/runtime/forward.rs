@@ -95,6 +95,7 @@ impl PortRelay {
                 let targets = super::child::JoinTargets {
                     user: Some(user.as_raw_fd()),
                     others: vec![(net.as_raw_fd(), CloneFlags::CLONE_NEWNET)],
+                    nested_user: None,
                 };
                 if super::child::join_namespaces(&targets).is_err() {
                     return 1;

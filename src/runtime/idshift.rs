@@ -36,7 +36,7 @@ use fuser::{
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use super::userns::{IdMapping, IdTranslation};
+use super::userns::IdTranslation;
 use super::Error;
 
 /// How long the kernel may trust what the server told it: layers in use never change.
@@ -55,16 +55,12 @@ pub fn available() -> bool {
         .is_ok()
 }
 
-/// Forks the server for a container (or a job on a container's files) whose user namespace
-/// has `container` as its mapping, over `layers_dir` whose files were unpacked with
-/// `layer_owners`. Returns the container's end of the socket, for [`mount_shifted_layers`].
+/// Forks the server for a container (or a job on a container's files), over `layers_dir`,
+/// reporting each owner it sees (in the user namespace the container sends it) as `owners`
+/// gives it. Returns the container's end of the socket, for [`mount_shifted_layers`].
 /// Must be called while skiff is single-threaded, before any descriptor that the container's
 /// end of file matters for is made (the server closes what it inherits, but only once it runs).
-pub(crate) fn start_server(
-    layers_dir: &Path,
-    layer_owners: &IdMapping,
-    container: &IdMapping,
-) -> Result<OwnedFd, Error> {
+pub(crate) fn start_server(layers_dir: &Path, owners: IdTranslation) -> Result<OwnedFd, Error> {
     let (server_end, container_end) = super::container::socket_pair()?;
     // SAFETY: skiff is single-threaded here (module contract), so the child may run ordinary
     // code; it forks once more and exits at once, so the server is nobody's child but init's.
@@ -78,11 +74,7 @@ pub(crate) fn start_server(
             drop(container_end);
             // SAFETY: as above: this process has a single thread.
             if let Ok(nix::unistd::ForkResult::Child) = unsafe { nix::unistd::fork() } {
-                let translation = IdTranslation {
-                    from: container.clone(),
-                    to: layer_owners.clone(),
-                };
-                serve(server_end, layers_dir, translation);
+                serve(server_end, layers_dir, owners);
             }
             leave(0)
         }

@@ -621,6 +621,28 @@ fn enter_private_layer_store(
         .map_err(|e| format!("chdir to the layer store: {}", e.desc().to_lowercase()))
 }
 
+/// Gives the container's root the top of its upper directory, which is the union's `/`: skiff
+/// made it as the user, who is the container's root only under the default mapping. Runs in the
+/// container's user namespace, as its root.
+fn give_root_its_upper_dir(spec: &ContainerSpec) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let (uid, gid) = match &spec.nested_ids {
+        // Root of the nested namespace, in the ids of this one.
+        Some(nested) => (
+            nested.host_uid(0).unwrap_or(0),
+            nested.host_gid(0).unwrap_or(0),
+        ),
+        None => (0, 0),
+    };
+    let meta = std::fs::metadata(&spec.upper_dir)
+        .map_err(|e| format!("reading {}: {e}", spec.upper_dir.display()))?;
+    if (meta.uid(), meta.gid()) == (uid, gid) {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(&spec.upper_dir, Some(uid), Some(gid))
+        .map_err(|e| format!("giving the container's root its upper directory: {e}"))
+}
+
 fn mount_overlay(spec: &ContainerSpec, options: &str, flags: MsFlags) -> nix::Result<()> {
     mount(
         Some("overlay"),
@@ -640,6 +662,7 @@ pub(crate) fn mount_union_as_root(
     layer_server: Option<BorrowedFd<'_>>,
 ) -> Result<(), String> {
     enter_private_layer_store(spec, layer_server)?;
+    give_root_its_upper_dir(spec)?;
     let mounted = if writable {
         mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
     } else if spec.layers.is_empty() {
@@ -658,7 +681,12 @@ pub(crate) fn mount_union_as_root(
         mount_overlay(spec, &options, MsFlags::MS_RDONLY)
     };
     mounted.map_err(|e| format!("mounting the container's files: {e}"))?;
-    nix::unistd::chroot(&spec.rootfs_dir).map_err(|e| format!("chroot: {e}"))?;
+    // From the inside: a nested namespace's root cannot walk the user's directories to it.
+    nix::unistd::chdir(&spec.rootfs_dir).map_err(|e| format!("chdir to the union: {e}"))?;
+    if let Some(nested) = &spec.nested_ids {
+        super::userns::enter_nested_user_namespace(nested)?;
+    }
+    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
     nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
 }
 
@@ -668,6 +696,7 @@ pub(crate) fn build_rootfs(
     layer_server: Option<BorrowedFd<'_>>,
 ) -> Result<(), ChildError> {
     enter_private_layer_store(spec, layer_server).map_err(ChildError::other)?;
+    give_root_its_upper_dir(spec).map_err(ChildError::other)?;
     mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
         .map_err(|e| sys_error("mounting the overlay root filesystem", e))?;
 
@@ -740,6 +769,7 @@ mod tests {
             mounts: Vec::new(),
             read_only: false,
             layer_owners: None,
+            nested_ids: None,
         }
     }
 

@@ -128,6 +128,12 @@ pub struct ContainerSpec {
     /// the layer directory is then served to it with the owners moved (`runtime::idshift`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer_owners: Option<IdMapping>,
+    /// `--userns=nomap|auto`: the command runs in a user namespace nested in the container's,
+    /// whose maps these are (their outside ids are the container namespace's). Everything is
+    /// mounted from the outer namespace, which reaches the user's store; the command never
+    /// holds the user's own id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested_ids: Option<IdMapping>,
 }
 
 /// One mount the user asked for, in the container at `destination` (absolute).

@@ -61,6 +61,115 @@ impl IdMapping {
     }
 }
 
+impl IdMapping {
+    /// Every id as itself: how a namespace's own ids relate to themselves.
+    pub fn identity() -> IdMapping {
+        let all = vec![IdRange {
+            inside: 0,
+            outside: 0,
+            count: u32::MAX,
+        }];
+        IdMapping {
+            uids: all.clone(),
+            gids: all,
+        }
+    }
+
+    /// The mapping of a namespace nested in one with this mapping, whose ids are `nested`'s
+    /// inside ids, as host ids.
+    pub fn compose(&self, nested: &IdMapping) -> IdMapping {
+        let through = |inner: &[IdRange], outer: &[IdRange]| {
+            let mut ranges = Vec::new();
+            for range in inner {
+                for id in 0..range.count {
+                    let Some(host) = map_id(outer, range.outside + id) else {
+                        continue;
+                    };
+                    match ranges.last_mut() {
+                        Some(IdRange {
+                            inside,
+                            outside,
+                            count,
+                        }) if *inside + *count == range.inside + id
+                            && *outside + *count == host =>
+                        {
+                            *count += 1
+                        }
+                        _ => ranges.push(IdRange {
+                            inside: range.inside + id,
+                            outside: host,
+                            count: 1,
+                        }),
+                    }
+                }
+            }
+            ranges
+        };
+        IdMapping {
+            uids: through(&nested.uids, &self.uids),
+            gids: through(&nested.gids, &self.gids),
+        }
+    }
+}
+
+/// `--userns=nomap|auto`: moves this process into a new user namespace nested in its own, with
+/// `nested` as its maps (their outside ids are this namespace's), and makes it root there. A
+/// child forked first writes the maps: it stays behind with this namespace's capabilities, which
+/// the process entering gives up. Call it where /proc is this process's.
+pub(crate) fn enter_nested_user_namespace(nested: &IdMapping) -> Result<(), String> {
+    let own_proc =
+        std::fs::File::open("/proc/self").map_err(|e| format!("opening /proc/self: {e}"))?;
+    let (go_read, go_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: called by a single-threaded process (the container's first process, or a helper
+    // cloned from a single-threaded skiff), so the child may run ordinary code before it exits.
+    let writer = match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+        nix::unistd::ForkResult::Child => {
+            drop(go_write);
+            let mut byte = [0u8; 1];
+            let written = matches!(nix::unistd::read(&go_read, &mut byte), Ok(1))
+                && write_nested_maps(&own_proc, nested).is_ok();
+            // SAFETY: _exit only ends this forked process.
+            unsafe { libc::_exit(if written { 0 } else { 1 }) }
+        }
+        nix::unistd::ForkResult::Parent { child } => child,
+    };
+    drop(go_read);
+    let entered = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| format!("making the nested user namespace: {e}"));
+    if entered.is_ok() {
+        let _ = nix::unistd::write(&go_write, b"G");
+    }
+    drop(go_write);
+    let status = nix::sys::wait::waitpid(writer, None);
+    entered?;
+    if !matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0))) {
+        return Err("writing the id maps of the nested user namespace failed".into());
+    }
+    let root = nix::unistd::Uid::from_raw(0);
+    let root_group = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root_group, root_group, root_group)
+        .map_err(|e| format!("becoming root of the nested user namespace: {e}"))?;
+    nix::unistd::setresuid(root, root, root)
+        .map_err(|e| format!("becoming root of the nested user namespace: {e}"))
+}
+
+fn write_nested_maps(own_proc: &std::fs::File, nested: &IdMapping) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::fd::AsFd as _;
+    for (name, ranges) in [("uid_map", &nested.uids), ("gid_map", &nested.gids)] {
+        let fd = rustix::fs::openat(
+            own_proc.as_fd(),
+            name,
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        // One write: the kernel takes a map only whole.
+        std::fs::File::from(fd).write_all(map_text(ranges).as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Ids of one user namespace given as the ids of another namespace that are the same host ids:
 /// an id `from` shows, as `to` shows that host id.
 pub struct IdTranslation {

@@ -40,6 +40,9 @@ pub struct ContainerRecord {
     /// `host`, `container:ID`, `ns:PATH`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
+    /// `--userns` as inspect's HostConfig.UsernsMode shows it: empty for the default.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub userns_mode: String,
     /// User-defined networks the container is on, by name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub networks: std::collections::BTreeMap<String, NetworkAttachment>,
