@@ -4,6 +4,7 @@
 //! `store`, `archive` and `runtime` do the work. Nothing calls upward.
 
 pub mod archive;
+pub mod build;
 pub mod cli;
 pub mod container;
 pub mod context;
