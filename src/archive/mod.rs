@@ -9,6 +9,7 @@
 
 mod apply;
 mod compression;
+mod diff;
 mod image_read;
 mod image_write;
 mod oci;
@@ -23,6 +24,7 @@ mod image_tests;
 
 pub use apply::{apply_layer, ApplyOptions, ApplyStats};
 pub use compression::{decompress, sniff_compression, Compression};
+pub use diff::{is_opaque, list_changes, write_layer, Change};
 pub use image_read::{ArchiveFormat, ArchiveImage, ArchiveLayer, ImageArchive, LayerReader};
 pub use image_write::{write_docker_archive, write_oci_archive, SaveImage, SaveLayer};
 

@@ -39,6 +39,8 @@ pub enum ContainerCommand {
     Attach(AttachArgs),
     Cp(CpArgs),
     Export(ExportArgs),
+    Commit(CommitArgs),
+    Diff(DiffArgs),
 }
 
 impl ContainerCommand {
@@ -64,6 +66,8 @@ impl ContainerCommand {
             ContainerCommand::Attach(a) => a.run(ctx),
             ContainerCommand::Cp(a) => a.run(ctx),
             ContainerCommand::Export(a) => a.run(ctx),
+            ContainerCommand::Commit(a) => a.run(ctx),
+            ContainerCommand::Diff(a) => a.run(ctx),
         }
     }
 }
@@ -769,6 +773,98 @@ impl CpArgs {
             &parse_location(&self.destination),
             self.archive,
         )?;
+        Ok(0)
+    }
+}
+
+/// Create an image from a container's changes: its image's layers plus one layer of what the
+/// container changed (volumes left out), with the container's command, environment, working
+/// directory, user, labels and ports as the image's config.
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Author recorded in the image config and history.
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Apply a Dockerfile instruction to the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR. Repeatable.
+    #[arg(short, long, value_name = "INSTRUCTION")]
+    change: Vec<String>,
+    /// Manifest format of the image: oci (default) or docker.
+    #[arg(short, long, default_value = "oci", value_parser = ["oci", "docker"])]
+    format: String,
+    /// Write the image ID to this file.
+    #[arg(long, value_name = "FILE")]
+    iidfile: Option<PathBuf>,
+    /// Commit message, kept in the image history and shown by inspect as Comment.
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Pause the container while it is committed (needs a cgroup freezer; off by default, as in Podman).
+    #[arg(short, long)]
+    pause: bool,
+    /// Print nothing but the image ID.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Make the image a single layer holding the whole filesystem.
+    #[arg(short, long)]
+    squash: bool,
+    /// Container name or ID.
+    container: String,
+    /// Name for the image (default: none); localhost/ is added when no registry is given.
+    image: Option<String>,
+}
+
+impl CommitArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let options = crate::image::commit::CommitOptions {
+            author: self.author,
+            message: self.message,
+            changes: self.change,
+            pause: self.pause,
+            squash: self.squash,
+            docker_format: self.format == "docker",
+        };
+        let id =
+            crate::image::commit::commit(ctx, &self.container, self.image.as_deref(), &options)?;
+        if let Some(path) = &self.iidfile {
+            std::fs::write(path, format!("sha256:{id}"))
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        }
+        println!("{id}");
+        Ok(0)
+    }
+}
+
+/// Show what a container changed in its image's files, or what an image's top layer changes:
+/// A (added), C (changed) or D (deleted), one path a line.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Output format: json (an object of Added, Changed and Deleted lists) instead of lines.
+    #[arg(long, value_parser = ["json"])]
+    format: Option<String>,
+    /// Container or image name or ID.
+    reference: String,
+}
+
+impl DiffArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let lines = crate::image::commit::diff(ctx, &self.reference)?;
+        if self.format.is_some() {
+            let mut groups = serde_json::Map::new();
+            for (mark, key) in [('A', "added"), ('C', "changed"), ('D', "deleted")] {
+                let paths: Vec<&str> = lines
+                    .iter()
+                    .filter(|l| l.starts_with(mark))
+                    .map(|l| &l[2..])
+                    .collect();
+                if !paths.is_empty() {
+                    groups.insert(key.into(), serde_json::json!(paths));
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&groups)?);
+        } else {
+            for line in lines {
+                println!("{line}");
+            }
+        }
         Ok(0)
     }
 }

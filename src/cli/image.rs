@@ -26,6 +26,7 @@ pub enum ImageCommand {
     Pull(super::registry::PullArgs),
     Push(super::registry::PushArgs),
     Search(super::registry::SearchArgs),
+    Diff(super::container::DiffArgs),
 }
 
 impl ImageCommand {
@@ -36,6 +37,7 @@ impl ImageCommand {
             ImageCommand::Load(a) => a.run(ctx),
             ImageCommand::Save(a) => a.run(ctx),
             ImageCommand::Import(a) => a.run(ctx),
+            ImageCommand::Diff(a) => a.run(ctx),
             ImageCommand::Tag(a) => a.run(ctx),
             ImageCommand::Pull(a) => a.run(ctx),
             ImageCommand::Push(a) => a.run(ctx),

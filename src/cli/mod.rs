@@ -77,6 +77,8 @@ pub enum Command {
     Attach(container::AttachArgs),
     Cp(container::CpArgs),
     Export(container::ExportArgs),
+    Commit(container::CommitArgs),
+    Diff(container::DiffArgs),
     #[command(name = "container-supervise", hide = true)]
     Supervise(container::SuperviseArgs),
     Pull(registry::PullArgs),
@@ -150,6 +152,8 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Attach(args) => args.run(&ctx()?),
         Command::Cp(args) => args.run(&ctx()?),
         Command::Export(args) => args.run(&ctx()?),
+        Command::Commit(args) => args.run(&ctx()?),
+        Command::Diff(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),
         Command::Pull(args) => args.run(&ctx()?),
         Command::Push(args) => args.run(&ctx()?),

@@ -1,6 +1,7 @@
 //! Image operations on the store: list, inspect, history, tag, remove; and (in `transfer`) load,
 //! import and save. Output shapes follow `podman images` / `podman image inspect`.
 
+pub mod commit;
 pub mod config;
 pub mod idmap;
 pub mod pull;

@@ -434,9 +434,6 @@ pub fn import(
     })?;
     let created = now_rfc3339();
     let diff_id = layer.diff_id.clone();
-    let layer_digest = layer.blob_digest.clone();
-    let layer_media = sniff_layer_media_type(&layer.blob_head, false).to_string();
-    let layer_size = layer.blob_size;
     let image_config = ImageConfig {
         created: Some(created.clone()),
         architecture: config::host_architecture().to_string(),
@@ -462,22 +459,71 @@ pub fn import(
         }],
         ..ImageConfig::default()
     };
-    let config_bytes = serde_json::to_vec(&image_config)?;
-    let (layers, size) = commit_layers(
-        ctx,
-        &lock,
-        std::slice::from_ref(&diff_id),
-        vec![Some(layer)],
-        false,
-    )?;
+    add_image(ctx, &lock, &[], Some(layer), &image_config, name, false)
+}
+
+/// Adds an image to the store: the layers `base` (chain ids, base first, already in the store),
+/// then `new_layer` on top when there is one, with `image_config` (whose rootfs and history the
+/// caller made whole), under `name`. Writes the config and a manifest (OCI, or Docker schema 2
+/// with `docker`) as blobs, then the index. Returns the image id.
+pub(crate) fn add_image(
+    ctx: &Context,
+    lock: &StoreLock,
+    base: &[String],
+    new_layer: Option<UnpackedLayer>,
+    image_config: &ImageConfig,
+    name: Option<String>,
+    docker: bool,
+) -> Result<String> {
+    let mut layers = base.to_vec();
+    let mut size = 0;
+    for chain in base {
+        size += ctx.store.read_layer(chain)?.map(|r| r.size).unwrap_or(0);
+    }
+    if let Some(layer) = new_layer {
+        let parent = base.last().map(String::as_str);
+        let diff_id = layer.diff_id.clone();
+        let chain = chain_id(parent, &diff_id);
+        if ctx.id_mapping.is_some() && ctx.store.read_layer(&chain)?.is_some() {
+            // Already there; the staged copy holds files of subordinate ids.
+            size += layer.size;
+            remove_trees(ctx, vec![layer.staged_dir.clone()])?;
+        } else {
+            let media_type = sniff_layer_media_type(&layer.blob_head, docker);
+            size += commit_layer(ctx, lock, parent, &diff_id, layer, media_type)?;
+        }
+        layers.push(chain);
+    }
+    let config_bytes = serde_json::to_vec(image_config)?;
     let config_digest = sha256_digest(&config_bytes);
     ctx.store.put_blob(&config_digest, &config_bytes)?;
-    // The manifest Podman writes for an imported image (no top-level mediaType).
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_bytes.len()},
-        "layers": [{"mediaType": layer_media, "digest": layer_digest, "size": layer_size}],
-    }))?;
+    let (manifest, manifest_media_type) = match docker {
+        true => (
+            docker_manifest(ctx, &config_digest, config_bytes.len(), &layers)?,
+            DOCKER_MANIFEST,
+        ),
+        false => {
+            let mut descriptors = Vec::new();
+            for chain in &layers {
+                let record = ctx
+                    .store
+                    .read_layer(chain)?
+                    .with_context(|| format!("layer {chain} is missing"))?;
+                descriptors.push(serde_json::json!({
+                    "mediaType": record.blob_media_type,
+                    "digest": record.blob_digest,
+                    "size": record.blob_size,
+                }));
+            }
+            // The manifest Podman writes for an image it made (no top-level mediaType).
+            let manifest = serde_json::json!({
+                "schemaVersion": 2,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_bytes.len()},
+                "layers": descriptors,
+            });
+            (serde_json::to_vec(&manifest)?, OCI_MANIFEST)
+        }
+    };
     let manifest_digest = sha256_digest(&manifest);
     ctx.store.put_blob(&manifest_digest, &manifest)?;
     let id = config_digest.trim_start_matches("sha256:").to_string();
@@ -485,7 +531,7 @@ pub fn import(
     index.upsert(ImageRecord {
         id: id.clone(),
         manifest_digest,
-        manifest_media_type: OCI_MANIFEST.into(),
+        manifest_media_type: manifest_media_type.into(),
         names: name.into_iter().collect(),
         layers,
         size,
@@ -493,7 +539,7 @@ pub fn import(
         index_digest: None,
         repositories: Vec::new(),
     });
-    index.save(&ctx.store, &lock)?;
+    index.save(&ctx.store, lock)?;
     Ok(id)
 }
 

@@ -136,6 +136,31 @@ pub struct ContainerSpec {
     pub nested_ids: Option<IdMapping>,
 }
 
+impl ContainerSpec {
+    /// Where the runtime mounts something in the union (relative to its root): the standard
+    /// file systems, the generated /etc files and the user's mounts. The union gets an empty
+    /// file or directory there when the image has none, which is no change of the container's.
+    pub fn mount_targets(&self) -> Vec<PathBuf> {
+        let relative = |path: &str| PathBuf::from(path.trim_start_matches('/'));
+        ["proc", "sys", "dev"]
+            .into_iter()
+            .map(PathBuf::from)
+            .chain(self.etc_files.iter().map(|(_, target)| relative(target)))
+            .chain(self.mounts.iter().map(|m| relative(&m.destination)))
+            .collect()
+    }
+
+    /// The container's process's ids as host ids: its user namespace's mapping, through the
+    /// nested one when it has one (None as root).
+    pub fn process_ids(&self) -> Option<IdMapping> {
+        let mapping = self.id_mapping.as_ref()?;
+        Some(match &self.nested_ids {
+            Some(nested) => mapping.compose(nested),
+            None => mapping.clone(),
+        })
+    }
+}
+
 /// One mount the user asked for, in the container at `destination` (absolute).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {

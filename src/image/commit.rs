@@ -1,0 +1,235 @@
+//! `commit`: a container's changes (its upper directory) as a new image on top of its own, and
+//! `diff`: those changes, or what an image's top layer changes, as `A`/`C`/`D` lines.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::config::{self, History, ImageConfig};
+use super::reference::Reference;
+use super::transfer::{add_image, clean_staging, now_rfc3339, unpack_stream};
+use crate::context::Context;
+use crate::store::containers::ContainerRecord;
+use crate::store::images::ImageIndex;
+
+pub struct CommitOptions {
+    /// `--author`: the config's and the history entry's author.
+    pub author: Option<String>,
+    /// `--message`: the history entry's comment, which inspect shows as Comment.
+    pub message: Option<String>,
+    /// `--change` instructions applied to the new config.
+    pub changes: Vec<String>,
+    /// `--pause`: freeze a running container while its files are read.
+    pub pause: bool,
+    /// `--squash`: the whole file system as one layer instead of the image's layers plus one.
+    pub squash: bool,
+    /// `--format docker`: a Docker schema 2 manifest instead of an OCI one.
+    pub docker_format: bool,
+}
+
+/// The run configuration a container was made with, as the new image's: its image's, with the
+/// command, environment, working directory, user, labels and ports the container has.
+fn container_run_config(record: &ContainerRecord, base: &config::RunConfig) -> config::RunConfig {
+    let process = &record.spec.process;
+    let mut run = base.clone();
+    // The container's argv is the image's entrypoint (when kept) followed by its command.
+    let args = &process.args;
+    run.cmd = match &base.entrypoint {
+        Some(entrypoint) if args.starts_with(entrypoint) => Some(args[entrypoint.len()..].to_vec()),
+        _ => {
+            run.entrypoint = None;
+            Some(args.clone())
+        }
+    };
+    run.env = Some(process.env.clone());
+    run.working_dir = Some(process.cwd.clone()).filter(|dir| dir != "/");
+    run.user = Some(process.user.clone()).filter(|user| !user.is_empty());
+    if !record.labels.is_empty() {
+        run.labels = Some(record.labels.clone());
+    }
+    if !record.exposed_ports.is_empty() {
+        run.exposed_ports = Some(
+            record
+                .exposed_ports
+                .iter()
+                .map(|port| (port.clone(), serde_json::json!({})))
+                .collect(),
+        );
+    }
+    run
+}
+
+/// Writes the tar of the container's changes (or, `squash`, of its whole file system) to a
+/// new file in the store's tmp/ directory; returns its path.
+fn write_changes(ctx: &Context, record: &ContainerRecord, squash: bool) -> Result<PathBuf> {
+    let path = ctx.store.staging_path("commit").with_extension("tar");
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    if squash {
+        crate::container::copy::export(ctx, &record.id, &mut file)?;
+        return Ok(path);
+    }
+    let (mut reader, writer) = std::io::pipe()?;
+    let upper = record.spec.upper_dir.clone();
+    let targets = record.spec.mount_targets();
+    let child = move || {
+        let mount_points = |path: &Path| targets.iter().any(|t| t == path);
+        crate::archive::write_layer(&upper, &mount_points, writer).map_err(|e| e.to_string())
+    };
+    let parent = move || -> std::result::Result<(), String> {
+        std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
+        file.sync_all().map_err(|e| e.to_string())
+    };
+    // Read with the container's own ids, which are the image's.
+    let ids = record.spec.process_ids();
+    crate::runtime::run_in_user_namespace_streaming(ids.as_ref(), child, parent)?;
+    Ok(path)
+}
+
+/// Makes an image of a container's current files; returns its id.
+pub fn commit(
+    ctx: &Context,
+    reference: &str,
+    name: Option<&str>,
+    options: &CommitOptions,
+) -> Result<String> {
+    let record = ctx.store.find_container(reference)?;
+    let running = crate::container::current_state(ctx, &record.id).status
+        == crate::store::containers::Status::Running;
+    if options.pause && running {
+        bail!("commit --pause needs a cgroup freezer for the container, and skiff does not place containers in cgroups yet on this host; commit without --pause reads its files as they are");
+    }
+    let name = name
+        .map(Reference::parse)
+        .transpose()?
+        .map(|r| r.to_local_name());
+    let index = ImageIndex::load(&ctx.store)?;
+    let base = index.by_id(&record.image_id).cloned().with_context(|| {
+        format!(
+            "the image of container {} is gone from the store: commit needs it",
+            record.name
+        )
+    })?;
+    let mut image_config: ImageConfig = super::read_config(&ctx.store, &base)?;
+    image_config.config = container_run_config(&record, &image_config.config);
+    for change in &options.changes {
+        config::apply_change(&mut image_config.config, change).map_err(anyhow::Error::msg)?;
+    }
+    let created = now_rfc3339();
+    image_config.created = Some(created.clone());
+    if options.author.is_some() {
+        image_config.author = options.author.clone();
+    }
+    // Where Docker keeps a commit message, and inspect's Comment reads it.
+    match &options.message {
+        Some(message) => image_config
+            .other
+            .insert("comment".into(), message.clone().into()),
+        None => image_config.other.remove("comment"),
+    };
+    let entry = History {
+        created: Some(created),
+        created_by: Some(record.spec.process.args.join(" ")),
+        author: options.author.clone(),
+        comment: options.message.clone(),
+        empty_layer: false,
+    };
+    if options.squash {
+        image_config.rootfs.diff_ids.clear();
+        image_config.history.clear();
+    }
+    image_config.history.push(entry);
+
+    let lock = ctx.store.lock()?;
+    clean_staging(ctx, &lock)?;
+    let changes = write_changes(ctx, &record, options.squash)?;
+    let staged = ctx.store.staging_path("commit-layer");
+    let rootless = ctx.id_mapping.is_some();
+    let input =
+        std::fs::File::open(&changes).with_context(|| format!("opening {}", changes.display()))?;
+    let layer = crate::runtime::run_in_user_namespace(ctx.id_mapping.as_ref(), move || {
+        unpack_stream(input, &staged, rootless)
+    });
+    let _ = std::fs::remove_file(&changes);
+    let layer = layer?;
+    image_config.rootfs.diff_ids.push(layer.diff_id.clone());
+    let base_layers = match options.squash {
+        true => Vec::new(),
+        false => base.layers.clone(),
+    };
+    add_image(
+        ctx,
+        &lock,
+        &base_layers,
+        Some(layer),
+        &image_config,
+        name,
+        options.docker_format,
+    )
+}
+
+/// Whether `relative` is in the layers (chain ids, topmost first) under some change: the
+/// topmost layer that has it or hides it decides.
+fn in_layers(layers_dir: &Path, layers: &[String], relative: &Path) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    for layer in layers {
+        let diff = layers_dir.join(layer).join("diff");
+        match std::fs::symlink_metadata(diff.join(relative)) {
+            Ok(meta) => return !(meta.file_type().is_char_device() && meta.rdev() == 0),
+            Err(_) => {
+                // An opaque directory on the way hides whatever lower layers have below it.
+                let hidden = relative
+                    .ancestors()
+                    .skip(1)
+                    .any(|dir| crate::archive::is_opaque(&diff.join(dir)));
+                if hidden {
+                    return false;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// `diff`: the changes of a container, or of an image's top layer over the layers below it,
+/// one `A|C|D /path` line each.
+pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
+    let layers_dir = ctx.store.layers_dir();
+    let index = ImageIndex::load(&ctx.store)?;
+    let (changes_dir, below, ids, targets) = match ctx.store.find_container(reference) {
+        Ok(record) => {
+            let image = index.by_id(&record.image_id).cloned();
+            let layers: Vec<String> = image
+                .map(|i| i.layers.iter().rev().cloned().collect())
+                .unwrap_or_default();
+            let targets = record.spec.mount_targets();
+            (
+                record.spec.upper_dir.clone(),
+                layers,
+                record.spec.process_ids(),
+                targets,
+            )
+        }
+        _ => {
+            let image = super::find(&index, reference)?;
+            let Some((top, rest)) = image.layers.split_last() else {
+                return Ok(Vec::new());
+            };
+            let below: Vec<String> = rest.iter().rev().cloned().collect();
+            (
+                layers_dir.join(top).join("diff"),
+                below,
+                ctx.id_mapping.clone(),
+                Vec::new(),
+            )
+        }
+    };
+    let lines = crate::runtime::run_in_user_namespace(ids.as_ref(), move || {
+        let exists = |relative: &Path| in_layers(&layers_dir, &below, relative);
+        let mount_points = |path: &Path| targets.iter().any(|t| t == path);
+        crate::archive::list_changes(&changes_dir, &exists, &mount_points)
+            .map(|changes| changes.iter().map(crate::archive::Change::line).collect())
+            .map_err(|e| format!("reading {}: {e}", changes_dir.display()))
+    })?;
+    Ok(lines)
+}
