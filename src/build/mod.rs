@@ -1,5 +1,8 @@
 //! `build`: Dockerfiles read into stages and steps (`dockerfile`), with Docker's word and
-//! substitution rules (`words`).
+//! substitution rules (`words`), run step by step into images (`engine`), COPY's files
+//! gathered from the build context (`copy`).
 
+mod copy;
 pub mod dockerfile;
+pub mod engine;
 pub mod words;

@@ -821,6 +821,8 @@ impl CommitArgs {
             pause: self.pause,
             squash: self.squash,
             docker_format: self.format == "docker",
+            run_config: None,
+            created_by: None,
         };
         let id =
             crate::image::commit::commit(ctx, &self.container, self.image.as_deref(), &options)?;

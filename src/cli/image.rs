@@ -27,6 +27,7 @@ pub enum ImageCommand {
     Push(super::registry::PushArgs),
     Search(super::registry::SearchArgs),
     Diff(super::container::DiffArgs),
+    Build(super::build::BuildArgs),
 }
 
 impl ImageCommand {
@@ -38,6 +39,7 @@ impl ImageCommand {
             ImageCommand::Save(a) => a.run(ctx),
             ImageCommand::Import(a) => a.run(ctx),
             ImageCommand::Diff(a) => a.run(ctx),
+            ImageCommand::Build(a) => a.run(ctx),
             ImageCommand::Tag(a) => a.run(ctx),
             ImageCommand::Pull(a) => a.run(ctx),
             ImageCommand::Push(a) => a.run(ctx),

@@ -3,6 +3,7 @@
 //! namespaces or the store's files.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod build;
 mod container;
 pub mod format;
 pub mod human;
@@ -78,6 +79,7 @@ pub enum Command {
     Cp(container::CpArgs),
     Export(container::ExportArgs),
     Commit(container::CommitArgs),
+    Build(build::BuildArgs),
     Diff(container::DiffArgs),
     #[command(name = "container-supervise", hide = true)]
     Supervise(container::SuperviseArgs),
@@ -153,6 +155,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Cp(args) => args.run(&ctx()?),
         Command::Export(args) => args.run(&ctx()?),
         Command::Commit(args) => args.run(&ctx()?),
+        Command::Build(args) => args.run(&ctx()?),
         Command::Diff(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),
         Command::Pull(args) => args.run(&ctx()?),

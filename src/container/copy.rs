@@ -188,6 +188,8 @@ struct Extraction<'a> {
     contents: bool,
     /// Entries keep their names under `dest` (a `-` archive): no root entry is renamed.
     as_is: bool,
+    /// Missing parent directories of an entry are made (root's, 0755) instead of refused.
+    make_parents: bool,
     preserve_owners: bool,
 }
 
@@ -249,6 +251,12 @@ fn extract(input: impl Read, how: &Extraction) -> Result<()> {
         } else {
             base.join(&relative)
         };
+        if how.make_parents {
+            if let Some(parent) = destination.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| anyhow::anyhow!("creating {}: {e}", parent.display()))?;
+            }
+        }
         // A file replaces a symlink rather than writing through it.
         if !entry.header().entry_type().is_dir()
             && std::fs::symlink_metadata(&destination).is_ok_and(|m| m.file_type().is_symlink())
@@ -332,6 +340,7 @@ fn copy_out(ctx: &Context, reference: &str, path: &str, dest: &Location) -> Resu
                     contents,
                     as_is: false,
                     preserve_owners: false,
+                    make_parents: false,
                 };
                 extract(reader, &how).map_err(describe)
             }
@@ -371,6 +380,7 @@ fn copy_in(
             contents,
             as_is,
             preserve_owners: true,
+            make_parents: false,
         };
         extract(reader, &how).map_err(describe)
     };
@@ -394,6 +404,34 @@ fn copy_in(
         }
     };
     runtime::run_in_container_root(root_of(ctx, &record, true), child, parent)?;
+    Ok(())
+}
+
+/// Unpacks the tar archive `input` at the root of the stopped container `reference`, owners
+/// kept (as container ids), missing directories made: how a build's COPY lands.
+pub fn put_archive(ctx: &Context, reference: &str, input: &mut dyn Read) -> Result<()> {
+    let record = ctx.store.find_container(reference)?;
+    let (reader, mut writer) = io::pipe()?;
+    let child = move || {
+        let how = Extraction {
+            dest: Path::new("/"),
+            trailing_slash: true,
+            contents: false,
+            as_is: true,
+            preserve_owners: true,
+            make_parents: true,
+        };
+        extract(reader, &how).map_err(describe)
+    };
+    let parent = move || -> std::result::Result<(), String> {
+        io::copy(input, &mut writer).map_err(describe)?;
+        Ok(())
+    };
+    let root = ContainerRoot::Mounted {
+        spec: &record.spec,
+        writable: true,
+    };
+    runtime::run_in_container_root(root, child, parent)?;
     Ok(())
 }
 
@@ -459,6 +497,7 @@ pub fn unpack_into_directory(ctx: &Context, dir: &Path, input: &mut dyn Read) ->
             contents: false,
             as_is: true,
             preserve_owners: true,
+            make_parents: false,
         };
         extract(reader, &how).map_err(describe)
     };

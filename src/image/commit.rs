@@ -25,6 +25,10 @@ pub struct CommitOptions {
     pub squash: bool,
     /// `--format docker`: a Docker schema 2 manifest instead of an OCI one.
     pub docker_format: bool,
+    /// The new image's run configuration, instead of the container's (a build step's).
+    pub run_config: Option<config::RunConfig>,
+    /// The history entry's `created_by`, instead of the container's command.
+    pub created_by: Option<String>,
 }
 
 /// The run configuration a container was made with, as the new image's: its image's, with the
@@ -111,7 +115,10 @@ pub fn commit(
         )
     })?;
     let mut image_config: ImageConfig = super::read_config(&ctx.store, &base)?;
-    image_config.config = container_run_config(&record, &image_config.config);
+    image_config.config = match &options.run_config {
+        Some(run) => run.clone(),
+        None => container_run_config(&record, &image_config.config),
+    };
     for change in &options.changes {
         config::apply_change(&mut image_config.config, change).map_err(anyhow::Error::msg)?;
     }
@@ -129,7 +136,12 @@ pub fn commit(
     };
     let entry = History {
         created: Some(created),
-        created_by: Some(record.spec.process.args.join(" ")),
+        created_by: Some(
+            options
+                .created_by
+                .clone()
+                .unwrap_or_else(|| record.spec.process.args.join(" ")),
+        ),
         author: options.author.clone(),
         comment: options.message.clone(),
         empty_layer: false,

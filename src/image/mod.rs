@@ -12,7 +12,9 @@ mod transfer;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
-pub use transfer::{import, load, remove_tree_in_userns, save, ArchiveFormat, ImportOptions};
+pub use transfer::{
+    add_config_image, import, load, remove_tree_in_userns, save, ArchiveFormat, ImportOptions,
+};
 
 use crate::context::Context;
 use crate::store::images::{ImageIndex, ImageRecord};
@@ -78,10 +80,18 @@ pub fn read_config(store: &Store, image: &ImageRecord) -> Result<ImageConfig> {
 
 /// One row of `images`: an image once per name, or once as `<none>` without names.
 pub fn list_rows(ctx: &Context, all: bool) -> Result<Vec<Value>> {
-    let _ = all; // skiff keeps no intermediate images yet, so -a lists the same set.
     let index = ImageIndex::load(&ctx.store)?;
     let mut rows = Vec::new();
-    let mut images: Vec<&ImageRecord> = index.images.iter().collect();
+    // A build's intermediate images (its cache) show with -a only, as with Podman.
+    let intermediate = match all {
+        true => Vec::new(),
+        false => crate::build::engine::cached_image_ids(ctx),
+    };
+    let mut images: Vec<&ImageRecord> = index
+        .images
+        .iter()
+        .filter(|i| !i.names.is_empty() || !intermediate.contains(&i.id))
+        .collect();
     let created_of = |image: &ImageRecord| {
         read_config(&ctx.store, image)
             .ok()

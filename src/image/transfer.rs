@@ -462,6 +462,17 @@ pub fn import(
     add_image(ctx, &lock, &[], Some(layer), &image_config, name, false)
 }
 
+/// Adds an image of layers already in the store (chain ids, base first) with another config:
+/// a build's config-only step. Returns the image id.
+pub fn add_config_image(
+    ctx: &Context,
+    layers: &[String],
+    image_config: &ImageConfig,
+) -> Result<String> {
+    let lock = ctx.store.lock()?;
+    add_image(ctx, &lock, layers, None, image_config, None, false)
+}
+
 /// Adds an image to the store: the layers `base` (chain ids, base first, already in the store),
 /// then `new_layer` on top when there is one, with `image_config` (whose rootfs and history the
 /// caller made whole), under `name`. Writes the config and a manifest (OCI, or Docker schema 2

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod archive_safety;
+mod build;
 mod commit;
 mod common;
 mod copy;

@@ -1,0 +1,914 @@
+//! `build`: runs a Dockerfile's stages step by step on skiff's own machinery.
+//!
+//! Every step ends as an image in the store, unnamed (an intermediate image, hidden from
+//! `images` but not from `images -a`, as with Podman): RUN runs a container of the current image
+//! and commits its changes, COPY unpacks the files into a container that never runs and commits
+//! it, and the other instructions change only the config. A step's result is remembered under
+//! a key of its parent image, its instruction after substitution, the build arguments it sees,
+//! and for COPY the content and metadata of what it copies; the next build with the same key
+//! reuses the image, `created` time included, so a fully cached build gives the same image ID.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::dockerfile::{self, CommandForm, CopySpec, Dockerfile, Instruction, RunNetwork, Stage};
+use super::words;
+use crate::context::Context;
+use crate::image::config::{History, ImageConfig};
+use crate::store::images::ImageIndex;
+
+pub struct BuildOptions {
+    /// The build context: COPY reads from here.
+    pub context: PathBuf,
+    /// The Dockerfile's name (for errors) and text.
+    pub file_name: String,
+    pub file_text: String,
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: Vec<(String, String)>,
+    pub no_cache: bool,
+    /// Only the image ID on standard output.
+    pub quiet: bool,
+    /// `--target`: the stage to build (default: the last).
+    pub target: Option<String>,
+}
+
+/// How a build ended.
+pub enum BuildOutcome {
+    Built(String),
+    /// A RUN step exited with this code: the build stopped there.
+    StepFailed {
+        step: String,
+        code: i32,
+    },
+}
+
+/// The arguments Docker predefines: usable without an ARG line, kept out of the image.
+const PROXY_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// One stage as it builds: the image it has reached and what is in scope.
+struct StageState {
+    image_id: String,
+    config: ImageConfig,
+    /// ARGs declared in the stage, with their values.
+    args: BTreeMap<String, String>,
+}
+
+struct Builder<'a> {
+    ctx: &'a Context,
+    options: &'a BuildOptions,
+    file: Dockerfile,
+    /// The global ARGs with their values (defaults, overridden by --build-arg).
+    global_args: BTreeMap<String, String>,
+    /// Built stages: index → final image id.
+    built: Vec<Option<String>>,
+    out: Box<dyn Write>,
+    step_number: usize,
+    step_count: usize,
+    multi_stage: bool,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    crate::store::sha256_digest(bytes)
+        .trim_start_matches("sha256:")
+        .to_string()
+}
+
+/// Where the cache of build steps lives: one file per key, holding the image ID it gave.
+fn cache_dir(ctx: &Context) -> PathBuf {
+    ctx.store.root().join("build-cache")
+}
+
+/// The image IDs the build cache names: intermediate images, which `images` hides.
+pub fn cached_image_ids(ctx: &Context) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(cache_dir(ctx)) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .map(|id| id.trim().to_string())
+        .collect()
+}
+
+impl Builder<'_> {
+    fn say(&mut self, line: &str) {
+        if !self.options.quiet {
+            let _ = writeln!(self.out, "{line}");
+            let _ = self.out.flush();
+        }
+    }
+
+    fn step_header(&mut self, stage_index: usize, text: &str) {
+        self.step_number += 1;
+        let line = match self.multi_stage {
+            true => format!(
+                "[{}/{}] STEP {}/{}: {text}",
+                stage_index + 1,
+                self.file.stages.len(),
+                self.step_number,
+                self.step_count
+            ),
+            false => format!("STEP {}/{}: {text}", self.step_number, self.step_count),
+        };
+        self.say(&line);
+    }
+
+    fn cached(&self, key: &str) -> Option<String> {
+        if self.options.no_cache {
+            return None;
+        }
+        let id = std::fs::read_to_string(cache_dir(self.ctx).join(key)).ok()?;
+        let id = id.trim().to_string();
+        let index = ImageIndex::load(&self.ctx.store).ok()?;
+        index.by_id(&id).map(|_| id)
+    }
+
+    fn remember(&self, key: &str, id: &str) -> Result<()> {
+        let dir = cache_dir(self.ctx);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::store::write_atomic(&dir.join(key), id.as_bytes())?;
+        Ok(())
+    }
+
+    /// The stages the target needs, by index: itself, the stages it starts from, and those it
+    /// copies from, transitively.
+    fn needed_stages(&self, target: usize) -> Vec<bool> {
+        let mut needed = vec![false; self.file.stages.len()];
+        let mut pending = vec![target];
+        while let Some(index) = pending.pop() {
+            if needed[index] {
+                continue;
+            }
+            needed[index] = true;
+            let stage = &self.file.stages[index];
+            if let Some(base) = self.stage_index(&stage.base, index) {
+                pending.push(base);
+            }
+            for step in &stage.steps {
+                if let Instruction::Copy(CopySpec {
+                    from: Some(from), ..
+                }) = &step.instruction
+                {
+                    if let Some(from) = self.stage_index(from, index) {
+                        pending.push(from);
+                    }
+                }
+            }
+        }
+        needed
+    }
+
+    /// An earlier stage named `name` (or numbered), seen from stage `before`.
+    fn stage_index(&self, name: &str, before: usize) -> Option<usize> {
+        let name = name.to_lowercase();
+        if let Ok(number) = name.parse::<usize>() {
+            return (number < before).then_some(number);
+        }
+        self.file.stages[..before]
+            .iter()
+            .position(|s| s.name.as_deref() == Some(name.as_str()))
+    }
+
+    fn lookup_global(&self, name: &str) -> Option<String> {
+        self.global_args.get(name).cloned()
+    }
+
+    fn run(mut self) -> Result<BuildOutcome> {
+        let target = match &self.options.target {
+            Some(target) => self
+                .file
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(target.to_lowercase().as_str()))
+                .with_context(|| format!("--target {target}: no stage has that name"))?,
+            None => self.file.stages.len() - 1,
+        };
+        let needed = self.needed_stages(target);
+        self.step_count = self
+            .file
+            .stages
+            .iter()
+            .zip(&needed)
+            .filter(|(_, n)| **n)
+            .map(|(s, _)| s.steps.len() + 1)
+            .sum();
+        self.multi_stage = self.file.stages.len() > 1;
+        let stages = self.file.stages.clone();
+        for (index, stage) in stages.iter().enumerate() {
+            if !needed[index] {
+                continue;
+            }
+            match self.build_stage(index, stage)? {
+                Ok(id) => self.built[index] = Some(id),
+                Err(failed) => return Ok(failed),
+            }
+        }
+        let final_id = self.built[target]
+            .clone()
+            .context("the target stage was not built")?;
+        self.finish(&final_id)
+    }
+
+    fn finish(mut self, id: &str) -> Result<BuildOutcome> {
+        let names: Vec<String> = self
+            .options
+            .tags
+            .iter()
+            .map(|t| crate::image::reference::Reference::parse(t).map(|r| r.to_local_name()))
+            .collect::<Result<_, _>>()?;
+        if let Some(first) = names.first() {
+            self.say(&format!("COMMIT {first}"));
+        }
+        if !names.is_empty() {
+            let lock = self.ctx.store.lock()?;
+            let mut index = ImageIndex::load(&self.ctx.store)?;
+            let mut record = index.by_id(id).context("the built image vanished")?.clone();
+            record.names = names.clone();
+            index.upsert(record);
+            index.save(&self.ctx.store, &lock)?;
+            drop(lock);
+            for name in &names {
+                self.say(&format!("Successfully tagged {name}"));
+            }
+        }
+        Ok(BuildOutcome::Built(id.to_string()))
+    }
+
+    /// Builds one stage; Err(outcome) inside Ok when a RUN step failed.
+    fn build_stage(
+        &mut self,
+        index: usize,
+        stage: &Stage,
+    ) -> Result<std::result::Result<String, BuildOutcome>> {
+        self.step_header(index, &stage.text);
+        let global = |name: &str| self.lookup_global(name);
+        let base = words::expand(&stage.base, &global, self.file.escape)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.options.file_name, stage.line))?;
+        if let Some(platform) = &stage.platform {
+            let platform = words::expand(platform, &global, self.file.escape).unwrap_or_default();
+            let host = format!("linux/{}", crate::image::config::host_architecture());
+            if !platform.is_empty()
+                && platform != host
+                && !platform.starts_with(&format!("{host}/"))
+            {
+                bail!("{}:{}: --platform {platform}: skiff builds for this host's platform only ({host})", self.options.file_name, stage.line);
+            }
+        }
+        let image_id = match self.stage_index(&base, index) {
+            Some(earlier) => self.built[earlier]
+                .clone()
+                .context("an earlier stage was not built")?,
+            None if base == "scratch" => bail!(
+                "{}:{}: FROM scratch is not supported by skiff yet: start from an image",
+                self.options.file_name,
+                stage.line
+            ),
+            None => self.base_image(&base)?,
+        };
+        let index_file = ImageIndex::load(&self.ctx.store)?;
+        let record = index_file
+            .by_id(&image_id)
+            .context("the base image vanished")?
+            .clone();
+        let mut config = crate::image::read_config(&self.ctx.store, &record)?;
+        if !self.options.labels.is_empty() {
+            let labels = config.config.labels.get_or_insert_with(BTreeMap::new);
+            for (key, value) in &self.options.labels {
+                labels.insert(key.clone(), value.clone());
+            }
+        }
+        let mut state = StageState {
+            image_id,
+            config,
+            args: BTreeMap::new(),
+        };
+        for step in &stage.steps {
+            self.step_header(index, &step.text);
+            if let Some(failed) = self.build_step(&mut state, step)? {
+                return Ok(Err(failed));
+            }
+        }
+        if !self.options.labels.is_empty() && stage.steps.is_empty() {
+            // The labels alone still make an image of their own.
+            let key = self.key(&state, "LABELS", "");
+            state.image_id = self.metadata_step(&state, &key, "LABEL (build)")?;
+        }
+        let short: String = state.image_id.chars().take(12).collect();
+        self.say(&format!("--> {short}"));
+        Ok(Ok(state.image_id))
+    }
+
+    /// A base image from the store, pulled when missing (as `podman build` does).
+    fn base_image(&self, reference: &str) -> Result<String> {
+        let index = ImageIndex::load(&self.ctx.store)?;
+        if let Ok(image) = crate::image::find(&index, reference) {
+            return Ok(image.id.clone());
+        }
+        let pulled = crate::image::pull::pull(
+            self.ctx,
+            reference,
+            &crate::image::pull::PullOptions {
+                platform: crate::image::pull::Platform::host(),
+                quiet: self.options.quiet,
+                tls_verify: None,
+                authfile: None,
+                credentials: None,
+                all_tags: false,
+            },
+        )?;
+        pulled
+            .first()
+            .map(|p| p.id.clone())
+            .with_context(|| format!("pulling {reference} gave no image"))
+    }
+
+    /// What variables a step sees: the stage's ARGs, then its ENV (which wins, as in Docker).
+    fn variables(&self, state: &StageState) -> BTreeMap<String, String> {
+        let mut vars = state.args.clone();
+        for entry in state.config.config.env.iter().flatten() {
+            if let Some((name, value)) = entry.split_once('=') {
+                vars.insert(name.to_string(), value.to_string());
+            }
+        }
+        vars
+    }
+
+    fn key(&self, state: &StageState, text: &str, content: &str) -> String {
+        let args = serde_json::to_string(&state.args).unwrap_or_default();
+        let labels = serde_json::to_string(&self.options.labels).unwrap_or_default();
+        sha256_hex(
+            format!(
+                "skiff-build-1\n{}\n{text}\n{args}\n{labels}\n{content}",
+                state.image_id
+            )
+            .as_bytes(),
+        )
+    }
+
+    /// A config-only step: a new image with the same layers and `state.config`.
+    fn metadata_step(&self, state: &StageState, key: &str, created_by: &str) -> Result<String> {
+        if let Some(id) = self.cached(key) {
+            return Ok(id);
+        }
+        let index = ImageIndex::load(&self.ctx.store)?;
+        let base = index
+            .by_id(&state.image_id)
+            .context("the image vanished")?
+            .clone();
+        let mut config = state.config.clone();
+        let created = jiff::Timestamp::now().to_string();
+        config.created = Some(created.clone());
+        config.history.push(History {
+            created: Some(created),
+            created_by: Some(format!("/bin/sh -c #(nop) {created_by}")),
+            empty_layer: true,
+            ..History::default()
+        });
+        let id = crate::image::add_config_image(self.ctx, &base.layers, &config)?;
+        self.remember(key, &id)?;
+        Ok(id)
+    }
+
+    fn substitute(&self, state: &StageState, word: &str) -> Result<String> {
+        let vars = self.variables(state);
+        let lookup = |name: &str| vars.get(name).cloned();
+        words::expand(word, &lookup, self.file.escape).map_err(anyhow::Error::msg)
+    }
+
+    /// Runs one step; Some(outcome) when a RUN failed.
+    fn build_step(
+        &mut self,
+        state: &mut StageState,
+        step: &dockerfile::Step,
+    ) -> Result<Option<BuildOutcome>> {
+        let at =
+            |e: anyhow::Error| anyhow::anyhow!("{}:{}: {e:#}", self.options.file_name, step.line);
+        let described: String;
+        match &step.instruction {
+            Instruction::Run {
+                command,
+                heredocs,
+                mounts,
+                network,
+            } => {
+                if !mounts.is_empty() {
+                    return Err(at(anyhow::anyhow!(
+                        "RUN --mount is not supported by skiff yet"
+                    )));
+                }
+                if !heredocs.is_empty() {
+                    return Err(at(anyhow::anyhow!(
+                        "RUN with a here-document is not supported by skiff yet"
+                    )));
+                }
+                return self
+                    .run_step(state, command, *network, &step.text)
+                    .map_err(at);
+            }
+            Instruction::Copy(spec) => {
+                return self
+                    .copy_step(state, spec, &step.text)
+                    .map(|()| None)
+                    .map_err(at);
+            }
+            Instruction::Add(_) => {
+                return Err(at(anyhow::anyhow!(
+                    "ADD is not supported by skiff yet: use COPY"
+                )));
+            }
+            Instruction::Env(pairs) => {
+                let mut shown = Vec::new();
+                for (name, value) in pairs {
+                    let value = self.substitute(state, value).map_err(at)?;
+                    let run = &mut state.config.config;
+                    let env = run.env.get_or_insert_with(Vec::new);
+                    env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(name.as_str()));
+                    env.push(format!("{name}={value}"));
+                    shown.push(format!("{name}={value}"));
+                }
+                described = format!("ENV {}", shown.join(" "));
+            }
+            Instruction::Arg(decls) => {
+                for decl in decls {
+                    let value = match self.options.build_args.get(&decl.name) {
+                        Some(given) => Some(given.clone()),
+                        None => match &decl.default {
+                            Some(default) => Some(self.substitute(state, default).map_err(at)?),
+                            // A global ARG of the same name lends its value.
+                            None => self.global_args.get(&decl.name).cloned(),
+                        },
+                    };
+                    if let Some(value) = value {
+                        state.args.insert(decl.name.clone(), value);
+                    } else {
+                        state.args.remove(&decl.name);
+                    }
+                }
+                // ARG changes nothing in the image: its values enter later steps' keys.
+                return Ok(None);
+            }
+            Instruction::Label(pairs) => {
+                let mut shown = Vec::new();
+                for (key, value) in pairs {
+                    let value = self.substitute(state, value).map_err(at)?;
+                    let run = &mut state.config.config;
+                    run.labels
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(key.clone(), value.clone());
+                    shown.push(format!("{key}={value}"));
+                }
+                described = format!("LABEL {}", shown.join(" "));
+            }
+            Instruction::Expose(ports) => {
+                let mut shown = Vec::new();
+                for port in ports {
+                    let port = self.substitute(state, port).map_err(at)?;
+                    let port = if port.contains('/') {
+                        port
+                    } else {
+                        format!("{port}/tcp")
+                    };
+                    let run = &mut state.config.config;
+                    run.exposed_ports
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(port.clone(), serde_json::json!({}));
+                    shown.push(port);
+                }
+                described = format!("EXPOSE {}", shown.join(" "));
+            }
+            Instruction::Workdir(dir) => {
+                let dir = self.substitute(state, dir).map_err(at)?;
+                let run = &mut state.config.config;
+                let current = run.working_dir.clone().unwrap_or_else(|| "/".into());
+                let joined = Path::new(&current).join(&dir);
+                run.working_dir = Some(joined.display().to_string());
+                described = format!("WORKDIR {}", joined.display());
+            }
+            Instruction::User(user) => {
+                let user = self.substitute(state, user).map_err(at)?;
+                state.config.config.user = Some(user.clone());
+                described = format!("USER {user}");
+            }
+            Instruction::Cmd(form) => {
+                state.config.config.cmd = Some(self.command_argv(state, form));
+                described = format!("CMD {}", argv_json(state.config.config.cmd.as_deref()));
+            }
+            Instruction::Entrypoint(form) => {
+                let argv = self.command_argv(state, form);
+                let run = &mut state.config.config;
+                run.entrypoint = Some(argv);
+                // As in Docker: a new ENTRYPOINT drops the CMD inherited from the base image.
+                run.cmd = None;
+                described = format!(
+                    "ENTRYPOINT {}",
+                    argv_json(state.config.config.entrypoint.as_deref())
+                );
+            }
+            Instruction::Volume(paths) => {
+                let mut shown = Vec::new();
+                for path in paths {
+                    let path = self.substitute(state, path).map_err(at)?;
+                    let run = &mut state.config.config;
+                    run.volumes
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(path.clone(), serde_json::json!({}));
+                    shown.push(path);
+                }
+                described = format!("VOLUME {shown:?}");
+            }
+            Instruction::Shell(shell) => {
+                state
+                    .config
+                    .config
+                    .other
+                    .insert("Shell".into(), serde_json::json!(shell));
+                described = format!("SHELL {}", argv_json(Some(shell)));
+            }
+            Instruction::Stopsignal(signal) => {
+                let signal = self.substitute(state, signal).map_err(at)?;
+                state.config.config.stop_signal = Some(signal.clone());
+                described = format!("STOPSIGNAL {signal}");
+            }
+            Instruction::Healthcheck(check) => {
+                let value = match check {
+                    None => serde_json::json!({"Test": ["NONE"]}),
+                    Some(check) => {
+                        let test = match &check.command {
+                            CommandForm::Exec(argv) => {
+                                let mut test = vec!["CMD".to_string()];
+                                test.extend(argv.iter().cloned());
+                                test
+                            }
+                            CommandForm::Shell(text) => vec!["CMD-SHELL".into(), text.clone()],
+                        };
+                        let mut value = serde_json::json!({"Test": test});
+                        for (key, given) in [
+                            ("Interval", &check.interval),
+                            ("Timeout", &check.timeout),
+                            ("StartPeriod", &check.start_period),
+                            ("StartInterval", &check.start_interval),
+                        ] {
+                            if let Some(given) = given {
+                                let nanos =
+                                    parse_duration(given).map_err(|e| at(anyhow::anyhow!(e)))?;
+                                value[key] = serde_json::json!(nanos);
+                            }
+                        }
+                        if let Some(retries) = &check.retries {
+                            let retries: u64 = retries.parse().map_err(|_| {
+                                at(anyhow::anyhow!(
+                                    "HEALTHCHECK --retries={retries}: expected a number"
+                                ))
+                            })?;
+                            value["Retries"] = serde_json::json!(retries);
+                        }
+                        value
+                    }
+                };
+                state
+                    .config
+                    .config
+                    .other
+                    .insert("Healthcheck".into(), value);
+                described = step.text.clone();
+            }
+            Instruction::Onbuild(text) => {
+                let list = state
+                    .config
+                    .config
+                    .other
+                    .entry("OnBuild")
+                    .or_insert_with(|| serde_json::json!([]));
+                if let Some(list) = list.as_array_mut() {
+                    list.push(serde_json::json!(text));
+                }
+                described = step.text.clone();
+            }
+            Instruction::Maintainer(name) => {
+                state.config.author = Some(name.clone());
+                described = format!("MAINTAINER {name}");
+            }
+        }
+        let key = self.key(
+            state,
+            &described,
+            &serde_json::to_string(&state.config.config).unwrap_or_default(),
+        );
+        let cached = self.cached(&key);
+        self.say_cached_or_not(cached.as_deref());
+        state.image_id = match cached {
+            Some(id) => id,
+            None => self.metadata_step(state, &key, &described)?,
+        };
+        Ok(None)
+    }
+
+    fn say_cached_or_not(&mut self, cached: Option<&str>) {
+        if let Some(id) = cached {
+            self.say(&format!("--> Using cache {id}"));
+        }
+    }
+
+    /// The argv of a CMD, ENTRYPOINT or RUN: the exec form as written, the shell form through
+    /// the stage's SHELL (default `/bin/sh -c`).
+    fn command_argv(&self, state: &StageState, form: &CommandForm) -> Vec<String> {
+        match form {
+            CommandForm::Exec(argv) => argv.clone(),
+            CommandForm::Shell(text) => {
+                let mut argv: Vec<String> = state
+                    .config
+                    .config
+                    .other
+                    .get("Shell")
+                    .and_then(|s| serde_json::from_value(s.clone()).ok())
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                argv.push(text.clone());
+                argv
+            }
+        }
+    }
+
+    fn run_step(
+        &mut self,
+        state: &mut StageState,
+        form: &CommandForm,
+        network: RunNetwork,
+        text: &str,
+    ) -> Result<Option<BuildOutcome>> {
+        let argv = self.command_argv(state, form);
+        let key = self.key(
+            state,
+            &format!("RUN {}", argv_json(Some(&argv))),
+            &format!("{network:?}"),
+        );
+        if let Some(id) = self.cached(&key) {
+            self.say(&format!("--> Using cache {id}"));
+            state.image_id = id;
+            return Ok(None);
+        }
+        // Build arguments reach the command as environment, but not the image.
+        let env: Vec<String> = state
+            .args
+            .iter()
+            .filter(|(name, _)| {
+                !state
+                    .config
+                    .config
+                    .env
+                    .iter()
+                    .flatten()
+                    .any(|e| e.starts_with(&format!("{name}=")))
+            })
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let options = crate::container::CreateOptions {
+            image: state.image_id.clone(),
+            command: argv.clone(),
+            entrypoint: Some(String::new()),
+            env,
+            workdir: state.config.config.working_dir.clone(),
+            user: state.config.config.user.clone(),
+            network: match network {
+                RunNetwork::Default => crate::network::NetworkRequest::default(),
+                RunNetwork::None => crate::network::NetworkRequest::None,
+                RunNetwork::Host => crate::network::NetworkRequest::Host,
+            },
+            ..Default::default()
+        };
+        let record = crate::container::create(self.ctx, &options)?;
+        let result = (|| -> Result<Option<BuildOutcome>> {
+            let code = crate::container::start(self.ctx, &record.id, false)?;
+            if code != 0 {
+                return Ok(Some(BuildOutcome::StepFailed {
+                    step: text.to_string(),
+                    code,
+                }));
+            }
+            let created_by = match form {
+                CommandForm::Shell(_) => argv.join(" "),
+                CommandForm::Exec(_) => format!("/bin/sh -c #(nop) RUN {}", argv_json(Some(&argv))),
+            };
+            let id = self.commit(&record.id, state, created_by)?;
+            self.remember(&key, &id)?;
+            state.image_id = id;
+            Ok(None)
+        })();
+        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
+        result
+    }
+
+    fn commit(&self, container: &str, state: &StageState, created_by: String) -> Result<String> {
+        let options = crate::image::commit::CommitOptions {
+            author: state.config.author.clone(),
+            message: None,
+            changes: Vec::new(),
+            pause: false,
+            squash: false,
+            docker_format: false,
+            run_config: Some(state.config.config.clone()),
+            created_by: Some(created_by),
+        };
+        crate::image::commit::commit(self.ctx, container, None, &options)
+    }
+
+    fn copy_step(&mut self, state: &mut StageState, spec: &CopySpec, text: &str) -> Result<()> {
+        if spec.from.is_some() {
+            bail!("COPY --from is not supported by skiff yet");
+        }
+        if !spec.heredocs.is_empty() {
+            bail!("COPY of a here-document is not supported by skiff yet");
+        }
+        let dest = self.substitute(state, &spec.dest)?;
+        let workdir = state
+            .config
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        let dest_path = Path::new(&workdir).join(&dest);
+        let mut sources = Vec::new();
+        for source in &spec.sources {
+            let source = self.substitute(state, source)?;
+            sources.extend(super::copy::matching_sources(
+                &self.options.context,
+                &source,
+            )?);
+        }
+        let into_directory =
+            dest.ends_with('/') || sources.len() > 1 || sources.iter().any(|s| s.is_dir());
+        let owner = match &spec.chown {
+            Some(chown) => {
+                let chown = self.substitute(state, chown)?;
+                self.resolve_owner(state, &chown)?
+            }
+            None => (0, 0),
+        };
+        let mode = spec
+            .chmod
+            .as_deref()
+            .map(|m| u32::from_str_radix(m, 8))
+            .transpose()
+            .context("--chmod")?;
+        let archive_path = self.ctx.store.staging_path("copy").with_extension("tar");
+        let archive = std::fs::File::create(&archive_path)
+            .with_context(|| format!("creating {}", archive_path.display()))?;
+        let plan = super::copy::CopyPlan {
+            sources: &sources,
+            dest: &dest_path,
+            into_directory,
+            owner,
+            mode,
+        };
+        let digest = super::copy::write_archive(&plan, archive);
+        let digest = match digest {
+            Ok(digest) => digest,
+            Err(e) => {
+                let _ = std::fs::remove_file(&archive_path);
+                return Err(e);
+            }
+        };
+        let described = format!(
+            "COPY {} {}",
+            sources
+                .iter()
+                .map(|s| s.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            dest_path.display()
+        );
+        let key = self.key(state, &format!("{text}\n{described}"), &digest);
+        if let Some(id) = self.cached(&key) {
+            let _ = std::fs::remove_file(&archive_path);
+            self.say(&format!("--> Using cache {id}"));
+            state.image_id = id;
+            return Ok(());
+        }
+        let options = crate::container::CreateOptions {
+            image: state.image_id.clone(),
+            command: vec!["true".into()],
+            entrypoint: Some(String::new()),
+            network: crate::network::NetworkRequest::None,
+            ..Default::default()
+        };
+        let record = crate::container::create(self.ctx, &options)?;
+        let result = (|| -> Result<String> {
+            let mut input = std::fs::File::open(&archive_path)?;
+            crate::container::copy::put_archive(self.ctx, &record.id, &mut input)?;
+            let created_by = format!(
+                "/bin/sh -c #(nop) COPY file:{digest} in {}",
+                dest_path.display()
+            );
+            self.commit(&record.id, state, created_by)
+        })();
+        let _ = std::fs::remove_file(&archive_path);
+        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
+        let id = result?;
+        self.remember(&key, &id)?;
+        state.image_id = id;
+        Ok(())
+    }
+
+    /// `--chown=user[:group]`: numbers as they are, names looked up in the image.
+    fn resolve_owner(&self, state: &StageState, chown: &str) -> Result<(u32, u32)> {
+        let index = ImageIndex::load(&self.ctx.store)?;
+        let image = index.by_id(&state.image_id).context("the image vanished")?;
+        let layers: Vec<String> = image.layers.iter().rev().cloned().collect();
+        crate::container::userns::resolve_ids(self.ctx, &layers, chown)
+    }
+}
+
+fn argv_json(argv: Option<&[String]>) -> String {
+    serde_json::to_string(&argv.unwrap_or_default()).unwrap_or_default()
+}
+
+/// A Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds, as HEALTHCHECK options are kept.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let mut total = 0f64;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err("an empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("invalid duration {text:?}: a unit is missing"))?;
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            unit => return Err(format!("invalid duration {text:?}: unknown unit {unit:?}")),
+        };
+        total += number * scale;
+        rest = &rest[unit_len..];
+    }
+    Ok(total as u64)
+}
+
+/// Builds the Dockerfile of `options`; progress goes to standard output.
+pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
+    let file = dockerfile::parse(&options.file_name, &options.file_text)?;
+    let mut global_args = BTreeMap::new();
+    for decl in &file.global_args {
+        let value = match options.build_args.get(&decl.name) {
+            Some(given) => Some(given.clone()),
+            None => decl.default.clone(),
+        };
+        if let Some(value) = value {
+            global_args.insert(decl.name.clone(), value);
+        }
+    }
+    for proxy in PROXY_ARGS {
+        if let Some(value) = options.build_args.get(proxy) {
+            global_args.insert(proxy.to_string(), value.clone());
+        }
+    }
+    let stages = file.stages.len();
+    let builder = Builder {
+        ctx,
+        options,
+        file,
+        global_args,
+        built: vec![None; stages],
+        out: Box::new(std::io::stdout()),
+        step_number: 0,
+        step_count: 0,
+        multi_stage: false,
+    };
+    builder.run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_go_writes_them() {
+        assert_eq!(parse_duration("30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_duration("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+}

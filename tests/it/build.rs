@@ -1,0 +1,165 @@
+//! `build`: Dockerfiles run into images, each step cached.
+
+use crate::common::{each_env, TestEnv};
+
+/// A build context directory with these files, given to the user skiff runs as.
+fn context(env: &TestEnv, files: &[(&str, &str)]) -> String {
+    let dir = env.path("context");
+    for (name, content) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    env.give(&dir);
+    dir.display().to_string()
+}
+
+const APP: &str = "ARG BASE
+FROM $BASE
+ARG GREETING=hello
+ENV APP=/app NAME=\"two words\"
+WORKDIR $APP
+COPY src/ ./
+COPY src/one.txt /etc/renamed
+RUN echo \"$GREETING from $(pwd)\" > made.txt && test ! -e /etc/hosts.saved
+USER 1000
+ENTRYPOINT [\"cat\"]
+CMD [\"made.txt\"]
+";
+
+#[test]
+fn a_dockerfile_builds_and_rebuilds_from_its_cache() {
+    for env in each_env("build") {
+        let image = env.load_testbox();
+        let dir = context(
+            &env,
+            &[
+                ("Dockerfile", APP),
+                ("src/one.txt", "one\n"),
+                ("src/sub/two.txt", "two\n"),
+            ],
+        );
+        let base = format!("BASE={image}");
+        let build = |extra: &[&str]| {
+            let mut args = vec!["build", "-t", "app:v1", "--build-arg", &base];
+            args.extend_from_slice(extra);
+            args.push(&dir);
+            env.skiff(&args).stdout()
+        };
+        let first = build(&[]);
+        let id = first.lines().last().unwrap().to_string();
+        assert_eq!(id.len(), 64, "{first}");
+        assert!(first.contains("STEP 1/10: FROM $BASE"), "{first}");
+        assert!(!first.contains("Using cache"), "{first}");
+        // CMD is ENTRYPOINT's argument; arguments to run replace CMD only.
+        assert_eq!(
+            env.skiff(&["run", "--rm", "app:v1"]).stdout(),
+            "hello from /app\n"
+        );
+        assert_eq!(
+            env.skiff(&["run", "--rm", "app:v1", "/etc/renamed", "sub/two.txt"])
+                .stdout(),
+            "one\ntwo\n"
+        );
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--entrypoint",
+                "sh",
+                "app:v1",
+                "-c",
+                "id -u; echo $NAME; pwd",
+            ])
+            .stdout();
+        assert_eq!(out, "1000\ntwo words\n/app\n");
+
+        // Unchanged: every step from the cache, and the same image.
+        let second = build(&[]);
+        assert_eq!(second.lines().last().unwrap(), id, "{second}");
+        assert_eq!(second.matches("Using cache").count(), 8, "{second}");
+
+        // One copied file edited: the steps before its COPY stay cached, it and later rerun.
+        std::fs::write(env.path("context/src/sub/two.txt"), "edited\n").unwrap();
+        let third = build(&[]);
+        assert_ne!(third.lines().last().unwrap(), id);
+        assert_eq!(third.matches("Using cache").count(), 2, "{third}");
+        assert_eq!(
+            env.skiff(&["run", "--rm", "app:v1", "sub/two.txt"])
+                .stdout(),
+            "edited\n"
+        );
+        // A build argument that changes reruns the steps that see it.
+        let fourth = build(&["--build-arg", "GREETING=hi", "-q"]);
+        assert_eq!(fourth.lines().count(), 1, "{fourth}");
+        assert_eq!(
+            env.skiff(&["run", "--rm", "app:v1"]).stdout(),
+            "hi from /app\n"
+        );
+        // Intermediate images are the cache, listed with -a only.
+        let listed = env.skiff(&["images", "-q"]).stdout();
+        assert_eq!(listed.lines().count(), 2, "{listed}");
+    }
+}
+
+#[test]
+fn a_failing_run_stops_the_build_with_its_code_and_leaves_nothing() {
+    let Some(env) = TestEnv::rootless("build-fails") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let dir = context(
+        &env,
+        &[(
+            "Dockerfile",
+            &format!("FROM {image}\nRUN echo partial > /x && exit 7\nCMD true\n"),
+        )],
+    );
+    let (stdout, stderr) = env.skiff(&["build", "-t", "broken", &dir]).assert_exit(7);
+    assert!(stdout.contains("STEP 2/3"), "{stdout}");
+    assert!(stderr.contains("exit status 7"), "{stderr}");
+    assert_eq!(env.skiff(&["ps", "-aq"]).stdout(), "");
+    let (_, stderr) = env.skiff(&["image", "inspect", "broken"]).assert_exit(125);
+    assert!(stderr.contains("broken"), "{stderr}");
+
+    let dir = context(
+        &env,
+        &[("Dockerfile", &format!("FROM {image}\nCOPY missing /x\n"))],
+    );
+    let (_, stderr) = env.skiff(&["build", &dir]).assert_exit(125);
+    assert!(stderr.contains("missing"), "{stderr}");
+    let dir = context(&env, &[("Dockerfile", "FROM busybox\nFOO x\n")]);
+    let (_, stderr) = env.skiff(&["build", &dir]).assert_exit(125);
+    assert!(
+        stderr.contains("Dockerfile:2: unknown instruction"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stages_build_on_each_other_and_target_stops_early() {
+    let Some(env) = TestEnv::rootless("build-stages") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let text = format!(
+        "FROM {image} AS base\nRUN echo base > /base\nFROM base AS next\nRUN cat /base > /next\n\
+         FROM {image} AS unused\nRUN exit 3\nFROM next\nRUN cat /next\n"
+    );
+    let dir = context(&env, &[("Dockerfile", &text)]);
+    let out = env.skiff(&["build", "-t", "staged", &dir]).stdout();
+    // The unused stage (whose RUN would fail) is skipped.
+    assert!(!out.contains("exit 3"), "{out}");
+    assert!(out.contains("[4/4] STEP"), "{out}");
+    assert_eq!(
+        env.skiff(&["run", "--rm", "staged", "cat", "/next"])
+            .stdout(),
+        "base\n"
+    );
+    env.skiff(&["build", "--target", "base", "-t", "only-base", &dir])
+        .stdout();
+    let (_, stderr) = env
+        .skiff(&["run", "--rm", "only-base", "cat", "/next"])
+        .assert_exit(1);
+    assert!(stderr.contains("No such file"), "{stderr}");
+}
