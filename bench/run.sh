@@ -116,3 +116,5 @@ bench/lifecycle.sh
 bench/network.sh
 # And the keep-id benchmark: first and second --userns=keep-id start on a 200 MiB image.
 bench/keepid.sh
+# And the build benchmark: a 6-step Containerfile, cold and fully cached.
+bench/build.sh
