@@ -723,10 +723,62 @@ impl Builder<'_> {
         crate::image::commit::commit(self.ctx, container, None, &options)
     }
 
+    /// COPY --from: the named files of a stage's or an image's file system, copied out to a
+    /// directory under the store's tmp/ (removed by the caller), where they are read as from a
+    /// build context.
+    fn sources_from(
+        &mut self,
+        state: &StageState,
+        from: &str,
+        sources: &[String],
+        scratch: &Path,
+    ) -> Result<Vec<PathBuf>> {
+        let from = self.substitute(state, from)?;
+        let stage_count = self.built.len();
+        let image = match self.stage_index(&from, stage_count) {
+            Some(stage) => self.built[stage].clone().with_context(|| {
+                format!("COPY --from={from}: that stage is not built before this one")
+            })?,
+            None => self.base_image(&from)?,
+        };
+        let options = crate::container::CreateOptions {
+            image,
+            command: vec!["true".into()],
+            entrypoint: Some(String::new()),
+            network: crate::network::NetworkRequest::None,
+            ..Default::default()
+        };
+        let record = crate::container::create(self.ctx, &options)?;
+        let copied = (|| -> Result<Vec<PathBuf>> {
+            let mut found = Vec::new();
+            for (number, source) in sources.iter().enumerate() {
+                let source = self.substitute(state, source)?;
+                if source.contains(['*', '?', '[']) {
+                    bail!("COPY --from={from} {source}: wildcards in another stage's paths are not supported by skiff yet");
+                }
+                let holder = scratch.join(number.to_string());
+                std::fs::create_dir_all(&holder)?;
+                let inside = Path::new("/").join(source.trim_start_matches('/'));
+                crate::container::copy::copy(
+                    self.ctx,
+                    &crate::container::copy::Location::Container {
+                        reference: record.id.clone(),
+                        path: inside.display().to_string(),
+                    },
+                    &crate::container::copy::Location::Host(holder.clone()),
+                    false,
+                )
+                .with_context(|| format!("COPY --from={from} {source}"))?;
+                let name = inside.file_name().map(PathBuf::from).unwrap_or_default();
+                found.push(holder.join(name));
+            }
+            Ok(found)
+        })();
+        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
+        copied
+    }
+
     fn copy_step(&mut self, state: &mut StageState, spec: &CopySpec, text: &str) -> Result<()> {
-        if spec.from.is_some() {
-            bail!("COPY --from is not supported by skiff yet");
-        }
         if !spec.heredocs.is_empty() {
             bail!("COPY of a here-document is not supported by skiff yet");
         }
@@ -738,14 +790,34 @@ impl Builder<'_> {
             .clone()
             .unwrap_or_else(|| "/".into());
         let dest_path = Path::new(&workdir).join(&dest);
-        let mut sources = Vec::new();
-        for source in &spec.sources {
-            let source = self.substitute(state, source)?;
-            sources.extend(super::copy::matching_sources(
-                &self.options.context,
-                &source,
-            )?);
-        }
+        let scratch = self.ctx.store.staging_path("copy-from");
+        let sources = match &spec.from {
+            Some(from) => self.sources_from(state, from, &spec.sources, &scratch),
+            None => spec
+                .sources
+                .iter()
+                .map(|source| {
+                    let source = self.substitute(state, source)?;
+                    super::copy::matching_sources(&self.options.context, &source)
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(|found| found.concat()),
+        };
+        let copied = sources
+            .and_then(|sources| self.copy_sources(state, spec, text, &sources, &dest, &dest_path));
+        let _ = std::fs::remove_dir_all(&scratch);
+        copied
+    }
+
+    fn copy_sources(
+        &mut self,
+        state: &mut StageState,
+        spec: &CopySpec,
+        text: &str,
+        sources: &[PathBuf],
+        dest: &str,
+        dest_path: &Path,
+    ) -> Result<()> {
         let into_directory =
             dest.ends_with('/') || sources.len() > 1 || sources.iter().any(|s| s.is_dir());
         let owner = match &spec.chown {
@@ -765,8 +837,8 @@ impl Builder<'_> {
         let archive = std::fs::File::create(&archive_path)
             .with_context(|| format!("creating {}", archive_path.display()))?;
         let plan = super::copy::CopyPlan {
-            sources: &sources,
-            dest: &dest_path,
+            sources,
+            dest: dest_path,
             into_directory,
             owner,
             mode,

@@ -144,18 +144,19 @@ fn stages_build_on_each_other_and_target_stops_early() {
     let image = env.load_testbox();
     let text = format!(
         "FROM {image} AS base\nRUN echo base > /base\nFROM base AS next\nRUN cat /base > /next\n\
-         FROM {image} AS unused\nRUN exit 3\nFROM next\nRUN cat /next\n"
+         FROM {image} AS unused\nRUN exit 3\nFROM next\nRUN cat /next\n\
+         COPY --from=base /base /copied/\nCOPY --from={image} /etc/group /from-image\n"
     );
     let dir = context(&env, &[("Dockerfile", &text)]);
     let out = env.skiff(&["build", "-t", "staged", &dir]).stdout();
     // The unused stage (whose RUN would fail) is skipped.
     assert!(!out.contains("exit 3"), "{out}");
     assert!(out.contains("[4/4] STEP"), "{out}");
-    assert_eq!(
-        env.skiff(&["run", "--rm", "staged", "cat", "/next"])
-            .stdout(),
-        "base\n"
-    );
+    let script = "cat /next /copied/base; grep -c wheel /from-image";
+    let out = env
+        .skiff(&["run", "--rm", "staged", "sh", "-c", script])
+        .stdout();
+    assert_eq!(out, "base\nbase\n1\n");
     env.skiff(&["build", "--target", "base", "-t", "only-base", &dir])
         .stdout();
     let (_, stderr) = env
