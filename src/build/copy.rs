@@ -1,6 +1,7 @@
-//! What a COPY step copies: its sources found in the build context (wildcards in the last
-//! part of a path), written as one tar archive rooted at the container's `/`, with Docker's
-//! rules for where each source lands.
+//! What a COPY or ADD step copies: its sources found in the build context (wildcards in the
+//! last part of a path), written as one tar archive rooted at the container's `/`, with
+//! Docker's rules for where each source lands; ADD also unpacks local tar archives (plain,
+//! gzip or zstd) into the destination, and fetches URLs.
 
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -45,9 +46,88 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     go(&p, &n)
 }
 
-/// The host paths `source` names in `context`, in name order; an error when it leaves the
-/// context or names nothing.
-pub fn matching_sources(context: &Path, source: &str) -> Result<Vec<PathBuf>> {
+/// `.containerignore` / `.dockerignore` with Docker's rules: one pattern a line (`#` comments,
+/// blank lines skipped), paths relative to the context (a leading `/` ignored), `*`, `?`,
+/// `[…]` within a path segment and `**` for any number of segments, `!` for an exception; a
+/// pattern that matches a directory matches everything in it, and the last pattern that
+/// matches a path decides.
+#[derive(Debug, Default)]
+pub struct Ignore {
+    patterns: Vec<(bool, Vec<String>)>,
+}
+
+impl Ignore {
+    pub fn parse(text: &str) -> Ignore {
+        let patterns = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                let (exception, pattern) = match line.strip_prefix('!') {
+                    Some(rest) => (true, rest.trim()),
+                    None => (false, line),
+                };
+                let segments = pattern
+                    .split('/')
+                    .filter(|s| !s.is_empty() && *s != ".")
+                    .map(String::from)
+                    .collect();
+                (exception, segments)
+            })
+            .filter(|(_, segments): &(bool, Vec<String>)| !segments.is_empty())
+            .collect();
+        Ignore { patterns }
+    }
+
+    /// The ignore file of a build context: .containerignore, else .dockerignore; none: empty.
+    pub fn of_context(context: &Path) -> Result<Ignore> {
+        for name in [".containerignore", ".dockerignore"] {
+            match std::fs::read_to_string(context.join(name)) {
+                Ok(text) => return Ok(Ignore::parse(&text)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("reading {name}")),
+            }
+        }
+        Ok(Ignore::default())
+    }
+
+    /// Whether `relative` (to the context) is left out of the build.
+    pub fn excludes(&self, relative: &Path) -> bool {
+        let segments: Vec<String> = relative
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        let mut excluded = false;
+        for (exception, pattern) in &self.patterns {
+            // The path itself, or a directory it is in.
+            let hit = (1..=segments.len()).any(|len| segments_match(pattern, &segments[..len]));
+            if hit {
+                excluded = !exception;
+            }
+        }
+        excluded
+    }
+}
+
+fn segments_match(pattern: &[String], path: &[String]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((first, rest)) if first == "**" => {
+            (0..=path.len()).any(|skip| segments_match(rest, &path[skip..]))
+        }
+        Some((first, rest)) => match path.split_first() {
+            Some((name, others)) => wildcard_match(first, name) && segments_match(rest, others),
+            None => false,
+        },
+    }
+}
+
+/// The host paths `source` names in `context`, in name order, those `ignore` leaves out left
+/// out; an error when it leaves the context or names nothing.
+pub fn matching_sources(context: &Path, source: &str, ignore: &Ignore) -> Result<Vec<PathBuf>> {
     let relative = Path::new(source.trim_start_matches('/'));
     let mut depth = 0i32;
     for component in relative.components() {
@@ -67,7 +147,8 @@ pub fn matching_sources(context: &Path, source: &str) -> Result<Vec<PathBuf>> {
         .unwrap_or_default();
     if !has_wildcard(&name) {
         let path = context.join(relative);
-        if std::fs::symlink_metadata(&path).is_err() {
+        let excluded = ignore.excludes(relative) && !relative.as_os_str().is_empty();
+        if excluded || std::fs::symlink_metadata(&path).is_err() {
             bail!("COPY source {source}: no such file or directory in the build context");
         }
         return Ok(vec![path]);
@@ -78,6 +159,7 @@ pub fn matching_sources(context: &Path, source: &str) -> Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok())
         .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
         .map(|e| e.path())
+        .filter(|path| !ignore.excludes(path.strip_prefix(context).unwrap_or(path)))
         .collect();
     found.sort();
     if found.is_empty() {
@@ -93,9 +175,57 @@ pub struct CopyPlan<'a> {
     /// The destination is a directory: sources land in it (a directory's contents, a file by
     /// its name); else the one source file becomes `dest`.
     pub into_directory: bool,
-    pub owner: (u32, u32),
+    /// `--chown`: the owner of everything copied (default root; an unpacked archive's entries
+    /// keep their own).
+    pub owner: Option<(u32, u32)>,
     /// `--chmod`: the mode of everything copied.
     pub mode: Option<u32>,
+    /// ADD: local tar archives among the sources are unpacked into the destination.
+    pub unpack_archives: bool,
+    /// Sources never unpacked, archives or not (files ADD fetched).
+    pub packed: &'a [PathBuf],
+    /// The build context and its ignore file: what a copied directory leaves out.
+    pub context: &'a Path,
+    pub ignore: &'a Ignore,
+}
+
+/// Whether `path` is a tar archive ADD unpacks: a ustar or GNU tar, plain or compressed with
+/// gzip or zstd.
+pub fn is_tar_archive(path: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(mut stream) = crate::archive::decompress(file) else {
+        return false;
+    };
+    let mut header = [0u8; 512];
+    if io::Read::read_exact(&mut stream, &mut header).is_err() {
+        return false;
+    }
+    &header[257..262] == b"ustar"
+}
+
+/// Fetches `url` into `dir`, under the name its path ends in (`index.html` for none), mode
+/// 0600 as Docker leaves a downloaded file; returns the file's path.
+pub fn download(url: &str, dir: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .filter(|n| !n.is_empty() && !n.contains(':'))
+        .unwrap_or("index.html");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    let response = ureq::get(url)
+        .call()
+        .map_err(|e| anyhow::anyhow!("ADD {url}: {e}"))?;
+    let mut body = response.into_body().into_reader();
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    io::copy(&mut body, &mut file).with_context(|| format!("ADD {url}: downloading"))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(path)
 }
 
 /// A writer that hashes what passes through it.
@@ -130,6 +260,8 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
             .with_context(|| format!("reading {}", source.display()))?;
         if meta.is_dir() {
             append_contents(&mut builder, plan, source, &root)?;
+        } else if plan.unpack_archives && !plan.packed.contains(source) && is_tar_archive(source) {
+            append_unpacked(&mut builder, plan, source, &root)?;
         } else {
             let name = match plan.into_directory {
                 true => root.join(source.file_name().unwrap_or_default()),
@@ -140,6 +272,71 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
     }
     let hashing = builder.into_inner()?;
     Ok(crate::store::hex(&hashing.hash.finalize()))
+}
+
+/// The entries of the archive `source`, under `root`.
+fn append_unpacked<W: Write>(
+    builder: &mut tar::Builder<W>,
+    plan: &CopyPlan<'_>,
+    source: &Path,
+    root: &Path,
+) -> Result<()> {
+    let file = std::fs::File::open(source)?;
+    let stream = crate::archive::decompress(file)?;
+    let mut archive = tar::Archive::new(stream);
+    let inside = |name: &Path| -> Result<PathBuf> {
+        let mut path = root.to_path_buf();
+        for component in name.components() {
+            match component {
+                Component::Normal(part) => path.push(part),
+                Component::CurDir | Component::RootDir => {}
+                _ => bail!(
+                    "{}: entry {} leaves the destination",
+                    source.display(),
+                    name.display()
+                ),
+            }
+        }
+        Ok(path)
+    };
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = inside(&entry.path()?)?;
+        let mut header = entry.header().clone();
+        // Fields some writers leave blank read as 0, as GNU tar reads them.
+        if header.uid().is_err() {
+            header.set_uid(0);
+        }
+        if header.gid().is_err() {
+            header.set_gid(0);
+        }
+        if header.mtime().is_err() {
+            header.set_mtime(0);
+        }
+        if let Some((uid, gid)) = plan.owner {
+            header.set_uid(u64::from(uid));
+            header.set_gid(u64::from(gid));
+        }
+        if let Some(mode) = plan.mode {
+            header.set_mode(mode);
+        }
+        match header.entry_type() {
+            tar::EntryType::Link => {
+                let target = entry.link_name()?.context("a hard link without a target")?;
+                let target = inside(&target)?;
+                builder.append_link(&mut header, &name, &target)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()?
+                    .context("a symbolic link without a target")?;
+                builder.append_link(&mut header, &name, target.as_ref())?;
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
+            _ => builder.append_data(&mut header, &name, &mut entry)?,
+        }
+    }
+    Ok(())
 }
 
 fn append_contents<W: Write>(
@@ -154,6 +351,11 @@ fn append_contents<W: Write>(
     children.sort_by_key(|e| e.file_name());
     for child in children {
         let path = child.path();
+        if let Ok(relative) = path.strip_prefix(plan.context) {
+            if plan.ignore.excludes(relative) {
+                continue;
+            }
+        }
         let child_name = name.join(child.file_name());
         append_entry(builder, plan, &path, &child_name)?;
         if child.file_type()?.is_dir() {
@@ -172,8 +374,9 @@ fn append_entry<W: Write>(
     let meta = std::fs::symlink_metadata(source)?;
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-    header.set_uid(u64::from(plan.owner.0));
-    header.set_gid(u64::from(plan.owner.1));
+    let (uid, gid) = plan.owner.unwrap_or((0, 0));
+    header.set_uid(u64::from(uid));
+    header.set_gid(u64::from(gid));
     if let Some(mode) = plan.mode {
         header.set_mode(mode);
     }
@@ -196,6 +399,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ignore_files_follow_dockers_rules() {
+        let ignore = Ignore::parse(
+            "# comment\n\n*.log\n/build\n**/secret*\ndocs\n!docs/keep.md\ntmp/*/cache\n",
+        );
+        let excluded = |p: &str| ignore.excludes(Path::new(p));
+        assert!(excluded("app.log"));
+        assert!(!excluded("src/app.log"), "* stays within one segment");
+        assert!(excluded("build"));
+        assert!(
+            excluded("build/out/bin"),
+            "a directory's contents go with it"
+        );
+        assert!(excluded("a/b/secret.key"));
+        assert!(excluded("secret"));
+        assert!(excluded("docs/other.md"));
+        assert!(!excluded("docs/keep.md"), "the exception comes last");
+        assert!(excluded("tmp/x/cache/f"));
+        assert!(!excluded("tmp/cache"));
+        assert!(!excluded("src/main.rs"));
+    }
+
+    #[test]
     fn wildcards_as_go_matches_them() {
         assert!(wildcard_match("*.txt", "a.txt"));
         assert!(!wildcard_match("*.txt", "a.txt.bak"));
@@ -212,19 +437,24 @@ mod tests {
         std::fs::write(context.path().join("dir/sub/f"), b"f").unwrap();
         std::fs::write(context.path().join("a.txt"), b"a").unwrap();
         std::fs::write(context.path().join("b.txt"), b"b").unwrap();
-        assert!(matching_sources(context.path(), "../x").is_err());
-        assert!(matching_sources(context.path(), "missing").is_err());
-        assert!(matching_sources(context.path(), "*.none").is_err());
-        let texts = matching_sources(context.path(), "*.txt").unwrap();
+        let none = Ignore::default();
+        assert!(matching_sources(context.path(), "../x", &none).is_err());
+        assert!(matching_sources(context.path(), "missing", &none).is_err());
+        assert!(matching_sources(context.path(), "*.none", &none).is_err());
+        let texts = matching_sources(context.path(), "*.txt", &none).unwrap();
         assert_eq!(texts.len(), 2);
         let mut sources = texts.clone();
-        sources.extend(matching_sources(context.path(), "dir").unwrap());
+        sources.extend(matching_sources(context.path(), "dir", &none).unwrap());
         let plan = CopyPlan {
             sources: &sources,
             dest: Path::new("/app"),
             into_directory: true,
-            owner: (1, 2),
+            owner: Some((1, 2)),
             mode: Some(0o600),
+            unpack_archives: false,
+            packed: &[],
+            context: context.path(),
+            ignore: &Ignore::default(),
         };
         let mut bytes = Vec::new();
         let digest = write_archive(&plan, &mut bytes).unwrap();
@@ -258,8 +488,12 @@ mod tests {
             sources: &one,
             dest: Path::new("/etc/renamed"),
             into_directory: false,
-            owner: (0, 0),
+            owner: None,
             mode: None,
+            unpack_archives: false,
+            packed: &[],
+            context: context.path(),
+            ignore: &Ignore::default(),
         };
         let mut bytes = Vec::new();
         write_archive(&plan, &mut bytes).unwrap();

@@ -36,6 +36,14 @@ pub struct BuildOptions {
     pub target: Option<String>,
 }
 
+/// What a COPY or ADD copies: host paths, those of them never unpacked (fetched files), and
+/// whether it is an ADD.
+struct CopyWhat<'a> {
+    sources: &'a [PathBuf],
+    packed: &'a [PathBuf],
+    add: bool,
+}
+
 /// How a build ended.
 pub enum BuildOutcome {
     Built(String),
@@ -74,6 +82,8 @@ struct Builder<'a> {
     global_args: BTreeMap<String, String>,
     /// Built stages: index → final image id.
     built: Vec<Option<String>>,
+    /// The context's .containerignore or .dockerignore.
+    ignore: super::copy::Ignore,
     out: Box<dyn Write>,
     step_number: usize,
     step_count: usize,
@@ -408,25 +418,35 @@ impl Builder<'_> {
                         "RUN --mount is not supported by skiff yet"
                     )));
                 }
-                if !heredocs.is_empty() {
-                    return Err(at(anyhow::anyhow!(
-                        "RUN with a here-document is not supported by skiff yet"
-                    )));
-                }
+                // `RUN <<EOF`: the document is the script the stage's shell runs.
+                let script;
+                let command = match (command, heredocs.as_slice()) {
+                    (_, []) => command,
+                    (CommandForm::Shell(rest), [document]) if rest.trim().is_empty() => {
+                        script = CommandForm::Shell(document.body.clone());
+                        &script
+                    }
+                    _ => {
+                        return Err(at(anyhow::anyhow!(
+                            "RUN with a here-document as a command's input is not supported by skiff yet: make the document the script (RUN <<EOF)"
+                        )))
+                    }
+                };
                 return self
                     .run_step(state, command, *network, &step.text)
                     .map_err(at);
             }
             Instruction::Copy(spec) => {
                 return self
-                    .copy_step(state, spec, &step.text)
+                    .copy_step(state, spec, &step.text, false)
                     .map(|()| None)
                     .map_err(at);
             }
-            Instruction::Add(_) => {
-                return Err(at(anyhow::anyhow!(
-                    "ADD is not supported by skiff yet: use COPY"
-                )));
+            Instruction::Add(spec) => {
+                return self
+                    .copy_step(state, spec, &step.text, true)
+                    .map(|()| None)
+                    .map_err(at);
             }
             Instruction::Env(pairs) => {
                 let mut shown = Vec::new();
@@ -778,7 +798,14 @@ impl Builder<'_> {
         copied
     }
 
-    fn copy_step(&mut self, state: &mut StageState, spec: &CopySpec, text: &str) -> Result<()> {
+    /// COPY, or ADD (`add`): local tar archives unpacked, URLs fetched.
+    fn copy_step(
+        &mut self,
+        state: &mut StageState,
+        spec: &CopySpec,
+        text: &str,
+        add: bool,
+    ) -> Result<()> {
         if !spec.heredocs.is_empty() {
             bail!("COPY of a here-document is not supported by skiff yet");
         }
@@ -796,15 +823,32 @@ impl Builder<'_> {
             None => spec
                 .sources
                 .iter()
-                .map(|source| {
+                .enumerate()
+                .map(|(number, source)| {
                     let source = self.substitute(state, source)?;
-                    super::copy::matching_sources(&self.options.context, &source)
+                    if add && (source.starts_with("http://") || source.starts_with("https://")) {
+                        let dir = scratch.join(format!("url-{number}"));
+                        return super::copy::download(&source, &dir).map(|path| vec![path]);
+                    }
+                    super::copy::matching_sources(&self.options.context, &source, &self.ignore)
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(|found| found.concat()),
         };
-        let copied = sources
-            .and_then(|sources| self.copy_sources(state, spec, text, &sources, &dest, &dest_path));
+        let copied = sources.and_then(|sources| {
+            // A fetched file is never unpacked, as in Docker.
+            let packed: Vec<PathBuf> = sources
+                .iter()
+                .filter(|s| s.starts_with(&scratch))
+                .cloned()
+                .collect();
+            let what = CopyWhat {
+                sources: &sources,
+                packed: &packed,
+                add,
+            };
+            self.copy_sources(state, spec, text, &what, &dest, &dest_path)
+        });
         let _ = std::fs::remove_dir_all(&scratch);
         copied
     }
@@ -814,18 +858,22 @@ impl Builder<'_> {
         state: &mut StageState,
         spec: &CopySpec,
         text: &str,
-        sources: &[PathBuf],
+        what: &CopyWhat<'_>,
         dest: &str,
         dest_path: &Path,
     ) -> Result<()> {
-        let into_directory =
-            dest.ends_with('/') || sources.len() > 1 || sources.iter().any(|s| s.is_dir());
+        let sources = what.sources;
+        let unpacked =
+            |s: &PathBuf| what.add && !what.packed.contains(s) && super::copy::is_tar_archive(s);
+        let into_directory = dest.ends_with('/')
+            || sources.len() > 1
+            || sources.iter().any(|s| s.is_dir() || unpacked(s));
         let owner = match &spec.chown {
             Some(chown) => {
                 let chown = self.substitute(state, chown)?;
-                self.resolve_owner(state, &chown)?
+                Some(self.resolve_owner(state, &chown)?)
             }
-            None => (0, 0),
+            None => None,
         };
         let mode = spec
             .chmod
@@ -842,6 +890,10 @@ impl Builder<'_> {
             into_directory,
             owner,
             mode,
+            unpack_archives: what.add,
+            packed: what.packed,
+            context: &self.options.context,
+            ignore: &self.ignore,
         };
         let digest = super::copy::write_archive(&plan, archive);
         let digest = match digest {
@@ -851,16 +903,8 @@ impl Builder<'_> {
                 return Err(e);
             }
         };
-        let described = format!(
-            "COPY {} {}",
-            sources
-                .iter()
-                .map(|s| s.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-            dest_path.display()
-        );
-        let key = self.key(state, &format!("{text}\n{described}"), &digest);
+        // The archive's digest covers every name (so the destination), owner, mode and byte.
+        let key = self.key(state, text, &digest);
         if let Some(id) = self.cached(&key) {
             let _ = std::fs::remove_file(&archive_path);
             self.say(&format!("--> Using cache {id}"));
@@ -878,8 +922,9 @@ impl Builder<'_> {
         let result = (|| -> Result<String> {
             let mut input = std::fs::File::open(&archive_path)?;
             crate::container::copy::put_archive(self.ctx, &record.id, &mut input)?;
+            let instruction = if what.add { "ADD" } else { "COPY" };
             let created_by = format!(
-                "/bin/sh -c #(nop) COPY file:{digest} in {}",
+                "/bin/sh -c #(nop) {instruction} file:{digest} in {}",
                 dest_path.display()
             );
             self.commit(&record.id, state, created_by)
@@ -963,6 +1008,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         file,
         global_args,
         built: vec![None; stages],
+        ignore: super::copy::Ignore::of_context(&options.context)?,
         out: Box::new(std::io::stdout()),
         step_number: 0,
         step_count: 0,

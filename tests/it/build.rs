@@ -164,3 +164,64 @@ fn stages_build_on_each_other_and_target_stops_early() {
         .assert_exit(1);
     assert!(stderr.contains("No such file"), "{stderr}");
 }
+
+/// Serves `body` to every request on a loopback port, from a thread; returns the URL base.
+fn serve_once(body: &'static [u8]) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+            let _ = std::io::Write::write_all(&mut stream, body);
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn add_unpacks_archives_and_fetches_urls_where_copy_copies_and_heredocs_run() {
+    let Some(env) = TestEnv::rootless("build-add") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let dir = context(&env, &[("Dockerfile", "")]);
+    // A gzip-compressed tar in the context.
+    let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    // Blank uid, gid and mtime fields, as some archivers leave them: read as 0.
+    let mut header = tar::Header::new_gnu();
+    header.set_size(7);
+    header.set_mode(0o644);
+    header.set_cksum();
+    archive
+        .append_data(&mut header, "inside/file.txt", &b"packed\n"[..])
+        .unwrap();
+    let bytes = archive.into_inner().unwrap().finish().unwrap();
+    std::fs::write(env.path("context/app.tar.gz"), bytes).unwrap();
+    let url = serve_once(b"fetched\n");
+    let text = format!(
+        "FROM {image}\nADD app.tar.gz /unpacked/\nCOPY app.tar.gz /copied/\nADD {url}/remote.txt /remote/\n\
+         RUN <<EOF\necho from a heredoc > /doc\necho second line >> /doc\nEOF\n"
+    );
+    std::fs::write(env.path("context/Dockerfile"), text).unwrap();
+    env.give(&env.path("context"));
+    env.skiff(&["build", "-q", "-t", "added", &dir]).stdout();
+    let script = "cat /unpacked/inside/file.txt; ls /copied; cat /remote/remote.txt; \
+        stat -c %a /remote/remote.txt; cat /doc";
+    let out = env
+        .skiff(&["run", "--rm", "added", "sh", "-c", script])
+        .stdout();
+    assert_eq!(
+        out,
+        "packed\napp.tar.gz\nfetched\n600\nfrom a heredoc\nsecond line\n"
+    );
+}
