@@ -112,6 +112,21 @@ pub fn cached_image_ids(ctx: &Context) -> Vec<String> {
         .collect()
 }
 
+/// Drops the cache entries that name any of `images` (removed by `image prune` or `rmi`).
+pub fn forget_cached(ctx: &Context, images: &[String]) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(cache_dir(ctx)) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let id = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if images.iter().any(|image| image == id.trim()) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 impl Builder<'_> {
     fn say(&mut self, line: &str) {
         if !self.options.quiet {
@@ -951,7 +966,7 @@ fn argv_json(argv: Option<&[String]>) -> String {
 }
 
 /// A Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds, as HEALTHCHECK options are kept.
-fn parse_duration(text: &str) -> Result<u64, String> {
+pub fn parse_duration(text: &str) -> Result<u64, String> {
     let mut total = 0f64;
     let mut rest = text;
     if rest.is_empty() {

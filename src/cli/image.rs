@@ -28,6 +28,7 @@ pub enum ImageCommand {
     Search(super::registry::SearchArgs),
     Diff(super::container::DiffArgs),
     Build(super::build::BuildArgs),
+    Prune(ImagePruneArgs),
 }
 
 impl ImageCommand {
@@ -40,6 +41,7 @@ impl ImageCommand {
             ImageCommand::Import(a) => a.run(ctx),
             ImageCommand::Diff(a) => a.run(ctx),
             ImageCommand::Build(a) => a.run(ctx),
+            ImageCommand::Prune(a) => a.run(ctx),
             ImageCommand::Tag(a) => a.run(ctx),
             ImageCommand::Pull(a) => a.run(ctx),
             ImageCommand::Push(a) => a.run(ctx),
@@ -308,6 +310,55 @@ impl ImportArgs {
         println!("sha256:{id}");
         Ok(0)
     }
+}
+
+/// Remove images no container uses that have no name (build cache images included); with -a,
+/// named ones too.
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove every image no container uses, named or not.
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask for confirmation: skiff never asks; accepted for Docker and Podman scripts.
+    #[arg(short = 'f', long = "force")]
+    _force: bool,
+    /// until=DURATION|TIMESTAMP: only images created before then (a Go duration such as 24h ago, or an RFC 3339 time).
+    #[arg(long, value_name = "FILTER")]
+    filter: Vec<String>,
+}
+
+impl ImagePruneArgs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let mut until = None;
+        for filter in &self.filter {
+            let Some(value) = filter.strip_prefix("until=") else {
+                anyhow::bail!(
+                    "invalid --filter {filter:?}: image prune takes until=DURATION|TIMESTAMP"
+                );
+            };
+            until = Some(parse_until(value)?);
+        }
+        for id in image::prune(ctx, self.all, until)? {
+            println!("{id}");
+        }
+        Ok(0)
+    }
+}
+
+/// `until=`: an RFC 3339 time, or a Go duration before now.
+fn parse_until(value: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(time) = value.parse::<jiff::Timestamp>() {
+        return Ok(time);
+    }
+    let nanos = crate::build::engine::parse_duration(value).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid until={value}: {e}; use a duration such as 24h or an RFC 3339 time"
+        )
+    })?;
+    let span = jiff::SignedDuration::from_nanos(i64::try_from(nanos).unwrap_or(i64::MAX));
+    jiff::Timestamp::now()
+        .checked_sub(span)
+        .map_err(|e| anyhow::anyhow!("invalid until={value}: {e}"))
 }
 
 /// Add names to an image.

@@ -259,6 +259,35 @@ pub enum Removal {
 
 /// Removes images (`rmi`). A name of an image with other names is only untagged; an ID removes the
 /// image. An image used by a container is refused unless `force`, which removes the containers.
+/// `image prune`: removes the images no container uses that have no name (with `all`: every
+/// such image, named or not), created before `until` when given; the build cache forgets them.
+/// Returns the removed IDs.
+pub fn prune(ctx: &Context, all: bool, until: Option<jiff::Timestamp>) -> Result<Vec<String>> {
+    let lock = ctx.store.lock()?;
+    let mut index = ImageIndex::load(&ctx.store)?;
+    let old_enough = |image: &ImageRecord| match until {
+        None => true,
+        Some(until) => read_config(&ctx.store, image)
+            .ok()
+            .and_then(|c| c.created)
+            .and_then(|created| created.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|created| created < until),
+    };
+    let doomed: Vec<String> = index
+        .images
+        .iter()
+        .filter(|i| all || i.names.is_empty())
+        .filter(|i| containers_using(&ctx.store, &i.id).is_empty())
+        .filter(|i| old_enough(i))
+        .map(|i| i.id.clone())
+        .collect();
+    index.images.retain(|i| !doomed.contains(&i.id));
+    index.save(&ctx.store, &lock)?;
+    transfer::remove_unused_layers(ctx, &lock, &index)?;
+    crate::build::engine::forget_cached(ctx, &doomed)?;
+    Ok(doomed)
+}
+
 pub fn remove(
     ctx: &Context,
     references: &[String],

@@ -99,6 +99,19 @@ fn a_dockerfile_builds_and_rebuilds_from_its_cache() {
         // Intermediate images are the cache, listed with -a only.
         let listed = env.skiff(&["images", "-q"]).stdout();
         assert_eq!(listed.lines().count(), 2, "{listed}");
+        let all = env.skiff(&["images", "-aq"]).stdout().lines().count();
+        assert!(all > 2, "intermediate images missing from images -a");
+        // image prune: not those younger than an hour with until=1h; then all of them.
+        let kept = env
+            .skiff(&["image", "prune", "-f", "--filter", "until=1h"])
+            .stdout();
+        assert_eq!(kept, "");
+        let pruned = env.skiff(&["image", "prune", "-f"]).stdout();
+        assert_eq!(pruned.lines().count(), all - 2, "{pruned}");
+        assert_eq!(env.skiff(&["images", "-aq"]).stdout().lines().count(), 2);
+        // The cache went with them: every step runs again.
+        let rebuilt = build(&["--build-arg", "GREETING=hi"]);
+        assert!(!rebuilt.contains("Using cache"), "{rebuilt}");
     }
 }
 
