@@ -62,10 +62,9 @@ pub fn top(ctx: &Context, reference: &str) -> Result<Vec<Vec<String>>> {
         .and_then(|u| u.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0);
     let mut rows = Vec::new();
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")?
+    let pids: Vec<u32> = std::fs::read_dir("/proc")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
-    pids.sort_unstable();
     for pid in pids {
         if std::fs::read_link(format!("/proc/{pid}/ns/pid"))
             .ok()
@@ -167,6 +166,8 @@ pub fn top(ctx: &Context, reference: &str) -> Result<Vec<Vec<String>>> {
             command,
         ]);
     }
+    // In the container's pid order: host pids wrap around, so theirs can run the other way.
+    rows.sort_by_key(|row| row[1].parse::<u64>().unwrap_or(u64::MAX));
     Ok(rows)
 }
 
