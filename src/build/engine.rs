@@ -34,6 +34,10 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `--target`: the stage to build (default: the last).
     pub target: Option<String>,
+    /// `--network`: the network of RUN steps that do not name one.
+    pub network: RunNetwork,
+    /// `--layers=false`: the image as one layer (its steps are still cached).
+    pub squash: bool,
 }
 
 /// What a COPY or ADD copies: host paths, those of them never unpacked (fetched files), and
@@ -246,7 +250,48 @@ impl Builder<'_> {
         self.finish(&final_id)
     }
 
+    /// A container of `image` that never runs: files go in or come out through its union.
+    fn idle_container(&self, image: &str) -> Result<crate::store::containers::ContainerRecord> {
+        let options = crate::container::CreateOptions {
+            image: image.to_string(),
+            command: vec!["true".into()],
+            entrypoint: Some(String::new()),
+            network: crate::network::NetworkRequest::None,
+            ..Default::default()
+        };
+        crate::container::create(self.ctx, &options)
+    }
+
+    /// `--layers=false`: the built image's file system as one layer, with its config.
+    fn squashed(&mut self, id: &str) -> Result<String> {
+        let index = ImageIndex::load(&self.ctx.store)?;
+        let image = index.by_id(id).context("the built image vanished")?.clone();
+        let config = crate::image::read_config(&self.ctx.store, &image)?;
+        let record = self.idle_container(id)?;
+        let commit = crate::image::commit::CommitOptions {
+            author: config.author.clone(),
+            message: None,
+            changes: Vec::new(),
+            pause: false,
+            squash: true,
+            docker_format: false,
+            run_config: Some(config.config.clone()),
+            created_by: Some("/bin/sh -c #(nop) squashed by skiff build --layers=false".into()),
+        };
+        let squashed = crate::image::commit::commit(self.ctx, &record.id, None, &commit);
+        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
+        squashed
+    }
+
     fn finish(mut self, id: &str) -> Result<BuildOutcome> {
+        let squashed;
+        let id = match self.options.squash {
+            true => {
+                squashed = self.squashed(id)?;
+                squashed.as_str()
+            }
+            false => id,
+        };
         let names: Vec<String> = self
             .options
             .tags
@@ -716,6 +761,12 @@ impl Builder<'_> {
             workdir: state.config.config.working_dir.clone(),
             user: state.config.config.user.clone(),
             network: match network {
+                RunNetwork::Default if self.options.network != RunNetwork::Default => {
+                    match self.options.network {
+                        RunNetwork::None => crate::network::NetworkRequest::None,
+                        _ => crate::network::NetworkRequest::Host,
+                    }
+                }
                 RunNetwork::Default => crate::network::NetworkRequest::default(),
                 RunNetwork::None => crate::network::NetworkRequest::None,
                 RunNetwork::Host => crate::network::NetworkRequest::Host,
@@ -776,14 +827,7 @@ impl Builder<'_> {
             })?,
             None => self.base_image(&from)?,
         };
-        let options = crate::container::CreateOptions {
-            image,
-            command: vec!["true".into()],
-            entrypoint: Some(String::new()),
-            network: crate::network::NetworkRequest::None,
-            ..Default::default()
-        };
-        let record = crate::container::create(self.ctx, &options)?;
+        let record = self.idle_container(&image)?;
         let copied = (|| -> Result<Vec<PathBuf>> {
             let mut found = Vec::new();
             for (number, source) in sources.iter().enumerate() {
@@ -926,14 +970,7 @@ impl Builder<'_> {
             state.image_id = id;
             return Ok(());
         }
-        let options = crate::container::CreateOptions {
-            image: state.image_id.clone(),
-            command: vec!["true".into()],
-            entrypoint: Some(String::new()),
-            network: crate::network::NetworkRequest::None,
-            ..Default::default()
-        };
-        let record = crate::container::create(self.ctx, &options)?;
+        let record = self.idle_container(&state.image_id)?;
         let result = (|| -> Result<String> {
             let mut input = std::fs::File::open(&archive_path)?;
             crate::container::copy::put_archive(self.ctx, &record.id, &mut input)?;

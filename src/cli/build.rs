@@ -39,6 +39,15 @@ pub struct BuildArgs {
     /// Build this stage (by its AS name) and the stages it needs, instead of the last.
     #[arg(long, value_name = "STAGE")]
     target: Option<String>,
+    /// Network of RUN steps that do not set their own: private (default, with outbound access through pasta), none, or host.
+    #[arg(long, value_name = "MODE", default_value = "private", value_parser = ["private", "default", "none", "host"])]
+    network: String,
+    /// Keep one layer per step (default); --layers=false makes the image a single layer.
+    #[arg(long, value_name = "BOOL", default_value = "true", value_parser = clap::value_parser!(bool), num_args = 0..=1, default_missing_value = "true")]
+    layers: bool,
+    /// Platform to build for: only this host's (linux/ARCH) is possible.
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
     /// The build context: the directory COPY reads from.
     #[arg(default_value = ".")]
     context: PathBuf,
@@ -68,6 +77,12 @@ fn name_values(
 
 impl BuildArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
+        if let Some(platform) = &self.platform {
+            let host = format!("linux/{}", crate::image::config::host_architecture());
+            if platform != &host && !platform.starts_with(&format!("{host}/")) {
+                bail!("--platform {platform}: skiff builds for this host's platform only ({host}); building for another needs an emulator, which skiff does not drive");
+            }
+        }
         if !self.context.is_dir() {
             bail!(
                 "build context {} is not a directory",
@@ -113,6 +128,12 @@ impl BuildArgs {
             no_cache: self.no_cache,
             quiet: self.quiet,
             target: self.target,
+            network: match self.network.as_str() {
+                "none" => crate::build::dockerfile::RunNetwork::None,
+                "host" => crate::build::dockerfile::RunNetwork::Host,
+                _ => crate::build::dockerfile::RunNetwork::Default,
+            },
+            squash: !self.layers,
         };
         match engine::build(ctx, &options)? {
             BuildOutcome::Built(id) => {

@@ -238,3 +238,42 @@ fn add_unpacks_archives_and_fetches_urls_where_copy_copies_and_heredocs_run() {
         "packed\napp.tar.gz\nfetched\n600\nfrom a heredoc\nsecond line\n"
     );
 }
+
+#[test]
+fn build_flags_for_the_network_one_layer_and_the_platform() {
+    let Some(env) = TestEnv::rootless("build-flags") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let text = format!(
+        "FROM {image}\nRUN grep -c : /proc/net/dev > /interfaces\nRUN echo two > /two\nCMD [\"cat\", \"/interfaces\", \"/two\"]\n"
+    );
+    let dir = context(&env, &[("Dockerfile", &text)]);
+    env.skiff(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "--layers=false",
+        "-t",
+        "flat",
+        &dir,
+    ])
+    .stdout();
+    // Only loopback under --network none; one layer for the whole file system.
+    assert_eq!(env.skiff(&["run", "--rm", "flat"]).stdout(), "1\ntwo\n");
+    let layers = env
+        .skiff(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}}",
+            "flat",
+        ])
+        .stdout();
+    assert_eq!(layers, "1\n");
+    let (_, stderr) = env
+        .skiff(&["build", "--platform", "linux/s390x", &dir])
+        .assert_exit(125);
+    assert!(stderr.contains("this host's platform only"), "{stderr}");
+}
