@@ -37,8 +37,7 @@ measure() {
     set -euo pipefail
     local work=$1 skiff=$2 runs=$3
     bench_home "$work"
-    "$skiff" import -q "$work/busybox.tar" bench-busybox >/dev/null
-    podman import -q "$work/busybox.tar" bench-busybox >/dev/null 2>&1
+    import_busybox "$skiff" "$work"
     local tool
     for tool in skiff podman; do
         local cli=$skiff
@@ -46,13 +45,11 @@ measure() {
         local build="$cli build -q -t bench-built $work/context"
         # Cold: every step runs. Each timed run follows an untimed one, so both tools read the
         # context from a warm page cache.
-        hyperfine -N --style none --runs "$runs" --export-json "$work/$tool-cold.json" \
+        quiet_hyperfine "$work/$tool-cold.json" --runs "$runs" \
             --prepare "$cli build -q --no-cache -t warm $work/context" \
-            -n "$tool" "$cli build -q --no-cache -t bench-built $work/context" \
-            >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+            -n "$tool" "$cli build -q --no-cache -t bench-built $work/context"
         $build >/dev/null 2>&1
-        hyperfine -N --style none --warmup 1 --runs 10 --export-json "$work/$tool-cached.json" \
-            -n "$tool" "$build" >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+        quiet_hyperfine "$work/$tool-cached.json" --warmup 1 --runs 10 -n "$tool" "$build"
     done
     "$skiff" rmi -af >/dev/null 2>&1 || true
     podman_reset
@@ -63,15 +60,10 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 as_bench_user measure "$work" "$skiff" "$runs"
 
-python3 - "$work" "$repo/bench/latest.md" <<'PY'
-import json, statistics, sys
-work, out = sys.argv[1], sys.argv[2]
-def med(name): return statistics.median(json.load(open(f"{work}/{name}.json"))["results"][0]["times"]) * 1000
-rows = []
-for which, label in [("cold", "cold (--no-cache)"), ("cached", "fully cached")]:
-    skiff, podman = med(f"skiff-{which}"), med(f"podman-{which}")
-    rows.append(f"| `build` 6 steps on busybox with a 50 MiB COPY, {label} | {skiff:.0f} ms | {podman:.0f} ms | **{skiff/podman:.3f}** |\n")
-with open(out, "a") as f:
-    f.writelines(rows)
-print("".join(rows), end="")
-PY
+PYTHONPATH=bench python3 -c '
+import sys, ratios
+build = "`build` 6 steps on busybox with a 50 MiB COPY"
+ratios.append(sys.argv[1], sys.argv[2], [
+    ("cold", f"{build}, cold (--no-cache)"),
+    ("cached", f"{build}, fully cached"),
+])' "$work" "$repo/bench/latest.md"

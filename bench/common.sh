@@ -30,14 +30,31 @@ podman_reset() {
     pkill -u "$(id -u)" -f "^catatonit -P" || true
 }
 
+# Times commands with hyperfine into the JSON file $1 (the other arguments are hyperfine's),
+# printing nothing unless hyperfine fails, then its errors.
+quiet_hyperfine() {
+    local json=$1
+    shift
+    hyperfine -N --style none --export-json "$json" "$@" >/dev/null 2>"$json.err" \
+        || { cat "$json.err" >&2; return 1; }
+}
+
+# Imports the busybox tarball of make_bench_work in $2 as bench-busybox, into skiff ($1) and
+# podman.
+import_busybox() {
+    "$1" import -q "$2/busybox.tar" bench-busybox >/dev/null
+    podman import -q "$2/busybox.tar" bench-busybox >/dev/null 2>&1
+}
+
 # Runs the shell function $1 with the other arguments as the test user (through runuser when
-# this is root), where bench_home and podman_reset are defined too.
+# this is root), where bench_home, podman_reset, quiet_hyperfine and import_busybox are defined
+# too.
 as_bench_user() {
     local function=$1
     shift
     if [ "$(id -u)" -eq 0 ]; then
         runuser -u "$user" -- bash -c \
-            "$(declare -f bench_home podman_reset "$function"); $function $(printf '%q ' "$@")"
+            "$(declare -f bench_home podman_reset quiet_hyperfine import_busybox "$function"); $function $(printf '%q ' "$@")"
     else
         ("$function" "$@")
     fi

@@ -44,11 +44,10 @@ measure() {
         [ "$tool" = podman ] && cli="podman --runtime runc"
         local run="$cli run --rm --userns=keep-id $image true"
         # First run: from a freshly loaded image each time, so podman copies the layers again.
-        hyperfine -N --style none --runs "$runs" --export-json "$work/$tool-first.json" \
+        quiet_hyperfine "$work/$tool-first.json" --runs "$runs" \
             --prepare "sh -c '$cli rmi -af >/dev/null 2>&1; $cli load -q -i $work/keepid.tar >/dev/null 2>&1'" \
-            -n "$tool" "$run" >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
-        hyperfine -N --style none --warmup 1 --runs 10 --export-json "$work/$tool-second.json" \
-            -n "$tool" "$run" >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+            -n "$tool" "$run"
+        quiet_hyperfine "$work/$tool-second.json" --warmup 1 --runs 10 -n "$tool" "$run"
     done
     "$skiff" rmi -af >/dev/null 2>&1 || true
     podman_reset
@@ -59,15 +58,10 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 as_bench_user measure "$work" "$skiff" "$runs"
 
-python3 - "$work" "$repo/bench/latest.md" <<'PY'
-import json, statistics, sys
-work, out = sys.argv[1], sys.argv[2]
-def med(name): return statistics.median(json.load(open(f"{work}/{name}.json"))["results"][0]["times"]) * 1000
-rows = []
-for which, label in [("first", "first run (podman copies the image)"), ("second", "second run")]:
-    skiff, podman = med(f"skiff-{which}"), med(f"podman-{which}")
-    rows.append(f"| `run --rm --userns=keep-id` 200 MiB image, {label} | {skiff:.0f} ms | {podman:.0f} ms | **{skiff/podman:.3f}** |\n")
-with open(out, "a") as f:
-    f.writelines(rows)
-print("".join(rows), end="")
-PY
+PYTHONPATH=bench python3 -c '
+import sys, ratios
+image = "`run --rm --userns=keep-id` 200 MiB image"
+ratios.append(sys.argv[1], sys.argv[2], [
+    ("first", f"{image}, first run (podman copies the image)"),
+    ("second", f"{image}, second run"),
+])' "$work" "$repo/bench/latest.md"

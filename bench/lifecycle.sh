@@ -15,14 +15,12 @@ measure() {
     set -euo pipefail
     local work=$1 skiff=$2 runs=$3
     bench_home "$work"
-    "$skiff" import -q "$work/busybox.tar" bench-busybox >/dev/null
-    podman import -q "$work/busybox.tar" bench-busybox >/dev/null 2>&1
+    import_busybox "$skiff" "$work"
     "$skiff" run -d --name bench-exec bench-busybox sleep 3600 >/dev/null
     podman --runtime runc run -d --name bench-exec bench-busybox sleep 3600 >/dev/null 2>&1
-    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/exec.json" \
+    quiet_hyperfine "$work/exec.json" --warmup 3 --runs "$runs" \
         -n skiff "$skiff exec bench-exec true" \
-        -n podman "podman exec bench-exec true" \
-        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+        -n podman "podman exec bench-exec true"
     local supervisor conmon
     supervisor=$(pgrep -u "$(id -u)" -f "container-supervise $("$skiff" inspect --format '{{.Id}}' bench-exec)")
     conmon=$(pgrep -u "$(id -u)" -x conmon | head -1)
@@ -37,10 +35,9 @@ measure() {
         "$skiff" create --name "c$i" bench-busybox true >/dev/null
         podman create --name "c$i" bench-busybox true >/dev/null 2>&1
     done
-    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/ps.json" \
+    quiet_hyperfine "$work/ps.json" --warmup 3 --runs "$runs" \
         -n skiff "$skiff ps -a" \
-        -n podman "podman ps -a" \
-        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+        -n podman "podman ps -a"
     "$skiff" rm -af >/dev/null
     podman_reset
 }

@@ -60,12 +60,10 @@ measure() {
     "$skiff" push -q --tls-verify=false localhost/bench-big:latest "$image"
     "$skiff" rmi -af >/dev/null
     # Each run starts from an empty store; the registry's blobs stay in the page cache.
-    hyperfine -N --style none --runs "$runs" --export-json "$work/pull-skiff.json" \
-        --prepare "$skiff rmi -af" -n skiff "$skiff pull -q --tls-verify=false $image" \
-        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
-    hyperfine -N --style none --runs "$runs" --export-json "$work/pull-podman.json" \
-        --prepare "podman rmi -af" -n podman "podman pull -q --tls-verify=false $image" \
-        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+    quiet_hyperfine "$work/pull-skiff.json" --runs "$runs" \
+        --prepare "$skiff rmi -af" -n skiff "$skiff pull -q --tls-verify=false $image"
+    quiet_hyperfine "$work/pull-podman.json" --runs "$runs" \
+        --prepare "podman rmi -af" -n podman "podman pull -q --tls-verify=false $image"
     "$skiff" rmi -af >/dev/null
     podman_reset
 }

@@ -40,20 +40,18 @@ measure() {
     local work=$1 skiff=$2 runs=$3
     bench_home "$work"
 
-    "$skiff" import -q "$work/busybox.tar" bench-busybox >/dev/null
-    podman import -q "$work/busybox.tar" bench-busybox >/dev/null 2>&1
+    import_busybox "$skiff" "$work"
     "$skiff" run --rm bench-busybox true
     podman --runtime runc run --rm bench-busybox true 2>/dev/null
 
     # skiff first: podman leaves clean-up processes behind that would otherwise run during skiff's
     # turn; and --network none before pasta, whose exits leave the kernel network-namespace
     # clean-up work for a while.
-    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/times.json" \
+    quiet_hyperfine "$work/times.json" --warmup 3 --runs "$runs" \
         -n skiff-none "$skiff run --rm --network none bench-busybox true" \
         -n skiff "$skiff run --rm bench-busybox true" \
         -n podman "podman --runtime runc run --rm bench-busybox true" \
-        -n podman-none "podman --runtime runc run --rm --network none bench-busybox true" \
-        >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; return 1; }
+        -n podman-none "podman --runtime runc run --rm --network none bench-busybox true"
 
     # Peak RSS (KiB) as /usr/bin/time reports it: the command and every child it waited for.
     for i in $(seq 10); do

@@ -105,18 +105,7 @@ fn cache_dir(ctx: &Context) -> PathBuf {
     ctx.store.root().join("build-cache")
 }
 
-/// The image IDs the build cache names: intermediate images, which `images` hides.
-pub fn cached_image_ids(ctx: &Context) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(cache_dir(ctx)) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-        .map(|id| id.trim().to_string())
-        .collect()
-}
-
-/// Drops the cache entries that name any of `images` (removed by `image prune` or `rmi`).
+/// Drops the cache entries that name any of `images` (removed by `image prune`).
 pub fn forget_cached(ctx: &Context, images: &[String]) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(cache_dir(ctx)) else {
         return Ok(());
@@ -154,14 +143,18 @@ impl Builder<'_> {
         self.say(&line);
     }
 
-    fn cached(&self, key: &str) -> Option<String> {
+    /// The image a step with `key` made before, when it is still in the store (and the build
+    /// may use its cache), announced as Podman does.
+    fn reuse(&mut self, key: &str) -> Option<String> {
         if self.options.no_cache {
             return None;
         }
         let id = std::fs::read_to_string(cache_dir(self.ctx).join(key)).ok()?;
         let id = id.trim().to_string();
         let index = ImageIndex::load(&self.ctx.store).ok()?;
-        index.by_id(&id).map(|_| id)
+        index.by_id(&id)?;
+        self.say(&format!("--> Using cache {id}"));
+        Some(id)
     }
 
     fn remember(&self, key: &str, id: &str) -> Result<()> {
@@ -247,7 +240,7 @@ impl Builder<'_> {
         let final_id = self.built[target]
             .clone()
             .context("the target stage was not built")?;
-        self.finish(&final_id)
+        self.finish(final_id)
     }
 
     /// A container of `image` that never runs: files go in or come out through its union.
@@ -275,23 +268,49 @@ impl Builder<'_> {
             pause: false,
             squash: true,
             docker_format: false,
-            run_config: Some(config.config.clone()),
-            created_by: Some("/bin/sh -c #(nop) squashed by skiff build --layers=false".into()),
+            step: Some(crate::image::commit::StepCommit {
+                run_config: config.config.clone(),
+                created_by: "/bin/sh -c #(nop) squashed by skiff build --layers=false".into(),
+            }),
         };
         let squashed = crate::image::commit::commit(self.ctx, &record.id, None, &commit);
         crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
         squashed
     }
 
-    fn finish(mut self, id: &str) -> Result<BuildOutcome> {
-        let squashed;
-        let id = match self.options.squash {
-            true => {
-                squashed = self.squashed(id)?;
-                squashed.as_str()
-            }
-            false => id,
+    /// `--label`s, on the target's image only, as a cached step of their own.
+    fn labelled(&mut self, id: String) -> Result<String> {
+        if self.options.labels.is_empty() {
+            return Ok(id);
+        }
+        let index = ImageIndex::load(&self.ctx.store)?;
+        let image = index.by_id(&id).context("the built image vanished")?;
+        let mut state = StageState {
+            config: crate::image::read_config(&self.ctx.store, image)?,
+            image_id: id,
+            args: BTreeMap::new(),
         };
+        let labels = state.config.config.labels.get_or_insert_with(BTreeMap::new);
+        labels.extend(self.options.labels.iter().cloned());
+        let shown: Vec<String> = self
+            .options
+            .labels
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        let described = format!("LABEL {}", shown.join(" "));
+        let key = self.key(&state, &described, "");
+        match self.reuse(&key) {
+            Some(id) => Ok(id),
+            None => self.metadata_step(&state, &key, &described),
+        }
+    }
+
+    fn finish(mut self, id: String) -> Result<BuildOutcome> {
+        let mut id = self.labelled(id)?;
+        if self.options.squash {
+            id = self.squashed(&id)?;
+        }
         let names: Vec<String> = self
             .options
             .tags
@@ -301,19 +320,22 @@ impl Builder<'_> {
         if let Some(first) = names.first() {
             self.say(&format!("COMMIT {first}"));
         }
-        if !names.is_empty() {
-            let lock = self.ctx.store.lock()?;
-            let mut index = ImageIndex::load(&self.ctx.store)?;
-            let mut record = index.by_id(id).context("the built image vanished")?.clone();
-            record.names = names.clone();
-            index.upsert(record);
-            index.save(&self.ctx.store, &lock)?;
-            drop(lock);
-            for name in &names {
-                self.say(&format!("Successfully tagged {name}"));
-            }
+        // The result is no build step's cache: `images` lists it, with its names or as <none>.
+        let lock = self.ctx.store.lock()?;
+        let mut index = ImageIndex::load(&self.ctx.store)?;
+        let mut record = index
+            .by_id(&id)
+            .context("the built image vanished")?
+            .clone();
+        record.names = names.clone();
+        record.intermediate = false;
+        index.upsert(record);
+        index.save(&self.ctx.store, &lock)?;
+        drop(lock);
+        for name in &names {
+            self.say(&format!("Successfully tagged {name}"));
         }
-        Ok(BuildOutcome::Built(id.to_string()))
+        Ok(BuildOutcome::Built(id))
     }
 
     /// Builds one stage; Err(outcome) inside Ok when a RUN step failed.
@@ -328,12 +350,10 @@ impl Builder<'_> {
             .map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.options.file_name, stage.line))?;
         if let Some(platform) = &stage.platform {
             let platform = words::expand(platform, &global, self.file.escape).unwrap_or_default();
-            let host = format!("linux/{}", crate::image::config::host_architecture());
-            if !platform.is_empty()
-                && platform != host
-                && !platform.starts_with(&format!("{host}/"))
-            {
-                bail!("{}:{}: --platform {platform}: skiff builds for this host's platform only ({host})", self.options.file_name, stage.line);
+            if !platform.is_empty() {
+                host_platform_only(&platform).map_err(|e| {
+                    anyhow::anyhow!("{}:{}: {e:#}", self.options.file_name, stage.line)
+                })?;
             }
         }
         let image_id = match self.stage_index(&base, index) {
@@ -352,16 +372,9 @@ impl Builder<'_> {
             .by_id(&image_id)
             .context("the base image vanished")?
             .clone();
-        let mut config = crate::image::read_config(&self.ctx.store, &record)?;
-        if !self.options.labels.is_empty() {
-            let labels = config.config.labels.get_or_insert_with(BTreeMap::new);
-            for (key, value) in &self.options.labels {
-                labels.insert(key.clone(), value.clone());
-            }
-        }
         let mut state = StageState {
             image_id,
-            config,
+            config: crate::image::read_config(&self.ctx.store, &record)?,
             args: BTreeMap::new(),
         };
         for step in &stage.steps {
@@ -369,11 +382,6 @@ impl Builder<'_> {
             if let Some(failed) = self.build_step(&mut state, step)? {
                 return Ok(Err(failed));
             }
-        }
-        if !self.options.labels.is_empty() && stage.steps.is_empty() {
-            // The labels alone still make an image of their own.
-            let key = self.key(&state, "LABELS", "");
-            state.image_id = self.metadata_step(&state, &key, "LABEL (build)")?;
         }
         let short: String = state.image_id.chars().take(12).collect();
         self.say(&format!("--> {short}"));
@@ -417,10 +425,9 @@ impl Builder<'_> {
 
     fn key(&self, state: &StageState, text: &str, content: &str) -> String {
         let args = serde_json::to_string(&state.args).unwrap_or_default();
-        let labels = serde_json::to_string(&self.options.labels).unwrap_or_default();
         sha256_hex(
             format!(
-                "skiff-build-1\n{}\n{text}\n{args}\n{labels}\n{content}",
+                "skiff-build-1\n{}\n{text}\n{args}\n{content}",
                 state.image_id
             )
             .as_bytes(),
@@ -429,9 +436,6 @@ impl Builder<'_> {
 
     /// A config-only step: a new image with the same layers and `state.config`.
     fn metadata_step(&self, state: &StageState, key: &str, created_by: &str) -> Result<String> {
-        if let Some(id) = self.cached(key) {
-            return Ok(id);
-        }
         let index = ImageIndex::load(&self.ctx.store)?;
         let base = index
             .by_id(&state.image_id)
@@ -681,24 +685,14 @@ impl Builder<'_> {
                 described = format!("MAINTAINER {name}");
             }
         }
-        let key = self.key(
-            state,
-            &described,
-            &serde_json::to_string(&state.config.config).unwrap_or_default(),
-        );
-        let cached = self.cached(&key);
-        self.say_cached_or_not(cached.as_deref());
-        state.image_id = match cached {
+        // The parent image, the substituted instruction and the arguments in scope decide the
+        // new config.
+        let key = self.key(state, &described, "");
+        state.image_id = match self.reuse(&key) {
             Some(id) => id,
             None => self.metadata_step(state, &key, &described)?,
         };
         Ok(None)
-    }
-
-    fn say_cached_or_not(&mut self, cached: Option<&str>) {
-        if let Some(id) = cached {
-            self.say(&format!("--> Using cache {id}"));
-        }
     }
 
     /// The argv of a CMD, ENTRYPOINT or RUN: the exec form as written, the shell form through
@@ -733,8 +727,7 @@ impl Builder<'_> {
             &format!("RUN {}", argv_json(Some(&argv))),
             &format!("{network:?}"),
         );
-        if let Some(id) = self.cached(&key) {
-            self.say(&format!("--> Using cache {id}"));
+        if let Some(id) = self.reuse(&key) {
             state.image_id = id;
             return Ok(None);
         }
@@ -803,8 +796,10 @@ impl Builder<'_> {
             pause: false,
             squash: false,
             docker_format: false,
-            run_config: Some(state.config.config.clone()),
-            created_by: Some(created_by),
+            step: Some(crate::image::commit::StepCommit {
+                run_config: state.config.config.clone(),
+                created_by,
+            }),
         };
         crate::image::commit::commit(self.ctx, container, None, &options)
     }
@@ -964,9 +959,8 @@ impl Builder<'_> {
         };
         // The archive's digest covers every name (so the destination), owner, mode and byte.
         let key = self.key(state, text, &digest);
-        if let Some(id) = self.cached(&key) {
+        if let Some(id) = self.reuse(&key) {
             let _ = std::fs::remove_file(&archive_path);
-            self.say(&format!("--> Using cache {id}"));
             state.image_id = id;
             return Ok(());
         }
@@ -996,6 +990,16 @@ impl Builder<'_> {
         let layers: Vec<String> = image.layers.iter().rev().cloned().collect();
         crate::container::userns::resolve_ids(self.ctx, &layers, chown)
     }
+}
+
+/// Refuses a platform other than this host's (`linux/ARCH`, with any variant): skiff runs a
+/// build's steps natively, without an emulator.
+pub fn host_platform_only(platform: &str) -> Result<()> {
+    let host = format!("linux/{}", crate::image::config::host_architecture());
+    if platform != host && !platform.starts_with(&format!("{host}/")) {
+        bail!("--platform {platform}: skiff builds for this host's platform only ({host}); another needs an emulator, which skiff does not drive");
+    }
+    Ok(())
 }
 
 fn argv_json(argv: Option<&[String]>) -> String {

@@ -78,10 +78,7 @@ fn name_values(
 impl BuildArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         if let Some(platform) = &self.platform {
-            let host = format!("linux/{}", crate::image::config::host_architecture());
-            if platform != &host && !platform.starts_with(&format!("{host}/")) {
-                bail!("--platform {platform}: skiff builds for this host's platform only ({host}); building for another needs an emulator, which skiff does not drive");
-            }
+            engine::host_platform_only(platform)?;
         }
         if !self.context.is_dir() {
             bail!(

@@ -800,9 +800,9 @@ pub struct CommitArgs {
     /// Pause the container while it is committed (needs a cgroup freezer; off by default, as in Podman).
     #[arg(short, long)]
     pause: bool,
-    /// Print nothing but the image ID.
-    #[arg(short, long)]
-    quiet: bool,
+    /// Print nothing but the image ID (accepted for Podman scripts: skiff prints only the ID either way).
+    #[arg(short = 'q', long = "quiet")]
+    _quiet: bool,
     /// Make the image a single layer holding the whole filesystem.
     #[arg(short, long)]
     squash: bool,
@@ -821,8 +821,7 @@ impl CommitArgs {
             pause: self.pause,
             squash: self.squash,
             docker_format: self.format == "docker",
-            run_config: None,
-            created_by: None,
+            step: None,
         };
         let id =
             crate::image::commit::commit(ctx, &self.container, self.image.as_deref(), &options)?;

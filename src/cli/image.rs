@@ -319,9 +319,8 @@ pub struct ImagePruneArgs {
     /// Remove every image no container uses, named or not.
     #[arg(short, long)]
     all: bool,
-    /// Do not ask for confirmation: skiff never asks; accepted for Docker and Podman scripts.
-    #[arg(short = 'f', long = "force")]
-    _force: bool,
+    #[command(flatten)]
+    prune: super::PruneArgs,
     /// until=DURATION|TIMESTAMP: only images created before then (a Go duration such as 24h ago, or an RFC 3339 time).
     #[arg(long, value_name = "FILTER")]
     filter: Vec<String>,
@@ -338,10 +337,7 @@ impl ImagePruneArgs {
             };
             until = Some(parse_until(value)?);
         }
-        for id in image::prune(ctx, self.all, until)? {
-            println!("{id}");
-        }
-        Ok(0)
+        self.prune.report(image::prune(ctx, self.all, until))
     }
 }
 

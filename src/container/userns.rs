@@ -58,9 +58,9 @@ impl UsernsMode {
             "auto" => {
                 let mut size = None;
                 for (key, value) in options {
-                    match key {
-                        "size" if number(key, value)? > 0 => size = Some(number(key, value)?),
-                        "size" => bail!("--userns=auto:size must be at least 1"),
+                    match (key, number(key, value)) {
+                        ("size", Ok(0)) => bail!("--userns=auto:size must be at least 1"),
+                        ("size", given) => size = Some(given?),
                         _ => bail!("invalid --userns=auto option {key:?}: use size=N"),
                     }
                 }

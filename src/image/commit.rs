@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _, Result};
 
 use super::config::{self, History, ImageConfig};
 use super::reference::Reference;
-use super::transfer::{add_image, clean_staging, now_rfc3339, unpack_stream};
+use super::transfer::{add_image, clean_staging, now_rfc3339, unpack_stream, NewImage};
 use crate::context::Context;
 use crate::store::containers::ContainerRecord;
 use crate::store::images::ImageIndex;
@@ -25,10 +25,14 @@ pub struct CommitOptions {
     pub squash: bool,
     /// `--format docker`: a Docker schema 2 manifest instead of an OCI one.
     pub docker_format: bool,
-    /// The new image's run configuration, instead of the container's (a build step's).
-    pub run_config: Option<config::RunConfig>,
-    /// The history entry's `created_by`, instead of the container's command.
-    pub created_by: Option<String>,
+    /// A build step's commit: an intermediate image, with the step's config and history line.
+    pub step: Option<StepCommit>,
+}
+
+/// What a build step puts in its image instead of the container's own config and command.
+pub struct StepCommit {
+    pub run_config: config::RunConfig,
+    pub created_by: String,
 }
 
 /// The run configuration a container was made with, as the new image's: its image's, with the
@@ -115,8 +119,8 @@ pub fn commit(
         )
     })?;
     let mut image_config: ImageConfig = super::read_config(&ctx.store, &base)?;
-    image_config.config = match &options.run_config {
-        Some(run) => run.clone(),
+    image_config.config = match &options.step {
+        Some(step) => step.run_config.clone(),
         None => container_run_config(&record, &image_config.config),
     };
     for change in &options.changes {
@@ -136,12 +140,10 @@ pub fn commit(
     };
     let entry = History {
         created: Some(created),
-        created_by: Some(
-            options
-                .created_by
-                .clone()
-                .unwrap_or_else(|| record.spec.process.args.join(" ")),
-        ),
+        created_by: Some(match &options.step {
+            Some(step) => step.created_by.clone(),
+            None => record.spec.process.args.join(" "),
+        }),
         author: options.author.clone(),
         comment: options.message.clone(),
         empty_layer: false,
@@ -169,15 +171,12 @@ pub fn commit(
         true => Vec::new(),
         false => base.layers.clone(),
     };
-    add_image(
-        ctx,
-        &lock,
-        &base_layers,
-        Some(layer),
-        &image_config,
+    let made = NewImage {
         name,
-        options.docker_format,
-    )
+        docker: options.docker_format,
+        intermediate: options.step.is_some(),
+    };
+    add_image(ctx, &lock, &base_layers, Some(layer), &image_config, &made)
 }
 
 /// Whether `relative` is in the layers (chain ids, topmost first) under some change: the

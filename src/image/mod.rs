@@ -83,14 +83,10 @@ pub fn list_rows(ctx: &Context, all: bool) -> Result<Vec<Value>> {
     let index = ImageIndex::load(&ctx.store)?;
     let mut rows = Vec::new();
     // A build's intermediate images (its cache) show with -a only, as with Podman.
-    let intermediate = match all {
-        true => Vec::new(),
-        false => crate::build::engine::cached_image_ids(ctx),
-    };
     let mut images: Vec<&ImageRecord> = index
         .images
         .iter()
-        .filter(|i| !i.names.is_empty() || !intermediate.contains(&i.id))
+        .filter(|i| all || !i.intermediate || !i.names.is_empty())
         .collect();
     let created_of = |image: &ImageRecord| {
         read_config(&ctx.store, image)

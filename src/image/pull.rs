@@ -453,6 +453,7 @@ fn pull_one(
         added: now_rfc3339(),
         index_digest,
         repositories: vec![candidate.repository.clone()],
+        intermediate: false,
     });
     index.save(&ctx.store, &lock)?;
     Ok(Pulled { id, name })

@@ -226,15 +226,17 @@ pub(super) fn commit_layer(
     Ok(layer.size)
 }
 
-/// Moves verified layers into the store; returns their chain ids, base first.
+/// Moves verified layers into the store, on top of the layer `parent` (a chain id) when given;
+/// returns their chain ids, base first, and their unpacked size.
 fn commit_layers(
     ctx: &Context,
     lock: &StoreLock,
+    parent: Option<&str>,
     diff_ids: &[String],
     unpacked: Vec<Option<UnpackedLayer>>,
     docker: bool,
 ) -> Result<(Vec<String>, u64)> {
-    let mut parent: Option<String> = None;
+    let mut parent: Option<String> = parent.map(String::from);
     let mut chain_ids = Vec::new();
     let mut total = 0u64;
     for (diff_id, layer) in diff_ids.iter().zip(unpacked) {
@@ -310,7 +312,7 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
             unpacked[i] = Some(layer);
         }
         let docker = image.manifest.is_none();
-        let (layers, size) = commit_layers(ctx, &lock, &diff_ids, unpacked, docker)?;
+        let (layers, size) = commit_layers(ctx, &lock, None, &diff_ids, unpacked, docker)?;
         let config_digest = sha256_digest(&image.config);
         ctx.store.put_blob(&config_digest, &image.config)?;
         let (manifest, media_type) = match &image.manifest {
@@ -356,6 +358,7 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
             added: now_rfc3339(),
             index_digest: None,
             repositories: Vec::new(),
+            intermediate: false,
         });
         index.save(&ctx.store, &lock)?;
         if names.is_empty() {
@@ -459,51 +462,63 @@ pub fn import(
         }],
         ..ImageConfig::default()
     };
-    add_image(ctx, &lock, &[], Some(layer), &image_config, name, false)
+    let made = NewImage {
+        name,
+        ..NewImage::default()
+    };
+    add_image(ctx, &lock, &[], Some(layer), &image_config, &made)
 }
 
-/// Adds an image of layers already in the store (chain ids, base first) with another config:
-/// a build's config-only step. Returns the image id.
+/// Adds an intermediate image of layers already in the store (chain ids, base first) with
+/// another config: a build's config-only step. Returns the image id.
 pub fn add_config_image(
     ctx: &Context,
     layers: &[String],
     image_config: &ImageConfig,
 ) -> Result<String> {
     let lock = ctx.store.lock()?;
-    add_image(ctx, &lock, layers, None, image_config, None, false)
+    let made = NewImage {
+        intermediate: true,
+        ..NewImage::default()
+    };
+    add_image(ctx, &lock, layers, None, image_config, &made)
+}
+
+/// How a new image enters the index.
+#[derive(Default)]
+pub(crate) struct NewImage {
+    pub name: Option<String>,
+    /// A Docker schema 2 manifest instead of an OCI one.
+    pub docker: bool,
+    /// A build step's image: `images` lists it only with -a while it has no name.
+    pub intermediate: bool,
 }
 
 /// Adds an image to the store: the layers `base` (chain ids, base first, already in the store),
 /// then `new_layer` on top when there is one, with `image_config` (whose rootfs and history the
-/// caller made whole), under `name`. Writes the config and a manifest (OCI, or Docker schema 2
-/// with `docker`) as blobs, then the index. Returns the image id.
+/// caller made whole). Writes the config and a manifest as blobs, then the index. Returns the
+/// image id.
 pub(crate) fn add_image(
     ctx: &Context,
     lock: &StoreLock,
     base: &[String],
     new_layer: Option<UnpackedLayer>,
     image_config: &ImageConfig,
-    name: Option<String>,
-    docker: bool,
+    made: &NewImage,
 ) -> Result<String> {
+    let docker = made.docker;
     let mut layers = base.to_vec();
     let mut size = 0;
     for chain in base {
         size += ctx.store.read_layer(chain)?.map(|r| r.size).unwrap_or(0);
     }
     if let Some(layer) = new_layer {
+        let diff_ids = [layer.diff_id.clone()];
         let parent = base.last().map(String::as_str);
-        let diff_id = layer.diff_id.clone();
-        let chain = chain_id(parent, &diff_id);
-        if ctx.id_mapping.is_some() && ctx.store.read_layer(&chain)?.is_some() {
-            // Already there; the staged copy holds files of subordinate ids.
-            size += layer.size;
-            remove_trees(ctx, vec![layer.staged_dir.clone()])?;
-        } else {
-            let media_type = sniff_layer_media_type(&layer.blob_head, docker);
-            size += commit_layer(ctx, lock, parent, &diff_id, layer, media_type)?;
-        }
-        layers.push(chain);
+        let (chains, added) =
+            commit_layers(ctx, lock, parent, &diff_ids, vec![Some(layer)], docker)?;
+        layers.extend(chains);
+        size += added;
     }
     let config_bytes = serde_json::to_vec(image_config)?;
     let config_digest = sha256_digest(&config_bytes);
@@ -543,12 +558,13 @@ pub(crate) fn add_image(
         id: id.clone(),
         manifest_digest,
         manifest_media_type: manifest_media_type.into(),
-        names: name.into_iter().collect(),
+        names: made.name.iter().cloned().collect(),
         layers,
         size,
         added: now_rfc3339(),
         index_digest: None,
         repositories: Vec::new(),
+        intermediate: made.intermediate,
     });
     index.save(&ctx.store, lock)?;
     Ok(id)

@@ -119,7 +119,6 @@ fn serve(socket: OwnedFd, layers_dir: &Path, owners: IdTranslation) -> ! {
         leave(1)
     };
     let mut config = fuser::Config::default();
-    config.acl = fuser::SessionACL::All;
     // Two readers keep one slow read from holding up every lookup behind it.
     config.n_threads = Some(2);
     let served = fuser::Session::from_fd(tree, device, fuser::SessionACL::All, config)

@@ -78,31 +78,25 @@ impl IdMapping {
     /// The mapping of a namespace nested in one with this mapping, whose ids are `nested`'s
     /// inside ids, as host ids.
     pub fn compose(&self, nested: &IdMapping) -> IdMapping {
+        // Each inner range, cut where it crosses from one outer range to another; ids the
+        // outer mapping lacks are left out.
         let through = |inner: &[IdRange], outer: &[IdRange]| {
             let mut ranges = Vec::new();
             for range in inner {
-                for id in 0..range.count {
-                    let Some(host) = map_id(outer, range.outside + id) else {
-                        continue;
-                    };
-                    match ranges.last_mut() {
-                        Some(IdRange {
-                            inside,
-                            outside,
-                            count,
-                        }) if *inside + *count == range.inside + id
-                            && *outside + *count == host =>
-                        {
-                            *count += 1
-                        }
-                        _ => ranges.push(IdRange {
-                            inside: range.inside + id,
-                            outside: host,
-                            count: 1,
-                        }),
+                for hop in outer {
+                    let start = range.outside.max(hop.inside);
+                    let end = (u64::from(range.outside) + u64::from(range.count))
+                        .min(u64::from(hop.inside) + u64::from(hop.count));
+                    if u64::from(start) < end {
+                        ranges.push(IdRange {
+                            inside: range.inside + (start - range.outside),
+                            outside: hop.outside + (start - hop.inside),
+                            count: (end - u64::from(start)) as u32,
+                        });
                     }
                 }
             }
+            ranges.sort_by_key(|r| r.inside);
             ranges
         };
         IdMapping {
@@ -381,6 +375,36 @@ pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_mappings_compose_range_by_range() {
+        let default = plan_mapping("a", 1000, 1000, "a:100000:65536", "a:100000:65536");
+        let range = |inside, outside, count| IdRange {
+            inside,
+            outside,
+            count,
+        };
+        let nomap = IdMapping {
+            uids: vec![range(0, 1, 65536)],
+            gids: vec![range(0, 1, 65536)],
+        };
+        assert_eq!(default.compose(&nomap).uids, [range(0, 100000, 65536)]);
+        // Across the user's own id and the subordinate range, and past the mapped ids.
+        let wide = IdMapping {
+            uids: vec![range(5, 0, 70000)],
+            gids: vec![],
+        };
+        assert_eq!(
+            default.compose(&wide).uids,
+            [range(5, 1000, 1), range(6, 100000, 65536)]
+        );
+        let identity = IdTranslation {
+            from: nomap,
+            to: IdMapping::identity(),
+        };
+        assert_eq!(identity.uid(0), Some(1));
+        assert_eq!(identity.uid(65536), None);
+    }
 
     #[test]
     fn keep_id_moves_the_own_id_and_keeps_every_id() {

@@ -28,6 +28,9 @@ pub struct ImageRecord {
     /// has no tag (a pull by digest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<String>,
+    /// Made by a build step (its cache): listed by `images` only with -a while it has no name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermediate: bool,
 }
 
 impl ImageRecord {
@@ -110,6 +113,8 @@ impl ImageIndex {
         }
         match self.images.iter_mut().find(|i| i.id == record.id) {
             Some(existing) => {
+                // Named, pulled or loaded as itself: no longer only a build's step.
+                existing.intermediate &= record.intermediate && record.names.is_empty();
                 for repository in record.repositories.drain(..) {
                     if !existing.repositories.contains(&repository) {
                         existing.repositories.push(repository);
@@ -183,6 +188,7 @@ mod tests {
             added: String::new(),
             index_digest: None,
             repositories: vec![],
+            intermediate: false,
         }
     }
 

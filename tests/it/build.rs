@@ -96,9 +96,10 @@ fn a_dockerfile_builds_and_rebuilds_from_its_cache() {
             env.skiff(&["run", "--rm", "app:v1"]).stdout(),
             "hi from /app\n"
         );
-        // Intermediate images are the cache, listed with -a only.
+        // Intermediate images are the cache, listed with -a only; `images` shows app:v1, the
+        // test image, and the two earlier results, <none> since the name moved on.
         let listed = env.skiff(&["images", "-q"]).stdout();
-        assert_eq!(listed.lines().count(), 2, "{listed}");
+        assert_eq!(listed.lines().count(), 4, "{listed}");
         let all = env.skiff(&["images", "-aq"]).stdout().lines().count();
         assert!(all > 2, "intermediate images missing from images -a");
         // image prune: not those younger than an hour with until=1h; then all of them.
@@ -240,7 +241,7 @@ fn add_unpacks_archives_and_fetches_urls_where_copy_copies_and_heredocs_run() {
 }
 
 #[test]
-fn build_flags_for_the_network_one_layer_and_the_platform() {
+fn build_flags_for_the_network_labels_one_layer_and_the_platform() {
     let Some(env) = TestEnv::rootless("build-flags") else {
         return;
     };
@@ -255,11 +256,23 @@ fn build_flags_for_the_network_one_layer_and_the_platform() {
         "--network",
         "none",
         "--layers=false",
+        "--label",
+        "team=platform",
         "-t",
         "flat",
         &dir,
     ])
     .stdout();
+    let label = env
+        .skiff(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Labels \"team\"}}",
+            "flat",
+        ])
+        .stdout();
+    assert_eq!(label, "platform\n");
     // Only loopback under --network none; one layer for the whole file system.
     assert_eq!(env.skiff(&["run", "--rm", "flat"]).stdout(), "1\ntwo\n");
     let layers = env
