@@ -67,20 +67,30 @@ fn sorted_children(dir: &Path) -> io::Result<Vec<OsString>> {
     Ok(names)
 }
 
-/// Paths (relative) an upper directory holds only because something was mounted there, which
-/// are no change of the container's: left out of layers and diffs.
-pub type MountPoints<'a> = &'a dyn Fn(&Path) -> bool;
+/// Where (relative paths) the container had things mounted: an upper directory may hold
+/// entries made only to mount on, which are no change of the container's, left out of layers
+/// and diffs.
+pub type MountPoints<'a> = &'a [PathBuf];
 
-/// Whether `relative` in `upper` is a mount point the runtime made: one of `mount_points`, and
-/// an empty file or directory.
+/// Whether `relative` in `upper` is there only for mounts: an empty file or directory mounted
+/// on, or a directory holding nothing but such entries on the way to one (`run/secrets` made
+/// for `run/secrets/token`).
 fn made_for_a_mount(upper: &Path, relative: &Path, mount_points: MountPoints<'_>) -> bool {
-    if !mount_points(relative) {
+    let mounted_on = mount_points.iter().any(|target| target == relative);
+    let on_the_way = mount_points
+        .iter()
+        .any(|target| target != relative && target.starts_with(relative));
+    if !mounted_on && !on_the_way {
         return false;
     }
     let path = upper.join(relative);
     match std::fs::symlink_metadata(&path) {
-        Ok(meta) if meta.is_file() => meta.len() == 0,
-        Ok(meta) if meta.is_dir() => sorted_children(&path).is_ok_and(|c| c.is_empty()),
+        Ok(meta) if meta.is_file() => mounted_on && meta.len() == 0,
+        Ok(meta) if meta.is_dir() => sorted_children(&path).is_ok_and(|children| {
+            children
+                .iter()
+                .all(|child| made_for_a_mount(upper, &relative.join(child), mount_points))
+        }),
         _ => false,
     }
 }
@@ -265,8 +275,11 @@ mod tests {
         result.is_ok()
     }
 
-    fn mount_points(path: &Path) -> bool {
-        path == Path::new("proc") || path == Path::new("etc/hosts") || path == Path::new("etc/new")
+    fn mount_points() -> Vec<PathBuf> {
+        ["proc", "etc/hosts", "etc/new", "run/secrets/token"]
+            .into_iter()
+            .map(PathBuf::from)
+            .collect()
     }
 
     #[test]
@@ -297,8 +310,11 @@ mod tests {
             .unwrap();
             std::fs::create_dir(upper_in.join("proc")).unwrap();
             std::fs::write(upper_in.join("etc/hosts"), b"").unwrap();
+            // Made only to mount a secret on: neither is a change.
+            std::fs::create_dir_all(upper_in.join("run/secrets")).unwrap();
+            std::fs::write(upper_in.join("run/secrets/token"), b"").unwrap();
             let file = std::fs::File::create(&out_in).unwrap();
-            write_layer(&upper_in, &mount_points, file).unwrap();
+            write_layer(&upper_in, &mount_points(), file).unwrap();
         });
         assert!(
             made,
@@ -333,7 +349,7 @@ mod tests {
         assert_eq!(entries[3].1, tar::EntryType::Symlink);
         assert_eq!(entries[4].1, tar::EntryType::Link);
         let below = |p: &Path| p == Path::new("etc") || p == Path::new("etc/gone");
-        let lines: Vec<String> = list_changes(&upper, &below, &mount_points)
+        let lines: Vec<String> = list_changes(&upper, &below, &mount_points())
             .unwrap()
             .iter()
             .map(Change::line)

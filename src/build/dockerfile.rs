@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use parse_dockerfile as syntax;
 
-use super::words;
+use super::{heredoc, words};
 
 /// A parse error: `Dockerfile:3: unknown instruction 'FOO'`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,10 +67,11 @@ pub enum CommandForm {
     Exec(Vec<String>),
 }
 
-/// A here-document: its body, and whether `$` references in it are substituted by the shell
+/// A here-document: its delimiter, its body, and whether `$` references in it are substituted
 /// (an unquoted delimiter) or kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HereDoc {
+    pub name: String,
     pub body: String,
     pub expand: bool,
 }
@@ -125,6 +126,9 @@ pub struct Healthcheck {
 pub enum Instruction {
     Run {
         command: CommandForm,
+        /// Here-documents the command runs as programs (a `#!` script alone on the line), which
+        /// BuildKit puts at `/dev/pipes/NAME`. Any other document is already in `command`:
+        /// the script itself, or part of the text the shell reads.
         heredocs: Vec<HereDoc>,
         mounts: Vec<RunMount>,
         network: RunNetwork,
@@ -163,6 +167,8 @@ struct Reader<'t> {
     file: String,
     text: &'t str,
     escape: char,
+    /// The here-documents, by the line their instruction starts on.
+    documents: heredoc::Found,
 }
 
 impl Reader<'_> {
@@ -210,9 +216,34 @@ fn join_continuations(raw: &str, escape: char) -> String {
     out
 }
 
+/// The `# escape=` directive's character: directives are the comment lines of the form
+/// `# key=value` at the very top.
+fn escape_directive(text: &str) -> char {
+    for line in text.lines() {
+        let Some(directive) = line.trim().strip_prefix('#') else {
+            break;
+        };
+        let Some((key, value)) = directive.split_once('=') else {
+            break;
+        };
+        let value = value.trim();
+        if key.trim().eq_ignore_ascii_case("escape") && value.chars().count() == 1 {
+            return value.chars().next().unwrap_or('\\');
+        }
+    }
+    '\\'
+}
+
 /// Parses a Dockerfile; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Dockerfile, ParseError> {
-    let parsed = syntax::parse(text).map_err(|e| ParseError {
+    let mut documents =
+        heredoc::find(text, escape_directive(text)).map_err(|(line, message)| ParseError {
+            file: file.to_string(),
+            line,
+            message,
+        })?;
+    let parser_text = std::mem::take(&mut documents.text);
+    let parsed = syntax::parse(&parser_text).map_err(|e| ParseError {
         file: file.to_string(),
         line: e.line().max(1),
         message: match format!("{e:#}") {
@@ -232,6 +263,7 @@ pub fn parse(file: &str, text: &str) -> Result<Dockerfile, ParseError> {
         file: file.to_string(),
         text,
         escape,
+        documents,
     };
     let mut dockerfile = Dockerfile {
         global_args: Vec::new(),
@@ -409,13 +441,44 @@ fn command_form(
     })
 }
 
-fn heredocs(docs: &[syntax::HereDoc<'_>]) -> Vec<HereDoc> {
-    docs.iter()
-        .map(|doc| HereDoc {
-            body: doc.value.to_string(),
-            expand: doc.expand,
-        })
-        .collect()
+/// RUN's command with its here-documents, as BuildKit runs them: a document alone on the line
+/// is the script (run as a program when it starts with `#!`); otherwise the documents follow
+/// the line, closing lines and all, for the shell to read.
+fn run_command(
+    reader: &Reader<'_>,
+    command: CommandForm,
+    start: usize,
+) -> Result<(CommandForm, Vec<HereDoc>), ParseError> {
+    let line = line_of(reader.text, start);
+    let Some(documents) = reader.documents.run.get(&line) else {
+        return Ok((command, Vec::new()));
+    };
+    let CommandForm::Shell(text) = command else {
+        return Err(reader.error(start, "RUN's here-documents need the shell form"));
+    };
+    match documents.as_slice() {
+        [document] if text.split_whitespace().count() == 1 => {
+            if document.body.starts_with("#!") {
+                let program = format!("/dev/pipes/{}", document.name);
+                let file = HereDoc {
+                    name: document.name.clone(),
+                    body: document.body.clone(),
+                    expand: false,
+                };
+                return Ok((CommandForm::Exec(vec![program]), vec![file]));
+            }
+            Ok((CommandForm::Shell(document.body.clone()), Vec::new()))
+        }
+        _ => {
+            let mut script = text;
+            for document in documents {
+                script.push('\n');
+                script.push_str(&document.body);
+                script.push_str(&document.name);
+            }
+            Ok((CommandForm::Shell(script), Vec::new()))
+        }
+    }
 }
 
 /// The flags of an instruction as name and value; an unknown one is an error naming the
@@ -485,6 +548,7 @@ fn run_mount(reader: &Reader<'_>, at: usize, value: &str) -> Result<RunMount, Pa
 
 fn copy_spec(
     reader: &Reader<'_>,
+    start: usize,
     name: &str,
     options: &[syntax::Flag<'_>],
     sources: &[syntax::Source<'_>],
@@ -524,10 +588,21 @@ fn copy_spec(
             _ => {}
         }
     }
+    let line = line_of(reader.text, start);
+    let mut names = reader
+        .documents
+        .copy
+        .get(&line)
+        .into_iter()
+        .flatten()
+        .map(|delimiter| delimiter.name.clone());
     for source in sources {
         match source {
             syntax::Source::Path(path) => spec.sources.push(path.value.to_string()),
             syntax::Source::HereDoc(doc) => spec.heredocs.push(HereDoc {
+                name: names.next().ok_or_else(|| {
+                    reader.error(start, format!("{name}: a here-document without a name"))
+                })?,
                 body: doc.value.to_string(),
                 expand: doc.expand,
             }),
@@ -567,9 +642,11 @@ fn read_instruction(
                     }
                 }
             }
+            let (command, heredocs) =
+                run_command(reader, command_form(reader, &run.arguments, start)?, start)?;
             Instruction::Run {
-                command: command_form(reader, &run.arguments, start)?,
-                heredocs: heredocs(&run.here_docs),
+                command,
+                heredocs,
                 mounts,
                 network,
             }
@@ -627,6 +704,7 @@ fn read_instruction(
         I::User(user) => Instruction::User(user.arguments.value.to_string()),
         I::Copy(copy) => Instruction::Copy(copy_spec(
             reader,
+            start,
             "COPY",
             &copy.options,
             &copy.src,
@@ -635,6 +713,7 @@ fn read_instruction(
         )?),
         I::Add(add) => Instruction::Add(copy_spec(
             reader,
+            start,
             "ADD",
             &add.options,
             &add.src,
@@ -832,22 +911,24 @@ mod tests {
         );
         let steps = &file.stages[0].steps;
         let Instruction::Run {
+            command,
             heredocs,
             mounts,
             network,
-            ..
         } = &steps[0].instruction
         else {
             panic!("{steps:?}");
         };
-        assert_eq!(heredocs[0].body, "echo $HOME\n");
-        assert!(heredocs[0].expand);
+        // A document alone on the line is the script; only a `#!` one is a program to mount.
+        assert_eq!(*command, CommandForm::Shell("echo $HOME\n".into()));
+        assert!(heredocs.is_empty());
         assert_eq!(mounts[0].kind, MountKind::Cache);
         assert_eq!(mounts[0].options["target"], "/var/cache");
         assert_eq!(*network, RunNetwork::None);
         let Instruction::Copy(copy) = &steps[1].instruction else {
             panic!("{steps:?}");
         };
+        assert_eq!(copy.heredocs[0].name, "END");
         assert_eq!(copy.heredocs[0].body, "hello $NAME\n");
         assert!(!copy.heredocs[0].expand);
         assert_eq!(copy.dest, "/greeting");

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -38,6 +39,34 @@ pub struct BuildOptions {
     pub network: RunNetwork,
     /// `--layers=false`: the image as one layer (its steps are still cached).
     pub squash: bool,
+    /// `--format docker`: Docker schema 2 manifests instead of OCI ones.
+    pub docker_format: bool,
+    /// `--pull`: when base images are pulled.
+    pub pull: PullPolicy,
+    /// `--secret`: by id, what RUN --mount=type=secret mounts.
+    pub secrets: BTreeMap<String, Vec<u8>>,
+    /// How base images are pulled.
+    pub registry: RegistryAccess,
+}
+
+/// `--tls-verify`, `--authfile`, `--creds`: for pulling base images.
+pub struct RegistryAccess {
+    pub tls_verify: Option<bool>,
+    pub authfile: Option<PathBuf>,
+    pub credentials: Option<crate::registry::auth::Credentials>,
+}
+
+/// `--pull`: when a base image is pulled rather than taken from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Only when the store does not have it (the default).
+    Missing,
+    /// Every time; a failed pull fails the build.
+    Always,
+    /// Every time, but the stored image does when the registry cannot give one.
+    Newer,
+    /// Never: the store must have it.
+    Never,
 }
 
 /// What a COPY or ADD copies: host paths, those of them never unpacked (fetched files), and
@@ -46,6 +75,15 @@ struct CopyWhat<'a> {
     sources: &'a [PathBuf],
     packed: &'a [PathBuf],
     add: bool,
+}
+
+/// A RUN instruction's parts.
+struct RunWhat<'a> {
+    form: &'a CommandForm,
+    /// Here-documents run as programs, at /dev/pipes/NAME.
+    programs: &'a [dockerfile::HereDoc],
+    mounts: &'a [dockerfile::RunMount],
+    network: RunNetwork,
 }
 
 /// How a build ended.
@@ -76,6 +114,8 @@ struct StageState {
     config: ImageConfig,
     /// ARGs declared in the stage, with their values.
     args: BTreeMap<String, String>,
+    /// A CMD was set in this stage: a later ENTRYPOINT keeps it (it drops only an inherited one).
+    cmd_set: bool,
 }
 
 struct Builder<'a> {
@@ -267,7 +307,7 @@ impl Builder<'_> {
             changes: Vec::new(),
             pause: false,
             squash: true,
-            docker_format: false,
+            docker_format: self.options.docker_format,
             step: Some(crate::image::commit::StepCommit {
                 run_config: config.config.clone(),
                 created_by: "/bin/sh -c #(nop) squashed by skiff build --layers=false".into(),
@@ -289,6 +329,7 @@ impl Builder<'_> {
             config: crate::image::read_config(&self.ctx.store, image)?,
             image_id: id,
             args: BTreeMap::new(),
+            cmd_set: false,
         };
         let labels = state.config.config.labels.get_or_insert_with(BTreeMap::new);
         labels.extend(self.options.labels.iter().cloned());
@@ -360,11 +401,7 @@ impl Builder<'_> {
             Some(earlier) => self.built[earlier]
                 .clone()
                 .context("an earlier stage was not built")?,
-            None if base == "scratch" => bail!(
-                "{}:{}: FROM scratch is not supported by skiff yet: start from an image",
-                self.options.file_name,
-                stage.line
-            ),
+            None if base == "scratch" => self.scratch_image()?,
             None => self.base_image(&base)?,
         };
         let index_file = ImageIndex::load(&self.ctx.store)?;
@@ -376,7 +413,26 @@ impl Builder<'_> {
             image_id,
             config: crate::image::read_config(&self.ctx.store, &record)?,
             args: BTreeMap::new(),
+            cmd_set: false,
         };
+        // As in Docker: the base image's ONBUILD triggers run first, and are not handed on.
+        let triggers: Vec<String> = state
+            .config
+            .config
+            .other
+            .remove("OnBuild")
+            .and_then(|list| serde_json::from_value(list).ok())
+            .unwrap_or_default();
+        if !triggers.is_empty() {
+            let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
+            let parsed = dockerfile::parse(&format!("{base} ONBUILD"), &text)?;
+            for step in &parsed.stages[0].steps {
+                self.say(&format!("--> ONBUILD {}", step.text));
+                if let Some(failed) = self.build_step(&mut state, step)? {
+                    return Ok(Err(failed));
+                }
+            }
+        }
         for step in &stage.steps {
             self.step_header(index, &step.text);
             if let Some(failed) = self.build_step(&mut state, step)? {
@@ -388,21 +444,62 @@ impl Builder<'_> {
         Ok(Ok(state.image_id))
     }
 
-    /// A base image from the store, pulled when missing (as `podman build` does).
+    /// `FROM scratch`: an image without layers, made once and then kept in the cache (where
+    /// its fixed key gives every build the same one, so steps on it stay cached).
+    fn scratch_image(&self) -> Result<String> {
+        let key = sha256_hex(
+            format!(
+                "skiff-build-1\nFROM scratch\ndocker={}",
+                self.options.docker_format
+            )
+            .as_bytes(),
+        );
+        if let Ok(id) = std::fs::read_to_string(cache_dir(self.ctx).join(&key)) {
+            let id = id.trim();
+            if ImageIndex::load(&self.ctx.store)?.by_id(id).is_some() {
+                return Ok(id.to_string());
+            }
+        }
+        let config = ImageConfig {
+            created: Some(jiff::Timestamp::now().to_string()),
+            architecture: crate::image::config::host_architecture().to_string(),
+            os: "linux".into(),
+            ..ImageConfig::default()
+        };
+        let id =
+            crate::image::add_config_image(self.ctx, &[], &config, self.options.docker_format)?;
+        self.remember(&key, &id)?;
+        Ok(id)
+    }
+
+    /// A base image from the store, or pulled, as `--pull` says.
     fn base_image(&self, reference: &str) -> Result<String> {
         let index = ImageIndex::load(&self.ctx.store)?;
-        if let Ok(image) = crate::image::find(&index, reference) {
-            return Ok(image.id.clone());
+        let stored = crate::image::find(&index, reference).map(|image| image.id.clone());
+        match (self.options.pull, stored) {
+            (PullPolicy::Missing, Ok(id)) => return Ok(id),
+            (PullPolicy::Never, stored) => {
+                return stored
+                    .map_err(|e| anyhow::anyhow!("{e:#} (and --pull=never forbids pulling it)"))
+            }
+            (PullPolicy::Newer, Ok(id)) => {
+                return Ok(self.pull_base(reference).unwrap_or(id));
+            }
+            _ => {}
         }
+        self.pull_base(reference)
+    }
+
+    fn pull_base(&self, reference: &str) -> Result<String> {
         let pulled = crate::image::pull::pull(
             self.ctx,
             reference,
             &crate::image::pull::PullOptions {
                 platform: crate::image::pull::Platform::host(),
                 quiet: self.options.quiet,
-                tls_verify: None,
-                authfile: None,
-                credentials: None,
+                tls_verify: self.options.registry.tls_verify,
+                authfile: self.options.registry.authfile.clone(),
+                credentials: self.options.registry.credentials.clone(),
                 all_tags: false,
             },
         )?;
@@ -425,9 +522,14 @@ impl Builder<'_> {
 
     fn key(&self, state: &StageState, text: &str, content: &str) -> String {
         let args = serde_json::to_string(&state.args).unwrap_or_default();
+        // Docker-format steps are other images than OCI ones of the same content.
+        let format = match self.options.docker_format {
+            true => "docker\n",
+            false => "",
+        };
         sha256_hex(
             format!(
-                "skiff-build-1\n{}\n{text}\n{args}\n{content}",
+                "skiff-build-1\n{format}{}\n{text}\n{args}\n{content}",
                 state.image_id
             )
             .as_bytes(),
@@ -441,7 +543,11 @@ impl Builder<'_> {
             .by_id(&state.image_id)
             .context("the image vanished")?
             .clone();
-        let mut config = state.config.clone();
+        // The parent's own config holds the whole history and rootfs (RUN and COPY steps
+        // commit on top of it); the step changes only the run config and the author.
+        let mut config = crate::image::read_config(&self.ctx.store, &base)?;
+        config.config = state.config.config.clone();
+        config.author = state.config.author.clone();
         let created = jiff::Timestamp::now().to_string();
         config.created = Some(created.clone());
         config.history.push(History {
@@ -450,9 +556,20 @@ impl Builder<'_> {
             empty_layer: true,
             ..History::default()
         });
-        let id = crate::image::add_config_image(self.ctx, &base.layers, &config)?;
+        let id = crate::image::add_config_image(
+            self.ctx,
+            &base.layers,
+            &config,
+            self.options.docker_format,
+        )?;
         self.remember(key, &id)?;
         Ok(id)
+    }
+
+    fn substitute_document(&self, state: &StageState, text: &str) -> Result<String> {
+        let vars = self.variables(state);
+        let lookup = |name: &str| vars.get(name).cloned();
+        words::expand_document(text, &lookup, self.file.escape).map_err(anyhow::Error::msg)
     }
 
     fn substitute(&self, state: &StageState, word: &str) -> Result<String> {
@@ -477,28 +594,13 @@ impl Builder<'_> {
                 mounts,
                 network,
             } => {
-                if !mounts.is_empty() {
-                    return Err(at(anyhow::anyhow!(
-                        "RUN --mount is not supported by skiff yet"
-                    )));
-                }
-                // `RUN <<EOF`: the document is the script the stage's shell runs.
-                let script;
-                let command = match (command, heredocs.as_slice()) {
-                    (_, []) => command,
-                    (CommandForm::Shell(rest), [document]) if rest.trim().is_empty() => {
-                        script = CommandForm::Shell(document.body.clone());
-                        &script
-                    }
-                    _ => {
-                        return Err(at(anyhow::anyhow!(
-                            "RUN with a here-document as a command's input is not supported by skiff yet: make the document the script (RUN <<EOF)"
-                        )))
-                    }
+                let run = RunWhat {
+                    form: command,
+                    programs: heredocs,
+                    mounts,
+                    network: *network,
                 };
-                return self
-                    .run_step(state, command, *network, &step.text)
-                    .map_err(at);
+                return self.run_step(state, &run, &step.text).map_err(at);
             }
             Instruction::Copy(spec) => {
                 return self
@@ -579,6 +681,13 @@ impl Builder<'_> {
                 let joined = Path::new(&current).join(&dir);
                 run.working_dir = Some(joined.display().to_string());
                 described = format!("WORKDIR {}", joined.display());
+                if self
+                    .missing_directories(state, &joined)
+                    .map_err(at)?
+                    .is_some()
+                {
+                    return self.make_workdir(state, &joined, &described).map_err(at);
+                }
             }
             Instruction::User(user) => {
                 let user = self.substitute(state, user).map_err(at)?;
@@ -587,6 +696,7 @@ impl Builder<'_> {
             }
             Instruction::Cmd(form) => {
                 state.config.config.cmd = Some(self.command_argv(state, form));
+                state.cmd_set = true;
                 described = format!("CMD {}", argv_json(state.config.config.cmd.as_deref()));
             }
             Instruction::Entrypoint(form) => {
@@ -594,7 +704,9 @@ impl Builder<'_> {
                 let run = &mut state.config.config;
                 run.entrypoint = Some(argv);
                 // As in Docker: a new ENTRYPOINT drops the CMD inherited from the base image.
-                run.cmd = None;
+                if !state.cmd_set {
+                    run.cmd = None;
+                }
                 described = format!(
                     "ENTRYPOINT {}",
                     argv_json(state.config.config.entrypoint.as_deref())
@@ -695,6 +807,69 @@ impl Builder<'_> {
         Ok(None)
     }
 
+    /// The first directory of `path` the image lacks, and those below it: what WORKDIR makes.
+    fn missing_directories(&self, state: &StageState, path: &Path) -> Result<Option<Vec<PathBuf>>> {
+        let index = ImageIndex::load(&self.ctx.store)?;
+        let image = index.by_id(&state.image_id).context("the image vanished")?;
+        let layers: Vec<String> = image.layers.iter().rev().cloned().collect();
+        let mut prefix = PathBuf::new();
+        let mut missing = Vec::new();
+        for part in path.components().skip(1) {
+            prefix.push(part);
+            if missing.is_empty()
+                && crate::container::userns::image_entry(self.ctx, &layers, &prefix).is_some()
+            {
+                continue;
+            }
+            missing.push(prefix.clone());
+        }
+        Ok((!missing.is_empty()).then_some(missing))
+    }
+
+    /// WORKDIR of a directory the image lacks: made (0755, owned by the stage's USER, as
+    /// BuildKit makes it) in a layer of its own.
+    fn make_workdir(
+        &mut self,
+        state: &mut StageState,
+        path: &Path,
+        described: &str,
+    ) -> Result<Option<BuildOutcome>> {
+        let key = self.key(state, described, "mkdir");
+        if let Some(id) = self.reuse(&key) {
+            state.image_id = id;
+            return Ok(None);
+        }
+        let (uid, gid) = match state.config.config.user.clone() {
+            Some(user) if !user.is_empty() => self.resolve_owner(state, &user)?,
+            _ => (0, 0),
+        };
+        let mut archive = tar::Builder::new(Vec::new());
+        let now = jiff::Timestamp::now().as_second().max(0) as u64;
+        for directory in self.missing_directories(state, path)?.unwrap_or_default() {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_uid(uid.into());
+            header.set_gid(gid.into());
+            header.set_mtime(now);
+            header.set_size(0);
+            header.set_path(&directory)?;
+            header.set_cksum();
+            archive.append(&header, std::io::empty())?;
+        }
+        let bytes = archive.into_inner()?;
+        let record = self.idle_container(&state.image_id)?;
+        let made = crate::container::copy::put_archive(self.ctx, &record.id, &mut &bytes[..])
+            .and_then(|()| {
+                self.commit(&record.id, state, format!("/bin/sh -c #(nop) {described}"))
+            });
+        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
+        let id = made?;
+        self.remember(&key, &id)?;
+        state.image_id = id;
+        Ok(None)
+    }
+
     /// The argv of a CMD, ENTRYPOINT or RUN: the exec form as written, the shell form through
     /// the stage's SHELL (default `/bin/sh -c`).
     fn command_argv(&self, state: &StageState, form: &CommandForm) -> Vec<String> {
@@ -714,25 +889,73 @@ impl Builder<'_> {
         }
     }
 
+    /// `RUN --mount=…`'s files, in a scratch directory removed after the step.
+    fn step_mounts(
+        &self,
+        state: &StageState,
+        run: &RunWhat<'_>,
+        scratch: &Path,
+    ) -> Result<super::run_mounts::StepMounts> {
+        let mut copy_out = |from: &str, source: &str| -> Result<super::run_mounts::FromFiles> {
+            let image = self.image_of_from(state, from)?;
+            if source.trim_matches('/').is_empty() {
+                return Ok(super::run_mounts::FromFiles {
+                    image,
+                    copied: None,
+                });
+            }
+            let copied = self.copy_out_of(&image, &[source.to_string()], &scratch.join("from"))?;
+            Ok(super::run_mounts::FromFiles {
+                image,
+                copied: copied.into_iter().next(),
+            })
+        };
+        let sources = super::run_mounts::MountSources {
+            ctx: self.ctx,
+            context: &self.options.context,
+            ignore: &self.ignore,
+            secrets: &self.options.secrets,
+            scratch,
+        };
+        super::run_mounts::prepare(&sources, run.mounts, run.programs, &mut copy_out)
+    }
+
     fn run_step(
         &mut self,
         state: &mut StageState,
-        form: &CommandForm,
-        network: RunNetwork,
+        run: &RunWhat<'_>,
         text: &str,
     ) -> Result<Option<BuildOutcome>> {
+        let scratch = self.ctx.store.staging_path("run-mounts");
+        let result = self.run_step_with(state, run, text, &scratch);
+        if scratch.exists() {
+            crate::image::remove_tree_in_userns(self.ctx, scratch)?;
+        }
+        result
+    }
+
+    fn run_step_with(
+        &mut self,
+        state: &mut StageState,
+        run: &RunWhat<'_>,
+        text: &str,
+        scratch: &Path,
+    ) -> Result<Option<BuildOutcome>> {
+        let form = run.form;
+        let network = run.network;
         let argv = self.command_argv(state, form);
+        let mounts = self.step_mounts(state, run, scratch)?;
         let key = self.key(
             state,
             &format!("RUN {}", argv_json(Some(&argv))),
-            &format!("{network:?}"),
+            &format!("{network:?}\n{}", mounts.key),
         );
         if let Some(id) = self.reuse(&key) {
             state.image_id = id;
             return Ok(None);
         }
         // Build arguments reach the command as environment, but not the image.
-        let env: Vec<String> = state
+        let mut env: Vec<String> = state
             .args
             .iter()
             .filter(|(name, _)| {
@@ -746,11 +969,13 @@ impl Builder<'_> {
             })
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
+        env.extend(mounts.env);
         let options = crate::container::CreateOptions {
             image: state.image_id.clone(),
             command: argv.clone(),
             entrypoint: Some(String::new()),
             env,
+            mounts: mounts.requests,
             workdir: state.config.config.working_dir.clone(),
             user: state.config.config.user.clone(),
             network: match network {
@@ -795,7 +1020,7 @@ impl Builder<'_> {
             changes: Vec::new(),
             pause: false,
             squash: false,
-            docker_format: false,
+            docker_format: self.options.docker_format,
             step: Some(crate::image::commit::StepCommit {
                 run_config: state.config.config.clone(),
                 created_by,
@@ -804,47 +1029,59 @@ impl Builder<'_> {
         crate::image::commit::commit(self.ctx, container, None, &options)
     }
 
-    /// COPY --from: the named files of a stage's or an image's file system, copied out to a
-    /// directory under the store's tmp/ (removed by the caller), where they are read as from a
-    /// build context.
-    fn sources_from(
-        &mut self,
-        state: &StageState,
-        from: &str,
-        sources: &[String],
-        scratch: &Path,
-    ) -> Result<Vec<PathBuf>> {
+    /// The image `from` names (`--from=`): an earlier stage's result, else an image.
+    fn image_of_from(&self, state: &StageState, from: &str) -> Result<String> {
         let from = self.substitute(state, from)?;
-        let stage_count = self.built.len();
-        let image = match self.stage_index(&from, stage_count) {
-            Some(stage) => self.built[stage].clone().with_context(|| {
-                format!("COPY --from={from}: that stage is not built before this one")
-            })?,
-            None => self.base_image(&from)?,
-        };
-        let record = self.idle_container(&image)?;
+        match self.stage_index(&from, self.built.len()) {
+            Some(stage) => self.built[stage]
+                .clone()
+                .with_context(|| format!("--from={from}: that stage is not built before this one")),
+            None => self.base_image(&from),
+        }
+    }
+
+    /// The files `sources` (substituted already) names in `image`, copied out to `scratch`
+    /// (removed by the caller), where they are read as from a build context.
+    fn copy_out_of(&self, image: &str, sources: &[String], scratch: &Path) -> Result<Vec<PathBuf>> {
+        let record = self.idle_container(image)?;
         let copied = (|| -> Result<Vec<PathBuf>> {
             let mut found = Vec::new();
+            let has_wildcard = |text: &str| text.contains(['*', '?', '[']);
             for (number, source) in sources.iter().enumerate() {
-                let source = self.substitute(state, source)?;
-                if source.contains(['*', '?', '[']) {
-                    bail!("COPY --from={from} {source}: wildcards in another stage's paths are not supported by skiff yet");
-                }
                 let holder = scratch.join(number.to_string());
                 std::fs::create_dir_all(&holder)?;
                 let inside = Path::new("/").join(source.trim_start_matches('/'));
+                let name = inside
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // A pattern in the last name: its directory is copied out and matched there.
+                let fetched = match has_wildcard(&name) {
+                    true => inside.parent().unwrap_or(Path::new("/")),
+                    false => &inside,
+                };
+                if has_wildcard(&fetched.to_string_lossy()) {
+                    bail!("{source}: skiff takes wildcards in the last name of a path only");
+                }
                 crate::container::copy::copy(
                     self.ctx,
                     &crate::container::copy::Location::Container {
                         reference: record.id.clone(),
-                        path: inside.display().to_string(),
+                        path: fetched.display().to_string(),
                     },
                     &crate::container::copy::Location::Host(holder.clone()),
                     false,
                 )
-                .with_context(|| format!("COPY --from={from} {source}"))?;
-                let name = inside.file_name().map(PathBuf::from).unwrap_or_default();
-                found.push(holder.join(name));
+                .with_context(|| format!("copying {source} out"))?;
+                let copied = holder.join(fetched.file_name().unwrap_or_default());
+                match has_wildcard(&name) {
+                    true => found.extend(super::copy::matching_sources(
+                        &copied,
+                        &name,
+                        &super::copy::Ignore::default(),
+                    )?),
+                    false => found.push(copied),
+                }
             }
             Ok(found)
         })();
@@ -860,9 +1097,6 @@ impl Builder<'_> {
         text: &str,
         add: bool,
     ) -> Result<()> {
-        if !spec.heredocs.is_empty() {
-            bail!("COPY of a here-document is not supported by skiff yet");
-        }
         let dest = self.substitute(state, &spec.dest)?;
         let workdir = state
             .config
@@ -873,7 +1107,15 @@ impl Builder<'_> {
         let dest_path = Path::new(&workdir).join(&dest);
         let scratch = self.ctx.store.staging_path("copy-from");
         let sources = match &spec.from {
-            Some(from) => self.sources_from(state, from, &spec.sources, &scratch),
+            Some(from) => self.image_of_from(state, from).and_then(|image| {
+                let sources = spec
+                    .sources
+                    .iter()
+                    .map(|source| self.substitute(state, source))
+                    .collect::<Result<Vec<_>>>()?;
+                self.copy_out_of(&image, &sources, &scratch)
+                    .with_context(|| format!("COPY --from={from}"))
+            }),
             None => spec
                 .sources
                 .iter()
@@ -889,6 +1131,23 @@ impl Builder<'_> {
                 .collect::<Result<Vec<_>>>()
                 .map(|found| found.concat()),
         };
+        // `COPY <<NAME dest`: each document a file named after its delimiter, substituted
+        // unless the delimiter is quoted.
+        let sources = sources.and_then(|mut sources| {
+            for (number, document) in spec.heredocs.iter().enumerate() {
+                let body = match document.expand {
+                    true => self.substitute_document(state, &document.body)?,
+                    false => document.body.clone(),
+                };
+                let dir = scratch.join(format!("document-{number}"));
+                std::fs::create_dir_all(&dir)?;
+                let path = dir.join(&document.name);
+                std::fs::write(&path, body)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+                sources.push(path);
+            }
+            Ok(sources)
+        });
         let copied = sources.and_then(|sources| {
             // A fetched file is never unpacked, as in Docker.
             let packed: Vec<PathBuf> = sources
@@ -1002,6 +1261,27 @@ pub fn host_platform_only(platform: &str) -> Result<()> {
     Ok(())
 }
 
+/// TARGETPLATFORM, TARGETOS, TARGETARCH, TARGETVARIANT and their BUILD… twins, for this host.
+fn platform_args() -> Vec<(String, String)> {
+    let host = crate::image::pull::Platform::host();
+    let variant = host.variant.clone().unwrap_or_default();
+    let platform = match &host.variant {
+        Some(variant) => format!("{}/{}/{variant}", host.os, host.architecture),
+        None => format!("{}/{}", host.os, host.architecture),
+    };
+    ["TARGET", "BUILD"]
+        .into_iter()
+        .flat_map(|prefix| {
+            [
+                (format!("{prefix}PLATFORM"), platform.clone()),
+                (format!("{prefix}OS"), host.os.clone()),
+                (format!("{prefix}ARCH"), host.architecture.clone()),
+                (format!("{prefix}VARIANT"), variant.clone()),
+            ]
+        })
+        .collect()
+}
+
 fn argv_json(argv: Option<&[String]>) -> String {
     serde_json::to_string(&argv.unwrap_or_default()).unwrap_or_default()
 }
@@ -1056,6 +1336,12 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         if let Some(value) = options.build_args.get(proxy) {
             global_args.insert(proxy.to_string(), value.clone());
         }
+    }
+    // As with BuildKit, the platform arguments are in the global scope without an ARG line
+    // (so FROM may use them); a stage sees one after `ARG NAME`. Build and target platform are
+    // the same: skiff builds for this host only.
+    for (name, value) in platform_args() {
+        global_args.entry(name).or_insert(value);
     }
     let stages = file.stages.len();
     let builder = Builder {

@@ -1,8 +1,11 @@
 //! `build`: Dockerfiles read into stages and steps (`dockerfile`), with Docker's word and
-//! substitution rules (`words`), run step by step into images (`engine`), COPY's files
-//! gathered from the build context (`copy`).
+//! substitution rules (`words`) and here-documents (`heredoc`), run step by step into images
+//! (`engine`), COPY's files gathered from the build context (`copy`), RUN's mounts made
+//! (`run_mounts`).
 
 mod copy;
 pub mod dockerfile;
 pub mod engine;
+mod heredoc;
+mod run_mounts;
 pub mod words;

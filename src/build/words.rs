@@ -120,6 +120,30 @@ pub fn expand(word: &str, vars: &dyn Lookup, escape: char) -> Result<String, Str
     Ok(out)
 }
 
+/// Substitutes variables in a here-document's body as a shell does for an unquoted delimiter:
+/// quotes are plain characters, and the escape character keeps a `$` (or itself) literal.
+pub fn expand_document(text: &str, vars: &dyn Lookup, escape: char) -> Result<String, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            c if c == escape && matches!(chars.get(i + 1), Some(&n) if n == '$' || n == escape) => {
+                out.push(chars[i + 1]);
+                i += 1;
+            }
+            '$' => {
+                let (value, used) = substitute(&chars[i + 1..], vars, escape)?;
+                out.push_str(&value);
+                i += used;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 
 use super::Outcome;
-use crate::build::engine::{self, BuildOptions, BuildOutcome};
+use crate::build::engine::{self, BuildOptions, BuildOutcome, PullPolicy};
 use crate::context::Context;
 
 /// Build an image from a Containerfile or Dockerfile: each RUN runs in a container of the image
@@ -48,6 +48,17 @@ pub struct BuildArgs {
     /// Platform to build for: only this host's (linux/ARCH) is possible.
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    /// Image format: oci (default) or docker (Docker's schema 2 manifests, as `docker build` makes).
+    #[arg(long, value_name = "FORMAT", env = "BUILDAH_FORMAT", default_value = "oci", value_parser = ["oci", "docker"])]
+    format: String,
+    /// When to pull base images: missing (default: only those not in the store), always (pull each, failing when the pull fails), newer (pull, and use the stored image when the registry cannot be reached), never (use stored images only). --pull alone means always.
+    #[arg(long, value_name = "POLICY", default_value = "missing", num_args = 0..=1, default_missing_value = "always", value_parser = ["missing", "always", "true", "newer", "never", "false"])]
+    pull: String,
+    /// A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE (id=ID alone reads the variable ID). It is mounted only while RUN runs, never stored in the image or the cache key; repeatable.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
+    secrets: Vec<String>,
+    #[command(flatten)]
+    registry: super::registry::RegistryFlags,
     /// The build context: the directory COPY reads from.
     #[arg(default_value = ".")]
     context: PathBuf,
@@ -73,6 +84,40 @@ fn name_values(
         }
     }
     Ok(map)
+}
+
+/// `--secret id=ID,src=FILE|env=VARIABLE[,type=file|env]`: the secret's id and its bytes.
+fn read_secret(text: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    let mut id = None;
+    let mut file = None;
+    let mut variable = None;
+    let mut kind = None;
+    for field in text.split(',') {
+        match field.split_once('=') {
+            Some(("id", value)) => id = Some(value.to_string()),
+            Some(("src" | "source", value)) => file = Some(PathBuf::from(value)),
+            Some(("env", value)) => variable = Some(value.to_string()),
+            Some(("type", value @ ("file" | "env"))) => kind = Some(value.to_string()),
+            _ => bail!("--secret {text}: unknown field {field:?}; use id=ID,src=FILE or id=ID,env=VARIABLE"),
+        }
+    }
+    let id = id
+        .filter(|id| !id.is_empty())
+        .with_context(|| format!("--secret {text}: the secret needs an id=ID"))?;
+    let bytes = match (file, variable, kind.as_deref()) {
+        (Some(file), None, None | Some("file")) => std::fs::read(&file)
+            .with_context(|| format!("--secret {text}: reading {}", file.display()))?,
+        (None, Some(variable), None | Some("env")) => std::env::var(&variable)
+            .with_context(|| format!("--secret {text}: the variable {variable} is not set"))?
+            .into_bytes(),
+        (None, None, Some("env") | None) => std::env::var(&id)
+            .with_context(|| {
+                format!("--secret {text}: no src=FILE given, and no variable {id} is set")
+            })?
+            .into_bytes(),
+        _ => bail!("--secret {text}: give either src=FILE or env=VARIABLE"),
+    };
+    Ok((id, bytes))
 }
 
 impl BuildArgs {
@@ -131,6 +176,23 @@ impl BuildArgs {
                 _ => crate::build::dockerfile::RunNetwork::Default,
             },
             squash: !self.layers,
+            docker_format: self.format == "docker",
+            pull: match self.pull.as_str() {
+                "always" | "true" => PullPolicy::Always,
+                "newer" => PullPolicy::Newer,
+                "never" | "false" => PullPolicy::Never,
+                _ => PullPolicy::Missing,
+            },
+            registry: engine::RegistryAccess {
+                tls_verify: self.registry.tls_verify,
+                authfile: self.registry.authfile.clone(),
+                credentials: self.registry.credentials()?,
+            },
+            secrets: self
+                .secrets
+                .iter()
+                .map(|secret| read_secret(secret))
+                .collect::<anyhow::Result<_>>()?,
         };
         match engine::build(ctx, &options)? {
             BuildOutcome::Built(id) => {

@@ -10,6 +10,7 @@ pub mod human;
 mod image;
 mod network;
 mod registry;
+mod system;
 mod volume;
 
 use std::path::PathBuf;
@@ -57,6 +58,8 @@ pub enum Command {
     Network(network::NetworkCommand),
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    #[command(subcommand)]
+    System(system::SystemCommand),
     Inspect(image::InspectArgs),
     Load(image::LoadArgs),
     Save(image::SaveArgs),
@@ -134,6 +137,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Container(command) => command.run(&ctx()?),
         Command::Network(command) => command.run(&ctx()?),
         Command::Volume(command) => command.run(&ctx()?),
+        Command::System(command) => command.run(&ctx()?),
         Command::Inspect(args) => args.run(&ctx()?),
         Command::Load(args) => args.run(&ctx()?),
         Command::Save(args) => args.run(&ctx()?),

@@ -31,7 +31,7 @@ pub struct RegistryFlags {
 }
 
 impl RegistryFlags {
-    fn credentials(&self) -> anyhow::Result<Option<Credentials>> {
+    pub(crate) fn credentials(&self) -> anyhow::Result<Option<Credentials>> {
         let Some(text) = &self.creds else {
             return Ok(None);
         };

@@ -80,10 +80,8 @@ fn write_changes(ctx: &Context, record: &ContainerRecord, squash: bool) -> Resul
     let (mut reader, writer) = std::io::pipe()?;
     let upper = record.spec.upper_dir.clone();
     let targets = record.spec.mount_targets();
-    let child = move || {
-        let mount_points = |path: &Path| targets.iter().any(|t| t == path);
-        crate::archive::write_layer(&upper, &mount_points, writer).map_err(|e| e.to_string())
-    };
+    let child =
+        move || crate::archive::write_layer(&upper, &targets, writer).map_err(|e| e.to_string());
     let parent = move || -> std::result::Result<(), String> {
         std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
         file.sync_all().map_err(|e| e.to_string())
@@ -237,8 +235,7 @@ pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
     };
     let lines = crate::runtime::run_in_user_namespace(ids.as_ref(), move || {
         let exists = |relative: &Path| in_layers(&layers_dir, &below, relative);
-        let mount_points = |path: &Path| targets.iter().any(|t| t == path);
-        crate::archive::list_changes(&changes_dir, &exists, &mount_points)
+        crate::archive::list_changes(&changes_dir, &exists, &targets)
             .map(|changes| changes.iter().map(crate::archive::Change::line).collect())
             .map_err(|e| format!("reading {}: {e}", changes_dir.display()))
     })?;

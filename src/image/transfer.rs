@@ -470,15 +470,18 @@ pub fn import(
 }
 
 /// Adds an intermediate image of layers already in the store (chain ids, base first) with
-/// another config: a build's config-only step. Returns the image id.
+/// another config: a build's config-only step, with a Docker manifest when `docker`. Returns
+/// the image id.
 pub fn add_config_image(
     ctx: &Context,
     layers: &[String],
     image_config: &ImageConfig,
+    docker: bool,
 ) -> Result<String> {
     let lock = ctx.store.lock()?;
     let made = NewImage {
         intermediate: true,
+        docker,
         ..NewImage::default()
     };
     add_image(ctx, &lock, layers, None, image_config, &made)

@@ -200,7 +200,11 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
 /// The overlay mount options; lower layers are relative to the layers directory (the mount is
 /// made from there), which keeps the option string within one page for many layers.
 pub fn overlay_options(spec: &ContainerSpec) -> String {
-    let lower: Vec<String> = spec.layers.iter().map(|l| format!("{l}/diff")).collect();
+    let mut lower: Vec<String> = spec.layers.iter().map(|l| format!("{l}/diff")).collect();
+    if lower.is_empty() {
+        // An image `FROM scratch`: the empty mount point stands in for the missing layer.
+        lower.push(spec.rootfs_dir.display().to_string());
+    }
     let mut options = format!(
         "lowerdir={},upperdir={},workdir={},userxattr",
         lower.join(":"),

@@ -4,14 +4,7 @@ use crate::common::{each_env, TestEnv};
 
 /// A build context directory with these files, given to the user skiff runs as.
 fn context(env: &TestEnv, files: &[(&str, &str)]) -> String {
-    let dir = env.path("context");
-    for (name, content) in files {
-        let path = dir.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-    env.give(&dir);
-    dir.display().to_string()
+    env.build_context("context", files)
 }
 
 const APP: &str = "ARG BASE
@@ -289,4 +282,214 @@ fn build_flags_for_the_network_labels_one_layer_and_the_platform() {
         .skiff(&["build", "--platform", "linux/s390x", &dir])
         .assert_exit(125);
     assert!(stderr.contains("this host's platform only"), "{stderr}");
+}
+
+#[test]
+fn heredocs_run_and_copy_as_docker_reads_them() {
+    let Some(env) = TestEnv::rootless("build-heredocs") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let text = format!(
+        "FROM {image}\nARG NAME=world\n\
+         RUN cat <<EOF > /one && tr a-z A-Z <<-'UP' > /two\nhello $NAME\nEOF\n\tshout\n\tUP\n\
+         RUN <<EOF\n#!/bin/sh\necho \"program $0\" > /three\nEOF\n\
+         COPY <<EOF /greeting\nHi \"${{NAME}}\" \\$HOME\nEOF\n\
+         COPY <<'A' <<B /docs/\nkept $NAME\nA\nb\nB\n\
+         CMD [\"cat\", \"/one\", \"/two\", \"/three\", \"/greeting\", \"/docs/A\", \"/docs/B\"]\n"
+    );
+    let dir = context(&env, &[("Dockerfile", &text)]);
+    env.skiff(&["build", "-q", "-t", "docs", &dir]).stdout();
+    // A document after a command is its input, read by the shell (with `<<-` tabs stripped);
+    // one alone starting with #! is a program at /dev/pipes; COPY's are files, substituted
+    // unless the delimiter is quoted, named after their delimiters in a directory.
+    assert_eq!(
+        env.skiff(&["run", "--rm", "docs"]).stdout(),
+        "hello world\nSHOUT\nprogram /dev/pipes/EOF\nHi \"world\" $HOME\nkept $NAME\nb\n"
+    );
+    let (_, stderr) = env
+        .skiff(&["run", "--rm", "docs", "ls", "/dev/pipes"])
+        .assert_exit(1);
+    assert!(stderr.contains("No such file"), "{stderr}");
+    let dir = context(
+        &env,
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\nRUN cat <<EOF\nnever closed\n",
+        )],
+    );
+    let (_, stderr) = env.skiff(&["build", &dir]).assert_exit(125);
+    assert!(
+        stderr.contains("Dockerfile:3: here-document <<EOF has no closing EOF line"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_mounts_give_secrets_caches_and_bound_files_to_one_step_only() {
+    for env in each_env("build-mounts") {
+        let image = env.load_testbox();
+        let text = format!(
+            "FROM {image} AS tools\nRUN mkdir -p /out/sub && echo deep > /out/sub/d.txt && echo a > /out/a.txt && echo b > /out/b.txt && echo c > /out/c.log\n\
+             FROM {image}\n\
+             RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /secret-size && stat -c %a /run/secrets/token > /secret-mode\n\
+             RUN --mount=type=secret,id=token,env=TOKEN,required sh -c 'echo ${{#TOKEN}} > /env-size'\n\
+             RUN --mount=type=secret,id=absent cat /run/secrets/absent 2>/dev/null || echo skipped > /absent\n\
+             RUN --mount=type=cache,target=/cache,uid=1000 sh -c 'echo run >> /cache/runs; wc -l < /cache/runs > /cache-runs; stat -c %u /cache > /cache-owner'\n\
+             RUN --mount=type=bind,source=data,target=/data cat /data/input > /bound && ! touch /data/x 2>/dev/null\n\
+             RUN --mount=type=bind,source=data,target=/data,rw touch /data/thrown-away\n\
+             RUN --mount=type=bind,from=tools,source=/out/sub,target=/mnt cat /mnt/d.txt > /from-stage\n\
+             RUN --mount=type=tmpfs,target=/scratch sh -c 'echo t > /scratch/f; cat /scratch/f > /tmpfs'\n\
+             COPY --from=tools /out/*.txt /globbed/\n\
+             CMD [\"sh\", \"-c\", \"cat /secret-size /secret-mode /env-size /absent /cache-runs /cache-owner /bound /from-stage /tmpfs; ls /globbed; ls /run/secrets /cache /scratch /mnt 2>&1 | wc -l\"]\n"
+        );
+        let dir = context(
+            &env,
+            &[("Dockerfile", &text), ("data/input", "input one\n")],
+        );
+        let secret = env.path("token.txt");
+        std::fs::write(&secret, "s3cr3t-value\n").unwrap();
+        env.give(&secret);
+        let secret_flag = format!("id=token,src={}", secret.display());
+        let build = |extra: &[&str]| {
+            let mut args = vec!["build", "--secret", &secret_flag, "-t", "mounted"];
+            args.extend_from_slice(extra);
+            args.push(&dir);
+            env.skiff(&args).stdout()
+        };
+        build(&["-q"]);
+        // Every mount reached its step; none left a trace (four ls errors, one line each).
+        assert_eq!(
+            env.skiff(&["run", "--rm", "mounted"]).stdout(),
+            "13\n400\n13\nskipped\n1\n1000\ninput one\ndeep\nt\na.txt\nb.txt\n4\n"
+        );
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "mounted", "ls", "/data/thrown-away"])
+            .assert_exit(1);
+        assert!(stderr.contains("No such file"), "{stderr}");
+        // The cache mount outlives the build: a build without the step cache sees the first
+        // run's file.
+        build(&["-q", "--no-cache"]);
+        let runs = env
+            .skiff(&["run", "--rm", "mounted", "cat", "/cache-runs"])
+            .stdout();
+        assert_eq!(runs, "2\n");
+        // The bound file's content is part of its step's key; the secret's is not.
+        std::fs::write(env.path("context/data/input"), "input two\n").unwrap();
+        std::fs::write(&secret, "another-secret\n").unwrap();
+        let out = build(&[]);
+        assert_eq!(out.matches("Using cache").count(), 5, "{out}");
+        // A required secret that is not given stops the build before anything runs.
+        let (_, stderr) = env
+            .skiff(&["build", "-t", "mounted", &dir])
+            .assert_exit(125);
+        assert!(
+            stderr.contains("id=token is required, but no --secret id=token"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn scratch_images_platform_arguments_and_the_docker_format() {
+    let Some(env) = TestEnv::rootless("build-scratch") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let text = format!(
+        "FROM {image} AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /bin/busybox\n\
+         ARG TARGETARCH\nARG BUILDPLATFORM\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $TARGETARCH $BUILDPLATFORM > /platform\"]\n\
+         ENTRYPOINT [\"/bin/busybox\"]\nCMD [\"cat\", \"/platform\"]\n"
+    );
+    let dir = context(&env, &[("Dockerfile", &text)]);
+    env.skiff(&["build", "-q", "--format", "docker", "-t", "tiny", &dir])
+        .stdout();
+    let arch = env
+        .skiff(&["image", "inspect", "--format", "{{.Architecture}}", image])
+        .stdout();
+    let arch = arch.trim();
+    assert_eq!(
+        env.skiff(&["run", "--rm", "tiny"]).stdout(),
+        format!("{arch} linux/{arch}\n")
+    );
+    // Only what the steps made: busybox's layer and the RUN's, nothing of the tools stage.
+    let shown = env
+        .skiff(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}} {{.ManifestType}}",
+            "tiny",
+        ])
+        .stdout();
+    assert_eq!(
+        shown,
+        "2 application/vnd.docker.distribution.manifest.v2+json\n"
+    );
+    // The RUN's layer holds its file only, not the mount points the runtime made for it.
+    assert_eq!(
+        env.skiff(&["image", "diff", "tiny"]).stdout(),
+        "A /platform\n"
+    );
+    // The same steps in OCI format are other images, not the cached Docker ones.
+    let out = env.skiff(&["build", "-t", "tiny-oci", &dir]).stdout();
+    assert!(!out.contains("Using cache"), "{out}");
+}
+
+#[test]
+fn pull_policies_decide_where_the_base_image_comes_from() {
+    let Some(registry) = crate::common::registry::Registry::try_start() else {
+        return;
+    };
+    let Some(env) = TestEnv::rootless("build-pull") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let remote = format!("{}/lab/base:v1", registry.addr);
+    env.skiff(&["push", "--tls-verify=false", image, &remote])
+        .stdout();
+    let dir = context(
+        &env,
+        &[
+            (
+                "Dockerfile",
+                &format!("FROM {remote}\nRUN cat /marker || true\n"),
+            ),
+            ("Marked", &format!("FROM {image}\nRUN echo new > /marker\n")),
+        ],
+    );
+    // never: the store has no such image yet.
+    let (_, stderr) = env.skiff(&["build", "--pull=never", &dir]).assert_exit(125);
+    assert!(stderr.contains("--pull=never"), "{stderr}");
+    // missing (the default): pulled once.
+    let out = env.skiff(&["build", "--tls-verify=false", &dir]).stdout();
+    assert!(out.contains("STEP 2/2"), "{out}");
+    // A new image under the same name: only --pull=always (or --pull) takes it.
+    let marked = format!("{dir}/Marked");
+    env.skiff(&["build", "-q", "-t", "marked", "-f", &marked, &dir])
+        .stdout();
+    env.skiff(&["push", "--tls-verify=false", "marked", &remote])
+        .stdout();
+    env.skiff(&["build", "-q", "-t", "old", "--pull=never", &dir])
+        .stdout();
+    let old = env
+        .skiff(&["run", "--rm", "old", "cat", "/marker"])
+        .output();
+    assert!(!old.status.success());
+    env.skiff(&[
+        "build",
+        "-q",
+        "-t",
+        "new",
+        "--pull",
+        "--tls-verify=false",
+        &dir,
+    ])
+    .stdout();
+    assert_eq!(
+        env.skiff(&["run", "--rm", "new", "cat", "/marker"])
+            .stdout(),
+        "new\n"
+    );
 }

@@ -6,6 +6,7 @@
 
 mod archive_safety;
 mod build;
+mod build_config;
 mod commit;
 mod common;
 mod copy;
@@ -15,4 +16,5 @@ mod network;
 mod pull;
 mod run;
 mod store;
+mod system;
 mod volumes;

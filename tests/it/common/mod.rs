@@ -167,6 +167,18 @@ impl TestEnv {
         }
     }
 
+    /// A build context directory `name` with these files, given to the user skiff runs as.
+    pub fn build_context(&self, name: &str, files: &[(&str, &str)]) -> String {
+        let dir = self.path(name);
+        for (file, content) in files {
+            let path = dir.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        self.give(&dir);
+        dir.display().to_string()
+    }
+
     pub fn skiff(&self, args: &[&str]) -> Cmd {
         self.skiff_with_path(SAFE_PATH, args)
     }

@@ -1,0 +1,327 @@
+//! `RUN --mount=type=cache|bind|secret|tmpfs`, and here-documents run as programs: what a RUN
+//! step's container mounts, made into the same mount requests `run -v`/`--mount` makes, so
+//! none of it enters the step's layer (the commit leaves mount points out).
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::dockerfile::{HereDoc, MountKind, RunMount};
+use crate::context::Context;
+use crate::volume::mounts::{MountRequest, RequestKind};
+
+/// What a RUN step's container gets besides its image.
+#[derive(Default)]
+pub struct StepMounts {
+    pub requests: Vec<MountRequest>,
+    /// `type=secret,env=NAME`: variables for the command only.
+    pub env: Vec<String>,
+    /// What the mounts add to the step's cache key: their options, the content of what bind
+    /// mounts show, and here-documents' bodies. Never a secret's bytes.
+    pub key: String,
+}
+
+/// What preparing the mounts needs from the build.
+pub struct MountSources<'a> {
+    pub ctx: &'a Context,
+    pub context: &'a Path,
+    pub ignore: &'a super::copy::Ignore,
+    pub secrets: &'a BTreeMap<String, Vec<u8>>,
+    /// Files made for this step only (secrets, here-documents), removed after it.
+    pub scratch: &'a Path,
+}
+
+/// A stage's or an image's files for `type=bind,from=…,source=…`.
+pub struct FromFiles {
+    /// The image's id, which decides the cache.
+    pub image: String,
+    /// `source` copied out to the host; None for the image's root, mounted as it is.
+    pub copied: Option<PathBuf>,
+}
+
+/// Finds `from` (a stage or an image) and copies `source` out of it.
+pub type CopyOut<'c> = dyn FnMut(&str, &str) -> Result<FromFiles> + 'c;
+
+fn option<'m>(mount: &'m RunMount, names: &[&str]) -> Option<&'m str> {
+    names
+        .iter()
+        .find_map(|name| mount.options.get(*name))
+        .map(String::as_str)
+}
+
+/// `rw`, `ro`, `required`: set when present without a value or with `true`.
+fn flag(mount: &RunMount, names: &[&str]) -> Result<bool> {
+    match option(mount, names) {
+        None => Ok(false),
+        Some("" | "true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => bail!("--mount {}={other}: expected true or false", names[0]),
+    }
+}
+
+fn number(mount: &RunMount, name: &str, radix: u32, default: u32) -> Result<u32> {
+    match option(mount, &[name]) {
+        None => Ok(default),
+        Some(text) => u32::from_str_radix(text, radix)
+            .with_context(|| format!("--mount {name}={text}: not a number")),
+    }
+}
+
+fn target(mount: &RunMount) -> Option<String> {
+    option(mount, &["target", "dst", "destination"]).map(|t| match t.starts_with('/') {
+        true => t.to_string(),
+        false => format!("/{t}"),
+    })
+}
+
+fn request(kind: RequestKind, destination: String, readonly: bool) -> MountRequest {
+    MountRequest {
+        kind,
+        destination,
+        readonly,
+        flags: Default::default(),
+        propagation: None,
+        chown: false,
+    }
+}
+
+/// A host file of the step's own, mounted read-only at `destination`.
+fn read_only_file(path: PathBuf, destination: String) -> MountRequest {
+    let kind = RequestKind::Bind {
+        source: path,
+        recursive: false,
+        create: false,
+        overlay: false,
+    };
+    request(kind, destination, true)
+}
+
+/// Gives `path` to `uid:gid` as the container sees them (inside the user's namespace when
+/// rootless), so a RUN step running as that user owns it.
+fn give(ctx: &Context, path: &Path, uid: u32, gid: u32) -> Result<()> {
+    if uid == 0 && gid == 0 {
+        return Ok(());
+    }
+    let path = path.to_path_buf();
+    crate::runtime::run_in_user_namespace(ctx.id_mapping.as_ref(), move || {
+        std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+            .map_err(|e| format!("chown {}: {e}", path.display()))
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A file of `bytes` with `mode` under the scratch directory, for a bind mount.
+fn scratch_file(scratch: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<PathBuf> {
+    std::fs::create_dir_all(scratch)?;
+    std::fs::set_permissions(scratch, std::fs::Permissions::from_mode(0o700))?;
+    let path = scratch.join(name);
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+    Ok(path)
+}
+
+/// The mounts of one RUN step.
+pub fn prepare(
+    sources: &MountSources<'_>,
+    mounts: &[RunMount],
+    programs: &[HereDoc],
+    copy_out: &mut CopyOut<'_>,
+) -> Result<StepMounts> {
+    let mut step = StepMounts::default();
+    for (index, mount) in mounts.iter().enumerate() {
+        // Options as written enter the key (sorted: BTreeMap), so changing one reruns the step.
+        step.key
+            .push_str(&format!("{:?} {:?}\n", mount.kind, mount.options));
+        match mount.kind {
+            MountKind::Bind => bind(sources, mount, copy_out, &mut step)?,
+            MountKind::Cache => cache(sources.ctx, mount, &mut step)?,
+            MountKind::Tmpfs => {
+                let target = target(mount).context("--mount type=tmpfs needs target=PATH")?;
+                let size = option(mount, &["size", "tmpfs-size"])
+                    .map(crate::volume::mounts::parse_size)
+                    .transpose()?;
+                step.requests.push(request(
+                    RequestKind::Tmpfs { size, mode: None },
+                    target,
+                    false,
+                ));
+            }
+            MountKind::Secret => secret(sources, mount, index, &mut step)?,
+        }
+    }
+    for program in programs {
+        let path = scratch_file(
+            sources.scratch,
+            &format!("program-{}", program.name),
+            program.body.as_bytes(),
+            0o755,
+        )?;
+        step.key
+            .push_str(&format!("program {}\n{}", program.name, program.body));
+        step.requests
+            .push(read_only_file(path, format!("/dev/pipes/{}", program.name)));
+    }
+    Ok(step)
+}
+
+/// `type=bind`: a path of the build context (default) or of a stage or image (`from=`),
+/// read-only unless `rw`, whose writes are then thrown away, as BuildKit does.
+fn bind(
+    sources: &MountSources<'_>,
+    mount: &RunMount,
+    copy_out: &mut CopyOut<'_>,
+    step: &mut StepMounts,
+) -> Result<()> {
+    let target = target(mount).context("--mount type=bind needs target=PATH")?;
+    let source = option(mount, &["source", "src"]).unwrap_or("/");
+    let writable = flag(mount, &["rw", "readwrite"])?;
+    let path = match option(mount, &["from"]) {
+        Some(from) => {
+            let files = copy_out(from, source)?;
+            step.key.push_str(&format!("from {}\n", files.image));
+            match files.copied {
+                Some(path) => path,
+                None => {
+                    step.requests.push(request(
+                        RequestKind::Image {
+                            reference: files.image,
+                            writable,
+                        },
+                        target,
+                        !writable,
+                    ));
+                    return Ok(());
+                }
+            }
+        }
+        None => {
+            let found = super::copy::matching_sources(sources.context, source, sources.ignore)
+                .with_context(|| format!("--mount type=bind,source={source}"))?;
+            let [path] = found.as_slice() else {
+                bail!("--mount type=bind,source={source}: names more than one path");
+            };
+            // What the step sees decides whether it runs again, as the content of a COPY does.
+            let plan = super::copy::CopyPlan {
+                sources: &found,
+                dest: Path::new("/"),
+                into_directory: true,
+                owner: None,
+                mode: None,
+                unpack_archives: false,
+                packed: &[],
+                context: sources.context,
+                ignore: sources.ignore,
+            };
+            let digest = super::copy::write_archive(&plan, std::io::sink())?;
+            step.key.push_str(&format!("content {digest}\n"));
+            path.clone()
+        }
+    };
+    step.requests.push(request(
+        RequestKind::Bind {
+            source: path,
+            recursive: true,
+            create: false,
+            overlay: writable,
+        },
+        target,
+        !writable,
+    ));
+    Ok(())
+}
+
+/// `type=cache`: a directory kept in the store between builds, by `id` (default: the target),
+/// shared by every build of the user.
+fn cache(ctx: &Context, mount: &RunMount, step: &mut StepMounts) -> Result<()> {
+    let target = target(mount).context("--mount type=cache needs target=PATH")?;
+    if option(mount, &["from", "source", "src"]).is_some() {
+        bail!("--mount type=cache with from= or source= is not supported by skiff yet");
+    }
+    match option(mount, &["sharing"]) {
+        None | Some("shared" | "private" | "locked") => {}
+        Some(other) => bail!("--mount sharing={other}: use shared, private or locked"),
+    }
+    let id = option(mount, &["id"]).unwrap_or(&target);
+    let digest = crate::store::sha256_digest(id.as_bytes());
+    let caches = ctx.store.root().join("build-cache-mounts");
+    let dir = caches.join(digest.trim_start_matches("sha256:"));
+    if !dir.exists() {
+        // Made beside its place: moving a directory given to another id to another parent
+        // would need write access to it.
+        let fresh = caches.join(format!(".new-{}", std::process::id()));
+        std::fs::create_dir_all(&fresh).with_context(|| format!("creating {}", fresh.display()))?;
+        let mode = number(mount, "mode", 8, 0o755)?;
+        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(mode))?;
+        give(
+            ctx,
+            &fresh,
+            number(mount, "uid", 10, 0)?,
+            number(mount, "gid", 10, 0)?,
+        )?;
+        // Made whole before it is seen: another build may be making the same one.
+        if std::fs::rename(&fresh, &dir).is_err() {
+            let _ = std::fs::remove_dir(&fresh);
+        }
+    }
+    let readonly = flag(mount, &["ro", "readonly"])?;
+    step.requests.push(request(
+        RequestKind::Bind {
+            source: dir,
+            recursive: false,
+            create: false,
+            overlay: false,
+        },
+        target,
+        readonly,
+    ));
+    Ok(())
+}
+
+/// `type=secret`: a `--secret` as a read-only file (default `/run/secrets/ID`, mode 0400) or,
+/// with `env=NAME`, a variable of the command.
+fn secret(
+    sources: &MountSources<'_>,
+    mount: &RunMount,
+    index: usize,
+    step: &mut StepMounts,
+) -> Result<()> {
+    let target = target(mount);
+    let variable = option(mount, &["env"]);
+    let id = match option(mount, &["id"]) {
+        Some(id) => id.to_string(),
+        None => target
+            .as_deref()
+            .and_then(|t| Path::new(t).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .context("--mount type=secret needs id=ID (or a target=PATH to name it)")?,
+    };
+    let Some(bytes) = sources.secrets.get(&id) else {
+        if flag(mount, &["required"])? {
+            bail!("--mount type=secret,id={id} is required, but no --secret id={id},src=FILE was given");
+        }
+        return Ok(());
+    };
+    if let Some(variable) = variable {
+        let value = String::from_utf8(bytes.clone())
+            .with_context(|| format!("secret {id} is not text, so it cannot be {variable}"))?;
+        step.env.push(format!("{variable}={value}"));
+        if target.is_none() {
+            return Ok(());
+        }
+    }
+    let mode = number(mount, "mode", 8, 0o400)?;
+    let path = scratch_file(sources.scratch, &format!("secret-{index}"), bytes, mode)?;
+    give(
+        sources.ctx,
+        &path,
+        number(mount, "uid", 10, 0)?,
+        number(mount, "gid", 10, 0)?,
+    )?;
+    step.requests.push(read_only_file(
+        path,
+        target.unwrap_or_else(|| format!("/run/secrets/{id}")),
+    ));
+    Ok(())
+}
