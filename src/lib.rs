@@ -8,6 +8,7 @@ pub mod build;
 pub mod cli;
 pub mod container;
 pub mod context;
+pub mod filter;
 pub mod image;
 pub mod network;
 pub mod registry;

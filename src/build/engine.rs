@@ -47,6 +47,60 @@ pub struct BuildOptions {
     pub secrets: BTreeMap<String, Vec<u8>>,
     /// How base images are pulled.
     pub registry: RegistryAccess,
+    /// What every RUN step's container gets besides its own mounts.
+    pub step_defaults: StepDefaults,
+    /// `--env`: variables set in the built image.
+    pub env: Vec<(String, String)>,
+    /// `--ignorefile`: read instead of the context's .containerignore or .dockerignore.
+    pub ignore_file: Option<PathBuf>,
+    /// `--output`: where the built image's files are written too.
+    pub output: Option<Output>,
+}
+
+/// `--add-host`, `--dns*`, `--no-hosts` and `-v`: for every RUN step.
+#[derive(Default)]
+pub struct StepDefaults {
+    pub add_hosts: Vec<String>,
+    pub dns: crate::network::DnsOptions,
+    pub no_hosts: bool,
+    pub volumes: Vec<crate::volume::mounts::MountRequest>,
+}
+
+/// `--output`: the built image's file system, as a directory or a tar archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Directory(PathBuf),
+    Tar(PathBuf),
+}
+
+impl Output {
+    /// `DIR`, `type=local,dest=DIR` or `type=tar,dest=FILE`.
+    pub fn parse(text: &str) -> Result<Output> {
+        // Standard output carries the steps' output and the image ID.
+        if text == "-" || text.ends_with("dest=-") {
+            bail!("--output {text}: skiff does not write the archive to standard output, which carries the build's output; name a file: type=tar,dest=FILE");
+        }
+        if !text.contains('=') {
+            return Ok(Output::Directory(PathBuf::from(text)));
+        }
+        let mut kind = None;
+        let mut dest = None;
+        for field in text.split(',') {
+            match field.split_once('=') {
+                Some(("type", value)) => kind = Some(value),
+                Some(("dest", value)) => dest = Some(value),
+                _ => {
+                    bail!("--output {text}: unknown field {field:?}; use type=local|tar,dest=PATH")
+                }
+            }
+        }
+        let dest = dest.with_context(|| format!("--output {text}: dest=PATH is missing"))?;
+        match kind {
+            Some("local") => Ok(Output::Directory(PathBuf::from(dest))),
+            Some("tar") => Ok(Output::Tar(PathBuf::from(dest))),
+            _ => bail!("--output {text}: skiff writes type=local or type=tar"),
+        }
+    }
 }
 
 /// `--tls-verify`, `--authfile`, `--creds`: for pulling base images.
@@ -318,37 +372,83 @@ impl Builder<'_> {
         squashed
     }
 
-    /// `--label`s, on the target's image only, as a cached step of their own.
-    fn labelled(&mut self, id: String) -> Result<String> {
-        if self.options.labels.is_empty() {
-            return Ok(id);
+    /// `--env` then `--label`: on the target's image only, each a cached step of its own.
+    fn finishing_steps(&mut self, mut id: String) -> Result<String> {
+        let settings = [
+            ("ENV", self.options.env.clone()),
+            ("LABEL", self.options.labels.clone()),
+        ];
+        for (instruction, pairs) in settings {
+            if pairs.is_empty() {
+                continue;
+            }
+            let index = ImageIndex::load(&self.ctx.store)?;
+            let image = index.by_id(&id).context("the built image vanished")?;
+            let mut state = StageState {
+                config: crate::image::read_config(&self.ctx.store, image)?,
+                image_id: id.clone(),
+                args: BTreeMap::new(),
+                cmd_set: false,
+            };
+            let run = &mut state.config.config;
+            for (key, value) in &pairs {
+                match instruction {
+                    "ENV" => {
+                        let env = run.env.get_or_insert_with(Vec::new);
+                        env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(key.as_str()));
+                        env.push(format!("{key}={value}"));
+                    }
+                    _ => {
+                        let labels = run.labels.get_or_insert_with(BTreeMap::new);
+                        labels.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            let shown: Vec<String> = pairs
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            let described = format!("{instruction} {}", shown.join(" "));
+            let key = self.key(&state, &described, "");
+            id = match self.reuse(&key) {
+                Some(id) => id,
+                None => self.metadata_step(&state, &key, &described)?,
+            };
         }
-        let index = ImageIndex::load(&self.ctx.store)?;
-        let image = index.by_id(&id).context("the built image vanished")?;
-        let mut state = StageState {
-            config: crate::image::read_config(&self.ctx.store, image)?,
-            image_id: id,
-            args: BTreeMap::new(),
-            cmd_set: false,
-        };
-        let labels = state.config.config.labels.get_or_insert_with(BTreeMap::new);
-        labels.extend(self.options.labels.iter().cloned());
-        let shown: Vec<String> = self
-            .options
-            .labels
-            .iter()
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
-        let described = format!("LABEL {}", shown.join(" "));
-        let key = self.key(&state, &described, "");
-        match self.reuse(&key) {
-            Some(id) => Ok(id),
-            None => self.metadata_step(&state, &key, &described),
-        }
+        Ok(id)
+    }
+
+    /// `--output`: the image's files written out, through a container that never runs.
+    fn write_output(&self, id: &str, output: &Output) -> Result<()> {
+        let record = self.idle_container(id)?;
+        let written = (|| -> Result<()> {
+            match output {
+                Output::Directory(dir) => {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                    crate::container::copy::copy(
+                        self.ctx,
+                        &crate::container::copy::Location::Container {
+                            reference: record.id.clone(),
+                            path: "/".into(),
+                        },
+                        &crate::container::copy::Location::Host(dir.clone()),
+                        false,
+                    )
+                }
+                Output::Tar(path) => {
+                    let mut file = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    crate::container::copy::export(self.ctx, &record.id, &mut file)
+                }
+            }
+        })();
+        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
+        written.context("--output")
     }
 
     fn finish(mut self, id: String) -> Result<BuildOutcome> {
-        let mut id = self.labelled(id)?;
+        let mut id = self.finishing_steps(id)?;
         if self.options.squash {
             id = self.squashed(&id)?;
         }
@@ -375,6 +475,9 @@ impl Builder<'_> {
         drop(lock);
         for name in &names {
             self.say(&format!("Successfully tagged {name}"));
+        }
+        if let Some(output) = &self.options.output {
+            self.write_output(&id, output)?;
         }
         Ok(BuildOutcome::Built(id))
     }
@@ -970,12 +1073,18 @@ impl Builder<'_> {
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
         env.extend(mounts.env);
+        let defaults = &self.options.step_defaults;
+        let mut requests = defaults.volumes.clone();
+        requests.extend(mounts.requests);
         let options = crate::container::CreateOptions {
             image: state.image_id.clone(),
             command: argv.clone(),
             entrypoint: Some(String::new()),
             env,
-            mounts: mounts.requests,
+            mounts: requests,
+            add_hosts: defaults.add_hosts.clone(),
+            dns: defaults.dns.clone(),
+            no_hosts: defaults.no_hosts,
             workdir: state.config.config.working_dir.clone(),
             user: state.config.config.user.clone(),
             network: match network {
@@ -1350,7 +1459,13 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         file,
         global_args,
         built: vec![None; stages],
-        ignore: super::copy::Ignore::of_context(&options.context)?,
+        ignore: match &options.ignore_file {
+            Some(path) => super::copy::Ignore::parse(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("--ignorefile {}", path.display()))?,
+            ),
+            None => super::copy::Ignore::of_context(&options.context)?,
+        },
         out: Box::new(std::io::stdout()),
         step_number: 0,
         step_count: 0,

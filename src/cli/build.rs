@@ -42,6 +42,33 @@ pub struct BuildArgs {
     /// Network of RUN steps that do not set their own: private (default, with outbound access through pasta), none, or host.
     #[arg(long, value_name = "MODE", default_value = "private", value_parser = ["private", "default", "none", "host"])]
     network: String,
+    /// Make the whole image one layer, the base image's files included (as --layers=false).
+    #[arg(long)]
+    squash_all: bool,
+    /// Remove each step's container after a successful build (default true). skiff removes them always, so only true is taken.
+    #[arg(long, value_name = "BOOL", default_value = "true", value_parser = clap::value_parser!(bool), num_args = 0..=1, default_missing_value = "true")]
+    rm: bool,
+    /// Remove each step's container even when the build fails (default true). skiff removes them always, so only true is taken.
+    #[arg(long, value_name = "BOOL", default_value = "true", value_parser = clap::value_parser!(bool), num_args = 0..=1, default_missing_value = "true")]
+    force_rm: bool,
+    /// Progress output, as docker build takes it: auto, plain or tty print every step; quiet prints only the image ID (as -q).
+    #[arg(long, value_name = "TYPE", value_parser = ["auto", "plain", "tty", "quiet"])]
+    progress: Option<String>,
+    /// Also write the built image's files out: DIR or type=local,dest=DIR (a directory), type=tar,dest=FILE (a tar archive).
+    #[arg(short, long, value_name = "OUTPUT")]
+    output: Option<String>,
+    /// Read the exclusion patterns from FILE instead of the context's .containerignore or .dockerignore.
+    #[arg(long, value_name = "FILE")]
+    ignorefile: Option<PathBuf>,
+    /// Set an environment variable in the built image, NAME=VALUE (NAME alone takes it from the environment); repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// /etc/hosts and /etc/resolv.conf of every RUN step.
+    #[command(flatten)]
+    names: super::NameFlags,
+    /// Bind mount for every RUN step, HOST:CONTAINER[:OPTIONS] as run -v takes it; what is written there is never part of the image. Repeatable.
+    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:OPTIONS]")]
+    volumes: Vec<String>,
     /// Keep one layer per step (default); --layers=false makes the image a single layer.
     #[arg(long, value_name = "BOOL", default_value = "true", value_parser = clap::value_parser!(bool), num_args = 0..=1, default_missing_value = "true")]
     layers: bool,
@@ -125,6 +152,9 @@ impl BuildArgs {
         if let Some(platform) = &self.platform {
             engine::host_platform_only(platform)?;
         }
+        if !self.rm || !self.force_rm {
+            bail!("--rm=false, --force-rm=false: skiff always removes the containers of a build's steps");
+        }
         if !self.context.is_dir() {
             bail!(
                 "build context {} is not a directory",
@@ -168,14 +198,31 @@ impl BuildArgs {
                 .into_iter()
                 .collect(),
             no_cache: self.no_cache,
-            quiet: self.quiet,
+            quiet: self.quiet || self.progress.as_deref() == Some("quiet"),
             target: self.target,
             network: match self.network.as_str() {
                 "none" => crate::build::dockerfile::RunNetwork::None,
                 "host" => crate::build::dockerfile::RunNetwork::Host,
                 _ => crate::build::dockerfile::RunNetwork::Default,
             },
-            squash: !self.layers,
+            squash: !self.layers || self.squash_all,
+            env: name_values(&self.env, "--env", true)?.into_iter().collect(),
+            ignore_file: self.ignorefile.clone(),
+            output: self
+                .output
+                .as_deref()
+                .map(engine::Output::parse)
+                .transpose()?,
+            step_defaults: engine::StepDefaults {
+                add_hosts: self.names.add_hosts()?,
+                dns: self.names.dns()?,
+                no_hosts: self.names.no_hosts,
+                volumes: self
+                    .volumes
+                    .iter()
+                    .map(|v| crate::volume::mounts::parse_volume(v))
+                    .collect::<anyhow::Result<_>>()?,
+            },
             docker_format: self.format == "docker",
             pull: match self.pull.as_str() {
                 "always" | "true" => PullPolicy::Always,

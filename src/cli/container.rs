@@ -32,7 +32,7 @@ pub enum ContainerCommand {
     Unpause(PauseArgs),
     Top(TopArgs),
     Port(PortArgs),
-    /// Remove every container that is not running.
+    /// Remove every container that is not running (with --filter, only those that match).
     Prune(super::PruneArgs),
     Kill(KillArgs),
     Wait(WaitArgs),
@@ -60,7 +60,10 @@ impl ContainerCommand {
             ContainerCommand::Top(a) => a.run(ctx),
             ContainerCommand::Port(a) => a.run(ctx),
             ContainerCommand::Rename(a) => a.run(ctx),
-            ContainerCommand::Prune(a) => a.report(container::prune(ctx)),
+            ContainerCommand::Prune(a) => {
+                let filters = a.filters("container prune")?;
+                a.report(container::prune(ctx, &filters))
+            }
             ContainerCommand::Kill(a) => a.run(ctx),
             ContainerCommand::Wait(a) => a.run(ctx),
             ContainerCommand::Attach(a) => a.run(ctx),
@@ -122,21 +125,8 @@ pub struct ContainerFlags {
     /// Declare a container port (or range) as exposed: PORT[/tcp|udp]. Repeatable.
     #[arg(long, value_name = "PORT")]
     expose: Vec<String>,
-    /// Add a line to /etc/hosts: NAME:IP. Repeatable.
-    #[arg(long, value_name = "NAME:IP")]
-    add_host: Vec<String>,
-    /// Name server for the container's /etc/resolv.conf (replaces the host's). Repeatable.
-    #[arg(long, value_name = "IP")]
-    dns: Vec<String>,
-    /// Search domain for /etc/resolv.conf (replaces the host's; "." for none). Repeatable.
-    #[arg(long, value_name = "DOMAIN")]
-    dns_search: Vec<String>,
-    /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
-    #[arg(long, value_name = "OPTION")]
-    dns_option: Vec<String>,
-    /// Keep the image's /etc/hosts instead of generating one.
-    #[arg(long)]
-    no_hosts: bool,
+    #[command(flatten)]
+    names: super::NameFlags,
     /// The container's IPv4 address on its user-defined network.
     #[arg(long, value_name = "ADDRESS")]
     ip: Option<std::net::Ipv4Addr>,
@@ -298,12 +288,8 @@ impl ContainerFlags {
                 }
                 ports
             },
-            add_hosts: self
-                .add_host
-                .iter()
-                .map(|h| crate::network::parse_add_host(h))
-                .collect::<anyhow::Result<_>>()?,
-            no_hosts: self.no_hosts,
+            add_hosts: self.names.add_hosts()?,
+            no_hosts: self.names.no_hosts,
             ip: self.ip,
             network_aliases: self.network_alias.clone(),
             links: self
@@ -314,15 +300,7 @@ impl ContainerFlags {
                     None => (l.clone(), l.clone()),
                 })
                 .collect(),
-            dns: {
-                let dns = crate::network::DnsOptions {
-                    servers: self.dns.clone(),
-                    search: self.dns_search.clone(),
-                    options: self.dns_option.clone(),
-                };
-                dns.check()?;
-                dns
-            },
+            dns: self.names.dns()?,
             stop_signal: match &self.stop_signal {
                 Some(signal) => {
                     container::lifecycle::parse_signal(signal)?;

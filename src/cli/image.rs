@@ -27,7 +27,7 @@ pub enum ImageCommand {
     Push(super::registry::PushArgs),
     Search(super::registry::SearchArgs),
     Diff(super::container::DiffArgs),
-    Build(super::build::BuildArgs),
+    Build(Box<super::build::BuildArgs>),
     Prune(ImagePruneArgs),
 }
 
@@ -313,7 +313,7 @@ impl ImportArgs {
 }
 
 /// Remove images no container uses that have no name (build cache images included); with -a,
-/// named ones too.
+/// named ones too; with --filter, only those that match.
 #[derive(Debug, Args)]
 pub struct ImagePruneArgs {
     /// Remove every image no container uses, named or not.
@@ -321,40 +321,13 @@ pub struct ImagePruneArgs {
     all: bool,
     #[command(flatten)]
     prune: super::PruneArgs,
-    /// until=DURATION|TIMESTAMP: only images created before then (a Go duration such as 24h ago, or an RFC 3339 time).
-    #[arg(long, value_name = "FILTER")]
-    filter: Vec<String>,
 }
 
 impl ImagePruneArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let mut until = None;
-        for filter in &self.filter {
-            let Some(value) = filter.strip_prefix("until=") else {
-                anyhow::bail!(
-                    "invalid --filter {filter:?}: image prune takes until=DURATION|TIMESTAMP"
-                );
-            };
-            until = Some(parse_until(value)?);
-        }
-        self.prune.report(image::prune(ctx, self.all, until))
+        let filters = self.prune.filters("image prune")?;
+        self.prune.report(image::prune(ctx, self.all, &filters))
     }
-}
-
-/// `until=`: an RFC 3339 time, or a Go duration before now.
-fn parse_until(value: &str) -> anyhow::Result<jiff::Timestamp> {
-    if let Ok(time) = value.parse::<jiff::Timestamp>() {
-        return Ok(time);
-    }
-    let nanos = crate::build::engine::parse_duration(value).map_err(|e| {
-        anyhow::anyhow!(
-            "invalid until={value}: {e}; use a duration such as 24h or an RFC 3339 time"
-        )
-    })?;
-    let span = jiff::SignedDuration::from_nanos(i64::try_from(nanos).unwrap_or(i64::MAX));
-    jiff::Timestamp::now()
-        .checked_sub(span)
-        .map_err(|e| anyhow::anyhow!("invalid until={value}: {e}"))
 }
 
 /// Add names to an image.

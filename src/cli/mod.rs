@@ -98,15 +98,61 @@ pub enum Command {
 /// What a command ends with: a container's exit code or success.
 pub type Outcome = anyhow::Result<u8>;
 
-// The flags of `container prune`, `network prune` and `volume prune` (each variant gives its own help).
+/// `--add-host`, `--dns`, `--dns-search`, `--dns-option`, `--no-hosts`: what a container's
+/// /etc/hosts and /etc/resolv.conf hold (`run`, `create`, and every RUN step of `build`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NameFlags {
+    /// Add a line to /etc/hosts: NAME:IP. Repeatable.
+    #[arg(long, value_name = "NAME:IP")]
+    add_host: Vec<String>,
+    /// Name server for the container's /etc/resolv.conf (replaces the host's). Repeatable.
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// Search domain for /etc/resolv.conf (replaces the host's; "." for none). Repeatable.
+    #[arg(long, value_name = "DOMAIN")]
+    dns_search: Vec<String>,
+    /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
+    #[arg(long, value_name = "OPTION")]
+    dns_option: Vec<String>,
+    /// Keep the image's /etc/hosts instead of generating one.
+    #[arg(long)]
+    pub no_hosts: bool,
+}
+
+impl NameFlags {
+    pub fn add_hosts(&self) -> anyhow::Result<Vec<String>> {
+        self.add_host
+            .iter()
+            .map(|h| crate::network::parse_add_host(h))
+            .collect()
+    }
+
+    pub fn dns(&self) -> anyhow::Result<crate::network::DnsOptions> {
+        crate::network::DnsOptions::from_flags(&self.dns, &self.dns_search, &self.dns_option)
+    }
+}
+
+// The flags of `container prune`, `image prune`, `network prune` and `volume prune` (each variant
+// gives its own help).
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
     /// Do not ask for confirmation: skiff never asks; accepted for Docker and Podman scripts.
     #[arg(short = 'f', long = "force")]
     _force: bool,
+    /// Remove only what matches, as Podman's filters: until=TIMESTAMP (only what was created
+    /// before the timestamp: a Unix time, an RFC 3339 time, or a Go duration such as 10m or 1h30m
+    /// before now), label=KEY[=VALUE] (only what has the label) or label!=KEY[=VALUE] (only what
+    /// does not). Repeatable; every filter must match.
+    #[arg(long, value_name = "FILTER")]
+    filter: Vec<String>,
 }
 
 impl PruneArgs {
+    /// The --filter values, parsed once; `command` names the prune in errors.
+    pub fn filters(&self, command: &str) -> anyhow::Result<crate::filter::PruneFilters> {
+        crate::filter::PruneFilters::parse(&self.filter, command)
+    }
+
     /// Prints what a prune removed, one per line.
     pub fn report(&self, removed: anyhow::Result<Vec<String>>) -> Outcome {
         for name in removed? {

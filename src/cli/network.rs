@@ -16,7 +16,7 @@ pub enum NetworkCommand {
     Inspect(InspectArgs),
     #[command(name = "rm", visible_alias = "remove")]
     Rm(RmArgs),
-    /// Remove every network no container is on.
+    /// Remove every network no container is on (with --filter, only those that match).
     Prune(super::PruneArgs),
     Connect(ConnectArgs),
     Disconnect(DisconnectArgs),
@@ -29,7 +29,10 @@ impl NetworkCommand {
             NetworkCommand::Ls(a) => a.run(ctx),
             NetworkCommand::Inspect(a) => a.run(ctx),
             NetworkCommand::Rm(a) => a.run(ctx),
-            NetworkCommand::Prune(a) => a.report(manage::prune(ctx)),
+            NetworkCommand::Prune(a) => {
+                let filters = a.filters("network prune")?;
+                a.report(manage::prune(ctx, &filters))
+            }
             NetworkCommand::Connect(a) => a.run(ctx),
             NetworkCommand::Disconnect(a) => a.run(ctx),
         }

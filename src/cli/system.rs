@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::Outcome;
 use crate::context::Context;
+use crate::filter::PruneFilters;
 
 /// Manage skiff's store as a whole (`system prune`), as `podman system` does.
 #[derive(Debug, Subcommand)]
@@ -28,8 +29,8 @@ impl SystemCommand {
 ///
 /// Removes every container that is not running, every network no container is on, every image
 /// without a name that no container is based on (with -a, every image no container is based on)
-/// with the build cache that named them, and with --volumes every volume no container uses.
-/// Asks for confirmation first unless -f.
+/// with the build cache that named them, and with --volumes every volume no container uses; with
+/// --filter, only those that match. Asks for confirmation first unless -f.
 #[derive(Debug, Args)]
 pub struct SystemPruneArgs {
     /// Remove all unused images, not only dangling ones: every image no container is based on,
@@ -43,16 +44,19 @@ pub struct SystemPruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short, long)]
     force: bool,
-    /// Remove only what matches: until=TIMESTAMP|DURATION or label=KEY[=VALUE]. Podman applies
-    /// a filter to every kind it prunes; skiff's container and network prunes take no filters
-    /// yet, so skiff refuses one rather than remove more than asked.
+    /// Remove only what matches: until=TIMESTAMP (only what was created before the timestamp: a
+    /// Unix time, an RFC 3339 time, or a Go duration such as 10m or 1h30m before now),
+    /// label=KEY[=VALUE] (only what has the label) or label!=KEY[=VALUE] (only what does not).
+    /// Repeatable; every filter must match. As in Podman, each filter applies to every kind
+    /// pruned: containers, images, networks, and with --volumes volumes.
     #[arg(long, value_name = "FILTER")]
     filter: Vec<String>,
 }
 
 impl SystemPruneArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        refuse_filters(&self.filter)?;
+        // Parsed before the question, so that a filter skiff cannot apply removes nothing.
+        let filters = PruneFilters::parse(&self.filter, "system prune")?;
         if !self.force {
             print!("{}", warning(self.all, self.volumes));
             std::io::stdout().flush()?;
@@ -66,29 +70,12 @@ impl SystemPruneArgs {
             }
         }
         let mut removed = Removed::default();
-        let pruned = prune_all(ctx, self.all, self.volumes, &mut removed);
+        let pruned = prune_all(ctx, self.all, self.volumes, &filters, &mut removed);
         // What was removed before a failure is gone all the same: say so before the error.
         print!("{}", removed.render());
         pruned?;
         Ok(0)
     }
-}
-
-/// Podman applies each --filter to every kind it prunes. skiff's container and network prunes
-/// take no filters yet, so a filter would be ignored for them and remove containers and networks
-/// it was meant to keep: refuse it, and name the prune that can apply it.
-fn refuse_filters(filters: &[String]) -> anyhow::Result<()> {
-    let Some(filter) = filters.first() else {
-        return Ok(());
-    };
-    let instead = match filter.split_once('=').map(|(key, _)| key) {
-        Some("until") => "image prune --filter until=… applies it to images",
-        Some("label") => "volume prune --filter label=… applies it to volumes",
-        _ => anyhow::bail!("invalid filter {filter:?}: system prune filters by until= and label="),
-    };
-    anyhow::bail!(
-        "system prune cannot apply --filter {filter}: skiff's container and network prunes take no filters yet, and ignoring it there would remove more than asked; {instead}"
-    )
 }
 
 /// The question `podman system prune` asks, in its words (tabs included).
@@ -125,13 +112,21 @@ struct Removed {
 /// only they used are unused by the time their prunes look. One pass suffices: in skiff no image,
 /// network or volume holds another, so no later prune frees something an earlier one kept.
 /// `image::prune` forgets the build-cache entries of the images it removes, which is the
-/// "dangling build cache" (with -a, all of it that names unused images).
-fn prune_all(ctx: &Context, all: bool, volumes: bool, removed: &mut Removed) -> anyhow::Result<()> {
-    removed.containers = crate::container::prune(ctx).context("pruning containers")?;
-    removed.images = crate::image::prune(ctx, all, None).context("pruning images")?;
-    removed.networks = crate::network::manage::prune(ctx).context("pruning networks")?;
+/// "dangling build cache" (with -a, all of it that names unused images). As Podman's, every
+/// prune gets the same filters (Podman passes them to its volume prune too, whose until= is the
+/// volume's creation time; it is Docker that refuses until= with --volumes).
+fn prune_all(
+    ctx: &Context,
+    all: bool,
+    volumes: bool,
+    filters: &PruneFilters,
+    removed: &mut Removed,
+) -> anyhow::Result<()> {
+    removed.containers = crate::container::prune(ctx, filters).context("pruning containers")?;
+    removed.images = crate::image::prune(ctx, all, filters).context("pruning images")?;
+    removed.networks = crate::network::manage::prune(ctx, filters).context("pruning networks")?;
     if volumes {
-        removed.volumes = crate::volume::prune(ctx, &[]).context("pruning volumes")?;
+        removed.volumes = crate::volume::prune(ctx, filters).context("pruning volumes")?;
     }
     Ok(())
 }
@@ -203,22 +198,5 @@ mod tests {
             "Deleted Containers\nc1\nc2\nDeleted Images\ni1\nDeleted Networks\nnet\n"
         );
         assert_eq!(Removed::default().render(), "");
-    }
-
-    #[test]
-    fn filters_are_refused_with_the_prune_that_can_apply_them() {
-        assert!(refuse_filters(&[]).is_ok());
-        let until = refuse_filters(&["until=24h".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(until.contains("image prune --filter until="), "{until}");
-        let label = refuse_filters(&["label=a=b".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(label.contains("volume prune --filter label="), "{label}");
-        let other = refuse_filters(&["dangling=true".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(other.starts_with("invalid filter"), "{other}");
     }
 }

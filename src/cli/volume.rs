@@ -16,7 +16,8 @@ pub enum VolumeCommand {
     Inspect(InspectArgs),
     #[command(name = "rm", visible_alias = "remove")]
     Rm(RmArgs),
-    Prune(VolumePruneArgs),
+    /// Remove every volume no container uses (with --filter, only those that match).
+    Prune(super::PruneArgs),
     Exists(ExistsArgs),
     Export(ExportArgs),
     Import(ImportArgs),
@@ -29,7 +30,10 @@ impl VolumeCommand {
             VolumeCommand::Ls(a) => a.run(ctx),
             VolumeCommand::Inspect(a) => a.run(ctx),
             VolumeCommand::Rm(a) => a.run(ctx),
-            VolumeCommand::Prune(a) => a.run(ctx),
+            VolumeCommand::Prune(a) => {
+                let filters = a.filters("volume prune")?;
+                a.report(volume::prune(ctx, &filters))
+            }
             VolumeCommand::Exists(a) => a.run(ctx),
             VolumeCommand::Export(a) => a.run(ctx),
             VolumeCommand::Import(a) => a.run(ctx),
@@ -179,29 +183,6 @@ impl RmArgs {
             println!("{name}");
         }
         Ok(0)
-    }
-}
-
-/// Remove every volume no container uses.
-#[derive(Debug, Args)]
-pub struct VolumePruneArgs {
-    #[command(flatten)]
-    prune: super::PruneArgs,
-    /// Only volumes with this label: label=KEY[=VALUE]. Repeatable.
-    #[arg(long = "filter", value_name = "label=KEY[=VALUE]")]
-    filter: Vec<String>,
-}
-
-impl VolumePruneArgs {
-    fn run(self, ctx: &Context) -> Outcome {
-        let mut labels = Vec::new();
-        for filter in &self.filter {
-            match filter.strip_prefix("label=") {
-                Some(label) => labels.push(label.to_string()),
-                None => anyhow::bail!("invalid filter {filter:?}: volume prune filters by label="),
-            }
-        }
-        self.prune.report(volume::prune(ctx, &labels))
     }
 }
 

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 
 use crate::context::Context;
+use crate::filter::PruneFilters;
 use crate::image;
 use crate::network::{self, NetworkRequest};
 use crate::runtime::{self, ContainerSpec, NetworkBackend, NetworkMode, ProcessSpec};
@@ -788,12 +789,23 @@ pub fn rename(ctx: &Context, reference: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `container prune`: removes every container that is not running; returns their ids.
-pub fn prune(ctx: &Context) -> Result<Vec<String>> {
+/// `container prune`: removes every container that is not running and that `filters` match
+/// (as Podman's: `until=` on when it was created, `label=`/`label!=` on its labels, the image's
+/// included); returns their ids. Without filters a container whose record cannot be read goes
+/// too; with them it stays, as it cannot be shown to match.
+pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
+    let wanted = |id: &str| {
+        filters.is_empty()
+            || ctx
+                .store
+                .read_container(id)
+                .is_ok_and(|c| filters.matches(Some(&c.created), &c.labels))
+    };
     let stopped: Vec<String> = ctx
         .store
         .container_ids()
         .into_iter()
+        .filter(|id| wanted(id))
         .filter(|id| current_state(ctx, id).status != Status::Running)
         .collect();
     remove(ctx, &stopped, false, false)

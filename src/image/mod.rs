@@ -17,6 +17,7 @@ pub use transfer::{
 };
 
 use crate::context::Context;
+use crate::filter::PruneFilters;
 use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::{self, Store};
 use config::ImageConfig;
@@ -256,25 +257,25 @@ pub enum Removal {
 /// Removes images (`rmi`). A name of an image with other names is only untagged; an ID removes the
 /// image. An image used by a container is refused unless `force`, which removes the containers.
 /// `image prune`: removes the images no container uses that have no name (with `all`: every
-/// such image, named or not), created before `until` when given; the build cache forgets them.
-/// Returns the removed IDs.
-pub fn prune(ctx: &Context, all: bool, until: Option<jiff::Timestamp>) -> Result<Vec<String>> {
+/// such image, named or not) that `filters` match: `until=` on the config's creation time,
+/// `label=`/`label!=` on its labels (an image whose config cannot be read is kept then); the
+/// build cache forgets them. Returns the removed IDs.
+pub fn prune(ctx: &Context, all: bool, filters: &PruneFilters) -> Result<Vec<String>> {
     let lock = ctx.store.lock()?;
     let mut index = ImageIndex::load(&ctx.store)?;
-    let old_enough = |image: &ImageRecord| match until {
-        None => true,
-        Some(until) => read_config(&ctx.store, image)
-            .ok()
-            .and_then(|c| c.created)
-            .and_then(|created| created.parse::<jiff::Timestamp>().ok())
-            .is_some_and(|created| created < until),
+    let wanted = |image: &ImageRecord| {
+        filters.is_empty()
+            || read_config(&ctx.store, image).is_ok_and(|c| {
+                let labels = c.config.labels.unwrap_or_default();
+                filters.matches(c.created.as_deref(), &labels)
+            })
     };
     let doomed: Vec<String> = index
         .images
         .iter()
         .filter(|i| all || i.names.is_empty())
         .filter(|i| containers_using(&ctx.store, &i.id).is_empty())
-        .filter(|i| old_enough(i))
+        .filter(|i| wanted(i))
         .map(|i| i.id.clone())
         .collect();
     index.images.retain(|i| !doomed.contains(&i.id));

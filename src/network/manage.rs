@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 
 use crate::context::Context;
+use crate::filter::PruneFilters;
 use crate::store::containers::ContainerRecord;
 use crate::store::networks::NetworkRecord;
 
@@ -436,12 +437,17 @@ pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<String> {
     Ok(network.name)
 }
 
-/// `network prune`: removes every network no container is on; returns their names.
-pub fn prune(ctx: &Context) -> Result<Vec<String>> {
+/// `network prune`: removes every network no container is on that `filters` match (as Podman's:
+/// `until=` on when it was created, `label=`/`label!=` on its labels); returns their names. The
+/// default network is no record here, so it is never pruned, as in Podman. Every record skiff
+/// writes carries its creation time (one without cannot be read, so no prune sees it).
+pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
     let lock = ctx.store.lock()?;
     let mut removed = Vec::new();
     for network in ctx.store.all_networks() {
-        if users(ctx, &network.name).is_empty() {
+        if filters.matches(Some(&network.created), &network.labels)
+            && users(ctx, &network.name).is_empty()
+        {
             ctx.store.remove_network(&lock, &network.name)?;
             super::bridges::remove_bridge(ctx, &network)?;
             removed.push(network.name);

@@ -156,7 +156,18 @@ pub struct DnsOptions {
 }
 
 impl DnsOptions {
-    pub fn check(&self) -> Result<()> {
+    /// From `--dns`, `--dns-search` and `--dns-option`, checked.
+    pub fn from_flags(servers: &[String], search: &[String], options: &[String]) -> Result<Self> {
+        let dns = DnsOptions {
+            servers: servers.to_vec(),
+            search: search.to_vec(),
+            options: options.to_vec(),
+        };
+        dns.check()?;
+        Ok(dns)
+    }
+
+    fn check(&self) -> Result<()> {
         for server in &self.servers {
             if server.parse::<std::net::IpAddr>().is_err() {
                 bail!("invalid --dns {server:?}: a name server is an IP address");

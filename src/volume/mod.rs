@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::container::current_state;
 use crate::context::Context;
+use crate::filter::{LabelFilter, PruneFilters};
 use crate::store::containers::{ContainerRecord, Status};
 use crate::store::volumes::VolumeRecord;
 use crate::store::StoreLock;
@@ -159,8 +160,9 @@ pub fn remove_locked(ctx: &Context, lock: &StoreLock, volume: &VolumeRecord) -> 
     }
 }
 
-/// `volume prune`: every volume no container uses; returns their names.
-pub fn prune(ctx: &Context, label_filters: &[String]) -> Result<Vec<String>> {
+/// `volume prune`: every volume no container uses that `filters` match (as Podman's: `until=` on
+/// when it was created, `label=`/`label!=` on its labels); returns their names.
+pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
     let used: Vec<String> = ctx
         .store
         .all_containers()
@@ -172,18 +174,10 @@ pub fn prune(ctx: &Context, label_filters: &[String]) -> Result<Vec<String>> {
         .all_volumes()
         .into_iter()
         .filter(|v| !used.contains(&v.name))
-        .filter(|v| label_filters.iter().all(|f| label_matches(&v.labels, f)))
+        .filter(|v| filters.matches(Some(&v.created), &v.labels))
         .map(|v| v.name)
         .collect();
     remove(ctx, &doomed, false)
-}
-
-/// `label=KEY` or `label=KEY=VALUE` (the `label=` already stripped).
-fn label_matches(labels: &BTreeMap<String, String>, filter: &str) -> bool {
-    match filter.split_once('=') {
-        Some((key, value)) => labels.get(key).is_some_and(|v| v == value),
-        None => labels.contains_key(filter),
-    }
 }
 
 /// `volume ls --filter`: name=, label=, dangling=true|false, driver=local.
@@ -198,7 +192,7 @@ pub fn matches_filters(
             .ok_or_else(|| anyhow::anyhow!("invalid filter {filter:?}: expected KEY=VALUE"))?;
         let keep = match key {
             "name" => volume.name.contains(value),
-            "label" => label_matches(&volume.labels, value),
+            "label" => LabelFilter::parse(value)?.matches(&volume.labels),
             "driver" => value == "local",
             "dangling" => {
                 let dangling = users(containers, &volume.name).is_empty();

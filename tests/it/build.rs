@@ -493,3 +493,107 @@ fn pull_policies_decide_where_the_base_image_comes_from() {
         "new\n"
     );
 }
+
+#[test]
+fn build_writes_its_files_out_and_gives_every_run_step_hosts_dns_and_volumes() {
+    let Some(env) = TestEnv::rootless("build-output") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let text = format!(
+        "FROM {image}\nCOPY . /ctx/\nRUN grep db.local /etc/hosts > /hosts-seen\n\
+         RUN grep nameserver /etc/resolv.conf > /dns-seen\n\
+         RUN cat /shared/in > /from-volume && echo w > /shared/written\n"
+    );
+    let dir = context(
+        &env,
+        &[
+            ("Dockerfile", &text),
+            ("kept.txt", "kept\n"),
+            ("secret.key", "never copied\n"),
+            ("custom-ignore", "*.key\ncustom-ignore\n"),
+        ],
+    );
+    let shared = env.build_context("shared", &[("in", "from the host\n")]);
+    let out_dir = env.path("out");
+    let volume = format!("{shared}:/shared");
+    let ignore = format!("{dir}/custom-ignore");
+    let output = format!("type=local,dest={}", out_dir.display());
+    let out = env
+        .skiff(&[
+            "build",
+            "--progress=quiet",
+            "--add-host",
+            "db.local:10.1.2.3",
+            "--dns",
+            "10.9.9.9",
+            "-v",
+            &volume,
+            "--env",
+            "MODE=prod",
+            "--ignorefile",
+            &ignore,
+            "-o",
+            &output,
+            "-t",
+            "written",
+            &dir,
+        ])
+        .stdout();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let read = |name: &str| std::fs::read_to_string(out_dir.join(name)).unwrap();
+    assert!(
+        read("hosts-seen").starts_with("10.1.2.3"),
+        "{}",
+        read("hosts-seen")
+    );
+    assert_eq!(read("dns-seen"), "nameserver 10.9.9.9\n");
+    assert_eq!(read("from-volume"), "from the host\n");
+    assert_eq!(read("ctx/kept.txt"), "kept\n");
+    assert!(!out_dir.join("ctx/secret.key").exists());
+    assert!(!out_dir.join("ctx/custom-ignore").exists());
+    // The volume's writes reached the host, and are not in the image.
+    assert_eq!(
+        std::fs::read_to_string(env.path("shared/written")).unwrap(),
+        "w\n"
+    );
+    let (_, stderr) = env
+        .skiff(&["run", "--rm", "written", "ls", "/shared/written"])
+        .assert_exit(1);
+    assert!(stderr.contains("No such file"), "{stderr}");
+    let shown = env
+        .skiff(&["run", "--rm", "written", "sh", "-c", "echo $MODE"])
+        .stdout();
+    assert_eq!(shown, "prod\n");
+    // A tar archive instead, from the cached build.
+    let archive = env.path("out.tar");
+    let output = format!("type=tar,dest={}", archive.display());
+    env.skiff(&[
+        "build",
+        "-q",
+        "-v",
+        &volume,
+        "--ignorefile",
+        &ignore,
+        "-o",
+        &output,
+        &dir,
+    ])
+    .stdout();
+    let bytes = std::fs::read(&archive).unwrap();
+    let names: Vec<String> = tar::Archive::new(&bytes[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.trim_start_matches("./") == "hosts-seen"),
+        "{names:?}"
+    );
+    let (_, stderr) = env.skiff(&["build", "--rm=false", &dir]).assert_exit(125);
+    assert!(stderr.contains("always removes"), "{stderr}");
+    let (_, stderr) = env.skiff(&["build", "-o", "-", &dir]).assert_exit(125);
+    assert!(stderr.contains("name a file"), "{stderr}");
+}

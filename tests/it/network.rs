@@ -6,7 +6,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{each_env, until, TestEnv};
+use crate::common::{each_env, until, TestEnv, UNTIL_THE_FUTURE};
 
 /// A host TCP port nothing listens on now.
 fn free_port() -> u16 {
@@ -481,6 +481,53 @@ fn containers_on_a_user_defined_network_find_each_other() {
             .skiff(&["run", "--rm", "--network", "nowhere", image, "true"])
             .assert_exit(125);
         assert!(stderr.contains("network not found"), "{stderr}");
+    }
+}
+
+#[test]
+fn network_prune_filters_by_until_and_labels() {
+    for env in each_env("network-prune-filters") {
+        let image = env.load_testbox();
+        for (name, labels) in [
+            ("net-a", &["--label", "team=a"][..]),
+            ("net-b", &["--label", "team=b"][..]),
+            ("net-n", &[][..]),
+            ("net-busy", &["--label", "team=a"][..]),
+        ] {
+            let mut args = vec!["network", "create"];
+            args.extend_from_slice(labels);
+            args.push(name);
+            env.skiff(&args).stdout();
+        }
+        // A network a container is on stays, whatever the filters say.
+        env.skiff(&["create", "--network", "net-busy", image, "true"])
+            .stdout();
+        let prune = |filters: &[&str]| {
+            let mut args = vec!["network", "prune"];
+            for filter in filters {
+                args.extend_from_slice(&["--filter", filter]);
+            }
+            env.skiff(&args).stdout()
+        };
+        // All of them are younger than an hour.
+        assert_eq!(prune(&["until=1h"]), "");
+        assert_eq!(prune(&["label=team=a"]), "net-a\n");
+        assert_eq!(prune(&["label!=team"]), "net-n\n");
+        assert_eq!(prune(&["label=team=b", "until=2000-01-01T00:00:00Z"]), "");
+        assert_eq!(prune(&["label=team", UNTIL_THE_FUTURE]), "net-b\n");
+        let (stdout, stderr) = env
+            .skiff(&["network", "prune", "--filter", "dangling=true"])
+            .assert_exit(125);
+        assert_eq!(stdout, "");
+        assert!(
+            stderr.contains("network prune filters by until=, label= and label!="),
+            "{stderr}"
+        );
+        let left = env.skiff(&["network", "ls", "-q"]).stdout();
+        assert!(left.contains("net-busy\n"), "{left}");
+        assert!(!left.contains("net-a\n"), "{left}");
+        env.skiff(&["rm", "--all"]).stdout();
+        assert_eq!(prune(&[]), "net-busy\n");
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{each_env, TestEnv};
+use crate::common::{each_env, TestEnv, UNTIL_THE_FUTURE};
 
 /// The report's sections: each "Deleted …" heading with the lines under it.
 fn sections(report: &str) -> BTreeMap<String, Vec<String>> {
@@ -225,20 +225,110 @@ fn system_prune_all_removes_unused_named_images_but_keeps_those_in_use() {
 }
 
 #[test]
-fn system_prune_refuses_filters_it_cannot_apply_to_every_kind() {
-    for env in each_env("system-prune-filter") {
+fn system_prune_filters_apply_to_every_kind_pruned() {
+    for env in each_env("system-prune-filters") {
+        let image = env.load_testbox();
+        // One of each kind per group: labelled group=a, labelled group=b, and unlabelled.
+        let mut made = BTreeMap::new();
+        for (group, label) in [("a", "group=a"), ("b", "group=b"), ("n", "")] {
+            let labels: &[&str] = if label.is_empty() {
+                &[]
+            } else {
+                &["--label", label]
+            };
+            let name = |kind: &str| format!("{kind}-{group}");
+            let mut run = vec!["run", "--name"];
+            let container_name = name("ctr");
+            run.push(&container_name);
+            run.extend_from_slice(labels);
+            run.extend_from_slice(&[image, "true"]);
+            env.skiff(&run).stdout();
+            let container = full_id(&env, &container_name);
+            // commit keeps the container's labels: the image is in the group too.
+            let committed = env
+                .skiff(&["commit", &container_name])
+                .stdout()
+                .trim()
+                .to_string();
+            let network = name("net");
+            let mut create = vec!["network", "create"];
+            create.extend_from_slice(labels);
+            create.push(&network);
+            env.skiff(&create).stdout();
+            let volume = name("vol");
+            let mut create = vec!["volume", "create"];
+            create.extend_from_slice(labels);
+            create.push(&volume);
+            env.skiff(&create).stdout();
+            made.insert(group, (container, committed, network, volume));
+        }
+        let expect = |group: &str| {
+            let (container, image, network, volume) = made[group].clone();
+            BTreeMap::from([
+                ("Deleted Containers".to_string(), vec![container]),
+                ("Deleted Images".to_string(), vec![image]),
+                ("Deleted Networks".to_string(), vec![network]),
+                ("Deleted Volumes".to_string(), vec![volume]),
+            ])
+        };
+        let prune = |filters: &[&str]| {
+            let mut args = vec!["system", "prune", "-f", "--volumes"];
+            for filter in filters {
+                args.extend_from_slice(&["--filter", filter]);
+            }
+            env.skiff(&args).stdout()
+        };
+
+        // Everything is younger than an hour: nothing goes.
+        assert_eq!(prune(&["until=1h"]), "");
+        assert_eq!(env.skiff(&["ps", "-aq"]).stdout().lines().count(), 3);
+        assert_eq!(
+            env.skiff(&["volume", "ls", "-q"]).stdout().lines().count(),
+            3
+        );
+
+        let report = prune(&["label=group=a"]);
+        assert_eq!(sections(&report), expect("a"), "{report}");
+        let report = prune(&["label!=group"]);
+        assert_eq!(sections(&report), expect("n"), "{report}");
+        let report = prune(&["label=group", UNTIL_THE_FUTURE]);
+        assert_eq!(sections(&report), expect("b"), "{report}");
+
+        assert_eq!(env.skiff(&["ps", "-aq"]).stdout(), "");
+        assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "");
+        let networks = lines(env.skiff(&["network", "ls", "-q"]).stdout());
+        assert!(
+            !networks.iter().any(|n| n.starts_with("net-")),
+            "{networks:?}"
+        );
+        assert_eq!(env.skiff(&["images", "-aq"]).stdout().lines().count(), 1);
+    }
+}
+
+#[test]
+fn system_prune_refuses_a_filter_it_cannot_apply_and_removes_nothing() {
+    for env in each_env("system-prune-bad-filter") {
         env.skiff(&["network", "create", "idle"]).stdout();
         for (filter, expected) in [
-            ("until=1h", "image prune --filter until="),
-            ("label=keep", "volume prune --filter label="),
-            ("dangling=true", "invalid filter"),
+            (
+                "dangling=true",
+                "invalid filter \"dangling=true\": system prune filters by until=, label= and label!=",
+            ),
+            ("until=soon", "invalid until=soon"),
+            ("label=", "invalid label filter"),
         ] {
-            let (stdout, stderr) = env
-                .skiff(&["system", "prune", "-f", "--filter", filter])
-                .assert_exit(125);
-            assert_eq!(stdout, "");
-            assert!(stderr.starts_with("Error: "), "{stderr}");
-            assert!(stderr.contains(expected), "{filter}: {stderr}");
+            // Refused before the question: without -f nothing is asked either.
+            for force in [true, false] {
+                let mut args = vec!["system", "prune", "--filter", filter];
+                if force {
+                    args.push("-f");
+                }
+                let (stdout, stderr) = env.skiff(&args).stdin("y\n").assert_exit(125);
+                assert_eq!(stdout, "");
+                assert!(stderr.starts_with("Error: "), "{stderr}");
+                assert!(stderr.contains(expected), "{filter}: {stderr}");
+                assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            }
         }
         assert!(lines(env.skiff(&["network", "ls", "-q"]).stdout()).contains(&"idle".into()));
     }

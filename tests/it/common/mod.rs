@@ -17,6 +17,9 @@ use nix::unistd::Pid;
 pub const TEST_USER: &str = "skiff-test";
 /// No skiff command in the tests takes long; one that hangs fails its test instead of the run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+/// A prune filter for a time after everything a test makes (3000-01-01, as a Unix time): it
+/// matches all, so that `until=` can be seen to remove things without the test sleeping.
+pub const UNTIL_THE_FUTURE: &str = "until=32503680000";
 const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn is_root() -> bool {

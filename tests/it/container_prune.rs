@@ -1,0 +1,58 @@
+//! `container prune --filter`: Podman's until= (created before then) and label=/label!=, which
+//! narrow what the prune removes and never reach a running container.
+
+use crate::common::{each_env, UNTIL_THE_FUTURE};
+
+#[test]
+fn container_prune_filters_by_until_and_labels() {
+    for env in each_env("container-prune-filters") {
+        let image = env.load_testbox();
+        for (name, labels) in [
+            ("ctr-a", &["--label", "team=a"][..]),
+            ("ctr-b", &["--label", "team=b"][..]),
+            ("ctr-n", &[][..]),
+        ] {
+            let mut args = vec!["create", "--name", name];
+            args.extend_from_slice(labels);
+            args.extend_from_slice(&[image, "true"]);
+            env.skiff(&args).stdout();
+        }
+        env.skiff(&[
+            "run", "-d", "--name", "up", "-l", "team=a", image, "sleep", "600",
+        ])
+        .stdout();
+        let id = |name: &str| {
+            env.skiff(&["inspect", "--format", "{{.Id}}", name])
+                .stdout()
+        };
+        let (a, b, n) = (id("ctr-a"), id("ctr-b"), id("ctr-n"));
+        let prune = |filters: &[&str]| {
+            let mut args = vec!["container", "prune", "-f"];
+            for filter in filters {
+                args.extend_from_slice(&["--filter", filter]);
+            }
+            env.skiff(&args).stdout()
+        };
+
+        // All of them are younger than an hour.
+        assert_eq!(prune(&["until=1h"]), "");
+        // The running container has the label too, and stays.
+        assert_eq!(prune(&["label=team=a"]), a);
+        assert_eq!(prune(&["label!=team"]), n);
+        assert_eq!(prune(&["label=team=b", "until=2000-01-01T00:00:00Z"]), "");
+        assert_eq!(prune(&["label=team", UNTIL_THE_FUTURE]), b);
+        let (stdout, stderr) = env
+            .skiff(&["container", "prune", "--filter", "status=exited"])
+            .assert_exit(125);
+        assert_eq!(stdout, "");
+        assert!(
+            stderr.contains("container prune filters by until=, label= and label!="),
+            "{stderr}"
+        );
+        assert_eq!(
+            env.skiff(&["ps", "-a", "--format", "{{.Names}}"]).stdout(),
+            "up\n"
+        );
+        env.skiff(&["rm", "-f", "up"]).stdout();
+    }
+}
