@@ -141,11 +141,7 @@ pub fn matching_sources(context: &Path, source: &str, ignore: &Ignore) -> Result
         }
     }
     let has_wildcard = |text: &str| text.contains(['*', '?', '[']);
-    let name = relative
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !has_wildcard(&name) {
+    if !has_wildcard(&relative.to_string_lossy()) {
         let path = context.join(relative);
         let excluded = ignore.excludes(relative) && !relative.as_os_str().is_empty();
         if excluded || std::fs::symlink_metadata(&path).is_err() {
@@ -153,13 +149,32 @@ pub fn matching_sources(context: &Path, source: &str, ignore: &Ignore) -> Result
         }
         return Ok(vec![path]);
     }
-    let parent = context.join(relative.parent().unwrap_or(Path::new("")));
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&parent)
-        .with_context(|| format!("reading {}", parent.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
-        .map(|e| e.path())
-        .filter(|path| !ignore.excludes(path.strip_prefix(context).unwrap_or(path)))
+    // Component by component, as Go's filepath.Glob: a pattern matches names in one directory.
+    let mut found = vec![PathBuf::new()];
+    for component in relative.components() {
+        let part = component.as_os_str().to_string_lossy();
+        let mut next = Vec::new();
+        for prefix in &found {
+            if !has_wildcard(&part) {
+                next.push(prefix.join(&*part));
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(context.join(prefix)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if wildcard_match(&part, &entry.file_name().to_string_lossy()) {
+                    next.push(prefix.join(entry.file_name()));
+                }
+            }
+        }
+        found = next;
+    }
+    let mut found: Vec<PathBuf> = found
+        .into_iter()
+        .filter(|path| !ignore.excludes(path))
+        .map(|path| context.join(path))
+        .filter(|path| std::fs::symlink_metadata(path).is_ok())
         .collect();
     found.sort();
     if found.is_empty() {
@@ -443,6 +458,10 @@ mod tests {
         assert!(matching_sources(context.path(), "*.none", &none).is_err());
         let texts = matching_sources(context.path(), "*.txt", &none).unwrap();
         assert_eq!(texts.len(), 2);
+        // Patterns in any component, each matched within its directory.
+        let deep = matching_sources(context.path(), "d*/s?b/*", &none).unwrap();
+        assert_eq!(deep, [context.path().join("dir/sub/f")]);
+        assert!(matching_sources(context.path(), "*/f", &none).is_err());
         let mut sources = texts.clone();
         sources.extend(matching_sources(context.path(), "dir", &none).unwrap());
         let plan = CopyPlan {

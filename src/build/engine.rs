@@ -1160,18 +1160,18 @@ impl Builder<'_> {
                 let holder = scratch.join(number.to_string());
                 std::fs::create_dir_all(&holder)?;
                 let inside = Path::new("/").join(source.trim_start_matches('/'));
-                let name = inside
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                // A pattern in the last name: its directory is copied out and matched there.
-                let fetched = match has_wildcard(&name) {
-                    true => inside.parent().unwrap_or(Path::new("/")),
+                // With a pattern: the directory above its first wildcard is copied out, and
+                // the rest matched there.
+                let literal: PathBuf = inside
+                    .components()
+                    .take_while(|c| !has_wildcard(&c.as_os_str().to_string_lossy()))
+                    .collect();
+                let pattern = inside.strip_prefix(&literal).unwrap_or(&inside);
+                let patterned = !pattern.as_os_str().is_empty();
+                let fetched = match patterned {
+                    true => literal.as_path(),
                     false => &inside,
                 };
-                if has_wildcard(&fetched.to_string_lossy()) {
-                    bail!("{source}: skiff takes wildcards in the last name of a path only");
-                }
                 crate::container::copy::copy(
                     self.ctx,
                     &crate::container::copy::Location::Container {
@@ -1183,10 +1183,10 @@ impl Builder<'_> {
                 )
                 .with_context(|| format!("copying {source} out"))?;
                 let copied = holder.join(fetched.file_name().unwrap_or_default());
-                match has_wildcard(&name) {
+                match patterned {
                     true => found.extend(super::copy::matching_sources(
                         &copied,
-                        &name,
+                        &pattern.to_string_lossy(),
                         &super::copy::Ignore::default(),
                     )?),
                     false => found.push(copied),

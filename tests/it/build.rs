@@ -341,7 +341,8 @@ fn run_mounts_give_secrets_caches_and_bound_files_to_one_step_only() {
              RUN --mount=type=bind,from=tools,source=/out/sub,target=/mnt cat /mnt/d.txt > /from-stage\n\
              RUN --mount=type=tmpfs,target=/scratch sh -c 'echo t > /scratch/f; cat /scratch/f > /tmpfs'\n\
              COPY --from=tools /out/*.txt /globbed/\n\
-             CMD [\"sh\", \"-c\", \"cat /secret-size /secret-mode /env-size /absent /cache-runs /cache-owner /bound /from-stage /tmpfs; ls /globbed; ls /run/secrets /cache /scratch /mnt 2>&1 | wc -l\"]\n"
+             COPY --from=tools /o*/s?b/*.txt /deep/\n\
+             CMD [\"sh\", \"-c\", \"cat /secret-size /secret-mode /env-size /absent /cache-runs /cache-owner /bound /from-stage /tmpfs; ls /globbed /deep; ls /run/secrets /cache /scratch /mnt 2>&1 | wc -l\"]\n"
         );
         let dir = context(
             &env,
@@ -361,7 +362,7 @@ fn run_mounts_give_secrets_caches_and_bound_files_to_one_step_only() {
         // Every mount reached its step; none left a trace (four ls errors, one line each).
         assert_eq!(
             env.skiff(&["run", "--rm", "mounted"]).stdout(),
-            "13\n400\n13\nskipped\n1\n1000\ninput one\ndeep\nt\na.txt\nb.txt\n4\n"
+            "13\n400\n13\nskipped\n1\n1000\ninput one\ndeep\nt\n/deep:\nd.txt\n\n/globbed:\na.txt\nb.txt\n4\n"
         );
         let (_, stderr) = env
             .skiff(&["run", "--rm", "mounted", "ls", "/data/thrown-away"])
