@@ -21,6 +21,8 @@ pub struct StepMounts {
     /// What the mounts add to the step's cache key: their options, the content of what bind
     /// mounts show, and here-documents' bodies. Never a secret's bytes.
     pub key: String,
+    /// Locks on `sharing=locked|private` caches, held while the step runs.
+    pub locks: Vec<std::fs::File>,
 }
 
 /// What preparing the mounts needs from the build.
@@ -136,7 +138,7 @@ pub fn prepare(
             .push_str(&format!("{:?} {:?}\n", mount.kind, mount.options));
         match mount.kind {
             MountKind::Bind => bind(sources, mount, copy_out, &mut step)?,
-            MountKind::Cache => cache(sources.ctx, mount, &mut step)?,
+            MountKind::Cache => cache(sources, mount, index, &mut step)?,
             MountKind::Tmpfs => {
                 let target = target(mount).context("--mount type=tmpfs needs target=PATH")?;
                 let size = option(mount, &["size", "tmpfs-size"])
@@ -233,36 +235,62 @@ fn bind(
 }
 
 /// `type=cache`: a directory kept in the store between builds, by `id` (default: the target),
-/// shared by every build of the user.
-fn cache(ctx: &Context, mount: &RunMount, step: &mut StepMounts) -> Result<()> {
+/// shared by every build of the user. `sharing=locked` waits for another build's step using it
+/// with that sharing to end; `sharing=private` takes a fresh directory, thrown away after the
+/// step, while another step holds it.
+fn cache(
+    sources: &MountSources<'_>,
+    mount: &RunMount,
+    index: usize,
+    step: &mut StepMounts,
+) -> Result<()> {
+    let ctx = sources.ctx;
     let target = target(mount).context("--mount type=cache needs target=PATH")?;
     if option(mount, &["from", "source", "src"]).is_some() {
         bail!("--mount type=cache with from= or source= is not supported by skiff yet");
     }
-    match option(mount, &["sharing"]) {
-        None | Some("shared" | "private" | "locked") => {}
-        Some(other) => bail!("--mount sharing={other}: use shared, private or locked"),
+    let sharing = option(mount, &["sharing"]).unwrap_or("shared");
+    if !matches!(sharing, "shared" | "private" | "locked") {
+        bail!("--mount sharing={sharing}: use shared, private or locked");
     }
     let id = option(mount, &["id"]).unwrap_or(&target);
     let digest = crate::store::sha256_digest(id.as_bytes());
+    let name = digest.trim_start_matches("sha256:");
     let caches = ctx.store.root().join("build-cache-mounts");
-    let dir = caches.join(digest.trim_start_matches("sha256:"));
+    let mut dir = caches.join(name);
     if !dir.exists() {
         // Made beside its place: moving a directory given to another id to another parent
         // would need write access to it.
         let fresh = caches.join(format!(".new-{}", std::process::id()));
-        std::fs::create_dir_all(&fresh).with_context(|| format!("creating {}", fresh.display()))?;
-        let mode = number(mount, "mode", 8, 0o755)?;
-        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(mode))?;
-        give(
-            ctx,
-            &fresh,
-            number(mount, "uid", 10, 0)?,
-            number(mount, "gid", 10, 0)?,
-        )?;
+        new_cache_dir(ctx, mount, &fresh)?;
         // Made whole before it is seen: another build may be making the same one.
         if std::fs::rename(&fresh, &dir).is_err() {
             let _ = std::fs::remove_dir(&fresh);
+        }
+    }
+    if sharing != "shared" {
+        let lock_path = caches.join(format!("{name}.lock"));
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        match (sharing, lock.try_lock()) {
+            (_, Ok(())) => step.locks.push(lock),
+            ("locked", Err(std::fs::TryLockError::WouldBlock)) => {
+                lock.lock()
+                    .with_context(|| format!("locking {}", lock_path.display()))?;
+                step.locks.push(lock);
+            }
+            (_, Err(std::fs::TryLockError::WouldBlock)) => {
+                dir = sources.scratch.join(format!("cache-{index}"));
+                std::fs::create_dir_all(sources.scratch)?;
+                new_cache_dir(ctx, mount, &dir)?;
+            }
+            (_, Err(std::fs::TryLockError::Error(e))) => {
+                return Err(e).with_context(|| format!("locking {}", lock_path.display()))
+            }
         }
     }
     let readonly = flag(mount, &["ro", "readonly"])?;
@@ -277,6 +305,19 @@ fn cache(ctx: &Context, mount: &RunMount, step: &mut StepMounts) -> Result<()> {
         readonly,
     ));
     Ok(())
+}
+
+/// An empty cache directory at `path` with the mount's `mode`, `uid` and `gid`.
+fn new_cache_dir(ctx: &Context, mount: &RunMount, path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    let mode = number(mount, "mode", 8, 0o755)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    give(
+        ctx,
+        path,
+        number(mount, "uid", 10, 0)?,
+        number(mount, "gid", 10, 0)?,
+    )
 }
 
 /// `type=secret`: a `--secret` as a read-only file (default `/run/secrets/ID`, mode 0400) or,

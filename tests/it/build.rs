@@ -598,3 +598,36 @@ fn build_writes_its_files_out_and_gives_every_run_step_hosts_dns_and_volumes() {
     let (_, stderr) = env.skiff(&["build", "-o", "-", &dir]).assert_exit(125);
     assert!(stderr.contains("name a file"), "{stderr}");
 }
+
+#[test]
+fn a_private_cache_in_use_elsewhere_gives_the_step_a_fresh_one() {
+    let Some(env) = TestEnv::rootless("build-cache-sharing") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let text = format!(
+        "FROM {image}\nRUN --mount=type=cache,id=shared-id,target=/c,sharing=private \
+         sh -c 'echo x >> /c/runs; wc -l < /c/runs > /count'\nCMD [\"cat\", \"/count\"]\n"
+    );
+    let dir = context(&env, &[("Dockerfile", &text)]);
+    let count = || {
+        env.skiff(&["build", "-q", "--no-cache", "-t", "counted", &dir])
+            .stdout();
+        env.skiff(&["run", "--rm", "counted"]).stdout()
+    };
+    assert_eq!(count(), "1\n");
+    // Another build holding the cache (its lock taken here): this one gets an empty one.
+    let digest = crate::common::images::sha256_for_tests(b"shared-id");
+    let lock_path = env
+        .store_root()
+        .join("build-cache-mounts")
+        .join(format!("{}.lock", digest.trim_start_matches("sha256:")));
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    lock.lock().unwrap();
+    assert_eq!(count(), "1\n");
+    drop(lock);
+    assert_eq!(count(), "2\n");
+}
