@@ -167,7 +167,7 @@ fn interface_names(proc_net_dev: &str) -> Vec<String> {
         .skip(2)
         .filter_map(|l| l.split(':').next())
         .map(|n| n.trim().to_string())
-        .filter(|n| !n.starts_with("skiff") && !n.starts_with('v'))
+        .filter(|n| !["skiff", "skc", "v"].iter().any(|p| n.starts_with(p)))
         .collect();
     names.sort();
     names
