@@ -55,10 +55,7 @@ measure() {
     podman_reset
 }
 
-if [ "$(id -u)" -eq 0 ]; then
-    chown -R "$user" "$work"
-fi
-as_bench_user measure "$work" "$skiff" "$runs"
+measure_as_bench_user
 
 PYTHONPATH=bench python3 -c '
 import sys, ratios

@@ -60,6 +60,15 @@ as_bench_user() {
     fi
 }
 
+# Gives $work to the benchmark user and runs the script's `measure "$work" "$skiff" "$runs"` as
+# that user.
+measure_as_bench_user() {
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R "$user" "$work"
+    fi
+    as_bench_user measure "$work" "$skiff" "$runs"
+}
+
 # Makes the benchmark's scratch directory $work (named after $1, removed on exit) holding a busybox
 # image tarball, busybox.tar, that the test user can read.
 make_bench_work() {

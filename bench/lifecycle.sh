@@ -42,8 +42,7 @@ measure() {
     podman_reset
 }
 
-[ "$(id -u)" -ne 0 ] || chown -R "$user" "$work"
-as_bench_user measure "$work" "$skiff" "$runs"
+measure_as_bench_user
 
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, sys

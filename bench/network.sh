@@ -66,10 +66,7 @@ measure() {
     podman_reset
 }
 
-if [ "$(id -u)" -eq 0 ]; then
-    chown -R "$user" "$work"
-fi
-as_bench_user measure "$work" "$skiff" "$runs"
+measure_as_bench_user
 
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, sys

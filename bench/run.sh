@@ -73,9 +73,8 @@ measure() {
 if [ "$(id -u)" -eq 0 ]; then
     dir=$repo/target/release
     while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
-    chown -R "$user" "$work"
 fi
-as_bench_user measure "$work" "$skiff" "$runs"
+measure_as_bench_user
 
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, subprocess, sys, datetime, platform

@@ -104,44 +104,9 @@ impl LabelFilter {
     }
 }
 
-/// `until=`'s value, with Podman's three forms: an RFC 3339 time (`2024-05-01T12:00:00Z`), a
-/// Unix time in seconds (`1714564800`, a fraction allowed), or a Go duration before now (`24h`,
-/// `1h30m`).
+/// `until=`'s value: a point in time as [`crate::clock::point_in_time`] reads it.
 pub fn parse_until(value: &str) -> Result<jiff::Timestamp> {
-    if let Ok(time) = value.parse::<jiff::Timestamp>() {
-        return Ok(time);
-    }
-    if let Some(time) = parse_unix_time(value) {
-        return time;
-    }
-    // The build's Go-duration parser (HEALTHCHECK's), so both read durations alike.
-    let nanos = crate::build::engine::parse_duration(value).map_err(|e| {
-        anyhow::anyhow!(
-            "invalid until={value}: {e}; use a duration such as 24h, a Unix time or an RFC 3339 time"
-        )
-    })?;
-    let span = jiff::SignedDuration::from_nanos(i64::try_from(nanos).unwrap_or(i64::MAX));
-    jiff::Timestamp::now()
-        .checked_sub(span)
-        .map_err(|e| anyhow::anyhow!("invalid until={value}: {e}"))
-}
-
-/// `SECONDS` or `SECONDS.FRACTION` since the epoch; None when `value` is not of that shape.
-fn parse_unix_time(value: &str) -> Option<Result<jiff::Timestamp>> {
-    let (seconds, fraction) = value.split_once('.').unwrap_or((value, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if seconds.is_empty() || !digits(seconds) || !digits(fraction) || fraction.len() > 9 {
-        return None;
-    }
-    let time = seconds
-        .parse::<i64>()
-        .map_err(anyhow::Error::from)
-        .and_then(|seconds| {
-            let nanos = format!("{fraction:0<9}").parse::<i32>()?;
-            Ok(jiff::Timestamp::new(seconds, nanos)?)
-        })
-        .map_err(|e| anyhow::anyhow!("invalid until={value}: {e}"));
-    Some(time)
+    crate::clock::point_in_time(value).map_err(|e| anyhow::anyhow!("invalid until={value}: {e}"))
 }
 
 #[cfg(test)]

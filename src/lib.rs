@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod build;
 pub mod cli;
+pub mod clock;
 pub mod container;
 pub mod context;
 pub mod filter;

@@ -31,6 +31,31 @@ fn is_whiteout(meta: &std::fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
+/// Where `relative` is in a stack of unpacked layers (`layers`, topmost first, each holding its
+/// files in `diff/` under `layers_dir`): in the topmost layer that has it. None when no layer
+/// has it, or when a layer above deletes it (a whiteout) or hides it (an opaque directory on
+/// the way), as the union would show it.
+pub fn layer_entry(layers_dir: &Path, layers: &[String], relative: &Path) -> Option<PathBuf> {
+    for layer in layers {
+        let diff = layers_dir.join(layer).join("diff");
+        let candidate = diff.join(relative);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(meta) if is_whiteout(&meta) => return None,
+            Ok(_) => return Some(candidate),
+            Err(_) => {
+                let hidden = relative
+                    .ancestors()
+                    .skip(1)
+                    .any(|dir| is_opaque(&diff.join(dir)));
+                if hidden {
+                    return None;
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Whether the directory at `path` is marked opaque: it hides what lower layers have in it.
 pub fn is_opaque(path: &Path) -> bool {
     OPAQUE_XATTRS.iter().any(|name| {

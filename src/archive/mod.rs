@@ -24,7 +24,7 @@ mod image_tests;
 
 pub use apply::{apply_layer, ApplyOptions, ApplyStats};
 pub use compression::{decompress, sniff_compression, Compression};
-pub use diff::{is_opaque, list_changes, write_layer, Change};
+pub use diff::{is_opaque, layer_entry, list_changes, write_layer, Change};
 pub use image_read::{ArchiveFormat, ArchiveImage, ArchiveLayer, ImageArchive, LayerReader};
 pub use image_write::{write_docker_archive, write_oci_archive, SaveImage, SaveLayer};
 

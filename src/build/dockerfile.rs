@@ -535,9 +535,30 @@ fn run_mount(reader: &Reader<'_>, at: usize, value: &str) -> Result<RunMount, Pa
             "dst" | "destination" => "target",
             "src" => "source",
             "readonly" => "ro",
+            "readwrite" => "rw",
             other => other,
         };
         options.insert(key.to_string(), value.to_string());
+    }
+    // Every option a kind takes (aliases already made canonical); any other is refused rather
+    // than ignored.
+    let known: &[&str] = match kind {
+        MountKind::Bind => &["target", "source", "from", "rw"],
+        MountKind::Cache => &[
+            "target", "id", "sharing", "mode", "uid", "gid", "ro", "from", "source",
+        ],
+        MountKind::Secret => &["target", "id", "required", "mode", "uid", "gid", "env"],
+        MountKind::Tmpfs => &["target", "size"],
+    };
+    if let Some(unknown) = options.keys().find(|key| !known.contains(&key.as_str())) {
+        return Err(reader.error(
+            at,
+            format!(
+                "RUN --mount={value}: type={} takes no {unknown} option (it takes {})",
+                format!("{kind:?}").to_lowercase(),
+                known.join(", ")
+            ),
+        ));
     }
     let needs_target = !matches!(kind, MountKind::Secret);
     if needs_target && !options.contains_key("target") {
@@ -1027,6 +1048,10 @@ mod tests {
         assert!(error("FROM busybox\nCOPY --chmod=rwx a /b\n").contains("octal"));
         assert!(error("FROM busybox\nRUN --mount=type=nfs,target=/x true\n").contains("type=nfs"));
         assert!(error("FROM busybox\nRUN --mount=type=cache true\n").contains("target"));
+        assert_eq!(
+            error("FROM busybox\nRUN --mount=type=tmpfs,target=/t,mode=0700 true\n"),
+            "Containerfile:2: RUN --mount=type=tmpfs,target=/t,mode=0700: type=tmpfs takes no mode option (it takes target, size)"
+        );
         assert!(error("FROM busybox\nRUN --network=bridge true\n").contains("none or host"));
         assert!(error("FROM a AS x\nFROM b AS X\n").starts_with("Containerfile:2: duplicate stage"));
         assert!(error("FROM a AS 9x\n").contains("invalid stage name"));

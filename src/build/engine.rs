@@ -243,11 +243,17 @@ impl Builder<'_> {
         if self.options.no_cache {
             return None;
         }
+        let id = self.cached_image(key)?;
+        self.say(&format!("--> Using cache {id}"));
+        Some(id)
+    }
+
+    /// The image the cache holds under `key`, when it is still in the store.
+    fn cached_image(&self, key: &str) -> Option<String> {
         let id = std::fs::read_to_string(cache_dir(self.ctx).join(key)).ok()?;
         let id = id.trim().to_string();
         let index = ImageIndex::load(&self.ctx.store).ok()?;
         index.by_id(&id)?;
-        self.say(&format!("--> Using cache {id}"));
         Some(id)
     }
 
@@ -273,14 +279,17 @@ impl Builder<'_> {
                 pending.push(base);
             }
             for step in &stage.steps {
-                if let Instruction::Copy(CopySpec {
-                    from: Some(from), ..
-                }) = &step.instruction
-                {
-                    if let Some(from) = self.stage_index(from, index) {
-                        pending.push(from);
-                    }
-                }
+                let froms: Vec<&str> = match &step.instruction {
+                    Instruction::Copy(CopySpec {
+                        from: Some(from), ..
+                    }) => vec![from],
+                    Instruction::Run { mounts, .. } => mounts
+                        .iter()
+                        .filter_map(|m| m.options.get("from").map(String::as_str))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                pending.extend(froms.into_iter().filter_map(|f| self.stage_index(f, index)));
             }
         }
         needed
@@ -374,11 +383,17 @@ impl Builder<'_> {
 
     /// `--env` then `--label`: on the target's image only, each a cached step of its own.
     fn finishing_steps(&mut self, mut id: String) -> Result<String> {
+        type Apply = fn(&mut crate::image::config::RunConfig, &str, &str);
+        let set_env: Apply = |run, name, value| run.set_env(name, value);
+        let set_label: Apply = |run, key, value| {
+            let labels = run.labels.get_or_insert_with(BTreeMap::new);
+            labels.insert(key.to_string(), value.to_string());
+        };
         let settings = [
-            ("ENV", self.options.env.clone()),
-            ("LABEL", self.options.labels.clone()),
+            ("ENV", &self.options.env, set_env),
+            ("LABEL", &self.options.labels, set_label),
         ];
-        for (instruction, pairs) in settings {
+        for (instruction, pairs, apply) in settings {
             if pairs.is_empty() {
                 continue;
             }
@@ -390,23 +405,12 @@ impl Builder<'_> {
                 args: BTreeMap::new(),
                 cmd_set: false,
             };
-            let run = &mut state.config.config;
-            for (key, value) in &pairs {
-                match instruction {
-                    "ENV" => {
-                        let env = run.env.get_or_insert_with(Vec::new);
-                        env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(key.as_str()));
-                        env.push(format!("{key}={value}"));
-                    }
-                    _ => {
-                        let labels = run.labels.get_or_insert_with(BTreeMap::new);
-                        labels.insert(key.clone(), value.clone());
-                    }
-                }
-            }
             let shown: Vec<String> = pairs
                 .iter()
-                .map(|(key, value)| format!("{key}={value}"))
+                .map(|(key, value)| {
+                    apply(&mut state.config.config, key, value);
+                    format!("{key}={value}")
+                })
                 .collect();
             let described = format!("{instruction} {}", shown.join(" "));
             let key = self.key(&state, &described, "");
@@ -557,11 +561,8 @@ impl Builder<'_> {
             )
             .as_bytes(),
         );
-        if let Ok(id) = std::fs::read_to_string(cache_dir(self.ctx).join(&key)) {
-            let id = id.trim();
-            if ImageIndex::load(&self.ctx.store)?.by_id(id).is_some() {
-                return Ok(id.to_string());
-            }
+        if let Some(id) = self.cached_image(&key) {
+            return Ok(id);
         }
         let config = ImageConfig {
             created: Some(jiff::Timestamp::now().to_string()),
@@ -721,10 +722,7 @@ impl Builder<'_> {
                 let mut shown = Vec::new();
                 for (name, value) in pairs {
                     let value = self.substitute(state, value).map_err(at)?;
-                    let run = &mut state.config.config;
-                    let env = run.env.get_or_insert_with(Vec::new);
-                    env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(name.as_str()));
-                    env.push(format!("{name}={value}"));
+                    state.config.config.set_env(name, &value);
                     shown.push(format!("{name}={value}"));
                 }
                 described = format!("ENV {}", shown.join(" "));
@@ -784,12 +782,9 @@ impl Builder<'_> {
                 let joined = Path::new(&current).join(&dir);
                 run.working_dir = Some(joined.display().to_string());
                 described = format!("WORKDIR {}", joined.display());
-                if self
-                    .missing_directories(state, &joined)
-                    .map_err(at)?
-                    .is_some()
-                {
-                    return self.make_workdir(state, &joined, &described).map_err(at);
+                let missing = self.missing_directories(state, &joined).map_err(at)?;
+                if !missing.is_empty() {
+                    return self.make_workdir(state, &missing, &described).map_err(at);
                 }
             }
             Instruction::User(user) => {
@@ -860,8 +855,8 @@ impl Builder<'_> {
                             ("StartInterval", &check.start_interval),
                         ] {
                             if let Some(given) = given {
-                                let nanos =
-                                    parse_duration(given).map_err(|e| at(anyhow::anyhow!(e)))?;
+                                let nanos = crate::clock::go_duration(given)
+                                    .map_err(|e| at(anyhow::anyhow!(e)))?;
                                 value[key] = serde_json::json!(nanos);
                             }
                         }
@@ -910,31 +905,33 @@ impl Builder<'_> {
         Ok(None)
     }
 
-    /// The first directory of `path` the image lacks, and those below it: what WORKDIR makes.
-    fn missing_directories(&self, state: &StageState, path: &Path) -> Result<Option<Vec<PathBuf>>> {
+    /// The first directory of `path` the image lacks, and those below it (relative): what
+    /// WORKDIR makes. Empty when the image has them all.
+    fn missing_directories(&self, state: &StageState, path: &Path) -> Result<Vec<PathBuf>> {
         let index = ImageIndex::load(&self.ctx.store)?;
         let image = index.by_id(&state.image_id).context("the image vanished")?;
         let layers: Vec<String> = image.layers.iter().rev().cloned().collect();
+        let layers_dir = self.ctx.store.layers_dir();
         let mut prefix = PathBuf::new();
         let mut missing = Vec::new();
         for part in path.components().skip(1) {
             prefix.push(part);
             if missing.is_empty()
-                && crate::container::userns::image_entry(self.ctx, &layers, &prefix).is_some()
+                && crate::archive::layer_entry(&layers_dir, &layers, &prefix).is_some()
             {
                 continue;
             }
             missing.push(prefix.clone());
         }
-        Ok((!missing.is_empty()).then_some(missing))
+        Ok(missing)
     }
 
-    /// WORKDIR of a directory the image lacks: made (0755, owned by the stage's USER, as
-    /// BuildKit makes it) in a layer of its own.
+    /// WORKDIR of a directory the image lacks: the `missing` directories made (0755, owned by
+    /// the stage's USER, as BuildKit makes them) in a layer of their own.
     fn make_workdir(
         &mut self,
         state: &mut StageState,
-        path: &Path,
+        missing: &[PathBuf],
         described: &str,
     ) -> Result<Option<BuildOutcome>> {
         let key = self.key(state, described, "mkdir");
@@ -948,7 +945,7 @@ impl Builder<'_> {
         };
         let mut archive = tar::Builder::new(Vec::new());
         let now = jiff::Timestamp::now().as_second().max(0) as u64;
-        for directory in self.missing_directories(state, path)?.unwrap_or_default() {
+        for directory in missing {
             let mut header = tar::Header::new_gnu();
             header.set_entry_type(tar::EntryType::Directory);
             header.set_mode(0o755);
@@ -956,7 +953,7 @@ impl Builder<'_> {
             header.set_gid(gid.into());
             header.set_mtime(now);
             header.set_size(0);
-            header.set_path(&directory)?;
+            header.set_path(directory)?;
             header.set_cksum();
             archive.append(&header, std::io::empty())?;
         }
@@ -992,35 +989,16 @@ impl Builder<'_> {
         }
     }
 
-    /// `RUN --mount=…`'s files, in a scratch directory removed after the step.
-    fn step_mounts(
-        &self,
-        state: &StageState,
-        run: &RunWhat<'_>,
-        scratch: &Path,
-    ) -> Result<super::run_mounts::StepMounts> {
-        let mut copy_out = |from: &str, source: &str| -> Result<super::run_mounts::FromFiles> {
-            let image = self.image_of_from(state, from)?;
-            if source.trim_matches('/').is_empty() {
-                return Ok(super::run_mounts::FromFiles {
-                    image,
-                    copied: None,
-                });
-            }
-            let copied = self.copy_out_of(&image, &[source.to_string()], &scratch.join("from"))?;
-            Ok(super::run_mounts::FromFiles {
-                image,
-                copied: copied.into_iter().next(),
-            })
-        };
-        let sources = super::run_mounts::MountSources {
+    /// What a RUN step's mounts give the build: its files are made only when `plan` is given
+    /// back to `prepare` (`run_mounts` explains the two steps).
+    fn mount_sources<'s>(&'s self, scratch: &'s Path) -> super::run_mounts::MountSources<'s> {
+        super::run_mounts::MountSources {
             ctx: self.ctx,
             context: &self.options.context,
             ignore: &self.ignore,
             secrets: &self.options.secrets,
             scratch,
-        };
-        super::run_mounts::prepare(&sources, run.mounts, run.programs, &mut copy_out)
+        }
     }
 
     fn run_step(
@@ -1047,16 +1025,28 @@ impl Builder<'_> {
         let form = run.form;
         let network = run.network;
         let argv = self.command_argv(state, form);
-        let mounts = self.step_mounts(state, run, scratch)?;
+        let sources = self.mount_sources(scratch);
+        let mut image_of = |from: &str| self.image_of_from(state, from);
+        let plan = super::run_mounts::plan(&sources, run.mounts, run.programs, &mut image_of)?;
         let key = self.key(
             state,
             &format!("RUN {}", argv_json(Some(&argv))),
-            &format!("{network:?}\n{}", mounts.key),
+            &format!("{network:?}\n{}", plan.key),
         );
         if let Some(id) = self.reuse(&key) {
             state.image_id = id;
             return Ok(None);
         }
+        let mut copies = 0;
+        let mut copy_out = |image: &str, source: &str| -> Result<PathBuf> {
+            copies += 1;
+            let holder = scratch.join(format!("from-{copies}"));
+            let copied = self.copy_out_of(image, &[source.to_string()], &holder)?;
+            copied.into_iter().next().context("nothing was copied out")
+        };
+        let sources = self.mount_sources(scratch);
+        let mounts =
+            super::run_mounts::prepare(&sources, run.mounts, run.programs, &plan, &mut copy_out)?;
         // Build arguments reach the command as environment, but not the image.
         let mut env: Vec<String> = state
             .args
@@ -1395,39 +1385,6 @@ fn argv_json(argv: Option<&[String]>) -> String {
     serde_json::to_string(&argv.unwrap_or_default()).unwrap_or_default()
 }
 
-/// A Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds, as HEALTHCHECK options are kept.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err("an empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("invalid duration {text:?}: a unit is missing"))?;
-        let number: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            unit => return Err(format!("invalid duration {text:?}: unknown unit {unit:?}")),
-        };
-        total += number * scale;
-        rest = &rest[unit_len..];
-    }
-    Ok(total as u64)
-}
-
 /// Builds the Dockerfile of `options`; progress goes to standard output.
 pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
     let file = dockerfile::parse(&options.file_name, &options.file_text)?;
@@ -1472,18 +1429,4 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         multi_stage: false,
     };
     builder.run()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_as_go_writes_them() {
-        assert_eq!(parse_duration("30s").unwrap(), 30_000_000_000);
-        assert_eq!(parse_duration("1m30s").unwrap(), 90_000_000_000);
-        assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5y").is_err());
-    }
 }

@@ -1,6 +1,9 @@
 //! `RUN --mount=type=cache|bind|secret|tmpfs`, and here-documents run as programs: what a RUN
 //! step's container mounts, made into the same mount requests `run -v`/`--mount` makes, so
-//! none of it enters the step's layer (the commit leaves mount points out).
+//! none of it enters the step's layer (the commit leaves mount points out). In two steps:
+//! [`plan`] finds what the mounts add to the step's cache key, touching nothing, and only a step
+//! that is not cached goes on to [`prepare`], which writes secrets, makes caches and copies files
+//! out of other stages.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -18,9 +21,6 @@ pub struct StepMounts {
     pub requests: Vec<MountRequest>,
     /// `type=secret,env=NAME`: variables for the command only.
     pub env: Vec<String>,
-    /// What the mounts add to the step's cache key: their options, the content of what bind
-    /// mounts show, and here-documents' bodies. Never a secret's bytes.
-    pub key: String,
     /// Locks on `sharing=locked|private` caches, held while the step runs.
     pub locks: Vec<std::fs::File>,
 }
@@ -35,36 +35,39 @@ pub struct MountSources<'a> {
     pub scratch: &'a Path,
 }
 
-/// A stage's or an image's files for `type=bind,from=…,source=…`.
-pub struct FromFiles {
-    /// The image's id, which decides the cache.
-    pub image: String,
-    /// `source` copied out to the host; None for the image's root, mounted as it is.
-    pub copied: Option<PathBuf>,
+/// What [`plan`] found.
+pub struct MountPlan {
+    /// What the mounts add to the step's cache key: their options, the content a bind mount of
+    /// the context shows, the image a `from=` names, and here-documents' bodies. Never a
+    /// secret's bytes.
+    pub key: String,
+    /// By mount: the image a `type=bind,from=` mount shows.
+    from_images: Vec<Option<String>>,
 }
 
-/// Finds `from` (a stage or an image) and copies `source` out of it.
-pub type CopyOut<'c> = dyn FnMut(&str, &str) -> Result<FromFiles> + 'c;
+/// The image id `from=` (a stage or an image) names.
+pub type ImageOf<'c> = dyn FnMut(&str) -> Result<String> + 'c;
 
-fn option<'m>(mount: &'m RunMount, names: &[&str]) -> Option<&'m str> {
-    names
-        .iter()
-        .find_map(|name| mount.options.get(*name))
-        .map(String::as_str)
+/// Copies `source` out of an image to the host; returns where it landed.
+pub type CopyOut<'c> = dyn FnMut(&str, &str) -> Result<PathBuf> + 'c;
+
+/// An option's value; the reader made aliases (`dst`, `src`, `readonly`, …) canonical.
+fn option<'m>(mount: &'m RunMount, name: &str) -> Option<&'m str> {
+    mount.options.get(name).map(String::as_str)
 }
 
 /// `rw`, `ro`, `required`: set when present without a value or with `true`.
-fn flag(mount: &RunMount, names: &[&str]) -> Result<bool> {
-    match option(mount, names) {
+fn flag(mount: &RunMount, name: &str) -> Result<bool> {
+    match option(mount, name) {
         None => Ok(false),
         Some("" | "true") => Ok(true),
         Some("false") => Ok(false),
-        Some(other) => bail!("--mount {}={other}: expected true or false", names[0]),
+        Some(other) => bail!("--mount {name}={other}: expected true or false"),
     }
 }
 
 fn number(mount: &RunMount, name: &str, radix: u32, default: u32) -> Result<u32> {
-    match option(mount, &[name]) {
+    match option(mount, name) {
         None => Ok(default),
         Some(text) => u32::from_str_radix(text, radix)
             .with_context(|| format!("--mount {name}={text}: not a number")),
@@ -72,7 +75,7 @@ fn number(mount: &RunMount, name: &str, radix: u32, default: u32) -> Result<u32>
 }
 
 fn target(mount: &RunMount) -> Option<String> {
-    option(mount, &["target", "dst", "destination"]).map(|t| match t.starts_with('/') {
+    option(mount, "target").map(|t| match t.starts_with('/') {
         true => t.to_string(),
         false => format!("/{t}"),
     })
@@ -124,24 +127,73 @@ fn scratch_file(scratch: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<P
     Ok(path)
 }
 
-/// The mounts of one RUN step.
+/// What the mounts of one RUN step add to its cache key.
+pub fn plan(
+    sources: &MountSources<'_>,
+    mounts: &[RunMount],
+    programs: &[HereDoc],
+    image_of: &mut ImageOf<'_>,
+) -> Result<MountPlan> {
+    let mut plan = MountPlan {
+        key: String::new(),
+        from_images: Vec::new(),
+    };
+    for mount in mounts {
+        // Options as written enter the key (sorted: BTreeMap), so changing one reruns the step.
+        plan.key
+            .push_str(&format!("{:?} {:?}\n", mount.kind, mount.options));
+        let from = match mount.kind {
+            MountKind::Bind => option(mount, "from"),
+            _ => None,
+        };
+        let image = from.map(&mut *image_of).transpose()?;
+        match (&image, &mount.kind) {
+            (Some(image), _) => plan.key.push_str(&format!("from {image}\n")),
+            (None, MountKind::Bind) => {
+                // What the step sees decides whether it runs again, as the content of a COPY
+                // does.
+                let found = [context_path(sources, mount)?];
+                let plan_copy = super::copy::CopyPlan {
+                    sources: &found,
+                    dest: Path::new("/"),
+                    into_directory: true,
+                    owner: None,
+                    mode: None,
+                    unpack_archives: false,
+                    packed: &[],
+                    context: sources.context,
+                    ignore: sources.ignore,
+                };
+                let digest = super::copy::write_archive(&plan_copy, std::io::sink())?;
+                plan.key.push_str(&format!("content {digest}\n"));
+            }
+            _ => {}
+        }
+        plan.from_images.push(image);
+    }
+    for program in programs {
+        plan.key
+            .push_str(&format!("program {}\n{}", program.name, program.body));
+    }
+    Ok(plan)
+}
+
+/// The mounts of one RUN step that is not cached, as [`plan`] found them.
 pub fn prepare(
     sources: &MountSources<'_>,
     mounts: &[RunMount],
     programs: &[HereDoc],
+    plan: &MountPlan,
     copy_out: &mut CopyOut<'_>,
 ) -> Result<StepMounts> {
     let mut step = StepMounts::default();
-    for (index, mount) in mounts.iter().enumerate() {
-        // Options as written enter the key (sorted: BTreeMap), so changing one reruns the step.
-        step.key
-            .push_str(&format!("{:?} {:?}\n", mount.kind, mount.options));
+    for (index, (mount, from_image)) in mounts.iter().zip(&plan.from_images).enumerate() {
         match mount.kind {
-            MountKind::Bind => bind(sources, mount, copy_out, &mut step)?,
+            MountKind::Bind => bind(sources, mount, from_image.as_deref(), copy_out, &mut step)?,
             MountKind::Cache => cache(sources, mount, index, &mut step)?,
             MountKind::Tmpfs => {
                 let target = target(mount).context("--mount type=tmpfs needs target=PATH")?;
-                let size = option(mount, &["size", "tmpfs-size"])
+                let size = option(mount, "size")
                     .map(crate::volume::mounts::parse_size)
                     .transpose()?;
                 step.requests.push(request(
@@ -160,66 +212,48 @@ pub fn prepare(
             program.body.as_bytes(),
             0o755,
         )?;
-        step.key
-            .push_str(&format!("program {}\n{}", program.name, program.body));
         step.requests
             .push(read_only_file(path, format!("/dev/pipes/{}", program.name)));
     }
     Ok(step)
 }
 
-/// `type=bind`: a path of the build context (default) or of a stage or image (`from=`),
-/// read-only unless `rw`, whose writes are then thrown away, as BuildKit does.
+/// The one path of the build context a `type=bind` mount without `from=` shows.
+fn context_path(sources: &MountSources<'_>, mount: &RunMount) -> Result<PathBuf> {
+    let source = option(mount, "source").unwrap_or("/");
+    let found = super::copy::matching_sources(sources.context, source, sources.ignore)
+        .with_context(|| format!("--mount type=bind,source={source}"))?;
+    match <[PathBuf; 1]>::try_from(found) {
+        Ok([path]) => Ok(path),
+        Err(_) => bail!("--mount type=bind,source={source}: names more than one path"),
+    }
+}
+
+/// `type=bind`: a path of the build context (default) or of a stage or image (`from=`, whose
+/// image `from_image` is), read-only unless `rw`, whose writes are then thrown away, as BuildKit
+/// does.
 fn bind(
     sources: &MountSources<'_>,
     mount: &RunMount,
+    from_image: Option<&str>,
     copy_out: &mut CopyOut<'_>,
     step: &mut StepMounts,
 ) -> Result<()> {
     let target = target(mount).context("--mount type=bind needs target=PATH")?;
-    let source = option(mount, &["source", "src"]).unwrap_or("/");
-    let writable = flag(mount, &["rw", "readwrite"])?;
-    let path = match option(mount, &["from"]) {
-        Some(from) => {
-            let files = copy_out(from, source)?;
-            step.key.push_str(&format!("from {}\n", files.image));
-            match files.copied {
-                Some(path) => path,
-                None => {
-                    step.requests.push(request(
-                        RequestKind::Image {
-                            reference: files.image,
-                            writable,
-                        },
-                        target,
-                        !writable,
-                    ));
-                    return Ok(());
-                }
-            }
-        }
-        None => {
-            let found = super::copy::matching_sources(sources.context, source, sources.ignore)
-                .with_context(|| format!("--mount type=bind,source={source}"))?;
-            let [path] = found.as_slice() else {
-                bail!("--mount type=bind,source={source}: names more than one path");
+    let source = option(mount, "source").unwrap_or("/");
+    let writable = flag(mount, "rw")?;
+    let path = match from_image {
+        // The image's root: mounted as it is, nothing copied.
+        Some(image) if source.trim_matches('/').is_empty() => {
+            let kind = RequestKind::Image {
+                reference: image.to_string(),
+                writable,
             };
-            // What the step sees decides whether it runs again, as the content of a COPY does.
-            let plan = super::copy::CopyPlan {
-                sources: &found,
-                dest: Path::new("/"),
-                into_directory: true,
-                owner: None,
-                mode: None,
-                unpack_archives: false,
-                packed: &[],
-                context: sources.context,
-                ignore: sources.ignore,
-            };
-            let digest = super::copy::write_archive(&plan, std::io::sink())?;
-            step.key.push_str(&format!("content {digest}\n"));
-            path.clone()
+            step.requests.push(request(kind, target, !writable));
+            return Ok(());
         }
+        Some(image) => copy_out(image, source)?,
+        None => context_path(sources, mount)?,
     };
     step.requests.push(request(
         RequestKind::Bind {
@@ -246,14 +280,14 @@ fn cache(
 ) -> Result<()> {
     let ctx = sources.ctx;
     let target = target(mount).context("--mount type=cache needs target=PATH")?;
-    if option(mount, &["from", "source", "src"]).is_some() {
+    if option(mount, "from").or(option(mount, "source")).is_some() {
         bail!("--mount type=cache with from= or source= is not supported by skiff yet");
     }
-    let sharing = option(mount, &["sharing"]).unwrap_or("shared");
+    let sharing = option(mount, "sharing").unwrap_or("shared");
     if !matches!(sharing, "shared" | "private" | "locked") {
         bail!("--mount sharing={sharing}: use shared, private or locked");
     }
-    let id = option(mount, &["id"]).unwrap_or(&target);
+    let id = option(mount, "id").unwrap_or(&target);
     let digest = crate::store::sha256_digest(id.as_bytes());
     let name = digest.trim_start_matches("sha256:");
     let caches = ctx.store.root().join("build-cache-mounts");
@@ -293,7 +327,7 @@ fn cache(
             }
         }
     }
-    let readonly = flag(mount, &["ro", "readonly"])?;
+    let readonly = flag(mount, "ro")?;
     step.requests.push(request(
         RequestKind::Bind {
             source: dir,
@@ -329,8 +363,8 @@ fn secret(
     step: &mut StepMounts,
 ) -> Result<()> {
     let target = target(mount);
-    let variable = option(mount, &["env"]);
-    let id = match option(mount, &["id"]) {
+    let variable = option(mount, "env");
+    let id = match option(mount, "id") {
         Some(id) => id.to_string(),
         None => target
             .as_deref()
@@ -339,7 +373,7 @@ fn secret(
             .context("--mount type=secret needs id=ID (or a target=PATH to name it)")?,
     };
     let Some(bytes) = sources.secrets.get(&id) else {
-        if flag(mount, &["required"])? {
+        if flag(mount, "required")? {
             bail!("--mount type=secret,id={id} is required, but no --secret id={id},src=FILE was given");
         }
         return Ok(());

@@ -478,29 +478,19 @@ pub struct LogsArgs {
     /// Prefix each line with its time.
     #[arg(short, long)]
     timestamps: bool,
-    /// Only output after this time (RFC 3339, or a duration such as 10m before now).
+    /// Only output after this time (RFC 3339, a Unix time, or a duration such as 10m before now).
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
-    /// Only output before this time (RFC 3339, or a duration such as 10m before now).
+    /// Only output before this time (RFC 3339, a Unix time, or a duration such as 10m before now).
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
     /// Container name or ID.
     container: String,
 }
 
+/// `--since`/`--until`: an RFC 3339 time, a Unix time, or a duration before now.
 fn parse_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
-    if let Ok(t) = text.parse::<jiff::Timestamp>() {
-        return Ok(t);
-    }
-    let span: jiff::SignedDuration = text
-        .parse::<jiff::Span>()
-        .ok()
-        .and_then(|s| jiff::SignedDuration::try_from(s).ok())
-        .or_else(|| text.parse().ok())
-        .ok_or_else(|| {
-            anyhow::anyhow!("invalid time {text:?}: give RFC 3339 or a duration such as 10m")
-        })?;
-    Ok(jiff::Timestamp::now() - span)
+    crate::clock::point_in_time(text).map_err(|e| anyhow::anyhow!("invalid time {text:?}: {e}"))
 }
 
 impl LogsArgs {

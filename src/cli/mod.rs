@@ -139,6 +139,13 @@ pub struct PruneArgs {
     /// Do not ask for confirmation: skiff never asks; accepted for Docker and Podman scripts.
     #[arg(short = 'f', long = "force")]
     _force: bool,
+    #[command(flatten)]
+    filters: PruneFilterFlags,
+}
+
+/// `--filter` of every prune, `system prune`'s included.
+#[derive(Debug, clap::Args)]
+pub struct PruneFilterFlags {
     /// Remove only what matches, as Podman's filters: until=TIMESTAMP (only what was created
     /// before the timestamp: a Unix time, an RFC 3339 time, or a Go duration such as 10m or 1h30m
     /// before now), label=KEY[=VALUE] (only what has the label) or label!=KEY[=VALUE] (only what
@@ -147,10 +154,16 @@ pub struct PruneArgs {
     filter: Vec<String>,
 }
 
-impl PruneArgs {
+impl PruneFilterFlags {
     /// The --filter values, parsed once; `command` names the prune in errors.
-    pub fn filters(&self, command: &str) -> anyhow::Result<crate::filter::PruneFilters> {
+    pub fn parse(&self, command: &str) -> anyhow::Result<crate::filter::PruneFilters> {
         crate::filter::PruneFilters::parse(&self.filter, command)
+    }
+}
+
+impl PruneArgs {
+    pub fn filters(&self, command: &str) -> anyhow::Result<crate::filter::PruneFilters> {
+        self.filters.parse(command)
     }
 
     /// Prints what a prune removed, one per line.

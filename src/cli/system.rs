@@ -44,19 +44,16 @@ pub struct SystemPruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short, long)]
     force: bool,
-    /// Remove only what matches: until=TIMESTAMP (only what was created before the timestamp: a
-    /// Unix time, an RFC 3339 time, or a Go duration such as 10m or 1h30m before now),
-    /// label=KEY[=VALUE] (only what has the label) or label!=KEY[=VALUE] (only what does not).
-    /// Repeatable; every filter must match. As in Podman, each filter applies to every kind
-    /// pruned: containers, images, networks, and with --volumes volumes.
-    #[arg(long, value_name = "FILTER")]
-    filter: Vec<String>,
+    // As in Podman, each filter applies to every kind pruned: containers, images, networks, and
+    // with --volumes volumes.
+    #[command(flatten)]
+    filters: super::PruneFilterFlags,
 }
 
 impl SystemPruneArgs {
     fn run(self, ctx: &Context) -> Outcome {
         // Parsed before the question, so that a filter skiff cannot apply removes nothing.
-        let filters = PruneFilters::parse(&self.filter, "system prune")?;
+        let filters = self.filters.parse("system prune")?;
         if !self.force {
             print!("{}", warning(self.all, self.volumes));
             std::io::stdout().flush()?;

@@ -2,7 +2,7 @@
 //! subordinate ids above it; keep-id keeps the user's own uid and gid inside, so that files it
 //! makes in a bind mount are the user's on the host.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Result};
 
@@ -254,30 +254,12 @@ fn free_range(taken: &[(u32, u32)], size: u32, available: u32) -> Option<u32> {
     (u64::from(start) + u64::from(size) <= u64::from(available) + 1).then_some(start)
 }
 
-/// Where the image's own `path` (relative) is, with what it is: in the topmost of `layers`
-/// (topmost first) that has it, unless that layer deletes it (a whiteout).
-pub fn image_entry(
-    ctx: &Context,
-    layers: &[String],
-    path: &Path,
-) -> Option<(PathBuf, std::fs::Metadata)> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    for layer in layers {
-        let candidate = ctx.store.layers_dir().join(layer).join("diff").join(path);
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_char_device() && meta.rdev() == 0 => return None,
-            Ok(meta) => return Some((candidate, meta)),
-            Err(_) => continue,
-        }
-    }
-    None
-}
-
 /// The image's own copy of the file `path` (relative), from the topmost layer that has it.
 fn image_file(ctx: &Context, layers: &[String], path: &str) -> Option<String> {
-    match image_entry(ctx, layers, Path::new(path))? {
-        (found, meta) if meta.is_file() => std::fs::read_to_string(found).ok(),
-        // A symlink or something else: not a file skiff extends.
+    let found = crate::archive::layer_entry(&ctx.store.layers_dir(), layers, Path::new(path))?;
+    // A symlink or something else: not a file skiff extends.
+    match std::fs::symlink_metadata(&found) {
+        Ok(meta) if meta.is_file() => std::fs::read_to_string(found).ok(),
         _ => None,
     }
 }

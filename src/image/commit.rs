@@ -177,29 +177,6 @@ pub fn commit(
     add_image(ctx, &lock, &base_layers, Some(layer), &image_config, &made)
 }
 
-/// Whether `relative` is in the layers (chain ids, topmost first) under some change: the
-/// topmost layer that has it or hides it decides.
-fn in_layers(layers_dir: &Path, layers: &[String], relative: &Path) -> bool {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    for layer in layers {
-        let diff = layers_dir.join(layer).join("diff");
-        match std::fs::symlink_metadata(diff.join(relative)) {
-            Ok(meta) => return !(meta.file_type().is_char_device() && meta.rdev() == 0),
-            Err(_) => {
-                // An opaque directory on the way hides whatever lower layers have below it.
-                let hidden = relative
-                    .ancestors()
-                    .skip(1)
-                    .any(|dir| crate::archive::is_opaque(&diff.join(dir)));
-                if hidden {
-                    return false;
-                }
-            }
-        }
-    }
-    false
-}
-
 /// `diff`: the changes of a container, or of an image's top layer over the layers below it,
 /// one `A|C|D /path` line each.
 pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
@@ -234,7 +211,8 @@ pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
         }
     };
     let lines = crate::runtime::run_in_user_namespace(ids.as_ref(), move || {
-        let exists = |relative: &Path| in_layers(&layers_dir, &below, relative);
+        let exists =
+            |relative: &Path| crate::archive::layer_entry(&layers_dir, &below, relative).is_some();
         crate::archive::list_changes(&changes_dir, &exists, &targets)
             .map(|changes| changes.iter().map(crate::archive::Change::line).collect())
             .map_err(|e| format!("reading {}: {e}", changes_dir.display()))

@@ -55,6 +55,15 @@ pub struct RunConfig {
     pub other: Map<String, Value>,
 }
 
+impl RunConfig {
+    /// Sets `name` in Env, replacing an earlier value (ENV, `commit -c ENV`, `build --env`).
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        let env = self.env.get_or_insert_with(Vec::new);
+        env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(name));
+        env.push(format!("{name}={value}"));
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RootFs {
     #[serde(rename = "type", default = "layers_type")]
@@ -144,10 +153,8 @@ pub fn apply_change(config: &mut RunConfig, change: &str) -> Result<(), String> 
         "CMD" => config.cmd = Some(list()?),
         "ENTRYPOINT" => config.entrypoint = Some(list()?),
         "ENV" => {
-            let env = config.env.get_or_insert_with(Vec::new);
             for (key, value) in pairs() {
-                env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key.as_str()));
-                env.push(format!("{key}={value}"));
+                config.set_env(&key, &value);
             }
         }
         "WORKDIR" => config.working_dir = Some(rest.to_string()),
