@@ -186,6 +186,9 @@ struct Builder<'a> {
     step_number: usize,
     step_count: usize,
     multi_stage: bool,
+    /// Images this build pulled, by reference: `--pull=always` pulls each once, and FROM and
+    /// every `--from=` naming it see the same image.
+    pulled: std::cell::RefCell<BTreeMap<String, String>>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -595,6 +598,9 @@ impl Builder<'_> {
     }
 
     fn pull_base(&self, reference: &str) -> Result<String> {
+        if let Some(id) = self.pulled.borrow().get(reference) {
+            return Ok(id.clone());
+        }
         let pulled = crate::image::pull::pull(
             self.ctx,
             reference,
@@ -607,10 +613,14 @@ impl Builder<'_> {
                 all_tags: false,
             },
         )?;
-        pulled
+        let id = pulled
             .first()
             .map(|p| p.id.clone())
-            .with_context(|| format!("pulling {reference} gave no image"))
+            .with_context(|| format!("pulling {reference} gave no image"))?;
+        self.pulled
+            .borrow_mut()
+            .insert(reference.to_string(), id.clone());
+        Ok(id)
     }
 
     /// What variables a step sees: the stage's ARGs, then its ENV (which wins, as in Docker).
@@ -1427,6 +1437,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         step_number: 0,
         step_count: 0,
         multi_stage: false,
+        pulled: Default::default(),
     };
     builder.run()
 }

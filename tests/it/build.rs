@@ -462,6 +462,10 @@ fn pull_policies_decide_where_the_base_image_comes_from() {
                 &format!("FROM {remote}\nRUN cat /marker || true\n"),
             ),
             ("Marked", &format!("FROM {image}\nRUN echo new > /marker\n")),
+            (
+                "Twice",
+                &format!("FROM {remote}\nCOPY --from={remote} /marker /copied\n"),
+            ),
         ],
     );
     // never: the store has no such image yet.
@@ -497,6 +501,15 @@ fn pull_policies_decide_where_the_base_image_comes_from() {
             .stdout(),
         "new\n"
     );
+    // One build pulls a reference once, however many instructions name it.
+    let twice = format!("{dir}/Twice");
+    let (_, stderr) = env
+        .skiff(&["build", "--pull", "--tls-verify=false", "-f", &twice, &dir])
+        .assert_exit(0);
+    let pulls = stderr
+        .matches("Writing manifest to image destination")
+        .count();
+    assert_eq!(pulls, 1, "{stderr}");
 }
 
 #[test]
