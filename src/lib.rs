@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod container;
 pub mod context;
+pub mod events;
 pub mod filter;
 pub mod image;
 pub mod network;

@@ -243,6 +243,15 @@ pub fn render_json(value: &serde_json::Value) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// One compact JSON line, as Go's `json.Marshal` writes it (`<`, `>`, `&` escaped) and
+/// `fmt.Println` ends it: `podman events --format json` prints one per event.
+pub fn render_json_line(value: &serde_json::Value) -> anyhow::Result<String> {
+    let text = serde_json::to_string(value).context("encoding JSON output")?;
+    let mut out = escape_go_json(&text, true);
+    out.push('\n');
+    Ok(out)
+}
+
 /// JSON as `podman inspect` prints it: an encoder with `SetIndent("", "     ")`
 /// (five spaces) and `SetEscapeHTML(false)`, so `&&` in a healthcheck stays
 /// readable; a newline ends it.

@@ -5,6 +5,7 @@
 
 mod build;
 mod container;
+mod events;
 pub mod format;
 pub mod human;
 mod image;
@@ -84,6 +85,7 @@ pub enum Command {
     Commit(container::CommitArgs),
     Build(build::BuildArgs),
     Diff(container::DiffArgs),
+    Events(events::EventsArgs),
     #[command(name = "container-supervise", hide = true)]
     Supervise(container::SuperviseArgs),
     Pull(registry::PullArgs),
@@ -220,6 +222,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Commit(args) => args.run(&ctx()?),
         Command::Build(args) => args.run(&ctx()?),
         Command::Diff(args) => args.run(&ctx()?),
+        Command::Events(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),
         Command::Pull(args) => args.run(&ctx()?),
         Command::Push(args) => args.run(&ctx()?),
