@@ -1439,5 +1439,13 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         multi_stage: false,
         pulled: Default::default(),
     };
-    builder.run()
+    let muted = crate::events::mute();
+    let outcome = builder.run();
+    drop(muted);
+    if let Ok(BuildOutcome::Built(id)) = &outcome {
+        let name = options.tags.first().map_or("", String::as_str);
+        let built = crate::events::Event::image(crate::events::Status::Build, id, name);
+        crate::events::record(&ctx.store, built);
+    }
+    outcome
 }

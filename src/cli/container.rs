@@ -555,9 +555,7 @@ pub struct RestartArgs {
 impl RestartArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         for reference in &self.containers {
-            let id = container::lifecycle::stop_as_configured(ctx, reference, self.time)?;
-            let record = ctx.store.read_container(&id)?;
-            container::detached::start_detached(ctx, &record, None)?;
+            let id = container::lifecycle::restart(ctx, reference, self.time)?;
             println!("{id}");
         }
         Ok(0)

@@ -466,6 +466,8 @@ fn session(
     pid: i32,
     options: &SessionOptions,
 ) -> Result<i32> {
+    let attach = crate::events::Event::container(crate::events::Status::Attach, record);
+    crate::events::record(&ctx.store, attach);
     // Signals sent to this process go on to the container, as Podman's --sig-proxy does.
     let forward = move |signal: i32| {
         if let Ok(signal) = nix::sys::signal::Signal::try_from(signal) {

@@ -12,6 +12,7 @@ use anyhow::{bail, Result};
 
 use super::current_state;
 use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
 use crate::runtime::{self, ContainerRoot};
 use crate::store::containers::{ContainerRecord, Status};
 
@@ -348,6 +349,7 @@ fn copy_out(ctx: &Context, reference: &str, path: &str, dest: &Location) -> Resu
         }
     };
     runtime::run_in_container_root(root_of(ctx, &record, false), child, parent)?;
+    events::record(&ctx.store, Event::container(EventStatus::Copy, &record));
     Ok(())
 }
 
@@ -404,6 +406,7 @@ fn copy_in(
         }
     };
     runtime::run_in_container_root(root_of(ctx, &record, true), child, parent)?;
+    events::record(&ctx.store, Event::container(EventStatus::Copy, &record));
     Ok(())
 }
 
@@ -451,6 +454,7 @@ pub fn export(ctx: &Context, reference: &str, out: &mut dyn Write) -> Result<()>
         writable: false,
     };
     runtime::run_in_container_root(root, child, parent)?;
+    events::record(&ctx.store, Event::container(EventStatus::Export, &record));
     Ok(())
 }
 

@@ -195,6 +195,9 @@ fn supervise_inner(
     let mut restarts = 0;
     loop {
         let (exit_code, outcome) = run_once(ctx, &record, &log, &mut clients, send, restarts)?;
+        if outcome.is_ok() {
+            super::record_ended(ctx, &record, exit_code);
+        }
         let stop_requested = ctx.store.read_container_state(id).stop_requested;
         if outcome.is_ok() && !stop_requested && policy.restarts(exit_code, restarts) {
             clients.finish(exit_code);
@@ -260,6 +263,7 @@ fn run_once(
             ..Default::default()
         };
         ctx.store.write_container_state(id, &state)?;
+        super::record_started(ctx, record, false);
         // Threads only now: the container's process was cloned while this one had none.
         if let Some((out_read, err_read)) = readers.take() {
             for (stderr, reader) in [(false, out_read), (true, err_read)] {

@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 
 use super::current_state;
 use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
 use crate::store::containers::{ContainerState, Status};
 
 const POLL: Duration = Duration::from_millis(20);
@@ -51,6 +52,11 @@ pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<String> {
     match (state.status, state.pid) {
         (Status::Running, Some(pid)) => {
             send(pid, signal);
+            let killed = Event::container(EventStatus::Kill, &record);
+            events::record(
+                &ctx.store,
+                killed.with_attribute("signal", (signal as i32).to_string()),
+            );
             Ok(record.id)
         }
         _ => bail!(
@@ -80,6 +86,7 @@ pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -
             bail!("container {} did not stop after SIGKILL", record.id);
         }
     }
+    events::record(&ctx.store, Event::container(EventStatus::Stop, &record));
     Ok(record.id)
 }
 
@@ -149,8 +156,28 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         privileged: options.privileged,
         detached: options.detach,
     };
+    // Podman names each exec session; skiff's have no other use for an id than the events.
+    let session = crate::store::hex(&super::random_bytes::<32>());
+    let exec = Event::container(EventStatus::Exec, &record).with_attribute("execID", &session);
+    events::record(&ctx.store, exec);
     let outcome = crate::runtime::exec_in_container(pid, ctx.id_mapping.is_some(), &process)?;
+    if !options.detach {
+        let died = Event::container(EventStatus::ExecDied, &record)
+            .with_attribute("execID", session)
+            .with_exit_code(outcome.exit_code);
+        events::record(&ctx.store, died);
+    }
     Ok(outcome.exit_code)
+}
+
+/// `restart`: stops the container as configured (when it runs) and starts it again under a
+/// supervisor; returns its id.
+pub fn restart(ctx: &Context, reference: &str, timeout: Option<u64>) -> Result<String> {
+    let id = stop_as_configured(ctx, reference, timeout)?;
+    let record = ctx.store.read_container(&id)?;
+    super::detached::start_detached(ctx, &record, None)?;
+    events::record(&ctx.store, Event::container(EventStatus::Restart, &record));
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 
 use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
 use crate::filter::PruneFilters;
 use crate::image;
 use crate::network::{self, NetworkRequest};
@@ -187,6 +188,7 @@ fn store_container(ctx: &Context, record: &ContainerRecord, image_reference: &st
         }
     }
     ctx.store.create_container(&lock, record)?;
+    events::record(&ctx.store, Event::container(EventStatus::Create, record));
     Ok(())
 }
 
@@ -540,6 +542,7 @@ fn start_attached(
             };
             ctx.store.write_container_state(&record.id, &state)?;
         }
+        record_started(ctx, record, true);
         Ok(())
     };
     let outcome = runtime_spec(ctx, record)
@@ -554,6 +557,9 @@ fn start_attached(
         Err(runtime::Error::NotExecutable { .. }) => Some(126),
         Err(_) => None,
     };
+    if let Some(code) = exit_code.filter(|_| outcome.is_ok()) {
+        record_ended(ctx, record, code);
+    }
     if record.auto_remove {
         let lock = ctx.store.lock()?;
         remove_locked(ctx, &lock, &record.id, true)?;
@@ -569,6 +575,24 @@ fn start_attached(
         network::bridges::release_if_unused(ctx)?;
     }
     Ok(outcome?.exit_code)
+}
+
+/// Logs a start as Podman does: `init`, `start`, and `attach` when a terminal or the caller's
+/// streams are joined to it.
+pub(crate) fn record_started(ctx: &Context, record: &ContainerRecord, attached: bool) {
+    events::record(&ctx.store, Event::container(EventStatus::Init, record));
+    events::record(&ctx.store, Event::container(EventStatus::Start, record));
+    if attached {
+        events::record(&ctx.store, Event::container(EventStatus::Attach, record));
+    }
+}
+
+/// Logs a container's process ending (`died`, with its exit code) and its watcher tidying up
+/// after it (`cleanup`), as Podman does.
+pub(crate) fn record_ended(ctx: &Context, record: &ContainerRecord, exit_code: i32) {
+    let died = Event::container(EventStatus::Died, record).with_exit_code(exit_code);
+    events::record(&ctx.store, died);
+    events::record(&ctx.store, Event::container(EventStatus::Cleanup, record));
 }
 
 /// The spec a start runs: the stored one, with a shared network's namespace found now (the
@@ -688,6 +712,9 @@ pub fn remove_locked(
         Err(e) => return Err(e).with_context(|| format!("removing container {id}")),
     }
     let _ = std::fs::remove_dir_all(ctx.store.container_run_dir(id));
+    if let Some(record) = &record {
+        events::record(&ctx.store, Event::container(EventStatus::Remove, record));
+    }
     if remove_as_user(&staged).is_err() {
         image::remove_tree_in_userns(ctx, staged)?;
     }
@@ -786,6 +813,11 @@ pub fn rename(ctx: &Context, reference: &str, name: &str) -> Result<()> {
     let record = ctx.store.find_container(reference)?;
     let lock = ctx.store.lock()?;
     ctx.store.rename_container(&lock, &record.id, name)?;
+    let renamed = ContainerRecord {
+        name: name.to_string(),
+        ..record
+    };
+    events::record(&ctx.store, Event::container(EventStatus::Rename, &renamed));
     Ok(())
 }
 

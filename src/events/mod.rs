@@ -76,7 +76,6 @@ pub enum Status {
     Kill,
     LoadFromArchive,
     LogRotation,
-    Prune,
     Pull,
     Push,
     Remove,
@@ -109,7 +108,6 @@ impl Status {
             Status::Kill => "kill",
             Status::LoadFromArchive => "loadfromarchive",
             Status::LogRotation => "log-rotation",
-            Status::Prune => "prune",
             Status::Pull => "pull",
             Status::Push => "push",
             Status::Remove => "remove",
@@ -264,10 +262,31 @@ impl Event {
     }
 }
 
+static MUTED: AtomicBool = AtomicBool::new(false);
+
+/// While held, this process records no events. A build's step containers and intermediate
+/// images are its own workings: Podman logs only the `image build` (buildah's containers are
+/// not Podman's), and so does skiff.
+pub struct Muted(());
+
+pub fn mute() -> Muted {
+    MUTED.store(true, Ordering::Relaxed);
+    Muted(())
+}
+
+impl Drop for Muted {
+    fn drop(&mut self) {
+        MUTED.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Appends `event` to the store's log. Never fails: the operation that changed state has
 /// succeeded either way, so a log that cannot be written costs one warning per process.
 pub fn record(store: &Store, event: Event) {
     static WARNED: AtomicBool = AtomicBool::new(false);
+    if MUTED.load(Ordering::Relaxed) {
+        return;
+    }
     let path = log_path(store);
     if let Err(error) = log::append(&path, &event, DEFAULT_MAX_SIZE) {
         if !WARNED.swap(true, Ordering::Relaxed) {

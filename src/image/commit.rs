@@ -174,7 +174,10 @@ pub fn commit(
         docker: options.docker_format,
         intermediate: options.step.is_some(),
     };
-    add_image(ctx, &lock, &base_layers, Some(layer), &image_config, &made)
+    let id = add_image(ctx, &lock, &base_layers, Some(layer), &image_config, &made)?;
+    let committed = crate::events::Event::container(crate::events::Status::Commit, &record);
+    crate::events::record(&ctx.store, committed);
+    Ok(id)
 }
 
 /// `diff`: the changes of a container, or of an image's top layer over the layers below it,

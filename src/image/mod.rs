@@ -17,6 +17,7 @@ pub use transfer::{
 };
 
 use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
 use crate::filter::PruneFilters;
 use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::{self, Store};
@@ -242,9 +243,13 @@ pub fn tag(ctx: &Context, source: &str, targets: &[String]) -> Result<()> {
     let lock = ctx.store.lock()?;
     let mut index = ImageIndex::load(&ctx.store)?;
     let mut record = find(&index, source)?.clone();
+    let id = record.id.clone();
     record.names = names;
     index.upsert(record);
     index.save(&ctx.store, &lock)?;
+    for target in targets {
+        events::record(&ctx.store, Event::image(EventStatus::Tag, &id, target));
+    }
     Ok(())
 }
 
@@ -280,6 +285,9 @@ pub fn prune(ctx: &Context, all: bool, filters: &PruneFilters) -> Result<Vec<Str
         .collect();
     index.images.retain(|i| !doomed.contains(&i.id));
     index.save(&ctx.store, &lock)?;
+    for id in &doomed {
+        events::record(&ctx.store, Event::image(EventStatus::Remove, id, ""));
+    }
     transfer::remove_unused_layers(ctx, &lock, &index)?;
     crate::build::engine::forget_cached(ctx, &doomed)?;
     Ok(doomed)
@@ -307,6 +315,8 @@ pub fn remove(
         targets.push((image.id.clone(), by_name));
     }
     let mut report = Vec::new();
+    // Logged once the index is saved.
+    let mut logged = Vec::new();
     let mut doomed_containers = Vec::new();
     for (id, name) in targets {
         let Some(image) = index.images.iter_mut().find(|i| i.id == id) else {
@@ -314,6 +324,7 @@ pub fn remove(
         };
         if let Some(name) = name.filter(|_| image.names.len() > 1) {
             image.names.retain(|n| n != &name);
+            logged.push(Event::image(EventStatus::Untag, &id, &name));
             report.push(Removal::Untagged(name));
             continue;
         }
@@ -328,6 +339,14 @@ pub fn remove(
             doomed_containers.extend(users);
         }
         report.extend(image.names.iter().cloned().map(Removal::Untagged));
+        logged.extend(
+            image
+                .names
+                .iter()
+                .map(|n| Event::image(EventStatus::Untag, &id, n)),
+        );
+        let name = image.names.first().map_or("", String::as_str);
+        logged.push(Event::image(EventStatus::Remove, &id, name));
         index.images.retain(|i| i.id != id);
         report.push(Removal::Deleted(id));
     }
@@ -335,6 +354,9 @@ pub fn remove(
         crate::container::remove_locked(ctx, &lock, container, false)?;
     }
     index.save(&ctx.store, &lock)?;
+    for event in logged {
+        events::record(&ctx.store, event);
+    }
     transfer::remove_unused_layers(ctx, &lock, &index)?;
     Ok(report)
 }

@@ -191,6 +191,10 @@ pub fn pull(ctx: &Context, reference: &str, options: &PullOptions) -> Result<Vec
     let pulled = crate::runtime::run_in_user_namespace(ctx.id_mapping.as_ref(), || {
         pull_candidates(ctx, &candidates, options).map_err(|e| format!("{e:#}"))
     })?;
+    for image in &pulled {
+        let event = crate::events::Event::image(crate::events::Status::Pull, &image.id, reference);
+        crate::events::record(&ctx.store, event);
+    }
     Ok(pulled)
 }
 

@@ -284,6 +284,8 @@ pub fn push(
     if let Some(path) = &options.digestfile {
         std::fs::write(path, &digest).with_context(|| format!("writing {}", path.display()))?;
     }
+    let pushed = crate::events::Event::image(crate::events::Status::Push, &image.id, target_text);
+    crate::events::record(&ctx.store, pushed);
     Ok(digest)
 }
 

@@ -17,6 +17,7 @@ use super::config::{self, History, ImageConfig, RootFs, RunConfig};
 use super::reference::Reference;
 use crate::archive::{self, ApplyOptions, ImageArchive, SaveImage, SaveLayer};
 use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
 use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::layers::{chain_id, LayerRecord};
 use crate::store::{hex, sha256_digest, StoreLock};
@@ -367,6 +368,12 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
             loaded.extend(names);
         }
     }
+    // As Podman's: one event for the archive, naming the file.
+    let archive = input.display().to_string();
+    events::record(
+        &ctx.store,
+        Event::image(EventStatus::LoadFromArchive, "", &archive),
+    );
     Ok(loaded)
 }
 
@@ -466,7 +473,9 @@ pub fn import(
         name,
         ..NewImage::default()
     };
-    add_image(ctx, &lock, &[], Some(layer), &image_config, &made)
+    let id = add_image(ctx, &lock, &[], Some(layer), &image_config, &made)?;
+    events::record(&ctx.store, Event::image(EventStatus::Import, &id, input));
+    Ok(id)
 }
 
 /// Adds an intermediate image of layers already in the store (chain ids, base first) with
@@ -643,7 +652,7 @@ pub fn save(
         Ok(())
     };
     match output {
-        None => write(&mut std::io::stdout().lock()),
+        None => write(&mut std::io::stdout().lock())?,
         Some(path) => {
             let dir = path
                 .parent()
@@ -662,9 +671,17 @@ pub fn save(
             temp.persist(path)
                 .map_err(|e| e.error)
                 .with_context(|| format!("writing {}", path.display()))?;
-            Ok(())
         }
     }
+    let destination = output.map(|p| p.display().to_string()).unwrap_or_default();
+    for reference in references {
+        let id = super::find(&index, reference)?.id.as_str();
+        events::record(
+            &ctx.store,
+            Event::image(EventStatus::Save, id, &destination),
+        );
+    }
+    Ok(())
 }
 
 /// Deletes layers no image uses any more: renamed into tmp/ under the lock (atomic), then removed.

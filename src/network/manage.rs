@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 
 use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
 use crate::filter::PruneFilters;
 use crate::store::containers::ContainerRecord;
 use crate::store::networks::NetworkRecord;
@@ -235,6 +236,7 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
         )?;
     }
     ctx.store.write_network(&lock, &network)?;
+    events::record(&ctx.store, Event::network(EventStatus::Create, &network));
     Ok(network)
 }
 
@@ -356,6 +358,8 @@ pub fn connect(
     );
     ctx.store.update_container(&lock, &record)?;
     drop(lock);
+    let link = Event::network_link(EventStatus::Connect, &record.id, &network.name);
+    events::record(&ctx.store, link);
     let state = crate::container::current_state(ctx, &record.id);
     if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
         let attachment = &record.networks[&network.name];
@@ -386,6 +390,8 @@ pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &
     let lock = ctx.store.lock()?;
     ctx.store.update_container(&lock, &record)?;
     drop(lock);
+    let link = Event::network_link(EventStatus::Disconnect, &record.id, &network.name);
+    events::record(&ctx.store, link);
     let state = crate::container::current_state(ctx, &record.id);
     if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
         crate::runtime::bridge::detach(pid, ctx.id_mapping.is_some(), &attachment.interface)?;
@@ -433,6 +439,7 @@ pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<String> {
         );
     }
     ctx.store.remove_network(&lock, &network.name)?;
+    events::record(&ctx.store, Event::network(EventStatus::Remove, &network));
     super::bridges::remove_bridge(ctx, &network)?;
     Ok(network.name)
 }
@@ -449,6 +456,7 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
             && users(ctx, &network.name).is_empty()
         {
             ctx.store.remove_network(&lock, &network.name)?;
+            events::record(&ctx.store, Event::network(EventStatus::Remove, &network));
             super::bridges::remove_bridge(ctx, &network)?;
             removed.push(network.name);
         }

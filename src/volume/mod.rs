@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::container::current_state;
 use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
 use crate::filter::{LabelFilter, PruneFilters};
 use crate::store::containers::{ContainerRecord, Status};
 use crate::store::volumes::VolumeRecord;
@@ -94,6 +95,7 @@ pub fn create_locked(
         needs_copy_up: true,
     };
     ctx.store.write_volume(lock, &volume)?;
+    events::record(&ctx.store, Event::volume(EventStatus::Create, &volume.name));
     Ok(volume)
 }
 
@@ -151,6 +153,7 @@ pub fn remove(ctx: &Context, names: &[String], force: bool) -> Result<Vec<String
 /// Forgets a volume and deletes its files in the store (never a bound host directory's).
 pub fn remove_locked(ctx: &Context, lock: &StoreLock, volume: &VolumeRecord) -> Result<()> {
     ctx.store.remove_volume_record(lock, &volume.name)?;
+    events::record(&ctx.store, Event::volume(EventStatus::Remove, &volume.name));
     let dir = ctx.store.volumes_dir().join(&volume.name);
     let staged = ctx.store.staging_path("removed-volume");
     match std::fs::rename(&dir, &staged) {
