@@ -11,6 +11,7 @@ mod commit;
 mod common;
 mod container_prune;
 mod copy;
+mod events;
 mod image;
 mod lifecycle;
 mod network;
