@@ -191,6 +191,26 @@ fn filters_times_and_json_select_and_shape_events() {
         assert_eq!(event["Type"], "container");
         let nanos = event["timeNano"].as_i64().unwrap();
         assert_eq!(event["time"].as_i64().unwrap(), nanos / 1_000_000_000);
+
+        // A detached container's death is logged by its supervisor.
+        env.skiff(&["run", "-d", "--name", "fd", image, "sh", "-c", "exit 4"])
+            .stdout();
+        env.skiff(&["wait", "fd"]).stdout();
+        let died = env
+            .skiff(&[
+                "events",
+                "--stream=false",
+                "--since",
+                &start,
+                "-f",
+                "container=fd",
+                "-f",
+                "event=died",
+                "--format",
+                "{{.Status}} {{.ContainerExitCode}}",
+            ])
+            .stdout();
+        assert_eq!(died, "died 4\n");
     }
 }
 
