@@ -196,7 +196,13 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Container(command) => command.run(&ctx()?),
         Command::Network(command) => command.run(&ctx()?),
         Command::Volume(command) => command.run(&ctx()?),
-        Command::System(command) => command.run(&ctx()?),
+        Command::System(command) => command.run(
+            ctx,
+            system::StorePaths {
+                root: &cli.root,
+                runroot: &cli.runroot,
+            },
+        ),
         Command::Inspect(args) => args.run(&ctx()?),
         Command::Load(args) => args.run(&ctx()?),
         Command::Save(args) => args.run(&ctx()?),

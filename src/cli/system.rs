@@ -11,18 +11,99 @@ use super::Outcome;
 use crate::context::Context;
 use crate::filter::PruneFilters;
 
-/// Manage skiff's store as a whole (`system prune`), as `podman system` does.
+/// Manage skiff's store and check the host, as `podman system` does.
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     Prune(SystemPruneArgs),
+    Check(SystemCheckArgs),
+}
+
+/// Where the store is, from --root or the default: what `system check` needs without opening
+/// the store (which a broken host may not allow).
+pub struct StorePaths<'a> {
+    pub root: &'a Option<std::path::PathBuf>,
+    pub runroot: &'a Option<std::path::PathBuf>,
 }
 
 impl SystemCommand {
-    pub fn run(self, ctx: &Context) -> Outcome {
+    pub fn run(self, ctx: impl Fn() -> anyhow::Result<Context>, paths: StorePaths) -> Outcome {
         match self {
-            SystemCommand::Prune(a) => a.run(ctx),
+            SystemCommand::Prune(a) => a.run(&ctx()?),
+            SystemCommand::Check(a) => a.run(paths),
         }
     }
+}
+
+/// Check that this host has everything (rootless) containers need.
+///
+/// Tests each prerequisite — subordinate ids, newuidmap and newgidmap, user namespaces, an
+/// overlay mount, /dev/fuse and /dev/net/tun, pasta, XDG_RUNTIME_DIR, the store's file system,
+/// cgroup delegation — and prints one line for each: ok, warning or FAIL, with the command that
+/// fixes what is wrong. Exits 1 when a prerequisite fails.
+#[derive(Debug, Args)]
+pub struct SystemCheckArgs {
+    /// Print as json, or through a Go template with the fields .Name, .Status, .Detail, .Fix.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+}
+
+impl SystemCheckArgs {
+    fn run(self, paths: StorePaths) -> Outcome {
+        let rootless = Context::rootless();
+        let uid = nix::unistd::getuid();
+        let user = nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| uid.to_string());
+        let subject = crate::system::check::Subject {
+            rootless,
+            user,
+            uid: uid.as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            store_root: paths
+                .root
+                .clone()
+                .unwrap_or_else(|| crate::store::default_paths(rootless).0),
+        };
+        let findings = crate::system::check::check(&subject);
+        let rows: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "Name": f.name,
+                    "Status": f.status.label(),
+                    "Detail": f.detail,
+                    "Fix": f.fix.clone().unwrap_or_default(),
+                })
+            })
+            .collect();
+        super::format::print_rows(
+            &rows,
+            self.format.as_deref(),
+            |_| findings.iter().map(check_line).collect(),
+            &[],
+        )?;
+        let failed = findings
+            .iter()
+            .any(|f| f.status == crate::system::check::Status::Fail);
+        Ok(u8::from(failed))
+    }
+}
+
+/// `FAIL    newuidmap: not found in $PATH; fix: sudo apt-get install uidmap`
+fn check_line(finding: &crate::system::check::Finding) -> String {
+    let fix = finding
+        .fix
+        .as_ref()
+        .map(|fix| format!("; fix: {fix}"))
+        .unwrap_or_default();
+    format!(
+        "{:<8}{}: {}{fix}\n",
+        finding.status.label(),
+        finding.name,
+        finding.detail
+    )
 }
 
 /// Remove unused data: stopped containers, unused networks, dangling images and build cache.

@@ -18,6 +18,7 @@ mod forward;
 pub mod fstree;
 pub mod idshift;
 pub mod network;
+pub mod probe;
 mod rootfs;
 mod security;
 pub mod seed;
