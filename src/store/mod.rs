@@ -54,6 +54,13 @@ pub enum Error {
     },
     #[error("store file {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// The runtime directory cannot be made: XDG_RUNTIME_DIR is not the user's, or is missing.
+    #[error("cannot use the runtime directory {path}: {source}")]
+    RunRootUnusable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch { expected: String, actual: String },
 }
@@ -118,11 +125,15 @@ impl Store {
             root.join("images"),
             root.join("containers"),
             root.join("tmp"),
-            runroot.join("containers"),
         ] {
             std::fs::create_dir_all(&dir)
                 .map_err(io_error(format!("creating {}", dir.display())))?;
         }
+        let run_containers = runroot.join("containers");
+        std::fs::create_dir_all(&run_containers).map_err(|source| Error::RunRootUnusable {
+            path: runroot.to_path_buf(),
+            source,
+        })?;
         Ok(Store {
             root: root.to_path_buf(),
             runroot: runroot.to_path_buf(),

@@ -18,4 +18,5 @@ mod pull;
 mod run;
 mod store;
 mod system;
+mod system_check;
 mod volumes;
