@@ -12,6 +12,7 @@ mod network;
 mod registry;
 mod system;
 mod volume;
+mod yaml;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -16,6 +16,8 @@ use crate::filter::PruneFilters;
 pub enum SystemCommand {
     Prune(SystemPruneArgs),
     Check(SystemCheckArgs),
+    Info(SystemInfoArgs),
+    Df(SystemDfArgs),
 }
 
 /// Where the store is, from --root or the default: what `system check` needs without opening
@@ -30,8 +32,170 @@ impl SystemCommand {
         match self {
             SystemCommand::Prune(a) => a.run(&ctx()?),
             SystemCommand::Check(a) => a.run(paths),
+            SystemCommand::Info(a) => a.run(&ctx()?),
+            SystemCommand::Df(a) => a.run(&ctx()?),
         }
     }
+}
+
+/// Show what skiff sees of the host and its store, as `podman info` does.
+///
+/// Prints YAML with Podman's sections (host, plugins, registries, store, version) and keys;
+/// --format json prints JSON, and a Go template reads Podman's field names:
+/// {{.Host.Arch}}, {{.Store.GraphRoot}}, {{.Host.IDMappings.UIDMap}}…
+#[derive(Debug, Args)]
+pub struct SystemInfoArgs {
+    /// json, or a Go template.
+    #[arg(short, long, value_name = "FORMAT")]
+    format: Option<String>,
+}
+
+impl SystemInfoArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        use super::format::{parse_format, render_each, render_json, render_yaml, OutputFormat};
+        let info = crate::system::info::info(ctx);
+        let text = match self.format.as_deref().map(parse_format) {
+            None | Some(OutputFormat::Table) => render_yaml(&info),
+            Some(OutputFormat::Json) => render_json(&info)?,
+            Some(OutputFormat::Template { text, .. }) => {
+                render_each(&text, &[crate::system::info::with_go_field_names(&info)])?
+            }
+        };
+        print!("{text}");
+        Ok(0)
+    }
+}
+
+/// Show the store's disk use: images, containers and local volumes.
+///
+/// One line per kind with how many there are, how many are in use, their size and what
+/// removing the unused ones would free; -v lists every image, container and volume.
+#[derive(Debug, Args)]
+pub struct SystemDfArgs {
+    /// Show every image, container and volume.
+    #[arg(short, long)]
+    verbose: bool,
+    /// json, or a Go template with .Type, .Total, .Active, .Size, .Reclaimable.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+}
+
+impl SystemDfArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        use super::human::human_size_unspaced as size;
+        let usage = crate::system::df::disk_use(ctx)?;
+        if self.verbose && self.format.is_none() {
+            print!("{}", df_verbose(&usage));
+            return Ok(0);
+        }
+        let rows: Vec<serde_json::Value> = usage
+            .summary()
+            .iter()
+            .map(|u| {
+                let percent = (u.reclaimable * 100).checked_div(u.size).unwrap_or(0);
+                serde_json::json!({
+                    "Type": u.kind,
+                    "Total": u.total,
+                    "Active": u.active,
+                    "RawSize": u.size,
+                    "RawReclaimable": u.reclaimable,
+                    "TotalCount": u.total,
+                    "Size": size(u.size),
+                    "Reclaimable": format!("{} ({percent}%)", size(u.reclaimable)),
+                })
+            })
+            .collect();
+        let columns = [
+            ("Type", "TYPE"),
+            ("Total", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ];
+        super::format::print_rows(
+            &rows,
+            self.format.as_deref(),
+            |rows| {
+                let cells: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        columns
+                            .iter()
+                            .map(|(field, _)| match &r[*field] {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let headers: Vec<&str> = columns.iter().map(|(_, h)| *h).collect();
+                super::format::render_table(&headers, &cells)
+            },
+            &columns,
+        )?;
+        Ok(0)
+    }
+}
+
+/// `podman system df -v`: a section per kind, each a table.
+fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
+    use super::format::render_table;
+    use super::human::human_size_unspaced as size;
+    let now = jiff::Timestamp::now();
+    let since = |created: &str| {
+        super::human::parse_timestamp(created)
+            .map(|t| super::human::human_duration_since(t, now))
+            .unwrap_or_default()
+    };
+    let images: Vec<Vec<String>> = usage
+        .images
+        .iter()
+        .map(|i| {
+            vec![
+                i.repository.clone(),
+                i.tag.clone(),
+                i.id.chars().take(12).collect(),
+                since(&i.created),
+                size(i.size),
+                size(i.shared),
+                size(i.size - i.shared.min(i.size)),
+                i.containers.to_string(),
+            ]
+        })
+        .collect();
+    let containers: Vec<Vec<String>> = usage
+        .containers
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.chars().take(12).collect(),
+                c.image.clone(),
+                c.command.clone(),
+                c.local_volumes.to_string(),
+                size(c.size),
+                since(&c.created),
+                c.status.name().to_string(),
+                c.names.clone(),
+            ]
+        })
+        .collect();
+    let volumes: Vec<Vec<String>> = usage
+        .volumes
+        .iter()
+        .map(|v| vec![v.name.clone(), v.links.to_string(), size(v.size)])
+        .collect();
+    format!(
+        "Images space usage:\n\n{}\nContainers space usage:\n\n{}\nLocal Volumes space usage:\n\n{}",
+        render_table(
+            &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"],
+            &images
+        ),
+        render_table(
+            &["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],
+            &containers
+        ),
+        render_table(&["VOLUME NAME", "LINKS", "SIZE"], &volumes),
+    )
 }
 
 /// Check that this host has everything (rootless) containers need.

@@ -4,3 +4,5 @@
 //! They decide and gather; the CLI prints.
 
 pub mod check;
+pub mod df;
+pub mod info;
