@@ -18,6 +18,8 @@ pub enum SystemCommand {
     Check(SystemCheckArgs),
     Info(SystemInfoArgs),
     Df(SystemDfArgs),
+    Reset(SystemResetArgs),
+    Migrate(SystemMigrateArgs),
 }
 
 /// Where the store is, from --root or the default: what `system check` needs without opening
@@ -34,6 +36,9 @@ impl SystemCommand {
             SystemCommand::Check(a) => a.run(paths),
             SystemCommand::Info(a) => a.run(&ctx()?),
             SystemCommand::Df(a) => a.run(&ctx()?),
+            // Both must open a store whose id mapping changed, which every other command refuses.
+            SystemCommand::Reset(a) => a.run(&open_unchecked(paths)?),
+            SystemCommand::Migrate(a) => a.run(&open_unchecked(paths)?),
         }
     }
 }
@@ -196,6 +201,63 @@ fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
         ),
         render_table(&["VOLUME NAME", "LINKS", "SIZE"], &volumes),
     )
+}
+
+fn open_unchecked(paths: StorePaths) -> anyhow::Result<Context> {
+    Ok(Context::open_unchecked(
+        paths.root.clone(),
+        paths.runroot.clone(),
+    )?)
+}
+
+/// Remove everything: containers, images, volumes, networks, build cache and runtime state.
+///
+/// Stops and removes every container, then removes every image, volume and network (with what
+/// the host keeps for them) and the build cache, leaving an empty store. Asks first unless -f.
+#[derive(Debug, Args)]
+pub struct SystemResetArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl SystemResetArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        if !self.force {
+            // Podman's question, in its words.
+            print!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", ctx.store.root().display(), ctx.store.runroot().display());
+            std::io::stdout().flush()?;
+            let mut answer = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut answer)
+                .context("reading the answer from standard input")?;
+            if !confirmed(&answer) {
+                return Ok(0);
+            }
+        }
+        crate::system::reset::reset(ctx)?;
+        Ok(0)
+    }
+}
+
+/// Re-own the store after the user's ranges in /etc/subuid or /etc/subgid changed.
+///
+/// The store's files belong to the host ids the old ranges gave; every file is given the owner
+/// the new ranges give its container id, and the new mapping is recorded. Commands refuse the
+/// store until this has run.
+#[derive(Debug, Args)]
+pub struct SystemMigrateArgs {}
+
+impl SystemMigrateArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        if let crate::system::migrate::Migration::Migrated { files } =
+            crate::system::migrate::migrate(ctx)?
+        {
+            println!("Migrated the store to the new id mapping: {files} files re-owned");
+        }
+        Ok(0)
+    }
 }
 
 /// Check that this host has everything (rootless) containers need.

@@ -6,3 +6,5 @@
 pub mod check;
 pub mod df;
 pub mod info;
+pub mod migrate;
+pub mod reset;

@@ -19,4 +19,5 @@ mod run;
 mod store;
 mod system;
 mod system_check;
+mod system_reset;
 mod volumes;
