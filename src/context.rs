@@ -16,7 +16,32 @@ impl Context {
         !nix::unistd::geteuid().is_root()
     }
 
+    /// Opens the store, refusing one whose files were made with another id mapping than
+    /// /etc/subuid and /etc/subgid now give (they would show with the wrong owners).
     pub fn open(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Result<Self, store::Error> {
+        let ctx = Self::open_unchecked(root, runroot)?;
+        if let Some(current) = &ctx.id_mapping {
+            match ctx.store.recorded_id_mapping::<IdMapping>() {
+                Some(recorded) if &recorded != current => {
+                    return Err(store::Error::IdMappingChanged {
+                        root: ctx.store.root().to_path_buf(),
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    let lock = ctx.store.lock()?;
+                    ctx.store.record_id_mapping(&lock, current)?;
+                }
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// Opens the store whatever id mapping made it: for `system migrate` and `system reset`.
+    pub fn open_unchecked(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+    ) -> Result<Self, store::Error> {
         let rootless = Self::rootless();
         let (default_root, default_runroot) = store::default_paths(rootless);
         let store = Store::open(

@@ -16,4 +16,5 @@ pub mod network;
 pub mod registry;
 pub mod runtime;
 pub mod store;
+pub mod system;
 pub mod volume;

@@ -20,6 +20,8 @@ use anyhow::{anyhow, Context as _};
 use gotmpl::parse::{Expr, ListNode, Node, PipeNode};
 use gotmpl::{Template, Value};
 
+pub use super::yaml::render_yaml;
+
 /// How a command should print its items, from its `--format` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputFormat {

@@ -13,6 +13,7 @@ mod network;
 mod registry;
 mod system;
 mod volume;
+mod yaml;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -198,7 +199,13 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Container(command) => command.run(&ctx()?),
         Command::Network(command) => command.run(&ctx()?),
         Command::Volume(command) => command.run(&ctx()?),
-        Command::System(command) => command.run(&ctx()?),
+        Command::System(command) => command.run(
+            ctx,
+            system::StorePaths {
+                root: &cli.root,
+                runroot: &cli.runroot,
+            },
+        ),
         Command::Inspect(args) => args.run(&ctx()?),
         Command::Load(args) => args.run(&ctx()?),
         Command::Save(args) => args.run(&ctx()?),
@@ -258,6 +265,23 @@ fn error_line(error: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// For an error caused by what the host lacks, the pointer to the doctor that says how to fix it.
+fn prerequisite_hint(error: &anyhow::Error) -> &'static str {
+    let host = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<crate::runtime::Error>()
+            .is_some_and(|e| e.is_host_prerequisite())
+            || matches!(
+                cause.downcast_ref::<crate::store::Error>(),
+                Some(crate::store::Error::RunRootUnusable { .. })
+            )
+    });
+    match host {
+        true => " (run `skiff system check` to see what this host lacks and how to fix it)",
+        false => "",
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -276,7 +300,7 @@ pub fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("Error: {}", error_line(&error));
+            eprintln!("Error: {}{}", error_line(&error), prerequisite_hint(&error));
             ExitCode::from(exit_code_for(&error))
         }
     }

@@ -11,18 +11,325 @@ use super::Outcome;
 use crate::context::Context;
 use crate::filter::PruneFilters;
 
-/// Manage skiff's store as a whole (`system prune`), as `podman system` does.
+/// Manage skiff's store and check the host, as `podman system` does.
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     Prune(SystemPruneArgs),
+    Check(SystemCheckArgs),
+    Info(SystemInfoArgs),
+    Df(SystemDfArgs),
+    Reset(SystemResetArgs),
+    Migrate(SystemMigrateArgs),
+}
+
+/// Where the store is, from --root or the default: what `system check` needs without opening
+/// the store (which a broken host may not allow).
+pub struct StorePaths<'a> {
+    pub root: &'a Option<std::path::PathBuf>,
+    pub runroot: &'a Option<std::path::PathBuf>,
 }
 
 impl SystemCommand {
-    pub fn run(self, ctx: &Context) -> Outcome {
+    pub fn run(self, ctx: impl Fn() -> anyhow::Result<Context>, paths: StorePaths) -> Outcome {
         match self {
-            SystemCommand::Prune(a) => a.run(ctx),
+            SystemCommand::Prune(a) => a.run(&ctx()?),
+            SystemCommand::Check(a) => a.run(paths),
+            SystemCommand::Info(a) => a.run(&ctx()?),
+            SystemCommand::Df(a) => a.run(&ctx()?),
+            // Both must open a store whose id mapping changed, which every other command refuses.
+            SystemCommand::Reset(a) => a.run(&open_unchecked(paths)?),
+            SystemCommand::Migrate(a) => a.run(&open_unchecked(paths)?),
         }
     }
+}
+
+/// Show what skiff sees of the host and its store, as `podman info` does.
+///
+/// Prints YAML with Podman's sections (host, plugins, registries, store, version) and keys;
+/// --format json prints JSON, and a Go template reads Podman's field names:
+/// {{.Host.Arch}}, {{.Store.GraphRoot}}, {{.Host.IDMappings.UIDMap}}…
+#[derive(Debug, Args)]
+pub struct SystemInfoArgs {
+    /// json, or a Go template.
+    #[arg(short, long, value_name = "FORMAT")]
+    format: Option<String>,
+}
+
+impl SystemInfoArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        use super::format::{parse_format, render_each, render_json, render_yaml, OutputFormat};
+        let info = crate::system::info::info(ctx);
+        let text = match self.format.as_deref().map(parse_format) {
+            None | Some(OutputFormat::Table) => render_yaml(&info),
+            Some(OutputFormat::Json) => render_json(&info)?,
+            Some(OutputFormat::Template { text, .. }) => {
+                render_each(&text, &[crate::system::info::with_go_field_names(&info)])?
+            }
+        };
+        print!("{text}");
+        Ok(0)
+    }
+}
+
+/// Show the store's disk use: images, containers and local volumes.
+///
+/// One line per kind with how many there are, how many are in use, their size and what
+/// removing the unused ones would free; -v lists every image, container and volume.
+#[derive(Debug, Args)]
+pub struct SystemDfArgs {
+    /// Show every image, container and volume.
+    #[arg(short, long)]
+    verbose: bool,
+    /// json, or a Go template with .Type, .Total, .Active, .Size, .Reclaimable.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+}
+
+impl SystemDfArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        use super::human::human_size_unspaced as size;
+        let usage = crate::system::df::disk_use(ctx)?;
+        if self.verbose && self.format.is_none() {
+            print!("{}", df_verbose(&usage));
+            return Ok(0);
+        }
+        let rows: Vec<serde_json::Value> = usage
+            .summary()
+            .iter()
+            .map(|u| {
+                let percent = (u.reclaimable * 100).checked_div(u.size).unwrap_or(0);
+                serde_json::json!({
+                    "Type": u.kind,
+                    "Total": u.total,
+                    "Active": u.active,
+                    "RawSize": u.size,
+                    "RawReclaimable": u.reclaimable,
+                    "TotalCount": u.total,
+                    "Size": size(u.size),
+                    "Reclaimable": format!("{} ({percent}%)", size(u.reclaimable)),
+                })
+            })
+            .collect();
+        let columns = [
+            ("Type", "TYPE"),
+            ("Total", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ];
+        super::format::print_rows(
+            &rows,
+            self.format.as_deref(),
+            |rows| {
+                let cells: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        columns
+                            .iter()
+                            .map(|(field, _)| match &r[*field] {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let headers: Vec<&str> = columns.iter().map(|(_, h)| *h).collect();
+                super::format::render_table(&headers, &cells)
+            },
+            &columns,
+        )?;
+        Ok(0)
+    }
+}
+
+/// `podman system df -v`: a section per kind, each a table.
+fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
+    use super::format::render_table;
+    use super::human::human_size_unspaced as size;
+    let now = jiff::Timestamp::now();
+    let since = |created: &str| {
+        super::human::parse_timestamp(created)
+            .map(|t| super::human::human_duration_since(t, now))
+            .unwrap_or_default()
+    };
+    let images: Vec<Vec<String>> = usage
+        .images
+        .iter()
+        .map(|i| {
+            vec![
+                i.repository.clone(),
+                i.tag.clone(),
+                i.id.chars().take(12).collect(),
+                since(&i.created),
+                size(i.size),
+                size(i.shared),
+                size(i.size - i.shared.min(i.size)),
+                i.containers.to_string(),
+            ]
+        })
+        .collect();
+    let containers: Vec<Vec<String>> = usage
+        .containers
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.chars().take(12).collect(),
+                c.image.clone(),
+                c.command.clone(),
+                c.local_volumes.to_string(),
+                size(c.size),
+                since(&c.created),
+                c.status.name().to_string(),
+                c.names.clone(),
+            ]
+        })
+        .collect();
+    let volumes: Vec<Vec<String>> = usage
+        .volumes
+        .iter()
+        .map(|v| vec![v.name.clone(), v.links.to_string(), size(v.size)])
+        .collect();
+    format!(
+        "Images space usage:\n\n{}\nContainers space usage:\n\n{}\nLocal Volumes space usage:\n\n{}",
+        render_table(
+            &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"],
+            &images
+        ),
+        render_table(
+            &["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],
+            &containers
+        ),
+        render_table(&["VOLUME NAME", "LINKS", "SIZE"], &volumes),
+    )
+}
+
+fn open_unchecked(paths: StorePaths) -> anyhow::Result<Context> {
+    Ok(Context::open_unchecked(
+        paths.root.clone(),
+        paths.runroot.clone(),
+    )?)
+}
+
+/// Remove everything: containers, images, volumes, networks, build cache and runtime state.
+///
+/// Stops and removes every container, then removes every image, volume and network (with what
+/// the host keeps for them) and the build cache, leaving an empty store. Asks first unless -f.
+#[derive(Debug, Args)]
+pub struct SystemResetArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl SystemResetArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        if !self.force {
+            // Podman's question, in its words.
+            print!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", ctx.store.root().display(), ctx.store.runroot().display());
+            std::io::stdout().flush()?;
+            let mut answer = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut answer)
+                .context("reading the answer from standard input")?;
+            if !confirmed(&answer) {
+                return Ok(0);
+            }
+        }
+        crate::system::reset::reset(ctx)?;
+        Ok(0)
+    }
+}
+
+/// Re-own the store after the user's ranges in /etc/subuid or /etc/subgid changed.
+///
+/// The store's files belong to the host ids the old ranges gave; every file is given the owner
+/// the new ranges give its container id, and the new mapping is recorded. Commands refuse the
+/// store until this has run.
+#[derive(Debug, Args)]
+pub struct SystemMigrateArgs {}
+
+impl SystemMigrateArgs {
+    fn run(self, ctx: &Context) -> Outcome {
+        if let crate::system::migrate::Migration::Migrated { files } =
+            crate::system::migrate::migrate(ctx)?
+        {
+            println!("Migrated the store to the new id mapping: {files} files re-owned");
+        }
+        Ok(0)
+    }
+}
+
+/// Check that this host has everything (rootless) containers need.
+///
+/// Tests each prerequisite — subordinate ids, newuidmap and newgidmap, user namespaces, an
+/// overlay mount, /dev/fuse and /dev/net/tun, pasta, XDG_RUNTIME_DIR, the store's file system,
+/// cgroup delegation — and prints one line for each: ok, warning or FAIL, with the command that
+/// fixes what is wrong. Exits 1 when a prerequisite fails.
+#[derive(Debug, Args)]
+pub struct SystemCheckArgs {
+    /// Print as json, or through a Go template with the fields .Name, .Status, .Detail, .Fix.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+}
+
+impl SystemCheckArgs {
+    fn run(self, paths: StorePaths) -> Outcome {
+        let rootless = Context::rootless();
+        let uid = nix::unistd::getuid();
+        let user = nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| uid.to_string());
+        let subject = crate::system::check::Subject {
+            rootless,
+            user,
+            uid: uid.as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            store_root: paths
+                .root
+                .clone()
+                .unwrap_or_else(|| crate::store::default_paths(rootless).0),
+        };
+        let findings = crate::system::check::check(&subject);
+        let rows: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "Name": f.name,
+                    "Status": f.status.label(),
+                    "Detail": f.detail,
+                    "Fix": f.fix.clone().unwrap_or_default(),
+                })
+            })
+            .collect();
+        super::format::print_rows(
+            &rows,
+            self.format.as_deref(),
+            |_| findings.iter().map(check_line).collect(),
+            &[],
+        )?;
+        let failed = findings
+            .iter()
+            .any(|f| f.status == crate::system::check::Status::Fail);
+        Ok(u8::from(failed))
+    }
+}
+
+/// `FAIL    newuidmap: not found in $PATH; fix: sudo apt-get install uidmap`
+fn check_line(finding: &crate::system::check::Finding) -> String {
+    let fix = finding
+        .fix
+        .as_ref()
+        .map(|fix| format!("; fix: {fix}"))
+        .unwrap_or_default();
+    format!(
+        "{:<8}{}: {}{fix}\n",
+        finding.status.label(),
+        finding.name,
+        finding.detail
+    )
 }
 
 /// Remove unused data: stopped containers, unused networks, dangling images and build cache.

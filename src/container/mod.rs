@@ -852,8 +852,13 @@ pub fn writable_layer_sizes(ctx: &Context, ids: &[String]) -> Result<Vec<u64>> {
         .iter()
         .map(|id| ctx.store.container_dir(id).join("upper"))
         .collect();
+    tree_sizes(ctx, uppers)
+}
+
+/// The bytes under each of `dirs` (in the store), measured as [`writable_layer_sizes`] does.
+pub fn tree_sizes(ctx: &Context, dirs: Vec<PathBuf>) -> Result<Vec<u64>> {
     let sizes = runtime::run_in_user_namespace(ctx.id_mapping.as_ref(), move || {
-        Ok(uppers.iter().map(|upper| tree_size(upper)).collect())
+        Ok(dirs.iter().map(|dir| tree_size(dir)).collect())
     })?;
     Ok(sizes)
 }

@@ -152,7 +152,7 @@ pub(super) fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
     remove_trees(ctx, stale)
 }
 
-fn remove_trees(ctx: &Context, paths: Vec<PathBuf>) -> Result<()> {
+pub fn remove_trees(ctx: &Context, paths: Vec<PathBuf>) -> Result<()> {
     crate::runtime::run_in_user_namespace(ctx.id_mapping.as_ref(), move || {
         for path in &paths {
             make_writable_and_remove(path)?;
@@ -163,7 +163,7 @@ fn remove_trees(ctx: &Context, paths: Vec<PathBuf>) -> Result<()> {
 }
 
 /// remove_dir_all fails on directories without write permission (overlay's work/work is 000).
-pub(super) fn make_writable_and_remove(path: &Path) -> Result<(), String> {
+pub fn make_writable_and_remove(path: &Path) -> Result<(), String> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir()) {
         return std::fs::remove_file(path).map_err(|e| format!("removing {}: {e}", path.display()));
     }

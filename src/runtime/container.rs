@@ -786,8 +786,12 @@ where
     let (result_read, result_write) = pipe()?;
     let mut child_side = Some((enter, child_work));
     let mut parent_work = Some(parent_work);
+    // The child's copy of the write end must go, or the read below never sees this process's
+    // end close when the id maps could not be written, and waits for ever.
+    let sync_write_fd = sync_write.as_raw_fd();
     let pid = clone_child(flags, || {
         drop(parent_work.take());
+        let _ = nix::unistd::close(sync_write_fd);
         // A helper outliving a killed skiff would go on changing files behind its back.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         let mut byte = [0u8; 1];

@@ -18,6 +18,7 @@ mod forward;
 pub mod fstree;
 pub mod idshift;
 pub mod network;
+pub mod probe;
 mod rootfs;
 mod security;
 pub mod seed;
@@ -29,7 +30,7 @@ pub use container::{
     exec_in_container, run_container, run_in_container_root, run_in_user_namespace,
     run_in_user_namespace_streaming, ContainerRoot, RunOutcome, SignalWatch,
 };
-pub use security::resolve_user_in;
+pub use security::{resolve_user_in, DEFAULT_CAPABILITIES};
 pub use spec::*;
 
 /// Errors a caller can act on. Exit codes follow Docker: 126 cannot execute, 127 not found,
@@ -67,6 +68,37 @@ impl Error {
             Error::CommandNotFound { .. } => 127,
             Error::NotExecutable { .. } => 126,
             _ => 125,
+        }
+    }
+
+    /// Whether the error comes from the host lacking a prerequisite `skiff system check` tests
+    /// (the id-map helpers, user namespaces, an overlay mount, /dev/net/tun, pasta), so that
+    /// the message can point there.
+    pub fn is_host_prerequisite(&self) -> bool {
+        use nix::errno::Errno;
+        match self {
+            Error::IdMap { .. } => true,
+            // clone(2) refusing the namespaces: a sysctl, the namespace limit or AppArmor.
+            Error::Sys { context, source } => {
+                context == "clone"
+                    && [Errno::EPERM, Errno::ENOSPC, Errno::EUSERS, Errno::EACCES]
+                        .iter()
+                        .any(|e| source.raw_os_error() == Some(*e as i32))
+            }
+            // The same failures, reported from a helper process as text.
+            Error::Setup(message) | Error::Work(message) => {
+                message.starts_with("mounting the overlay root filesystem")
+                    || message.contains("setting up the user namespace: ")
+            }
+            Error::Network(message) => {
+                message.contains("/dev/net/tun")
+                    || message.contains("tun socket")
+                    || message.starts_with("cannot run pasta")
+                    || message.starts_with("cannot run slirp4netns")
+                    || message.contains("is not installed")
+                    || message.starts_with("neither pasta nor slirp4netns")
+            }
+            _ => false,
         }
     }
 

@@ -54,6 +54,15 @@ pub enum Error {
     },
     #[error("store file {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error("the subordinate ids of /etc/subuid or /etc/subgid changed since the store at {root} was made, so its files belong to other ids now: run `skiff system migrate`")]
+    IdMappingChanged { root: PathBuf },
+    /// The runtime directory cannot be made: XDG_RUNTIME_DIR is not the user's, or is missing.
+    #[error("cannot use the runtime directory {path}: {source}")]
+    RunRootUnusable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch { expected: String, actual: String },
 }
@@ -118,11 +127,15 @@ impl Store {
             root.join("images"),
             root.join("containers"),
             root.join("tmp"),
-            runroot.join("containers"),
         ] {
             std::fs::create_dir_all(&dir)
                 .map_err(io_error(format!("creating {}", dir.display())))?;
         }
+        let run_containers = runroot.join("containers");
+        std::fs::create_dir_all(&run_containers).map_err(|source| Error::RunRootUnusable {
+            path: runroot.to_path_buf(),
+            source,
+        })?;
         Ok(Store {
             root: root.to_path_buf(),
             runroot: runroot.to_path_buf(),
@@ -200,6 +213,26 @@ impl Store {
             return Ok(());
         }
         write_atomic(&path, bytes)
+    }
+
+    /// The user-namespace id mapping the store's files were made with (`idmap.json`), which
+    /// decides the host ids that own them; None for a store made before it was recorded.
+    pub fn recorded_id_mapping<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        let bytes = std::fs::read(self.root.join("idmap.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Records the id mapping the store's files now have (the caller holds the lock).
+    pub fn record_id_mapping<T: serde::Serialize>(
+        &self,
+        _lock: &StoreLock,
+        mapping: &T,
+    ) -> Result<(), Error> {
+        let bytes = serde_json::to_vec_pretty(mapping).map_err(|e| Error::Corrupt {
+            path: self.root.join("idmap.json"),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&self.root.join("idmap.json"), &bytes)
     }
 
     pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, Error> {

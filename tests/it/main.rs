@@ -19,4 +19,6 @@ mod pull;
 mod run;
 mod store;
 mod system;
+mod system_check;
+mod system_reset;
 mod volumes;

@@ -409,6 +409,11 @@ fn volumebox_archive() -> &'static PathBuf {
     })
 }
 
+/// The docker-archive of [`VOLUMEBOX_NAME`], for a test that runs skiff as another user.
+pub fn volumebox_archive_path() -> PathBuf {
+    volumebox_archive().clone()
+}
+
 impl super::TestEnv {
     /// Loads the image with a seeded VOLUME and returns its name.
     pub fn load_volumebox(&self) -> &'static str {

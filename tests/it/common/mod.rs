@@ -188,9 +188,15 @@ impl TestEnv {
 
     /// skiff with its own PATH: what it finds (or misses) there.
     pub fn skiff_with_path(&self, path: &str, args: &[&str]) -> Cmd {
+        self.skiff_with_env(&[("PATH", path)], &[], args)
+    }
+
+    /// skiff with variables of its environment `set` to other values and those in `unset` left
+    /// out: a host set up differently.
+    pub fn skiff_with_env(&self, set: &[(&str, &str)], unset: &[&str], args: &[&str]) -> Cmd {
         let bin = env!("CARGO_BIN_EXE_skiff");
-        let envs: Vec<(&str, OsString)> = vec![
-            ("PATH", path.into()),
+        let mut envs: Vec<(&str, OsString)> = vec![
+            ("PATH", SAFE_PATH.into()),
             ("HOME", self.path("home").into()),
             ("XDG_DATA_HOME", self.path("data").into()),
             ("XDG_CONFIG_HOME", self.path("config").into()),
@@ -198,6 +204,13 @@ impl TestEnv {
             ("TMPDIR", self.path("tmp").into()),
             ("LANG", "C.UTF-8".into()),
         ];
+        for (key, value) in set {
+            match envs.iter_mut().find(|(k, _)| k == key) {
+                Some(entry) => entry.1 = value.into(),
+                None => envs.push((key, value.into())),
+            }
+        }
+        envs.retain(|(k, _)| !unset.contains(k));
         let mut command = if is_root() && !self.as_root {
             let mut c = Command::new("runuser");
             c.args(["-u", TEST_USER, "--", "env", "-i"]);
@@ -243,18 +256,7 @@ impl TestEnv {
         let closed = self.path("closed-fuse");
         std::fs::write(&closed, b"").unwrap();
         std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let inner = self.skiff(args);
-        let mut command = Command::new("unshare");
-        command.args(["--mount", "--propagation", "private", "sh", "-c"]);
-        command.arg(r#"mount --bind "$0" /dev/fuse && exec "$@""#);
-        command.arg(&closed);
-        command.arg(inner.command.get_program());
-        command.args(inner.command.get_args());
-        Some(Cmd {
-            command,
-            stdin: None,
-            shown: format!("skiff {} (without /dev/fuse)", args.join(" ")),
-        })
+        Some(self.skiff(args).with_binds(&[(&closed, "/dev/fuse")]))
     }
 }
 
@@ -265,6 +267,41 @@ pub struct Cmd {
 }
 
 impl Cmd {
+    /// The command in a mount namespace of its own where each (source, target) is bind-mounted:
+    /// a host file hidden or replaced for this command alone. Only root can make it.
+    pub fn with_binds(self, binds: &[(&Path, &str)]) -> Cmd {
+        assert!(is_root(), "only root can bind files for one command");
+        let mut script = String::new();
+        let mut command = Command::new("unshare");
+        command.args(["--mount", "--propagation", "private", "sh", "-c"]);
+        for n in 0..binds.len() {
+            script.push_str(&format!(
+                r#"mount --bind "${}" "${}" && "#,
+                2 * n + 1,
+                2 * n + 2
+            ));
+        }
+        script.push_str(&format!(r#"shift {} && exec "$@""#, 2 * binds.len()));
+        command.arg(script).arg("sh");
+        for (source, target) in binds {
+            command.arg(source).arg(target);
+        }
+        command.arg(self.command.get_program());
+        command.args(self.command.get_args());
+        command.env_clear().env("PATH", SAFE_PATH);
+        for (key, value) in self.command.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        Cmd {
+            command,
+            stdin: self.stdin,
+            shown: format!("{} (with {binds:?} bound)", self.shown),
+        }
+    }
+
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
         self
