@@ -270,7 +270,13 @@ impl InspectArgs {
         }
         format::print_inspect(items, self.format.as_deref(), format::render_json, |item| {
             // Podman's image and container structs hold these as Go times.
-            format::with_go_times(item, &["Created", "State.StartedAt", "State.FinishedAt"])
+            let mut view =
+                format::with_go_times(item, &["Created", "State.StartedAt", "State.FinishedAt"]);
+            // Go prints an image's nil label map as `map[]`.
+            if view.get("Labels").is_some_and(Value::is_null) {
+                view["Labels"] = json!({});
+            }
+            view
         })?;
         match first_error {
             Some(e) => Err(e),
