@@ -1002,6 +1002,11 @@ fn ps_filter_matches(
                 "id" => record.id.starts_with(value),
                 "ancestor" => {
                     record.image_name == value
+                        || !crate::image::reference::candidate_names(
+                            value,
+                            std::iter::once(record.image_name.as_str()),
+                        )
+                        .is_empty()
                         || record
                             .image_id
                             .starts_with(value.trim_start_matches("sha256:"))

@@ -478,7 +478,15 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         id,
         name,
         image_id: image.id.clone(),
-        image_name: options.image.clone(),
+        // As Podman's ImageName: the stored name the reference resolved to
+        // (`localhost/app:latest` for `app`), else what was given (an id).
+        image_name: image::reference::candidate_names(
+            &options.image,
+            image.names.iter().map(String::as_str),
+        )
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| options.image.clone()),
         created: jiff::Timestamp::now().to_string(),
         auto_remove: options.remove,
         stop_signal: options

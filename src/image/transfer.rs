@@ -336,6 +336,7 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
         };
         let manifest_digest = sha256_digest(&manifest);
         ctx.store.put_blob(&manifest_digest, &manifest)?;
+        let size = image_size(size, image.config.len(), manifest.len());
         let names: Vec<String> = image
             .names
             .iter()

@@ -11,6 +11,7 @@ mod commit;
 mod common;
 mod container_prune;
 mod copy;
+mod format_podman;
 mod image;
 mod lifecycle;
 mod network;

@@ -319,3 +319,74 @@ fn inspect_json_uses_five_spaces_without_html_escaping() {
         "[\n     {\n          \"Cmd\": \"a && b\"\n     }\n]\n"
     );
 }
+
+#[test]
+fn listing_prints_templates_from_rows_and_json_from_its_own_items() {
+    let listing = Listing {
+        rows: vec![json!({"Name": "v", "CreatedAt": "2024-01-02 03:04:05 +0000 UTC"})],
+        json: vec![json!({"Name": "v", "CreatedAt": "2024-01-02T03:04:05Z"})],
+        json_style: JsonStyle::Indented("  "),
+        headers: &[("Name", "VOLUME NAME")],
+        noheading: false,
+    };
+    assert_eq!(
+        listing
+            .render(Some("{{.CreatedAt}}"), |_| unreachable!())
+            .unwrap(),
+        "2024-01-02 03:04:05 +0000 UTC\n"
+    );
+    assert_eq!(
+        listing.render(Some("json"), |_| unreachable!()).unwrap(),
+        "[\n  {\n    \"Name\": \"v\",\n    \"CreatedAt\": \"2024-01-02T03:04:05Z\"\n  }\n]\n"
+    );
+    assert_eq!(
+        listing
+            .render(Some("table {{.Name}}"), |_| unreachable!())
+            .unwrap(),
+        "VOLUME NAME\nv\n"
+    );
+    let quiet = Listing {
+        noheading: true,
+        ..listing
+    };
+    assert_eq!(
+        quiet
+            .render(Some("table {{.Name}}"), |_| unreachable!())
+            .unwrap(),
+        "v\n"
+    );
+    assert_eq!(
+        quiet
+            .render(None, |rows| column_table(rows, &[("Name", "NAME")]))
+            .unwrap(),
+        "v\n"
+    );
+}
+
+#[test]
+fn compact_json_is_one_escaped_line_like_a_go_encoder() {
+    let v = json!([{"id": "<missing>", "size": 7168}]);
+    assert_eq!(
+        render_json_styled(&v, JsonStyle::Compact).unwrap(),
+        "[{\"id\":\"\\u003cmissing\\u003e\",\"size\":7168}]\n"
+    );
+    assert_eq!(
+        render_json_styled(&json!([]), JsonStyle::Compact).unwrap(),
+        "[]\n"
+    );
+}
+
+#[test]
+fn go_times_for_templates() {
+    assert_eq!(
+        go_time_text("2026-11-23T18:41:20.202095145Z"),
+        "2026-11-23 18:41:20.202095145 +0000 UTC"
+    );
+    assert_eq!(go_time_text(""), "0001-01-01 00:00:00 +0000 UTC");
+    let item = json!({"Created": "2024-01-02T03:04:05Z", "State": {"StartedAt": ""}, "Name": "2024-01-02T03:04:05Z"});
+    let view = with_go_times(&item, &["Created", "State.StartedAt", "Missing.Path"]);
+    assert_eq!(view["Created"], "2024-01-02 03:04:05 +0000 UTC");
+    assert_eq!(view["State"]["StartedAt"], "0001-01-01 00:00:00 +0000 UTC");
+    // Only the named paths change.
+    assert_eq!(view["Name"], "2024-01-02T03:04:05Z");
+}
