@@ -1000,6 +1000,11 @@ fn ps_filter_matches(
                 "id" => record.id.starts_with(value),
                 "ancestor" => {
                     record.image_name == value
+                        || !crate::image::reference::candidate_names(
+                            value,
+                            std::iter::once(record.image_name.as_str()),
+                        )
+                        .is_empty()
                         || record
                             .image_id
                             .starts_with(value.trim_start_matches("sha256:"))
@@ -1024,6 +1029,24 @@ fn ps_filter_matches(
     }
     Ok(true)
 }
+
+/// Podman 5's header overrides for `ps` table templates (4.3 named RunningFor "CREATED").
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("Cgroup", "cgroupns"),
+    ("CreatedHuman", "created"),
+    ("ID", "container id"),
+    ("IPC", "ipc"),
+    ("MNT", "mnt"),
+    ("NET", "net"),
+    ("Networks", "networks"),
+    ("PIDNS", "pidns"),
+    ("Pod", "pod id"),
+    ("PodName", "podname"),
+    ("Restarts", "restarts"),
+    ("RunningFor", "running for"),
+    ("UTS", "uts"),
+    ("User", "userns"),
+];
 
 /// Go's zero `time.Time` as Unix seconds: what Podman prints for a time that never came.
 const GO_ZERO_TIME_UNIX: i64 = -62_135_596_800;
@@ -1099,7 +1122,7 @@ impl PsEntry {
             "Mounts": record.spec.mounts.iter().map(|m| m.destination.as_str()).collect::<Vec<_>>(),
             "Names": [record.name],
             "Namespaces": {},
-            "Networks": [],
+            "Networks": record.networks.keys().collect::<Vec<_>>(),
             "Pid": self.pid(),
             "Pod": "",
             "PodName": "",
@@ -1137,10 +1160,18 @@ impl PsEntry {
                 human::human_size_unspaced(image + rw)
             )
         });
-        json!({
+        let image_id = if no_trunc {
+            record.image_id.clone()
+        } else {
+            record.image_id[..12.min(record.image_id.len())].to_string()
+        };
+        let networks: Vec<&str> = record.networks.keys().map(String::as_str).collect();
+        // Podman's template item embeds the JSON entry and overrides some of it with methods.
+        let mut row = self.podman_json(now);
+        let fields = json!({
             "ID": id,
             "Image": record.image_name,
-            "ImageID": record.image_id,
+            "ImageID": image_id,
             "Command": command,
             "CreatedAt": human::format_created_at(self.created),
             "Created": human::format_created_at(self.created),
@@ -1157,7 +1188,16 @@ impl PsEntry {
             "Exited": self.state.status == Status::Exited,
             "AutoRemove": record.auto_remove,
             "Restarts": self.state.restart_count,
-        })
+            "Networks": networks.join(","),
+            // No pods, and no namespace paths for a container that is not running: Podman's
+            // `--ns` columns (`.Namespaces.NET` is read as `.NET`, as Podman rewrites it).
+            "Namespaces": {"Cgroup": "", "IPC": "", "MNT": "", "NET": "", "PIDNS": "", "User": "", "UTS": ""},
+            "Cgroup": "", "IPC": "", "MNT": "", "NET": "", "PIDNS": "", "User": "", "UTS": "",
+        });
+        if let (Some(row), Some(fields)) = (row.as_object_mut(), fields.as_object()) {
+            row.extend(fields.clone());
+        }
+        row
     }
 }
 
@@ -1207,11 +1247,6 @@ impl PsArgs {
                 entry.size = Some((rw, image));
             }
         }
-        if self.format.as_deref().map(format::parse_format) == Some(format::OutputFormat::Json) {
-            let list = entries.iter().map(|e| e.podman_json(now)).collect();
-            print!("{}", format::render_json(&serde_json::Value::Array(list))?);
-            return Ok(0);
-        }
         let rows: Vec<serde_json::Value> = entries
             .iter()
             .map(|e| e.template_row(now, self.no_trunc))
@@ -1228,13 +1263,22 @@ impl PsArgs {
         if self.size {
             columns.push(("Size", "SIZE"));
         }
-        let headers = [columns.as_slice(), &[("RunningFor", "CREATED")]].concat();
-        format::print_rows(
-            &rows,
-            self.format.as_deref(),
-            |rows| format::column_table(rows, &columns),
-            &headers,
-        )?;
+        let headers = [columns.as_slice(), PS_HEADERS].concat();
+        // Podman's template reads `.Namespaces.X` as `.X`.
+        let template = self
+            .format
+            .as_deref()
+            .map(|f| f.replace(".Namespaces.", "."));
+        let listing = format::Listing {
+            rows,
+            json: entries.iter().map(|e| e.podman_json(now)).collect(),
+            json_style: format::JsonStyle::Indented("  "),
+            headers: &headers,
+            noheading: false,
+        };
+        listing.print(template.as_deref(), |rows| {
+            format::column_table(rows, &columns)
+        })?;
         Ok(0)
     }
 }

@@ -85,7 +85,7 @@ fn render(
             .collect()),
         Some(OutputFormat::Json) => batch
             .iter()
-            .map(|e| format::render_json_line(&json_report(e)))
+            .map(|e| format::render_json_styled(&json_report(e), format::JsonStyle::Compact))
             .collect(),
         Some(OutputFormat::Template { text, table }) => {
             let items: Vec<Value> = batch.iter().map(template_fields).collect();
@@ -249,7 +249,7 @@ mod tests {
     fn json_lines_have_podmans_report_shape() {
         let event = container().with_exit_code(0);
         assert_eq!(
-            format::render_json_line(&json_report(&event)).unwrap(),
+            format::render_json_styled(&json_report(&event), format::JsonStyle::Compact).unwrap(),
             "{\"ContainerExitCode\":0,\"ID\":\"6261b677cac5e65986dec9f7b2e3bed9\",\"Image\":\"localhost/bb:1\",\"Name\":\"c1\",\"Status\":\"create\",\"time\":1714557600,\"timeNano\":1714557600123450000,\"Type\":\"container\",\"Attributes\":{\"foo\":\"bar\"}}\n"
         );
         let template = render(

@@ -21,6 +21,8 @@ use gotmpl::parse::{Expr, ListNode, Node, PipeNode};
 use gotmpl::{Template, Value};
 
 pub use super::yaml::render_yaml;
+mod funcs;
+use funcs::with_podman_funcs;
 
 /// How a command should print its items, from its `--format` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,63 +137,143 @@ pub fn column_table(rows: &[serde_json::Value], columns: &[(&str, &str)]) -> Str
     render_table(&headers, &cells)
 }
 
-/// Prints a listing as `--format` asks: the `default` table, JSON, or a Go template, whose
-/// `table` header row names fields as `headers` (field, header) says.
-pub fn print_rows(
-    rows: &[serde_json::Value],
-    format_flag: Option<&str>,
-    default: impl FnOnce(&[serde_json::Value]) -> String,
-    headers: &[(&str, &str)],
-) -> anyhow::Result<()> {
-    match parse_format(format_flag.unwrap_or("table")) {
-        OutputFormat::Table => print!("{}", default(rows)),
-        OutputFormat::Json => print!("{}", render_json(&serde_json::Value::Array(rows.to_vec()))?),
-        OutputFormat::Template { text, table: true } => {
-            print!("{}", render_table_template(&text, rows, headers)?)
-        }
-        OutputFormat::Template { text, table: false } => {
-            print!("{}", render_each(&text, rows)?)
+/// A listing's items in the two shapes `--format` needs. Podman's templates read one Go
+/// struct, whose methods print for people (`{{.Created}}` is "2 years ago", `{{.CreatedAt}}`
+/// Go's `time.Time` string), while `--format json` encodes another (Unix seconds, RFC 3339),
+/// so a command hands over both views of its items and this module picks.
+pub struct Listing<'a> {
+    /// What templates and the default table read, one object per row.
+    pub rows: Vec<serde_json::Value>,
+    /// What `--format json` prints, in Podman's field order.
+    pub json: Vec<serde_json::Value>,
+    /// How the command's Podman counterpart encodes `json`.
+    pub json_style: JsonStyle,
+    /// Header overrides for `table` templates: (field, header), beyond the CamelCase split.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// `--noheading`: no header row, for the default table and `table` templates alike.
+    pub noheading: bool,
+}
+
+impl<'a> Listing<'a> {
+    /// A listing whose JSON is its rows, as for commands whose Podman counterpart encodes
+    /// the very struct its templates read.
+    pub fn same(
+        rows: Vec<serde_json::Value>,
+        json_style: JsonStyle,
+        headers: &'a [(&'a str, &'a str)],
+    ) -> Self {
+        Listing {
+            json: rows.clone(),
+            rows,
+            json_style,
+            headers,
+            noheading: false,
         }
     }
-    Ok(())
+
+    /// Prints the listing as `--format` asks: the `default` table, JSON, or a Go template
+    /// (`table` templates get a header row).
+    pub fn print(
+        &self,
+        format_flag: Option<&str>,
+        default: impl FnOnce(&[serde_json::Value]) -> String,
+    ) -> anyhow::Result<()> {
+        print!("{}", self.render(format_flag, default)?);
+        Ok(())
+    }
+
+    /// The text [`Listing::print`] prints.
+    pub fn render(
+        &self,
+        format_flag: Option<&str>,
+        default: impl FnOnce(&[serde_json::Value]) -> String,
+    ) -> anyhow::Result<String> {
+        Ok(match parse_format(format_flag.unwrap_or("table")) {
+            OutputFormat::Table => {
+                let text = default(&self.rows);
+                if self.noheading {
+                    text.split_once('\n')
+                        .map(|(_, rest)| rest.to_string())
+                        .unwrap_or_default()
+                } else {
+                    text
+                }
+            }
+            OutputFormat::Json => render_json_styled(
+                &serde_json::Value::Array(self.json.clone()),
+                self.json_style,
+            )?,
+            OutputFormat::Template { text, table: true } => {
+                render_table_template_with(&text, &self.rows, self.headers, !self.noheading)?
+            }
+            OutputFormat::Template { text, table: false } => render_each(&text, &self.rows)?,
+        })
+    }
 }
 
 /// Prints a `ls` of named objects: their names alone with `quiet`, else a table of `columns`
 /// (field, header) or what `--format` asks.
 pub fn print_named_listing(
-    rows: &[serde_json::Value],
+    listing: &Listing<'_>,
     quiet: bool,
     format_flag: Option<&str>,
     columns: &[(&str, &str)],
 ) -> anyhow::Result<()> {
     if quiet {
-        for row in rows {
+        for row in &listing.rows {
             println!("{}", row["Name"].as_str().unwrap_or_default());
         }
         return Ok(());
     }
-    print_rows(
-        rows,
-        format_flag,
-        |rows| column_table(rows, columns),
-        columns,
-    )
+    listing.print(format_flag, |rows| column_table(rows, columns))
 }
 
 /// Prints `inspect` output: all items as one JSON array through `render` (Podman indents image
-/// and container JSON differently from network JSON), or each through a `--format` template.
+/// and container JSON differently from network JSON), or each through a `--format` template,
+/// which reads `view` of the item: the Go struct behind the JSON (see [`with_go_times`]).
 pub fn print_inspect(
     items: Vec<serde_json::Value>,
     format_flag: Option<&str>,
     render: fn(&serde_json::Value) -> anyhow::Result<String>,
+    view: impl Fn(&serde_json::Value) -> serde_json::Value,
 ) -> anyhow::Result<()> {
     match format_flag.map(parse_format) {
         None | Some(OutputFormat::Json) | Some(OutputFormat::Table) => {
             print!("{}", render(&serde_json::Value::Array(items))?)
         }
-        Some(OutputFormat::Template { text, .. }) => print!("{}", render_each(&text, &items)?),
+        Some(OutputFormat::Template { text, .. }) => {
+            let views: Vec<serde_json::Value> = items.iter().map(view).collect();
+            print!("{}", render_each(&text, &views)?)
+        }
     }
     Ok(())
+}
+
+/// How a Go template prints a `time.Time` given here in RFC 3339: Go's `Time.String`,
+/// `2024-01-02 03:04:05.5 +0000 UTC` (in UTC, as skiff records times). An empty or
+/// unreadable time prints as Go's zero time, as Podman's unset times do.
+pub fn go_time_text(rfc3339: &str) -> String {
+    let time = crate::cli::human::parse_timestamp(rfc3339).unwrap_or(GO_ZERO_TIME);
+    crate::cli::human::format_created_at(time)
+}
+
+/// Go's zero `time.Time`, 0001-01-01 00:00:00 UTC.
+const GO_ZERO_TIME: jiff::Timestamp = jiff::Timestamp::constant(-62_135_596_800, 0);
+
+/// A copy of `item` whose RFC 3339 strings at `paths` (keys, `.` between nested ones) read as
+/// [`go_time_text`] prints them: the item a template sees where Podman's struct holds a
+/// `time.Time` that its JSON encodes in RFC 3339. Paths the item lacks are left alone.
+pub fn with_go_times(item: &serde_json::Value, paths: &[&str]) -> serde_json::Value {
+    let mut view = item.clone();
+    for path in paths {
+        let pointer = format!("/{}", path.replace('.', "/"));
+        if let Some(slot) = view.pointer_mut(&pointer) {
+            if let Some(text) = slot.as_str() {
+                *slot = serde_json::Value::String(go_time_text(text));
+            }
+        }
+    }
+    view
 }
 
 /// Renders a `table {{.Repository}}\t{{.ID}}` template: a header row, then
@@ -235,21 +317,31 @@ pub fn render_table_template_with(
     Ok(align_tabs(&out))
 }
 
+/// How a Podman command encodes its `--format json`; they differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonStyle {
+    /// `json.MarshalIndent(v, "", indent)` (HTML-escaped) and a newline: `images` indents
+    /// with four spaces, `ps`, `volume ls` and `network ls` with two.
+    Indented(&'static str),
+    /// `json.NewEncoder(os.Stdout).Encode(v)`: one compact HTML-escaped line (`history`, and
+    /// each event of `events`).
+    Compact,
+}
+
 /// JSON of a list as `podman images --format json` prints it: Go's
 /// `json.MarshalIndent(v, "", "    ")` (four spaces, `<`, `>`, `&` escaped as
 /// `\u003c`…) followed by a newline (`fmt.Println`).
 pub fn render_json(value: &serde_json::Value) -> anyhow::Result<String> {
-    let mut out = to_json_indented(value, b"    ")?;
-    out = escape_go_json(&out, true);
-    out.push('\n');
-    Ok(out)
+    render_json_styled(value, JsonStyle::Indented("    "))
 }
 
-/// One compact JSON line, as Go's `json.Marshal` writes it (`<`, `>`, `&` escaped) and
-/// `fmt.Println` ends it: `podman events --format json` prints one per event.
-pub fn render_json_line(value: &serde_json::Value) -> anyhow::Result<String> {
-    let text = serde_json::to_string(value).context("encoding JSON output")?;
-    let mut out = escape_go_json(&text, true);
+/// JSON of a value encoded as `style` says, with Go's escapes and a final newline.
+pub fn render_json_styled(value: &serde_json::Value, style: JsonStyle) -> anyhow::Result<String> {
+    let mut out = match style {
+        JsonStyle::Indented(indent) => to_json_indented(value, indent.as_bytes())?,
+        JsonStyle::Compact => serde_json::to_string(value).context("encoding JSON output")?,
+    };
+    out = escape_go_json(&out, true);
     out.push('\n');
     Ok(out)
 }
@@ -713,480 +805,6 @@ fn split_camel_case(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Registers the functions Podman adds to Go's built-ins
-/// (`report.DefaultFuncs`): json, join, lower, pad, split, title, truncate,
-/// upper.
-fn with_podman_funcs(tmpl: Template, order: &Arc<KeyOrder>) -> Template {
-    let order = Arc::clone(order);
-    tmpl.func("json", move |args| {
-        let [v] = args else {
-            return Err(arg_count("json", 1, args.len()));
-        };
-        // Podman: an Encoder with SetEscapeHTML(false), trailing newline
-        // trimmed, so compact JSON with only U+2028/U+2029 escaped.
-        let json = order.to_json(v).map_err(|e| exec_err(&e.to_string()))?;
-        let text = serde_json::to_string(&json).map_err(|e| exec_err(&e.to_string()))?;
-        Ok(str_value(&escape_go_json(&text, false)))
-    })
-    .func("upper", |args| {
-        let s = one_string("upper", args)?;
-        Ok(str_value(&s.to_uppercase()))
-    })
-    .func("lower", |args| {
-        let s = one_string("lower", args)?;
-        Ok(str_value(&s.to_lowercase()))
-    })
-    .func("title", |args| {
-        let s = one_string("title", args)?;
-        Ok(str_value(&go_title(&s)))
-    })
-    .func("truncate", |args| {
-        let [s, n] = args else {
-            return Err(arg_count("truncate", 2, args.len()));
-        };
-        let s = stringify(s);
-        let n = int_arg("truncate", n)?;
-        // Go slices bytes (`source[:length]`); we stop at the char boundary
-        // at or before it rather than cut a UTF-8 sequence.
-        let mut cut = usize::try_from(n).unwrap_or(0).min(s.len());
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        Ok(str_value(&s[..cut]))
-    })
-    .func("pad", |args| {
-        let [s, prefix, suffix] = args else {
-            return Err(arg_count("pad", 3, args.len()));
-        };
-        let s = stringify(s);
-        let prefix = usize::try_from(int_arg("pad", prefix)?).unwrap_or(0);
-        let suffix = usize::try_from(int_arg("pad", suffix)?).unwrap_or(0);
-        // Podman's padWithSpace leaves an empty string empty.
-        if s.is_empty() {
-            return Ok(str_value(""));
-        }
-        Ok(str_value(&format!(
-            "{}{s}{}",
-            " ".repeat(prefix),
-            " ".repeat(suffix)
-        )))
-    })
-    .func("join", |args| {
-        let [list, sep] = args else {
-            return Err(arg_count("join", 2, args.len()));
-        };
-        let sep = stringify(sep);
-        let parts: Vec<String> = match list {
-            Value::List(l) => l.iter().map(stringify).collect(),
-            Value::Nil => Vec::new(),
-            other => {
-                return Err(exec_err(&format!(
-                    "join: expected a list, got {}",
-                    other.type_name()
-                )))
-            }
-        };
-        Ok(str_value(&parts.join(&sep)))
-    })
-    .func("split", |args| {
-        let [s, sep] = args else {
-            return Err(arg_count("split", 2, args.len()));
-        };
-        let (s, sep) = (stringify(s), stringify(sep));
-        // strings.Split with an empty separator splits into characters.
-        let parts: Vec<Value> = if sep.is_empty() {
-            s.chars().map(|c| str_value(&c.to_string())).collect()
-        } else {
-            s.split(sep.as_str()).map(str_value).collect()
-        };
-        Ok(Value::List(parts.into()))
-    })
-}
-
-fn str_value(s: &str) -> Value {
-    Value::String(Arc::from(s))
-}
-
-/// Text of a value as Go's `fmt.Sprint` prints it; strings stay raw.
-fn stringify(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.to_string(),
-        other => other.to_string(),
-    }
-}
-
-fn one_string(name: &str, args: &[Value]) -> gotmpl::Result<String> {
-    match args {
-        [v] => Ok(stringify(v)),
-        _ => Err(arg_count(name, 1, args.len())),
-    }
-}
-
-fn int_arg(name: &str, v: &Value) -> gotmpl::Result<i64> {
-    match v {
-        Value::Int(_) | Value::Uint(_) => v.as_int().ok_or_else(|| exec_err(name)),
-        other => Err(exec_err(&format!(
-            "{name}: expected an integer, got {}",
-            other.type_name()
-        ))),
-    }
-}
-
-fn arg_count(name: &str, want: usize, got: usize) -> gotmpl::TemplateError {
-    // Go's wording: "wrong number of args for upper: want 1 got 2".
-    exec_err(&format!(
-        "wrong number of args for {name}: want {want} got {got}"
-    ))
-}
-
-fn exec_err(msg: &str) -> gotmpl::TemplateError {
-    gotmpl::TemplateError::Exec(msg.to_string())
-}
-
-/// Go's deprecated `strings.Title`, which Podman still uses: upper-case
-/// every letter that follows a separator (anything but a letter, digit or
-/// `_`; non-ASCII counts as a separator only when it is white space).
-fn go_title(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev_is_sep = true;
-    for c in s.chars() {
-        if prev_is_sep {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-        prev_is_sep = if c.is_ascii() {
-            !(c.is_ascii_alphanumeric() || c == '_')
-        } else if c.is_alphanumeric() {
-            false
-        } else {
-            c.is_whitespace()
-        };
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // house style: unwrap is fine in tests
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn inspect_item() -> serde_json::Value {
-        // Keys deliberately out of alphabetical order, as Podman's structs are.
-        json!({
-            "Id": "sha256:abc",
-            "RepoTags": ["docker.io/library/alpine:latest", "localhost/x:1"],
-            "Size": 1000000,
-            "VirtualSize": 7.0,
-            "Ratio": 2.5,
-            "Config": {
-                "Env": ["PATH=/bin"],
-                "Labels": {"zeta": "last", "alpha": "first"},
-                "Cmd": ["sh", "-c", "a && b"]
-            },
-            "RootFS": {"Type": "layers", "Layers": ["sha256:l1", "sha256:l2"]},
-            "Empty": [],
-            "Nothing": null
-        })
-    }
-
-    fn each(template: &str) -> String {
-        render_each(template, &[inspect_item()]).unwrap()
-    }
-
-    #[test]
-    fn parse_format_variants() {
-        assert_eq!(parse_format("json"), OutputFormat::Json);
-        assert_eq!(parse_format("JSON"), OutputFormat::Json);
-        assert_eq!(parse_format(" json "), OutputFormat::Json);
-        assert_eq!(parse_format("{{json}}"), OutputFormat::Json);
-        assert_eq!(parse_format("{{ json. }}"), OutputFormat::Json);
-        assert_eq!(parse_format("table"), OutputFormat::Table);
-        assert_eq!(
-            parse_format("table {{.A}}\t{{.B}}"),
-            OutputFormat::Template {
-                text: "{{.A}}\t{{.B}}".into(),
-                table: true
-            }
-        );
-        assert_eq!(
-            parse_format("{{json .}}"),
-            OutputFormat::Template {
-                text: "{{json .}}".into(),
-                table: false
-            }
-        );
-        assert_eq!(
-            parse_format("{{.ID}}"),
-            OutputFormat::Template {
-                text: "{{.ID}}".into(),
-                table: false
-            }
-        );
-    }
-
-    #[test]
-    fn one_line_per_item_with_trailing_newline() {
-        let items = [json!({"ID": "a"}), json!({"ID": "b"})];
-        assert_eq!(render_each("{{.ID}}", &items).unwrap(), "a\nb\n");
-        // An explicit final newline is not doubled.
-        assert_eq!(render_each("{{.ID}}\n", &items).unwrap(), "a\nb\n");
-        assert_eq!(render_each("{{.ID}}", &[]).unwrap(), "");
-    }
-
-    #[test]
-    fn fields_nested_fields_and_len() {
-        assert_eq!(each("{{.Id}}"), "sha256:abc\n");
-        assert_eq!(each("{{len .RootFS.Layers}}"), "2\n");
-        assert_eq!(each("{{.RootFS.Type}}"), "layers\n");
-        assert_eq!(each("{{index .RootFS.Layers 1}}"), "sha256:l2\n");
-        assert_eq!(each(r#"{{index .Config.Labels "alpha"}}"#), "first\n");
-    }
-
-    #[test]
-    fn bare_lists_and_maps_print_as_go() {
-        assert_eq!(each("{{.RootFS.Layers}}"), "[sha256:l1 sha256:l2]\n");
-        assert_eq!(each("{{.Empty}}"), "[]\n");
-        // Map keys sorted, whatever the input order.
-        assert_eq!(each("{{.Config.Labels}}"), "map[alpha:first zeta:last]\n");
-    }
-
-    #[test]
-    fn missing_map_key_prints_no_value() {
-        assert_eq!(each("{{.Config.Labels.nope}}"), "<no value>\n");
-        assert_eq!(each("{{.Nothing}}"), "<no value>\n");
-    }
-
-    #[test]
-    fn numbers_print_as_integers_when_integral() {
-        assert_eq!(each("{{.Size}}"), "1000000\n");
-        assert_eq!(each("{{.VirtualSize}}"), "7\n");
-        assert_eq!(each("{{.Ratio}}"), "2.5\n");
-        assert_eq!(
-            each(r#"{{printf "%d-%s" .Size .Id}}"#),
-            "1000000-sha256:abc\n"
-        );
-    }
-
-    #[test]
-    fn go_builtins_work() {
-        assert_eq!(
-            each("{{range .RepoTags}}{{.}} {{end}}"),
-            "docker.io/library/alpine:latest localhost/x:1 \n"
-        );
-        assert_eq!(
-            each("{{if eq .Size 1000000}}big{{else}}small{{end}}"),
-            "big\n"
-        );
-        assert_eq!(each(r#"{{if ne .Id "x"}}ne{{end}}"#), "ne\n");
-        assert_eq!(each("{{if and .Id .Size}}both{{end}}"), "both\n");
-        assert_eq!(each("{{if or .Empty .Size}}one{{end}}"), "one\n");
-        assert_eq!(each("{{if not .Empty}}none{{end}}"), "none\n");
-        assert_eq!(
-            each("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}"),
-            "alpha=first;zeta=last;\n"
-        );
-        assert_eq!(each("{{with .RootFS}}{{.Type}}{{end}}"), "layers\n");
-        assert_eq!(
-            each("{{range .RepoTags}}{{$.Id}}{{end}}"),
-            "sha256:abcsha256:abc\n"
-        );
-    }
-
-    #[test]
-    fn json_function_is_compact_and_keeps_field_order() {
-        assert_eq!(
-            each("{{json .Config}}"),
-            r#"{"Env":["PATH=/bin"],"Labels":{"zeta":"last","alpha":"first"},"Cmd":["sh","-c","a && b"]}"#
-                .to_string()
-                + "\n"
-        );
-        assert_eq!(
-            each("{{json .RootFS.Layers}}"),
-            "[\"sha256:l1\",\"sha256:l2\"]\n"
-        );
-        assert_eq!(each("{{json .Id}}"), "\"sha256:abc\"\n");
-        assert_eq!(each("{{json .Size}}"), "1000000\n");
-        let items = [json!({"ID": "a", "Names": ["x"]})];
-        assert_eq!(
-            render_each("{{json .}}", &items).unwrap(),
-            "{\"ID\":\"a\",\"Names\":[\"x\"]}\n"
-        );
-    }
-
-    #[test]
-    fn podman_string_functions() {
-        assert_eq!(each("{{upper .RootFS.Type}}"), "LAYERS\n");
-        assert_eq!(each("{{lower \"AbC\"}}"), "abc\n");
-        assert_eq!(
-            each(r#"{{title "hello wide-world foo_bar"}}"#),
-            "Hello Wide-World Foo_bar\n"
-        );
-        assert_eq!(each("{{truncate .Id 6}}"), "sha256\n");
-        assert_eq!(each("{{truncate .Id 100}}"), "sha256:abc\n");
-        assert_eq!(
-            each(r#"{{join .RepoTags ", "}}"#),
-            "docker.io/library/alpine:latest, localhost/x:1\n"
-        );
-        assert_eq!(each(r#"{{pad .RootFS.Type 2 3}}|"#), "  layers   |\n");
-        assert_eq!(each(r#"{{pad "" 2 3}}|"#), "|\n");
-        assert_eq!(each(r#"{{split "a:b:c" ":"}}"#), "[a b c]\n");
-        assert_eq!(each(r#"{{index (split "a:b:c" ":") 2}}"#), "c\n");
-        assert_eq!(each("{{.Id | upper}}"), "SHA256:ABC\n");
-    }
-
-    #[test]
-    fn escapes_typed_on_the_command_line() {
-        let items = [json!({"A": "x", "B": "y"})];
-        // Non-table templates get real tabs but no alignment.
-        assert_eq!(render_each(r"{{.A}}\t{{.B}}", &items).unwrap(), "x\ty\n");
-        assert_eq!(render_each(r"{{.A}}\n{{.B}}", &items).unwrap(), "x\ny\n");
-    }
-
-    #[test]
-    fn template_ranging_over_dot_runs_once() {
-        let items = [json!({"ID": "a"}), json!({"ID": "b"})];
-        assert_eq!(
-            render_each("{{range .}}{{.ID}},{{end}}", &items).unwrap(),
-            "a,b,\n"
-        );
-    }
-
-    #[test]
-    fn unknown_field_is_a_one_line_error() {
-        let err = render_each("{{.Foo}}", &[inspect_item()])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("can't evaluate field Foo"), "{err}");
-        assert!(err.contains("\"{{.Foo}}\""), "{err}");
-        assert!(!err.contains('\n'), "{err}");
-        let err = render_each("{{.RootFS.Type.Foo}}", &[inspect_item()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("can't evaluate field Foo in type string"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn syntax_and_function_errors_are_one_line() {
-        for bad in [
-            "{{.Id",
-            "{{nosuchfunc .Id}}",
-            "{{upper .Id .Id}}",
-            "{{truncate .Id}}",
-        ] {
-            let err = render_each(bad, &[inspect_item()]).unwrap_err().to_string();
-            assert!(err.starts_with("template "), "{err}");
-            assert!(!err.contains('\n'), "{err}");
-        }
-        let err = render_each("{{nosuchfunc .Id}}", &[inspect_item()])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("nosuchfunc"), "{err}");
-    }
-
-    #[test]
-    fn plain_table_aligns_like_podman() {
-        let out = render_table(
-            &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
-            &[vec![
-                "docker.io/library/alpine".into(),
-                "latest".into(),
-                "c059bfaa849c".into(),
-                "2 weeks ago".into(),
-                "5.87 MB".into(),
-            ]],
-        );
-        assert_eq!(
-            out,
-            "REPOSITORY                TAG         IMAGE ID      CREATED      SIZE\n\
-             docker.io/library/alpine  latest      c059bfaa849c  2 weeks ago  5.87 MB\n"
-        );
-    }
-
-    fn image_rows() -> Vec<serde_json::Value> {
-        vec![
-            json!({"Repository": "docker.io/library/alpine", "Tag": "latest", "ID": "c059bfaa849c", "CreatedSince": "2 weeks ago", "CreatedAt": "2024-01-02 15:04:05 +0000 UTC", "Size": "5.87 MB"}),
-            json!({"Repository": "localhost/mine", "Tag": "1", "ID": "0123456789ab", "CreatedSince": "3 hours ago", "CreatedAt": "2024-01-03 15:04:05 +0000 UTC", "Size": "120 MB"}),
-        ]
-    }
-
-    const IMAGE_HEADERS: &[(&str, &str)] = &[("ID", "IMAGE ID"), ("CreatedSince", "CREATED")];
-
-    #[test]
-    fn table_template_with_tab_escape_and_headers() {
-        let out = render_table_template(
-            r"table {{.Repository}}\t{{.ID}}\t{{.CreatedSince}}",
-            &image_rows(),
-            IMAGE_HEADERS,
-        )
-        .unwrap();
-        assert_eq!(
-            out,
-            "REPOSITORY                IMAGE ID      CREATED\n\
-             docker.io/library/alpine  c059bfaa849c  2 weeks ago\n\
-             localhost/mine            0123456789ab  3 hours ago\n"
-        );
-    }
-
-    #[test]
-    fn table_template_with_real_tabs_spaces_and_derived_headers() {
-        // Spaces between actions separate columns, as Podman's replacer
-        // turns them into tabs; CreatedAt has no override.
-        let out = render_table_template(
-            "table {{.Tag}} {{.CreatedAt}}\t{{.Size}}",
-            &image_rows(),
-            IMAGE_HEADERS,
-        )
-        .unwrap();
-        assert_eq!(
-            out,
-            "TAG         CREATED AT                     SIZE\n\
-             latest      2024-01-02 15:04:05 +0000 UTC  5.87 MB\n\
-             1           2024-01-03 15:04:05 +0000 UTC  120 MB\n"
-        );
-    }
-
-    #[test]
-    fn table_template_without_items_prints_header_only() {
-        let out =
-            render_table_template("table {{.ID}}\t{{.Repository}}", &[], IMAGE_HEADERS).unwrap();
-        assert_eq!(out, "IMAGE ID    REPOSITORY\n");
-        let out =
-            render_table_template_with("{{.ID}}\t{{.Tag}}", &image_rows(), IMAGE_HEADERS, false)
-                .unwrap();
-        assert_eq!(out, "c059bfaa849c  latest\n0123456789ab  1\n");
-    }
-
-    #[test]
-    fn header_names_split_camel_case() {
-        assert_eq!(header_from_field("CreatedAt"), "CREATED AT");
-        assert_eq!(header_from_field("ID"), "ID");
-        assert_eq!(header_from_field("RepoTags"), "REPO TAGS");
-        assert_eq!(header_from_field("PDFLoader"), "PDF LOADER");
-        assert_eq!(header_from_field("GL11Version"), "GL 11 VERSION");
-        assert_eq!(header_from_field("ReadOnly"), "READ ONLY");
-    }
-
-    #[test]
-    fn json_list_uses_four_spaces_and_go_escaping() {
-        let v = json!([{"Id": "a", "Names": ["x<y>&z"], "Empty": [], "Map": {}}]);
-        assert_eq!(
-            render_json(&v).unwrap(),
-            "[\n    {\n        \"Id\": \"a\",\n        \"Names\": [\n            \"x\\u003cy\\u003e\\u0026z\"\n        ],\n        \"Empty\": [],\n        \"Map\": {}\n    }\n]\n"
-        );
-        assert_eq!(render_json(&json!([])).unwrap(), "[]\n");
-    }
-
-    #[test]
-    fn inspect_json_uses_five_spaces_without_html_escaping() {
-        let v = json!([{"Cmd": "a && b"}]);
-        assert_eq!(
-            render_inspect_json(&v).unwrap(),
-            "[\n     {\n          \"Cmd\": \"a && b\"\n     }\n]\n"
-        );
-    }
-}
+mod tests;

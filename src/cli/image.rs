@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::format;
 use super::{human, Outcome};
@@ -79,43 +79,27 @@ pub struct ImagesArgs {
 
 const IMAGE_HEADERS: &[(&str, &str)] = &[
     ("ID", "IMAGE ID"),
+    ("ReadOnly", "R/O"),
     ("CreatedSince", "CREATED"),
     ("CreatedAt", "CREATED AT"),
-    ("ReadOnly", "R/O"),
 ];
 
 impl ImagesArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         let now = jiff::Timestamp::now();
-        let mut rows = image::list_rows(ctx, self.all)?;
+        let mut summaries = image::list(ctx, self.all)?;
         if let Some(reference) = &self.reference {
-            rows.retain(|r| {
-                let full = format!(
-                    "{}:{}",
-                    r["Repository"].as_str().unwrap_or_default(),
-                    r["Tag"].as_str().unwrap_or_default()
-                );
-                !image::reference::candidate_names(reference, std::iter::once(full.as_str()))
-                    .is_empty()
+            // As Podman's reference filter: an image any of whose names match, with all its rows.
+            summaries.retain(|i| {
+                let names = i.summary["Names"].as_array().into_iter().flatten();
+                let names = names.filter_map(Value::as_str);
+                !image::reference::candidate_names(reference, names).is_empty()
             });
         }
-        for row in &mut rows {
-            let created = row["Created"].as_str().and_then(human::parse_timestamp);
-            let full_id = row["ID"].as_str().unwrap_or_default().to_string();
-            row["ID"] = Value::String(if self.no_trunc {
-                format!("sha256:{full_id}")
-            } else {
-                full_id[..12.min(full_id.len())].to_string()
-            });
-            row["CreatedSince"] = Value::String(
-                created
-                    .map(|c| human::human_duration_since(c, now))
-                    .unwrap_or_default(),
-            );
-            row["CreatedAt"] =
-                Value::String(created.map(human::format_created_at).unwrap_or_default());
-            row["Size"] = Value::String(human::human_size(row["Size"].as_u64().unwrap_or(0)));
-        }
+        let rows: Vec<Value> = summaries
+            .iter()
+            .flat_map(|i| image_rows(i, now, self.no_trunc))
+            .collect();
         if self.quiet {
             let mut seen = std::collections::HashSet::new();
             for row in &rows {
@@ -126,34 +110,122 @@ impl ImagesArgs {
             }
             return Ok(0);
         }
+        let listing = format::Listing {
+            rows,
+            json: summaries.iter().map(|i| image_json(&i.summary)).collect(),
+            json_style: format::JsonStyle::Indented("    "),
+            headers: IMAGE_HEADERS,
+            noheading: self.noheading,
+        };
         let digests = self.digests;
-        let noheading = self.noheading;
-        format::print_rows(
-            &rows,
-            self.format.as_deref(),
-            |rows| {
-                let mut columns = vec![("Repository", "REPOSITORY"), ("Tag", "TAG")];
-                if digests {
-                    columns.push(("Digest", "DIGEST"));
-                }
-                columns.extend([
-                    ("ID", "IMAGE ID"),
-                    ("CreatedSince", "CREATED"),
-                    ("Size", "SIZE"),
-                ]);
-                let text = format::column_table(rows, &columns);
-                if noheading {
-                    text.split_once('\n')
-                        .map(|(_, rest)| rest.to_string())
-                        .unwrap_or_default()
-                } else {
-                    text
-                }
-            },
-            IMAGE_HEADERS,
-        )?;
+        listing.print(self.format.as_deref(), |rows| {
+            let mut columns = vec![("Repository", "REPOSITORY"), ("Tag", "TAG")];
+            if digests {
+                columns.push(("Digest", "DIGEST"));
+            }
+            columns.extend([("ID", "IMAGE ID"), ("Created", "CREATED"), ("Size", "SIZE")]);
+            format::column_table(rows, &columns)
+        })?;
         Ok(0)
     }
+}
+
+/// `podman images --format json`'s entry: the summary with `RepoTags` null (Podman clears it
+/// there), then `Created` in Unix seconds and `CreatedAt` in RFC 3339.
+fn image_json(summary: &Value) -> Value {
+    let mut entry = summary.clone();
+    let created = entry
+        .as_object_mut()
+        .and_then(|o| o.shift_remove("Created"))
+        .unwrap_or(Value::Null);
+    entry["RepoTags"] = Value::Null;
+    let created_at = created
+        .as_i64()
+        .and_then(|c| jiff::Timestamp::from_second(c).ok())
+        .map(human::format_rfc3339_nano)
+        .unwrap_or_default();
+    entry["Created"] = created;
+    entry["CreatedAt"] = Value::String(created_at);
+    entry
+}
+
+/// The rows `images` tables and templates read for one image, once per name (once as
+/// `<none>` without): Podman's `imageReporter`, whose methods print for people.
+fn image_rows(listed: &image::ListedImage, now: jiff::Timestamp, no_trunc: bool) -> Vec<Value> {
+    let summary = &listed.summary;
+    let id = summary["Id"].as_str().unwrap_or_default();
+    let created = summary["Created"]
+        .as_i64()
+        .and_then(|c| jiff::Timestamp::from_second(c).ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let since = human::human_duration_since(created, now);
+    let created_at = human::format_created_at(created);
+    let mut row = summary.clone();
+    let names: Vec<String> = summary["Names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str().map(String::from))
+        .collect();
+    let history = names.join(", ");
+    let fields = [
+        (
+            "ID",
+            json!(if no_trunc {
+                format!("sha256:{id}")
+            } else {
+                id[..12.min(id.len())].to_string()
+            }),
+        ),
+        ("Created", json!(since)),
+        ("CreatedSince", json!(since)),
+        ("CreatedAt", json!(created_at)),
+        ("CreatedTime", json!(created_at)),
+        (
+            "Size",
+            json!(human::human_size(summary["Size"].as_u64().unwrap_or(0))),
+        ),
+        ("History", json!(history)),
+        // Go prints a nil map or slice as `map[]` / `[]`, never `<no value>`.
+        (
+            "Labels",
+            if summary["Labels"].is_null() {
+                json!({})
+            } else {
+                summary["Labels"].clone()
+            },
+        ),
+        ("RepoTags", summary["RepoTags"].clone()),
+        ("Names", json!(names)),
+        ("ReadOnly", json!(false)),
+        ("IsReadOnly", json!(false)),
+        ("Dangling", json!(names.is_empty())),
+        ("IsDangling", json!(names.is_empty())),
+        ("Arch", json!("")),
+        ("Os", json!("")),
+    ];
+    for (field, value) in fields {
+        row[field] = value;
+    }
+    let names_split: Vec<(String, String)> = if names.is_empty() {
+        let repository = listed.repository.as_deref().unwrap_or("<none>");
+        vec![(repository.into(), "<none>".into())]
+    } else {
+        names
+            .iter()
+            .map(|n| image::reference::split_name(n))
+            .collect()
+    };
+    names_split
+        .into_iter()
+        .map(|(repository, tag)| {
+            let mut r = json!({"Repository": repository, "Tag": tag});
+            if let (Some(o), Some(fields)) = (r.as_object_mut(), row.as_object()) {
+                o.extend(fields.clone());
+            }
+            r
+        })
+        .collect()
 }
 
 /// Display the configuration of images (and, by name or ID, containers) as JSON.
@@ -196,7 +268,16 @@ impl InspectArgs {
                 }
             }
         }
-        format::print_inspect(items, self.format.as_deref(), format::render_json)?;
+        format::print_inspect(items, self.format.as_deref(), format::render_json, |item| {
+            // Podman's image and container structs hold these as Go times.
+            let mut view =
+                format::with_go_times(item, &["Created", "State.StartedAt", "State.FinishedAt"]);
+            // Go prints an image's nil label map as `map[]`.
+            if view.get("Labels").is_some_and(Value::is_null) {
+                view["Labels"] = json!({});
+            }
+            view
+        })?;
         match first_error {
             Some(e) => Err(e),
             None => Ok(0),
@@ -396,55 +477,94 @@ pub struct HistoryArgs {
 impl HistoryArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         let now = jiff::Timestamp::now();
-        let mut rows = image::history(ctx, &self.image)?;
-        for row in &mut rows {
-            let id = row["ID"].as_str().unwrap_or_default().to_string();
-            if id != "<missing>" && !self.no_trunc {
-                row["ID"] = Value::String(id[..12.min(id.len())].to_string());
-            }
-            let created = row["Created"].as_str().and_then(human::parse_timestamp);
-            row["CreatedSince"] = Value::String(match (created, self.human) {
-                (Some(c), true) => human::human_duration_since(c, now),
-                (Some(c), false) => human::format_rfc3339_nano(c),
-                (None, _) => String::new(),
-            });
-            let size = row["Size"].as_u64().unwrap_or(0);
-            row["Size"] = Value::String(if self.human {
-                human::human_size(size)
-            } else {
-                size.to_string()
-            });
-            if !self.no_trunc {
-                let by = row["CreatedBy"].as_str().unwrap_or_default();
-                if by.chars().count() > 45 {
-                    row["CreatedBy"] =
-                        Value::String(format!("{}...", by.chars().take(42).collect::<String>()));
-                }
-            }
-        }
+        let layers = image::history(ctx, &self.image)?;
+        let rows: Vec<Value> = layers.iter().map(|l| self.history_row(l, now)).collect();
         if self.quiet {
             for row in &rows {
                 println!("{}", row["ID"].as_str().unwrap_or_default());
             }
             return Ok(0);
         }
-        format::print_rows(
-            &rows,
-            self.format.as_deref(),
-            |rows| {
-                format::column_table(
-                    rows,
-                    &[
-                        ("ID", "ID"),
-                        ("CreatedSince", "CREATED"),
-                        ("CreatedBy", "CREATED BY"),
-                        ("Size", "SIZE"),
-                        ("Comment", "COMMENT"),
-                    ],
-                )
-            },
-            &[("CreatedSince", "CREATED"), ("CreatedBy", "CREATED BY")],
-        )?;
+        let listing = format::Listing {
+            rows,
+            json: layers.iter().map(history_json).collect(),
+            json_style: format::JsonStyle::Compact,
+            headers: &[("CreatedSince", "CREATED"), ("CreatedBy", "CREATED BY")],
+            noheading: false,
+        };
+        listing.print(self.format.as_deref(), |rows| {
+            format::column_table(
+                rows,
+                &[
+                    ("ID", "ID"),
+                    ("Created", "CREATED"),
+                    ("CreatedBy", "CREATED BY"),
+                    ("Size", "SIZE"),
+                    ("Comment", "COMMENT"),
+                ],
+            )
+        })?;
         Ok(0)
     }
+
+    /// What `history` tables and templates read: Podman's `historyReporter`.
+    fn history_row(&self, layer: &image::HistoryLayer, now: jiff::Timestamp) -> Value {
+        let id = if layer.id != "<missing>" && !self.no_trunc {
+            layer.id[..12.min(layer.id.len())].to_string()
+        } else {
+            layer.id.clone()
+        };
+        let created = layer.created.as_deref().and_then(human::parse_timestamp);
+        let created_text = match (created, self.human) {
+            (Some(c), true) => human::human_duration_since(c, now),
+            (Some(c), false) => human::format_rfc3339_nano(c),
+            (None, _) => String::new(),
+        };
+        let mut created_by = layer.created_by.clone();
+        if !self.no_trunc && created_by.chars().count() > 45 {
+            created_by = format!("{}...", created_by.chars().take(42).collect::<String>());
+        }
+        // CreatedAt is RFC 3339 in whole seconds in Podman 5 (4.3 printed Go's time string).
+        let created_at = created
+            .and_then(|c| jiff::Timestamp::from_second(c.as_second()).ok())
+            .map(human::format_rfc3339_nano)
+            .unwrap_or_default();
+        json!({
+            "ID": id,
+            "Created": created_text,
+            "CreatedBy": created_by,
+            // Podman never fills a local image's history tags (it copies them into an empty
+            // slice), so they are always empty.
+            "Tags": [],
+            // Human in Podman 5 whatever -H says.
+            "Size": human::human_size(layer.size),
+            "Comment": layer.comment,
+            "CreatedAt": created_at,
+            "CreatedSince": created_text,
+        })
+    }
 }
+
+/// `podman history --format json`'s entry: its `ImageHistoryLayer` (`created` a Go time,
+/// omitempty `CreatedBy`, `tags` and `comment`), then `Created` again in RFC 3339 seconds.
+fn history_json(layer: &image::HistoryLayer) -> Value {
+    let created = layer.created.as_deref().and_then(human::parse_timestamp);
+    let mut entry = json!({
+        "id": layer.id,
+        "created": created.map_or_else(|| GO_ZERO_TIME.to_string(), human::format_rfc3339_nano),
+    });
+    if !layer.created_by.is_empty() {
+        entry["CreatedBy"] = json!(layer.created_by);
+    }
+    entry["size"] = json!(layer.size);
+    if !layer.comment.is_empty() {
+        entry["comment"] = json!(layer.comment);
+    }
+    entry["Created"] = json!(created
+        .and_then(|c| jiff::Timestamp::from_second(c.as_second()).ok())
+        .map_or_else(|| GO_ZERO_TIME.to_string(), human::format_rfc3339_nano));
+    entry
+}
+
+/// Go's zero `time.Time` in RFC 3339: what Podman prints for a time an image does not record.
+const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -108,9 +108,32 @@ pub struct LsArgs {
 
 impl LsArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        let rows = manage::list_rows(ctx);
+        let now = crate::cli::human::format_rfc3339_nano(jiff::Timestamp::now());
+        let json = manage::list(ctx, &now);
+        let rows = json
+            .iter()
+            .map(|n| {
+                let mut row = network_view(n);
+                // `network ls` items print a short ID and labels as `a=b,c=d`.
+                let id = row["ID"].as_str().unwrap_or_default();
+                row["ID"] = serde_json::json!(id[..12.min(id.len())]);
+                let labels = row["Labels"].as_object().into_iter().flatten();
+                let labels: Vec<String> = labels
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect();
+                row["Labels"] = serde_json::json!(labels.join(","));
+                row
+            })
+            .collect();
         let columns = [("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER")];
-        format::print_named_listing(&rows, self.quiet, self.format.as_deref(), &columns)?;
+        let listing = format::Listing {
+            rows,
+            json,
+            json_style: format::JsonStyle::Indented("  "),
+            headers: &columns,
+            noheading: false,
+        };
+        format::print_named_listing(&listing, self.quiet, self.format.as_deref(), &columns)?;
         Ok(0)
     }
 }
@@ -131,9 +154,57 @@ impl InspectArgs {
         for reference in &self.networks {
             items.push(manage::inspect_json(&ctx.store.find_network(reference)?));
         }
-        format::print_inspect(items, self.format.as_deref(), format::render_inspect_json)?;
+        format::print_inspect(
+            items,
+            self.format.as_deref(),
+            format::render_inspect_json,
+            network_view,
+        )?;
         Ok(0)
     }
+}
+
+/// What a template reads of a network: c/common's `types.Network` by its Go field names, with
+/// `Created` a Go time and empty lists and maps where the JSON omits them. A subnet is
+/// `{Subnet, Gateway, LeaseRange}`; Go would print a bare `{{.Subnets}}` as its raw structs
+/// (`[{{{10.89.0.0 ffffff00}} 10.89.0.1 <nil>}]`), which skiff does not imitate.
+fn network_view(json: &serde_json::Value) -> serde_json::Value {
+    let text = |key: &str| json[key].clone();
+    let or_empty_map = |key: &str| match &json[key] {
+        serde_json::Value::Null => serde_json::json!({}),
+        other => other.clone(),
+    };
+    let subnets: Vec<serde_json::Value> = json["subnets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let lease = s
+                .get("lease_range")
+                .map(|l| serde_json::json!({"StartIP": l["start_ip"], "EndIP": l["end_ip"]}));
+            serde_json::json!({
+                "Subnet": s["subnet"],
+                "Gateway": s["gateway"],
+                "LeaseRange": lease,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "Name": text("name"),
+        "ID": text("id"),
+        "Driver": text("driver"),
+        "NetworkInterface": json["network_interface"].as_str().unwrap_or_default(),
+        "Created": format::go_time_text(json["created"].as_str().unwrap_or_default()),
+        "Subnets": subnets,
+        "Routes": [],
+        "IPv6Enabled": text("ipv6_enabled"),
+        "Internal": text("internal"),
+        "DNSEnabled": text("dns_enabled"),
+        "NetworkDNSServers": [],
+        "Labels": or_empty_map("labels"),
+        "Options": or_empty_map("options"),
+        "IPAMOptions": or_empty_map("ipam_options"),
+    })
 }
 
 /// Remove networks.

@@ -396,12 +396,10 @@ impl SearchArgs {
         } else {
             &[("Name", "NAME"), ("Description", "DESCRIPTION")]
         };
-        format::print_rows(
-            &rows,
-            self.format.as_deref(),
-            |rows| format::column_table(rows, columns),
-            columns,
-        )?;
+        format::Listing::same(rows, format::JsonStyle::Indented("    "), columns)
+            .print(self.format.as_deref(), |rows| {
+                format::column_table(rows, columns)
+            })?;
         Ok(0)
     }
 }

@@ -117,27 +117,10 @@ impl SystemDfArgs {
             ("Size", "SIZE"),
             ("Reclaimable", "RECLAIMABLE"),
         ];
-        super::format::print_rows(
-            &rows,
-            self.format.as_deref(),
-            |rows| {
-                let cells: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| {
-                        columns
-                            .iter()
-                            .map(|(field, _)| match &r[*field] {
-                                serde_json::Value::String(s) => s.clone(),
-                                other => other.to_string(),
-                            })
-                            .collect()
-                    })
-                    .collect();
-                let headers: Vec<&str> = columns.iter().map(|(_, h)| *h).collect();
-                super::format::render_table(&headers, &cells)
-            },
-            &columns,
-        )?;
+        super::format::Listing::same(rows, super::format::JsonStyle::Indented("    "), &columns)
+            .print(self.format.as_deref(), |rows| {
+                super::format::column_table(rows, &columns)
+            })?;
         Ok(0)
     }
 }
@@ -304,12 +287,10 @@ impl SystemCheckArgs {
                 })
             })
             .collect();
-        super::format::print_rows(
-            &rows,
-            self.format.as_deref(),
-            |_| findings.iter().map(check_line).collect(),
-            &[],
-        )?;
+        super::format::Listing::same(rows, super::format::JsonStyle::Indented("    "), &[])
+            .print(self.format.as_deref(), |_| {
+                findings.iter().map(check_line).collect()
+            })?;
         let failed = findings
             .iter()
             .any(|f| f.status == crate::system::check::Status::Fail);

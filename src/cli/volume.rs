@@ -109,14 +109,21 @@ pub struct LsArgs {
 impl LsArgs {
     fn run(self, ctx: &Context) -> Outcome {
         let containers = ctx.store.all_containers();
-        let mut rows = Vec::new();
+        let mut json = Vec::new();
         for volume in ctx.store.all_volumes() {
             if volume::matches_filters(&volume, &self.filter, &containers)? {
-                rows.push(volume::inspect_json(ctx, &volume, &containers));
+                json.push(volume::inspect_json(ctx, &volume, &containers));
             }
         }
         let columns = [("Driver", "DRIVER"), ("Name", "VOLUME NAME")];
-        format::print_named_listing(&rows, self.quiet, self.format.as_deref(), &columns)?;
+        let listing = format::Listing {
+            rows: json.iter().map(volume_view).collect(),
+            json,
+            json_style: format::JsonStyle::Indented("  "),
+            headers: &columns,
+            noheading: false,
+        };
+        format::print_named_listing(&listing, self.quiet, self.format.as_deref(), &columns)?;
         Ok(0)
     }
 }
@@ -150,9 +157,30 @@ impl InspectArgs {
             .iter()
             .map(|v| volume::inspect_json(ctx, v, &containers))
             .collect();
-        format::print_inspect(items, self.format.as_deref(), format::render_inspect_json)?;
+        format::print_inspect(
+            items,
+            self.format.as_deref(),
+            format::render_inspect_json,
+            volume_view,
+        )?;
         Ok(0)
     }
+}
+
+/// What a template reads of a volume: Podman's `InspectVolumeData`, with `CreatedAt` a Go
+/// time and its omitempty fields present (zero, false or empty).
+fn volume_view(json: &serde_json::Value) -> serde_json::Value {
+    let mut view = format::with_go_times(json, &["CreatedAt"]);
+    let defaults = serde_json::json!({
+        "Status": {}, "UID": 0, "GID": 0, "Anonymous": false, "NeedsCopyUp": false,
+        "NeedsChown": false, "Timeout": 0, "StorageID": "", "Pinned": false,
+    });
+    if let (Some(view), Some(defaults)) = (view.as_object_mut(), defaults.as_object()) {
+        for (key, value) in defaults {
+            view.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    view
 }
 
 /// Remove volumes (refused while a container uses one, unless -f).

@@ -480,7 +480,15 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         id,
         name,
         image_id: image.id.clone(),
-        image_name: options.image.clone(),
+        // As Podman's ImageName: the stored name the reference resolved to
+        // (`localhost/app:latest` for `app`), else what was given (an id).
+        image_name: image::reference::candidate_names(
+            &options.image,
+            image.names.iter().map(String::as_str),
+        )
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| options.image.clone()),
         created: jiff::Timestamp::now().to_string(),
         auto_remove: options.remove,
         stop_signal: options
@@ -916,6 +924,49 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         exposed.extend(network::ports::parse_expose(key)?);
     }
     let port_bindings = network::ports::inspect_bindings(&record.spec.ports, &exposed);
+    let config = serde_json::json!({
+        "Hostname": record.spec.hostname,
+        "User": process.user,
+        "Env": process.env,
+        "Cmd": process.args,
+        "WorkingDir": process.cwd,
+        "Tty": process.terminal,
+        "OpenStdin": process.interactive,
+        "Image": record.image_name,
+        "Labels": record.labels,
+        "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
+    });
+    let host_config = serde_json::json!({
+        "AutoRemove": record.auto_remove,
+        "LogConfig": {
+            "Type": record.log_driver.as_deref().unwrap_or("k8s-file"),
+            "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
+        },
+        "PortBindings": port_bindings,
+        "RestartPolicy": {
+            "Name": restart.name(),
+            "MaximumRetryCount": restart.maximum_retry_count(),
+        },
+        "NetworkMode": network_mode,
+        "UsernsMode": record.userns_mode,
+        "ReadonlyRootfs": record.spec.read_only,
+        "Tmpfs": crate::volume::inspect_tmpfs(&record),
+    });
+    // Podman's default capability set: skiff's containers get no other.
+    let caps: Vec<String> = crate::runtime::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let image_digest = crate::store::images::ImageIndex::load(&ctx.store)
+        .ok()
+        .and_then(|index| {
+            index
+                .by_id(&record.image_id)
+                .map(|i| i.manifest_digest.clone())
+        })
+        .unwrap_or_default();
+    // Podman's top-level fields in its order; where skiff has no such thing (pods, SELinux,
+    // AppArmor, conmon, a pid file) the value is Podman's empty one.
     Ok(serde_json::json!({
         "Id": record.id,
         "Created": record.created,
@@ -930,47 +981,28 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
             "StartedAt": state.started_at.unwrap_or_default(),
             "FinishedAt": state.finished_at.unwrap_or_default(),
         },
-        "RestartCount": state.restart_count,
         "Image": record.image_id,
+        "ImageDigest": image_digest,
         "ImageName": record.image_name,
-        "Name": record.name,
-        "LogPath": detached::log_path(ctx, &record.id),
-        "Mounts": crate::volume::inspect_mounts(&record),
-        "NetworkSettings": {
-            "Ports": port_bindings,
-            "Networks": network::bridges::inspect_networks(ctx, &record),
-        },
+        "Rootfs": "",
+        "Pod": "",
+        "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
         "HostnamePath": record.spec.run_dir.join("hostname"),
         "HostsPath": record.spec.run_dir.join("hosts"),
-        "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
-        "Config": {
-            "Hostname": record.spec.hostname,
-            "User": process.user,
-            "Env": process.env,
-            "Cmd": process.args,
-            "WorkingDir": process.cwd,
-            "Tty": process.terminal,
-            "OpenStdin": process.interactive,
-            "Image": record.image_name,
-            "Labels": record.labels,
-            "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
-        },
-        "HostConfig": {
-            "AutoRemove": record.auto_remove,
-            "LogConfig": {
-                "Type": record.log_driver.as_deref().unwrap_or("k8s-file"),
-                "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
-            },
-            "PortBindings": port_bindings,
-            "RestartPolicy": {
-                "Name": restart.name(),
-                "MaximumRetryCount": restart.maximum_retry_count(),
-            },
-            "NetworkMode": network_mode,
-            "UsernsMode": record.userns_mode,
-            "ReadonlyRootfs": record.spec.read_only,
-            "Tmpfs": crate::volume::inspect_tmpfs(&record),
-        },
+        "LogPath": detached::log_path(ctx, &record.id),
+        "StaticDir": ctx.store.container_dir(&record.id),
+        "OCIRuntime": "skiff",
+        "ConmonPidFile": "",
+        "PidFile": "",
+        "Name": record.name,
+        "RestartCount": state.restart_count,
+        "Driver": "overlay",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "EffectiveCaps": caps,
+        "BoundingCaps": caps,
+        "ExecIDs": [],
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -979,6 +1011,17 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
                 "MergedDir": record.spec.rootfs_dir,
             },
         },
+        "Mounts": crate::volume::inspect_mounts(&record),
+        "Dependencies": [],
+        "NetworkSettings": {
+            "Ports": port_bindings,
+            "Networks": network::bridges::inspect_networks(ctx, &record),
+        },
+        "Namespace": "",
+        "IsInfra": false,
+        "IsService": false,
+        "Config": config,
+        "HostConfig": host_config,
     }))
 }
 

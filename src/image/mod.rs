@@ -81,54 +81,67 @@ pub fn read_config(store: &Store, image: &ImageRecord) -> Result<ImageConfig> {
         .with_context(|| format!("image {}", &image.id[..12]))
 }
 
-/// One row of `images`: an image once per name, or once as `<none>` without names.
-pub fn list_rows(ctx: &Context, all: bool) -> Result<Vec<Value>> {
+/// The images `images` lists, newest first, each as Podman's `ImageSummary` (the entity its
+/// `--format json` encodes, field for field in Podman 5's order; `Created` in Unix seconds).
+/// A build's intermediate images (its cache) are listed with `all` only, as with Podman.
+pub fn list(ctx: &Context, all: bool) -> Result<Vec<ListedImage>> {
     let index = ImageIndex::load(&ctx.store)?;
-    let mut rows = Vec::new();
-    // A build's intermediate images (its cache) show with -a only, as with Podman.
-    let mut images: Vec<&ImageRecord> = index
+    let mut images: Vec<(i64, &ImageRecord, ImageConfig)> = Vec::new();
+    for image in index
         .images
         .iter()
         .filter(|i| all || !i.intermediate || !i.names.is_empty())
-        .collect();
-    let created_of = |image: &ImageRecord| {
-        read_config(&ctx.store, image)
-            .ok()
-            .and_then(|c| c.created)
-            .unwrap_or_default()
-    };
-    let mut with_created: Vec<(String, &ImageRecord)> =
-        images.drain(..).map(|i| (created_of(i), i)).collect();
-    with_created.sort_by(|a, b| b.0.cmp(&a.0));
-    for (created, image) in with_created {
-        let names: Vec<(String, String)> = if image.names.is_empty() {
-            match image.repositories.first() {
-                Some(repository) => vec![(repository.clone(), "<none>".into())],
-                None => vec![("<none>".into(), "<none>".into())],
-            }
-        } else {
-            image
-                .names
-                .iter()
-                .map(|n| reference::split_name(n))
-                .collect()
-        };
-        for (repository, tag) in names {
-            rows.push(json!({
-                "Repository": repository,
-                "Tag": tag,
-                "ID": image.id,
+    {
+        // An image whose config cannot be read still lists, as created at the epoch.
+        let config = read_config(&ctx.store, image).unwrap_or_default();
+        let created = config
+            .created
+            .as_deref()
+            .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+            .map_or(0, |t| t.as_second());
+        images.push((created, image, config));
+    }
+    images.sort_by_key(|i| std::cmp::Reverse(i.0));
+    let containers = ctx.store.all_containers();
+    Ok(images
+        .into_iter()
+        .map(|(created, image, config)| {
+            let mut summary = json!({
                 "Id": image.id,
-                "Digest": image.digest(),
+                "ParentId": "",
+                "RepoTags": image.names,
+                "RepoDigests": image.repo_digests(),
                 "Created": created,
                 "Size": image.size,
-                "Names": image.names,
-                "Containers": containers_using(&ctx.store, &image.id).len(),
-                "ReadOnly": false,
-            }));
-        }
-    }
-    Ok(rows)
+                "SharedSize": 0,
+                "VirtualSize": image.size,
+                "Labels": config.config.labels.filter(|l| !l.is_empty()),
+                "Containers": containers.iter().filter(|c| c.image_id == image.id).count(),
+            });
+            // Podman 5's omitempty fields: Dangling (no name), History and Names.
+            if image.names.is_empty() {
+                summary["Dangling"] = json!(true);
+            }
+            summary["Digest"] = json!(image.digest());
+            if !image.names.is_empty() {
+                // skiff keeps no earlier names, so the names history is the names.
+                summary["History"] = json!(image.names);
+                summary["Names"] = json!(image.names);
+            }
+            ListedImage {
+                summary,
+                repository: image.repositories.first().cloned(),
+            }
+        })
+        .collect())
+}
+
+/// One image of [`list`].
+pub struct ListedImage {
+    /// Podman's `ImageSummary`.
+    pub summary: Value,
+    /// The repository a nameless image came from, which `images` shows with tag `<none>`.
+    pub repository: Option<String>,
 }
 
 /// Ids of containers made from an image.
@@ -189,8 +202,20 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<Value> {
     }))
 }
 
-/// Rows of `history`, newest first, as `podman history` lists them.
-pub fn history(ctx: &Context, reference: &str) -> Result<Vec<Value>> {
+/// One entry of an image's history, as Podman's `ImageHistoryLayer` holds it.
+pub struct HistoryLayer {
+    /// The image id at the top entry, `<missing>` below it (skiff keeps no parent images).
+    pub id: String,
+    /// RFC 3339, as the image config has it.
+    pub created: Option<String>,
+    pub created_by: String,
+    /// The layer's uncompressed tar bytes; 0 for an entry that made no layer.
+    pub size: u64,
+    pub comment: String,
+}
+
+/// The history of an image, newest first, as `podman history` lists it.
+pub fn history(ctx: &Context, reference: &str) -> Result<Vec<HistoryLayer>> {
     let index = ImageIndex::load(&ctx.store)?;
     let image = find(&index, reference)?;
     let config = read_config(&ctx.store, image)?;
@@ -202,37 +227,33 @@ pub fn history(ctx: &Context, reference: &str) -> Result<Vec<Value>> {
             .map(|r| r.size)
             .unwrap_or(0)
     });
-    let mut rows: Vec<Value> = config
+    let mut layers: Vec<HistoryLayer> = config
         .history
         .iter()
-        .map(|h| {
-            let size = if h.empty_layer {
+        .map(|h| HistoryLayer {
+            id: "<missing>".into(),
+            created: h.created.clone(),
+            created_by: h.created_by.clone().unwrap_or_default(),
+            size: if h.empty_layer {
                 0
             } else {
                 layer_sizes.next().unwrap_or(0)
-            };
-            json!({
-                "ID": "<missing>",
-                "Created": h.created.clone().unwrap_or_default(),
-                "CreatedBy": h.created_by.clone().unwrap_or_default(),
-                "Size": size,
-                "Comment": h.comment.clone().unwrap_or_default(),
-                "Tags": Value::Null,
-            })
+            },
+            comment: h.comment.clone().unwrap_or_default(),
         })
         .collect();
-    rows.reverse();
-    match rows.first_mut() {
-        Some(top) => {
-            top["ID"] = json!(image.id);
-            top["Tags"] = json!(image.names);
-        }
-        None => rows.push(json!({
-            "ID": image.id, "Created": config.created.clone().unwrap_or_default(), "CreatedBy": "",
-            "Size": image.size, "Comment": "", "Tags": image.names,
-        })),
+    layers.reverse();
+    match layers.first_mut() {
+        Some(top) => top.id = image.id.clone(),
+        None => layers.push(HistoryLayer {
+            id: image.id.clone(),
+            created: config.created.clone(),
+            created_by: String::new(),
+            size: image.size,
+            comment: String::new(),
+        }),
     }
-    Ok(rows)
+    Ok(layers)
 }
 
 /// Adds names to an image (`tag SOURCE TARGET...`).

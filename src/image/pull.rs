@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{self, ImageConfig};
 use super::reference::Reference;
-use super::transfer::{commit_layer, make_writable_and_remove, now_rfc3339, unpack_stream};
+use super::transfer::{
+    commit_layer, image_size, make_writable_and_remove, now_rfc3339, unpack_stream,
+};
 use crate::context::Context;
 use crate::registry::auth::{AuthStore, Credentials};
 use crate::registry::client::{Client, RegistryError, DOCKER_LIST, OCI_INDEX};
@@ -430,6 +432,7 @@ fn pull_one(
             .with_context(|| format!("layer {chain} vanished during the pull"))?;
         size += record.size;
     }
+    let size = image_size(size, config_bytes.len(), manifest_bytes.len());
     let name = match &candidate.tag {
         Some(_) if options.all_tags => format!("{}:{reference}", candidate.repository),
         Some(tag) => format!("{}:{tag}", candidate.repository),

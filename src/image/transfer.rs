@@ -113,10 +113,10 @@ pub(super) fn unpack_stream(
     let copy = std::fs::File::create(&blob_file)
         .map_err(|e| format!("creating {}: {e}", blob_file.display()))?;
     let mut raw = HashingReader::new(source, Some(copy));
-    let (diff_id, stats) = {
+    let (diff_id, size) = {
         let tar = archive::decompress(&mut raw).map_err(|e| e.to_string())?;
         let mut uncompressed = HashingReader::new(tar, None);
-        let stats = archive::apply_layer(
+        archive::apply_layer(
             &mut uncompressed,
             &diff_dir,
             &ApplyOptions {
@@ -124,10 +124,12 @@ pub(super) fn unpack_stream(
             },
         )
         .map_err(|e| e.to_string())?;
-        let (diff_id, _, _) = uncompressed
+        // The layer's size is its tar stream's length, as containers/storage counts it (not
+        // the bytes of its files): `history` and `images` then show Podman's figures.
+        let (diff_id, tar_size, _) = uncompressed
             .finish()
             .map_err(|e| format!("reading layer: {e}"))?;
-        (diff_id, stats)
+        (diff_id, tar_size)
     };
     let (blob_digest, blob_size, blob_head) =
         raw.finish().map_err(|e| format!("reading layer: {e}"))?;
@@ -138,7 +140,7 @@ pub(super) fn unpack_stream(
         blob_size,
         blob_head,
         diff_id,
-        size: stats.bytes,
+        size,
     })
 }
 
@@ -335,6 +337,7 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
         };
         let manifest_digest = sha256_digest(&manifest);
         ctx.store.put_blob(&manifest_digest, &manifest)?;
+        let size = image_size(size, image.config.len(), manifest.len());
         let names: Vec<String> = image
             .names
             .iter()
@@ -506,6 +509,13 @@ pub(crate) struct NewImage {
     pub intermediate: bool,
 }
 
+/// An image's size as Podman reports it: its layers' tar bytes (`layers`), plus the config
+/// and twice the manifest, which containers/storage keeps as data of the image (the manifest
+/// under two keys).
+pub(super) fn image_size(layers: u64, config_len: usize, manifest_len: usize) -> u64 {
+    layers + config_len as u64 + 2 * manifest_len as u64
+}
+
 /// Adds an image to the store: the layers `base` (chain ids, base first, already in the store),
 /// then `new_layer` on top when there is one, with `image_config` (whose rootfs and history the
 /// caller made whole). Writes the config and a manifest as blobs, then the index. Returns the
@@ -564,6 +574,7 @@ pub(crate) fn add_image(
     };
     let manifest_digest = sha256_digest(&manifest);
     ctx.store.put_blob(&manifest_digest, &manifest)?;
+    let size = image_size(size, config_bytes.len(), manifest.len());
     let id = config_digest.trim_start_matches("sha256:").to_string();
     let mut index = ImageIndex::load(&ctx.store)?;
     index.upsert(ImageRecord {

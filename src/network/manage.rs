@@ -464,7 +464,8 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
     Ok(removed)
 }
 
-/// The `network inspect` JSON, in the shape Podman prints.
+/// The `network inspect` JSON, in the shape Podman prints (c/common's `types.Network`, whose
+/// `labels`, `options` and `ipam_options` are omitted when empty).
 pub fn inspect_json(network: &NetworkRecord) -> serde_json::Value {
     let lease = network
         .ip_range
@@ -482,7 +483,7 @@ pub fn inspect_json(network: &NetworkRecord) -> serde_json::Value {
             "end_ip": hosts.last().or(first).map(|a| a.to_string()),
         });
     }
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "name": network.name,
         "id": network.id,
         "driver": network.driver,
@@ -492,41 +493,39 @@ pub fn inspect_json(network: &NetworkRecord) -> serde_json::Value {
         "ipv6_enabled": false,
         "internal": network.internal,
         "dns_enabled": true,
-        "labels": network.labels,
-        "ipam_options": {"driver": "host-local"},
-    })
+    });
+    if !network.labels.is_empty() {
+        json["labels"] = serde_json::json!(network.labels);
+    }
+    json["ipam_options"] = serde_json::json!({"driver": "host-local"});
+    json
 }
 
-/// The rows of `network ls`: the default network, host and none, then the user's networks.
-pub fn list_rows(ctx: &Context) -> Vec<serde_json::Value> {
+/// The networks `network ls` lists, as `inspect_json` shapes them: the default network, host
+/// and none (skiff lists these as Docker does; they have no bridge, subnet or record, so no
+/// creation time but `now`), then the user's networks.
+pub fn list(ctx: &Context, now: &str) -> Vec<serde_json::Value> {
     let builtin = [
         (DEFAULT_NETWORK, "bridge"),
         ("host", "host"),
         ("none", "null"),
     ];
-    let mut rows: Vec<serde_json::Value> = builtin
+    let mut networks: Vec<serde_json::Value> = builtin
         .iter()
         .map(|(name, driver)| {
-            let id = crate::store::hex(&sha2_of(name));
             serde_json::json!({
-                "ID": id[..12],
-                "Id": id,
-                "Name": name,
-                "Driver": driver,
-                "Labels": {},
+                "name": name,
+                "id": crate::store::hex(&sha2_of(name)),
+                "driver": driver,
+                "created": now,
+                "ipv6_enabled": false,
+                "internal": false,
+                "dns_enabled": false,
             })
         })
         .collect();
-    for network in ctx.store.all_networks() {
-        rows.push(serde_json::json!({
-            "ID": network.id[..12],
-            "Id": network.id,
-            "Name": network.name,
-            "Driver": network.driver,
-            "Labels": network.labels,
-        }));
-    }
-    rows
+    networks.extend(ctx.store.all_networks().iter().map(inspect_json));
+    networks
 }
 
 /// A stable id for a built-in network.

@@ -16,7 +16,8 @@ pub struct ImageRecord {
     pub names: Vec<String>,
     /// Chain ids of the layers, base first.
     pub layers: Vec<String>,
-    /// Sum of the unpacked layer sizes.
+    /// Podman's image size: the layers' uncompressed tar bytes, the config's and twice the
+    /// manifest's (stores written before this counted the layers' file bytes alone).
     pub size: u64,
     /// When the image entered this store (RFC 3339).
     pub added: String,

@@ -17,7 +17,8 @@ pub struct LayerRecord {
     pub blob_digest: String,
     pub blob_media_type: String,
     pub blob_size: u64,
-    /// Bytes of file content unpacked.
+    /// Bytes of the uncompressed tar stream, as containers/storage counts a layer (records
+    /// written before skiff did so hold the bytes of file content unpacked).
     pub size: u64,
 }
 

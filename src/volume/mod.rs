@@ -216,7 +216,8 @@ pub fn matches_filters(
     Ok(true)
 }
 
-/// `volume inspect`'s object, in Podman's shape.
+/// `volume inspect`'s object, in Podman's shape (`InspectVolumeData`; skiff has no volume
+/// locks, so no `LockNumber`).
 pub fn inspect_json(
     ctx: &Context,
     volume: &VolumeRecord,
@@ -226,7 +227,7 @@ pub fn inspect_json(
         .iter()
         .filter(|c| current_state(ctx, &c.id).status == Status::Running)
         .count();
-    serde_json::json!({
+    let mut entry = serde_json::json!({
         "Name": volume.name,
         "Driver": "local",
         "Mountpoint": mountpoint(ctx, volume),
@@ -234,10 +235,19 @@ pub fn inspect_json(
         "Labels": volume.labels,
         "Scope": "local",
         "Options": volume.options,
-        "MountCount": mount_count,
-        "NeedsCopyUp": volume.needs_copy_up,
-        "Anonymous": volume.anonymous,
-    })
+    });
+    // Podman's omitempty fields, in its order. It chowns a volume to the container's user
+    // at the first mount, when skiff copies the image's content up, so NeedsChown goes with
+    // NeedsCopyUp.
+    if volume.anonymous {
+        entry["Anonymous"] = serde_json::json!(true);
+    }
+    entry["MountCount"] = serde_json::json!(mount_count);
+    if volume.needs_copy_up {
+        entry["NeedsCopyUp"] = serde_json::json!(true);
+        entry["NeedsChown"] = serde_json::json!(true);
+    }
+    entry
 }
 
 /// Fills the volumes a container mounts for the first time with what its image has at their

@@ -12,6 +12,7 @@ mod common;
 mod container_prune;
 mod copy;
 mod events;
+mod format_podman;
 mod image;
 mod lifecycle;
 mod network;

@@ -304,7 +304,7 @@ fn containers_on_a_user_defined_network_find_each_other() {
                 "network",
                 "inspect",
                 "--format",
-                "{{range .subnets}}{{.subnet}}{{end}}",
+                "{{range .Subnets}}{{.Subnet}}{{end}}",
                 "appnet",
             ])
             .stdout();
