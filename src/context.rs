@@ -1,7 +1,9 @@
-//! What every operation needs: the open store and, without root, the user-namespace id mapping.
+//! What every operation needs: the open store, the configuration files' settings and, without
+//! root, the user-namespace id mapping.
 
 use std::path::PathBuf;
 
+use crate::config::Config;
 use crate::runtime::userns::{current_user_mapping, IdMapping};
 use crate::store::{self, Store};
 
@@ -9,6 +11,8 @@ pub struct Context {
     pub store: Store,
     /// None when skiff runs as real root: no user namespace then, as with Podman.
     pub id_mapping: Option<IdMapping>,
+    /// containers.conf and storage.conf, as loaded before the command started.
+    pub config: Config,
 }
 
 impl Context {
@@ -16,15 +20,28 @@ impl Context {
         !nix::unistd::geteuid().is_root()
     }
 
-    pub fn open(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Result<Self, store::Error> {
+    /// Opens the store at `--root`/`--runroot`, else where storage.conf puts it, else at
+    /// skiff's default paths.
+    pub fn open(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+        config: Config,
+    ) -> Result<Self, store::Error> {
         let rootless = Self::rootless();
         let (default_root, default_runroot) = store::default_paths(rootless);
-        let store = Store::open(
-            &root.unwrap_or(default_root),
-            &runroot.unwrap_or(default_runroot),
-        )?;
+        let root = root
+            .or_else(|| config.storage.graphroot.clone())
+            .unwrap_or(default_root);
+        let runroot = runroot
+            .or_else(|| config.storage.runroot.clone())
+            .unwrap_or(default_runroot);
+        let store = Store::open(&root, &runroot)?;
         let id_mapping = rootless.then(current_user_mapping);
-        Ok(Context { store, id_mapping })
+        Ok(Context {
+            store,
+            id_mapping,
+            config,
+        })
     }
 
     /// The mapping, with the one-line warning Podman gives when only the user's own id is mapped.

@@ -147,6 +147,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         interactive: options.interactive,
         init: false,
         privileged: options.privileged,
+        capabilities: base.capabilities.clone(),
         detached: options.detach,
     };
     let outcome = crate::runtime::exec_in_container(pid, ctx.id_mapping.is_some(), &process)?;

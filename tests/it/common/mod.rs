@@ -188,8 +188,18 @@ impl TestEnv {
 
     /// skiff with its own PATH: what it finds (or misses) there.
     pub fn skiff_with_path(&self, path: &str, args: &[&str]) -> Cmd {
+        self.command(path, &[], args)
+    }
+
+    /// skiff with more environment variables (CONTAINERS_CONF and the like).
+    pub fn skiff_with_env(&self, extra: &[(&str, &str)], args: &[&str]) -> Cmd {
+        self.command(SAFE_PATH, extra, args)
+    }
+
+    fn command(&self, path: &str, extra: &[(&str, &str)], args: &[&str]) -> Cmd {
         let bin = env!("CARGO_BIN_EXE_skiff");
-        let envs: Vec<(&str, OsString)> = vec![
+        let mut envs: Vec<(&str, OsString)> = extra.iter().map(|(k, v)| (*k, v.into())).collect();
+        envs.extend([
             ("PATH", path.into()),
             ("HOME", self.path("home").into()),
             ("XDG_DATA_HOME", self.path("data").into()),
@@ -197,7 +207,7 @@ impl TestEnv {
             ("XDG_RUNTIME_DIR", self.path("run").into()),
             ("TMPDIR", self.path("tmp").into()),
             ("LANG", "C.UTF-8".into()),
-        ];
+        ]);
         let mut command = if is_root() && !self.as_root {
             let mut c = Command::new("runuser");
             c.args(["-u", TEST_USER, "--", "env", "-i"]);
