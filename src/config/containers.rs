@@ -146,6 +146,7 @@ impl ContainersConf {
 
     pub fn load_files(paths: &[PathBuf]) -> Result<Self, ConfigError> {
         let mut merged = toml::Table::new();
+        let mut read = Vec::new();
         for path in paths {
             let text = match std::fs::read_to_string(path) {
                 Ok(text) => text,
@@ -157,13 +158,19 @@ impl ContainersConf {
                     })
                 }
             };
-            // Decoding the file alone finds a wrong type where it is written.
-            parse_toml::<ContainersConf>(&text, path)?;
             merge_tables(&mut merged, parse_toml::<toml::Table>(&text, path)?);
+            read.push((path, text));
         }
-        ContainersConf::deserialize(merged).map_err(|e| ConfigError::Unusable {
-            path: paths.last().cloned().unwrap_or_default(),
-            reason: e.message().to_string(),
+        ContainersConf::deserialize(merged).map_err(|e| {
+            // Only now, to keep the common case at one parse a file: decoding each file alone
+            // finds the wrong value where it is written. (A wrong value that a later file
+            // replaces therefore goes unreported, where Podman would refuse it.)
+            read.iter()
+                .find_map(|(path, text)| parse_toml::<ContainersConf>(text, path).err())
+                .unwrap_or_else(|| ConfigError::Unusable {
+                    path: paths.last().cloned().unwrap_or_default(),
+                    reason: e.message().to_string(),
+                })
         })
     }
 }
@@ -288,6 +295,9 @@ mod tests {
             error.starts_with(&format!("{}:3: ", bad.display())),
             "{error}"
         );
+        let list = write(dir.path(), "list.conf", "[containers]\nenv = \"A=1\"\n");
+        let error = ContainersConf::load_files(&[list]).unwrap_err().to_string();
+        assert!(error.contains("list.conf:2: expected an array"), "{error}");
         let cmd = write(
             dir.path(),
             "cmd.conf",
