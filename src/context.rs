@@ -1,7 +1,9 @@
-//! What every operation needs: the open store and, without root, the user-namespace id mapping.
+//! What every operation needs: the open store, the configuration files' settings and, without
+//! root, the user-namespace id mapping.
 
 use std::path::PathBuf;
 
+use crate::config::Config;
 use crate::runtime::userns::{current_user_mapping, IdMapping};
 use crate::store::{self, Store};
 
@@ -9,6 +11,8 @@ pub struct Context {
     pub store: Store,
     /// None when skiff runs as real root: no user namespace then, as with Podman.
     pub id_mapping: Option<IdMapping>,
+    /// containers.conf and storage.conf, as loaded before the command started.
+    pub config: Config,
 }
 
 impl Context {
@@ -18,8 +22,12 @@ impl Context {
 
     /// Opens the store, refusing one whose files were made with another id mapping than
     /// /etc/subuid and /etc/subgid now give (they would show with the wrong owners).
-    pub fn open(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Result<Self, store::Error> {
-        let ctx = Self::open_unchecked(root, runroot)?;
+    pub fn open(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+        config: Config,
+    ) -> Result<Self, store::Error> {
+        let ctx = Self::open_unchecked(root, runroot, config)?;
         if let Some(current) = &ctx.id_mapping {
             match ctx.store.recorded_id_mapping::<IdMapping>() {
                 Some(recorded) if &recorded != current => {
@@ -37,19 +45,44 @@ impl Context {
         Ok(ctx)
     }
 
-    /// Opens the store whatever id mapping made it: for `system migrate` and `system reset`.
+    /// Opens the store where [`Context::store_paths`] says, whatever id mapping made it: for
+    /// `system migrate` and `system reset`.
     pub fn open_unchecked(
         root: Option<PathBuf>,
         runroot: Option<PathBuf>,
+        config: Config,
     ) -> Result<Self, store::Error> {
         let rootless = Self::rootless();
-        let (default_root, default_runroot) = store::default_paths(rootless);
-        let store = Store::open(
-            &root.unwrap_or(default_root),
-            &runroot.unwrap_or(default_runroot),
-        )?;
+        let (root, runroot) = Self::store_paths(root, runroot, &config);
+        let store = Store::open(&root, &runroot)?;
         let id_mapping = rootless.then(current_user_mapping);
-        Ok(Context { store, id_mapping })
+        Ok(Context {
+            store,
+            id_mapping,
+            config,
+        })
+    }
+
+    /// The store and runtime directories: `--root`/`--runroot`, else where storage.conf puts
+    /// them, else skiff's defaults.
+    ///
+    /// storage.conf's graphroot and runroot name Podman's storage too (Fedora's system file sets
+    /// `/var/lib/containers/storage`), so skiff keeps to a `skiff` directory inside them: its
+    /// layout never mixes with Podman's, and `system reset` never reaches Podman's files.
+    pub fn store_paths(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+        config: &Config,
+    ) -> (PathBuf, PathBuf) {
+        let (default_root, default_runroot) = store::default_paths(Self::rootless());
+        let in_configured = |dir: &Option<PathBuf>| dir.as_ref().map(|dir| dir.join("skiff"));
+        (
+            root.or_else(|| in_configured(&config.storage.graphroot))
+                .unwrap_or(default_root),
+            runroot
+                .or_else(|| in_configured(&config.storage.runroot))
+                .unwrap_or(default_runroot),
+        )
     }
 
     /// The mapping, with the one-line warning Podman gives when only the user's own id is mapped.

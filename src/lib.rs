@@ -7,6 +7,7 @@ pub mod archive;
 pub mod build;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod container;
 pub mod context;
 pub mod events;

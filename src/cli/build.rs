@@ -215,8 +215,8 @@ impl BuildArgs {
                 .transpose()?,
             step_defaults: engine::StepDefaults {
                 add_hosts: self.names.add_hosts()?,
-                dns: self.names.dns()?,
-                no_hosts: self.names.no_hosts,
+                dns: self.names.dns(&ctx.config.containers.containers)?,
+                no_hosts: self.names.no_hosts(&ctx.config.containers.containers),
                 volumes: self
                     .volumes
                     .iter()

@@ -108,14 +108,9 @@ pub struct ContainerFlags {
     /// Container host name (default: the first 12 characters of the ID).
     #[arg(short = 'h', long)]
     hostname: Option<String>,
-    /// Network: private (default; pasta, else slirp4netns), pasta[:OPTIONS], slirp4netns[:OPTIONS], none, host, container:NAME, ns:PATH.
-    #[arg(
-        long,
-        visible_alias = "net",
-        default_value = "private",
-        value_name = "MODE"
-    )]
-    network: String,
+    /// Network: private (pasta, else slirp4netns; containers.conf default_rootless_network_cmd picks one), pasta[:OPTIONS], slirp4netns[:OPTIONS], none, host, container:NAME, ns:PATH. Default: containers.conf netns, else private.
+    #[arg(long, visible_alias = "net", value_name = "MODE")]
+    network: Option<String>,
     /// Publish a container port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ranges allowed. Repeatable.
     #[arg(short, long, value_name = "PORT")]
     publish: Vec<String>,
@@ -139,9 +134,9 @@ pub struct ContainerFlags {
     /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[arg(long, value_name = "SIGNAL")]
     stop_signal: Option<String>,
-    /// Run a minimal init as pid 1 that reaps orphaned processes and forwards signals to the command.
-    #[arg(long)]
-    init: bool,
+    /// Run a minimal init as pid 1 that reaps orphaned processes and forwards signals to the command (default: containers.conf init).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    init: Option<bool>,
     /// Where a detached container's output goes: k8s-file (default), json-file or none.
     #[arg(long, value_name = "DRIVER")]
     log_driver: Option<String>,
@@ -215,7 +210,7 @@ impl ContainerFlags {
         start: impl Fn(&CreateOptions) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         use super::registry::{pull_for_container, PullPolicy};
-        let options = self.options()?;
+        let options = self.options(&ctx.config.containers)?;
         let pull = || pull_for_container(ctx, &self.image, &self.registry, &self.platform);
         if matches!(self.pull, PullPolicy::Always | PullPolicy::Newer) {
             pull()?;
@@ -229,8 +224,31 @@ impl ContainerFlags {
         }
     }
 
-    fn options(&self) -> anyhow::Result<CreateOptions> {
-        let network = crate::network::NetworkRequest::parse(&self.network)?;
+    /// The command line over containers.conf's defaults (`conf`).
+    fn options(&self, conf: &crate::config::ContainersConf) -> anyhow::Result<CreateOptions> {
+        use anyhow::Context as _;
+        let defaults = &conf.containers;
+        let network_mode = self
+            .network
+            .clone()
+            .or_else(|| defaults.netns.clone())
+            .unwrap_or_else(|| "private".into());
+        let mut network = crate::network::NetworkRequest::parse(&network_mode)?;
+        if let crate::network::NetworkRequest::Private { backend, .. } = &mut network {
+            if backend.is_none() {
+                *backend = conf
+                    .network
+                    .default_rootless_network_cmd
+                    .map(|cmd| match cmd {
+                        crate::config::containers::RootlessNetworkCmd::Pasta => {
+                            crate::runtime::NetworkBackend::Pasta
+                        }
+                        crate::config::containers::RootlessNetworkCmd::Slirp4netns => {
+                            crate::runtime::NetworkBackend::Slirp4netns
+                        }
+                    });
+            }
+        }
         let publishes = !self.publish.is_empty() || self.publish_all;
         if publishes
             && matches!(
@@ -239,8 +257,7 @@ impl ContainerFlags {
             )
         {
             eprintln!(
-                "WARN: port mappings are discarded with --network {}: the container has no network of its own to publish on",
-                self.network
+                "WARN: port mappings are discarded with --network {network_mode}: the container has no network of its own to publish on",
             );
         }
         let mut mounts = Vec::new();
@@ -256,8 +273,33 @@ impl ContainerFlags {
         for text in &self.device {
             mounts.push(crate::volume::mounts::parse_device(text)?);
         }
+        // containers.conf's come first; one the command line mounts at the same place gives way.
+        let mut conf_mounts = Vec::new();
+        for text in defaults.volumes.iter() {
+            conf_mounts.push(
+                crate::volume::mounts::parse_volume(text).context("containers.conf volumes")?,
+            );
+        }
+        for text in defaults.devices.iter() {
+            conf_mounts.push(
+                crate::volume::mounts::parse_device(text).context("containers.conf devices")?,
+            );
+        }
+        for text in defaults.mounts.iter() {
+            conf_mounts
+                .push(crate::volume::mounts::parse_mount(text).context("containers.conf mounts")?);
+        }
+        conf_mounts.retain(|d| !mounts.iter().any(|m| m.destination == d.destination));
+        conf_mounts.append(&mut mounts);
         Ok(CreateOptions {
-            mounts,
+            mounts: conf_mounts,
+            default_env: defaults.env.to_vec(),
+            capabilities: defaults
+                .default_capabilities
+                .as_ref()
+                .map(|names| container::capability_names(names))
+                .transpose()
+                .context("containers.conf default_capabilities")?,
             read_only: self.read_only,
             read_only_tmpfs: self.read_only_tmpfs,
             userns: container::userns::UsernsMode::parse(self.userns.as_deref().unwrap_or(""))?,
@@ -289,7 +331,7 @@ impl ContainerFlags {
                 ports
             },
             add_hosts: self.names.add_hosts()?,
-            no_hosts: self.names.no_hosts,
+            no_hosts: self.names.no_hosts(defaults),
             ip: self.ip,
             network_aliases: self.network_alias.clone(),
             links: self
@@ -300,7 +342,7 @@ impl ContainerFlags {
                     None => (l.clone(), l.clone()),
                 })
                 .collect(),
-            dns: self.names.dns()?,
+            dns: self.names.dns(defaults)?,
             stop_signal: match &self.stop_signal {
                 Some(signal) => {
                     container::lifecycle::parse_signal(signal)?;
@@ -309,13 +351,18 @@ impl ContainerFlags {
                 None => None,
             },
             stop_timeout: self.stop_timeout,
-            init: self.init,
-            log_driver: match &self.log_driver {
-                Some(driver) => {
+            init: self.init.unwrap_or(defaults.init),
+            log_driver: match (&self.log_driver, &defaults.log_driver) {
+                (Some(driver), _) => {
                     container::detached::LogDriver::parse(driver)?;
                     Some(driver.clone())
                 }
-                None => None,
+                (None, Some(driver)) => {
+                    container::detached::LogDriver::parse(driver)
+                        .context("containers.conf log_driver")?;
+                    Some(driver.clone())
+                }
+                (None, None) => None,
             },
             log_max_size: {
                 let mut size = None;
@@ -329,7 +376,11 @@ impl ContainerFlags {
                         ),
                     }
                 }
-                size
+                // Negative or zero in containers.conf means no limit.
+                size.or(defaults
+                    .log_size_max
+                    .and_then(|max| u64::try_from(max).ok())
+                    .filter(|max| *max > 0))
             },
             labels: {
                 let mut lines = Vec::new();

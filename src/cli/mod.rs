@@ -117,12 +117,18 @@ pub struct NameFlags {
     /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
     #[arg(long, value_name = "OPTION")]
     dns_option: Vec<String>,
-    /// Keep the image's /etc/hosts instead of generating one.
-    #[arg(long)]
-    pub no_hosts: bool,
+    /// Keep the image's /etc/hosts instead of generating one (default: containers.conf no_hosts).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    no_hosts: Option<bool>,
 }
 
 impl NameFlags {
+    /// `--no-hosts`, else containers.conf `no_hosts`, which gives way to `--add-host`.
+    pub fn no_hosts(&self, conf: &crate::config::containers::ContainersTable) -> bool {
+        self.no_hosts
+            .unwrap_or(conf.no_hosts && self.add_host.is_empty())
+    }
+
     pub fn add_hosts(&self) -> anyhow::Result<Vec<String>> {
         self.add_host
             .iter()
@@ -130,8 +136,19 @@ impl NameFlags {
             .collect()
     }
 
-    pub fn dns(&self) -> anyhow::Result<crate::network::DnsOptions> {
-        crate::network::DnsOptions::from_flags(&self.dns, &self.dns_search, &self.dns_option)
+    /// Each of `--dns`, `--dns-search` and `--dns-option` replaces containers.conf's
+    /// `dns_servers`, `dns_searches` and `dns_options` respectively, as in Podman.
+    pub fn dns(
+        &self,
+        conf: &crate::config::containers::ContainersTable,
+    ) -> anyhow::Result<crate::network::DnsOptions> {
+        let pick =
+            |flag: &[String], file: &[String]| if flag.is_empty() { file } else { flag }.to_vec();
+        crate::network::DnsOptions::from_flags(
+            &pick(&self.dns, &conf.dns_servers),
+            &pick(&self.dns_search, &conf.dns_searches),
+            &pick(&self.dns_option, &conf.dns_options),
+        )
     }
 }
 
@@ -181,13 +198,14 @@ impl PruneArgs {
 fn open_context(
     cli_root: &Option<PathBuf>,
     cli_runroot: &Option<PathBuf>,
+    config: &crate::config::Config,
 ) -> anyhow::Result<Context> {
-    let ctx = Context::open(cli_root.clone(), cli_runroot.clone())?;
+    let ctx = Context::open(cli_root.clone(), cli_runroot.clone(), config.clone())?;
     Ok(ctx)
 }
 
-fn dispatch(cli: Cli) -> Outcome {
-    let ctx = || open_context(&cli.root, &cli.runroot);
+fn dispatch(cli: Cli, config: crate::config::Config) -> Outcome {
+    let ctx = || open_context(&cli.root, &cli.runroot, &config);
     match cli.command {
         Command::Run(args) => args.run(&ctx()?),
         Command::Create(args) => args.run(&ctx()?),
@@ -204,6 +222,7 @@ fn dispatch(cli: Cli) -> Outcome {
             system::StorePaths {
                 root: &cli.root,
                 runroot: &cli.runroot,
+                config: &config,
             },
         ),
         Command::Inspect(args) => args.run(&ctx()?),
@@ -291,7 +310,21 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match dispatch(cli) {
+    // As Podman: a broken configuration file stops every command before it does anything.
+    let config = match crate::config::Config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("Error: {error}");
+            return ExitCode::from(125);
+        }
+    };
+    // containers.conf [engine] env is skiff's own environment; set while still one thread.
+    for entry in config.containers.engine.env.iter() {
+        if let Some((key, value)) = entry.split_once('=') {
+            std::env::set_var(key, value);
+        }
+    }
+    match dispatch(cli, config) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             if error.chain().any(|c| {

@@ -27,6 +27,7 @@ pub enum SystemCommand {
 pub struct StorePaths<'a> {
     pub root: &'a Option<std::path::PathBuf>,
     pub runroot: &'a Option<std::path::PathBuf>,
+    pub config: &'a crate::config::Config,
 }
 
 impl SystemCommand {
@@ -190,6 +191,7 @@ fn open_unchecked(paths: StorePaths) -> anyhow::Result<Context> {
     Ok(Context::open_unchecked(
         paths.root.clone(),
         paths.runroot.clone(),
+        paths.config.clone(),
     )?)
 }
 
@@ -270,10 +272,12 @@ impl SystemCheckArgs {
             user,
             uid: uid.as_raw(),
             gid: nix::unistd::getgid().as_raw(),
-            store_root: paths
-                .root
-                .clone()
-                .unwrap_or_else(|| crate::store::default_paths(rootless).0),
+            store_root: Context::store_paths(
+                paths.root.clone(),
+                paths.runroot.clone(),
+                paths.config,
+            )
+            .0,
         };
         let findings = crate::system::check::check(&subject);
         let rows: Vec<serde_json::Value> = findings

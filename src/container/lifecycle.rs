@@ -154,6 +154,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         interactive: options.interactive,
         init: false,
         privileged: options.privileged,
+        capabilities: base.capabilities.clone(),
         detached: options.detach,
     };
     // Podman names each exec session; skiff's have no other use for an id than the events.

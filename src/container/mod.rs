@@ -34,6 +34,8 @@ pub struct CreateOptions {
     /// `--entrypoint`: replaces the image's Entrypoint and clears its Cmd ("" clears both).
     pub entrypoint: Option<String>,
     pub env: Vec<String>,
+    /// containers.conf `env`: under the image's environment and `--env`.
+    pub default_env: Vec<String>,
     pub env_files: Vec<PathBuf>,
     pub workdir: Option<String>,
     pub user: Option<String>,
@@ -77,6 +79,27 @@ pub struct CreateOptions {
     pub userns: userns::UsernsMode,
     /// `--volumes-from CONTAINER[:ro|rw]`.
     pub volumes_from: Vec<String>,
+    /// The capability set (`CAP_…` names) in place of Podman's default one.
+    pub capabilities: Option<Vec<String>>,
+}
+
+/// Capability names as containers.conf writes them (`CHOWN` or `CAP_CHOWN`, any case), checked
+/// and spelled `CAP_CHOWN`.
+pub fn capability_names(names: &[String]) -> Result<Vec<String>> {
+    names
+        .iter()
+        .map(|name| {
+            let upper = name.trim().to_ascii_uppercase();
+            let full = if upper.starts_with("CAP_") {
+                upper
+            } else {
+                format!("CAP_{upper}")
+            };
+            full.parse::<caps::Capability>()
+                .map(|cap| cap.to_string())
+                .map_err(|_| anyhow::anyhow!("unknown capability {name:?}"))
+        })
+        .collect()
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -241,6 +264,12 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         "PATH={}",
         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     )];
+    env_sources.extend(
+        options
+            .default_env
+            .iter()
+            .filter_map(|e| expand_env_entry(e)),
+    );
     env_sources.extend(run.env.clone().unwrap_or_default());
     env_sources.push("container=skiff".into());
     if options.tty {
@@ -263,6 +292,10 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         NetworkRequest::Private { backend, options } => {
             network_backend = runtime::network::choose_backend(*backend)?;
             network_options = options.clone();
+            // containers.conf pasta_options stand in when --network pasta gives none.
+            if network_options.is_empty() && network_backend == NetworkBackend::Pasta {
+                network_options = ctx.config.containers.network.pasta_options.to_vec();
+            }
             (
                 network_backend.program().to_string(),
                 NetworkMode::Private,
@@ -447,6 +480,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             interactive: options.interactive,
             init: options.init,
             privileged: false,
+            capabilities: options.capabilities.clone(),
             detached: false,
         },
         network: spec_network,

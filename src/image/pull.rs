@@ -3,7 +3,8 @@
 //! The configuration and credentials are read first, in the calling process. Then the transfer
 //! itself runs in one child inside the user namespace (as root, in this process), so unpacked
 //! files get their mapped owners, and the threads a pull starts never share a process with a
-//! later `clone`. Layers download in parallel (at most [`PARALLEL_LAYERS`]), each streamed from
+//! later `clone`. Layers download in parallel (at most [`PARALLEL_LAYERS`], or containers.conf
+//! `image_parallel_copies`), each streamed from
 //! the socket through the sha256 check and decompression straight into extraction in tmp/.
 //! A layer moves into the store once its blob digest and diff id are verified, under the lock;
 //! the image enters the index last. A pull killed at any point leaves verified layers (which the
@@ -374,8 +375,12 @@ fn pull_one(
     let failed = AtomicBool::new(false);
     let errors = Mutex::new(Vec::new());
     let rootless = ctx.id_mapping.is_some();
+    let parallel = match ctx.config.containers.engine.image_parallel_copies {
+        0 => PARALLEL_LAYERS,
+        n => n as usize,
+    };
     std::thread::scope(|scope| {
-        for _ in 0..PARALLEL_LAYERS.min(manifest.layers.len()) {
+        for _ in 0..parallel.min(manifest.layers.len()) {
             scope.spawn(|| loop {
                 let Some(i) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
                     return;

@@ -3,7 +3,7 @@
 //!
 //! Contract: files are read as Podman reads them — the user's file, or else the system's, then
 //! the `registries.conf.d` drop-ins beside it in name order — and a file that does not parse is
-//! an error naming it. Nothing here talks to the network.
+//! the one-line `file:line: reason` error of `crate::config`. Nothing here talks to the network.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,11 @@ use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("loading registries configuration {path}: {reason}")]
-    Parse { path: PathBuf, reason: String },
+    #[error(transparent)]
+    File(#[from] crate::config::ConfigError),
+    /// A file that parses but says something impossible.
+    #[error("{}: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
     #[error("registry {registry} is blocked in registries.conf")]
     Blocked { registry: String },
 }
@@ -95,13 +98,6 @@ struct FileV1List {
     registries: Vec<String>,
 }
 
-fn config_home() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".config")))
-}
-
 /// The registry part of `host/path` matched against a prefix, on a path-component boundary.
 fn prefix_matches(prefix: &str, name: &str) -> bool {
     if let Some(domain) = prefix.strip_prefix("*.") {
@@ -124,7 +120,7 @@ impl RegistriesConf {
     pub fn load() -> Result<Self, ConfigError> {
         let system = PathBuf::from("/etc/containers/registries.conf");
         let user = (!nix::unistd::geteuid().is_root())
-            .then(config_home)
+            .then(crate::config::config_home)
             .flatten()
             .map(|d| d.join("containers/registries.conf"));
         let main = match user {
@@ -132,30 +128,15 @@ impl RegistriesConf {
             _ => system,
         };
         let mut files = vec![main.clone()];
-        let dropins = main.with_extension("conf.d");
-        if let Ok(entries) = std::fs::read_dir(&dropins) {
-            let mut extra: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-                .collect();
-            extra.sort();
-            files.extend(extra);
-        }
+        files.extend(crate::config::dropin_files(&main.with_extension("conf.d")));
         Self::load_files(&files)
     }
 
     pub fn load_files(paths: &[PathBuf]) -> Result<Self, ConfigError> {
         let mut merged = RegistriesConf::default();
         for path in paths {
-            match std::fs::read_to_string(path) {
-                Ok(text) => merged.merge(Self::parse(&text, path)?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(ConfigError::Parse {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })
-                }
+            if let Some((file, _)) = crate::config::read_toml::<FileV2>(path)? {
+                merged.merge(Self::convert(file, path)?);
             }
         }
         Ok(merged)
@@ -178,10 +159,10 @@ impl RegistriesConf {
     }
 
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
-        let file: FileV2 = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: origin.to_path_buf(),
-            reason: e.message().to_string(),
-        })?;
+        Self::convert(crate::config::parse_toml(text, origin)?, origin)
+    }
+
+    fn convert(file: FileV2, origin: &Path) -> Result<Self, ConfigError> {
         let mut conf = RegistriesConf {
             unqualified_search_registries: file.unqualified_search_registries.unwrap_or_default(),
             short_name_mode: file.short_name_mode,
@@ -194,7 +175,7 @@ impl RegistriesConf {
                 (Some(p), None) => (p.clone(), p),
                 (None, Some(l)) => (l.clone(), l),
                 (None, None) => {
-                    return Err(ConfigError::Parse {
+                    return Err(ConfigError::Invalid {
                         path: origin.to_path_buf(),
                         reason: "a [[registry]] needs a prefix or a location".into(),
                     })
@@ -410,9 +391,14 @@ location = "x"
         let c = RegistriesConf::load_files(&[main.clone(), dropin]).unwrap();
         assert_eq!(c.unqualified_search_registries, ["b.io"]);
         assert!(c.is_insecure("h:1", "x"));
-        std::fs::write(&main, "unqualified-search-registries = [").unwrap();
-        let error = RegistriesConf::load_files(&[main]).unwrap_err().to_string();
-        assert!(error.contains("registries.conf"), "{error}");
+        std::fs::write(&main, "# x\nunqualified-search-registries = [").unwrap();
+        let error = RegistriesConf::load_files(std::slice::from_ref(&main))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!("{}:2: ", main.display())),
+            "{error}"
+        );
     }
 
     #[test]

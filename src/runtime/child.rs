@@ -80,7 +80,7 @@ fn setup_and_exec(
     attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
-    security::drop_privileges(&user, spec.process.privileged)?;
+    security::drop_privileges(&user, &spec.process)?;
     nix::unistd::chdir(spec.process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", spec.process.cwd), e))?;
     if spec.process.init {
@@ -231,7 +231,7 @@ fn exec_in_joined(
         attach_stdio(process, channels)?;
     }
     let user = security::resolve_user(&process.user)?;
-    security::drop_privileges(&user, process.privileged)?;
+    security::drop_privileges(&user, process)?;
     nix::unistd::chdir(process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", process.cwd), e))?;
     exec_process(process, &user)

@@ -760,6 +760,7 @@ mod tests {
                 interactive: false,
                 init: false,
                 privileged: false,
+                capabilities: None,
                 detached: false,
             },
             network,

@@ -121,15 +121,19 @@ pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), Chil
     Ok(())
 }
 
-/// Drops to the bounding set of default capabilities (all of them when `privileged`), switches
-/// ids and sets no_new_privs. A non-root user ends with no effective capabilities (the kernel
-/// clears them on setuid).
-pub(crate) fn drop_privileges(user: &ResolvedUser, privileged: bool) -> Result<(), ChildError> {
-    let keep: CapsHashSet = if privileged {
-        caps::read(None, CapSet::Bounding)
-            .map_err(|e| ChildError::other(format!("reading capabilities: {e}")))?
-    } else {
-        DEFAULT_CAPABILITIES.iter().copied().collect()
+/// Drops to the process's bounding set (all of skiff's when privileged, the names it was given,
+/// else the default ones), switches ids and sets no_new_privs. A non-root user ends with no
+/// effective capabilities (the kernel clears them on setuid).
+pub(crate) fn drop_privileges(
+    user: &ResolvedUser,
+    process: &super::ProcessSpec,
+) -> Result<(), ChildError> {
+    let keep: CapsHashSet = match &process.capabilities {
+        _ if process.privileged => caps::read(None, CapSet::Bounding)
+            .map_err(|e| ChildError::other(format!("reading capabilities: {e}")))?,
+        // The names were checked when the container was created.
+        Some(names) => names.iter().filter_map(|n| n.parse().ok()).collect(),
+        None => DEFAULT_CAPABILITIES.iter().copied().collect(),
     };
     for cap in caps::all() {
         if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {

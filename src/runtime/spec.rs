@@ -82,6 +82,10 @@ pub struct ProcessSpec {
     /// Podman's default set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub privileged: bool,
+    /// containers.conf `default_capabilities` (checked `CAP_…` names) in place of Podman's
+    /// default set; None keeps that set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Vec<String>>,
     /// `exec -d`: runs on its own, its output discarded, and outlives the command that started
     /// it (the container's pid 1 inherits it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

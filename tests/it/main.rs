@@ -9,6 +9,7 @@ mod build;
 mod build_config;
 mod commit;
 mod common;
+mod config;
 mod container_prune;
 mod copy;
 mod events;

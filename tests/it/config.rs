@@ -1,0 +1,280 @@
+//! containers.conf and storage.conf: their settings reach containers and the store, flags win
+//! over them, `CONTAINERS_CONF`/`CONTAINERS_CONF_OVERRIDE` pick the files, and a broken file
+//! stops every command with its path and line.
+
+use crate::common::{each_env, TestEnv};
+
+/// Writes a file under the test's directory and gives it to the user skiff runs as.
+fn write(env: &TestEnv, rel: &str, text: &str) -> String {
+    let path = env.path(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    env.give(&env.path(rel.split('/').next().unwrap()));
+    path.display().to_string()
+}
+
+const PROBE: &str = "echo $FROM_CONF $SHARED $ENGINE_VAR; cat /etc/resolv.conf; \
+                     grep CapBnd /proc/self/status; echo pid $$; cat /from-conf/file";
+
+#[test]
+fn containers_conf_gives_container_defaults_and_flags_win() {
+    for env in each_env("conf-defaults") {
+        let image = env.load_testbox();
+        write(&env, "shared/file", "shared by containers.conf\n");
+        let shared = env.path("shared").display().to_string();
+        write(
+            &env,
+            "config/containers/containers.conf",
+            &format!(
+                "[containers]\nenv = [\"FROM_CONF=yes\", \"SHARED=conf\"]\n\
+                 dns_servers = [\"192.0.2.53\"]\ndns_searches = [\"conf.example\"]\n\
+                 dns_options = [\"ndots:3\"]\ndefault_capabilities = [\"CHOWN\", \"NET_RAW\"]\n\
+                 init = true\nvolumes = [\"{shared}:/from-conf:ro\"]\n\
+                 [engine]\nenv = [\"ENGINE_VAR=from-engine\"]\n"
+            ),
+        );
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "-e",
+                "SHARED=cli",
+                "-e",
+                "ENGINE_VAR",
+                image,
+                "sh",
+                "-c",
+                PROBE,
+            ])
+            .stdout();
+        let who = format!("as root: {}: {out}", env.as_root);
+        assert!(out.starts_with("yes cli from-engine\n"), "{who}");
+        assert!(out.contains("nameserver 192.0.2.53\n"), "{who}");
+        assert!(out.contains("search conf.example\n"), "{who}");
+        assert!(out.contains("options ndots:3\n"), "{who}");
+        // CAP_CHOWN is bit 0, CAP_NET_RAW bit 13.
+        assert!(out.contains("CapBnd:\t0000000000002001\n"), "{who}");
+        assert!(
+            out.contains("pid 2\n"),
+            "init = true puts an init at pid 1: {who}"
+        );
+        assert!(out.ends_with("shared by containers.conf\n"), "{who}");
+
+        // Each flag replaces its setting.
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--dns",
+                "192.0.2.1",
+                "--init=false",
+                "-v",
+                &format!("{}:/from-conf", env.path("config").display()),
+                image,
+                "sh",
+                "-c",
+                "cat /etc/resolv.conf; echo pid $$; ls /from-conf",
+            ])
+            .stdout();
+        let who = format!("as root: {}: {out}", env.as_root);
+        assert!(out.contains("nameserver 192.0.2.1\n"), "{who}");
+        assert!(!out.contains("192.0.2.53"), "{who}");
+        assert!(out.contains("search conf.example\n"), "{who}");
+        assert!(out.contains("pid 1\n"), "{who}");
+        assert!(
+            out.ends_with("containers\n"),
+            "-v wins at the same place: {who}"
+        );
+    }
+}
+
+#[test]
+fn containers_conf_variable_replaces_the_files_and_override_comes_last() {
+    let Some(env) = TestEnv::rootless("conf-env") else {
+        return;
+    };
+    let image = env.load_testbox();
+    write(
+        &env,
+        "config/containers/containers.conf",
+        "[containers]\nenv = [\"A=user\", \"B=user\"]\n",
+    );
+    let chosen = write(
+        &env,
+        "tmp/chosen.conf",
+        "[containers]\nenv = [\"A=chosen\"]\n",
+    );
+    let last = write(
+        &env,
+        "tmp/last.conf",
+        "[containers]\nenv = [\"B=last\", {append=true}]\n",
+    );
+    let script = "echo ${A:-none} ${B:-none}";
+    let run = |vars: &[(&str, &str)]| {
+        env.skiff_with_env(vars, &[], &["run", "--rm", image, "sh", "-c", script])
+            .stdout()
+    };
+    assert_eq!(run(&[]), "user user\n");
+    assert_eq!(run(&[("CONTAINERS_CONF", &chosen)]), "chosen none\n");
+    assert_eq!(
+        run(&[
+            ("CONTAINERS_CONF", &chosen),
+            ("CONTAINERS_CONF_OVERRIDE", &last)
+        ]),
+        "chosen last\n"
+    );
+    assert_eq!(run(&[("CONTAINERS_CONF_OVERRIDE", &last)]), "user last\n");
+    let missing = env.path("tmp/missing.conf").display().to_string();
+    let (_, stderr) = env
+        .skiff_with_env(&[("CONTAINERS_CONF", &missing)], &[], &["images"])
+        .assert_exit(125);
+    assert_eq!(
+        stderr,
+        format!("Error: CONTAINERS_CONF names {missing}, which does not exist\n")
+    );
+}
+
+#[test]
+fn a_malformed_file_stops_every_command_naming_file_and_line() {
+    for env in each_env("conf-malformed") {
+        let conf = write(
+            &env,
+            "config/containers/containers.conf",
+            "[containers]\n# defaults\ninit = \"yes\"\n",
+        );
+        let (stdout, stderr) = env.skiff(&["images"]).assert_exit(125);
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.starts_with(&format!("Error: {conf}:3: ")) && stderr.lines().count() == 1,
+            "as root: {}: {stderr}",
+            env.as_root
+        );
+        write(&env, "config/containers/containers.conf", "[containers\n");
+        let (_, stderr) = env.skiff(&["ps"]).assert_exit(125);
+        assert!(
+            stderr.starts_with(&format!("Error: {conf}:1: ")),
+            "{stderr}"
+        );
+        std::fs::remove_file(&conf).unwrap();
+
+        let storage = write(
+            &env,
+            "tmp/storage.conf",
+            "[storage]\ndriver = \"overlay\"\n\ngraphroot = [1]\n",
+        );
+        let (_, stderr) = env
+            .skiff_with_env(&[("CONTAINERS_STORAGE_CONF", &storage)], &[], &["images"])
+            .assert_exit(125);
+        assert!(
+            stderr.starts_with(&format!("Error: {storage}:4: ")),
+            "{stderr}"
+        );
+        write(&env, "tmp/storage.conf", "[storage]\ndriver = \"zfs\"\n");
+        let (_, stderr) = env
+            .skiff_with_env(&[("CONTAINERS_STORAGE_CONF", &storage)], &[], &["images"])
+            .assert_exit(125);
+        assert!(
+            stderr.starts_with(&format!("Error: {storage}:2: ")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("zfs"), "{stderr}");
+    }
+    // registries.conf speaks the same way (the user's file is read rootless).
+    let Some(env) = TestEnv::rootless("conf-malformed-registries") else {
+        return;
+    };
+    let registries = write(
+        &env,
+        "config/containers/registries.conf",
+        "unqualified-search-registries = [\"a\"]\n[[registry]]\nlocation = 5\n",
+    );
+    let (_, stderr) = env.skiff(&["pull", "busybox"]).assert_exit(125);
+    assert!(
+        stderr.starts_with(&format!("Error: {registries}:3: ")) && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn storage_conf_places_the_store_and_root_flag_wins() {
+    let Some(env) = TestEnv::rootless("conf-storage") else {
+        return;
+    };
+    let graph = env.path("graph");
+    write(
+        &env,
+        "config/containers/storage.conf",
+        &format!(
+            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\n",
+            graph.display()
+        ),
+    );
+    env.skiff(&["volume", "create", "v1"]).stdout();
+    assert!(
+        graph.join("skiff/volumes/v1").is_dir(),
+        "graphroot holds the store, in a directory of skiff's own"
+    );
+    assert!(!env.store_root().join("volumes/v1").exists());
+    let flagged = env.path("tmp/flag-root");
+    env.skiff(&[
+        "--root",
+        flagged.to_str().unwrap(),
+        "volume",
+        "create",
+        "v2",
+    ])
+    .stdout();
+    assert!(flagged.join("volumes/v2").is_dir(), "--root wins");
+    // Without graphroot, rootless_storage_path places it, with $HOME expanded.
+    write(
+        &env,
+        "config/containers/storage.conf",
+        "[storage]\nrootless_storage_path = \"$HOME/rootless-store\"\n",
+    );
+    env.skiff(&["volume", "create", "v3"]).stdout();
+    assert!(env.path("home/rootless-store/skiff/volumes/v3").is_dir());
+}
+
+#[test]
+fn network_command_and_log_driver_come_from_containers_conf() {
+    let Some(env) = TestEnv::rootless("conf-network-log") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let conf = "config/containers/containers.conf";
+    write(
+        &env,
+        conf,
+        "[containers]\nlog_driver = \"none\"\n[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n",
+    );
+    let devices = env
+        .skiff(&["run", "--rm", image, "cat", "/proc/net/dev"])
+        .stdout();
+    assert!(devices.contains("tap0:"), "slirp4netns's device: {devices}");
+    env.skiff(&["run", "-d", "--name", "quiet", image, "echo", "hi"])
+        .stdout();
+    env.skiff(&["wait", "quiet"]).stdout();
+    let (_, stderr) = env.skiff(&["logs", "quiet"]).assert_exit(125);
+    assert!(stderr.contains("'none' log driver"), "{stderr}");
+    env.skiff(&[
+        "run",
+        "-d",
+        "--name",
+        "kept",
+        "--log-driver",
+        "k8s-file",
+        image,
+        "echo",
+        "hi",
+    ])
+    .stdout();
+    env.skiff(&["wait", "kept"]).stdout();
+    assert_eq!(env.skiff(&["logs", "kept"]).stdout(), "hi\n");
+
+    write(&env, conf, "[containers]\nlog_driver = \"journald\"\n");
+    let (_, stderr) = env.skiff(&["run", "--rm", image, "true"]).assert_exit(125);
+    assert!(
+        stderr.contains("containers.conf log_driver") && stderr.contains("journald"),
+        "{stderr}"
+    );
+}
