@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod build;
+mod complete;
 mod container;
 pub mod format;
 pub mod human;
@@ -91,6 +92,7 @@ pub enum Command {
     Login(registry::LoginArgs),
     Logout(registry::LogoutArgs),
     Search(registry::SearchArgs),
+    Completion(complete::CompletionArgs),
     /// Show the skiff version.
     Version,
 }
@@ -226,6 +228,7 @@ fn dispatch(cli: Cli) -> Outcome {
         Command::Login(args) => args.run(&ctx()?),
         Command::Logout(args) => args.run(&ctx()?),
         Command::Search(args) => args.run(&ctx()?),
+        Command::Completion(args) => args.run(),
         Command::Version => {
             println!("skiff version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -256,6 +259,7 @@ fn error_line(error: &anyhow::Error) -> String {
 }
 
 pub fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -20,7 +20,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 /// A prune filter for a time after everything a test makes (3000-01-01, as a Unix time): it
 /// matches all, so that `until=` can be seen to remove things without the test sleeping.
 pub const UNTIL_THE_FUTURE: &str = "until=32503680000";
-const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn is_root() -> bool {
     nix_like_geteuid() == 0
@@ -188,8 +188,13 @@ impl TestEnv {
 
     /// skiff with its own PATH: what it finds (or misses) there.
     pub fn skiff_with_path(&self, path: &str, args: &[&str]) -> Cmd {
+        self.skiff_with_env(path, &[], args)
+    }
+
+    /// skiff with its own PATH and more environment variables (`COMPLETE=fish`).
+    pub fn skiff_with_env(&self, path: &str, extra: &[(&str, &str)], args: &[&str]) -> Cmd {
         let bin = env!("CARGO_BIN_EXE_skiff");
-        let envs: Vec<(&str, OsString)> = vec![
+        let mut envs: Vec<(&str, OsString)> = vec![
             ("PATH", path.into()),
             ("HOME", self.path("home").into()),
             ("XDG_DATA_HOME", self.path("data").into()),
@@ -198,6 +203,7 @@ impl TestEnv {
             ("TMPDIR", self.path("tmp").into()),
             ("LANG", "C.UTF-8".into()),
         ];
+        envs.extend(extra.iter().map(|(k, v)| (*k, OsString::from(v))));
         let mut command = if is_root() && !self.as_root {
             let mut c = Command::new("runuser");
             c.args(["-u", TEST_USER, "--", "env", "-i"]);
