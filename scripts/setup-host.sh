@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables man-db)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -23,6 +23,7 @@ missing_commands() {
     command -v curl >/dev/null || missing+=(curl)
     [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
     [ -x /usr/sbin/nft ] || missing+=(nftables)
+    command -v man >/dev/null || missing+=(man-db)
     printf '%s\n' "${missing[@]}"
 }
 

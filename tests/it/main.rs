@@ -16,6 +16,7 @@ mod docs;
 mod image;
 mod lifecycle;
 mod network;
+mod packaging;
 mod pull;
 mod run;
 mod store;

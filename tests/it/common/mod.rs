@@ -193,7 +193,17 @@ impl TestEnv {
 
     /// skiff with its own PATH and more environment variables (`COMPLETE=fish`).
     pub fn skiff_with_env(&self, path: &str, extra: &[(&str, &str)], args: &[&str]) -> Cmd {
-        let bin = env!("CARGO_BIN_EXE_skiff");
+        self.skiff_binary(env!("CARGO_BIN_EXE_skiff"), path, extra, args)
+    }
+
+    /// Another skiff binary than the one cargo built (an installed package's), run the same way.
+    pub fn skiff_binary(
+        &self,
+        bin: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        args: &[&str],
+    ) -> Cmd {
         let mut envs: Vec<(&str, OsString)> = vec![
             ("PATH", path.into()),
             ("HOME", self.path("home").into()),
