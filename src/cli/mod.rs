@@ -104,7 +104,8 @@ pub type Outcome = anyhow::Result<u8>;
 /// /etc/hosts and /etc/resolv.conf hold (`run`, `create`, and every RUN step of `build`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct NameFlags {
-    /// Add a line to /etc/hosts: NAME:IP. Repeatable.
+    /// Add a line to the container's /etc/hosts resolving NAME to IP (an address: host-gateway is
+    /// not resolved yet). Repeatable; ignored with --no-hosts.
     #[arg(long, value_name = "NAME:IP")]
     add_host: Vec<String>,
     /// Name server for the container's /etc/resolv.conf (replaces the host's). Repeatable.
@@ -116,7 +117,8 @@ pub struct NameFlags {
     /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
     #[arg(long, value_name = "OPTION")]
     dns_option: Vec<String>,
-    /// Keep the image's /etc/hosts instead of generating one.
+    /// Keep the image's /etc/hosts instead of generating one with localhost, the container's own
+    /// name and --add-host entries.
     #[arg(long)]
     pub no_hosts: bool,
 }

@@ -41,7 +41,8 @@ pub struct SystemPruneArgs {
     /// that data nothing happens to use at the moment is not lost).
     #[arg(long)]
     volumes: bool,
-    /// Do not prompt for confirmation.
+    /// Do not prompt for confirmation (skiff never prompts: accepted for Docker and Podman
+    /// scripts).
     #[arg(short, long)]
     force: bool,
     // As in Podman, each filter applies to every kind pruned: containers, images, networks, and
