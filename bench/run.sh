@@ -115,3 +115,5 @@ bench/network.sh
 bench/keepid.sh
 # And the build benchmark: a 6-step Containerfile, cold and fully cached.
 bench/build.sh
+# And the completion benchmark: one TAB of `skiff exec` with 50 containers.
+bench/completion.sh

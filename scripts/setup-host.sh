@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc man-db)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -26,6 +26,7 @@ missing_commands() {
     # The --format tests compare skiff's output with Podman's.
     command -v podman >/dev/null || missing+=(podman)
     command -v runc >/dev/null || missing+=(runc)
+    command -v man >/dev/null || missing+=(man-db)
     printf '%s\n' "${missing[@]}"
 }
 

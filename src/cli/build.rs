@@ -24,16 +24,18 @@ pub struct BuildArgs {
     /// A build argument, NAME=VALUE (NAME alone takes it from the environment); repeatable.
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
     build_args: Vec<String>,
-    /// A label for the image, KEY=VALUE; repeatable.
+    /// Add a label KEY=VALUE to the built image's config (a key given twice keeps the last value);
+    /// repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
-    /// Run every step again instead of reusing cached results.
+    /// Run every step again instead of reusing cached results (the base images still come from the
+    /// store unless --pull says otherwise); the new steps replace the old ones in the cache.
     #[arg(long)]
     no_cache: bool,
     /// Print nothing but the image ID (the RUN steps' own output still shows).
     #[arg(short, long)]
     quiet: bool,
-    /// Write the image ID to this file.
+    /// Once the build succeeds, write the image ID as sha256:HEX to FILE, replacing what it held.
     #[arg(long, value_name = "FILE")]
     iidfile: Option<PathBuf>,
     /// Build this stage (by its AS name) and the stages it needs, instead of the last.
@@ -86,7 +88,9 @@ pub struct BuildArgs {
     secrets: Vec<String>,
     #[command(flatten)]
     registry: super::registry::RegistryFlags,
-    /// The build context: the directory COPY reads from.
+    /// The build context (default: the current directory): the directory that COPY and ADD read
+    /// from and that the Containerfile is looked for in, less what .containerignore or
+    /// .dockerignore leaves out.
     #[arg(default_value = ".")]
     context: PathBuf,
 }

@@ -81,7 +81,8 @@ pub struct ContainerFlags {
     /// Assign a name to the container (default: a generated adjective_surname).
     #[arg(long)]
     name: Option<String>,
-    /// Remove the container and its files when it exits.
+    /// Remove the container, its writable layer and its anonymous volumes once it exits and its
+    /// exit code is known (named volumes stay).
     #[arg(long)]
     rm: bool,
     /// Keep standard input open (otherwise the process reads /dev/null).
@@ -122,7 +123,8 @@ pub struct ContainerFlags {
     expose: Vec<String>,
     #[command(flatten)]
     names: super::NameFlags,
-    /// The container's IPv4 address on its user-defined network.
+    /// The container's IPv4 address on its user-defined network (default: the next free one); it
+    /// must lie in the network's subnet and be free. Needs --network NAME.
     #[arg(long, value_name = "ADDRESS")]
     ip: Option<std::net::Ipv4Addr>,
     /// Another name the container answers to on its user-defined network. Repeatable.
@@ -146,7 +148,8 @@ pub struct ContainerFlags {
     /// Set a label (KEY=VALUE, or KEY for an empty value). Repeatable.
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     label: Vec<String>,
-    /// Read labels from a file of KEY=VALUE lines. Repeatable.
+    /// Read labels from a file of KEY=VALUE lines (blank lines and lines starting with # are
+    /// skipped). Repeatable.
     #[arg(long = "label-file", value_name = "FILE")]
     label_file: Vec<PathBuf>,
     /// Mount a host path or a volume: [SOURCE:]DEST[:OPTIONS] (ro, rw, nosuid, nodev, noexec, rbind, bind, O, U, z, Z, [r]shared|[r]slave|[r]private, nocopy). A SOURCE with a slash is a host path, else a volume name; no SOURCE makes an anonymous volume. Repeatable.
@@ -167,7 +170,8 @@ pub struct ContainerFlags {
     /// Add a host device the user can open: HOST[:CONTAINER[:rw|rwm]]. Repeatable.
     #[arg(long, value_name = "HOST[:CONTAINER[:PERMISSIONS]]")]
     device: Vec<String>,
-    /// Mount the container's root filesystem read-only.
+    /// Mount the container's root filesystem read-only: writes fail with EROFS except in volumes,
+    /// binds, --tmpfs mounts and (see --read-only-tmpfs) /tmp, /var/tmp and /run.
     #[arg(long)]
     read_only: bool,
     /// With --read-only, mount tmpfs on /tmp, /var/tmp and /run (default true).
@@ -484,7 +488,8 @@ pub struct StartArgs {
     /// Attach to the container's output and exit with its exit code.
     #[arg(short, long)]
     attach: bool,
-    /// Attach standard input.
+    /// Attach standard input as well (with --attach): what you type reaches the container's
+    /// process.
     #[arg(short, long)]
     interactive: bool,
     /// Keys that detach from a container with a terminal, leaving it running.
@@ -520,13 +525,13 @@ impl StartArgs {
 /// Fetch the output of a container.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// Keep printing new output until the container stops.
+    /// Keep printing new output as it is written, until the container stops (or ctrl-c).
     #[arg(short, long)]
     follow: bool,
-    /// Print only the last N lines.
+    /// Print only the last N lines (default: all); with --follow, then keep following.
     #[arg(long, value_name = "N")]
     tail: Option<usize>,
-    /// Prefix each line with its time.
+    /// Prefix each line with the time it was written (RFC 3339).
     #[arg(short, long)]
     timestamps: bool,
     /// Only output after this time (RFC 3339, a Unix time, or a duration such as 10m before now).
@@ -632,7 +637,8 @@ impl RenameArgs {
 /// Send a signal to running containers.
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// The signal: a name (TERM, SIGHUP) or a number.
+    /// The signal to send (default KILL): a name with or without SIG (TERM, SIGHUP) or a number.
+    /// The container stops only if its process dies of it.
     #[arg(short, long, default_value = "KILL")]
     signal: String,
     /// Containers by name or ID.
@@ -671,10 +677,10 @@ impl WaitArgs {
 /// Run a command in a running container; exits with the command's exit code.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// Keep standard input open.
+    /// Keep standard input open and relay it to the command (otherwise it reads /dev/null).
     #[arg(short, long)]
     interactive: bool,
-    /// Allocate a pseudo-terminal.
+    /// Allocate a pseudo-terminal for the command (use with -i for an interactive shell).
     #[arg(short, long)]
     tty: bool,
     /// Set an environment variable (KEY=VALUE; KEY alone takes skiff's own value). Repeatable.
@@ -799,16 +805,17 @@ impl CpArgs {
 /// directory, user, labels and ports as the image's config.
 #[derive(Debug, Args)]
 pub struct CommitArgs {
-    /// Author recorded in the image config and history.
+    /// Author recorded in the new image's config and in its history entry (default: none).
     #[arg(short, long)]
     author: Option<String>,
     /// Apply a Dockerfile instruction to the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR. Repeatable.
     #[arg(short, long, value_name = "INSTRUCTION")]
     change: Vec<String>,
-    /// Manifest format of the image: oci (default) or docker.
+    /// Manifest and config format of the new image: oci (default) or docker (Docker's schema 2, as
+    /// `docker commit` makes).
     #[arg(short, long, default_value = "oci", value_parser = ["oci", "docker"])]
     format: String,
-    /// Write the image ID to this file.
+    /// Write the new image's ID as sha256:HEX to FILE, replacing what it held.
     #[arg(long, value_name = "FILE")]
     iidfile: Option<PathBuf>,
     /// Commit message, kept in the image history and shown by inspect as Comment.
@@ -890,7 +897,8 @@ impl DiffArgs {
 /// Export a container's filesystem as a tar archive.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Write to this file instead of standard output.
+    /// Write the tar archive to FILE instead of standard output (which must then not be a
+    /// terminal).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Container name or ID.
@@ -934,7 +942,7 @@ pub struct AttachArgs {
     /// Keys that detach, leaving the container running ("" turns detaching off).
     #[arg(long, default_value = DEFAULT_DETACH_KEYS, value_name = "KEYS")]
     detach_keys: String,
-    /// Do not relay standard input.
+    /// Do not relay standard input to the container: only its output is shown.
     #[arg(long)]
     no_stdin: bool,
     /// Container name or ID.
@@ -971,10 +979,11 @@ impl SuperviseArgs {
 /// Remove containers.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Kill and remove running containers too.
+    /// Remove running containers too: they are stopped with SIGKILL first, without the stop
+    /// timeout. Without it, removing a running container is an error.
     #[arg(short, long)]
     force: bool,
-    /// Remove every container.
+    /// Remove every container (running ones only with --force).
     #[arg(short, long)]
     all: bool,
     /// Remove the container's anonymous volumes too (named volumes stay).
@@ -1003,13 +1012,13 @@ impl RmArgs {
 /// List containers.
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    /// Show all containers (default: only running ones).
+    /// Show all containers, created and exited ones too (default: only running ones).
     #[arg(short, long)]
     all: bool,
-    /// Print only the container IDs.
+    /// Print only the container IDs, one per line (12 characters unless --no-trunc).
     #[arg(short, long)]
     quiet: bool,
-    /// Do not truncate IDs and commands.
+    /// Print full 64-character IDs and whole commands instead of shortening them.
     #[arg(long)]
     no_trunc: bool,
     /// Output format: table (default), json, or a Go template such as '{{.ID}} {{.Names}}'.

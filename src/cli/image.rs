@@ -58,16 +58,16 @@ pub struct ImagesArgs {
     /// Show all images (skiff keeps no intermediate images, so the same list).
     #[arg(short, long)]
     all: bool,
-    /// Print only image IDs.
+    /// Print only the image IDs, one per line (12 characters unless --no-trunc).
     #[arg(short, long)]
     quiet: bool,
-    /// Show image digests.
+    /// Add a DIGEST column: the digest of the manifest the image was pulled or loaded by.
     #[arg(long)]
     digests: bool,
-    /// Do not truncate image IDs.
+    /// Print full 64-character image IDs (with their sha256: prefix) instead of 12 characters.
     #[arg(long)]
     no_trunc: bool,
-    /// Do not print the header row.
+    /// Do not print the header row of the table.
     #[arg(short = 'n', long)]
     noheading: bool,
     /// Output format: table (default), json, or a Go template such as '{{.Repository}}:{{.Tag}}'.
@@ -297,7 +297,7 @@ fn spool_dir() -> PathBuf {
 /// Load images from a docker-archive or oci-archive (a file, or standard input).
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Read from this file instead of standard input.
+    /// Read the archive (docker-archive or oci-archive) from FILE instead of standard input.
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Print nothing but errors.
@@ -333,13 +333,14 @@ pub struct SaveArgs {
     /// Write to this file (default: standard output, which must not be a terminal).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Archive format: docker-archive or oci-archive.
+    /// Archive format: docker-archive (default; what `docker load` reads, names kept) or
+    /// oci-archive (an OCI image layout in a tar).
     #[arg(long, default_value = "docker-archive")]
     format: String,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
-    /// Images to save.
+    /// Images to save, by name or ID.
     #[arg(required = true)]
     images: Vec<String>,
 }
@@ -369,7 +370,8 @@ pub struct ImportArgs {
     /// Apply a Dockerfile instruction to the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR. Repeatable.
     #[arg(short, long, value_name = "INSTRUCTION")]
     change: Vec<String>,
-    /// Comment recorded in the image history.
+    /// Comment recorded in the new image's history entry (shown by `history` and by inspect as
+    /// Comment).
     #[arg(short, long)]
     message: Option<String>,
     /// Print nothing but the image ID.
@@ -416,7 +418,8 @@ impl ImagePruneArgs {
 pub struct TagArgs {
     /// The image to name.
     image: String,
-    /// New names.
+    /// New names for it: NAME[:TAG] (tag latest when none; localhost/ when no registry). A name
+    /// another image had moves to this one.
     #[arg(required = true)]
     targets: Vec<String>,
 }
@@ -431,10 +434,11 @@ impl TagArgs {
 /// Remove images.
 #[derive(Debug, Args)]
 pub struct RmiArgs {
-    /// Also remove containers that use the image.
+    /// Also remove the containers that use the image (stopping running ones); without it, an image
+    /// a container uses is not removed.
     #[arg(short, long)]
     force: bool,
-    /// Remove every image.
+    /// Remove every image (with --force, and the containers that use them).
     #[arg(short, long)]
     all: bool,
     /// Images to remove.
@@ -459,13 +463,14 @@ impl RmiArgs {
 /// Show the history of an image.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// Do not truncate IDs and commands.
+    /// Print full IDs and whole CREATED BY commands instead of shortening them.
     #[arg(long)]
     no_trunc: bool,
-    /// Print only the IDs.
+    /// Print only the IDs of the history entries, one per line.
     #[arg(short, long)]
     quiet: bool,
-    /// Print sizes and dates in full.
+    /// Print sizes and dates for people (default true: 1.2MB, 2 weeks ago); -H=false prints bytes
+    /// and RFC 3339 times.
     #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
     human: bool,
     /// Output format: table (default), json, or a Go template.

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod build;
+mod complete;
 mod container;
 mod events;
 pub mod format;
@@ -87,6 +88,7 @@ pub enum Command {
     Build(build::BuildArgs),
     Diff(container::DiffArgs),
     Events(events::EventsArgs),
+    Info(system::SystemInfoArgs),
     #[command(name = "container-supervise", hide = true)]
     Supervise(container::SuperviseArgs),
     Pull(registry::PullArgs),
@@ -94,6 +96,7 @@ pub enum Command {
     Login(registry::LoginArgs),
     Logout(registry::LogoutArgs),
     Search(registry::SearchArgs),
+    Completion(complete::CompletionArgs),
     /// Show the skiff version.
     Version,
 }
@@ -105,7 +108,8 @@ pub type Outcome = anyhow::Result<u8>;
 /// /etc/hosts and /etc/resolv.conf hold (`run`, `create`, and every RUN step of `build`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct NameFlags {
-    /// Add a line to /etc/hosts: NAME:IP. Repeatable.
+    /// Add a line to the container's /etc/hosts resolving NAME to IP (an address: host-gateway is
+    /// not resolved yet). Repeatable; ignored with --no-hosts.
     #[arg(long, value_name = "NAME:IP")]
     add_host: Vec<String>,
     /// Name server for the container's /etc/resolv.conf (replaces the host's). Repeatable.
@@ -117,7 +121,8 @@ pub struct NameFlags {
     /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
     #[arg(long, value_name = "OPTION")]
     dns_option: Vec<String>,
-    /// Keep the image's /etc/hosts instead of generating one (default: containers.conf no_hosts).
+    /// Keep the image's /etc/hosts instead of generating one with localhost, the container's own
+    /// name and --add-host entries (default: containers.conf no_hosts).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     no_hosts: Option<bool>,
 }
@@ -249,12 +254,14 @@ fn dispatch(cli: Cli, config: crate::config::Config) -> Outcome {
         Command::Build(args) => args.run(&ctx()?),
         Command::Diff(args) => args.run(&ctx()?),
         Command::Events(args) => args.run(&ctx()?),
+        Command::Info(args) => args.run(&ctx()?),
         Command::Supervise(args) => args.run(&ctx()?),
         Command::Pull(args) => args.run(&ctx()?),
         Command::Push(args) => args.run(&ctx()?),
         Command::Login(args) => args.run(&ctx()?),
         Command::Logout(args) => args.run(&ctx()?),
         Command::Search(args) => args.run(&ctx()?),
+        Command::Completion(args) => args.run(),
         Command::Version => {
             println!("skiff version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -302,6 +309,7 @@ fn prerequisite_hint(error: &anyhow::Error) -> &'static str {
 }
 
 pub fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -42,7 +42,8 @@ impl NetworkCommand {
 /// Create a bridge network containers can join with `--network NAME`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Driver: bridge (the only one).
+    /// Network driver (default bridge, the only one skiff has): a Linux bridge the containers'
+    /// interfaces are plugged into.
     #[arg(short, long)]
     driver: Option<String>,
     /// IPv4 subnet, such as 10.90.0.0/24 (default: the next free 10.89.N.0/24).
@@ -57,7 +58,8 @@ pub struct CreateArgs {
     /// No route out of the network: containers reach only each other.
     #[arg(long)]
     internal: bool,
-    /// Set a label (KEY=VALUE). Repeatable.
+    /// Set a label on the network, KEY=VALUE (KEY alone for an empty value); `network prune
+    /// --filter label=` matches it. Repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     label: Vec<String>,
     /// Succeed without change when a network of that name exists.
@@ -98,7 +100,7 @@ impl CreateArgs {
 /// List networks.
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Print only the names.
+    /// Print only the network names, one per line.
     #[arg(short, long)]
     quiet: bool,
     /// Output format: table (default), json, or a Go template such as '{{.Name}}'.
@@ -141,7 +143,7 @@ impl LsArgs {
 /// Show networks as JSON (Podman's shape).
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Go template instead of JSON.
+    /// Format each network with a Go template such as '{{.Subnets}}' instead of printing JSON.
     #[arg(short, long)]
     format: Option<String>,
     #[arg(required = true)]
@@ -210,7 +212,7 @@ fn network_view(json: &serde_json::Value) -> serde_json::Value {
 /// Remove networks.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Remove the containers on the network too.
+    /// Remove the containers on the network too; without it, a network in use is not removed.
     #[arg(short, long)]
     force: bool,
     #[arg(required = true)]
@@ -232,7 +234,8 @@ pub struct ConnectArgs {
     /// Its address on the network (default: the next free one).
     #[arg(long, value_name = "ADDRESS")]
     ip: Option<std::net::Ipv4Addr>,
-    /// Another name it answers to there. Repeatable.
+    /// Another name the container answers to on this network, for the other containers on it.
+    /// Repeatable.
     #[arg(long, value_name = "ALIAS")]
     alias: Vec<String>,
     network: String,

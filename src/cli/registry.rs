@@ -25,7 +25,7 @@ pub struct RegistryFlags {
     /// Credentials file (default: $XDG_RUNTIME_DIR/containers/auth.json, then ~/.config/containers/auth.json, then ~/.docker/config.json).
     #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
     pub authfile: Option<PathBuf>,
-    /// Credentials USER[:PASSWORD] for this command only.
+    /// Credentials USER[:PASSWORD] for this command only, instead of those in the credentials file.
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub creds: Option<String>,
 }
@@ -75,13 +75,14 @@ pub struct PlatformFlags {
     /// Platform of the image to choose from a multi-platform index, as OS/ARCH[/VARIANT].
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    /// Architecture to choose (default: the host's).
+    /// Architecture to choose from a multi-platform image, such as amd64 or arm64 (default: the
+    /// host's).
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,
-    /// Operating system to choose (default: linux).
+    /// Operating system to choose from a multi-platform image (default: linux).
     #[arg(long, value_name = "OS")]
     pub os: Option<String>,
-    /// Architecture variant to choose (e.g. v7, v8).
+    /// Architecture variant to choose from a multi-platform image, such as v7 or v8.
     #[arg(long, value_name = "VARIANT")]
     pub variant: Option<String>,
 }
@@ -165,7 +166,7 @@ pub struct PushArgs {
     /// Write the digest of the pushed manifest to this file.
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
-    /// Print nothing but errors.
+    /// Print nothing but errors: no progress.
     #[arg(short, long)]
     quiet: bool,
     /// Local image to push.
@@ -199,13 +200,14 @@ impl PushArgs {
 /// Log in to a registry: check the credentials and store them in the auth file.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// User name.
+    /// User name for the registry.
     #[arg(short, long)]
     username: Option<String>,
     /// Password (visible to other users in the process list: prefer --password-stdin).
     #[arg(short, long)]
     password: Option<String>,
-    /// Read the password from standard input.
+    /// Read the password (or token) from standard input, so it stays out of the process list and
+    /// shell history.
     #[arg(long)]
     password_stdin: bool,
     /// Print the user name logged in to the registry, and nothing else.
@@ -272,13 +274,14 @@ impl LoginArgs {
 /// Log out of a registry: remove its credentials from the auth file.
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
-    /// Remove the credentials of every registry.
+    /// Remove the credentials of every registry from the credentials file.
     #[arg(short, long)]
     all: bool,
-    /// Credentials file.
+    /// Credentials file to remove them from (default: the one login writes,
+    /// $XDG_RUNTIME_DIR/containers/auth.json).
     #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
     authfile: Option<PathBuf>,
-    /// Registry to log out of.
+    /// Registry to log out of, as given to login (host[:port] or host/repository).
     #[arg(required_unless_present = "all")]
     server: Option<String>,
 }
@@ -305,13 +308,13 @@ impl LogoutArgs {
 pub struct SearchArgs {
     #[command(flatten)]
     registry: RegistryFlags,
-    /// Show at most this many results (default 25).
+    /// Show at most this many results (default 25; with --list-tags, tags).
     #[arg(long, default_value_t = 25)]
     limit: usize,
     /// List the tags of the named repository instead.
     #[arg(long)]
     list_tags: bool,
-    /// Do not truncate the output.
+    /// Print descriptions whole instead of cutting them short.
     #[arg(long)]
     no_trunc: bool,
     /// Output format: table (default), json, or a Go template such as {{.Name}}.

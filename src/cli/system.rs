@@ -20,6 +20,7 @@ pub enum SystemCommand {
     Df(SystemDfArgs),
     Reset(SystemResetArgs),
     Migrate(SystemMigrateArgs),
+    Events(super::events::EventsArgs),
 }
 
 /// Where the store is, from --root or the default: what `system check` needs without opening
@@ -37,6 +38,7 @@ impl SystemCommand {
             SystemCommand::Check(a) => a.run(paths),
             SystemCommand::Info(a) => a.run(&ctx()?),
             SystemCommand::Df(a) => a.run(&ctx()?),
+            SystemCommand::Events(a) => a.run(&ctx()?),
             // Both must open a store whose id mapping changed, which every other command refuses.
             SystemCommand::Reset(a) => a.run(&open_unchecked(paths)?),
             SystemCommand::Migrate(a) => a.run(&open_unchecked(paths)?),
@@ -57,7 +59,7 @@ pub struct SystemInfoArgs {
 }
 
 impl SystemInfoArgs {
-    fn run(self, ctx: &Context) -> Outcome {
+    pub fn run(self, ctx: &Context) -> Outcome {
         use super::format::{parse_format, render_each, render_json, render_yaml, OutputFormat};
         let info = crate::system::info::info(ctx);
         let text = match self.format.as_deref().map(parse_format) {
@@ -333,7 +335,8 @@ pub struct SystemPruneArgs {
     /// that data nothing happens to use at the moment is not lost).
     #[arg(long)]
     volumes: bool,
-    /// Do not prompt for confirmation.
+    /// Do not prompt for confirmation (skiff never prompts: accepted for Docker and Podman
+    /// scripts).
     #[arg(short, long)]
     force: bool,
     // As in Podman, each filter applies to every kind pruned: containers, images, networks, and

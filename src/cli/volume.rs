@@ -54,10 +54,12 @@ fn key_values(pairs: &[String]) -> BTreeMap<String, String> {
 /// Create a volume.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Driver: local (the only one).
+    /// Volume driver (default local, the only one): a directory in the store, or with --opt a host
+    /// directory.
     #[arg(short, long, default_value = "local")]
     driver: String,
-    /// Set a label (KEY=VALUE). Repeatable.
+    /// Set a label on the volume, KEY=VALUE (KEY alone for an empty value); `volume ls` and `volume
+    /// prune` filter on it. Repeatable.
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     label: Vec<String>,
     /// Driver option: type=none,o=bind,device=DIR makes a volume of a host directory. Repeatable.
@@ -95,7 +97,7 @@ impl CreateArgs {
 /// List volumes.
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Print only the names.
+    /// Print only the volume names, one per line.
     #[arg(short, long)]
     quiet: bool,
     /// Keep only volumes matching: name=, label=KEY[=VALUE], driver=local, dangling=true|false. Repeatable.
@@ -131,10 +133,10 @@ impl LsArgs {
 /// Show volumes as JSON (Podman's shape).
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Go template instead of JSON.
+    /// Format each volume with a Go template such as '{{.Mountpoint}}' instead of printing JSON.
     #[arg(short, long)]
     format: Option<String>,
-    /// Every volume.
+    /// Inspect every volume.
     #[arg(short, long)]
     all: bool,
     #[arg(required_unless_present = "all")]
@@ -186,10 +188,10 @@ fn volume_view(json: &serde_json::Value) -> serde_json::Value {
 /// Remove volumes (refused while a container uses one, unless -f).
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Remove the containers using the volume too.
+    /// Remove the containers using the volume too; without it, a volume in use is not removed.
     #[arg(short, long)]
     force: bool,
-    /// Remove every volume.
+    /// Remove every volume (those in use only with --force).
     #[arg(short, long)]
     all: bool,
     #[arg(required_unless_present = "all")]
@@ -233,7 +235,7 @@ impl ExistsArgs {
 /// Write a volume's contents as a tar archive (to standard output unless -o).
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Write to this file instead of standard output.
+    /// Write the tar archive of the volume's files to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
     volume: String,

@@ -194,7 +194,17 @@ impl TestEnv {
     /// skiff with variables of its environment `set` to other values and those in `unset` left
     /// out: a host set up differently.
     pub fn skiff_with_env(&self, set: &[(&str, &str)], unset: &[&str], args: &[&str]) -> Cmd {
-        let bin = env!("CARGO_BIN_EXE_skiff");
+        self.skiff_binary(env!("CARGO_BIN_EXE_skiff"), set, unset, args)
+    }
+
+    /// Another skiff binary than the one cargo built (an installed package's), run the same way.
+    pub fn skiff_binary(
+        &self,
+        bin: &str,
+        set: &[(&str, &str)],
+        unset: &[&str],
+        args: &[&str],
+    ) -> Cmd {
         let mut envs: Vec<(&str, OsString)> = vec![
             ("PATH", SAFE_PATH.into()),
             ("HOME", self.path("home").into()),
