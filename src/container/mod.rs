@@ -850,6 +850,9 @@ pub fn remove(
         drop(lock);
         if !record.networks.is_empty() {
             network::bridges::refresh_hosts(ctx, &record, true)?;
+            // The supervisor of a killed container releases the network namespace too, but
+            // after its own bookkeeping: when `rm` returns, the host is already clean.
+            network::bridges::release_if_unused(ctx)?;
         }
         removed.push(record.id);
     }
