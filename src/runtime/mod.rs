@@ -16,12 +16,15 @@ pub mod container;
 pub mod detach;
 mod forward;
 pub mod fstree;
+pub mod fuse_overlay;
+pub mod fuse_server;
 pub mod idshift;
 pub mod network;
 mod rootfs;
 mod security;
 pub mod seed;
 pub mod spec;
+pub mod storage;
 pub mod tty;
 pub mod userns;
 

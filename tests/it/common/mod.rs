@@ -189,7 +189,7 @@ impl TestEnv {
     /// skiff with its own PATH: what it finds (or misses) there.
     pub fn skiff_with_path(&self, path: &str, args: &[&str]) -> Cmd {
         let bin = env!("CARGO_BIN_EXE_skiff");
-        let envs: Vec<(&str, OsString)> = vec![
+        let mut envs: Vec<(&str, OsString)> = vec![
             ("PATH", path.into()),
             ("HOME", self.path("home").into()),
             ("XDG_DATA_HOME", self.path("data").into()),
@@ -198,6 +198,10 @@ impl TestEnv {
             ("TMPDIR", self.path("tmp").into()),
             ("LANG", "C.UTF-8".into()),
         ];
+        // The suite's second pass forces a storage driver on every command (scripts/test.sh).
+        if let Some(driver) = std::env::var_os("STORAGE_DRIVER") {
+            envs.push(("STORAGE_DRIVER", driver));
+        }
         let mut command = if is_root() && !self.as_root {
             let mut c = Command::new("runuser");
             c.args(["-u", TEST_USER, "--", "env", "-i"]);
