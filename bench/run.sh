@@ -115,3 +115,5 @@ bench/network.sh
 bench/keepid.sh
 # And the build benchmark: a 6-step Containerfile, cold and fully cached.
 bench/build.sh
+# And the FUSE overlay benchmark: untar and read back 100 MB, built-in FUSE vs fuse-overlayfs.
+bench/fuse.sh

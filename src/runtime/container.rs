@@ -391,7 +391,20 @@ impl RootServers {
                 union: None,
             },
             StorageDriver::FuseOverlay => RootServers {
-                layers: None,
+                // The union moves owners itself; an image mounted into the container
+                // (`--mount type=image`) is a kernel overlay of the layer directory, which
+                // still needs the shifted view.
+                layers: match super::storage::layer_translation(spec) {
+                    Some(owners)
+                        if spec
+                            .mounts
+                            .iter()
+                            .any(|m| matches!(m.source, super::MountSource::Layers { .. })) =>
+                    {
+                        Some(super::idshift::start_server(&spec.layers_dir, owners)?)
+                    }
+                    _ => None,
+                },
                 union: Some(super::fuse_overlay::start_server(
                     super::fuse_overlay::UnionDirs {
                         upper: spec.upper_dir.clone(),

@@ -16,6 +16,7 @@ mod lifecycle;
 mod network;
 mod pull;
 mod run;
+mod storage;
 mod store;
 mod system;
 mod volumes;

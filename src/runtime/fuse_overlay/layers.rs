@@ -42,8 +42,9 @@ pub(super) struct Layers {
     /// The upper directory first, then the lower layers, topmost first.
     all: Vec<Layer>,
     /// Where copies are made before they are renamed into place (the kernel overlay's
-    /// `work/work`, which it empties at each mount).
-    work: OwnedFd,
+    /// `work/work`, which it empties at each mount). None for a read-only view of a container
+    /// that has no work directory yet (seeding its volumes): nothing is copied up then.
+    work: Option<OwnedFd>,
     /// For keep-id: the owner to report (and copy up) for each owner a lower layer has.
     owners: Option<IdTranslation>,
     counter: AtomicU64,
@@ -96,14 +97,13 @@ impl Layers {
             });
         }
         let work = work.join("work");
-        match std::fs::create_dir(&work) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
+        let work = match std::fs::create_dir(&work) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => None,
+            _ => open_dir(&work).ok(),
+        };
         Ok(Layers {
             all,
-            work: open_dir(&work)?,
+            work,
             owners,
             counter: AtomicU64::new(0),
         })
@@ -317,14 +317,15 @@ impl Layers {
             .map_err(errno_of)?;
             return self.stat(UPPER, path);
         }
+        let work = self.work.as_ref().ok_or(Errno::EROFS)?;
         let temporary = self.temporary_name();
         let made = match stat.st_mode & libc::S_IFMT {
-            libc::S_IFREG => self.copy_data(layer, path, &temporary, mode),
+            libc::S_IFREG => self.copy_data(layer, path, work, &temporary, mode),
             libc::S_IFLNK => rustix::fs::readlinkat(self.fd(layer), path, Vec::new())
-                .and_then(|target| rustix::fs::symlinkat(target.as_c_str(), &self.work, &temporary))
+                .and_then(|target| rustix::fs::symlinkat(target.as_c_str(), work, &temporary))
                 .map_err(errno_of),
             _ => rustix::fs::mknodat(
-                &self.work,
+                work,
                 &temporary,
                 rustix::fs::FileType::from_raw_mode(stat.st_mode),
                 mode,
@@ -333,43 +334,35 @@ impl Layers {
             .map_err(errno_of),
         };
         let placed = made.and_then(|()| {
-            rustix::fs::chownat(&self.work, &temporary, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            rustix::fs::chownat(work, &temporary, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(errno_of)?;
             if stat.st_mode & libc::S_IFMT != libc::S_IFLNK {
                 // chown drops set-user-id and set-group-id bits.
-                rustix::fs::chmodat(&self.work, &temporary, mode, AtFlags::empty())
-                    .map_err(errno_of)?;
+                rustix::fs::chmodat(work, &temporary, mode, AtFlags::empty()).map_err(errno_of)?;
             }
-            let work_path = self.absolute_work(&temporary);
+            let work_path = absolute_in(work, &temporary);
             copy_attributes(&from, &work_path);
             rustix::fs::utimensat(
-                &self.work,
+                work,
                 &temporary,
                 &timestamps(&stat),
                 AtFlags::SYMLINK_NOFOLLOW,
             )
             .map_err(errno_of)?;
-            rustix::fs::renameat(&self.work, &temporary, self.upper(), path).map_err(errno_of)
+            rustix::fs::renameat(work, &temporary, self.upper(), path).map_err(errno_of)
         });
         if let Err(e) = placed {
-            let _ = rustix::fs::unlinkat(&self.work, &temporary, AtFlags::empty());
+            let _ = rustix::fs::unlinkat(work, &temporary, AtFlags::empty());
             return Err(e);
         }
         self.stat(UPPER, path)
-    }
-
-    fn absolute_work(&self, name: &str) -> PathBuf {
-        PathBuf::from(format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&self.work)
-        ))
-        .join(name)
     }
 
     fn copy_data(
         &self,
         layer: usize,
         path: &Path,
+        work: &OwnedFd,
         temporary: &str,
         mode: Mode,
     ) -> Result<(), Errno> {
@@ -381,7 +374,7 @@ impl Layers {
         )
         .map_err(errno_of)?;
         let target = rustix::fs::openat(
-            &self.work,
+            work,
             temporary,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
             mode,
@@ -393,6 +386,15 @@ impl Layers {
         std::io::copy(&mut source, &mut target).map_err(Errno::from)?;
         Ok(())
     }
+}
+
+/// `name` in the directory `dir`, as a path for the calls that take no directory descriptor.
+fn absolute_in(dir: &OwnedFd, name: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(dir)
+    ))
+    .join(name)
 }
 
 /// Copies the extended attributes of `from` to `to`, leaving out the overlay's own; an
