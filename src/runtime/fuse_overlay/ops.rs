@@ -79,6 +79,17 @@ fn time_or_now(time: Option<TimeOrNow>) -> rustix::fs::Timespec {
     }
 }
 
+/// The flags a file is opened with under the kernel's write-back cache: readable too (the
+/// kernel reads around a partial page it writes), without O_APPEND (the kernel places appended
+/// data itself) nor O_DIRECT.
+fn cached_open_flags(flags: i32) -> u32 {
+    let mut flags = flags & !(libc::O_APPEND | libc::O_DIRECT);
+    if flags & libc::O_ACCMODE == libc::O_WRONLY {
+        flags = (flags & !libc::O_ACCMODE) | libc::O_RDWR;
+    }
+    flags as u32
+}
+
 /// A reply that caches the absence of a name (node 0), which only this server can change.
 fn negative_entry() -> FileAttr {
     FileAttr {
@@ -470,9 +481,9 @@ impl Union {
             self.copy_up(ino)?;
         }
         let place = self.place(ino)?;
-        let flags = OFlags::from_bits_retain(
-            (flags.0 & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_DIRECT)) as u32,
-        ) | OFlags::CLOEXEC
+        let flags = OFlags::from_bits_retain(cached_open_flags(
+            flags.0 & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY),
+        )) | OFlags::CLOEXEC
             | OFlags::NOFOLLOW;
         let fd = rustix::fs::openat(
             self.layers.fd(place.layer),
@@ -494,7 +505,7 @@ impl Union {
     ) -> Result<(FileAttr, u64), Errno> {
         let mut opened = None;
         let attr = self.make_entry(req, parent, name, |path| {
-            let flags = OFlags::from_bits_retain((flags & !libc::O_DIRECT) as u32)
+            let flags = OFlags::from_bits_retain(cached_open_flags(flags))
                 | OFlags::CREATE
                 | OFlags::EXCL
                 | OFlags::CLOEXEC;
@@ -601,6 +612,9 @@ impl fuser::Filesystem for Union {
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_READDIRPLUS_AUTO,
             InitFlags::FUSE_MAX_PAGES,
+            // The kernel gathers small writes in its page cache and sends them in large ones
+            // (what makes fuse-overlayfs fast at untarring too).
+            InitFlags::FUSE_WRITEBACK_CACHE,
         ] {
             let _ = config.add_capabilities(capability);
         }
