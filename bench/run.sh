@@ -117,3 +117,5 @@ bench/keepid.sh
 bench/build.sh
 # And the completion benchmark: one TAB of `skiff exec` with 50 containers.
 bench/completion.sh
+# And the FUSE overlay benchmark: untar and read back 100 MB, built-in FUSE vs fuse-overlayfs.
+bench/fuse.sh

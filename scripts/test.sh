@@ -18,3 +18,7 @@ if [ "$(id -u)" -eq 0 ]; then
     while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
 fi
 cargo test -- --test-threads="${SKIFF_TEST_THREADS:-4}"
+# The run, exec, build and volume tests again with skiff's own FUSE union forced on every command
+# (tests/it/common passes STORAGE_DRIVER on to the binary, rootless and as root).
+STORAGE_DRIVER=fuse-overlay cargo test --test it -- --test-threads="${SKIFF_TEST_THREADS:-4}" \
+    run:: lifecycle::exec build:: volumes::

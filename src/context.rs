@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use crate::config::storage::StorageConf;
 use crate::config::Config;
 use crate::runtime::userns::{current_user_mapping, IdMapping};
+use crate::runtime::StorageDriver;
 use crate::store::{self, Store};
 
 pub struct Context {
@@ -13,6 +15,37 @@ pub struct Context {
     pub id_mapping: Option<IdMapping>,
     /// containers.conf and storage.conf, as loaded before the command started.
     pub config: Config,
+    /// The storage driver the user chose ([`choose_storage_driver`]); None: the default.
+    pub storage_driver: Option<StorageDriver>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown storage driver {0:?} (overlay, fuse-overlay or vfs)")]
+pub struct UnknownStorageDriver(String);
+
+/// The storage driver the user chose, the one place that decides it: `--storage-driver`, else
+/// `$STORAGE_DRIVER` (as containers/storage reads it), else storage.conf's `driver` (overlay
+/// with a `mount_program` means skiff's own FUSE union, whatever program it names), else none
+/// (the default, overlay).
+pub fn choose_storage_driver(
+    flag: Option<&str>,
+    storage_conf: &StorageConf,
+) -> Result<Option<StorageDriver>, UnknownStorageDriver> {
+    let chosen = match flag {
+        Some(name) => Some(name.to_string()),
+        None => std::env::var("STORAGE_DRIVER")
+            .ok()
+            .filter(|v| !v.is_empty()),
+    };
+    if let Some(name) = chosen {
+        return StorageDriver::parse(&name)
+            .map(Some)
+            .ok_or(UnknownStorageDriver(name));
+    }
+    Ok(match (storage_conf.driver, &storage_conf.mount_program) {
+        (Some(StorageDriver::Overlay) | None, Some(_)) => Some(StorageDriver::FuseOverlay),
+        (driver, _) => driver,
+    })
 }
 
 impl Context {
@@ -60,6 +93,7 @@ impl Context {
             store,
             id_mapping,
             config,
+            storage_driver: None,
         })
     }
 
@@ -83,6 +117,51 @@ impl Context {
                 .or_else(|| in_configured(&config.storage.runroot))
                 .unwrap_or(default_runroot),
         )
+    }
+
+    /// The driver a new container records: the chosen one, overlay by default; the kernel's
+    /// overlay only where it mounts (else skiff's own over FUSE).
+    pub fn driver_for_new_container(&self) -> StorageDriver {
+        self.usable(self.storage_driver.unwrap_or_default())
+    }
+
+    /// The driver an existing container, made with `recorded`, starts with: the chosen one when
+    /// it reads the same on-disk form (both overlays do), else its own, so a container still
+    /// starts after the default changes.
+    pub fn driver_for(&self, recorded: StorageDriver) -> StorageDriver {
+        match self.storage_driver {
+            Some(chosen) if chosen.keeps_upper_dir() && recorded.keeps_upper_dir() => {
+                self.usable(chosen)
+            }
+            _ => self.usable(recorded),
+        }
+    }
+
+    /// `overlay` falls back to skiff's FUSE union where the kernel refuses it.
+    fn usable(&self, driver: StorageDriver) -> StorageDriver {
+        if driver == StorageDriver::Overlay && !self.kernel_overlay_works() {
+            return StorageDriver::FuseOverlay;
+        }
+        driver
+    }
+
+    /// Whether the kernel mounts overlayfs for this user on the store's file system: tried once
+    /// per boot and remembered in the runtime directory (which a reboot, maybe into another
+    /// kernel, empties).
+    fn kernel_overlay_works(&self) -> bool {
+        let remembered = self.store.runroot().join("kernel-overlay");
+        if let Ok(answer) = std::fs::read_to_string(&remembered) {
+            return answer.trim() == "yes";
+        }
+        let scratch = self.store.staging_path("overlay-probe");
+        let works =
+            crate::runtime::container::kernel_overlay_works(&scratch, self.id_mapping.as_ref());
+        let answer = if works { "yes\n" } else { "no\n" };
+        let partial = remembered.with_extension(format!("{}", std::process::id()));
+        if std::fs::write(&partial, answer).is_ok() {
+            let _ = std::fs::rename(&partial, &remembered);
+        }
+        works
     }
 
     /// The mapping, with the one-line warning Podman gives when only the user's own id is mapped.

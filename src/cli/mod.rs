@@ -39,6 +39,9 @@ pub struct Cli {
     /// Path to runtime state that vanishes on reboot. Default: $XDG_RUNTIME_DIR/skiff, or /run/skiff as root.
     #[arg(long, global = true, value_name = "DIR")]
     pub runroot: Option<PathBuf>,
+    /// How containers' files are stored: overlay (the kernel's, or skiff's own over FUSE where the kernel refuses it), fuse-overlay or vfs (plain copies). Default: $STORAGE_DRIVER, else overlay.
+    #[arg(long, global = true, value_name = "DRIVER")]
+    pub storage_driver: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -204,13 +207,18 @@ fn open_context(
     cli_root: &Option<PathBuf>,
     cli_runroot: &Option<PathBuf>,
     config: &crate::config::Config,
+    cli_storage_driver: Option<&str>,
 ) -> anyhow::Result<Context> {
-    let ctx = Context::open(cli_root.clone(), cli_runroot.clone(), config.clone())?;
+    let storage_driver =
+        crate::context::choose_storage_driver(cli_storage_driver, &config.storage)?;
+    let mut ctx = Context::open(cli_root.clone(), cli_runroot.clone(), config.clone())?;
+    ctx.storage_driver = storage_driver;
     Ok(ctx)
 }
 
 fn dispatch(cli: Cli, config: crate::config::Config) -> Outcome {
-    let ctx = || open_context(&cli.root, &cli.runroot, &config);
+    let storage_driver = cli.storage_driver.clone();
+    let ctx = || open_context(&cli.root, &cli.runroot, &config, storage_driver.as_deref());
     match cli.command {
         Command::Run(args) => args.run(&ctx()?),
         Command::Create(args) => args.run(&ctx()?),

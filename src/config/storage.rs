@@ -7,6 +7,7 @@
 //! are not used; its `rootless_storage_path` (with `$HOME` and `$UID` expanded) places the store,
 //! and its driver applies when it is one a user can run. Root never reads the user's file.
 
+use crate::runtime::StorageDriver;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -22,15 +23,6 @@ pub struct StorageConf {
     /// `[storage.options.overlay] mount_program`: a FUSE program for the overlay driver, which
     /// skiff answers with its built-in FUSE union whatever the program named.
     pub mount_program: Option<PathBuf>,
-}
-
-/// The drivers skiff has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageDriver {
-    /// Kernel overlayfs, or with a `mount_program`, skiff's built-in FUSE union.
-    Overlay,
-    Vfs,
-    FuseOverlay,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,15 +138,8 @@ impl StorageConf {
 }
 
 fn parse_driver(name: &str) -> Result<StorageDriver, String> {
-    Ok(match name {
-        "overlay" | "overlay2" => StorageDriver::Overlay,
-        "vfs" => StorageDriver::Vfs,
-        "fuse-overlay" => StorageDriver::FuseOverlay,
-        other => {
-            return Err(format!(
-                "storage driver {other:?} is not supported: skiff has overlay, vfs and fuse-overlay"
-            ))
-        }
+    StorageDriver::parse(name).ok_or_else(|| {
+        format!("storage driver {name:?} is not supported: skiff has overlay, fuse-overlay and vfs")
     })
 }
 

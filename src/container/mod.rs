@@ -494,6 +494,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         read_only: options.read_only,
         layer_owners: namespace.layer_owners,
         nested_ids: namespace.nested.clone(),
+        storage_driver: ctx.driver_for_new_container(),
     };
     if !resolved.chown.is_empty() {
         let (mut uid, mut gid) = userns::resolve_ids(ctx, &spec.layers, &spec.process.user)?;
@@ -648,6 +649,10 @@ pub(crate) fn runtime_spec<'a>(
         .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
     crate::volume::copy_up(ctx, record).map_err(|e| runtime::Error::Setup(format!("{e:#}")))?;
     let mut spec = std::borrow::Cow::Borrowed(&record.spec);
+    let driver = ctx.driver_for(record.spec.storage_driver);
+    if driver != spec.storage_driver {
+        spec.to_mut().storage_driver = driver;
+    }
     if let Some(other) = record.network_container() {
         let short = &other[..12.min(other.len())];
         if ctx.store.read_container(other).is_err() {

@@ -55,8 +55,18 @@ pub fn top(ctx: &Context, reference: &str) -> Result<Vec<Vec<String>>> {
     let ns = std::fs::read_link(format!("/proc/{init}/ns/pid"))
         .context("reading the container's pid namespace")?;
     let uid_map = std::fs::read_to_string(format!("/proc/{init}/uid_map")).unwrap_or_default();
-    let passwd =
-        std::fs::read_to_string(format!("/proc/{init}/root/etc/passwd")).unwrap_or_default();
+    let passwd = std::fs::read_to_string(format!("/proc/{init}/root/etc/passwd"))
+        .or_else(|_| {
+            // A FUSE root (`--storage-driver fuse-overlay`) answers only processes in the
+            // container's user namespace: read it from there.
+            let root = crate::runtime::ContainerRoot::Running {
+                pid: init,
+                rootless: ctx.id_mapping.is_some(),
+            };
+            let read = || std::fs::read_to_string("/etc/passwd").map_err(|e| e.to_string());
+            crate::runtime::run_in_container_root(root, read, || Ok(()))
+        })
+        .unwrap_or_default();
     let uptime: f64 = std::fs::read_to_string("/proc/uptime")
         .ok()
         .and_then(|u| u.split_whitespace().next()?.parse().ok())

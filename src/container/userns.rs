@@ -163,7 +163,7 @@ pub fn plan(ctx: &Context, mode: &UsernsMode, layers: Vec<String>) -> Result<Use
     };
     // Shown shifted by a FUSE server where the user may run one: nothing to copy. Otherwise
     // copies for this mapping, made once.
-    if crate::runtime::idshift::available() {
+    if crate::runtime::fuse_server::available() {
         plan.layer_owners = Some(base);
     } else {
         plan.layers = crate::image::idmap::mapped_layers(ctx, &plan.layers, &target)?;

@@ -18,6 +18,8 @@ pub(crate) struct ChildChannels {
     pub tty_socket: Option<RawFd>,
     /// The socket to the server of the id-shifted layers (`spec.layer_owners`).
     pub layer_server: Option<RawFd>,
+    /// The socket to the server of the FUSE union (`--storage-driver fuse-overlay`).
+    pub union_server: Option<RawFd>,
 }
 
 pub(crate) struct ChildError {
@@ -67,7 +69,11 @@ fn setup_and_exec(
     tie_to_parent()?;
     wait_for_parent(channels.sync_read, b'M')?;
 
-    rootfs::build_rootfs(spec, channels.layer_server.map(borrowed))?;
+    let servers = super::storage::Servers {
+        layers: channels.layer_server.map(borrowed),
+        union: channels.union_server.map(borrowed),
+    };
+    rootfs::build_rootfs(spec, servers)?;
     nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
 
     wait_for_parent(channels.sync_read, b'N')?;

@@ -32,7 +32,7 @@ use nix::unistd::Pid;
 use super::child::{child_main, ChildChannels};
 use super::forward::PortRelay;
 use super::network::StartingHelper;
-use super::spec::{ContainerSpec, NetworkMode};
+use super::spec::{ContainerSpec, NetworkMode, StorageDriver};
 use super::tty::TerminalSession;
 use super::userns::{write_id_maps, IdMapping};
 use super::Error;
@@ -225,6 +225,7 @@ pub fn exec_in_container(
         err_write: err_write.as_raw_fd(),
         tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
         layer_server: None,
+        union_server: None,
     };
     let joiner = clone_child(CloneFlags::empty(), || {
         super::child::exec_child_main(process, &targets, &channels, pid_write.as_raw_fd())
@@ -300,8 +301,8 @@ where
         flags |= CloneFlags::CLONE_NEWNET;
     }
 
-    // First, so the server's copies of skiff's descriptors are as few as can be.
-    let layer_server = start_layer_server(spec)?;
+    // First, so the servers' copies of skiff's descriptors are as few as can be.
+    let servers = RootServers::start(spec)?;
     let (sync_read, sync_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
     let (tty_parent, tty_child) = terminal_channel(spec.process.terminal)?;
@@ -311,7 +312,8 @@ where
         sync_read: sync_read.as_raw_fd(),
         err_write: err_write.as_raw_fd(),
         tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
-        layer_server: layer_server.as_ref().map(|fd| fd.as_raw_fd()),
+        layer_server: servers.layers.as_ref().map(|fd| fd.as_raw_fd()),
+        union_server: servers.union.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let cloned = match &joined {
         None => clone_child(flags, || child_main(spec, &channels)).map(Some),
@@ -335,7 +337,7 @@ where
     drop(sync_read);
     drop(err_write);
     drop(tty_child);
-    drop(layer_server);
+    drop(servers);
     let pid = match cloned {
         Ok(Some(pid)) => pid,
         Ok(None) => {
@@ -369,27 +371,75 @@ where
     result
 }
 
-/// The server of the container's id-shifted layers, when it has them: the container's end of
-/// the socket to it.
-fn start_layer_server(spec: &ContainerSpec) -> Result<Option<OwnedFd>, Error> {
-    let (Some(owners), Some(mapping)) = (&spec.layer_owners, &spec.id_mapping) else {
-        return Ok(None);
+/// The FUSE servers the container's root needs (none for the kernel's overlay without
+/// keep-id, nor for vfs): the container's ends of the sockets to them.
+#[derive(Default)]
+struct RootServers {
+    layers: Option<OwnedFd>,
+    union: Option<OwnedFd>,
+}
+
+impl RootServers {
+    fn start(spec: &ContainerSpec) -> Result<Self, Error> {
+        let translation = super::storage::layer_translation(spec);
+        Ok(match spec.storage_driver {
+            StorageDriver::Vfs => RootServers::default(),
+            StorageDriver::Overlay => RootServers {
+                layers: translation
+                    .map(|owners| super::idshift::start_server(&spec.layers_dir, owners))
+                    .transpose()?,
+                union: None,
+            },
+            StorageDriver::FuseOverlay => RootServers {
+                // The union moves owners itself; an image mounted into the container
+                // (`--mount type=image`) is a kernel overlay of the layer directory, which
+                // still needs the shifted view.
+                layers: match super::storage::layer_translation(spec) {
+                    Some(owners)
+                        if spec
+                            .mounts
+                            .iter()
+                            .any(|m| matches!(m.source, super::MountSource::Layers { .. })) =>
+                    {
+                        Some(super::idshift::start_server(&spec.layers_dir, owners)?)
+                    }
+                    _ => None,
+                },
+                union: Some(super::fuse_overlay::start_server(
+                    super::fuse_overlay::UnionDirs {
+                        upper: spec.upper_dir.clone(),
+                        work: spec.work_dir.clone(),
+                        lower: super::storage::lower_dirs(spec),
+                        owners: translation,
+                    },
+                )?),
+            },
+        })
+    }
+
+    fn borrowed(&self) -> super::storage::Servers<'_> {
+        super::storage::Servers {
+            layers: self.layers.as_ref().map(|fd| fd.as_fd()),
+            union: self.union.as_ref().map(|fd| fd.as_fd()),
+        }
+    }
+}
+
+/// Whether the kernel mounts an overlay in a user namespace with `mapping` (as root: in a mount
+/// namespace) on the file system of `scratch`, a directory that must not exist yet.
+pub fn kernel_overlay_works(scratch: &std::path::Path, mapping: Option<&IdMapping>) -> bool {
+    let flags = match mapping {
+        Some(_) => CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
+        None => CloneFlags::CLONE_NEWNS,
     };
-    let owners = match &spec.nested_ids {
-        // The server is in the outer namespace, whose mapping is the layers' own, so it sees
-        // the image's ids; it reports the outer ids that the nested namespace shows as those.
-        Some(nested) => super::userns::IdTranslation {
-            from: nested.clone(),
-            to: super::userns::IdMapping::identity(),
-        },
-        // The server is in the container's namespace: it reports, for each owner it sees, the
-        // id the layers' mapping gives the same host id, which is the image's.
-        None => super::userns::IdTranslation {
-            from: mapping.clone(),
-            to: owners.clone(),
-        },
-    };
-    super::idshift::start_server(&spec.layers_dir, owners).map(Some)
+    run_in_child(
+        flags,
+        mapping,
+        || Ok(()),
+        || super::storage::overlay_mounts_here(scratch),
+        || Ok(()),
+    )
+    .unwrap_or(false)
 }
 
 /// The network namespace a container shares (None: it makes its own), and, rootless, the user
@@ -749,11 +799,8 @@ where
                 Some(_) => CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
                 None => CloneFlags::CLONE_NEWNS,
             };
-            let layer_server = start_layer_server(spec)?;
-            let enter = || {
-                let server = layer_server.as_ref().map(|fd| fd.as_fd());
-                super::rootfs::mount_union_as_root(spec, writable, server)
-            };
+            let servers = RootServers::start(spec)?;
+            let enter = || super::rootfs::mount_union_as_root(spec, writable, servers.borrowed());
             run_in_child(
                 flags,
                 spec.id_mapping.as_ref(),

@@ -102,7 +102,7 @@ fn copy_files(files: &[(PathBuf, PathBuf)], owners: &Owners<'_>) -> std::io::Res
 }
 
 /// Owner, extended attributes, mode and times of a copied entry.
-fn finish_entry(
+pub(crate) fn finish_entry(
     source: &Path,
     target: &Path,
     meta: &std::fs::Metadata,

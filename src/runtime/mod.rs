@@ -16,6 +16,8 @@ pub mod container;
 pub mod detach;
 mod forward;
 pub mod fstree;
+pub mod fuse_overlay;
+pub mod fuse_server;
 pub mod idshift;
 pub mod network;
 pub mod probe;
@@ -23,6 +25,7 @@ mod rootfs;
 mod security;
 pub mod seed;
 pub mod spec;
+pub mod storage;
 pub mod tty;
 pub mod userns;
 

@@ -9,7 +9,7 @@
 //! while the host's /proc is still visible: the kernel refuses a new proc mount in a user
 //! namespace that has no fully visible one.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -17,6 +17,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::child::{sys_error, ChildError};
 use super::spec::{ContainerSpec, Mount, MountFlags, MountSource, NetworkMode, Propagation};
+use super::storage::{self, Servers};
 
 /// Paths Podman masks by default (containers.conf `masked_paths` of containers/common).
 pub const MASKED_PATHS: &[&str] = &[
@@ -195,26 +196,6 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
         target: (*p).into(),
     }));
     steps
-}
-
-/// The overlay mount options; lower layers are relative to the layers directory (the mount is
-/// made from there), which keeps the option string within one page for many layers.
-pub fn overlay_options(spec: &ContainerSpec) -> String {
-    let mut lower: Vec<String> = spec.layers.iter().map(|l| format!("{l}/diff")).collect();
-    if lower.is_empty() {
-        // An image `FROM scratch`: the empty mount point stands in for the missing layer.
-        lower.push(spec.rootfs_dir.display().to_string());
-    }
-    let mut options = format!(
-        "lowerdir={},upperdir={},workdir={},userxattr",
-        lower.join(":"),
-        spec.upper_dir.display(),
-        spec.work_dir.display()
-    );
-    if spec.volatile {
-        options.push_str(",volatile");
-    }
-    options
 }
 
 fn fd_path(fd: &OwnedFd) -> String {
@@ -603,88 +584,14 @@ fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
     }
 }
 
-/// Keeps this namespace's mounts from propagating to the host's, puts the id-shifted layers in
-/// place when the container has them, and moves to the layer store, from which the overlay
-/// options name the layers.
-fn enter_private_layer_store(
-    spec: &ContainerSpec,
-    layer_server: Option<BorrowedFd<'_>>,
-) -> Result<(), String> {
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| format!("making / private: {}", e.desc().to_lowercase()))?;
-    if let Some(server) = layer_server {
-        super::idshift::mount_shifted_layers(&spec.layers_dir, server)?;
-    }
-    nix::unistd::chdir(&spec.layers_dir)
-        .map_err(|e| format!("chdir to the layer store: {}", e.desc().to_lowercase()))
-}
-
-/// Gives the container's root the top of its upper directory, which is the union's `/`: skiff
-/// made it as the user, who is the container's root only under the default mapping. Runs in the
-/// container's user namespace, as its root.
-fn give_root_its_upper_dir(spec: &ContainerSpec) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let (uid, gid) = match &spec.nested_ids {
-        // Root of the nested namespace, in the ids of this one.
-        Some(nested) => (
-            nested.host_uid(0).unwrap_or(0),
-            nested.host_gid(0).unwrap_or(0),
-        ),
-        None => (0, 0),
-    };
-    let meta = std::fs::metadata(&spec.upper_dir)
-        .map_err(|e| format!("reading {}: {e}", spec.upper_dir.display()))?;
-    if (meta.uid(), meta.gid()) == (uid, gid) {
-        return Ok(());
-    }
-    std::os::unix::fs::chown(&spec.upper_dir, Some(uid), Some(gid))
-        .map_err(|e| format!("giving the container's root its upper directory: {e}"))
-}
-
-fn mount_overlay(spec: &ContainerSpec, options: &str, flags: MsFlags) -> nix::Result<()> {
-    mount(
-        Some("overlay"),
-        &spec.rootfs_dir,
-        Some("overlay"),
-        flags,
-        Some(options),
-    )
-}
-
-/// For `cp` and `export`: mounts the container's union in this (new, private) mount namespace
-/// and makes it the root. Read-only, its upper directory is mounted as the topmost lower layer
-/// instead, which leaves the upper and work directories to a container that may be running.
+/// For `cp` and `export`: mounts the container's root in this (new, private) mount namespace
+/// and makes it the root; read-only when `writable` is false.
 pub(crate) fn mount_union_as_root(
     spec: &ContainerSpec,
     writable: bool,
-    layer_server: Option<BorrowedFd<'_>>,
+    servers: Servers<'_>,
 ) -> Result<(), String> {
-    enter_private_layer_store(spec, layer_server)?;
-    give_root_its_upper_dir(spec)?;
-    let mounted = if writable {
-        mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
-    } else if spec.layers.is_empty() {
-        // An overlay needs two lower layers when it has no upper one.
-        mount(
-            Some(&spec.upper_dir),
-            &spec.rootfs_dir,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
-    } else {
-        let mut lower = vec![spec.upper_dir.display().to_string()];
-        lower.extend(spec.layers.iter().map(|l| format!("{l}/diff")));
-        let options = format!("lowerdir={},userxattr", lower.join(":"));
-        mount_overlay(spec, &options, MsFlags::MS_RDONLY)
-    };
-    mounted.map_err(|e| format!("mounting the container's files: {e}"))?;
+    storage::mount_root(spec, writable, servers)?;
     // From the inside: a nested namespace's root cannot walk the user's directories to it.
     nix::unistd::chdir(&spec.rootfs_dir).map_err(|e| format!("chdir to the union: {e}"))?;
     if let Some(nested) = &spec.nested_ids {
@@ -695,14 +602,8 @@ pub(crate) fn mount_union_as_root(
 }
 
 /// Mounts the union and everything in it, then makes it the process's root.
-pub(crate) fn build_rootfs(
-    spec: &ContainerSpec,
-    layer_server: Option<BorrowedFd<'_>>,
-) -> Result<(), ChildError> {
-    enter_private_layer_store(spec, layer_server).map_err(ChildError::other)?;
-    give_root_its_upper_dir(spec).map_err(ChildError::other)?;
-    mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
-        .map_err(|e| sys_error("mounting the overlay root filesystem", e))?;
+pub(crate) fn build_rootfs(spec: &ContainerSpec, servers: Servers<'_>) -> Result<(), ChildError> {
+    storage::mount_root(spec, true, servers).map_err(ChildError::other)?;
 
     let root = rustix::fs::open(
         &spec.rootfs_dir,
@@ -737,12 +638,12 @@ pub(crate) fn build_rootfs(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::runtime::spec::{NetworkBackend, ProcessSpec};
     use crate::runtime::userns::plan_mapping;
 
-    fn spec(network: NetworkMode, rootless: bool) -> ContainerSpec {
+    pub(crate) fn spec(network: NetworkMode, rootless: bool) -> ContainerSpec {
         ContainerSpec {
             layers_dir: "/s/layers".into(),
             layers: vec!["b".into(), "a".into()],
@@ -775,6 +676,7 @@ mod tests {
             read_only: false,
             layer_owners: None,
             nested_ids: None,
+            storage_driver: Default::default(),
         }
     }
 
@@ -805,14 +707,6 @@ mod tests {
             .unwrap();
         assert!(position("/data") < position("/data/cache"));
         assert!(position("/data/cache") < first_mask);
-    }
-
-    #[test]
-    fn overlay_lists_layers_topmost_first_relative_to_the_store() {
-        assert_eq!(
-            overlay_options(&spec(NetworkMode::None, true)),
-            "lowerdir=b/diff:a/diff,upperdir=/s/c/upper,workdir=/s/c/work,userxattr,volatile"
-        );
     }
 
     #[test]

@@ -138,6 +138,49 @@ pub struct ContainerSpec {
     /// holds the user's own id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nested_ids: Option<IdMapping>,
+    /// How the layers and the container's changes become its root (`--storage-driver`).
+    /// Containers from before the choice existed used the kernel's overlay.
+    #[serde(default)]
+    pub storage_driver: StorageDriver,
+}
+
+/// How a container's root is made of its image's layers (Podman's `--storage-driver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageDriver {
+    /// The kernel's overlayfs, mounted in the user namespace.
+    #[default]
+    Overlay,
+    /// skiff's own union over FUSE (`runtime::fuse_overlay`), with the kernel overlay's on-disk
+    /// form: a container moves between the two freely.
+    FuseOverlay,
+    /// A plain copy of the merged layers per container, for where no union can be mounted.
+    Vfs,
+}
+
+impl StorageDriver {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "overlay" | "overlay2" => StorageDriver::Overlay,
+            "fuse-overlay" | "fuse-overlayfs" => StorageDriver::FuseOverlay,
+            "vfs" => StorageDriver::Vfs,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageDriver::Overlay => "overlay",
+            StorageDriver::FuseOverlay => "fuse-overlay",
+            StorageDriver::Vfs => "vfs",
+        }
+    }
+
+    /// Whether a container's changes are kept as an upper directory (both overlays), which
+    /// either overlay can mount; a vfs container's root is a copy that only vfs knows.
+    pub fn keeps_upper_dir(self) -> bool {
+        self != StorageDriver::Vfs
+    }
 }
 
 impl ContainerSpec {

@@ -8,9 +8,6 @@ use crate::context::Context;
 use crate::runtime::userns::IdRange;
 use crate::store::containers::Status;
 
-/// The storage driver skiff reports. The one place to change when the store gains others.
-pub const GRAPH_DRIVER: &str = "overlay";
-
 pub fn info(ctx: &Context) -> Value {
     json!({
         "host": host(ctx),
@@ -204,7 +201,7 @@ fn store(ctx: &Context) -> Value {
             "running": running,
             "stopped": stopped,
         },
-        "graphDriverName": GRAPH_DRIVER,
+        "graphDriverName": ctx.driver_for_new_container().name(),
         "graphOptions": {},
         "graphRoot": root.display().to_string(),
         "graphRootAllocated": allocated,

@@ -278,3 +278,40 @@ fn network_command_and_log_driver_come_from_containers_conf() {
         "{stderr}"
     );
 }
+
+#[test]
+fn storage_conf_chooses_the_driver_and_the_flag_and_variable_win() {
+    let Some(env) = TestEnv::rootless("conf-driver") else {
+        return;
+    };
+    let conf = "config/containers/storage.conf";
+    let driver = |extra: &[(&str, &str)], flags: &[&str]| {
+        let mut args = flags.to_vec();
+        args.extend(["info", "--format", "{{.Store.GraphDriverName}}"]);
+        // Not the suite's forced driver (scripts/test.sh), unless the test sets its own.
+        let unset: &[&str] = if extra.is_empty() {
+            &["STORAGE_DRIVER"]
+        } else {
+            &[]
+        };
+        env.skiff_with_env(extra, unset, &args).stdout()
+    };
+    assert_eq!(driver(&[], &[]), "overlay\n");
+    write(&env, conf, "[storage]\ndriver = \"vfs\"\n");
+    assert_eq!(driver(&[], &[]), "vfs\n");
+    // Podman's way to ask for a FUSE overlay: skiff answers it with its own.
+    write(
+        &env,
+        conf,
+        "[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n",
+    );
+    assert_eq!(driver(&[], &[]), "fuse-overlay\n");
+    assert_eq!(driver(&[("STORAGE_DRIVER", "vfs")], &[]), "vfs\n");
+    assert_eq!(
+        driver(
+            &[("STORAGE_DRIVER", "vfs")],
+            &["--storage-driver", "overlay"]
+        ),
+        "overlay\n"
+    );
+}

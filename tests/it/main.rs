@@ -22,6 +22,7 @@ mod network;
 mod packaging;
 mod pull;
 mod run;
+mod storage;
 mod store;
 mod system;
 mod system_check;

@@ -249,8 +249,9 @@ fn filesystem_hardening_and_devices() {
             mounts
                 .lines()
                 .next()
-                .unwrap()
-                .starts_with("overlay / overlay"),
+                .map(|root| root.starts_with("overlay / overlay")
+                    || root.starts_with("skiff-overlay / fuse.skiff-overlay"))
+                .unwrap(),
             "{mounts}"
         );
         assert!(

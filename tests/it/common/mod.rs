@@ -214,6 +214,10 @@ impl TestEnv {
             ("TMPDIR", self.path("tmp").into()),
             ("LANG", "C.UTF-8".into()),
         ];
+        // The suite's second pass forces a storage driver on every command (scripts/test.sh).
+        if let Some(driver) = std::env::var_os("STORAGE_DRIVER") {
+            envs.push(("STORAGE_DRIVER", driver));
+        }
         for (key, value) in set {
             match envs.iter_mut().find(|(k, _)| k == key) {
                 Some(entry) => entry.1 = value.into(),

@@ -1,0 +1,365 @@
+//! Storage drivers (`--storage-driver`, `$STORAGE_DRIVER`): skiff's FUSE union seen from inside
+//! a container, containers moving between it and the kernel's overlay, the server's life, vfs.
+
+use crate::common::{each_env, finish, until, TestEnv};
+
+/// What a container sees of the changes the union test makes, listed the same way by either
+/// overlay driver.
+const VIEW: &str = "test -e /etc/to-be-deleted && echo deleted-visible; \
+    test -e /owned-by-1000 && echo removed-visible; \
+    ls /var/opaque-dir; cat /renamed; \
+    [ $(stat -c %h /linked) = 2 ] && echo linked; \
+    readlink /symlink; stat -c '%u:%g %a' /etc/group";
+
+const CHANGES: &str = "echo changed >> /etc/passwd && rm /owned-by-1000 && \
+    rm -rf /var/opaque-dir && mkdir /var/opaque-dir && echo fresh > /var/opaque-dir/new && \
+    echo moved > /tmp/f && mv /tmp/f /renamed && ln /etc/passwd /linked && \
+    ln -s /etc/passwd /symlink && chown 1000:10 /etc/group && chmod 600 /etc/group && \
+    mv /home /home-moved && mkfifo /fifo && test -p /fifo";
+
+const EXPECTED_VIEW: &str = "new\nmoved\nlinked\n/etc/passwd\n1000:10 600\n";
+
+fn pids_of_servers(env: &TestEnv) -> Vec<String> {
+    // The servers of this test's containers: processes named skiff-overlay holding a file
+    // under this test's directory.
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "skiff-overlay" {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .any(|target| target.starts_with(&env.dir))
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_fuse_overlay_copies_up_whiteouts_renames_links_and_checks_permissions() {
+    for env in each_env("fuse-union") {
+        let image = env.load_testbox();
+        let out = env
+            .skiff(&[
+                "--storage-driver",
+                "fuse-overlay",
+                "run",
+                "--name",
+                "u",
+                image,
+                "sh",
+                "-c",
+                &format!(
+                    "{CHANGES} && {VIEW} && tail -n 1 /etc/passwd && test -d /home-moved/tester && \
+                     df / | tail -n 1 | wc -l"
+                ),
+            ])
+            .stdout();
+        assert_eq!(
+            out,
+            format!("{EXPECTED_VIEW}changed\n1\n"),
+            "as root: {}",
+            env.as_root
+        );
+        // The lower layer is as it was: a new container sees the image's file.
+        let fresh = env
+            .skiff(&[
+                "--storage-driver",
+                "fuse-overlay",
+                "run",
+                "--rm",
+                image,
+                "sh",
+                "-c",
+                "grep -c changed /etc/passwd; cat /var/opaque-dir/upper-file",
+            ])
+            .stdout();
+        assert_eq!(fresh, "0\nupper\n");
+        // The container's user is checked as the kernel would check it.
+        let (_, err) = env
+            .skiff(&[
+                "--storage-driver",
+                "fuse-overlay",
+                "run",
+                "--rm",
+                "--user",
+                "1000",
+                image,
+                "sh",
+                "-c",
+                "echo x >> /etc/passwd",
+            ])
+            .assert_exit(1);
+        assert!(err.contains("ermission denied"), "{err}");
+        let mine = env
+            .skiff(&[
+                "--storage-driver",
+                "fuse-overlay",
+                "run",
+                "--rm",
+                "--user",
+                "1000:1000",
+                image,
+                "sh",
+                "-c",
+                "echo ok >> /owned-by-1000 && touch /tmp/new && stat -c '%u:%g' /tmp/new && tail -n 1 /owned-by-1000",
+            ])
+            .stdout();
+        assert_eq!(mine, "1000:1000\nok\n");
+        env.skiff(&["rm", "u"]).stdout();
+    }
+}
+
+#[test]
+fn attributes_pass_through_the_fuse_overlay_but_its_own_stay_hidden() {
+    // Only root's run can reach the container's files from outside (no setfattr in busybox).
+    let Some(env) = TestEnv::root("fuse-xattr") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let id = env
+        .skiff(&[
+            "--storage-driver",
+            "fuse-overlay",
+            "run",
+            "-d",
+            image,
+            "sh",
+            "-c",
+            "rm -rf /var/opaque-dir; mkdir /var/opaque-dir; sleep 1000",
+        ])
+        .stdout();
+    let id = id.trim();
+    let pid = env
+        .skiff(&["inspect", "--format", "{{.State.Pid}}", id])
+        .stdout();
+    let root = format!("/proc/{}/root", pid.trim());
+    until("the container's changes", || {
+        std::path::Path::new(&format!("{root}/var/opaque-dir")).exists()
+            && !std::path::Path::new(&format!("{root}/var/opaque-dir/upper-file")).exists()
+    });
+    let script = format!(
+        "import os\n\
+         p = '{root}/etc/passwd'\n\
+         os.setxattr(p, 'user.test', b'value')\n\
+         print(os.getxattr(p, 'user.test').decode())\n\
+         print(sorted(os.listxattr('{root}/var/opaque-dir')))\n\
+         try:\n    os.setxattr(p, 'user.overlay.opaque', b'y')\nexcept PermissionError:\n    print('refused')\n"
+    );
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "value\n[]\nrefused\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // On disk, the copy-up carries the attribute and the new directory is opaque.
+    let upper = env.store_root().join(format!("containers/{id}/upper"));
+    let read = |path: &std::path::Path, name: &str| {
+        let mut value = [0u8; 16];
+        rustix::fs::lgetxattr(path, name, &mut value[..]).map(|n| value[..n].to_vec())
+    };
+    assert_eq!(
+        read(&upper.join("etc/passwd"), "user.test").unwrap(),
+        b"value"
+    );
+    assert_eq!(
+        read(&upper.join("var/opaque-dir"), "user.overlay.opaque").unwrap(),
+        b"y"
+    );
+    env.skiff(&["rm", "-f", id]).stdout();
+    assert!(pids_of_servers(&env).is_empty());
+}
+
+#[test]
+fn containers_move_between_the_kernel_and_the_fuse_overlay() {
+    for env in each_env("driver-move") {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "--storage-driver",
+            "overlay",
+            "create",
+            "--name",
+            "m",
+            image,
+            "sh",
+            "-c",
+            &format!("test -e /renamed || ({CHANGES}); {VIEW}"),
+        ])
+        .stdout();
+        let kernel = env
+            .skiff(&["--storage-driver", "overlay", "start", "-a", "m"])
+            .stdout();
+        assert_eq!(kernel, EXPECTED_VIEW);
+        let fuse = env
+            .skiff(&["--storage-driver", "fuse-overlay", "start", "-a", "m"])
+            .stdout();
+        assert_eq!(fuse, EXPECTED_VIEW);
+        // And back: a container made with fuse-overlay starts with the kernel's.
+        env.skiff(&[
+            "--storage-driver",
+            "fuse-overlay",
+            "create",
+            "--name",
+            "f",
+            image,
+            "sh",
+            "-c",
+            &format!("test -e /renamed || ({CHANGES}); {VIEW}"),
+        ])
+        .stdout();
+        assert_eq!(env.skiff(&["start", "-a", "f"]).stdout(), EXPECTED_VIEW);
+        let kernel = env
+            .skiff(&["--storage-driver", "overlay", "start", "-a", "f"])
+            .stdout();
+        assert_eq!(kernel, EXPECTED_VIEW);
+        // vfs cannot read an overlay's changes: the container keeps its own driver.
+        let kept = env
+            .skiff(&["--storage-driver", "vfs", "start", "-a", "f"])
+            .stdout();
+        assert_eq!(kept, EXPECTED_VIEW);
+        env.skiff(&["rm", "m", "f"]).stdout();
+    }
+}
+
+#[test]
+fn the_fuse_server_ends_with_its_container() {
+    for env in each_env("fuse-life") {
+        let image = env.load_testbox();
+        let fuse = |args: &[&str]| {
+            let mut all = vec!["--storage-driver", "fuse-overlay"];
+            all.extend_from_slice(args);
+            env.skiff(&all)
+        };
+        fuse(&["run", "--rm", image, "true"]).stdout();
+        until("the server to go after a normal exit", || {
+            pids_of_servers(&env).is_empty()
+        });
+
+        fuse(&["run", "-d", "--name", "s", image, "sleep", "1000"]).stdout();
+        assert_eq!(pids_of_servers(&env).len(), 1);
+        // exec joins the container's mounts, and cp reads them.
+        fuse(&["exec", "s", "sh", "-c", "echo via-exec > /x"]).stdout();
+        assert_eq!(fuse(&["exec", "s", "cat", "/x"]).stdout(), "via-exec\n");
+        env.skiff(&["stop", "-t", "0", "s"]).stdout();
+        until("the server to go after stop", || {
+            pids_of_servers(&env).is_empty()
+        });
+        // cp and export mount the union for themselves, and their servers go with them.
+        let exported = fuse(&["export", "s"]).output();
+        assert!(exported.status.success());
+        until("the server to go after export", || {
+            pids_of_servers(&env).is_empty()
+        });
+
+        fuse(&["start", "s"]).stdout();
+        let pid = env
+            .skiff(&["inspect", "--format", "{{.State.Pid}}", "s"])
+            .stdout();
+        std::process::Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap();
+        until("the server to go after kill -9 of the container", || {
+            pids_of_servers(&env).is_empty()
+        });
+
+        let child = fuse(&["run", "--name", "fuse-life-k", image, "sleep", "1000"]).spawn();
+        until("the foreground container's server", || {
+            pids_of_servers(&env).len() == 1
+        });
+        // The runuser wrapper or skiff itself: kill every skiff of this test's run.
+        std::process::Command::new("pkill")
+            .args(["-KILL", "-f", "--", "run --name fuse-life-k"])
+            .status()
+            .unwrap();
+        let _ = finish(child, "skiff run");
+        until("the server to go after kill -9 of skiff run", || {
+            pids_of_servers(&env).is_empty()
+        });
+        env.skiff(&["rm", "-f", "s", "fuse-life-k"]).output();
+    }
+}
+
+#[test]
+fn vfs_copies_the_merged_layers_once_and_keeps_changes() {
+    for env in each_env("vfs") {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "--storage-driver",
+            "vfs",
+            "create",
+            "--name",
+            "v",
+            image,
+            "sh",
+            "-c",
+            "cat /count 2>/dev/null; echo again >> /count; \
+             test -e /etc/to-be-deleted && echo deleted-visible; ls /var/opaque-dir; stat -c %u /owned-by-1000",
+        ])
+        .stdout();
+        let first = env.skiff(&["start", "-a", "v"]).stdout();
+        assert_eq!(first, "upper-file\n1000\n");
+        // Another default does not move it: its root is its copy.
+        let second = env
+            .skiff(&["--storage-driver", "fuse-overlay", "start", "-a", "v"])
+            .stdout();
+        assert_eq!(second, "again\nupper-file\n1000\n");
+        let upper = env.store_root().join("containers");
+        let id = env.skiff(&["inspect", "--format", "{{.Id}}", "v"]).stdout();
+        assert!(upper.join(id.trim()).join("vfs/count").exists());
+        let exported = env.skiff(&["export", "v"]).output();
+        assert!(exported.status.success());
+        env.skiff(&["rm", "v"]).stdout();
+    }
+}
+
+#[test]
+fn keep_id_works_through_the_fuse_overlay() {
+    let Some(env) = TestEnv::rootless("fuse-keep-id") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let out = env
+        .skiff(&[
+            "--storage-driver",
+            "fuse-overlay",
+            "run",
+            "--rm",
+            "--userns=keep-id",
+            "--user",
+            "0",
+            image,
+            "sh",
+            "-c",
+            "stat -c '%u:%g' /owned-by-1000 /not-executable; echo x >> /not-executable; \
+             stat -c '%u:%g' /not-executable",
+        ])
+        .stdout();
+    assert_eq!(out, "1000:1000\n0:0\n0:0\n");
+}
+
+#[test]
+fn an_unknown_storage_driver_is_refused() {
+    for env in each_env("driver-unknown") {
+        let (_, err) = env
+            .skiff(&["--storage-driver", "btrfs", "ps"])
+            .assert_exit(125);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("Error: unknown storage driver"), "{err}");
+    }
+}
