@@ -212,14 +212,8 @@ impl SystemResetArgs {
     fn run(self, ctx: &Context) -> Outcome {
         if !self.force {
             // Podman's question, in its words.
-            print!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", ctx.store.root().display(), ctx.store.runroot().display());
-            std::io::stdout().flush()?;
-            let mut answer = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut answer)
-                .context("reading the answer from standard input")?;
-            if !confirmed(&answer) {
+            let question = format!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", ctx.store.root().display(), ctx.store.runroot().display());
+            if !confirmed(&question)? {
                 return Ok(0);
             }
         }
@@ -349,17 +343,8 @@ impl SystemPruneArgs {
     fn run(self, ctx: &Context) -> Outcome {
         // Parsed before the question, so that a filter skiff cannot apply removes nothing.
         let filters = self.filters.parse("system prune")?;
-        if !self.force {
-            print!("{}", warning(self.all, self.volumes));
-            std::io::stdout().flush()?;
-            let mut answer = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut answer)
-                .context("reading the answer from standard input")?;
-            if !confirmed(&answer) {
-                return Ok(0);
-            }
+        if !self.force && !confirmed(&warning(self.all, self.volumes))? {
+            return Ok(0);
         }
         let mut removed = Removed::default();
         let pruned = prune_all(ctx, self.all, self.volumes, &filters, &mut removed);
@@ -387,7 +372,19 @@ fn warning(all: bool, volumes: bool) -> String {
 
 /// As Podman: an answer that starts with y or Y goes on; anything else, an empty line or the
 /// end of the input included, removes nothing.
-fn confirmed(answer: &str) -> bool {
+/// Asks `question` and reads the answer from standard input: only y or Y goes on, as in Podman.
+fn confirmed(question: &str) -> anyhow::Result<bool> {
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer from standard input")?;
+    Ok(is_yes(&answer))
+}
+
+fn is_yes(answer: &str) -> bool {
     answer.starts_with(['y', 'Y'])
 }
 
@@ -457,10 +454,10 @@ mod tests {
     #[test]
     fn only_an_answer_starting_with_y_confirms() {
         for yes in ["y\n", "Y\n", "yes\n", "y"] {
-            assert!(confirmed(yes), "{yes:?}");
+            assert!(is_yes(yes), "{yes:?}");
         }
         for no in ["n\n", "\n", "", " y\n", "no\n"] {
-            assert!(!confirmed(no), "{no:?}");
+            assert!(!is_yes(no), "{no:?}");
         }
     }
 

@@ -436,7 +436,7 @@ pub fn kernel_overlay_works(scratch: &std::path::Path, mapping: Option<&IdMappin
         flags,
         mapping,
         || Ok(()),
-        || super::storage::overlay_mounts_here(scratch),
+        || Ok(super::storage::try_overlay_mount(scratch, mapping.is_some()).is_ok()),
         || Ok(()),
     )
     .unwrap_or(false)

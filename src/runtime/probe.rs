@@ -11,7 +11,6 @@ use std::io::Read as _;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{fork, ForkResult};
 
@@ -70,47 +69,17 @@ pub fn user_namespace() -> Result<(), String> {
 }
 
 /// Whether the kernel mounts an overlay whose layers live in `scratch` (a directory on the
-/// store's file system, empty, which the caller removes): rootless in a user namespace with
+/// store's file system that need not exist; it is removed again): rootless in a user namespace with
 /// `userxattr` as skiff's containers mount it (Linux 5.11 and later), as root in a private
 /// mount namespace.
 pub fn overlay(scratch: &Path, rootless: bool) -> Result<(), String> {
-    for dir in ["lower", "upper", "work", "merged"] {
-        std::fs::create_dir_all(scratch.join(dir))
-            .map_err(|e| format!("creating {}: {e}", scratch.join(dir).display()))?;
-    }
-    let path = |dir: &str| scratch.join(dir).display().to_string();
-    let mut options = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        path("lower"),
-        path("upper"),
-        path("work")
-    );
-    if rootless {
-        options.push_str(",userxattr");
-    }
     in_child(|| {
         if rootless {
             enter_own_user_namespace()?;
         } else {
             unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
         }
-        // Private first, so that nothing of the probe reaches the host's mount table.
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .map_err(|e| format!("making / private: {e}"))?;
-        mount(
-            Some("overlay"),
-            &scratch.join("merged"),
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(options.as_str()),
-        )
-        .map_err(|e| format!("mounting an overlay: {}", e.desc().to_lowercase()))
+        super::storage::try_overlay_mount(scratch, rootless)
     })
 }
 

@@ -159,10 +159,11 @@ pub(crate) fn mount_root(
     })
 }
 
-/// Whether the kernel mounts an overlay (as `mount_root` does) in this process's mount
-/// namespace, with directories made under `scratch` (on the store's file system); it removes
-/// them again. Run in a fresh user and mount namespace.
-pub(crate) fn overlay_mounts_here(scratch: &Path) -> Result<bool, String> {
+/// Mounts an overlay (as `mount_root` does, with `userxattr` in a user namespace) in this
+/// process's mount namespace, over directories made under `scratch` (on the store's file
+/// system), then unmounts it and removes them: Err says why the kernel refused. Run in a fresh
+/// mount namespace; both the driver's choice and `system check` ask it.
+pub(crate) fn try_overlay_mount(scratch: &Path, rootless: bool) -> Result<(), String> {
     mount(
         None::<&str>,
         "/",
@@ -178,26 +179,28 @@ pub(crate) fn overlay_mounts_here(scratch: &Path) -> Result<bool, String> {
             .map_err(|e| format!("creating {}: {e}", scratch.display()))
     };
     let (lower, upper, work, merged) = (dir("lower")?, dir("upper")?, dir("work")?, dir("merged")?);
-    let options = format!(
-        "lowerdir={},upperdir={},workdir={},userxattr",
+    let mut options = format!(
+        "lowerdir={},upperdir={},workdir={}",
         lower.display(),
         upper.display(),
         work.display()
     );
+    if rootless {
+        options.push_str(",userxattr");
+    }
     let mounted = mount(
         Some("overlay"),
         &merged,
         Some("overlay"),
         MsFlags::empty(),
         Some(options.as_str()),
-    )
-    .is_ok();
-    if mounted {
+    );
+    if mounted.is_ok() {
         let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
     }
     // Here, as root of the namespace: the kernel's work/work is closed to everyone else.
     let _ = std::fs::remove_dir_all(scratch);
-    Ok(mounted)
+    mounted.map_err(|e| format!("mounting an overlay: {}", e.desc().to_lowercase()))
 }
 
 /// Binds the container's copy of its layers on its root, making the copy first if need be.
