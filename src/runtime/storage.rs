@@ -3,7 +3,8 @@
 //! the merged layers (vfs). Both overlays keep the changes in the container's upper directory in
 //! one on-disk form, so either mounts a container the other made. A vfs root is a copy, made
 //! once, at the container's first start, in its user namespace so that owners come out right;
-//! the upper and work directories are not used then.
+//! the upper and work directories are not used then, and its changes are found by comparing the
+//! copy with the layers (`archive::compare_tree`, with the owners `vfs_copy_owners` gives).
 //!
 //! Everything here runs in the container's (or a helper's) new mount namespace, before
 //! `pivot_root`; the FUSE servers were forked by skiff before the clone.
@@ -270,6 +271,35 @@ pub(crate) fn layer_translation(spec: &ContainerSpec) -> Option<IdTranslation> {
             to: owners.clone(),
         },
     })
+}
+
+/// How the owners of a vfs container's copy look beside its layers': for a layer entry owned
+/// by (uid, gid), the owner its copy has, both as the container's process sees them (in
+/// `spec.process_ids()`), where its changes are read. The copy moved owners by
+/// `layer_translation` in the container's own namespace; without one it kept them.
+pub fn vfs_copy_owners(spec: &ContainerSpec) -> impl Fn(u32, u32) -> (u32, u32) {
+    let moved = layer_translation(spec)
+        .zip(spec.process_ids())
+        .zip(spec.id_mapping.clone());
+    move |uid, gid| {
+        let Some(((translation, seen), container)) = &moved else {
+            return (uid, gid);
+        };
+        // Seen here -> host -> the container's namespace, moved there, and back.
+        let uid_moved = seen
+            .host_uid(uid)
+            .and_then(|host| container.container_uid(host))
+            .and_then(|id| translation.uid(id))
+            .and_then(|id| container.host_uid(id))
+            .and_then(|host| seen.container_uid(host));
+        let gid_moved = seen
+            .host_gid(gid)
+            .and_then(|host| container.container_gid(host))
+            .and_then(|id| translation.gid(id))
+            .and_then(|id| container.host_gid(id))
+            .and_then(|host| seen.container_gid(host));
+        (uid_moved.unwrap_or(uid), gid_moved.unwrap_or(gid))
+    }
 }
 
 fn is_whiteout(meta: &std::fs::Metadata) -> bool {
