@@ -174,7 +174,14 @@ fn append_change<W: Write>(
     if is_whiteout(&meta) {
         return append_whiteout(builder, relative);
     }
-    append_entry(builder, &path, relative, &meta, links)?;
+    append_entry(
+        builder,
+        &path,
+        relative,
+        &meta,
+        &|uid, gid| (uid, gid),
+        links,
+    )?;
     if meta.is_dir() {
         if is_opaque(&path) {
             append_opaque_marker(builder, relative)?;
@@ -211,19 +218,26 @@ pub(super) fn append_opaque_marker<W: Write>(
     builder.append(&empty_file_header(&marker)?, io::empty())
 }
 
+/// How an owner (uid, gid) as this process sees it is written or compared.
+pub type Owners<'a> = dyn Fn(u32, u32) -> (u32, u32) + 'a;
+
 /// Appends the file, directory (itself, not what it holds), symlink or device at `path` as
-/// `relative`, with its owner, mode, times and kept extended attributes; a second name of a
-/// hard-linked file becomes a link to the first.
+/// `relative`, with its owner (through `owners`), mode, times and kept extended attributes; a
+/// second name of a hard-linked file becomes a link to the first.
 pub(super) fn append_entry<W: Write>(
     builder: &mut tar::Builder<W>,
     path: &Path,
     relative: &Path,
     meta: &std::fs::Metadata,
+    owners: &Owners<'_>,
     links: &mut Links,
 ) -> io::Result<()> {
     let kind = meta.file_type();
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+    let (uid, gid) = owners(meta.uid(), meta.gid());
+    header.set_uid(uid.into());
+    header.set_gid(gid.into());
     let xattrs = kept_xattrs(path);
     if !xattrs.is_empty() {
         let records: Vec<(String, Vec<u8>)> = xattrs

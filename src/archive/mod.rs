@@ -27,10 +27,10 @@ mod image_tests;
 
 pub use apply::{apply_layer, ApplyOptions, ApplyStats};
 pub use compression::{decompress, sniff_compression, Compression};
-pub use diff::{is_opaque, layer_entry, list_changes, write_layer, Change};
+pub use diff::{is_opaque, layer_entry, list_changes, write_layer, Change, Owners};
 pub use image_read::{ArchiveFormat, ArchiveImage, ArchiveLayer, ImageArchive, LayerReader};
 pub use image_write::{write_docker_archive, write_oci_archive, SaveImage, SaveLayer};
-pub use naive::{changes_size, compare_tree, write_changes, CopyOwners};
+pub use naive::{changes_size, compare_tree, write_changes};
 
 /// What can go wrong reading or writing layers and image archives.
 #[derive(Debug, thiserror::Error)]

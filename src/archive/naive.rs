@@ -21,12 +21,8 @@ use std::path::{Path, PathBuf};
 
 use super::diff::{
     append_entry, append_opaque_marker, append_whiteout, is_opaque, is_whiteout, kept_xattrs,
-    made_for_a_mount, sorted_children, Change, Links, MountPoints,
+    made_for_a_mount, sorted_children, Change, Links, MountPoints, Owners,
 };
-
-/// The (uid, gid) a copy of a layer entry owned by (uid, gid) has, both as this process sees
-/// them.
-pub type CopyOwners<'a> = dyn Fn(u32, u32) -> (u32, u32) + 'a;
 
 /// What the layers show at one path: the topmost layer's entry and, for a directory, the
 /// layers' directories that make up what it holds, topmost first.
@@ -41,7 +37,8 @@ struct LowerEntry {
 
 struct Walk<'a> {
     root: &'a Path,
-    owners: &'a CopyOwners<'a>,
+    /// The owner the copy gives a layer entry's owner.
+    owners: &'a Owners<'a>,
     mount_points: MountPoints<'a>,
     /// Every name of each hard-linked file (by device and inode), and whether it is listed.
     links: HashMap<(u64, u64), Vec<(PathBuf, bool)>>,
@@ -50,7 +47,8 @@ struct Walk<'a> {
 }
 
 /// The changes in `root`, a copy of the layers whose directories `lowers` are (topmost first,
-/// in the on-disk form of `apply_layer`), leaving out what was made only to mount on.
+/// in the on-disk form of `apply_layer`) with the owners `owners` gives their entries', leaving
+/// out what was made only to mount on.
 ///
 /// A hard link made to a file of the layers changes no attribute the comparison sees; so every
 /// name of a listed hard-linked file is listed, as an overlay's copy-up lists them, and the
@@ -58,7 +56,7 @@ struct Walk<'a> {
 pub fn compare_tree(
     root: &Path,
     lowers: &[PathBuf],
-    owners: &CopyOwners<'_>,
+    owners: &Owners<'_>,
     mount_points: MountPoints<'_>,
 ) -> io::Result<Vec<Change>> {
     let mut walk = Walk {
@@ -271,8 +269,13 @@ fn lower_children(stack: &[PathBuf]) -> io::Result<BTreeMap<OsString, LowerEntry
 
 /// Writes `changes` (of the tree at `root`, as `compare_tree` lists them) as an OCI layer tar:
 /// entries for what was added or changed, `.wh.` files for what was deleted, an opaque marker
-/// in a replaced directory. Owners are the ids this process sees.
-pub fn write_changes(root: &Path, changes: &[Change], out: impl Write) -> io::Result<()> {
+/// in a replaced directory. Owners are the ids this process sees, through `owners`.
+pub fn write_changes(
+    root: &Path,
+    changes: &[Change],
+    owners: &Owners<'_>,
+    out: impl Write,
+) -> io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     let mut links = Links::new();
@@ -282,7 +285,7 @@ pub fn write_changes(root: &Path, changes: &[Change], out: impl Write) -> io::Re
             Change::Added(relative) | Change::Changed(relative) | Change::Replaced(relative) => {
                 let path = root.join(relative);
                 let meta = std::fs::symlink_metadata(&path)?;
-                append_entry(&mut builder, &path, relative, &meta, &mut links)?;
+                append_entry(&mut builder, &path, relative, &meta, owners, &mut links)?;
                 if matches!(change, Change::Replaced(_)) {
                     append_opaque_marker(&mut builder, relative)?;
                 }
@@ -386,7 +389,7 @@ mod tests {
         assert!(lines(&all).contains(&"C /etc/keep/a".to_string()));
 
         let mut tar = Vec::new();
-        write_changes(&copy, &changes, &mut tar).unwrap();
+        write_changes(&copy, &changes, &|_, _| (7, 8), &mut tar).unwrap();
         let mut archive = tar::Archive::new(&tar[..]);
         let entries: Vec<(String, tar::EntryType)> = archive
             .entries()
@@ -394,6 +397,10 @@ mod tests {
             .map(|e| {
                 let e = e.unwrap();
                 let path = e.path().unwrap().display().to_string();
+                assert!(
+                    path.contains(".wh.") || e.header().uid().unwrap() == 7,
+                    "{path}"
+                );
                 (path, e.header().entry_type())
             })
             .collect();

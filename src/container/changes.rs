@@ -3,15 +3,27 @@
 //! finds under vfs (as Podman's vfs driver diffs naively). `commit` (and so `build`'s steps),
 //! `diff`, `ps --size` and `system df` read them here, so no driver's changes go missing.
 //!
-//! Everything here runs in the container's user namespace (`spec.process_ids()`), where the
-//! files' owners are the image's, and only reads the container's files.
+//! The functions run in the user namespace `namespace` names, where the owners of the files
+//! they read come out as the image's, and only read the container's files.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use crate::archive::{self, Change};
 use crate::runtime::storage::{lower_dirs, vfs_copy_owners, vfs_root};
+use crate::runtime::userns::IdMapping;
 use crate::runtime::{ContainerSpec, StorageDriver};
+
+/// The user namespace (as host ids) to read the container's changes in: the process's for an
+/// upper directory, whose files it made; for a vfs copy the container's own, outside any nested
+/// one, which sees the owners of the layers and the copy alike (in the nested one the user's
+/// own id, which owns the layers, is unmapped).
+pub fn namespace(spec: &ContainerSpec) -> Option<IdMapping> {
+    match spec.storage_driver {
+        StorageDriver::Vfs => spec.id_mapping.clone(),
+        StorageDriver::Overlay | StorageDriver::FuseOverlay => spec.process_ids(),
+    }
+}
 
 /// The container's changes, in name order, as `diff` lists them.
 pub fn list(spec: &ContainerSpec) -> io::Result<Vec<Change>> {
@@ -23,14 +35,26 @@ pub fn list(spec: &ContainerSpec) -> io::Result<Vec<Change>> {
     archive::list_changes(&spec.upper_dir, &exists, &spec.mount_targets())
 }
 
-/// Writes the container's changes to `out` as an OCI layer tar.
+/// Writes the container's changes to `out` as an OCI layer tar, owners as its process sees them.
 pub fn write_layer(spec: &ContainerSpec, out: impl Write) -> io::Result<()> {
-    if spec.storage_driver == StorageDriver::Vfs {
-        let changes = vfs_changes(spec)?;
-        return archive::write_changes(&vfs_root(spec), &changes, out);
+    if spec.storage_driver != StorageDriver::Vfs {
+        return archive::write_layer(&spec.upper_dir, &spec.mount_targets(), out);
     }
-    archive::write_layer(&spec.upper_dir, &spec.mount_targets(), out)
+    let changes = vfs_changes(spec)?;
+    let nested = spec.nested_ids.clone();
+    let shown = move |uid, gid| match &nested {
+        // An id the nested namespace lacks shows there as the kernel's overflow id.
+        Some(nested) => (
+            nested.container_uid(uid).unwrap_or(OVERFLOW_ID),
+            nested.container_gid(gid).unwrap_or(OVERFLOW_ID),
+        ),
+        None => (uid, gid),
+    };
+    archive::write_changes(&vfs_root(spec), &changes, &shown, out)
 }
+
+/// The kernel's default overflowuid and overflowgid.
+const OVERFLOW_ID: u32 = 65534;
 
 /// The bytes a vfs container's changes hold, as its upper directory would hold them under an
 /// overlay; unreadable parts count as empty, as a listing should not fail on a container that

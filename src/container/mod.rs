@@ -918,7 +918,7 @@ pub fn writable_layer_sizes(ctx: &Context, ids: &[String]) -> Result<Vec<u64>> {
         };
         if record.spec.storage_driver == runtime::StorageDriver::Vfs {
             let spec = record.spec;
-            *size = runtime::run_in_user_namespace(spec.process_ids().as_ref(), || {
+            *size = runtime::run_in_user_namespace(changes::namespace(&spec).as_ref(), || {
                 Ok(changes::vfs_size(&spec))
             })?;
         }

@@ -85,8 +85,8 @@ fn write_changes(ctx: &Context, record: &ContainerRecord, squash: bool) -> Resul
         std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
         file.sync_all().map_err(|e| e.to_string())
     };
-    // Read with the container's own ids, which are the image's.
-    let ids = record.spec.process_ids();
+    // Read where the container's files show the image's owners.
+    let ids = crate::container::changes::namespace(&record.spec);
     crate::runtime::run_in_user_namespace_streaming(ids.as_ref(), child, parent)?;
     Ok(path)
 }
@@ -187,11 +187,14 @@ pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
     };
     if let Ok(record) = ctx.store.find_container(reference) {
         let spec = record.spec;
-        let found = crate::runtime::run_in_user_namespace(spec.process_ids().as_ref(), || {
-            crate::container::changes::list(&spec)
-                .map(lines)
-                .map_err(|e| format!("reading the changes of container {}: {e}", record.name))
-        })?;
+        let found = crate::runtime::run_in_user_namespace(
+            crate::container::changes::namespace(&spec).as_ref(),
+            || {
+                crate::container::changes::list(&spec)
+                    .map(lines)
+                    .map_err(|e| format!("reading the changes of container {}: {e}", record.name))
+            },
+        )?;
         return Ok(found);
     }
     let layers_dir = ctx.store.layers_dir();

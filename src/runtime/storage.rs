@@ -4,7 +4,8 @@
 //! one on-disk form, so either mounts a container the other made. A vfs root is a copy, made
 //! once, at the container's first start, in its user namespace so that owners come out right;
 //! the upper and work directories are not used then, and its changes are found by comparing the
-//! copy with the layers (`archive::compare_tree`, with the owners `vfs_copy_owners` gives).
+//! copy with the layers (`archive::compare_tree`, with the owners `vfs_copy_owners` gives),
+//! in the container's user namespace, where the copy was made.
 //!
 //! Everything here runs in the container's (or a helper's) new mount namespace, before
 //! `pivot_root`; the FUSE servers were forked by skiff before the clone.
@@ -237,11 +238,7 @@ fn copy_layers(spec: &ContainerSpec, root: &Path) -> Result<(), String> {
         std::fs::remove_dir_all(&partial).map_err(describe)?;
     }
     std::fs::create_dir(&partial).map_err(describe)?;
-    let translation = layer_translation(spec);
-    let owners = |uid: u32, gid: u32| match &translation {
-        Some(t) => (t.uid(uid).unwrap_or(uid), t.gid(gid).unwrap_or(gid)),
-        None => (uid, gid),
-    };
+    let owners = vfs_copy_owners(spec);
     for lower in lower_dirs(spec).iter().rev() {
         merge_layer(lower, &partial, &owners).map_err(describe)?;
         let meta = std::fs::symlink_metadata(lower).map_err(describe)?;
@@ -273,32 +270,14 @@ pub(crate) fn layer_translation(spec: &ContainerSpec) -> Option<IdTranslation> {
     })
 }
 
-/// How the owners of a vfs container's copy look beside its layers': for a layer entry owned
-/// by (uid, gid), the owner its copy has, both as the container's process sees them (in
-/// `spec.process_ids()`), where its changes are read. The copy moved owners by
-/// `layer_translation` in the container's own namespace; without one it kept them.
-pub fn vfs_copy_owners(spec: &ContainerSpec) -> impl Fn(u32, u32) -> (u32, u32) {
-    let moved = layer_translation(spec)
-        .zip(spec.process_ids())
-        .zip(spec.id_mapping.clone());
-    move |uid, gid| {
-        let Some(((translation, seen), container)) = &moved else {
-            return (uid, gid);
-        };
-        // Seen here -> host -> the container's namespace, moved there, and back.
-        let uid_moved = seen
-            .host_uid(uid)
-            .and_then(|host| container.container_uid(host))
-            .and_then(|id| translation.uid(id))
-            .and_then(|id| container.host_uid(id))
-            .and_then(|host| seen.container_uid(host));
-        let gid_moved = seen
-            .host_gid(gid)
-            .and_then(|host| container.container_gid(host))
-            .and_then(|id| translation.gid(id))
-            .and_then(|id| container.host_gid(id))
-            .and_then(|host| seen.container_gid(host));
-        (uid_moved.unwrap_or(uid), gid_moved.unwrap_or(gid))
+/// The owner a vfs container's copy gives an entry of its layers owned by (uid, gid), both as
+/// the container's own user namespace (`spec.id_mapping`, outside any nested one) sees them:
+/// the copy is made there, and its changes are read there, where every owner is mapped.
+pub fn vfs_copy_owners(spec: &ContainerSpec) -> impl Fn(u32, u32) -> (u32, u32) + Sync {
+    let translation = layer_translation(spec);
+    move |uid, gid| match &translation {
+        Some(t) => (t.uid(uid).unwrap_or(uid), t.gid(gid).unwrap_or(gid)),
+        None => (uid, gid),
     }
 }
 

@@ -501,3 +501,60 @@ fn a_build_under_vfs_keeps_what_its_run_steps_change() {
         );
     }
 }
+
+#[test]
+fn vfs_changes_read_right_under_keep_id_and_nested_user_namespaces() {
+    let Some(env) = TestEnv::rootless("vfs-userns") else {
+        return;
+    };
+    let image = env.load_testbox();
+    for userns in ["keep-id", "auto"] {
+        let mut seen = Vec::new();
+        for driver in ["overlay", "vfs"] {
+            let name = format!("{userns}-{driver}");
+            let userns_flag = format!("--userns={userns}");
+            env.skiff(&[
+                "--storage-driver",
+                driver,
+                "run",
+                "--name",
+                &name,
+                &userns_flag,
+                image,
+                "sh",
+                "-c",
+                "echo new > /tmp/new",
+            ])
+            .stdout();
+            // The layers' owners, moved for the container, are no change.
+            assert_eq!(
+                env.skiff(&["diff", &name]).stdout(),
+                "C /tmp\nA /tmp/new\n",
+                "{name}"
+            );
+            let committed = format!("localhost/{name}");
+            env.skiff(&["commit", &name, &committed]).stdout();
+            seen.push(
+                env.skiff(&[
+                    "run",
+                    "--rm",
+                    &committed,
+                    "stat",
+                    "-c",
+                    "%n %u:%g %a",
+                    "/tmp/new",
+                    "/etc/group",
+                    "/owned-by-1000",
+                ])
+                .stdout(),
+            );
+            env.skiff(&["rm", &name]).stdout();
+        }
+        assert!(
+            seen[0].contains("/owned-by-1000 1000:1000 644"),
+            "{}",
+            seen[0]
+        );
+        assert_eq!(seen[1], seen[0], "--userns={userns}");
+    }
+}
