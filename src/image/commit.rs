@@ -1,5 +1,6 @@
-//! `commit`: a container's changes (`container::changes`, under any storage driver) as a new image on top of its own, and
-//! `diff`: those changes, or what an image's top layer changes, as `A`/`C`/`D` lines.
+//! `commit`: a container's changes (`container::changes`, under any storage driver) as a new
+//! image on top of its own, and `diff`: those changes, or what an image's top layer changes, as
+//! `A`/`C`/`D` lines.
 
 use std::path::{Path, PathBuf};
 

@@ -472,8 +472,9 @@ fn a_build_under_vfs_keeps_what_its_run_steps_change() {
                 &format!(
                     "FROM {image}\n\
                      RUN echo added > /added && echo changed >> /etc/passwd && rm /suid-file\n\
-                     RUN rm -rf /var/opaque-dir && mkdir /var/opaque-dir && echo fresh > /var/opaque-dir/new && \
-                     chmod 600 /etc/group && ln -s /added /symlink\n"
+                     RUN rm -rf /var/opaque-dir && mkdir /var/opaque-dir && \
+                     echo fresh > /var/opaque-dir/new && chmod 600 /etc/group && \
+                     ln -s /added /symlink\n"
                 ),
             )],
         );
