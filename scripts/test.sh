@@ -22,3 +22,6 @@ cargo test -- --test-threads="${SKIFF_TEST_THREADS:-4}"
 # (tests/it/common passes STORAGE_DRIVER on to the binary, rootless and as root).
 STORAGE_DRIVER=fuse-overlay cargo test --test it -- --test-threads="${SKIFF_TEST_THREADS:-4}" \
     run:: lifecycle::exec build:: volumes::
+# commit and diff once more under vfs, whose changes come from comparing the container's copy
+# with its layers instead of from an upper directory.
+STORAGE_DRIVER=vfs cargo test --test it -- --test-threads="${SKIFF_TEST_THREADS:-4}" commit::

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 const OPAQUE_XATTRS: [&str; 2] = ["user.overlay.opaque", "trusted.overlay.opaque"];
 
-/// One change an upper directory records.
+/// One change an upper directory records, or a comparison of trees finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A path (relative) the layers below did not have.
@@ -25,9 +25,13 @@ pub enum Change {
     Changed(PathBuf),
     /// A path the layers below had, now gone.
     Deleted(PathBuf),
+    /// A directory the layers below had, replaced by a new one: nothing they held under it
+    /// shows (an opaque directory in the layer). Found only by comparing trees (vfs); an
+    /// upper directory's opaque directories list as `Changed`.
+    Replaced(PathBuf),
 }
 
-fn is_whiteout(meta: &std::fs::Metadata) -> bool {
+pub(super) fn is_whiteout(meta: &std::fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
@@ -65,7 +69,7 @@ pub fn is_opaque(path: &Path) -> bool {
 }
 
 /// Extended attributes to keep in the layer: all but overlay's bookkeeping.
-fn kept_xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
+pub(super) fn kept_xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
     let mut names = vec![0u8; 4096];
     let Ok(length) = rustix::fs::llistxattr(path, &mut names[..]) else {
         return Vec::new();
@@ -84,7 +88,7 @@ fn kept_xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn sorted_children(dir: &Path) -> io::Result<Vec<OsString>> {
+pub(super) fn sorted_children(dir: &Path) -> io::Result<Vec<OsString>> {
     let mut names: Vec<OsString> = std::fs::read_dir(dir)?
         .map(|entry| entry.map(|e| e.file_name()))
         .collect::<io::Result<_>>()?;
@@ -100,7 +104,11 @@ pub type MountPoints<'a> = &'a [PathBuf];
 /// Whether `relative` in `upper` is there only for mounts: an empty file or directory mounted
 /// on, or a directory holding nothing but such entries on the way to one (`run/secrets` made
 /// for `run/secrets/token`).
-fn made_for_a_mount(upper: &Path, relative: &Path, mount_points: MountPoints<'_>) -> bool {
+pub(super) fn made_for_a_mount(
+    upper: &Path,
+    relative: &Path,
+    mount_points: MountPoints<'_>,
+) -> bool {
     let mounted_on = mount_points.iter().any(|target| target == relative);
     let on_the_way = mount_points
         .iter()
@@ -125,7 +133,7 @@ fn made_for_a_mount(upper: &Path, relative: &Path, mount_points: MountPoints<'_>
 pub fn write_layer(upper: &Path, mount_points: MountPoints<'_>, out: impl Write) -> io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    let mut links = HashMap::new();
+    let mut links = Links::new();
     for name in sorted_children(upper)? {
         append_change(
             &mut builder,
@@ -156,7 +164,7 @@ fn append_change<W: Write>(
     upper: &Path,
     relative: &Path,
     mount_points: MountPoints<'_>,
-    links: &mut HashMap<(u64, u64), PathBuf>,
+    links: &mut Links,
 ) -> io::Result<()> {
     if made_for_a_mount(upper, relative, mount_points) {
         return Ok(());
@@ -164,16 +172,73 @@ fn append_change<W: Write>(
     let path = upper.join(relative);
     let meta = std::fs::symlink_metadata(&path)?;
     if is_whiteout(&meta) {
-        let mut marker = relative.parent().unwrap_or(Path::new("")).to_path_buf();
-        let mut name = OsString::from(".wh.");
-        name.push(relative.file_name().unwrap_or_default());
-        marker.push(name);
-        return builder.append(&empty_file_header(&marker)?, io::empty());
+        return append_whiteout(builder, relative);
     }
+    append_entry(
+        builder,
+        &path,
+        relative,
+        &meta,
+        &|uid, gid| (uid, gid),
+        links,
+    )?;
+    if meta.is_dir() {
+        if is_opaque(&path) {
+            append_opaque_marker(builder, relative)?;
+        }
+        for name in sorted_children(&path)? {
+            append_change(builder, upper, &relative.join(name), mount_points, links)?;
+        }
+    }
+    Ok(())
+}
+
+/// The first name written of each hard-linked file (by device and inode): later names become
+/// links to it.
+pub(super) type Links = HashMap<(u64, u64), PathBuf>;
+
+/// Appends the deletion of `relative`: an empty `.wh.NAME` beside it.
+pub(super) fn append_whiteout<W: Write>(
+    builder: &mut tar::Builder<W>,
+    relative: &Path,
+) -> io::Result<()> {
+    let mut marker = relative.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut name = OsString::from(".wh.");
+    name.push(relative.file_name().unwrap_or_default());
+    marker.push(name);
+    builder.append(&empty_file_header(&marker)?, io::empty())
+}
+
+/// Appends the marker that hides everything lower layers have in the directory `relative`.
+pub(super) fn append_opaque_marker<W: Write>(
+    builder: &mut tar::Builder<W>,
+    relative: &Path,
+) -> io::Result<()> {
+    let marker = relative.join(".wh..wh..opq");
+    builder.append(&empty_file_header(&marker)?, io::empty())
+}
+
+/// How an owner (uid, gid) as this process sees it is written or compared.
+pub type Owners<'a> = dyn Fn(u32, u32) -> (u32, u32) + 'a;
+
+/// Appends the file, directory (itself, not what it holds), symlink or device at `path` as
+/// `relative`, with its owner (through `owners`), mode, times and kept extended attributes; a
+/// second name of a hard-linked file becomes a link to the first.
+pub(super) fn append_entry<W: Write>(
+    builder: &mut tar::Builder<W>,
+    path: &Path,
+    relative: &Path,
+    meta: &std::fs::Metadata,
+    owners: &Owners<'_>,
+    links: &mut Links,
+) -> io::Result<()> {
     let kind = meta.file_type();
     let mut header = tar::Header::new_gnu();
-    header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-    let xattrs = kept_xattrs(&path);
+    header.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+    let (uid, gid) = owners(meta.uid(), meta.gid());
+    header.set_uid(uid.into());
+    header.set_gid(gid.into());
+    let xattrs = kept_xattrs(path);
     if !xattrs.is_empty() {
         let records: Vec<(String, Vec<u8>)> = xattrs
             .into_iter()
@@ -191,22 +256,11 @@ fn append_change<W: Write>(
         links.insert(key, relative.to_path_buf());
     }
     if kind.is_symlink() {
-        let target = std::fs::read_link(&path)?;
+        let target = std::fs::read_link(path)?;
         builder.append_link(&mut header, relative, target)
     } else if kind.is_file() {
-        builder.append_data(&mut header, relative, std::fs::File::open(&path)?)
-    } else if kind.is_dir() {
-        header.set_size(0);
-        builder.append_data(&mut header, relative, io::empty())?;
-        if is_opaque(&path) {
-            let marker = relative.join(".wh..wh..opq");
-            builder.append(&empty_file_header(&marker)?, io::empty())?;
-        }
-        for name in sorted_children(&path)? {
-            append_change(builder, upper, &relative.join(name), mount_points, links)?;
-        }
-        Ok(())
-    } else if kind.is_fifo() || kind.is_char_device() || kind.is_block_device() {
+        builder.append_data(&mut header, relative, std::fs::File::open(path)?)
+    } else if kind.is_dir() || kind.is_fifo() || kind.is_char_device() || kind.is_block_device() {
         header.set_size(0);
         builder.append_data(&mut header, relative, io::empty())
     } else {
@@ -263,7 +317,7 @@ impl Change {
     pub fn line(&self) -> String {
         let (mark, path) = match self {
             Change::Added(path) => ('A', path),
-            Change::Changed(path) => ('C', path),
+            Change::Changed(path) | Change::Replaced(path) => ('C', path),
             Change::Deleted(path) => ('D', path),
         };
         format!(

@@ -4,14 +4,17 @@
 //! overlayfs reads with `userxattr`, and never creates, changes or removes anything outside that
 //! directory, whatever the tar says. `ImageArchive` reads docker-archive and oci-archive files
 //! (as `docker save` / `podman save` write them) without unpacking them to disk, and
-//! `write_docker_archive` / `write_oci_archive` write them deterministically. This module knows
-//! nothing of the store: callers hand it readers, paths and bytes.
+//! `write_docker_archive` / `write_oci_archive` write them deterministically. A container's
+//! changes come back as a layer and a change list from an upper directory (`write_layer`,
+//! `list_changes`) or from a copy compared with its layers (`compare_tree`, `write_changes`).
+//! This module knows nothing of the store: callers hand it readers, paths and bytes.
 
 mod apply;
 mod compression;
 mod diff;
 mod image_read;
 mod image_write;
+mod naive;
 mod oci;
 mod paths;
 
@@ -24,9 +27,10 @@ mod image_tests;
 
 pub use apply::{apply_layer, ApplyOptions, ApplyStats};
 pub use compression::{decompress, sniff_compression, Compression};
-pub use diff::{is_opaque, layer_entry, list_changes, write_layer, Change};
+pub use diff::{is_opaque, layer_entry, list_changes, write_layer, Change, Owners};
 pub use image_read::{ArchiveFormat, ArchiveImage, ArchiveLayer, ImageArchive, LayerReader};
 pub use image_write::{write_docker_archive, write_oci_archive, SaveImage, SaveLayer};
+pub use naive::{changes_size, compare_tree, write_changes};
 
 /// What can go wrong reading or writing layers and image archives.
 #[derive(Debug, thiserror::Error)]

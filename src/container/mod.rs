@@ -3,6 +3,7 @@
 //! foreground, and removing it.
 
 pub mod attach;
+pub mod changes;
 pub mod copy;
 pub mod detached;
 pub mod lifecycle;
@@ -901,15 +902,28 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
 }
 
 /// The size of each container's writable layer (`ps -s`): the bytes of the files its upper
-/// directory holds, a hard-linked file counted once. Measured inside the user namespace in one
-/// child for all of them, because directories the container's users made (a 0700 home of uid
-/// 1000, say) belong to subordinate ids the user cannot enter.
+/// directory holds, a hard-linked file counted once; for a vfs container, of the files its
+/// changes hold. Measured inside the user namespace (one child for all upper directories),
+/// because directories the container's users made (a 0700 home of uid 1000, say) belong to
+/// subordinate ids the user cannot enter.
 pub fn writable_layer_sizes(ctx: &Context, ids: &[String]) -> Result<Vec<u64>> {
     let uppers: Vec<PathBuf> = ids
         .iter()
         .map(|id| ctx.store.container_dir(id).join("upper"))
         .collect();
-    tree_sizes(ctx, uppers)
+    let mut sizes = tree_sizes(ctx, uppers)?;
+    for (size, id) in sizes.iter_mut().zip(ids) {
+        let Ok(record) = ctx.store.read_container(id) else {
+            continue;
+        };
+        if record.spec.storage_driver == runtime::StorageDriver::Vfs {
+            let spec = record.spec;
+            *size = runtime::run_in_user_namespace(changes::namespace(&spec).as_ref(), || {
+                Ok(changes::vfs_size(&spec))
+            })?;
+        }
+    }
+    Ok(sizes)
 }
 
 /// The bytes under each of `dirs` (in the store), measured as [`writable_layer_sizes`] does.

@@ -1,5 +1,6 @@
-//! `commit`: a container's changes (its upper directory) as a new image on top of its own, and
-//! `diff`: those changes, or what an image's top layer changes, as `A`/`C`/`D` lines.
+//! `commit`: a container's changes (`container::changes`, under any storage driver) as a new
+//! image on top of its own, and `diff`: those changes, or what an image's top layer changes, as
+//! `A`/`C`/`D` lines.
 
 use std::path::{Path, PathBuf};
 
@@ -78,16 +79,15 @@ fn write_changes(ctx: &Context, record: &ContainerRecord, squash: bool) -> Resul
         return Ok(path);
     }
     let (mut reader, writer) = std::io::pipe()?;
-    let upper = record.spec.upper_dir.clone();
-    let targets = record.spec.mount_targets();
+    let spec = record.spec.clone();
     let child =
-        move || crate::archive::write_layer(&upper, &targets, writer).map_err(|e| e.to_string());
+        move || crate::container::changes::write_layer(&spec, writer).map_err(|e| e.to_string());
     let parent = move || -> std::result::Result<(), String> {
         std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
         file.sync_all().map_err(|e| e.to_string())
     };
-    // Read with the container's own ids, which are the image's.
-    let ids = record.spec.process_ids();
+    // Read where the container's files show the image's owners.
+    let ids = crate::container::changes::namespace(&record.spec);
     crate::runtime::run_in_user_namespace_streaming(ids.as_ref(), child, parent)?;
     Ok(path)
 }
@@ -183,42 +183,35 @@ pub fn commit(
 /// `diff`: the changes of a container, or of an image's top layer over the layers below it,
 /// one `A|C|D /path` line each.
 pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
+    let lines = |changes: Vec<crate::archive::Change>| -> Vec<String> {
+        changes.iter().map(crate::archive::Change::line).collect()
+    };
+    if let Ok(record) = ctx.store.find_container(reference) {
+        let spec = record.spec;
+        let found = crate::runtime::run_in_user_namespace(
+            crate::container::changes::namespace(&spec).as_ref(),
+            || {
+                crate::container::changes::list(&spec)
+                    .map(lines)
+                    .map_err(|e| format!("reading the changes of container {}: {e}", record.name))
+            },
+        )?;
+        return Ok(found);
+    }
     let layers_dir = ctx.store.layers_dir();
     let index = ImageIndex::load(&ctx.store)?;
-    let (changes_dir, below, ids, targets) = match ctx.store.find_container(reference) {
-        Ok(record) => {
-            let image = index.by_id(&record.image_id).cloned();
-            let layers: Vec<String> = image
-                .map(|i| i.layers.iter().rev().cloned().collect())
-                .unwrap_or_default();
-            let targets = record.spec.mount_targets();
-            (
-                record.spec.upper_dir.clone(),
-                layers,
-                record.spec.process_ids(),
-                targets,
-            )
-        }
-        _ => {
-            let image = super::find(&index, reference)?;
-            let Some((top, rest)) = image.layers.split_last() else {
-                return Ok(Vec::new());
-            };
-            let below: Vec<String> = rest.iter().rev().cloned().collect();
-            (
-                layers_dir.join(top).join("diff"),
-                below,
-                ctx.id_mapping.clone(),
-                Vec::new(),
-            )
-        }
+    let image = super::find(&index, reference)?;
+    let Some((top, rest)) = image.layers.split_last() else {
+        return Ok(Vec::new());
     };
-    let lines = crate::runtime::run_in_user_namespace(ids.as_ref(), move || {
+    let below: Vec<String> = rest.iter().rev().cloned().collect();
+    let changes_dir = layers_dir.join(top).join("diff");
+    let found = crate::runtime::run_in_user_namespace(ctx.id_mapping.as_ref(), move || {
         let exists =
             |relative: &Path| crate::archive::layer_entry(&layers_dir, &below, relative).is_some();
-        crate::archive::list_changes(&changes_dir, &exists, &targets)
-            .map(|changes| changes.iter().map(crate::archive::Change::line).collect())
+        crate::archive::list_changes(&changes_dir, &exists, &[])
+            .map(lines)
             .map_err(|e| format!("reading {}: {e}", changes_dir.display()))
     })?;
-    Ok(lines)
+    Ok(found)
 }

@@ -3,7 +3,9 @@
 //! the merged layers (vfs). Both overlays keep the changes in the container's upper directory in
 //! one on-disk form, so either mounts a container the other made. A vfs root is a copy, made
 //! once, at the container's first start, in its user namespace so that owners come out right;
-//! the upper and work directories are not used then.
+//! the upper and work directories are not used then, and its changes are found by comparing the
+//! copy with the layers (`archive::compare_tree`, with the owners `vfs_copy_owners` gives),
+//! in the container's user namespace, where the copy was made.
 //!
 //! Everything here runs in the container's (or a helper's) new mount namespace, before
 //! `pivot_root`; the FUSE servers were forked by skiff before the clone.
@@ -239,11 +241,7 @@ fn copy_layers(spec: &ContainerSpec, root: &Path) -> Result<(), String> {
         std::fs::remove_dir_all(&partial).map_err(describe)?;
     }
     std::fs::create_dir(&partial).map_err(describe)?;
-    let translation = layer_translation(spec);
-    let owners = |uid: u32, gid: u32| match &translation {
-        Some(t) => (t.uid(uid).unwrap_or(uid), t.gid(gid).unwrap_or(gid)),
-        None => (uid, gid),
-    };
+    let owners = vfs_copy_owners(spec);
     for lower in lower_dirs(spec).iter().rev() {
         merge_layer(lower, &partial, &owners).map_err(describe)?;
         let meta = std::fs::symlink_metadata(lower).map_err(describe)?;
@@ -273,6 +271,17 @@ pub(crate) fn layer_translation(spec: &ContainerSpec) -> Option<IdTranslation> {
             to: owners.clone(),
         },
     })
+}
+
+/// The owner a vfs container's copy gives an entry of its layers owned by (uid, gid), both as
+/// the container's own user namespace (`spec.id_mapping`, outside any nested one) sees them:
+/// the copy is made there, and its changes are read there, where every owner is mapped.
+pub fn vfs_copy_owners(spec: &ContainerSpec) -> impl Fn(u32, u32) -> (u32, u32) + Sync {
+    let translation = layer_translation(spec);
+    move |uid, gid| match &translation {
+        Some(t) => (t.uid(uid).unwrap_or(uid), t.gid(gid).unwrap_or(gid)),
+        None => (uid, gid),
+    }
 }
 
 fn is_whiteout(meta: &std::fs::Metadata) -> bool {

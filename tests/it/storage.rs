@@ -363,3 +363,199 @@ fn an_unknown_storage_driver_is_refused() {
         assert!(err.starts_with("Error: unknown storage driver"), "{err}");
     }
 }
+
+/// What the vfs change tests do to the test image: a file and a directory tree added, a file
+/// changed, one deleted, a directory of the layers replaced, a symlink, a hard link to a file of
+/// the layers, a chmod only and a chown only.
+const VFS_ACTIONS: &str =
+    "echo added > /added && mkdir -p /new-dir/sub && echo deep > /new-dir/sub/file && \
+    echo changed >> /etc/passwd && rm /suid-file && \
+    rm -rf /var/opaque-dir && mkdir /var/opaque-dir && echo fresh > /var/opaque-dir/new && \
+    ln -s /etc/passwd /symlink && ln /not-executable /linked && \
+    chmod 600 /etc/group && chown 10:10 /home/tester";
+
+/// Each file of a container (but the standard mounts and the files skiff writes for it): its
+/// type, mode, owner, link count, and for all but directories its size and content digest.
+const LISTING: &str = "cd / && skip='( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run \
+    -o -path ./etc/hosts -o -path ./etc/hostname -o -path ./etc/resolv.conf ) -prune -o' && \
+    { find . $skip -type d -exec stat -c '%N %F %a %u:%g' {} + && \
+    find . $skip ! -type d -exec stat -c '%N %F %a %u:%g %h %s' {} + && \
+    find . $skip -type f -exec md5sum {} +; } | sort";
+
+#[test]
+fn vfs_diff_commit_and_size_match_the_overlay_driver() {
+    for env in each_env("vfs-diff") {
+        let image = env.load_testbox();
+        let mut diffs = Vec::new();
+        let mut listings = Vec::new();
+        let mut sizes = Vec::new();
+        for driver in ["overlay", "vfs"] {
+            let name = format!("changes-{driver}");
+            env.skiff(&[
+                "--storage-driver",
+                driver,
+                "run",
+                "--name",
+                &name,
+                image,
+                "sh",
+                "-c",
+                VFS_ACTIONS,
+            ])
+            .stdout();
+            diffs.push(env.skiff(&["diff", &name]).stdout());
+            sizes.push(
+                env.skiff(&[
+                    "ps",
+                    "-a",
+                    "--size",
+                    "--filter",
+                    &format!("name={name}"),
+                    "--format",
+                    "{{.Size}}",
+                ])
+                .stdout(),
+            );
+            let committed = format!("localhost/committed-{driver}");
+            env.skiff(&["--storage-driver", driver, "commit", &name, &committed])
+                .stdout();
+            // Both images read through one driver, so only their layers can differ.
+            listings.push(
+                env.skiff(&["run", "--rm", &committed, "sh", "-c", LISTING])
+                    .stdout(),
+            );
+        }
+        assert_eq!(
+            diffs[0],
+            "A /added\nC /etc\nC /etc/group\nC /etc/passwd\nC /home\nC /home/tester\n\
+             A /linked\nA /new-dir\nA /new-dir/sub\nA /new-dir/sub/file\nC /not-executable\n\
+             D /suid-file\nA /symlink\nC /var\nC /var/opaque-dir\nA /var/opaque-dir/new\n",
+            "as root: {}",
+            env.as_root
+        );
+        assert_eq!(diffs[1], diffs[0], "vfs diff, as root: {}", env.as_root);
+        assert!(!sizes[0].starts_with("0B"), "{}", sizes[0]);
+        assert_eq!(sizes[1], sizes[0], "vfs size, as root: {}", env.as_root);
+        for expected in [
+            "./linked regular file 644 0:0 2 18\n",
+            "'./symlink' -> '/etc/passwd' symbolic link 777 0:0 1 11\n",
+            "./etc/group regular file 600 0:0 1 43\n",
+            "./home/tester directory 755 10:10\n",
+            "./var/opaque-dir/new regular file 644 0:0 1 6\n",
+        ] {
+            assert!(
+                listings[0].contains(expected),
+                "{expected}: {}",
+                listings[0]
+            );
+        }
+        assert!(!listings[0].contains("suid-file"), "{}", listings[0]);
+        assert!(!listings[0].contains("upper-file"), "{}", listings[0]);
+        assert_eq!(
+            listings[1], listings[0],
+            "vfs commit, as root: {}",
+            env.as_root
+        );
+        env.skiff(&["rm", "changes-overlay", "changes-vfs"])
+            .stdout();
+    }
+}
+
+#[test]
+fn a_build_under_vfs_keeps_what_its_run_steps_change() {
+    for env in each_env("vfs-build") {
+        let image = env.load_testbox();
+        let dir = env.build_context(
+            "context",
+            &[(
+                "Containerfile",
+                &format!(
+                    "FROM {image}\n\
+                     RUN echo added > /added && echo changed >> /etc/passwd && rm /suid-file\n\
+                     RUN rm -rf /var/opaque-dir && mkdir /var/opaque-dir && \
+                     echo fresh > /var/opaque-dir/new && chmod 600 /etc/group && \
+                     ln -s /added /symlink\n"
+                ),
+            )],
+        );
+        env.skiff_with_env(
+            &[("STORAGE_DRIVER", "vfs")],
+            &[],
+            &["build", "-t", "vfs-built", &dir],
+        )
+        .stdout();
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "vfs-built",
+                "sh",
+                "-c",
+                "cat /added; tail -n 1 /etc/passwd; test -e /suid-file || echo deleted; \
+                 ls /var/opaque-dir; stat -c %a /etc/group; readlink /symlink",
+            ])
+            .stdout();
+        assert_eq!(
+            out, "added\nchanged\ndeleted\nnew\n600\n/added\n",
+            "as root: {}",
+            env.as_root
+        );
+    }
+}
+
+#[test]
+fn vfs_changes_read_right_under_keep_id_and_nested_user_namespaces() {
+    let Some(env) = TestEnv::rootless("vfs-userns") else {
+        return;
+    };
+    let image = env.load_testbox();
+    for userns in ["keep-id", "auto"] {
+        let mut seen = Vec::new();
+        for driver in ["overlay", "vfs"] {
+            let name = format!("{userns}-{driver}");
+            let userns_flag = format!("--userns={userns}");
+            env.skiff(&[
+                "--storage-driver",
+                driver,
+                "run",
+                "--name",
+                &name,
+                &userns_flag,
+                image,
+                "sh",
+                "-c",
+                "echo new > /tmp/new",
+            ])
+            .stdout();
+            // The layers' owners, moved for the container, are no change.
+            assert_eq!(
+                env.skiff(&["diff", &name]).stdout(),
+                "C /tmp\nA /tmp/new\n",
+                "{name}"
+            );
+            let committed = format!("localhost/{name}");
+            env.skiff(&["commit", &name, &committed]).stdout();
+            seen.push(
+                env.skiff(&[
+                    "run",
+                    "--rm",
+                    &committed,
+                    "stat",
+                    "-c",
+                    "%n %u:%g %a",
+                    "/tmp/new",
+                    "/etc/group",
+                    "/owned-by-1000",
+                ])
+                .stdout(),
+            );
+            env.skiff(&["rm", &name]).stdout();
+        }
+        assert!(
+            seen[0].contains("/owned-by-1000 1000:1000 644"),
+            "{}",
+            seen[0]
+        );
+        assert_eq!(seen[1], seen[0], "--userns={userns}");
+    }
+}
