@@ -987,6 +987,21 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         exposed.extend(network::ports::parse_expose(key)?);
     }
     let port_bindings = network::ports::inspect_bindings(&record.spec.ports, &exposed);
+    // Both overlays keep the kernel's on-disk form, and Podman calls a FUSE overlay (its
+    // mount_program) "overlay" too; vfs has no upper directory to show.
+    let graph_driver = match record.spec.storage_driver {
+        runtime::StorageDriver::Vfs => serde_json::json!({"Name": "vfs", "Data": null}),
+        runtime::StorageDriver::Overlay | runtime::StorageDriver::FuseOverlay => {
+            serde_json::json!({
+                "Name": "overlay",
+                "Data": {
+                    "UpperDir": record.spec.upper_dir,
+                    "WorkDir": record.spec.work_dir,
+                    "MergedDir": record.spec.rootfs_dir,
+                },
+            })
+        }
+    };
     let config = serde_json::json!({
         "Hostname": record.spec.hostname,
         "User": process.user,
@@ -1059,21 +1074,14 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "PidFile": "",
         "Name": record.name,
         "RestartCount": state.restart_count,
-        "Driver": "overlay",
+        "Driver": graph_driver["Name"],
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "EffectiveCaps": caps,
         "BoundingCaps": caps,
         "ExecIDs": [],
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": {
-                "UpperDir": record.spec.upper_dir,
-                "WorkDir": record.spec.work_dir,
-                "MergedDir": record.spec.rootfs_dir,
-            },
-        },
+        "GraphDriver": graph_driver,
         "Mounts": crate::volume::inspect_mounts(&record),
         "Dependencies": [],
         "NetworkSettings": {

@@ -322,6 +322,16 @@ fn vfs_copies_the_merged_layers_once_and_keeps_changes() {
         let upper = env.store_root().join("containers");
         let id = env.skiff(&["inspect", "--format", "{{.Id}}", "v"]).stdout();
         assert!(upper.join(id.trim()).join("vfs/count").exists());
+        // As Podman's vfs driver names itself.
+        let driver = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{.Driver}} {{.GraphDriver.Name}}",
+                "v",
+            ])
+            .stdout();
+        assert_eq!(driver, "vfs vfs\n");
         let exported = env.skiff(&["export", "v"]).output();
         assert!(exported.status.success());
         env.skiff(&["rm", "v"]).stdout();
