@@ -569,3 +569,26 @@ fn vfs_changes_read_right_under_keep_id_and_nested_user_namespaces() {
         assert_eq!(seen[1], seen[0], "--userns={userns}");
     }
 }
+
+#[test]
+fn overlay_falls_back_to_the_fuse_union_where_the_kernel_refused_it() {
+    let Some(env) = TestEnv::rootless("overlay-fallback") else {
+        return;
+    };
+    let image = env.load_testbox();
+    // What the probe remembers for this boot when the kernel refuses an overlay in the user
+    // namespace (a kernel before 5.11, a store on a file system overlayfs cannot use).
+    let remembered = env.path("run/skiff/kernel-overlay");
+    std::fs::write(&remembered, "no\n").unwrap();
+    env.give(&remembered);
+    let unforced = |args: &[&str]| env.skiff_with_env(&[], &["STORAGE_DRIVER"], args).stdout();
+    assert_eq!(
+        unforced(&["info", "--format", "{{.Store.GraphDriverName}}"]),
+        "fuse-overlay\n"
+    );
+    let root = unforced(&["run", "--rm", image, "grep", " / ", "/proc/mounts"]);
+    assert!(
+        root.starts_with("skiff-overlay / fuse.skiff-overlay"),
+        "{root}"
+    );
+}
