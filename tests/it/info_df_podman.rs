@@ -35,6 +35,7 @@ const INFO_TEMPLATES: &[&str] = &[
     "{{.Host.Kernel}}|{{.Host.Hostname}}|{{.Host.CPUs}}|{{.Host.MemTotal}}|{{.Host.SwapTotal}}|{{.Host.CgroupsVersion}}|{{.Host.CgroupManager}}|{{.Host.Distribution.Distribution}}|{{.Host.Distribution.Version}}|{{.Host.Distribution.Codename}}",
     "{{.Host.Security.DefaultCapabilities}}|{{.Host.Security.SELinuxEnabled}}|{{.Host.Security.AppArmorEnabled}}|{{.Host.Security.SECCOMPEnabled}}|{{.Host.ServiceIsRemote}}|{{.Host.LogDriver}}",
     "{{.Host.Slirp4NetNS.Executable}}|{{.Host.Slirp4NetNS.Version}}|{{.Store.GraphRootAllocated}}|{{.Store.GraphOptions}}|{{.Version.OsArch}}|{{.Version.Os}}|{{.Version.Built}}|{{.Plugins.Volume}}",
+    "{{.Plugins.Authorization}}|{{json .Plugins.Authorization}}|{{(index .Registries \"localhost:5000\").Mirrors}}|{{range (index .Registries \"example.com/foo\").Mirrors}}{{.Location}} {{.Insecure}}{{end}}|{{.Registries.nope}}",
     "{{if .Host.Security.Rootless}}rootless{{end}} {{len .Host.IDMappings.UIDMap}} {{range $k, $v := .Registries}}{{$k}} {{end}}",
 ];
 

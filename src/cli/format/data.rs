@@ -3,7 +3,7 @@
 //! and whether it stands for a Go struct, whose missing fields are errors, or a Go map, whose
 //! missing keys print `<no value>`. Conversion only: nothing here renders or prints.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::anyhow;
@@ -42,12 +42,13 @@ impl Data {
 }
 
 /// How a Go struct's fields are named where its JSON encoding names them otherwise (as
-/// `podman info`'s `define.Info`: `host`/`Host`, `idMappings`/`IDMappings`).
+/// `podman info`'s `define.Info`: `host`/`Host`, `idMappings`/`IDMappings`), whose null fields
+/// are nil slices.
 pub struct GoStruct<'a> {
     /// The Go name of a field from its JSON key.
     pub field_name: fn(&str) -> String,
     /// JSON keys whose values are Go maps: their keys are not renamed and a missing one
-    /// prints `<no value>`.
+    /// prints `<no value>`; the objects they hold are structs again.
     pub maps: &'a [&'a str],
 }
 
@@ -70,6 +71,9 @@ pub(super) struct Shape {
 #[derive(Default)]
 pub(super) struct KeyOrder {
     shapes: HashMap<usize, Shape>,
+    /// Empty lists that stand for a struct's null field: Go's nil slice, which a template
+    /// prints as `[]` and `json` encodes as `null`.
+    nil_lists: HashSet<usize>,
 }
 
 type MapArc = Arc<BTreeMap<Arc<str>, Value>>;
@@ -109,10 +113,23 @@ impl KeyOrder {
                             Arc::from((names.field_name)(k).as_str()),
                             !names.maps.contains(&k.as_str()),
                         ),
-                        _ => (Arc::clone(&json_key), false),
+                        // The values of the Go maps in `podman info` (the registries by
+                        // prefix) are structs again.
+                        Some(_) => (Arc::clone(&json_key), true),
+                        None => (Arc::clone(&json_key), false),
                     };
                     keys.push((Arc::clone(&key), json_key));
-                    map.insert(key, self.convert(x, names, inner_struct));
+                    let value = match x {
+                        // The null fields of the structs behind `podman info` are all slices.
+                        serde_json::Value::Null if names.is_some() && is_struct => {
+                            let nil: Arc<[Value]> = Arc::from(Vec::new());
+                            self.nil_lists
+                                .insert(Arc::as_ptr(&nil) as *const u8 as usize);
+                            Value::List(nil)
+                        }
+                        _ => self.convert(x, names, inner_struct),
+                    };
+                    map.insert(key, value);
                 }
                 let map = Arc::new(map);
                 self.shapes
@@ -137,6 +154,13 @@ impl KeyOrder {
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::String(s) => serde_json::Value::String(s.to_string()),
+            Value::List(l)
+                if self
+                    .nil_lists
+                    .contains(&(Arc::as_ptr(l) as *const u8 as usize)) =>
+            {
+                serde_json::Value::Null
+            }
             Value::List(l) => serde_json::Value::Array(
                 l.iter()
                     .map(|x| self.to_json(x))

@@ -394,13 +394,14 @@ fn go_times_for_templates() {
 #[test]
 fn a_go_struct_reads_go_names_and_prints_json_names() {
     let info = json!({
-        "host": {"os": "linux", "idMappings": {"uidmap": [{"container_id": 0, "host_id": 1000}]}},
+        "host": {"os": "linux", "idMappings": {"uidmap": [{"container_id": 0, "host_id": 1000}], "gidmap": null}},
         "registries": {"search": ["docker.io"]},
     });
     let capital = |key: &str| match key {
         "os" => "OS".to_string(),
         "idMappings" => "IDMappings".to_string(),
         "uidmap" => "UIDMap".to_string(),
+        "gidmap" => "GIDMap".to_string(),
         "container_id" => "ContainerID".to_string(),
         "host_id" => "HostID".to_string(),
         other => other[..1].to_uppercase() + &other[1..],
@@ -416,7 +417,12 @@ fn a_go_struct_reads_go_names_and_prints_json_names() {
     );
     assert_eq!(
         render("{{json .Host.IDMappings}}").unwrap(),
-        "{\"uidmap\":[{\"container_id\":0,\"host_id\":1000}]}\n"
+        "{\"uidmap\":[{\"container_id\":0,\"host_id\":1000}],\"gidmap\":null}\n"
+    );
+    // A null field is a nil slice: [] in a template, null in JSON.
+    assert_eq!(
+        render("{{.Host.IDMappings.GIDMap}} {{len .Host.IDMappings.GIDMap}} {{json .Host.IDMappings.GIDMap}}").unwrap(),
+        "[] 0 null\n"
     );
     // A Go map's missing key prints <no value>; a struct's missing field is an error, nested
     // or not.
