@@ -12,7 +12,7 @@
 //! to stdout or stderr itself, and never panics on user input: a bad template
 //! is an `Err` with a one-line message.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -21,7 +21,10 @@ use gotmpl::parse::{Expr, ListNode, Node, PipeNode};
 use gotmpl::{Template, Value};
 
 pub use super::yaml::render_yaml;
+mod data;
 mod funcs;
+pub use data::GoStruct;
+use data::{Data, KeyOrder};
 use funcs::with_podman_funcs;
 
 /// How a command should print its items, from its `--format` value.
@@ -90,8 +93,25 @@ fn is_go_space(c: char) -> bool {
 /// as Podman's `report.EnforceRange` does. No tab alignment is applied
 /// (Podman only aligns `table` templates).
 pub fn render_each(template: &str, items: &[serde_json::Value]) -> anyhow::Result<String> {
+    run_each(template, &Data::new(items))
+}
+
+/// [`render_each`] for one Go struct encoded with JSON names other than its field names
+/// (`podman info`): templates read the Go names, `{{json .X}}` prints the JSON names, and a
+/// field the struct or a nested struct lacks is an error, as in Go.
+pub fn render_struct(
+    template: &str,
+    item: &serde_json::Value,
+    names: &GoStruct<'_>,
+) -> anyhow::Result<String> {
+    run_each(
+        template,
+        &Data::new_struct(std::slice::from_ref(item), names),
+    )
+}
+
+fn run_each(template: &str, data: &Data) -> anyhow::Result<String> {
     let text = normalize(template, false);
-    let data = Data::new(items);
     let compiled = Compiled::new(template, &text, &data.order)?;
     let mut out = String::new();
     if ranges_over_dot(&text) {
@@ -100,7 +120,7 @@ pub fn render_each(template: &str, items: &[serde_json::Value]) -> anyhow::Resul
         return Ok(out);
     }
     for item in &data.items {
-        compiled.check_fields(item)?;
+        compiled.check_fields(item, &data.order)?;
         compiled.execute(item, &mut out)?;
     }
     Ok(out)
@@ -130,7 +150,12 @@ pub fn column_table(rows: &[serde_json::Value], columns: &[(&str, &str)]) -> Str
         .map(|row| {
             columns
                 .iter()
-                .map(|(field, _)| row[*field].as_str().unwrap_or_default().to_string())
+                .map(|(field, _)| match &row[*field] {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Null => String::new(),
+                    // Numbers and booleans print as Go prints them (`1`, `true`).
+                    other => other.to_string(),
+                })
                 .collect()
         })
         .collect();
@@ -311,7 +336,7 @@ pub fn render_table_template_with(
         compiled.execute(&headers, &mut out)?;
     }
     for item in &data.items {
-        compiled.check_fields(item)?;
+        compiled.check_fields(item, &data.order)?;
         compiled.execute(item, &mut out)?;
     }
     Ok(align_tabs(&out))
@@ -473,123 +498,6 @@ fn has_end_action(text: &str) -> bool {
     false
 }
 
-/// The items converted for the template engine, plus the key order of every
-/// object in them (see [`KeyOrder`]).
-struct Data {
-    items: Vec<Value>,
-    order: Arc<KeyOrder>,
-}
-
-impl Data {
-    fn new(items: &[serde_json::Value]) -> Self {
-        let mut order = KeyOrder::default();
-        let items = items.iter().map(|v| order.convert(v)).collect();
-        Data {
-            items,
-            order: Arc::new(order),
-        }
-    }
-}
-
-/// The engine keeps objects in sorted maps, which is right for printing a
-/// map (`map[a:1 b:2]`, as Go sorts map keys) but loses the field order that
-/// `{{json .Config}}` must keep (Go encodes a struct in declaration order).
-/// Each converted object is remembered by the address of its shared map, so
-/// the `json` function can restore the order of any object from the input,
-/// however the template reached it. The converted items outlive every
-/// template run, so an address cannot be reused while it is looked up.
-#[derive(Default)]
-struct KeyOrder {
-    keys: HashMap<usize, Vec<Arc<str>>>,
-}
-
-type MapArc = Arc<BTreeMap<Arc<str>, Value>>;
-
-fn map_addr(m: &MapArc) -> usize {
-    Arc::as_ptr(m) as usize
-}
-
-impl KeyOrder {
-    /// serde_json → engine value. Numbers that are whole become integers so
-    /// they print as Go prints an int (`1000000`, never `1e+06` or `1.0`).
-    fn convert(&mut self, v: &serde_json::Value) -> Value {
-        match v {
-            serde_json::Value::Null => Value::Nil,
-            serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => convert_number(n),
-            serde_json::Value::String(s) => Value::String(Arc::from(s.as_str())),
-            serde_json::Value::Array(a) => {
-                Value::List(a.iter().map(|x| self.convert(x)).collect::<Vec<_>>().into())
-            }
-            serde_json::Value::Object(o) => {
-                let mut map = BTreeMap::new();
-                let mut keys = Vec::with_capacity(o.len());
-                for (k, x) in o {
-                    let key: Arc<str> = Arc::from(k.as_str());
-                    keys.push(Arc::clone(&key));
-                    map.insert(key, self.convert(x));
-                }
-                let map = Arc::new(map);
-                self.keys.insert(map_addr(&map), keys);
-                Value::Map(map)
-            }
-        }
-    }
-
-    /// Engine value → serde_json, restoring recorded key order.
-    fn to_json(&self, v: &Value) -> anyhow::Result<serde_json::Value> {
-        Ok(match v {
-            Value::Nil => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(n) => serde_json::Value::from(*n),
-            Value::Uint(n) => serde_json::Value::from(*n),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            Value::String(s) => serde_json::Value::String(s.to_string()),
-            Value::List(l) => serde_json::Value::Array(
-                l.iter()
-                    .map(|x| self.to_json(x))
-                    .collect::<anyhow::Result<_>>()?,
-            ),
-            Value::Map(m) => {
-                let mut obj = serde_json::Map::new();
-                match self.keys.get(&map_addr(m)) {
-                    Some(keys) => {
-                        for k in keys {
-                            if let Some(x) = m.get(k) {
-                                obj.insert(k.to_string(), self.to_json(x)?);
-                            }
-                        }
-                    }
-                    None => {
-                        for (k, x) in m.iter() {
-                            obj.insert(k.to_string(), self.to_json(x)?);
-                        }
-                    }
-                }
-                serde_json::Value::Object(obj)
-            }
-            other => return Err(anyhow!("json: unsupported type {}", other.type_name())),
-        })
-    }
-}
-
-fn convert_number(n: &serde_json::Number) -> Value {
-    if let Some(i) = n.as_i64() {
-        return Value::Int(i);
-    }
-    if let Some(u) = n.as_u64() {
-        return Value::Uint(u);
-    }
-    match n.as_f64() {
-        // Whole floats in i64 range print as integers, as Go prints the int
-        // fields these numbers came from.
-        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Value::Int(f as i64),
-        Some(f) => Value::Float(f),
-        None => Value::Nil,
-    }
-}
-
 /// A parsed template with Podman's functions, ready to run.
 struct Compiled {
     tmpl: Template,
@@ -597,9 +505,9 @@ struct Compiled {
     label: String,
     /// The normalized text that was parsed, for error positions.
     text: String,
-    /// Fields read from the item itself (`.Foo`, `$.Foo`), with their byte
-    /// offsets, checked before each run.
-    top_fields: Vec<(String, usize)>,
+    /// Field chains read from the item itself (`.Foo.Bar`, `$.Foo`), with
+    /// their byte offsets, checked before each run.
+    top_fields: Vec<(Vec<String>, usize)>,
 }
 
 /// The name the engine reports in errors; the user's template is quoted in
@@ -633,21 +541,29 @@ impl Compiled {
     /// Go errors on a field a struct does not have (`can't evaluate field
     /// Foo in type images.imageReporter`); the engine sees our items as maps
     /// and would print `<no value>`. Check the item's own fields up front so
-    /// a typo fails as it does in Podman.
-    fn check_fields(&self, item: &Value) -> anyhow::Result<()> {
-        let Value::Map(map) = item else {
-            return Ok(());
-        };
-        for (name, offset) in &self.top_fields {
-            if !map.contains_key(name.as_str()) {
-                let (line, col) = line_col(&self.text, *offset);
-                let mut known: Vec<&str> = map.keys().map(|k| &**k).collect();
-                known.sort_unstable();
-                return Err(anyhow!(
-                    "template {}:{line}:{col}: can't evaluate field {name}: no such field (fields are {})",
-                    self.label,
-                    known.join(", ")
-                ));
+    /// a typo fails as it does in Podman, and the fields of nested objects
+    /// known to be structs too (`.Host.Os` where the struct has `OS`).
+    fn check_fields(&self, item: &Value, order: &KeyOrder) -> anyhow::Result<()> {
+        for (chain, offset) in &self.top_fields {
+            let mut current = item;
+            for (depth, name) in chain.iter().enumerate() {
+                let Value::Map(map) = current else {
+                    break;
+                };
+                if depth > 0 && !order.is_struct(map) {
+                    break;
+                }
+                let Some(next) = map.get(name.as_str()) else {
+                    let (line, col) = line_col(&self.text, *offset);
+                    let mut known: Vec<&str> = map.keys().map(|k| &**k).collect();
+                    known.sort_unstable();
+                    return Err(anyhow!(
+                        "template {}:{line}:{col}: can't evaluate field {name}: no such field (fields are {})",
+                        self.label,
+                        known.join(", ")
+                    ));
+                };
+                current = next;
             }
         }
         Ok(())
@@ -676,7 +592,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Fields read from the top-level dot. Inside `range` and `with` bodies dot
 /// is something else, so only `$.Foo` counts there.
-fn collect_list(list: &ListNode, dot_is_item: bool, out: &mut Vec<(String, usize)>) {
+fn collect_list(list: &ListNode, dot_is_item: bool, out: &mut Vec<(Vec<String>, usize)>) {
     for node in &list.nodes {
         match node {
             Node::Action(a) => collect_pipe(&a.pipe, dot_is_item, out),
@@ -700,7 +616,7 @@ fn collect_list(list: &ListNode, dot_is_item: bool, out: &mut Vec<(String, usize
     }
 }
 
-fn collect_pipe(pipe: &PipeNode, dot_is_item: bool, out: &mut Vec<(String, usize)>) {
+fn collect_pipe(pipe: &PipeNode, dot_is_item: bool, out: &mut Vec<(Vec<String>, usize)>) {
     for cmd in &pipe.commands {
         for arg in &cmd.args {
             collect_expr(arg, dot_is_item, out);
@@ -708,17 +624,14 @@ fn collect_pipe(pipe: &PipeNode, dot_is_item: bool, out: &mut Vec<(String, usize
     }
 }
 
-fn collect_expr(expr: &Expr, dot_is_item: bool, out: &mut Vec<(String, usize)>) {
+fn collect_expr(expr: &Expr, dot_is_item: bool, out: &mut Vec<(Vec<String>, usize)>) {
+    let chain = |names: &[_]| names.iter().map(|n: &_| format!("{n}")).collect::<Vec<_>>();
     match expr {
-        Expr::Field(pos, names) if dot_is_item => {
-            if let Some(first) = names.first() {
-                out.push((first.to_string(), pos.offset));
-            }
+        Expr::Field(pos, names) if dot_is_item && !names.is_empty() => {
+            out.push((chain(names), pos.offset));
         }
-        Expr::Variable(pos, var, names) if var.as_str() == "$" => {
-            if let Some(first) = names.first() {
-                out.push((first.to_string(), pos.offset));
-            }
+        Expr::Variable(pos, var, names) if var.as_str() == "$" && !names.is_empty() => {
+            out.push((chain(names), pos.offset));
         }
         Expr::Pipe(_, p) => collect_pipe(p, dot_is_item, out),
         Expr::Chain(_, inner, _) => collect_expr(inner, dot_is_item, out),
@@ -741,8 +654,8 @@ fn header_map(
             .map_or_else(|| header_from_field(name), |(_, h)| h.to_uppercase());
         map.insert(Arc::from(name), Value::String(Arc::from(header.as_str())));
     };
-    for (name, _) in &compiled.top_fields {
-        add(name);
+    for (chain, _) in &compiled.top_fields {
+        add(&chain[0]);
     }
     for item in items {
         if let serde_json::Value::Object(o) = item {

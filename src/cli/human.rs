@@ -34,7 +34,18 @@ pub fn human_size_unspaced(bytes: u64) -> String {
     format!("{number}{unit}")
 }
 
+/// A size as go-units `HumanSize` prints it (`HumanSizeWithPrecision(size, 4)`): `2.139MB`,
+/// as `podman system df` prints its sizes.
+pub fn human_size_4(bytes: u64) -> String {
+    let (number, unit) = go_units_size_with(bytes, 4);
+    format!("{number}{unit}")
+}
+
 fn go_units_size(bytes: u64) -> (String, &'static str) {
+    go_units_size_with(bytes, 3)
+}
+
+fn go_units_size_with(bytes: u64, precision: usize) -> (String, &'static str) {
     // go-units works on float64, so do we: the division steps must round the
     // same way for the output to match.
     let mut size = bytes as f64;
@@ -43,7 +54,7 @@ fn go_units_size(bytes: u64) -> (String, &'static str) {
         size /= 1000.0;
         unit += 1;
     }
-    (format_go_g(size, 3), DECIMAL_UNITS[unit])
+    (format_go_g(size, precision), DECIMAL_UNITS[unit])
 }
 
 /// Go's `fmt.Sprintf("%.*g", prec, x)` for a finite, non-negative `x`.
@@ -264,6 +275,10 @@ mod tests {
         // podman ps -s prints the same numbers without the space.
         assert_eq!(human_size_unspaced(12), "12B");
         assert_eq!(human_size_unspaced(1_984_228), "1.98MB");
+        // podman system df: four significant digits.
+        assert_eq!(human_size_4(2_139_377), "2.139MB");
+        assert_eq!(human_size_4(0), "0B");
+        assert_eq!(human_size_4(12_345_678_901), "12.35GB");
     }
 
     #[test]

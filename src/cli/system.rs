@@ -60,14 +60,21 @@ pub struct SystemInfoArgs {
 
 impl SystemInfoArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        use super::format::{parse_format, render_each, render_json, render_yaml, OutputFormat};
+        use super::format::{parse_format, render_json_styled, render_struct, render_yaml};
+        use super::format::{GoStruct, JsonStyle, OutputFormat};
         let info = crate::system::info::info(ctx);
         let text = match self.format.as_deref().map(parse_format) {
-            None | Some(OutputFormat::Table) => render_yaml(&info),
-            Some(OutputFormat::Json) => render_json(&info)?,
-            Some(OutputFormat::Template { text, .. }) => {
-                render_each(&text, &[crate::system::info::with_go_field_names(&info)])?
-            }
+            // Podman prints its YAML with `fmt.Println`: a blank line ends it.
+            None | Some(OutputFormat::Table) => format!("{}\n", render_yaml(&info)),
+            Some(OutputFormat::Json) => render_json_styled(&info, JsonStyle::Indented("  "))?,
+            Some(OutputFormat::Template { text, .. }) => render_struct(
+                &text,
+                &info,
+                &GoStruct {
+                    field_name: crate::system::info::go_field_name,
+                    maps: crate::system::info::GO_MAPS,
+                },
+            )?,
         };
         print!("{text}");
         Ok(0)
@@ -90,9 +97,13 @@ pub struct SystemDfArgs {
 
 impl SystemDfArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        use super::human::human_size_unspaced as size;
+        use super::human::human_size_4 as size;
+        // As Podman, which checks after measuring.
         let usage = crate::system::df::disk_use(ctx)?;
-        if self.verbose && self.format.is_none() {
+        if self.verbose {
+            if self.format.is_some() {
+                anyhow::bail!("cannot combine --format and --verbose flags");
+            }
             print!("{}", df_verbose(&usage));
             return Ok(0);
         }
@@ -100,7 +111,11 @@ impl SystemDfArgs {
             .summary()
             .iter()
             .map(|u| {
-                let percent = (u.reclaimable * 100).checked_div(u.size).unwrap_or(0);
+                // Go's math.Round: halves away from zero.
+                let percent = match u.size {
+                    0 => 0,
+                    total => (u.reclaimable as f64 * 100.0 / total as f64).round() as u64,
+                };
                 serde_json::json!({
                     "Type": u.kind,
                     "Total": u.total,
@@ -128,16 +143,18 @@ impl SystemDfArgs {
     }
 }
 
-/// `podman system df -v`: a section per kind, each a table.
+/// `podman system df -v`: a section per kind, each a table; times without "ago" and the
+/// container's image as the first 12 digits of its ID, as Podman prints them.
 fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
     use super::format::render_table;
-    use super::human::human_size_unspaced as size;
+    use super::human::human_size_4 as size;
     let now = jiff::Timestamp::now();
     let since = |created: &str| {
         super::human::parse_timestamp(created)
-            .map(|t| super::human::human_duration_since(t, now))
+            .map(|t| super::human::human_duration_between(t, now))
             .unwrap_or_default()
     };
+    let short = |id: &str| id.chars().take(12).collect::<String>();
     let images: Vec<Vec<String>> = usage
         .images
         .iter()
@@ -145,11 +162,11 @@ fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
             vec![
                 i.repository.clone(),
                 i.tag.clone(),
-                i.id.chars().take(12).collect(),
+                short(&i.id),
                 since(&i.created),
                 size(i.size),
                 size(i.shared),
-                size(i.size - i.shared.min(i.size)),
+                size(i.unique),
                 i.containers.to_string(),
             ]
         })
@@ -159,8 +176,8 @@ fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
         .iter()
         .map(|c| {
             vec![
-                c.id.chars().take(12).collect(),
-                c.image.clone(),
+                short(&c.id),
+                short(&c.image_id),
                 c.command.clone(),
                 c.local_volumes.to_string(),
                 size(c.size),

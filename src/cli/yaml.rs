@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-/// YAML as `podman info` prints it (Go's yaml.v3 with two-space indentation): maps key by key
-/// in their order, lists as `- ` items at the map's indentation, multi-line strings as `|-`
+/// YAML as `podman info` prints it (sigs.k8s.io/yaml: the JSON re-encoded by Go's yaml.v2 with
+/// two-space indentation): maps with their keys sorted as yaml.v2 sorts them, lists as `- ` items at the map's indentation, multi-line strings as `|-`
 /// blocks, and strings quoted only where YAML would read them as something else.
 pub fn render_yaml(value: &Value) -> String {
     let mut out = String::new();
@@ -17,7 +17,9 @@ fn yaml_value(value: &Value, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     match value {
         Value::Object(map) => {
-            for (key, inner) in map {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| yaml_key_order(a.0, b.0));
+            for (key, inner) in entries {
                 out.push_str(&format!("{pad}{}:", scalar_text(key)));
                 nested(inner, indent, out);
             }
@@ -43,6 +45,43 @@ fn yaml_value(value: &Value, indent: usize, out: &mut String) {
             out.push('\n');
         }
     }
+}
+
+/// yaml.v2's order of map keys: character by character, letters by code point and before
+/// anything else, and runs of digits by their number (`a2` before `a10`).
+fn yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let number = |chars: &[char], from: usize| {
+        let digits: String = chars[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        (digits.parse::<u128>().unwrap_or(0), digits.len())
+    };
+    for i in 0..a.len().min(b.len()) {
+        if a[i] == b[i] {
+            continue;
+        }
+        let (a_letter, b_letter) = (a[i].is_alphabetic(), b[i].is_alphabetic());
+        if a_letter && b_letter {
+            return a[i].cmp(&b[i]);
+        }
+        if a_letter != b_letter {
+            return if b_letter {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        let (a_number, a_len) = number(&a, i);
+        let (b_number, b_len) = number(&b, i);
+        return a_number
+            .cmp(&b_number)
+            .then(a_len.cmp(&b_len))
+            .then(a[i].cmp(&b[i]));
+    }
+    a.len().cmp(&b.len())
 }
 
 /// What follows `key:` or `-`: a nested block on the next lines, or the scalar on this one.
@@ -119,7 +158,39 @@ mod tests {
         });
         assert_eq!(
             render_yaml(&value),
-            "host:\n  arch: amd64\n  idMappings:\n    gidmap: null\n    uidmap:\n    - container_id: 0\n      host_id: 1000\n      size: 1\n  version: \"12\"\n  empty: \"\"\n  note: 'a: b'\n  lines: |-\n    one\n    two\n  list:\n  - k8s-file\n  - none\n  opts: {}\n"
+            "host:\n  arch: amd64\n  empty: \"\"\n  idMappings:\n    gidmap: null\n    uidmap:\n    - container_id: 0\n      host_id: 1000\n      size: 1\n  lines: |-\n    one\n    two\n  list:\n  - k8s-file\n  - none\n  note: 'a: b'\n  opts: {}\n  version: \"12\"\n"
+        );
+    }
+
+    #[test]
+    fn keys_sort_as_yaml_v2_sorts_them() {
+        let mut keys = vec![
+            "cpus",
+            "cpuUtilization",
+            "APIVersion",
+            "Built",
+            "a10",
+            "a2",
+            "a_b",
+            "ab",
+            "search",
+            "localhost:5000",
+        ];
+        keys.sort_by(|a, b| yaml_key_order(a, b));
+        assert_eq!(
+            keys,
+            [
+                "APIVersion",
+                "Built",
+                "a_b",
+                "a2",
+                "a10",
+                "ab",
+                "cpuUtilization",
+                "cpus",
+                "localhost:5000",
+                "search"
+            ]
         );
     }
 }

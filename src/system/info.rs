@@ -8,17 +8,19 @@ use crate::context::Context;
 use crate::runtime::userns::IdRange;
 use crate::store::containers::Status;
 
+/// The info in Podman's JSON order: its Go structs' field order (the YAML default sorts keys).
 pub fn info(ctx: &Context) -> Value {
     json!({
         "host": host(ctx),
-        "plugins": {
-            "authorization": null,
-            "log": ["k8s-file"],
-            "network": ["bridge"],
-            "volume": ["local"],
-        },
-        "registries": registries(),
         "store": store(ctx),
+        "registries": registries(),
+        "plugins": {
+            "volume": ["local"],
+            "network": ["bridge"],
+            "log": ["k8s-file", "json-file", "none"],
+            // As Podman: there is no daemon to authorize requests to.
+            "authorization": null,
+        },
         "version": version(),
     })
 }
@@ -58,33 +60,51 @@ fn host(ctx: &Context) -> Value {
         .map(|c| c.to_string())
         .collect();
     let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let skiff_version = format!("skiff version {}", env!("CARGO_PKG_VERSION"));
     json!({
         "arch": crate::image::config::host_architecture(),
+        // skiff builds images itself: there is no Buildah library to name.
+        "buildahVersion": "",
         "cgroupManager": "cgroupfs",
         "cgroupVersion": if cgroup_v2 { "v2" } else { "v1" },
+        "cgroupControllers": cgroup_controllers(cgroup_v2, rootless),
+        // conmon's part, watching the container and keeping its exit code, is played by
+        // skiff itself (the supervisor of a detached container).
+        "conmon": {"package": "", "path": exe, "version": skiff_version},
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpuUtilization": cpu_utilization(&std::fs::read_to_string("/proc/stat").unwrap_or_default()),
+        // The store's records are JSON files, not a database.
+        "databaseBackend": "json",
         "distribution": distribution(),
-        "eventLogger": "none",
+        "eventLogger": "file",
         "hostname": nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
         "idMappings": {
             "gidmap": ids(ctx.id_mapping.as_ref().map(|m| &m.gids)),
             "uidmap": ids(ctx.id_mapping.as_ref().map(|m| &m.uids)),
         },
         "kernel": text(nix::sys::utsname::UtsName::release),
-        "linkmode": "static",
         "logDriver": "k8s-file",
         "memFree": mem("MemAvailable"),
         "memTotal": mem("MemTotal"),
         "networkBackend": "skiff",
+        "networkBackendInfo": {
+            "backend": "skiff",
+            "version": skiff_version,
+            "path": exe,
+            "dns": {},
+        },
         "ociRuntime": {
             "name": "skiff",
             "package": "",
-            "path": std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-            "version": format!("skiff version {}", env!("CARGO_PKG_VERSION")),
+            "path": exe,
+            "version": skiff_version,
         },
         "os": "linux",
-        "pasta": helper(&pasta, "--version"),
         "rootlessNetworkCmd": if pasta.is_some() { "pasta" } else { "slirp4netns" },
+        "serviceIsRemote": false,
         "security": {
             "apparmorEnabled": std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|t| t.trim() == "Y"),
             "capabilities": capabilities.join(","),
@@ -93,11 +113,63 @@ fn host(ctx: &Context) -> Value {
             "seccompProfilePath": "",
             "selinuxEnabled": std::path::Path::new("/sys/fs/selinux/enforce").exists(),
         },
-        "serviceIsRemote": false,
         "slirp4netns": helper(&slirp, "--version"),
+        "pasta": helper(&pasta, "--version"),
         "swapFree": mem("SwapFree"),
         "swapTotal": mem("SwapTotal"),
         "uptime": uptime(),
+        // Podman's CPU variant (v8 on arm64): skiff pulls by architecture alone.
+        "variant": "",
+        "linkmode": "static",
+    })
+}
+
+/// The cgroup controllers containers can use: none on cgroup v1 (as Podman reports it), else
+/// those enabled in the root cgroup, or for a rootless user in the cgroup it runs in.
+fn cgroup_controllers(cgroup_v2: bool, rootless: bool) -> Vec<String> {
+    if !cgroup_v2 {
+        return Vec::new();
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+        .filter(|_| rootless)
+        .unwrap_or_else(|| "/".into());
+    let path = std::path::Path::new("/sys/fs/cgroup")
+        .join(own.trim_start_matches('/'))
+        .join("cgroup.controllers");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The shares of user, system and idle time since boot, from the first line of `/proc/stat`,
+/// in percent with two decimals, as Podman reports them (the three add up to 100).
+fn cpu_utilization(stat: &str) -> Value {
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let field = |i: usize| fields.get(i).copied().unwrap_or(0.0);
+    let (user, system, idle) = (field(0), field(2), field(3));
+    let total = user + system + idle;
+    let percent = |part: f64| match total > 0.0 {
+        true => (part / total * 10000.0).round() / 100.0,
+        false => 0.0,
+    };
+    json!({
+        "userPercent": percent(user),
+        "systemPercent": percent(system),
+        "idlePercent": percent(idle),
     })
 }
 
@@ -118,11 +190,17 @@ fn distribution() -> Value {
             .map(|v| v.trim_matches('"').to_string())
             .unwrap_or_default()
     };
-    json!({
-        "codename": field("VERSION_CODENAME"),
-        "distribution": field("ID"),
-        "version": field("VERSION_ID"),
-    })
+    // Podman leaves out the variant and the code name when the file has none.
+    let mut info = serde_json::Map::new();
+    info.insert("distribution".into(), field("ID").into());
+    if !field("VARIANT_ID").is_empty() {
+        info.insert("variant".into(), field("VARIANT_ID").into());
+    }
+    info.insert("version".into(), field("VERSION_ID").into());
+    if !field("VERSION_CODENAME").is_empty() {
+        info.insert("codename".into(), field("VERSION_CODENAME").into());
+    }
+    Value::Object(info)
 }
 
 /// As Podman prints it: `18h 54m 14.00s (Approximately 0.75 days)`.
@@ -158,13 +236,40 @@ fn program_version(program: &std::path::Path, flag: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Podman's registries map: `search` with the unqualified-search registries, and each
+/// `[[registry]]` under its prefix with the fields of its Go struct (which has no JSON names),
+/// keys sorted as Go encodes a map.
 fn registries() -> Value {
-    match crate::registry::config::RegistriesConf::load() {
-        Ok(conf) if !conf.unqualified_search_registries.is_empty() => {
-            json!({"search": conf.unqualified_search_registries})
-        }
-        _ => json!({}),
+    let Ok(conf) = crate::registry::config::RegistriesConf::load() else {
+        return json!({});
+    };
+    let mut map = std::collections::BTreeMap::new();
+    if !conf.unqualified_search_registries.is_empty() {
+        map.insert(
+            "search".to_string(),
+            json!(conf.unqualified_search_registries),
+        );
     }
+    for entry in &conf.registries {
+        let mirrors: Vec<Value> = entry
+            .mirrors
+            .iter()
+            .map(|m| json!({"Location": m.location, "Insecure": m.insecure, "PullFromMirror": ""}))
+            .collect();
+        map.insert(
+            entry.prefix.clone(),
+            json!({
+                "Prefix": entry.prefix,
+                "Location": entry.location,
+                "Insecure": entry.insecure,
+                "PullFromMirror": "",
+                "Mirrors": if mirrors.is_empty() { Value::Null } else { Value::Array(mirrors) },
+                "Blocked": entry.blocked,
+                "MirrorByDigestOnly": false,
+            }),
+        );
+    }
+    Value::Object(map.into_iter().collect())
 }
 
 fn store(ctx: &Context) -> Value {
@@ -206,10 +311,13 @@ fn store(ctx: &Context) -> Value {
         "graphRoot": root.display().to_string(),
         "graphRootAllocated": allocated,
         "graphRootUsed": used,
+        "graphStatus": {},
         "imageCopyTmpDir": ctx.store.tmp_dir().display().to_string(),
         "imageStore": {"number": images},
         "runRoot": ctx.store.runroot().display().to_string(),
         "volumePath": ctx.store.volumes_dir().display().to_string(),
+        // Containers' records always outlive a reboot.
+        "transientStore": false,
     })
 }
 
@@ -217,45 +325,25 @@ fn version() -> Value {
     let arch = crate::image::config::host_architecture();
     json!({
         "APIVersion": env!("CARGO_PKG_VERSION"),
-        "Built": 0,
-        "BuiltTime": "",
-        "GitCommit": "",
-        "GoVersion": "",
-        "Os": "linux",
-        "OsArch": format!("linux/{arch}"),
         "Version": env!("CARGO_PKG_VERSION"),
+        "GoVersion": "",
+        "GitCommit": "",
+        // Podman prints its build time (0: not recorded) in Go's ANSIC layout.
+        "BuiltTime": "Thu Jan  1 00:00:00 1970",
+        "Built": 0,
+        "OsArch": format!("linux/{arch}"),
+        "Os": "linux",
     })
 }
 
-/// The info with the names Podman's Go structs give its fields, which `--format` templates use
-/// (`{{.Host.Arch}}`, `{{.Store.GraphRoot}}`, `{{.Host.IDMappings.UIDMap}}`): the JSON key with
-/// a capital, or the struct's own name where it differs. The registries section is a map in
-/// Podman, whose keys stay as they are.
-pub fn with_go_field_names(value: &Value) -> Value {
-    rename(value, true)
-}
+/// The keys whose values are Go maps in Podman's info (the registries by prefix, the storage
+/// driver's options and status): templates read their keys as they are.
+pub const GO_MAPS: &[&str] = &["registries", "graphOptions", "graphStatus"];
 
-fn rename(value: &Value, rename_keys: bool) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, inner)| {
-                    let nested_rename = rename_keys && key != "registries";
-                    let name = if rename_keys {
-                        go_name(key)
-                    } else {
-                        key.clone()
-                    };
-                    (name, rename(inner, nested_rename))
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(|i| rename(i, rename_keys)).collect()),
-        other => other.clone(),
-    }
-}
-
-fn go_name(key: &str) -> String {
+/// The name Podman's Go structs give the field a JSON key encodes, which `--format` templates
+/// use (`{{.Host.Arch}}`, `{{.Host.IDMappings.UIDMap}}`): the key with a capital, or the
+/// struct's own name where it differs.
+pub fn go_field_name(key: &str) -> String {
     let special = match key {
         "os" => "OS",
         "idMappings" => "IDMappings",
@@ -266,6 +354,8 @@ fn go_name(key: &str) -> String {
         "cgroupVersion" => "CgroupsVersion",
         "ociRuntime" => "OCIRuntime",
         "cpus" => "CPUs",
+        "cpuUtilization" => "CPUUtilization",
+        "dns" => "DNS",
         "apparmorEnabled" => "AppArmorEnabled",
         "capabilities" => "DefaultCapabilities",
         "seccompEnabled" => "SECCOMPEnabled",
@@ -289,18 +379,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn templates_see_podmans_go_field_names() {
-        let info = json!({
-            "host": {"arch": "amd64", "os": "linux", "idMappings": {"uidmap": [{"container_id": 0, "host_id": 1000, "size": 1}]}},
-            "registries": {"search": ["docker.io"]},
-            "store": {"graphRoot": "/x", "imageStore": {"number": 2}},
-        });
-        let go = with_go_field_names(&info);
-        assert_eq!(go["Host"]["Arch"], "amd64");
-        assert_eq!(go["Host"]["OS"], "linux");
-        assert_eq!(go["Host"]["IDMappings"]["UIDMap"][0]["HostID"], 1000);
-        assert_eq!(go["Registries"]["search"][0], "docker.io");
-        assert_eq!(go["Store"]["ImageStore"]["Number"], 2);
+    fn fields_have_podmans_go_names() {
+        for (key, go) in [
+            ("arch", "Arch"),
+            ("os", "OS"),
+            ("idMappings", "IDMappings"),
+            ("uidmap", "UIDMap"),
+            ("host_id", "HostID"),
+            ("cgroupVersion", "CgroupsVersion"),
+            ("cpuUtilization", "CPUUtilization"),
+            ("capabilities", "DefaultCapabilities"),
+            ("APIVersion", "APIVersion"),
+        ] {
+            assert_eq!(go_field_name(key), go, "{key}");
+        }
+    }
+
+    #[test]
+    fn cpu_shares_are_of_user_system_and_idle_time() {
+        let stat = "cpu  300 50 100 600 7 0 2 0 0 0\ncpu0 1 2 3 4\n";
+        let usage = cpu_utilization(stat);
+        assert_eq!(usage["userPercent"], 30.0);
+        assert_eq!(usage["systemPercent"], 10.0);
+        assert_eq!(usage["idlePercent"], 60.0);
+        assert_eq!(cpu_utilization("")["idlePercent"], 0.0);
     }
 
     #[test]

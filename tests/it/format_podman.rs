@@ -9,110 +9,8 @@
 //! templates avoid those fields: `{{json .}}` (4.x prints the `--format json` list), ps `.State`
 //! and `.Restarts`, history `.CreatedAt`, and the image JSON's key order.
 
-use std::ffi::OsString;
-use std::process::Command;
-
-use crate::common::{is_root, TestEnv, TEST_USER};
-
-/// Podman in the test's own directories, as the test user.
-struct Podman<'a> {
-    env: &'a TestEnv,
-}
-
-impl Podman<'_> {
-    fn dirs(&self) -> [(&'static str, OsString); 4] {
-        [
-            ("HOME", self.env.path("podman/home").into()),
-            ("XDG_DATA_HOME", self.env.path("podman/data").into()),
-            ("XDG_CONFIG_HOME", self.env.path("podman/config").into()),
-            ("XDG_RUNTIME_DIR", self.env.path("podman/run").into()),
-        ]
-    }
-
-    fn setup(env: &TestEnv) -> Podman<'_> {
-        for sub in ["home", "data", "config/containers", "run"] {
-            std::fs::create_dir_all(env.path(&format!("podman/{sub}"))).unwrap();
-        }
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(
-            env.path("podman/run"),
-            std::fs::Permissions::from_mode(0o700),
-        )
-        .unwrap();
-        // No systemd for the test user: cgroupfs, runc and a file for events.
-        std::fs::write(
-            env.path("podman/config/containers/containers.conf"),
-            "[engine]\ncgroup_manager = \"cgroupfs\"\nruntime = \"runc\"\nevents_logger = \"file\"\n",
-        )
-        .unwrap();
-        env.give(&env.path("podman"));
-        Podman { env }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", TEST_USER, "--", "env", "-i"]);
-            for (k, v) in self.dirs() {
-                let mut kv = OsString::from(format!("{k}="));
-                kv.push(v);
-                c.arg(kv);
-            }
-            c.arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
-            c.arg("podman");
-            c
-        } else {
-            let mut c = Command::new("podman");
-            c.envs(self.dirs());
-            c
-        };
-        command.args(args);
-        command
-    }
-
-    fn stdout(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "podman {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Podman<'_> {
-    fn drop(&mut self) {
-        let _ = self.command(&["system", "reset", "-f"]).output();
-        // The rootless pause process outlives `system reset`.
-        let pid_file = self.env.path("podman/run/libpod/tmp/pause.pid");
-        if let Some(pid) = std::fs::read_to_string(pid_file)
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        // Files of subordinate ids in Podman's store: root removes them with the test's
-        // directory; a non-root user needs Podman's user namespace.
-        if !is_root() {
-            let _ = self
-                .command(&["unshare", "rm", "-rf"])
-                .arg(self.env.path("podman/data"))
-                .output();
-        }
-    }
-}
-
-fn podman_installed() -> bool {
-    Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use crate::common::podman::{podman_missing, Podman};
+use crate::common::TestEnv;
 
 /// Every Podman template function, `table`, `range`, `if`, `len`, `index` and `json`, on
 /// fields that must agree, for each listing and inspect command.
@@ -158,12 +56,7 @@ fn blank(value: &mut serde_json::Value, keys: &[&str]) {
 
 #[test]
 fn templates_print_what_podman_prints() {
-    if !podman_installed() {
-        assert!(
-            !is_root(),
-            "podman is missing: scripts/setup-host.sh installs it"
-        );
-        eprintln!("skipped: templates_print_what_podman_prints: podman is not installed");
+    if podman_missing("templates_print_what_podman_prints") {
         return;
     }
     let Some(env) = TestEnv::rootless("format-podman") else {

@@ -17,6 +17,7 @@ mod docs;
 mod events;
 mod format_podman;
 mod image;
+mod info_df_podman;
 mod lifecycle;
 mod network;
 mod packaging;

@@ -390,3 +390,45 @@ fn go_times_for_templates() {
     // Only the named paths change.
     assert_eq!(view["Name"], "2024-01-02T03:04:05Z");
 }
+
+#[test]
+fn a_go_struct_reads_go_names_and_prints_json_names() {
+    let info = json!({
+        "host": {"os": "linux", "idMappings": {"uidmap": [{"container_id": 0, "host_id": 1000}], "gidmap": null}},
+        "registries": {"search": ["docker.io"]},
+    });
+    let capital = |key: &str| match key {
+        "os" => "OS".to_string(),
+        "idMappings" => "IDMappings".to_string(),
+        "uidmap" => "UIDMap".to_string(),
+        "gidmap" => "GIDMap".to_string(),
+        "container_id" => "ContainerID".to_string(),
+        "host_id" => "HostID".to_string(),
+        other => other[..1].to_uppercase() + &other[1..],
+    };
+    let names = GoStruct {
+        field_name: capital,
+        maps: &["registries"],
+    };
+    let render = |t: &str| render_struct(t, &info, &names);
+    assert_eq!(
+        render("{{.Host.OS}} {{range .Host.IDMappings.UIDMap}}{{.ContainerID}}:{{.HostID}}{{end}} {{.Registries.search}}").unwrap(),
+        "linux 0:1000 [docker.io]\n"
+    );
+    assert_eq!(
+        render("{{json .Host.IDMappings}}").unwrap(),
+        "{\"uidmap\":[{\"container_id\":0,\"host_id\":1000}],\"gidmap\":null}\n"
+    );
+    // A null field is a nil slice: [] in a template, null in JSON.
+    assert_eq!(
+        render("{{.Host.IDMappings.GIDMap}} {{len .Host.IDMappings.GIDMap}} {{json .Host.IDMappings.GIDMap}}").unwrap(),
+        "[] 0 null\n"
+    );
+    // A Go map's missing key prints <no value>; a struct's missing field is an error, nested
+    // or not.
+    assert_eq!(render("{{.Registries.nope}}").unwrap(), "<no value>\n");
+    let err = render("{{.Host.Os}}").unwrap_err().to_string();
+    assert!(err.contains("can't evaluate field Os"), "{err}");
+    let err = render("{{.Nope}}").unwrap_err().to_string();
+    assert!(err.contains("can't evaluate field Nope"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! The harness: per-test environments, a command builder with readable failures, and test images.
 
 pub mod images;
+pub mod podman;
 pub mod registry;
 
 use std::ffi::OsString;
