@@ -300,14 +300,17 @@ pub struct LoadArgs {
     /// Read the archive (docker-archive or oci-archive) from FILE instead of standard input.
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Print nothing but errors.
+    /// Suppress progress output, as Podman's -q does: the names of the loaded images are still
+    /// printed (skiff shows no progress while loading, so this changes nothing).
     #[arg(short, long)]
     quiet: bool,
 }
 
 impl LoadArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let (path, _spool) = match self.input {
+        // -q silences progress in Podman, and skiff shows none while loading: names still print.
+        let LoadArgs { input, quiet: _ } = self;
+        let (path, _spool) = match input {
             Some(path) => (path, None),
             None => {
                 // Archives are indexed with seeks, so standard input is spooled to a file first.
@@ -319,9 +322,7 @@ impl LoadArgs {
             }
         };
         for name in image::load(ctx, &path)? {
-            if !self.quiet {
-                println!("Loaded image: {name}");
-            }
+            println!("Loaded image: {name}");
         }
         Ok(0)
     }

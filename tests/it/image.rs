@@ -147,7 +147,8 @@ fn save_rmi_load_gives_back_the_same_image() {
         }
         // Standard input works too, and the image still runs.
         let archive = std::fs::read(&test_images().oci_archive).unwrap();
-        let loaded = env.skiff(&["load"]).stdin(archive).stdout();
+        // -q silences only progress, as with Podman: the name is still printed.
+        let loaded = env.skiff(&["load", "-q"]).stdin(archive).stdout();
         assert_eq!(loaded.trim(), format!("Loaded image: {OCI_NAME}"));
         assert_eq!(
             env.skiff(&["run", "--rm", OCI_NAME, "cat", "/owned-by-1000"])
