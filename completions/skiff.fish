@@ -1,1 +1,1 @@
-complete --keep-order --exclusive --command skiff --arguments "(COMPLETE=fish skiff -- (commandline --current-process --tokenize --cut-at-cursor) (commandline --current-token))"
+complete --keep-order --exclusive --command skiff --arguments "(SKIFF_COMPLETE=fish skiff -- (commandline --current-process --tokenize --cut-at-cursor) (commandline --current-token))"

@@ -1,5 +1,5 @@
 //! Shell completion, as Podman's: `skiff completion SHELL` prints a small script that, on every
-//! TAB, calls skiff back (`COMPLETE=SHELL skiff -- WORDS…`), and skiff answers from the clap
+//! TAB, calls skiff back (`SKIFF_COMPLETE=SHELL skiff -- WORDS…`), and skiff answers from the clap
 //! definitions (subcommands, flags, fixed values) and from the store (live container, image,
 //! volume and network names). The callback only reads: it opens no namespace, takes no lock,
 //! writes nothing to the store, and prints nothing but the candidates.
@@ -24,8 +24,10 @@ use crate::store::{images::ImageIndex, Store};
 
 use super::{Cli, Outcome};
 
-/// The environment variable that turns a run of skiff into a completion request.
-const VAR: &str = "COMPLETE";
+/// The environment variable that turns a run of skiff into a completion request. Not clap's
+/// default `COMPLETE`: a shell that happened to export that name (`COMPLETE=1`) would turn every
+/// skiff command into a failed completion request.
+const VAR: &str = "SKIFF_COMPLETE";
 
 /// Answers a completion request and exits, when this run is one; otherwise returns at once (one
 /// environment look-up).
@@ -380,7 +382,7 @@ mod tests {
     fn every_shell_gets_a_script_that_calls_skiff_back() {
         for shell in ["bash", "zsh", "fish"] {
             let script = String::from_utf8(registration(shell).expect(shell)).expect("utf-8");
-            assert!(script.contains("COMPLETE"), "{shell}: {script}");
+            assert!(script.contains("SKIFF_COMPLETE"), "{shell}: {script}");
             assert!(script.contains("skiff"), "{shell}: {script}");
         }
         assert!(registration("tcsh").is_err());

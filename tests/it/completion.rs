@@ -1,5 +1,5 @@
 //! Shell completion: `skiff completion SHELL` prints a script that calls skiff back, and the
-//! callback (`COMPLETE=fish skiff -- skiff WORDS…`, as the fish script runs it) offers the live
+//! callback (`SKIFF_COMPLETE=fish skiff -- skiff WORDS…`, as the fish script runs it) offers the live
 //! names each command acts on, read from the store of the command line being completed.
 
 use crate::common::{each_env, TestEnv};
@@ -8,7 +8,7 @@ use crate::common::{each_env, TestEnv};
 fn complete(env: &TestEnv, words: &[&str]) -> Vec<String> {
     let mut args = vec!["--", "skiff"];
     args.extend_from_slice(words);
-    env.skiff_with_env(&[("COMPLETE", "fish")], &[], &args)
+    env.skiff_with_env(&[("SKIFF_COMPLETE", "fish")], &[], &args)
         .stdout()
         .lines()
         .map(|line| line.split('\t').next().unwrap_or_default().to_string())
@@ -41,10 +41,16 @@ fn completion_prints_a_script_for_each_shell_that_calls_skiff_back() {
         let script = env.skiff(&["completion", shell]).stdout();
         assert!(script.contains(marker), "{shell}: {script}");
         assert!(
-            script.contains("COMPLETE=") || script.contains("COMPLETE=\""),
+            script.contains("SKIFF_COMPLETE=") || script.contains("SKIFF_COMPLETE=\""),
             "{shell}: {script}"
         );
     }
+    // The callback answers only skiff's own variable: clap's generic `COMPLETE`, exported for
+    // something else, must not turn commands into completion requests.
+    let version = env
+        .skiff_with_env(&[("COMPLETE", "1")], &[], &["version"])
+        .stdout();
+    assert!(version.starts_with("skiff version"), "{version}");
     let (_, stderr) = env.skiff(&["completion", "tcsh"]).assert_exit(125);
     assert!(stderr.contains("tcsh"), "{stderr}");
 }
