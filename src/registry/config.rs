@@ -1,14 +1,16 @@
 //! registries.conf (containers-registries.conf(5), version 2): short-name search, per-registry
 //! `insecure` and `blocked`, mirrors and `location` rewrites, and `[aliases]`.
 //!
-//! Contract: files are read as Podman reads them — the user's file, or else the system's, then
-//! the `registries.conf.d` drop-ins beside it in name order — and a file that does not parse is
+//! Contract: files are read as Podman reads them (`RegistriesConf::files`): the chosen file, the
+//! user's or the system's, then `registries.conf.d` drop-ins in name order — and a file that does not parse is
 //! the one-line `file:line: reason` error of `crate::config`. Nothing here talks to the network.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+const SYSTEM_FILE: &str = "/etc/containers/registries.conf";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -118,18 +120,41 @@ fn split_location(location: &str) -> (String, String) {
 
 impl RegistriesConf {
     pub fn load() -> Result<Self, ConfigError> {
-        let system = PathBuf::from("/etc/containers/registries.conf");
-        let user = (!nix::unistd::geteuid().is_root())
-            .then(crate::config::config_home)
-            .flatten()
-            .map(|d| d.join("containers/registries.conf"));
-        let main = match user {
-            Some(user) if user.exists() => user,
+        Self::load_files(&Self::files(
+            std::env::var_os("CONTAINERS_REGISTRIES_CONF")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            dirs::home_dir(),
+            Path::new(SYSTEM_FILE),
+        ))
+    }
+
+    /// The files containers/image reads, in order: `CONTAINERS_REGISTRIES_CONF`, else the
+    /// user's `$HOME/.config/containers/registries.conf` (HOME, not XDG_CONFIG_HOME, and as root
+    /// too), else /etc/containers/registries.conf; then drop-ins. The user's file takes the user's
+    /// `registries.conf.d` where there is one, else the system's; any other file takes the
+    /// system's and then the user's.
+    fn files(chosen: Option<PathBuf>, home: Option<PathBuf>, system: &Path) -> Vec<PathBuf> {
+        let system = system.to_path_buf();
+        let system_dir = system.with_extension("conf.d");
+        let user = home.map(|h| h.join(".config/containers/registries.conf"));
+        let user_dir = user.as_ref().map(|u| u.with_extension("conf.d"));
+        let main = match (chosen, &user) {
+            (Some(chosen), _) => chosen,
+            (None, Some(user)) if user.exists() => user.clone(),
             _ => system,
         };
         let mut files = vec![main.clone()];
-        files.extend(crate::config::dropin_files(&main.with_extension("conf.d")));
-        Self::load_files(&files)
+        if Some(&main) == user.as_ref() {
+            let dir = user_dir.filter(|d| d.is_dir()).unwrap_or(system_dir);
+            files.extend(crate::config::dropin_files(&dir));
+        } else {
+            files.extend(crate::config::dropin_files(&system_dir));
+            if let Some(dir) = user_dir {
+                files.extend(crate::config::dropin_files(&dir));
+            }
+        }
+        files
     }
 
     pub fn load_files(paths: &[PathBuf]) -> Result<Self, ConfigError> {
@@ -299,6 +324,40 @@ impl RegistriesConf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_follow_containers_image_choice_and_drop_ins() {
+        let dir = tempfile::tempdir().unwrap();
+        let touch = |rel: &str| {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "").unwrap();
+            path
+        };
+        let system = dir.path().join("etc/registries.conf");
+        let system_dropin = touch("etc/registries.conf.d/10-sys.conf");
+        let home = dir.path().join("home");
+        let user_dropin = touch("home/.config/containers/registries.conf.d/20-user.conf");
+        let files =
+            |chosen: Option<PathBuf>| RegistriesConf::files(chosen, Some(home.clone()), &system);
+        // No user file: the system's, its drop-ins, then the user's.
+        assert_eq!(
+            files(None),
+            [system.clone(), system_dropin.clone(), user_dropin.clone()]
+        );
+        // The user's file (under $HOME/.config) takes only the user's drop-ins.
+        let user = touch("home/.config/containers/registries.conf");
+        assert_eq!(files(None), [user.clone(), user_dropin.clone()]);
+        // CONTAINERS_REGISTRIES_CONF wins over the user's file.
+        let chosen = dir.path().join("chosen.conf");
+        assert_eq!(
+            files(Some(chosen.clone())),
+            [chosen, system_dropin.clone(), user_dropin.clone()]
+        );
+        // Without a user drop-in directory, the user's file takes the system's.
+        std::fs::remove_dir_all(user_dropin.parent().unwrap()).unwrap();
+        assert_eq!(files(None), [user, system_dropin]);
+    }
 
     fn conf(text: &str) -> RegistriesConf {
         RegistriesConf::parse(text, Path::new("test.conf")).unwrap()

@@ -179,18 +179,32 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
         );
         assert!(stderr.contains("zfs"), "{stderr}");
     }
-    // registries.conf speaks the same way (the user's file is read rootless).
+    // registries.conf speaks the same way (the user's file, under $HOME/.config as
+    // containers/image reads it).
     let Some(env) = TestEnv::rootless("conf-malformed-registries") else {
         return;
     };
     let registries = write(
         &env,
-        "config/containers/registries.conf",
+        "home/.config/containers/registries.conf",
         "unqualified-search-registries = [\"a\"]\n[[registry]]\nlocation = 5\n",
     );
     let (_, stderr) = env.skiff(&["pull", "busybox"]).assert_exit(125);
     assert!(
         stderr.starts_with(&format!("Error: {registries}:3: ")) && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    // CONTAINERS_REGISTRIES_CONF names the file to read instead, the user's included.
+    let chosen = write(&env, "tmp/registries.conf", "[[registry]]\nprefix = 7\n");
+    let (_, stderr) = env
+        .skiff_with_env(
+            &[("CONTAINERS_REGISTRIES_CONF", &chosen)],
+            &[],
+            &["pull", "busybox"],
+        )
+        .assert_exit(125);
+    assert!(
+        stderr.starts_with(&format!("Error: {chosen}:2: ")),
         "{stderr}"
     );
 }

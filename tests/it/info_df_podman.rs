@@ -55,11 +55,12 @@ fn info_and_df_match_podman() {
     let Some(env) = TestEnv::rootless("info-df-podman") else {
         return;
     };
-    // Podman 4.3 reads the user's registries.conf from $HOME/.config, its storage.conf from
-    // $XDG_CONFIG_HOME; skiff reads both from $XDG_CONFIG_HOME.
+    // Both read the user's registries.conf from $HOME/.config and storage.conf from
+    // $XDG_CONFIG_HOME, as containers/image and containers/storage do.
     for dir in [
         "podman/home/.config/containers",
         "podman/config/containers",
+        "home/.config/containers",
         "config/containers",
     ] {
         std::fs::create_dir_all(env.path(dir)).unwrap();

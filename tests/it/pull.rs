@@ -460,7 +460,8 @@ fn registries_conf_gives_short_names_insecure_registries_mirrors_and_blocks() {
     let source = TestEnv::rootless("conf-source").unwrap();
     push_testbox(&source, &format!("{}/lab/short:latest", registry.addr));
     let env = TestEnv::rootless("conf").unwrap();
-    let conf_dir = env.path("config/containers");
+    // Where containers/image reads the user's file: $HOME/.config, not $XDG_CONFIG_HOME.
+    let conf_dir = env.path("home/.config/containers");
     std::fs::create_dir_all(&conf_dir).unwrap();
     std::fs::write(
         conf_dir.join("registries.conf"),
@@ -483,7 +484,7 @@ blocked = true
         ),
     )
     .unwrap();
-    env.give(&env.path("config"));
+    env.give(&env.path("home/.config"));
     // A short name, over plain HTTP because the registry is marked insecure.
     let (id, stderr) = env.skiff(&["pull", "lab/short"]).assert_exit(0);
     assert!(
