@@ -87,7 +87,10 @@ impl Context {
     ) -> Result<Self, store::Error> {
         let rootless = Self::rootless();
         let (root, runroot) = Self::store_paths(root, runroot, &config);
-        let store = Store::open(&root, &runroot)?;
+        let mut store = Store::open(&root, &runroot)?;
+        if let Some(path) = &config.containers.engine.events_logfile_path {
+            store = store.with_events_log(path.clone());
+        }
         let id_mapping = rootless.then(current_user_mapping);
         Ok(Context {
             store,

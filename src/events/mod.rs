@@ -15,7 +15,6 @@ pub mod filter;
 pub mod log;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -26,12 +25,6 @@ use crate::store::Store;
 
 /// Podman's default `events_logfile_max_size` ("1m", read as 1,000,000 bytes).
 pub const DEFAULT_MAX_SIZE: u64 = 1_000_000;
-
-/// Where a store's events are logged. The one place the path is decided: a containers.conf
-/// `events_logfile_path` belongs here.
-pub fn log_path(store: &Store) -> PathBuf {
-    store.runroot().join("events").join("events.log")
-}
 
 /// What an event is about (Podman's event `Type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +280,7 @@ pub fn record(store: &Store, event: Event) {
     if MUTED.load(Ordering::Relaxed) {
         return;
     }
-    let path = log_path(store);
+    let path = store.events_log();
     if let Err(error) = log::append(&path, &event, DEFAULT_MAX_SIZE) {
         if !WARNED.swap(true, Ordering::Relaxed) {
             #[allow(clippy::print_stderr)]
@@ -323,7 +316,7 @@ pub fn watch(
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     use std::os::fd::AsFd as _;
 
-    let path = log_path(store);
+    let path = store.events_log();
     let mut follower = log::Follower::open(&path, stream && !filters.from_start())?;
     let until = filters.until();
     // Signals are read from a descriptor rather than killing the process mid-line.

@@ -77,6 +77,9 @@ pub(crate) fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error
 pub struct Store {
     root: PathBuf,
     runroot: PathBuf,
+    /// The per-user events log: `<runroot>/events/events.log` unless containers.conf's
+    /// `events_logfile_path` names another file.
+    events_log: PathBuf,
 }
 
 /// Held while a writer changes shared state; released on drop (or when the process dies).
@@ -139,7 +142,20 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             runroot: runroot.to_path_buf(),
+            events_log: runroot.join("events").join("events.log"),
         })
+    }
+
+    /// The store logging its events to `path` instead of the runroot's log.
+    pub fn with_events_log(self, path: PathBuf) -> Self {
+        Store {
+            events_log: path,
+            ..self
+        }
+    }
+
+    pub fn events_log(&self) -> &Path {
+        &self.events_log
     }
 
     pub fn root(&self) -> &Path {

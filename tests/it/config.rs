@@ -329,3 +329,29 @@ fn storage_conf_chooses_the_driver_and_the_flag_and_variable_win() {
         "overlay\n"
     );
 }
+
+#[test]
+fn events_go_to_the_log_containers_conf_names() {
+    let Some(env) = TestEnv::rootless("conf-events-log") else {
+        return;
+    };
+    let log = env.path("tmp/my-events.log");
+    write(
+        &env,
+        "config/containers/containers.conf",
+        &format!("[engine]\nevents_logfile_path = \"{}\"\n", log.display()),
+    );
+    env.skiff(&["volume", "create", "logged"]).stdout();
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("\"logged\""), "{written}");
+    assert!(!env.path("run/skiff/events/events.log").exists());
+    let shown = env
+        .skiff(&[
+            "events",
+            "--stream=false",
+            "--format",
+            "{{.Type}} {{.Status}} {{.Name}}",
+        ])
+        .stdout();
+    assert_eq!(shown, "volume create logged\n");
+}
