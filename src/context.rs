@@ -123,9 +123,18 @@ impl Context {
     }
 
     /// The driver a new container records: the chosen one, overlay by default; the kernel's
-    /// overlay only where it mounts (else skiff's own over FUSE).
+    /// overlay only where it mounts, else skiff's own over FUSE, else (no usable /dev/fuse
+    /// either) vfs, the last resort. A driver the user named is kept, to fail clearly.
     pub fn driver_for_new_container(&self) -> StorageDriver {
-        self.usable(self.storage_driver.unwrap_or_default())
+        match self.storage_driver {
+            Some(chosen) => self.usable(chosen),
+            None => match self.usable(StorageDriver::Overlay) {
+                StorageDriver::FuseOverlay if !crate::runtime::fuse_server::available() => {
+                    StorageDriver::Vfs
+                }
+                driver => driver,
+            },
+        }
     }
 
     /// The driver an existing container, made with `recorded`, starts with: the chosen one when

@@ -281,7 +281,7 @@ pub fn record(store: &Store, event: Event) {
         return;
     }
     let path = store.events_log();
-    if let Err(error) = log::append(&path, &event, DEFAULT_MAX_SIZE) {
+    if let Err(error) = log::append(path, &event, DEFAULT_MAX_SIZE) {
         if !WARNED.swap(true, Ordering::Relaxed) {
             #[allow(clippy::print_stderr)]
             {
@@ -317,7 +317,7 @@ pub fn watch(
     use std::os::fd::AsFd as _;
 
     let path = store.events_log();
-    let mut follower = log::Follower::open(&path, stream && !filters.from_start())?;
+    let mut follower = log::Follower::open(path, stream && !filters.from_start())?;
     let until = filters.until();
     // Signals are read from a descriptor rather than killing the process mid-line.
     let mut signals = SigSet::empty();

@@ -400,13 +400,13 @@ pub fn judge_fuse(opened: std::io::Result<()>) -> Finding {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Finding::bad(
             "/dev/fuse",
             Status::Warning,
-            "missing: layers for --userns=keep-id are copied instead of served",
+            "missing: layers for --userns=keep-id are copied instead of served, and where the kernel refuses overlay, containers get plain copies (vfs) instead of skiff's FUSE overlay",
             "sudo modprobe fuse".into(),
         ),
         Err(e) => Finding::bad(
             "/dev/fuse",
             Status::Warning,
-            format!("{e}: layers for --userns=keep-id are copied instead of served"),
+            format!("{e}: layers for --userns=keep-id are copied instead of served, and where the kernel refuses overlay, containers get plain copies (vfs) instead of skiff's FUSE overlay"),
             "sudo chmod 0666 /dev/fuse".into(),
         ),
     }

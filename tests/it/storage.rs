@@ -591,4 +591,14 @@ fn overlay_falls_back_to_the_fuse_union_where_the_kernel_refused_it() {
         root.starts_with("skiff-overlay / fuse.skiff-overlay"),
         "{root}"
     );
+    // Without a usable /dev/fuse either, vfs is the last resort (a root-made namespace).
+    let Some(without_fuse) = env.skiff_without_fuse(&["run", "--name", "copied", image, "true"])
+    else {
+        return;
+    };
+    without_fuse.stdout();
+    let driver = env
+        .skiff(&["inspect", "--format", "{{.Driver}}", "copied"])
+        .stdout();
+    assert_eq!(driver, "vfs\n");
 }

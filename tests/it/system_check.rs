@@ -247,7 +247,7 @@ fn system_check_reports_hidden_devices_and_a_masked_sysctl() {
         .assert_exit(1);
     assert_eq!(
         line(&out, "/dev/fuse"),
-        "warning /dev/fuse: Permission denied (os error 13): layers for --userns=keep-id are copied instead of served; fix: sudo chmod 0666 /dev/fuse"
+        "warning /dev/fuse: Permission denied (os error 13): layers for --userns=keep-id are copied instead of served, and where the kernel refuses overlay, containers get plain copies (vfs) instead of skiff's FUSE overlay; fix: sudo chmod 0666 /dev/fuse"
     );
     assert_eq!(
         line(&out, "/dev/net/tun"),
