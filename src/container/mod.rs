@@ -624,19 +624,24 @@ fn start_attached(
 /// Logs a start as Podman does: `init`, `start`, and `attach` when a terminal or the caller's
 /// streams are joined to it.
 pub(crate) fn record_started(ctx: &Context, record: &ContainerRecord, attached: bool) {
-    events::record(&ctx.store, Event::container(EventStatus::Init, record));
-    events::record(&ctx.store, Event::container(EventStatus::Start, record));
+    let mut started = vec![
+        Event::container(EventStatus::Init, record),
+        Event::container(EventStatus::Start, record),
+    ];
     if attached {
-        events::record(&ctx.store, Event::container(EventStatus::Attach, record));
+        started.push(Event::container(EventStatus::Attach, record));
     }
+    events::record_all(&ctx.store, &started);
 }
 
 /// Logs a container's process ending (`died`, with its exit code) and its watcher tidying up
 /// after it (`cleanup`), as Podman does.
 pub(crate) fn record_ended(ctx: &Context, record: &ContainerRecord, exit_code: i32) {
     let died = Event::container(EventStatus::Died, record).with_exit_code(exit_code);
-    events::record(&ctx.store, died);
-    events::record(&ctx.store, Event::container(EventStatus::Cleanup, record));
+    events::record_all(
+        &ctx.store,
+        &[died, Event::container(EventStatus::Cleanup, record)],
+    );
 }
 
 /// The spec a start runs: the stored one, with a shared network's namespace found now (the

@@ -26,9 +26,9 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Appends one event as a line, cutting the file first when it would pass `max_size` bytes
-/// (0: no limit).
-pub fn append(path: &Path, event: &Event, max_size: u64) -> io::Result<()> {
+/// Appends events as lines, in one write, cutting the file first when it would pass `max_size`
+/// bytes (0: no limit).
+pub fn append(path: &Path, events: &[Event], max_size: u64) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -39,8 +39,11 @@ pub fn append(path: &Path, event: &Event, max_size: u64) -> io::Result<()> {
         .mode(0o600)
         .open(lock_path(path))?;
     lock.lock()?;
-    let mut line = serde_json::to_vec(event)?;
-    line.push(b'\n');
+    let mut line = Vec::new();
+    for event in events {
+        serde_json::to_writer(&mut line, event)?;
+        line.push(b'\n');
+    }
     let mut file = open_for_append(path)?;
     let mut len = file.metadata()?.len();
     if max_size > 0 && len + line.len() as u64 > max_size && len > 0 {
@@ -222,7 +225,7 @@ mod tests {
     fn torn_lines_are_skipped_and_the_next_event_starts_a_fresh_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events/events.log");
-        append(&path, &event("a"), 0).unwrap();
+        append(&path, &[event("a")], 0).unwrap();
         // A writer killed mid-line.
         OpenOptions::new()
             .append(true)
@@ -230,7 +233,7 @@ mod tests {
             .unwrap()
             .write_all(br#"{"Name":"torn","Sta"#)
             .unwrap();
-        append(&path, &event("b"), 0).unwrap();
+        append(&path, &[event("b")], 0).unwrap();
         let events = parse_lines(&std::fs::read(&path).unwrap());
         assert_eq!(names(&events), ["a", "b"]);
     }
@@ -242,10 +245,10 @@ mod tests {
         let line_len = serde_json::to_vec(&event("v00")).unwrap().len() as u64 + 1;
         let limit = line_len * 10;
         for i in 0..10 {
-            append(&path, &event(&format!("v{i:02}")), limit).unwrap();
+            append(&path, &[event(&format!("v{i:02}"))], limit).unwrap();
         }
         assert_eq!(std::fs::metadata(&path).unwrap().len(), limit);
-        append(&path, &event("v10"), limit).unwrap();
+        append(&path, &[event("v10")], limit).unwrap();
         let events = parse_lines(&std::fs::read(&path).unwrap());
         let mut expected: Vec<String> = (5..10).map(|i| format!("v{i:02}")).collect();
         expected.push(path.display().to_string());
@@ -260,12 +263,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.log");
         let mut from_end = Follower::open(&path, true).unwrap();
-        append(&path, &event("old"), 0).unwrap();
+        append(&path, &[event("old")], 0).unwrap();
         let mut follower = Follower::open(&path, true).unwrap();
         assert!(follower.read_new().unwrap().is_empty());
         let mut seen = Vec::new();
         for i in 0..40 {
-            append(&path, &event(&format!("e{i:02}")), 1200).unwrap();
+            append(&path, &[event(&format!("e{i:02}"))], 1200).unwrap();
             if i % 2 == 0 {
                 seen.extend(names(&follower.read_new().unwrap()));
             }

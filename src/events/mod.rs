@@ -276,18 +276,24 @@ impl Drop for Muted {
 /// Appends `event` to the store's log. Never fails: the operation that changed state has
 /// succeeded either way, so a log that cannot be written costs one warning per process.
 pub fn record(store: &Store, event: Event) {
+    record_all(store, &[event]);
+}
+
+/// [`record`] for events that happen together (a start's init, start and attach), with one
+/// lock and one write: `run` logs several, and its start-up time is skiff's headline.
+pub fn record_all(store: &Store, events: &[Event]) {
     static WARNED: AtomicBool = AtomicBool::new(false);
-    if MUTED.load(Ordering::Relaxed) {
+    if MUTED.load(Ordering::Relaxed) || events.is_empty() {
         return;
     }
     let path = store.events_log();
-    if let Err(error) = log::append(path, &event, DEFAULT_MAX_SIZE) {
+    if let Err(error) = log::append(path, events, DEFAULT_MAX_SIZE) {
         if !WARNED.swap(true, Ordering::Relaxed) {
             #[allow(clippy::print_stderr)]
             {
                 eprintln!(
                     "WARN[0000] Unable to write {} event to {}: {error}",
-                    event.status,
+                    events[0].status,
                     path.display()
                 );
             }
