@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc man-db)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc man-db gcc libc6-dev)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -27,6 +27,9 @@ missing_commands() {
     command -v podman >/dev/null || missing+=(podman)
     command -v runc >/dev/null || missing+=(runc)
     command -v man >/dev/null || missing+=(man-db)
+    # The security tests compile static C probes.
+    command -v cc >/dev/null || missing+=(gcc)
+    [ -n "$(find /usr/lib -name libc.a -print -quit 2>/dev/null)" ] || missing+=(libc6-dev)
     printf '%s\n' "${missing[@]}"
 }
 

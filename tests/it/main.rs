@@ -23,6 +23,7 @@ mod network;
 mod packaging;
 mod pull;
 mod run;
+mod security;
 mod storage;
 mod store;
 mod system;

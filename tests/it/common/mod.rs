@@ -2,6 +2,7 @@
 
 pub mod images;
 pub mod podman;
+pub mod probes;
 pub mod registry;
 
 use std::ffi::OsString;
