@@ -6,7 +6,9 @@
 #
 # Run as root (the usual way here), it installs podman, runc, hyperfine and skiff's own host
 # packages, builds skiff, then measures as the test user. Run as a normal user, everything must be
-# installed already. RUNS (default 30) sets the number of timed runs per command.
+# installed already. RUNS (default 30) sets the number of timed runs per command. SKIFF_BASELINE, a
+# path to another skiff binary (an earlier build), adds its `run --rm true` to the same hyperfine
+# run, so that a change's cost is measured side by side with what it changed.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$repo"
@@ -37,11 +39,16 @@ scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/busybox.tar"
 
 measure() {
     set -euo pipefail
-    local work=$1 skiff=$2 runs=$3
+    local work=$1 skiff=$2 runs=$3 baseline=${4:-}
     bench_home "$work"
 
     import_busybox "$skiff" "$work"
     "$skiff" run --rm bench-busybox true
+    local -a baseline_runs=()
+    if [ -n "$baseline" ]; then
+        "$baseline" run --rm bench-busybox true
+        baseline_runs=(-n skiff-baseline "$baseline run --rm bench-busybox true")
+    fi
     podman --runtime runc run --rm bench-busybox true 2>/dev/null
 
     # skiff first: podman leaves clean-up processes behind that would otherwise run during skiff's
@@ -50,6 +57,7 @@ measure() {
     quiet_hyperfine "$work/times.json" --warmup 3 --runs "$runs" \
         -n skiff-none "$skiff run --rm --network none bench-busybox true" \
         -n skiff "$skiff run --rm bench-busybox true" \
+        "${baseline_runs[@]}" \
         -n podman "podman --runtime runc run --rm bench-busybox true" \
         -n podman-none "podman --runtime runc run --rm --network none bench-busybox true"
 
@@ -74,7 +82,15 @@ if [ "$(id -u)" -eq 0 ]; then
     dir=$repo/target/release
     while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
 fi
-measure_as_bench_user
+baseline=
+if [ -n "${SKIFF_BASELINE:-}" ]; then
+    baseline=$work/skiff-baseline
+    install -m 0755 "$SKIFF_BASELINE" "$baseline"
+fi
+if [ "$(id -u)" -eq 0 ]; then
+    chown -R "$user" "$work"
+fi
+as_bench_user measure "$work" "$skiff" "$runs" "$baseline"
 
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, subprocess, sys, datetime, platform
@@ -100,6 +116,9 @@ lines = [
     f"| peak RSS, `/usr/bin/time -f %M`, `--network none` | {rss('skiff-none'):.1f} MiB | | |",
     f"| peak RSS, `/usr/bin/time -f %M`, default network (includes the pasta launcher skiff waits for) | {rss('skiff'):.1f} MiB | {rss('podman'):.1f} MiB | |",
 ]
+if "skiff-baseline" in times:
+    base = med_ms("skiff-baseline")
+    lines.append(f"| `run --rm busybox true`, the SKIFF_BASELINE binary in the same run (this build / baseline) | {base:.1f} ms | | {skiff/base:.3f} |")
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text, end="")
