@@ -10,6 +10,7 @@ use nix::sys::signal::SigSet;
 
 use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
 use super::spec::{ContainerSpec, ProcessSpec};
+use super::stdio_relay::StdioEnds;
 use super::{rootfs, security, tty};
 
 pub(crate) struct ChildChannels {
@@ -20,6 +21,8 @@ pub(crate) struct ChildChannels {
     pub layer_server: Option<RawFd>,
     /// The socket to the server of the FUSE union (`--storage-driver fuse-overlay`).
     pub union_server: Option<RawFd>,
+    /// Pipes that replace skiff's terminal descriptors (no `-t`).
+    pub stdio: StdioEnds,
 }
 
 pub(crate) struct ChildError {
@@ -266,13 +269,28 @@ fn detach_stdio() -> Result<(), ChildError> {
     Ok(())
 }
 
-/// A terminal when asked for, else /dev/null as stdin unless `-i` keeps skiff's.
+/// A session of its own, so that skiff's caller's terminal is never its controlling terminal:
+/// with `-t` its own pty is, else it has none. Without `-t`, the pipes that stand for skiff's
+/// terminal descriptors become its stdio (see `stdio_relay`), and stdin is /dev/null unless
+/// `-i` keeps skiff's.
 fn attach_stdio(process: &ProcessSpec, channels: &ChildChannels) -> Result<(), ChildError> {
-    match channels.tty_socket {
-        Some(socket) => tty::attach_container_terminal(borrowed(socket)),
-        None if !process.interactive => redirect_stdin_to_null(),
-        None => Ok(()),
+    if let Some(socket) = channels.tty_socket {
+        return tty::attach_container_terminal(borrowed(socket));
     }
+    nix::unistd::setsid().map_err(|e| sys_error("setsid", e))?;
+    let pipes = &channels.stdio;
+    match pipes.stdin {
+        _ if !process.interactive => redirect_stdin_to_null()?,
+        Some(pipe) => nix::unistd::dup2_stdin(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?,
+        None => {}
+    }
+    if let Some(pipe) = pipes.stdout {
+        nix::unistd::dup2_stdout(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?;
+    }
+    if let Some(pipe) = pipes.stderr {
+        nix::unistd::dup2_stderr(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?;
+    }
+    Ok(())
 }
 
 fn redirect_stdin_to_null() -> Result<(), ChildError> {
