@@ -53,6 +53,12 @@ pub(crate) struct StdioEnds {
     pub stderr: Option<RawFd>,
 }
 
+impl StdioEnds {
+    pub(crate) fn all(&self) -> impl Iterator<Item = RawFd> {
+        [self.stdin, self.stdout, self.stderr].into_iter().flatten()
+    }
+}
+
 /// One output pipe and the descriptor of skiff's it goes to.
 struct Output {
     pipe: OwnedFd,
