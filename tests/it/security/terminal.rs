@@ -41,9 +41,23 @@ fn probe() -> std::path::PathBuf {
     probes::static_c("tty-probe", TTY_PROBE)
 }
 
+/// `skiff run --rm FLAGS` of the probe.
+fn run_probe(env: &TestEnv, image: &str, flags: &[&str]) -> Cmd {
+    let mount = probes::mount_arg(&probe());
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend(["-v", &mount, image, "/probe/tty-probe"]);
+    env.skiff(&args)
+}
+
 /// Runs `skiff` in a shell on a new pseudo-terminal, which then reads one line from it (what a
 /// container typed there would be the next command); the transcript, `\r` removed.
 fn run_under_terminal(env: &TestEnv, name: &str, skiff: &Cmd) -> String {
+    type_under_terminal(env, name, skiff, b"")
+}
+
+/// [`run_under_terminal`], with `keys` typed on the terminal.
+fn type_under_terminal(env: &TestEnv, name: &str, skiff: &Cmd, keys: &[u8]) -> String {
     let session = env.path(&format!("{name}-session.sh"));
     std::fs::write(
         &session,
@@ -63,7 +77,10 @@ fn run_under_terminal(env: &TestEnv, name: &str, skiff: &Cmd) -> String {
     let mut child = script.spawn().expect("script (util-linux) is missing");
     // Held open until the end: at end of its input, script types end-of-file into the
     // terminal, which the shell's read would take instead of what the container typed.
-    let input = child.stdin.take();
+    let mut input = child.stdin.take();
+    if let Some(input) = input.as_mut() {
+        std::io::Write::write_all(input, keys).unwrap();
+    }
     let out = common::finish(child, &format!("script around {name}"));
     drop(input);
     String::from_utf8_lossy(&out.stdout).replace('\r', "")
@@ -106,26 +123,10 @@ fn assert_nothing_reached_the_shell(transcript: &str) {
 fn run_without_a_terminal_cannot_type_into_the_callers_shell() {
     for env in common::each_env("tty-run") {
         let image = env.load_testbox();
-        let probe = probe();
-        let skiff = env.skiff(&[
-            "run",
-            "--rm",
-            "-v",
-            &probes::mount_arg(&probe),
-            image,
-            "/probe/tty-probe",
-        ]);
+        let skiff = run_probe(&env, image, &[]);
         assert_nothing_reached_the_shell(&run_under_terminal(&env, "run", &skiff));
         // With -i the input is relayed too, and the probe still has no terminal.
-        let interactive = env.skiff(&[
-            "run",
-            "--rm",
-            "-i",
-            "-v",
-            &probes::mount_arg(&probe),
-            image,
-            "/probe/tty-probe",
-        ]);
+        let interactive = run_probe(&env, image, &["-i"]);
         assert_nothing_reached_the_shell(&run_under_terminal(&env, "run-i", &interactive));
     }
 }
@@ -171,16 +172,7 @@ fn a_build_step_cannot_type_into_the_callers_shell() {
 fn a_terminal_of_its_own_is_the_controlling_terminal_of_a_new_session() {
     for env in common::each_env("tty-own") {
         let image = env.load_testbox();
-        let probe = probe();
-        let skiff = env.skiff(&[
-            "run",
-            "--rm",
-            "-t",
-            "-v",
-            &probes::mount_arg(&probe),
-            image,
-            "/probe/tty-probe",
-        ]);
+        let skiff = run_probe(&env, image, &["-t"]);
         let transcript = run_under_terminal(&env, "run-t", &skiff);
         assert!(
             transcript.contains("probe: session-leader=yes"),
@@ -189,5 +181,31 @@ fn a_terminal_of_its_own_is_the_controlling_terminal_of_a_new_session() {
         assert!(transcript.contains("probe: fd0 isatty=1"), "{transcript}");
         // What it typed went to its own terminal, not to the shell around skiff.
         assert!(transcript.contains("got:[]"), "{transcript}");
+    }
+}
+
+#[test]
+fn relayed_streams_keep_their_order_exit_code_and_end_of_input() {
+    for env in common::each_env("tty-relay") {
+        let image = env.load_testbox();
+        let script = "cat; echo out-1; echo err-1 >&2; echo out-2; echo err-2 >&2; exit 3";
+        let skiff = env.skiff(&["run", "--rm", "-i", image, "sh", "-c", script]);
+        // A line, then end of file (^D) for cat.
+        let transcript = type_under_terminal(&env, "relay", &skiff, b"typed-line\n\x04");
+        assert!(transcript.contains("skiff-exit:3"), "{transcript}");
+        let lines: Vec<&str> = transcript.lines().collect();
+        let relayed: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("out-") || l.starts_with("err-"))
+            .collect();
+        assert_eq!(
+            relayed,
+            ["out-1", "err-1", "out-2", "err-2"],
+            "{transcript}"
+        );
+        // The typed line is echoed by the terminal and written back by cat.
+        let typed = lines.iter().filter(|l| **l == "typed-line").count();
+        assert_eq!(typed, 2, "{transcript}");
     }
 }
