@@ -13,6 +13,8 @@
 //!                                               store, and the child's user namespace
 //!                                     <──err──  setup or exec failure: kind byte + message;
 //!                                               EOF (close-on-exec) means exec succeeded
+//!   (no -t) relay  <──pipes──>  stdio           in place of skiff's descriptors 0-2 that are
+//!                                               terminals (see `stdio_relay`)
 //! ```
 //!
 //! The parent blocks the signals it forwards before `clone` and reads them from a signalfd; the
