@@ -139,6 +139,9 @@ pub struct ContainerFlags {
     /// Run a minimal init as pid 1 that reaps orphaned processes and forwards signals to the command (default: containers.conf init).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     init: Option<bool>,
+    /// Pass descriptors 3 to 3+N-1 on to the container's process (every other one is closed).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    preserve_fds: u32,
     /// Where a detached container's output goes: k8s-file (default), json-file or none.
     #[arg(long, value_name = "DRIVER")]
     log_driver: Option<String>,
@@ -356,6 +359,7 @@ impl ContainerFlags {
             },
             stop_timeout: self.stop_timeout,
             init: self.init.unwrap_or(defaults.init),
+            preserve_fds: self.preserve_fds,
             log_driver: match (&self.log_driver, &defaults.log_driver) {
                 (Some(driver), _) => {
                     container::detached::LogDriver::parse(driver)?;
@@ -698,6 +702,9 @@ pub struct ExecArgs {
     /// Give the command every capability the container's user namespace allows.
     #[arg(long)]
     privileged: bool,
+    /// Pass descriptors 3 to 3+N-1 on to the command (every other one is closed).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    preserve_fds: u32,
     /// Container name or ID.
     container: String,
     /// The command and its arguments.
@@ -716,6 +723,7 @@ impl ExecArgs {
             interactive: self.interactive,
             privileged: self.privileged,
             detach: self.detach,
+            preserve_fds: self.preserve_fds,
         };
         let code = container::lifecycle::exec(ctx, &self.container, &options)?;
         Ok(u8::try_from(code).unwrap_or(255))

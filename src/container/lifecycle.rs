@@ -122,6 +122,8 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// `-d`: start it and return; it runs on with its output discarded.
     pub detach: bool,
+    /// `--preserve-fds N`: descriptors 3 to 3+N-1 are passed on to the command.
+    pub preserve_fds: u32,
 }
 
 /// `exec`: runs a command in a running container; returns its exit code.
@@ -156,6 +158,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         privileged: options.privileged,
         capabilities: base.capabilities.clone(),
         detached: options.detach,
+        preserve_fds: options.preserve_fds,
     };
     // Podman names each exec session; skiff's have no other use for an id than the events.
     let session = crate::store::hex(&super::random_bytes::<32>());

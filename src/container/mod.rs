@@ -67,6 +67,8 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u64>,
     pub restart: Option<String>,
     pub init: bool,
+    /// `--preserve-fds N`: descriptors 3 to 3+N-1 are passed on to the container's process.
+    pub preserve_fds: u32,
     pub log_driver: Option<String>,
     pub log_max_size: Option<u64>,
     /// `--label KEY=VALUE`, in order; a later one wins.
@@ -281,6 +283,10 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             .with_context(|| format!("reading env file {}", file.display()))?;
         env_sources.extend(parse_env_file(&text));
     }
+    let activation = socket_activation();
+    if let Some((_, variables)) = &activation {
+        env_sources.extend(variables.iter().cloned());
+    }
     env_sources.extend(options.env.iter().filter_map(|e| expand_env_entry(e)));
     env_sources.push(format!("HOSTNAME={hostname}"));
     let env = merge_env(env_sources);
@@ -483,6 +489,9 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             privileged: false,
             capabilities: options.capabilities.clone(),
             detached: false,
+            preserve_fds: activation
+                .map_or(0, |(count, _)| count)
+                .max(options.preserve_fds),
         },
         network: spec_network,
         etc_files,
@@ -551,6 +560,23 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         spec,
     };
     Ok(record)
+}
+
+/// Socket activation, as Podman honours it: when systemd's LISTEN_FDS is meant for this
+/// process (LISTEN_PID is its pid), the container's process is passed descriptors 3 to
+/// 3+LISTEN_FDS-1 and told so as if systemd had started it (LISTEN_PID=1, its pid there).
+/// The count and the variables.
+fn socket_activation() -> Option<(u32, Vec<String>)> {
+    let listen_pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let count: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    if listen_pid != std::process::id() || count == 0 {
+        return None;
+    }
+    let mut variables = vec![format!("LISTEN_FDS={count}"), "LISTEN_PID=1".to_string()];
+    if let Ok(names) = std::env::var("LISTEN_FDNAMES") {
+        variables.push(format!("LISTEN_FDNAMES={names}"));
+    }
+    Some((count, variables))
 }
 
 /// Gives `root` and everything under it (never following a symlink) to `uid`:`gid`.

@@ -10,6 +10,7 @@ use nix::sys::signal::SigSet;
 
 use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
 use super::spec::{ContainerSpec, ProcessSpec};
+use super::stdio_relay::StdioEnds;
 use super::{rootfs, security, tty};
 
 pub(crate) struct ChildChannels {
@@ -20,6 +21,24 @@ pub(crate) struct ChildChannels {
     pub layer_server: Option<RawFd>,
     /// The socket to the server of the FUSE union (`--storage-driver fuse-overlay`).
     pub union_server: Option<RawFd>,
+    /// Pipes that replace skiff's terminal descriptors (no `-t`).
+    pub stdio: StdioEnds,
+}
+
+impl ChildChannels {
+    /// Every descriptor of skiff's the child needs until it execs.
+    fn descriptors(&self) -> impl Iterator<Item = RawFd> + '_ {
+        [
+            Some(self.sync_read),
+            Some(self.err_write),
+            self.tty_socket,
+            self.layer_server,
+            self.union_server,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.stdio.all())
+    }
 }
 
 pub(crate) struct ChildError {
@@ -67,6 +86,7 @@ fn setup_and_exec(
     channels: &ChildChannels,
 ) -> Result<Infallible, ChildError> {
     tie_to_parent()?;
+    close_inherited_descriptors(&spec.process, channels.descriptors());
     wait_for_parent(channels.sync_read, b'M')?;
 
     let servers = super::storage::Servers {
@@ -87,8 +107,7 @@ fn setup_and_exec(
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
     security::drop_privileges(&user, &spec.process)?;
-    nix::unistd::chdir(spec.process.cwd.as_str())
-        .map_err(|e| sys_error(&format!("chdir to {}", spec.process.cwd), e))?;
+    enter_workdir(&spec.process.cwd)?;
     if spec.process.init {
         become_init()?;
     }
@@ -161,6 +180,13 @@ pub(crate) fn exec_child_main(
     channels: &ChildChannels,
     pid_write: RawFd,
 ) -> isize {
+    // Before it joins the container's mount namespace, with nothing of the caller's left open.
+    let namespaces = targets.user.into_iter().chain(targets.nested_user);
+    let namespaces = namespaces.chain(targets.others.iter().map(|(fd, _)| *fd));
+    close_inherited_descriptors(
+        process,
+        channels.descriptors().chain(namespaces).chain([pid_write]),
+    );
     clone_in_joined(
         targets,
         nix::sched::CloneFlags::empty(),
@@ -238,8 +264,7 @@ fn exec_in_joined(
     }
     let user = security::resolve_user(&process.user)?;
     security::drop_privileges(&user, process)?;
-    nix::unistd::chdir(process.cwd.as_str())
-        .map_err(|e| sys_error(&format!("chdir to {}", process.cwd), e))?;
+    enter_workdir(&process.cwd)?;
     exec_process(process, &user)
 }
 
@@ -266,12 +291,40 @@ fn detach_stdio() -> Result<(), ChildError> {
     Ok(())
 }
 
-/// A terminal when asked for, else /dev/null as stdin unless `-i` keeps skiff's.
+/// A session of its own, so that skiff's caller's terminal is never its controlling terminal:
+/// with `-t` its own pty is, else it has none. Without `-t`, the pipes that stand for skiff's
+/// terminal descriptors become its stdio (see `stdio_relay`), and stdin is /dev/null unless
+/// `-i` keeps skiff's.
 fn attach_stdio(process: &ProcessSpec, channels: &ChildChannels) -> Result<(), ChildError> {
-    match channels.tty_socket {
-        Some(socket) => tty::attach_container_terminal(borrowed(socket)),
-        None if !process.interactive => redirect_stdin_to_null(),
-        None => Ok(()),
+    if let Some(socket) = channels.tty_socket {
+        return tty::attach_container_terminal(borrowed(socket));
+    }
+    nix::unistd::setsid().map_err(|e| sys_error("setsid", e))?;
+    let pipes = &channels.stdio;
+    match pipes.stdin {
+        _ if !process.interactive => redirect_stdin_to_null()?,
+        Some(pipe) => nix::unistd::dup2_stdin(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?,
+        None => {}
+    }
+    if let Some(pipe) = pipes.stdout {
+        nix::unistd::dup2_stdout(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?;
+    }
+    if let Some(pipe) = pipes.stderr {
+        nix::unistd::dup2_stderr(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?;
+    }
+    Ok(())
+}
+
+/// chdir to the process's working directory, which must then lie inside the container's root:
+/// a directory reached through a descriptor of the host's (`/proc/self/fd/N`, runc's
+/// CVE-2024-21626) has no path from it, and getcwd says so (ENOENT, or "(unreachable)").
+fn enter_workdir(cwd: &str) -> Result<(), ChildError> {
+    nix::unistd::chdir(cwd).map_err(|e| sys_error(&format!("chdir to {cwd}"), e))?;
+    match nix::unistd::getcwd() {
+        Ok(path) if path.is_absolute() => Ok(()),
+        _ => Err(ChildError::other(format!(
+            "the working directory {cwd} is outside the container's root filesystem"
+        ))),
     }
 }
 
@@ -363,14 +416,50 @@ fn exec_process(
     Err(ChildError { kind, message })
 }
 
+/// Closes every descriptor above 2 the container's process was not given: whatever skiff's
+/// caller left open (a directory among them is a way to the host's files from inside, runc's
+/// CVE-2024-21626) and skiff's own, but `needed` (skiff's channels, open until exec) and the
+/// ones `--preserve-fds` or socket activation pass on (3 to 3+N-1, as they are).
+fn close_inherited_descriptors(process: &ProcessSpec, needed: impl Iterator<Item = RawFd>) {
+    let preserved = (3..).take(process.preserve_fds as usize);
+    let keep: Vec<RawFd> = needed.chain(preserved).collect();
+    close_all_except(&keep);
+}
+
 /// Closes every descriptor but stdin, stdout and stderr (one already gone, such as the listing's
 /// own, just fails with EBADF), for processes that do not exec and so keep close-on-exec ones.
 pub(crate) fn close_all_but_stdio() {
     close_all_except(&[]);
 }
 
-/// Closes every descriptor above 2 but `keep`.
+/// Closes every descriptor above 2 but `keep`: with close_range(2) over the gaps between them
+/// (Linux 5.9), else one by one as /proc/self/fd lists them.
 pub(crate) fn close_all_except(keep: &[RawFd]) {
+    let mut kept: Vec<u32> = keep
+        .iter()
+        .filter_map(|fd| u32::try_from(*fd).ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let mut first = 3u32;
+    let mut ranges_closed = true;
+    for next in kept.iter().copied().chain([u32::MAX]) {
+        if next > first {
+            let last = if next == u32::MAX { u32::MAX } else { next - 1 };
+            // SAFETY: close_range only closes descriptors; none in the range is used again by
+            // this process (the kept ones are outside it).
+            let closed = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+            if closed != 0 {
+                ranges_closed = false;
+                break;
+            }
+        }
+        first = next.saturating_add(1);
+    }
+    if ranges_closed {
+        return;
+    }
     let inherited: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
         .map(|entries| {
             entries

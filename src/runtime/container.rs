@@ -13,6 +13,8 @@
 //!                                               store, and the child's user namespace
 //!                                     <──err──  setup or exec failure: kind byte + message;
 //!                                               EOF (close-on-exec) means exec succeeded
+//!   (no -t) relay  <──pipes──>  stdio           in place of skiff's descriptors 0-2 that are
+//!                                               terminals (see `stdio_relay`)
 //! ```
 //!
 //! The parent blocks the signals it forwards before `clone` and reads them from a signalfd; the
@@ -33,6 +35,7 @@ use super::child::{child_main, ChildChannels};
 use super::forward::PortRelay;
 use super::network::StartingHelper;
 use super::spec::{ContainerSpec, NetworkMode, StorageDriver};
+use super::stdio_relay::StdioRelay;
 use super::tty::TerminalSession;
 use super::userns::{write_id_maps, IdMapping};
 use super::Error;
@@ -211,6 +214,7 @@ pub fn exec_in_container(
     let (pid_read, pid_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
     let (tty_parent, tty_child) = terminal_channel(process.terminal)?;
+    let (container_stdio, stdio_relay) = super::stdio_relay::plan(process)?;
     let (signals, signal_fd) = block_forwarded_signals()?;
     let targets = super::child::JoinTargets {
         user: user.as_ref().map(|fd| fd.as_raw_fd()),
@@ -226,12 +230,14 @@ pub fn exec_in_container(
         tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
         layer_server: None,
         union_server: None,
+        stdio: container_stdio.raw(),
     };
     let joiner = clone_child(CloneFlags::empty(), || {
         super::child::exec_child_main(process, &targets, &channels, pid_write.as_raw_fd())
     })?;
     drop(err_write);
     drop(tty_child);
+    drop(container_stdio);
     drop(pid_write);
     let mut pid_bytes = [0u8; 4];
     let reported = std::fs::File::from(pid_read).read_exact(&mut pid_bytes);
@@ -243,14 +249,12 @@ pub fn exec_in_container(
         },
         Ok(()) => {
             let pid = Pid::from_raw(i32::from_ne_bytes(pid_bytes));
-            supervise(
-                pid,
-                err_read,
-                tty_parent,
-                &signal_fd,
-                process.interactive,
-                |master| master,
-            )
+            let streams = Streams {
+                terminal: tty_parent,
+                relay: stdio_relay,
+                interactive: process.interactive,
+            };
+            supervise(pid, err_read, streams, &signal_fd, |master| master)
         }
         Err(_) => Err(read_child_error(err_read)
             .unwrap_or_else(|| Error::Setup("the process joining the container died".into()))),
@@ -306,6 +310,7 @@ where
     let (sync_read, sync_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
     let (tty_parent, tty_child) = terminal_channel(spec.process.terminal)?;
+    let (container_stdio, stdio_relay) = super::stdio_relay::plan(&spec.process)?;
     let (signals, signal_fd) = block_forwarded_signals()?;
 
     let channels = ChildChannels {
@@ -314,6 +319,7 @@ where
         tty_socket: tty_child.as_ref().map(|fd| fd.as_raw_fd()),
         layer_server: servers.layers.as_ref().map(|fd| fd.as_raw_fd()),
         union_server: servers.union.as_ref().map(|fd| fd.as_raw_fd()),
+        stdio: container_stdio.raw(),
     };
     let cloned = match &joined {
         None => clone_child(flags, || child_main(spec, &channels)).map(Some),
@@ -337,6 +343,7 @@ where
     drop(sync_read);
     drop(err_write);
     drop(tty_child);
+    drop(container_stdio);
     drop(servers);
     let pid = match cloned {
         Ok(Some(pid)) => pid,
@@ -352,13 +359,18 @@ where
         }
     };
 
+    let streams = Streams {
+        terminal: tty_parent,
+        relay: stdio_relay,
+        interactive: spec.process.interactive,
+    };
     let result = drive_child(
         spec,
         needs_id_maps,
         pid,
         &sync_write,
         err_read,
-        tty_parent,
+        streams,
         &signal_fd,
         prepare,
         started,
@@ -540,7 +552,7 @@ fn drive_child<P, S>(
     pid: Pid,
     sync_write: &OwnedFd,
     err_read: OwnedFd,
-    tty_parent: Option<OwnedFd>,
+    streams: Streams,
     signal_fd: &SignalFd,
     prepare: P,
     started: S,
@@ -603,14 +615,7 @@ where
             network = Some(helper.wait_ready()?);
         }
         write_byte(sync_write, b'N')?;
-        supervise(
-            pid,
-            err_read,
-            tty_parent,
-            signal_fd,
-            spec.process.interactive,
-            started,
-        )
+        supervise(pid, err_read, streams, signal_fd, started)
     })();
     if let Some(helper) = network {
         helper.stop();
@@ -621,16 +626,25 @@ where
     result
 }
 
+/// skiff's side of the container process's standard streams.
+struct Streams {
+    /// The socket its pty master comes on (`-t`).
+    terminal: Option<OwnedFd>,
+    /// Pipes in place of skiff's terminal descriptors (no `-t`).
+    relay: Option<StdioRelay>,
+    /// `-i`: skiff's input goes to the process.
+    interactive: bool,
+}
+
 /// Waits for the process to exec (`started` runs then) or fail, then relays until it exits.
 fn supervise(
     pid: Pid,
     err_read: OwnedFd,
-    tty_parent: Option<OwnedFd>,
+    streams: Streams,
     signal_fd: &SignalFd,
-    interactive: bool,
     started: impl FnOnce(Option<OwnedFd>) -> Option<OwnedFd>,
 ) -> Result<RunOutcome, Error> {
-    let master = match tty_parent {
+    let master = match streams.terminal {
         Some(socket) => super::tty::receive_fd(&socket)?,
         None => None,
     };
@@ -639,12 +653,13 @@ fn supervise(
         return Err(error);
     }
     let terminal = match started(master) {
-        Some(master) => Some(TerminalSession::start(master, interactive)?),
+        Some(master) => Some(TerminalSession::start(master, streams.interactive)?),
         None => None,
     };
-    let status = match terminal {
-        Some(mut session) => session.relay_until_exit(pid, signal_fd)?,
-        None => wait_forwarding_signals(pid, signal_fd)?,
+    let status = match (terminal, streams.relay) {
+        (Some(mut session), _) => session.relay_until_exit(pid, signal_fd)?,
+        (None, Some(relay)) => relay.relay_until_exit(pid, signal_fd)?,
+        (None, None) => wait_forwarding_signals(pid, signal_fd)?,
     };
     Ok(RunOutcome {
         exit_code: exit_code_of(status).unwrap_or(125),

@@ -25,6 +25,7 @@ mod rootfs;
 mod security;
 pub mod seed;
 pub mod spec;
+mod stdio_relay;
 pub mod storage;
 pub mod tty;
 pub mod userns;

@@ -90,6 +90,14 @@ pub struct ProcessSpec {
     /// it (the container's pid 1 inherits it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detached: bool,
+    /// `--preserve-fds N` (or socket activation's LISTEN_FDS): descriptors 3 to 3+N-1 of the
+    /// command that started the container are passed on; every other one is closed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preserve_fds: u32,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -318,6 +318,27 @@ impl Cmd {
         }
     }
 
+    /// The command as one line for `sh -c` (every word quoted, its environment set with
+    /// `env -i`): for a test that runs it from a shell it sets up itself (a descriptor left
+    /// open, a pseudo-terminal around it).
+    pub fn shell_line(&self) -> String {
+        let quote =
+            |word: &std::ffi::OsStr| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''"));
+        let mut words = vec!["env".to_string(), "-i".to_string()];
+        words.push(quote(std::ffi::OsStr::new(&format!("PATH={SAFE_PATH}"))));
+        for (key, value) in self.command.get_envs() {
+            if let Some(value) = value {
+                let mut pair = key.to_os_string();
+                pair.push("=");
+                pair.push(value);
+                words.push(quote(&pair));
+            }
+        }
+        words.push(quote(self.command.get_program()));
+        words.extend(self.command.get_args().map(quote));
+        words.join(" ")
+    }
+
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
         self
