@@ -152,7 +152,9 @@ pub fn plan(
             (None, MountKind::Bind) => {
                 // What the step sees decides whether it runs again, as the content of a COPY
                 // does.
-                let found = [context_path(sources, mount)?];
+                let found = [super::context_files::Source::at(context_path(
+                    sources, mount,
+                )?)];
                 let plan_copy = super::copy::CopyPlan {
                     sources: &found,
                     dest: Path::new("/"),
@@ -221,10 +223,10 @@ pub fn prepare(
 /// The one path of the build context a `type=bind` mount without `from=` shows.
 fn context_path(sources: &MountSources<'_>, mount: &RunMount) -> Result<PathBuf> {
     let source = option(mount, "source").unwrap_or("/");
-    let found = super::copy::matching_sources(sources.context, source, sources.ignore)
+    let found = super::context_files::matching_sources(sources.context, source, sources.ignore)
         .with_context(|| format!("--mount type=bind,source={source}"))?;
-    match <[PathBuf; 1]>::try_from(found) {
-        Ok([path]) => Ok(path),
+    match <[super::context_files::Source; 1]>::try_from(found) {
+        Ok([found]) => Ok(found.path),
         Err(_) => bail!("--mount type=bind,source={source}: names more than one path"),
     }
 }
