@@ -190,6 +190,8 @@ struct Builder<'a> {
     /// Images this build pulled, by reference: `--pull=always` pulls each once, and FROM and
     /// every `--from=` naming it see the same image.
     pulled: std::cell::RefCell<BTreeMap<String, String>>,
+    /// The lease this build holds: its step containers carry its id.
+    lease: crate::container::build_lease::BuildLease,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -357,6 +359,7 @@ impl Builder<'_> {
             command: vec!["true".into()],
             entrypoint: Some(String::new()),
             network: crate::network::NetworkRequest::None,
+            build: Some(self.lease.id.clone()),
             ..Default::default()
         };
         crate::container::create(self.ctx, &options)
@@ -1100,6 +1103,7 @@ impl Builder<'_> {
                 RunNetwork::None => crate::network::NetworkRequest::None,
                 RunNetwork::Host => crate::network::NetworkRequest::Host,
             },
+            build: Some(self.lease.id.clone()),
             ..Default::default()
         };
         let record = crate::container::create(self.ctx, &options)?;
@@ -1469,6 +1473,8 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         global_args.entry(name).or_insert(value);
     }
     let stages = file.stages.len();
+    // The step containers of builds that were killed go before this one makes its own.
+    crate::container::build_lease::remove_abandoned(ctx)?;
     let builder = Builder {
         ctx,
         options,
@@ -1487,6 +1493,7 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         step_count: 0,
         multi_stage: false,
         pulled: Default::default(),
+        lease: crate::container::build_lease::BuildLease::take(ctx)?,
     };
     let muted = crate::events::mute();
     let outcome = builder.run();

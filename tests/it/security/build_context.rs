@@ -217,42 +217,61 @@ fn sleeper_runs(seconds: &str) -> bool {
     })
 }
 
+/// Starts a build whose RUN step sleeps `seconds`, and kills skiff's whole process group with
+/// SIGKILL once the step runs; the step's container is then hidden from `ps -a`.
+fn kill_a_build(env: &TestEnv, image: &str, seconds: &str) {
+    let marks = env.path("marks");
+    let _ = std::fs::remove_dir_all(&marks);
+    std::fs::create_dir_all(&marks).unwrap();
+    std::fs::set_permissions(&marks, std::fs::Permissions::from_mode(0o777)).unwrap();
+    env.give(&marks);
+    let dir = env.build_context(
+        "context",
+        &[(
+            "Containerfile",
+            &format!("FROM {image}\nRUN touch /marks/started && sleep {seconds}\n"),
+        )],
+    );
+    let volume = format!("{}:/marks", marks.display());
+    let build = env
+        .skiff(&["build", "-v", &volume, "-t", "killed", &dir])
+        .spawn();
+    until("the RUN step to start", || marks.join("started").exists());
+    // While the build runs, its step container is there (with --external) and prune keeps it.
+    assert_eq!(env.skiff(&["container", "prune", "-f"]).stdout(), "");
+    let listed = env.skiff(&["ps", "-a", "-q", "--external"]).stdout();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let group = Pid::from_raw(i32::try_from(build.id()).unwrap());
+    killpg(group, Signal::SIGKILL).unwrap();
+    let _ = crate::common::finish(build, "the killed build");
+    assert_eq!(
+        env.skiff(&["ps", "-a", "-q"]).stdout(),
+        "",
+        "a killed build's step container is listed"
+    );
+}
+
+fn containers_in_store(env: &TestEnv) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(env.store_root().join("containers"))
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn a_killed_build_leaves_no_step_container() {
     for (number, env) in each_env("ctx-killed").into_iter().enumerate() {
         let image = env.load_testbox();
         let seconds = format!("{}", 6100 + number);
-        let marks = env.path("marks");
-        std::fs::create_dir_all(&marks).unwrap();
-        std::fs::set_permissions(&marks, std::fs::Permissions::from_mode(0o777)).unwrap();
-        env.give(&marks);
-        let dir = env.build_context(
-            "context",
-            &[(
-                "Containerfile",
-                &format!("FROM {image}\nRUN touch /marks/started && sleep {seconds}\n"),
-            )],
-        );
-        let volume = format!("{}:/marks", marks.display());
-        let build = env
-            .skiff(&["build", "-v", &volume, "-t", "killed", &dir])
-            .spawn();
-        until("the RUN step to start", || marks.join("started").exists());
-        let group = Pid::from_raw(i32::try_from(build.id()).unwrap());
-        killpg(group, Signal::SIGKILL).unwrap();
-        let _ = crate::common::finish(build, "the killed build");
-        assert_eq!(
-            env.skiff(&["ps", "-a", "-q"]).stdout(),
-            "",
-            "a killed build's step container is listed"
-        );
         // The next prune finds the build gone: its container, processes and files go.
+        kill_a_build(&env, image, &seconds);
         env.skiff(&["container", "prune", "-f"]).stdout();
         until("the step's process to end", || !sleeper_runs(&seconds));
-        let containers = env.store_root().join("containers");
-        let left: Vec<_> = std::fs::read_dir(&containers)
-            .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "step container files left: {left:?}");
+        assert_eq!(containers_in_store(&env), Vec::<std::ffi::OsString>::new());
+        // So does the next build.
+        kill_a_build(&env, image, &seconds);
+        let dir = env.build_context("next", &[("Containerfile", &format!("FROM {image}\n"))]);
+        env.skiff(&["build", "-q", &dir]).stdout();
+        until("the step's process to end", || !sleeper_runs(&seconds));
+        assert_eq!(containers_in_store(&env), Vec::<std::ffi::OsString>::new());
     }
 }
