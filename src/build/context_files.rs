@@ -15,19 +15,40 @@ use anyhow::{bail, Context as _, Result};
 use super::copy::{wildcard_match, Ignore};
 use crate::runtime::in_root;
 
-/// One thing a COPY or ADD copies: where it is on the host, and the name it lands under in a
-/// destination directory (the name written, also when a link led elsewhere, as in BuildKit).
+/// One thing a COPY or ADD copies: the directory it is read inside of (the build context, or
+/// where a stage's files were copied out to), its path there (free of links), and the name it
+/// lands under in a destination directory (the name written, also when a link led elsewhere,
+/// as in BuildKit). It, and everything under it, is read inside `root` only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
-    pub path: PathBuf,
+    pub root: PathBuf,
+    pub relative: PathBuf,
     pub name: OsString,
 }
 
 impl Source {
-    /// A source under its own name.
-    pub fn at(path: PathBuf) -> Source {
+    /// A file or directory of skiff's own (fetched, or copied out of an image) under its name.
+    pub fn at(path: &Path) -> Source {
         let name = path.file_name().unwrap_or_default().to_os_string();
-        Source { path, name }
+        let root = match path.parent() {
+            Some(parent) if !name.is_empty() => parent.to_path_buf(),
+            _ => path.to_path_buf(),
+        };
+        Source {
+            root,
+            relative: PathBuf::from(&name),
+            name,
+        }
+    }
+
+    /// Where it is on the host.
+    pub fn path(&self) -> PathBuf {
+        self.root.join(&self.relative)
+    }
+
+    /// What it is, never following a link.
+    pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        in_root::symlink_metadata(&self.root, &self.relative)
     }
 }
 
@@ -106,13 +127,16 @@ fn resolve_source(context: &Path, relative: &Path, ignore: &Ignore) -> io::Resul
     if ignored(relative) || ignored(&resolved) {
         return Err(io::ErrorKind::NotFound.into());
     }
-    let path = context.join(&resolved);
     let name = relative
         .file_name()
-        .or(path.file_name())
+        .or(resolved.file_name())
         .unwrap_or_default()
         .to_os_string();
-    Ok(Source { path, name })
+    Ok(Source {
+        root: context.to_path_buf(),
+        relative: resolved,
+        name,
+    })
 }
 
 /// What `source` names in `context`, in name order, those `ignore` leaves out left out; an
@@ -192,9 +216,9 @@ mod tests {
         let texts = matching_sources(c, "*.txt", &none).unwrap();
         let names: Vec<_> = texts.iter().map(|s| s.name.to_str().unwrap()).collect();
         assert_eq!(names, ["a.txt", "b.txt", "link.txt"]);
-        assert_eq!(texts[2].path, c.join("dir/sub/f"));
+        assert_eq!(texts[2].path(), c.join("dir/sub/f"));
         let deep = matching_sources(c, "d*/s?b/*", &none).unwrap();
-        assert_eq!(deep, [Source::at(c.join("dir/sub/f"))]);
+        assert_eq!(deep[0].relative, Path::new("dir/sub/f"));
         assert!(matching_sources(c, "*/f", &none).is_err());
         // The ignore file judges where a link leads too.
         let ignore = Ignore::parse("dir\n");

@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use sha2::Digest;
 
 use super::context_files::Source;
+use crate::runtime::in_root;
 
 /// Whether `name` matches `pattern` (`*`, `?`, and `[…]` classes, as Go's filepath.Match).
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {
@@ -136,20 +137,10 @@ pub struct CopyPlan<'a> {
     pub ignore: &'a Ignore,
 }
 
-/// Opens the file at `path`, never through a link: a source resolved inside the context is
-/// read where it resolved to, even if a link took its place since.
-fn open_no_follow(path: &Path) -> io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-}
-
-/// Whether `path` is a tar archive ADD unpacks: a ustar or GNU tar, plain or compressed with
+/// Whether `source` is a tar archive ADD unpacks: a ustar or GNU tar, plain or compressed with
 /// gzip or zstd.
-pub fn is_tar_archive(path: &Path) -> bool {
-    let Ok(file) = open_no_follow(path) else {
+pub fn is_tar_archive(source: &Source) -> bool {
+    let Ok(file) = in_root::open_file(&source.root, &source.relative) else {
         return false;
     };
     let Ok(mut stream) = crate::archive::decompress(file) else {
@@ -212,19 +203,23 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
     });
     builder.follow_symlinks(false);
     let root = PathBuf::from(plan.dest.to_string_lossy().trim_start_matches('/'));
-    for Source { path: source, name } in plan.sources {
-        let meta = std::fs::symlink_metadata(source)
-            .with_context(|| format!("reading {}", source.display()))?;
+    for source in plan.sources {
+        let meta = source
+            .metadata()
+            .with_context(|| format!("reading {}", source.path().display()))?;
         if meta.is_dir() {
-            append_contents(&mut builder, plan, source, &root)?;
-        } else if plan.unpack_archives && !plan.packed.contains(source) && is_tar_archive(source) {
+            append_contents(&mut builder, plan, source, &source.relative, &root)?;
+        } else if plan.unpack_archives
+            && !plan.packed.contains(&source.path())
+            && is_tar_archive(source)
+        {
             append_unpacked(&mut builder, plan, source, &root)?;
         } else {
             let name = match plan.into_directory {
-                true => root.join(name),
+                true => root.join(&source.name),
                 false => root.clone(),
             };
-            append_entry(&mut builder, plan, source, &name)?;
+            append_entry(&mut builder, plan, source, &source.relative, &name)?;
         }
     }
     let hashing = builder.into_inner()?;
@@ -235,10 +230,12 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
 fn append_unpacked<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
-    source: &Path,
+    source: &Source,
     root: &Path,
 ) -> Result<()> {
-    let file = open_no_follow(source)?;
+    let file = in_root::open_file(&source.root, &source.relative)?;
+    let source = source.path();
+    let source = source.as_path();
     let stream = crate::archive::decompress(file)?;
     let mut archive = tar::Archive::new(stream);
     let inside = |name: &Path| -> Result<PathBuf> {
@@ -296,39 +293,42 @@ fn append_unpacked<W: Write>(
     Ok(())
 }
 
+/// Everything in the directory `dir` of `source` (inside its root), under `name`; what the
+/// context's ignore file leaves out left out.
 fn append_contents<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
+    source: &Source,
     dir: &Path,
     name: &Path,
 ) -> Result<()> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<io::Result<_>>()?;
-    children.sort_by_key(|e| e.file_name());
+    let mut children = in_root::read_dir(&source.root, dir)
+        .with_context(|| format!("reading {}", source.root.join(dir).display()))?;
+    children.sort();
     for child in children {
-        let path = child.path();
-        if let Ok(relative) = path.strip_prefix(plan.context) {
-            if plan.ignore.excludes(relative) {
-                continue;
-            }
+        let relative = dir.join(&child);
+        if source.root == plan.context && plan.ignore.excludes(&relative) {
+            continue;
         }
-        let child_name = name.join(child.file_name());
-        append_entry(builder, plan, &path, &child_name)?;
-        if child.file_type()?.is_dir() {
-            append_contents(builder, plan, &path, &child_name)?;
+        let child_name = name.join(&child);
+        if append_entry(builder, plan, source, &relative, &child_name)?.is_dir() {
+            append_contents(builder, plan, source, &relative, &child_name)?;
         }
     }
     Ok(())
 }
 
+/// The entry `relative` of `source`'s root as `name`, a link as a link; returns what it is.
 fn append_entry<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
-    source: &Path,
+    source: &Source,
+    relative: &Path,
     name: &Path,
-) -> Result<()> {
-    let meta = std::fs::symlink_metadata(source)?;
+) -> Result<std::fs::FileType> {
+    let root = &source.root;
+    let meta = in_root::symlink_metadata(root, relative)
+        .with_context(|| format!("reading {}", root.join(relative).display()))?;
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
     let (uid, gid) = plan.owner.unwrap_or((0, 0));
@@ -339,16 +339,18 @@ fn append_entry<W: Write>(
     }
     let kind = meta.file_type();
     if kind.is_symlink() {
-        let target = std::fs::read_link(source)?;
+        let target = in_root::read_link(root, relative)?;
         builder.append_link(&mut header, name, target)?;
     } else if kind.is_file() {
-        builder.append_data(&mut header, name, open_no_follow(source)?)?;
+        let file = in_root::open_file(root, relative)
+            .with_context(|| format!("reading {}", root.join(relative).display()))?;
+        builder.append_data(&mut header, name, file)?;
     } else if kind.is_dir() {
         header.set_size(0);
         builder.append_data(&mut header, name, io::empty())?;
     }
     // Devices, fifos and sockets in a build context are not copied, as with Docker.
-    Ok(())
+    Ok(kind)
 }
 
 #[cfg(test)]
@@ -438,7 +440,7 @@ mod tests {
             ]
         );
         // One file to a path not ending in `/`: that path is the file.
-        let one = [Source::at(context.path().join("a.txt"))];
+        let one = [Source::at(&context.path().join("a.txt"))];
         let plan = CopyPlan {
             sources: &one,
             dest: Path::new("/etc/renamed"),

@@ -1057,7 +1057,7 @@ impl Builder<'_> {
             let holder = scratch.join(format!("from-{copies}"));
             let copied = self.copy_out_of(image, &[source.to_string()], &holder)?;
             let first = copied.into_iter().next();
-            first.map(|s| s.path).context("nothing was copied out")
+            first.map(|s| s.path()).context("nothing was copied out")
         };
         let sources = self.mount_sources(scratch);
         let mounts =
@@ -1188,7 +1188,7 @@ impl Builder<'_> {
                         &pattern.to_string_lossy(),
                         &super::copy::Ignore::default(),
                     )?),
-                    false => found.push(Source::at(copied)),
+                    false => found.push(Source::at(&copied)),
                 }
             }
             Ok(found)
@@ -1262,7 +1262,7 @@ impl Builder<'_> {
                     if add && (source.starts_with("http://") || source.starts_with("https://")) {
                         let dir = scratch.join(format!("url-{number}"));
                         return super::copy::download(&source, &dir)
-                            .map(|path| vec![Source::at(path)]);
+                            .map(|path| vec![Source::at(&path)]);
                     }
                     super::context_files::matching_sources(
                         &self.options.context,
@@ -1287,7 +1287,7 @@ impl Builder<'_> {
                 let path = dir.join(&document.name);
                 std::fs::write(&path, body)?;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
-                sources.push(Source::at(path));
+                sources.push(Source::at(&path));
             }
             Ok(sources)
         });
@@ -1295,8 +1295,8 @@ impl Builder<'_> {
             // A fetched file is never unpacked, as in Docker.
             let packed: Vec<PathBuf> = sources
                 .iter()
-                .filter(|s| s.path.starts_with(&scratch))
-                .map(|s| s.path.clone())
+                .map(Source::path)
+                .filter(|path| path.starts_with(&scratch))
                 .collect();
             let what = CopyWhat {
                 sources: &sources,
@@ -1320,10 +1320,10 @@ impl Builder<'_> {
     ) -> Result<()> {
         let sources = what.sources;
         let unpacked = |s: &Source| {
-            what.add && !what.packed.contains(&s.path) && super::copy::is_tar_archive(&s.path)
+            what.add && !what.packed.contains(&s.path()) && super::copy::is_tar_archive(s)
         };
         // A source is what it resolved to, never followed further.
-        let is_dir = |s: &Source| std::fs::symlink_metadata(&s.path).is_ok_and(|m| m.is_dir());
+        let is_dir = |s: &Source| s.metadata().is_ok_and(|m| m.is_dir());
         let into_directory = dest.ends_with('/')
             || sources.len() > 1
             || sources.iter().any(|s| is_dir(s) || unpacked(s));

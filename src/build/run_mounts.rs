@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use super::context_files::Source;
 use super::dockerfile::{HereDoc, MountKind, RunMount};
 use crate::context::Context;
 use crate::volume::mounts::{MountRequest, RequestKind};
@@ -152,9 +153,7 @@ pub fn plan(
             (None, MountKind::Bind) => {
                 // What the step sees decides whether it runs again, as the content of a COPY
                 // does.
-                let found = [super::context_files::Source::at(context_path(
-                    sources, mount,
-                )?)];
+                let found = [context_source(sources, mount)?];
                 let plan_copy = super::copy::CopyPlan {
                     sources: &found,
                     dest: Path::new("/"),
@@ -221,12 +220,12 @@ pub fn prepare(
 }
 
 /// The one path of the build context a `type=bind` mount without `from=` shows.
-fn context_path(sources: &MountSources<'_>, mount: &RunMount) -> Result<PathBuf> {
+fn context_source(sources: &MountSources<'_>, mount: &RunMount) -> Result<Source> {
     let source = option(mount, "source").unwrap_or("/");
     let found = super::context_files::matching_sources(sources.context, source, sources.ignore)
         .with_context(|| format!("--mount type=bind,source={source}"))?;
-    match <[super::context_files::Source; 1]>::try_from(found) {
-        Ok([found]) => Ok(found.path),
+    match <[Source; 1]>::try_from(found) {
+        Ok([found]) => Ok(found),
         Err(_) => bail!("--mount type=bind,source={source}: names more than one path"),
     }
 }
@@ -255,7 +254,7 @@ fn bind(
             return Ok(());
         }
         Some(image) => copy_out(image, source)?,
-        None => context_path(sources, mount)?,
+        None => context_source(sources, mount)?.path(),
     };
     step.requests.push(request(
         RequestKind::Bind {

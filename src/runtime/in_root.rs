@@ -9,8 +9,10 @@
 //! at the root), `..` never climbs above the root, and 40 links are the most one path follows.
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -112,6 +114,70 @@ fn resolve_by_walk(root: &Path, path: &Path) -> io::Result<PathBuf> {
     Ok(resolved)
 }
 
+/// Opens `path` inside `root` with `flags`, the last component never followed (a link there is
+/// opened as itself with O_PATH, refused with ELOOP otherwise): what a directory walk reads,
+/// so that a directory swapped for a link meanwhile still leads only inside the root.
+fn open_no_follow(root: &Path, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+    let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let relative = relative_part(path);
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(&root_fd, &relative, flags, Mode::empty(), resolve) {
+            Err(rustix::io::Errno::AGAIN) if tries < 8 => tries += 1,
+            Err(rustix::io::Errno::NOSYS) => break,
+            other => return Ok(other?),
+        }
+    }
+    open_by_walk(root, &relative, flags)
+}
+
+/// Without openat2: the directories walked here, the last component opened as itself.
+fn open_by_walk(root: &Path, relative: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+    let beside = match (relative.parent(), relative.file_name()) {
+        (Some(parent), Some(name)) => root.join(resolve_by_walk(root, parent)?).join(name),
+        _ => root.join(resolve_by_walk(root, relative)?),
+    };
+    Ok(rustix::fs::open(&beside, flags, Mode::empty())?)
+}
+
+/// `path` inside `root` as lstat sees it.
+pub fn symlink_metadata(root: &Path, path: &Path) -> io::Result<std::fs::Metadata> {
+    File::from(open_no_follow(root, path, OFlags::PATH)?).metadata()
+}
+
+/// The target of the link `path` inside `root`.
+pub fn read_link(root: &Path, path: &Path) -> io::Result<PathBuf> {
+    let link = open_no_follow(root, path, OFlags::PATH)?;
+    let target = rustix::fs::readlinkat(&link, "", Vec::new())?;
+    Ok(PathBuf::from(OsString::from_vec(target.into_bytes())))
+}
+
+/// The file `path` inside `root`, open for reading (non-blocking, so that a fifo put in its
+/// place cannot hang the reader).
+pub fn open_file(root: &Path, path: &Path) -> io::Result<File> {
+    let file = open_no_follow(root, path, OFlags::RDONLY | OFlags::NONBLOCK)?;
+    Ok(File::from(file))
+}
+
+/// The names in the directory `path` inside `root`.
+pub fn read_dir(root: &Path, path: &Path) -> io::Result<Vec<OsString>> {
+    let dir = open_no_follow(root, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::new(dir)? {
+        let name = entry?.file_name().to_bytes().to_vec();
+        if name != b"." && name != b".." {
+            names.push(OsString::from_vec(name));
+        }
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +223,40 @@ mod tests {
                 }
             }
         }
+        // The last component is never followed; the ones before it stay inside.
+        assert!(symlink_metadata(r, Path::new("out"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            read_link(r, Path::new("inside")).unwrap(),
+            Path::new("sub/file")
+        );
+        assert_eq!(
+            open_file(r, Path::new("rooted/file"))
+                .unwrap()
+                .metadata()
+                .unwrap()
+                .len(),
+            1
+        );
+        let refused = open_file(r, Path::new("inside")).unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::ELOOP));
+        assert!(read_dir(r, Path::new("out")).is_err());
+        assert!(open_file(r, Path::new("out/secret")).is_err());
+        assert!(read_dir(r, Path::new("rooted")).is_err());
+        let mut names = read_dir(r, Path::new("up/sub")).unwrap();
+        names.sort();
+        assert_eq!(names, ["deeper", "file"]);
+        let no_follow = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        for path in ["rooted/file", "up/inside", "out", "sub/deeper/back"] {
+            let walked = File::from(open_by_walk(r, Path::new(path), no_follow).unwrap());
+            let opened = File::from(open_no_follow(r, Path::new(path), OFlags::PATH).unwrap());
+            let (walked, opened) = (walked.metadata().unwrap(), opened.metadata().unwrap());
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(walked.ino(), opened.ino(), "{path}");
+        }
+        assert!(open_by_walk(r, Path::new("out/secret"), no_follow).is_err());
         // Through the outside link, the root's own `secret` is what is found.
         std::fs::create_dir_all(r.join(outside.path().strip_prefix("/").unwrap())).unwrap();
         std::fs::write(
