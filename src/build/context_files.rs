@@ -147,6 +147,9 @@ pub fn matching_sources(context: &Path, source: &str, ignore: &Ignore) -> Result
     if !has_wildcard(&relative.to_string_lossy()) {
         return match resolve_source(context, &relative, ignore) {
             Ok(found) => Ok(vec![found]),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("{source} in the build context"))
+            }
             // Where the host would have followed a link out of the context, say so.
             Err(_) if std::fs::metadata(context.join(&relative)).is_ok() => bail!(
                 "{source}: not in the build context (a symbolic link on its path leads out of it; links resolve inside the context)"

@@ -4,9 +4,12 @@
 //! CONTEXT/home/user and never the host's file, as BuildKit and buildah read one.
 //!
 //! openat2 with RESOLVE_IN_ROOT does the resolving (Linux 5.6 and later); on a kernel without it
-//! (ENOSYS) or without /proc to name what it opened, the same walk is done here a component at
-//! a time, with the kernel's rules: a link's target replaces it (an absolute one starting again
-//! at the root), `..` never climbs above the root, and 40 links are the most one path follows.
+//! (ENOSYS, or EPERM from an old seccomp filter) or without /proc to name what it opened, the
+//! same walk is done here a component at a time, with the kernel's rules: a link's target
+//! replaces it (an absolute one starting again at the root), `..` never climbs above the root,
+//! and 40 links are the most one path follows. That walk is as safe as openat2 while nothing
+//! changes the directory under it; it cannot, as openat2 does, stop a link from being swapped
+//! in between two of its steps.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -26,9 +29,15 @@ const MAX_LINKS: usize = 40;
 /// nothing inside the root.
 pub fn resolve(root: &Path, path: &Path) -> io::Result<PathBuf> {
     match resolve_with_openat2(root, path) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => resolve_by_walk(root, path),
+        Err(e) if e.raw_os_error().is_some_and(no_openat2) => resolve_by_walk(root, path),
         other => other,
     }
+}
+
+/// Whether openat2 failed for want of the call itself: ENOSYS from an older kernel, or EPERM
+/// from a seccomp filter that predates it (Docker's did so before 20.10), which no path gives.
+fn no_openat2(errno: i32) -> bool {
+    errno == libc::ENOSYS || errno == libc::EPERM
 }
 
 fn resolve_with_openat2(root: &Path, path: &Path) -> io::Result<PathBuf> {
@@ -130,7 +139,7 @@ fn open_no_follow(root: &Path, path: &Path, flags: OFlags) -> io::Result<OwnedFd
     loop {
         match rustix::fs::openat2(&root_fd, &relative, flags, Mode::empty(), resolve) {
             Err(rustix::io::Errno::AGAIN) if tries < 8 => tries += 1,
-            Err(rustix::io::Errno::NOSYS) => break,
+            Err(e) if no_openat2(e.raw_os_error()) => break,
             other => return Ok(other?),
         }
     }
