@@ -273,5 +273,9 @@ fn a_killed_build_leaves_no_step_container() {
         env.skiff(&["build", "-q", &dir]).stdout();
         until("the step's process to end", || !sleeper_runs(&seconds));
         assert_eq!(containers_in_store(&env), Vec::<std::ffi::OsString>::new());
+        // And an image it used can be removed without naming a container `ps -a` hides.
+        kill_a_build(&env, image, &seconds);
+        env.skiff(&["rmi", image]).stdout();
+        assert_eq!(containers_in_store(&env), Vec::<std::ffi::OsString>::new());
     }
 }
