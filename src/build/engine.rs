@@ -1473,8 +1473,9 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         global_args.entry(name).or_insert(value);
     }
     let stages = file.stages.len();
-    // The step containers of builds that were killed go before this one makes its own.
-    crate::container::build_lease::remove_abandoned(ctx)?;
+    // The step containers of builds that were killed go before this one makes its own; this
+    // build does not need them gone, so one that cannot be removed is only reported.
+    crate::container::build_lease::remove_abandoned_or_warn(ctx);
     let builder = Builder {
         ctx,
         options,

@@ -78,16 +78,28 @@ pub fn of_running_build(ctx: &Context, record: &ContainerRecord) -> bool {
 }
 
 /// Removes the step containers of builds that no longer run (killed ones), their processes
-/// and files, and the leases such builds left; returns the containers' ids.
+/// and files, and the leases such builds left; returns the containers' ids. One that cannot be
+/// removed does not keep the others: the first failure is the error, after all were tried.
 pub fn remove_abandoned(ctx: &Context) -> Result<Vec<String>> {
-    let abandoned: Vec<String> = ctx
+    let mut removed = Vec::new();
+    let mut failed = None;
+    let abandoned = ctx
         .store
         .all_containers()
         .into_iter()
-        .filter(|c| c.build.is_some() && !of_running_build(ctx, c))
-        .map(|c| c.id)
-        .collect();
-    let removed = super::remove(ctx, &abandoned, true, true)?;
+        .filter(|c| c.build.is_some() && !of_running_build(ctx, c));
+    for container in abandoned {
+        match super::remove(ctx, std::slice::from_ref(&container.id), true, true) {
+            Ok(ids) => removed.extend(ids),
+            Err(e) => {
+                let e = e.context(format!("removing step container {}", container.id));
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let Ok(entries) = std::fs::read_dir(leases_dir(ctx)) else {
         return Ok(removed);
     };
@@ -107,4 +119,16 @@ pub fn remove_abandoned(ctx: &Context) -> Result<Vec<String>> {
         }
     }
     Ok(removed)
+}
+
+/// [`remove_abandoned`] for a command that does not need them gone (a build, removing images):
+/// one that cannot be removed is a warning, not the command's failure.
+pub fn remove_abandoned_or_warn(ctx: &Context) {
+    if let Err(e) = remove_abandoned(ctx) {
+        // A notice beside the command's own output, which goes on.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("WARN: {e:#}");
+        }
+    }
 }
