@@ -48,7 +48,7 @@ impl Source {
 
     /// What it is, never following a link.
     pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
-        in_root::symlink_metadata(&self.root, &self.relative)
+        in_root::Root::open(&self.root)?.symlink_metadata(&self.relative)
     }
 }
 

@@ -140,7 +140,8 @@ pub struct CopyPlan<'a> {
 /// Whether `source` is a tar archive ADD unpacks: a ustar or GNU tar, plain or compressed with
 /// gzip or zstd.
 pub fn is_tar_archive(source: &Source) -> bool {
-    let Ok(file) = in_root::open_file(&source.root, &source.relative) else {
+    let opened = in_root::Root::open(&source.root).and_then(|r| r.open_file(&source.relative));
+    let Ok(file) = opened else {
         return false;
     };
     let Ok(mut stream) = crate::archive::decompress(file) else {
@@ -204,11 +205,17 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
     builder.follow_symlinks(false);
     let root = PathBuf::from(plan.dest.to_string_lossy().trim_start_matches('/'));
     for source in plan.sources {
-        let meta = source
-            .metadata()
+        let walk = Walk {
+            root: in_root::Root::open(&source.root)
+                .with_context(|| format!("reading {}", source.root.display()))?,
+            in_context: source.root == plan.context,
+        };
+        let meta = walk
+            .root
+            .symlink_metadata(&source.relative)
             .with_context(|| format!("reading {}", source.path().display()))?;
         if meta.is_dir() {
-            append_contents(&mut builder, plan, source, &source.relative, &root)?;
+            append_contents(&mut builder, plan, &walk, &source.relative, &root)?;
         } else if plan.unpack_archives
             && !plan.packed.contains(&source.path())
             && is_tar_archive(source)
@@ -219,7 +226,7 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
                 true => root.join(&source.name),
                 false => root.clone(),
             };
-            append_entry(&mut builder, plan, source, &source.relative, &name)?;
+            append_entry(&mut builder, plan, &walk, &source.relative, &name)?;
         }
     }
     let hashing = builder.into_inner()?;
@@ -233,7 +240,7 @@ fn append_unpacked<W: Write>(
     source: &Source,
     root: &Path,
 ) -> Result<()> {
-    let file = in_root::open_file(&source.root, &source.relative)?;
+    let file = in_root::Root::open(&source.root)?.open_file(&source.relative)?;
     let source = source.path();
     let source = source.as_path();
     let stream = crate::archive::decompress(file)?;
@@ -293,42 +300,52 @@ fn append_unpacked<W: Write>(
     Ok(())
 }
 
-/// Everything in the directory `dir` of `source` (inside its root), under `name`; what the
-/// context's ignore file leaves out left out.
+/// Where a source's files are read: inside its root, the context's ignore file applying when
+/// that root is the context.
+struct Walk {
+    root: in_root::Root,
+    in_context: bool,
+}
+
+/// Everything in the directory `dir` of the walk's root, under `name`; what the context's
+/// ignore file leaves out left out.
 fn append_contents<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
-    source: &Source,
+    walk: &Walk,
     dir: &Path,
     name: &Path,
 ) -> Result<()> {
-    let mut children = in_root::read_dir(&source.root, dir)
-        .with_context(|| format!("reading {}", source.root.join(dir).display()))?;
+    let mut children = walk
+        .root
+        .read_dir(dir)
+        .with_context(|| format!("reading {}", walk.root.host_path(dir).display()))?;
     children.sort();
     for child in children {
         let relative = dir.join(&child);
-        if source.root == plan.context && plan.ignore.excludes(&relative) {
+        if walk.in_context && plan.ignore.excludes(&relative) {
             continue;
         }
         let child_name = name.join(&child);
-        if append_entry(builder, plan, source, &relative, &child_name)?.is_dir() {
-            append_contents(builder, plan, source, &relative, &child_name)?;
+        if append_entry(builder, plan, walk, &relative, &child_name)?.is_dir() {
+            append_contents(builder, plan, walk, &relative, &child_name)?;
         }
     }
     Ok(())
 }
 
-/// The entry `relative` of `source`'s root as `name`, a link as a link; returns what it is.
+/// The entry `relative` of the walk's root as `name`, a link as a link; returns what it is.
 fn append_entry<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
-    source: &Source,
+    walk: &Walk,
     relative: &Path,
     name: &Path,
 ) -> Result<std::fs::FileType> {
-    let root = &source.root;
-    let meta = in_root::symlink_metadata(root, relative)
-        .with_context(|| format!("reading {}", root.join(relative).display()))?;
+    let root = &walk.root;
+    let meta = root
+        .symlink_metadata(relative)
+        .with_context(|| format!("reading {}", root.host_path(relative).display()))?;
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
     let (uid, gid) = plan.owner.unwrap_or((0, 0));
@@ -339,11 +356,12 @@ fn append_entry<W: Write>(
     }
     let kind = meta.file_type();
     if kind.is_symlink() {
-        let target = in_root::read_link(root, relative)?;
+        let target = root.read_link(relative)?;
         builder.append_link(&mut header, name, target)?;
     } else if kind.is_file() {
-        let file = in_root::open_file(root, relative)
-            .with_context(|| format!("reading {}", root.join(relative).display()))?;
+        let file = root
+            .open_file(relative)
+            .with_context(|| format!("reading {}", root.host_path(relative).display()))?;
         builder.append_data(&mut header, name, file)?;
     } else if kind.is_dir() {
         header.set_size(0);

@@ -123,27 +123,75 @@ fn resolve_by_walk(root: &Path, path: &Path) -> io::Result<PathBuf> {
     Ok(resolved)
 }
 
-/// Opens `path` inside `root` with `flags`, the last component never followed (a link there is
-/// opened as itself with O_PATH, refused with ELOOP otherwise): what a directory walk reads,
-/// so that a directory swapped for a link meanwhile still leads only inside the root.
-fn open_no_follow(root: &Path, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
-    let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let root_fd = rustix::fs::open(
-        root,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    let relative = relative_part(path);
-    let mut tries = 0;
-    loop {
-        match rustix::fs::openat2(&root_fd, &relative, flags, Mode::empty(), resolve) {
-            Err(rustix::io::Errno::AGAIN) if tries < 8 => tries += 1,
-            Err(e) if no_openat2(e.raw_os_error()) => break,
-            other => return Ok(other?),
-        }
+/// A directory opened once to read many paths inside it (a directory walk), each resolved as
+/// if the directory were `/`, the last component never followed: a link there is read as a
+/// link, and a directory swapped for a link meanwhile still leads only inside the root.
+pub struct Root {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl Root {
+    pub fn open(path: &Path) -> io::Result<Root> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Ok(Root {
+            path: path.to_path_buf(),
+            fd: rustix::fs::open(path, flags, Mode::empty())?,
+        })
     }
-    open_by_walk(root, &relative, flags)
+
+    /// Where `path` is on the host (for messages: never opened by that name).
+    pub fn host_path(&self, path: &Path) -> PathBuf {
+        self.path.join(path)
+    }
+
+    /// Opens `path` with `flags` (a link as itself with O_PATH, refused with ELOOP otherwise).
+    fn open_no_follow(&self, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+        let relative = relative_part(path);
+        let mut tries = 0;
+        loop {
+            match rustix::fs::openat2(&self.fd, &relative, flags, Mode::empty(), resolve) {
+                Err(rustix::io::Errno::AGAIN) if tries < 8 => tries += 1,
+                Err(e) if no_openat2(e.raw_os_error()) => break,
+                other => return Ok(other?),
+            }
+        }
+        open_by_walk(&self.path, &relative, flags)
+    }
+
+    /// `path` as lstat sees it.
+    pub fn symlink_metadata(&self, path: &Path) -> io::Result<std::fs::Metadata> {
+        File::from(self.open_no_follow(path, OFlags::PATH)?).metadata()
+    }
+
+    /// The target of the link `path`.
+    pub fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        let link = self.open_no_follow(path, OFlags::PATH)?;
+        let target = rustix::fs::readlinkat(&link, "", Vec::new())?;
+        Ok(PathBuf::from(OsString::from_vec(target.into_bytes())))
+    }
+
+    /// The file `path`, open for reading (non-blocking, so that a fifo put in its place cannot
+    /// hang the reader).
+    pub fn open_file(&self, path: &Path) -> io::Result<File> {
+        let file = self.open_no_follow(path, OFlags::RDONLY | OFlags::NONBLOCK)?;
+        Ok(File::from(file))
+    }
+
+    /// The names in the directory `path`.
+    pub fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        let dir = self.open_no_follow(path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::new(dir)? {
+            let name = entry?.file_name().to_bytes().to_vec();
+            if name != b"." && name != b".." {
+                names.push(OsString::from_vec(name));
+            }
+        }
+        Ok(names)
+    }
 }
 
 /// Without openat2: the directories walked here, the last component opened as itself.
@@ -153,38 +201,6 @@ fn open_by_walk(root: &Path, relative: &Path, flags: OFlags) -> io::Result<Owned
         _ => root.join(resolve_by_walk(root, relative)?),
     };
     Ok(rustix::fs::open(&beside, flags, Mode::empty())?)
-}
-
-/// `path` inside `root` as lstat sees it.
-pub fn symlink_metadata(root: &Path, path: &Path) -> io::Result<std::fs::Metadata> {
-    File::from(open_no_follow(root, path, OFlags::PATH)?).metadata()
-}
-
-/// The target of the link `path` inside `root`.
-pub fn read_link(root: &Path, path: &Path) -> io::Result<PathBuf> {
-    let link = open_no_follow(root, path, OFlags::PATH)?;
-    let target = rustix::fs::readlinkat(&link, "", Vec::new())?;
-    Ok(PathBuf::from(OsString::from_vec(target.into_bytes())))
-}
-
-/// The file `path` inside `root`, open for reading (non-blocking, so that a fifo put in its
-/// place cannot hang the reader).
-pub fn open_file(root: &Path, path: &Path) -> io::Result<File> {
-    let file = open_no_follow(root, path, OFlags::RDONLY | OFlags::NONBLOCK)?;
-    Ok(File::from(file))
-}
-
-/// The names in the directory `path` inside `root`.
-pub fn read_dir(root: &Path, path: &Path) -> io::Result<Vec<OsString>> {
-    let dir = open_no_follow(root, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
-    let mut names = Vec::new();
-    for entry in rustix::fs::Dir::new(dir)? {
-        let name = entry?.file_name().to_bytes().to_vec();
-        if name != b"." && name != b".." {
-            names.push(OsString::from_vec(name));
-        }
-    }
-    Ok(names)
 }
 
 #[cfg(test)]
@@ -233,37 +249,30 @@ mod tests {
             }
         }
         // The last component is never followed; the ones before it stay inside.
-        assert!(symlink_metadata(r, Path::new("out"))
-            .unwrap()
-            .file_type()
-            .is_symlink());
-        assert_eq!(
-            read_link(r, Path::new("inside")).unwrap(),
-            Path::new("sub/file")
-        );
-        assert_eq!(
-            open_file(r, Path::new("rooted/file"))
-                .unwrap()
-                .metadata()
-                .unwrap()
-                .len(),
-            1
-        );
-        let refused = open_file(r, Path::new("inside")).unwrap_err();
+        let root_dir = Root::open(r).unwrap();
+        let link = root_dir.symlink_metadata(Path::new("out")).unwrap();
+        assert!(link.file_type().is_symlink());
+        let target = root_dir.read_link(Path::new("inside")).unwrap();
+        assert_eq!(target, Path::new("sub/file"));
+        let file = root_dir.open_file(Path::new("rooted/file")).unwrap();
+        assert_eq!(file.metadata().unwrap().len(), 1);
+        let refused = root_dir.open_file(Path::new("inside")).unwrap_err();
         assert_eq!(refused.raw_os_error(), Some(libc::ELOOP));
-        assert!(read_dir(r, Path::new("out")).is_err());
-        assert!(open_file(r, Path::new("out/secret")).is_err());
-        assert!(read_dir(r, Path::new("rooted")).is_err());
-        let mut names = read_dir(r, Path::new("up/sub")).unwrap();
+        assert!(root_dir.read_dir(Path::new("out")).is_err());
+        assert!(root_dir.open_file(Path::new("out/secret")).is_err());
+        assert!(root_dir.read_dir(Path::new("rooted")).is_err());
+        let mut names = root_dir.read_dir(Path::new("up/sub")).unwrap();
         names.sort();
         assert_eq!(names, ["deeper", "file"]);
         let no_follow = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         for path in ["rooted/file", "up/inside", "out", "sub/deeper/back"] {
             let walked = File::from(open_by_walk(r, Path::new(path), no_follow).unwrap());
-            let opened = File::from(open_no_follow(r, Path::new(path), OFlags::PATH).unwrap());
-            let (walked, opened) = (walked.metadata().unwrap(), opened.metadata().unwrap());
+            let opened = root_dir
+                .open_no_follow(Path::new(path), OFlags::PATH)
+                .unwrap();
+            let (walked, opened) = (walked.metadata().unwrap(), File::from(opened).metadata());
             use std::os::unix::fs::MetadataExt;
-            assert_eq!(walked.ino(), opened.ino(), "{path}");
+            assert_eq!(walked.ino(), opened.unwrap().ino(), "{path}");
         }
         assert!(open_by_walk(r, Path::new("out/secret"), no_follow).is_err());
         // Through the outside link, the root's own `secret` is what is found.
