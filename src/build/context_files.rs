@@ -52,21 +52,22 @@ impl Source {
     }
 }
 
-/// `relative` resolved inside `root`: the host path it names, free of links.
-pub fn inside(root: &Path, relative: &Path) -> io::Result<PathBuf> {
-    in_root::resolve(root, relative).map(|resolved| root.join(resolved))
-}
-
 /// The text of the file `name` of the context, resolved inside it; None when it names no file.
 fn read_file(context: &Path, name: &str) -> Result<Option<String>> {
-    let path = match inside(context, Path::new(name)) {
-        Ok(path) if path.is_file() => path,
-        Ok(_) => return Ok(None),
+    let reading = || format!("reading {name} of the build context");
+    let resolved = match in_root::resolve(context, Path::new(name)) {
+        Ok(resolved) => resolved,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {name} of the build context")),
+        Err(e) => return Err(e).with_context(reading),
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {name} of the build context"))?;
+    let root = in_root::Root::open(context).with_context(reading)?;
+    if !root.symlink_metadata(&resolved).is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    root.open_file(&resolved)
+        .and_then(|mut file| io::Read::read_to_string(&mut file, &mut text))
+        .with_context(reading)?;
     Ok(Some(text))
 }
 
@@ -90,7 +91,7 @@ pub fn default_containerfile(context: &Path) -> Result<(String, String)> {
         }
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
             bail!(
-                "{} is a symbolic link that leads out of the build context (links resolve inside it): name the file with -f",
+                "{} is a symbolic link to no file inside the build context (links resolve inside it, never out of it): name the file with -f",
                 path.display()
             );
         }
@@ -168,12 +169,14 @@ pub fn matching_sources(context: &Path, source: &str, ignore: &Ignore) -> Result
                 next.push(prefix.join(&*part));
                 continue;
             }
-            let Ok(entries) = inside(context, prefix).and_then(std::fs::read_dir) else {
+            let names = in_root::resolve(context, prefix)
+                .and_then(|dir| in_root::Root::open(context)?.read_dir(&dir));
+            let Ok(names) = names else {
                 continue;
             };
-            for entry in entries.flatten() {
-                if wildcard_match(&part, &entry.file_name().to_string_lossy()) {
-                    next.push(prefix.join(entry.file_name()));
+            for name in names {
+                if wildcard_match(&part, &name.to_string_lossy()) {
+                    next.push(prefix.join(name));
                 }
             }
         }
