@@ -9,6 +9,9 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use sha2::Digest;
 
+use super::context_files::Source;
+use crate::runtime::in_root;
+
 /// Whether `name` matches `pattern` (`*`, `?`, and `[…]` classes, as Go's filepath.Match).
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
@@ -79,18 +82,6 @@ impl Ignore {
         Ignore { patterns }
     }
 
-    /// The ignore file of a build context: .containerignore, else .dockerignore; none: empty.
-    pub fn of_context(context: &Path) -> Result<Ignore> {
-        for name in [".containerignore", ".dockerignore"] {
-            match std::fs::read_to_string(context.join(name)) {
-                Ok(text) => return Ok(Ignore::parse(&text)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("reading {name}")),
-            }
-        }
-        Ok(Ignore::default())
-    }
-
     /// Whether `relative` (to the context) is left out of the build.
     pub fn excludes(&self, relative: &Path) -> bool {
         let segments: Vec<String> = relative
@@ -125,66 +116,8 @@ fn segments_match(pattern: &[String], path: &[String]) -> bool {
     }
 }
 
-/// The host paths `source` names in `context`, in name order, those `ignore` leaves out left
-/// out; an error when it leaves the context or names nothing.
-pub fn matching_sources(context: &Path, source: &str, ignore: &Ignore) -> Result<Vec<PathBuf>> {
-    let relative = Path::new(source.trim_start_matches('/'));
-    let mut depth = 0i32;
-    for component in relative.components() {
-        match component {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            bail!("COPY source {source} is outside the build context");
-        }
-    }
-    let has_wildcard = |text: &str| text.contains(['*', '?', '[']);
-    if !has_wildcard(&relative.to_string_lossy()) {
-        let path = context.join(relative);
-        let excluded = ignore.excludes(relative) && !relative.as_os_str().is_empty();
-        if excluded || std::fs::symlink_metadata(&path).is_err() {
-            bail!("COPY source {source}: no such file or directory in the build context");
-        }
-        return Ok(vec![path]);
-    }
-    // Component by component, as Go's filepath.Glob: a pattern matches names in one directory.
-    let mut found = vec![PathBuf::new()];
-    for component in relative.components() {
-        let part = component.as_os_str().to_string_lossy();
-        let mut next = Vec::new();
-        for prefix in &found {
-            if !has_wildcard(&part) {
-                next.push(prefix.join(&*part));
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(context.join(prefix)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if wildcard_match(&part, &entry.file_name().to_string_lossy()) {
-                    next.push(prefix.join(entry.file_name()));
-                }
-            }
-        }
-        found = next;
-    }
-    let mut found: Vec<PathBuf> = found
-        .into_iter()
-        .filter(|path| !ignore.excludes(path))
-        .map(|path| context.join(path))
-        .filter(|path| std::fs::symlink_metadata(path).is_ok())
-        .collect();
-    found.sort();
-    if found.is_empty() {
-        bail!("COPY source {source}: no file in the build context matches it");
-    }
-    Ok(found)
-}
-
 pub struct CopyPlan<'a> {
-    pub sources: &'a [PathBuf],
+    pub sources: &'a [Source],
     /// Where in the container, absolute.
     pub dest: &'a Path,
     /// The destination is a directory: sources land in it (a directory's contents, a file by
@@ -204,10 +137,11 @@ pub struct CopyPlan<'a> {
     pub ignore: &'a Ignore,
 }
 
-/// Whether `path` is a tar archive ADD unpacks: a ustar or GNU tar, plain or compressed with
+/// Whether `source` is a tar archive ADD unpacks: a ustar or GNU tar, plain or compressed with
 /// gzip or zstd.
-pub fn is_tar_archive(path: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
+pub fn is_tar_archive(source: &Source) -> bool {
+    let opened = in_root::Root::open(&source.root).and_then(|r| r.open_file(&source.relative));
+    let Ok(file) = opened else {
         return false;
     };
     let Ok(mut stream) = crate::archive::decompress(file) else {
@@ -271,18 +205,28 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
     builder.follow_symlinks(false);
     let root = PathBuf::from(plan.dest.to_string_lossy().trim_start_matches('/'));
     for source in plan.sources {
-        let meta = std::fs::symlink_metadata(source)
-            .with_context(|| format!("reading {}", source.display()))?;
+        let walk = Walk {
+            root: in_root::Root::open(&source.root)
+                .with_context(|| format!("reading {}", source.root.display()))?,
+            in_context: source.root == plan.context,
+        };
+        let meta = walk
+            .root
+            .symlink_metadata(&source.relative)
+            .with_context(|| format!("reading {}", source.path().display()))?;
         if meta.is_dir() {
-            append_contents(&mut builder, plan, source, &root)?;
-        } else if plan.unpack_archives && !plan.packed.contains(source) && is_tar_archive(source) {
+            append_contents(&mut builder, plan, &walk, &source.relative, &root)?;
+        } else if plan.unpack_archives
+            && !plan.packed.contains(&source.path())
+            && is_tar_archive(source)
+        {
             append_unpacked(&mut builder, plan, source, &root)?;
         } else {
             let name = match plan.into_directory {
-                true => root.join(source.file_name().unwrap_or_default()),
+                true => root.join(&source.name),
                 false => root.clone(),
             };
-            append_entry(&mut builder, plan, source, &name)?;
+            append_entry(&mut builder, plan, &walk, &source.relative, &name)?;
         }
     }
     let hashing = builder.into_inner()?;
@@ -293,10 +237,12 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
 fn append_unpacked<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
-    source: &Path,
+    source: &Source,
     root: &Path,
 ) -> Result<()> {
-    let file = std::fs::File::open(source)?;
+    let file = in_root::Root::open(&source.root)?.open_file(&source.relative)?;
+    let source = source.path();
+    let source = source.as_path();
     let stream = crate::archive::decompress(file)?;
     let mut archive = tar::Archive::new(stream);
     let inside = |name: &Path| -> Result<PathBuf> {
@@ -354,39 +300,52 @@ fn append_unpacked<W: Write>(
     Ok(())
 }
 
+/// Where a source's files are read: inside its root, the context's ignore file applying when
+/// that root is the context.
+struct Walk {
+    root: in_root::Root,
+    in_context: bool,
+}
+
+/// Everything in the directory `dir` of the walk's root, under `name`; what the context's
+/// ignore file leaves out left out.
 fn append_contents<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
+    walk: &Walk,
     dir: &Path,
     name: &Path,
 ) -> Result<()> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<io::Result<_>>()?;
-    children.sort_by_key(|e| e.file_name());
+    let mut children = walk
+        .root
+        .read_dir(dir)
+        .with_context(|| format!("reading {}", walk.root.host_path(dir).display()))?;
+    children.sort();
     for child in children {
-        let path = child.path();
-        if let Ok(relative) = path.strip_prefix(plan.context) {
-            if plan.ignore.excludes(relative) {
-                continue;
-            }
+        let relative = dir.join(&child);
+        if walk.in_context && plan.ignore.excludes(&relative) {
+            continue;
         }
-        let child_name = name.join(child.file_name());
-        append_entry(builder, plan, &path, &child_name)?;
-        if child.file_type()?.is_dir() {
-            append_contents(builder, plan, &path, &child_name)?;
+        let child_name = name.join(&child);
+        if append_entry(builder, plan, walk, &relative, &child_name)?.is_dir() {
+            append_contents(builder, plan, walk, &relative, &child_name)?;
         }
     }
     Ok(())
 }
 
+/// The entry `relative` of the walk's root as `name`, a link as a link; returns what it is.
 fn append_entry<W: Write>(
     builder: &mut tar::Builder<W>,
     plan: &CopyPlan<'_>,
-    source: &Path,
+    walk: &Walk,
+    relative: &Path,
     name: &Path,
-) -> Result<()> {
-    let meta = std::fs::symlink_metadata(source)?;
+) -> Result<std::fs::FileType> {
+    let root = &walk.root;
+    let meta = root
+        .symlink_metadata(relative)
+        .with_context(|| format!("reading {}", root.host_path(relative).display()))?;
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
     let (uid, gid) = plan.owner.unwrap_or((0, 0));
@@ -397,16 +356,19 @@ fn append_entry<W: Write>(
     }
     let kind = meta.file_type();
     if kind.is_symlink() {
-        let target = std::fs::read_link(source)?;
+        let target = root.read_link(relative)?;
         builder.append_link(&mut header, name, target)?;
     } else if kind.is_file() {
-        builder.append_data(&mut header, name, std::fs::File::open(source)?)?;
+        let file = root
+            .open_file(relative)
+            .with_context(|| format!("reading {}", root.host_path(relative).display()))?;
+        builder.append_data(&mut header, name, file)?;
     } else if kind.is_dir() {
         header.set_size(0);
         builder.append_data(&mut header, name, io::empty())?;
     }
     // Devices, fifos and sockets in a build context are not copied, as with Docker.
-    Ok(())
+    Ok(kind)
 }
 
 #[cfg(test)]
@@ -446,22 +408,16 @@ mod tests {
     }
 
     #[test]
-    fn sources_stay_in_the_context_and_land_where_docker_puts_them() {
+    fn sources_land_where_docker_puts_them() {
+        use crate::build::context_files::matching_sources;
         let context = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(context.path().join("dir/sub")).unwrap();
         std::fs::write(context.path().join("dir/sub/f"), b"f").unwrap();
         std::fs::write(context.path().join("a.txt"), b"a").unwrap();
         std::fs::write(context.path().join("b.txt"), b"b").unwrap();
         let none = Ignore::default();
-        assert!(matching_sources(context.path(), "../x", &none).is_err());
-        assert!(matching_sources(context.path(), "missing", &none).is_err());
-        assert!(matching_sources(context.path(), "*.none", &none).is_err());
         let texts = matching_sources(context.path(), "*.txt", &none).unwrap();
         assert_eq!(texts.len(), 2);
-        // Patterns in any component, each matched within its directory.
-        let deep = matching_sources(context.path(), "d*/s?b/*", &none).unwrap();
-        assert_eq!(deep, [context.path().join("dir/sub/f")]);
-        assert!(matching_sources(context.path(), "*/f", &none).is_err());
         let mut sources = texts.clone();
         sources.extend(matching_sources(context.path(), "dir", &none).unwrap());
         let plan = CopyPlan {
@@ -502,7 +458,7 @@ mod tests {
             ]
         );
         // One file to a path not ending in `/`: that path is the file.
-        let one = [context.path().join("a.txt")];
+        let one = [Source::at(&context.path().join("a.txt"))];
         let plan = CopyPlan {
             sources: &one,
             dest: Path::new("/etc/renamed"),

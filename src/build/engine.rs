@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use super::context_files::Source;
 use super::dockerfile::{self, CommandForm, CopySpec, Dockerfile, Instruction, RunNetwork, Stage};
 use super::words;
 use crate::context::Context;
@@ -126,7 +127,7 @@ pub enum PullPolicy {
 /// What a COPY or ADD copies: host paths, those of them never unpacked (fetched files), and
 /// whether it is an ADD.
 struct CopyWhat<'a> {
-    sources: &'a [PathBuf],
+    sources: &'a [Source],
     packed: &'a [PathBuf],
     add: bool,
 }
@@ -189,6 +190,8 @@ struct Builder<'a> {
     /// Images this build pulled, by reference: `--pull=always` pulls each once, and FROM and
     /// every `--from=` naming it see the same image.
     pulled: std::cell::RefCell<BTreeMap<String, String>>,
+    /// The lease this build holds: its step containers carry its id.
+    lease: crate::container::build_lease::BuildLease,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -356,6 +359,7 @@ impl Builder<'_> {
             command: vec!["true".into()],
             entrypoint: Some(String::new()),
             network: crate::network::NetworkRequest::None,
+            build: Some(self.lease.id.clone()),
             ..Default::default()
         };
         crate::container::create(self.ctx, &options)
@@ -1052,7 +1056,8 @@ impl Builder<'_> {
             copies += 1;
             let holder = scratch.join(format!("from-{copies}"));
             let copied = self.copy_out_of(image, &[source.to_string()], &holder)?;
-            copied.into_iter().next().context("nothing was copied out")
+            let first = copied.into_iter().next();
+            first.map(|s| s.path()).context("nothing was copied out")
         };
         let sources = self.mount_sources(scratch);
         let mounts =
@@ -1098,6 +1103,7 @@ impl Builder<'_> {
                 RunNetwork::None => crate::network::NetworkRequest::None,
                 RunNetwork::Host => crate::network::NetworkRequest::Host,
             },
+            build: Some(self.lease.id.clone()),
             ..Default::default()
         };
         let record = crate::container::create(self.ctx, &options)?;
@@ -1150,10 +1156,11 @@ impl Builder<'_> {
     }
 
     /// The files `sources` (substituted already) names in `image`, copied out to `scratch`
-    /// (removed by the caller), where they are read as from a build context.
-    fn copy_out_of(&self, image: &str, sources: &[String], scratch: &Path) -> Result<Vec<PathBuf>> {
+    /// (removed by the caller), where they are read as from a build context. A source that is
+    /// a link is followed inside the image, as BuildKit follows it.
+    fn copy_out_of(&self, image: &str, sources: &[String], scratch: &Path) -> Result<Vec<Source>> {
         let record = self.idle_container(image)?;
-        let copied = (|| -> Result<Vec<PathBuf>> {
+        let copied = (|| -> Result<Vec<Source>> {
             let mut found = Vec::new();
             let has_wildcard = |text: &str| text.contains(['*', '?', '[']);
             for (number, source) in sources.iter().enumerate() {
@@ -1172,30 +1179,51 @@ impl Builder<'_> {
                     true => literal.as_path(),
                     false => &inside,
                 };
-                crate::container::copy::copy(
-                    self.ctx,
-                    &crate::container::copy::Location::Container {
-                        reference: record.id.clone(),
-                        path: fetched.display().to_string(),
-                    },
-                    &crate::container::copy::Location::Host(holder.clone()),
-                    false,
-                )
-                .with_context(|| format!("copying {source} out"))?;
-                let copied = holder.join(fetched.file_name().unwrap_or_default());
+                let copied = self
+                    .copy_following_links(&record.id, fetched, &holder)
+                    .with_context(|| format!("copying {source} out"))?;
                 match patterned {
-                    true => found.extend(super::copy::matching_sources(
+                    true => found.extend(super::context_files::matching_sources(
                         &copied,
                         &pattern.to_string_lossy(),
                         &super::copy::Ignore::default(),
                     )?),
-                    false => found.push(copied),
+                    false => found.push(Source::at(&copied)),
                 }
             }
             Ok(found)
         })();
         crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
         copied
+    }
+
+    /// Copies `path` of the container `id` into `holder`; while what came out is a link, its
+    /// target (inside the container) is copied out in its place. Returns where it landed.
+    fn copy_following_links(&self, id: &str, path: &Path, holder: &Path) -> Result<PathBuf> {
+        let copy = |path: &Path, dest: &Path| {
+            crate::container::copy::copy(
+                self.ctx,
+                &crate::container::copy::Location::Container {
+                    reference: id.to_string(),
+                    path: path.display().to_string(),
+                },
+                &crate::container::copy::Location::Host(dest.to_path_buf()),
+                false,
+            )
+        };
+        copy(path, holder)?;
+        let copied = holder.join(path.file_name().unwrap_or_default());
+        let mut path = path.to_path_buf();
+        for _ in 0..40 {
+            if !std::fs::symlink_metadata(&copied).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Ok(copied);
+            }
+            let target = std::fs::read_link(&copied)?;
+            path = in_image(&path.parent().unwrap_or(Path::new("/")).join(target));
+            std::fs::remove_file(&copied)?;
+            copy(&path, &copied)?;
+        }
+        bail!("{}: too many levels of symbolic links", path.display())
     }
 
     /// COPY, or ADD (`add`): local tar archives unpacked, URLs fetched.
@@ -1233,9 +1261,15 @@ impl Builder<'_> {
                     let source = self.substitute(state, source)?;
                     if add && (source.starts_with("http://") || source.starts_with("https://")) {
                         let dir = scratch.join(format!("url-{number}"));
-                        return super::copy::download(&source, &dir).map(|path| vec![path]);
+                        return super::copy::download(&source, &dir)
+                            .map(|path| vec![Source::at(&path)]);
                     }
-                    super::copy::matching_sources(&self.options.context, &source, &self.ignore)
+                    super::context_files::matching_sources(
+                        &self.options.context,
+                        &source,
+                        &self.ignore,
+                    )
+                    .context(if add { "ADD" } else { "COPY" })
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(|found| found.concat()),
@@ -1253,7 +1287,7 @@ impl Builder<'_> {
                 let path = dir.join(&document.name);
                 std::fs::write(&path, body)?;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
-                sources.push(path);
+                sources.push(Source::at(&path));
             }
             Ok(sources)
         });
@@ -1261,8 +1295,8 @@ impl Builder<'_> {
             // A fetched file is never unpacked, as in Docker.
             let packed: Vec<PathBuf> = sources
                 .iter()
-                .filter(|s| s.starts_with(&scratch))
-                .cloned()
+                .map(Source::path)
+                .filter(|path| path.starts_with(&scratch))
                 .collect();
             let what = CopyWhat {
                 sources: &sources,
@@ -1285,11 +1319,14 @@ impl Builder<'_> {
         dest_path: &Path,
     ) -> Result<()> {
         let sources = what.sources;
-        let unpacked =
-            |s: &PathBuf| what.add && !what.packed.contains(s) && super::copy::is_tar_archive(s);
+        let unpacked = |s: &Source| {
+            what.add && !what.packed.contains(&s.path()) && super::copy::is_tar_archive(s)
+        };
+        // A source is what it resolved to, never followed further.
+        let is_dir = |s: &Source| s.metadata().is_ok_and(|m| m.is_dir());
         let into_directory = dest.ends_with('/')
             || sources.len() > 1
-            || sources.iter().any(|s| s.is_dir() || unpacked(s));
+            || sources.iter().any(|s| is_dir(s) || unpacked(s));
         let owner = match &spec.chown {
             Some(chown) => {
                 let chown = self.substitute(state, chown)?;
@@ -1360,6 +1397,22 @@ impl Builder<'_> {
     }
 }
 
+/// `path` (absolute) with its `.` and `..` parts worked out, `..` stopping at the root as it
+/// does inside an image.
+fn in_image(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            std::path::Component::Normal(part) => normal.push(part),
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            _ => {}
+        }
+    }
+    normal
+}
+
 /// Refuses a platform other than this host's (`linux/ARCH`, with any variant): skiff runs a
 /// build's steps natively, without an emulator.
 pub fn host_platform_only(platform: &str) -> Result<()> {
@@ -1420,6 +1473,9 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
         global_args.entry(name).or_insert(value);
     }
     let stages = file.stages.len();
+    // The step containers of builds that were killed go before this one makes its own; this
+    // build does not need them gone, so one that cannot be removed is only reported.
+    crate::container::build_lease::remove_abandoned_or_warn(ctx);
     let builder = Builder {
         ctx,
         options,
@@ -1431,13 +1487,14 @@ pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
                 &std::fs::read_to_string(path)
                     .with_context(|| format!("--ignorefile {}", path.display()))?,
             ),
-            None => super::copy::Ignore::of_context(&options.context)?,
+            None => super::context_files::ignore_of(&options.context)?,
         },
         out: Box::new(std::io::stdout()),
         step_number: 0,
         step_count: 0,
         multi_stage: false,
         pulled: Default::default(),
+        lease: crate::container::build_lease::BuildLease::take(ctx)?,
     };
     let muted = crate::events::mute();
     let outcome = builder.run();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use super::context_files::Source;
 use super::dockerfile::{HereDoc, MountKind, RunMount};
 use crate::context::Context;
 use crate::volume::mounts::{MountRequest, RequestKind};
@@ -152,7 +153,7 @@ pub fn plan(
             (None, MountKind::Bind) => {
                 // What the step sees decides whether it runs again, as the content of a COPY
                 // does.
-                let found = [context_path(sources, mount)?];
+                let found = [context_source(sources, mount)?];
                 let plan_copy = super::copy::CopyPlan {
                     sources: &found,
                     dest: Path::new("/"),
@@ -219,12 +220,12 @@ pub fn prepare(
 }
 
 /// The one path of the build context a `type=bind` mount without `from=` shows.
-fn context_path(sources: &MountSources<'_>, mount: &RunMount) -> Result<PathBuf> {
+fn context_source(sources: &MountSources<'_>, mount: &RunMount) -> Result<Source> {
     let source = option(mount, "source").unwrap_or("/");
-    let found = super::copy::matching_sources(sources.context, source, sources.ignore)
+    let found = super::context_files::matching_sources(sources.context, source, sources.ignore)
         .with_context(|| format!("--mount type=bind,source={source}"))?;
-    match <[PathBuf; 1]>::try_from(found) {
-        Ok([path]) => Ok(path),
+    match <[Source; 1]>::try_from(found) {
+        Ok([found]) => Ok(found),
         Err(_) => bail!("--mount type=bind,source={source}: names more than one path"),
     }
 }
@@ -253,7 +254,7 @@ fn bind(
             return Ok(());
         }
         Some(image) => copy_out(image, source)?,
-        None => context_path(sources, mount)?,
+        None => context_source(sources, mount)?.path(),
     };
     step.requests.push(request(
         RequestKind::Bind {

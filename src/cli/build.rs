@@ -176,21 +176,7 @@ impl BuildArgs {
                 std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?,
             ),
-            None => {
-                let found = ["Containerfile", "Dockerfile"]
-                    .iter()
-                    .map(|name| self.context.join(name))
-                    .find(|path| path.is_file())
-                    .with_context(|| {
-                        format!(
-                            "no Containerfile or Dockerfile in {}: name one with -f",
-                            self.context.display()
-                        )
-                    })?;
-                let text = std::fs::read_to_string(&found)
-                    .with_context(|| format!("reading {}", found.display()))?;
-                (found.display().to_string(), text)
-            }
+            None => crate::build::context_files::default_containerfile(&self.context)?,
         };
         let options = BuildOptions {
             context: self.context.clone(),

@@ -311,6 +311,7 @@ impl ContainerFlags {
             read_only_tmpfs: self.read_only_tmpfs,
             userns: container::userns::UsernsMode::parse(self.userns.as_deref().unwrap_or(""))?,
             volumes_from: self.volumes_from.clone(),
+            build: None,
             image: self.image.clone(),
             command: self.command.clone(),
             entrypoint: self.entrypoint.clone(),
@@ -1044,6 +1045,9 @@ pub struct PsArgs {
     /// Filter: status=, name=, id=, ancestor=, label=, exited= (repeatable; different keys must all match).
     #[arg(short, long, value_name = "KEY=VALUE")]
     filter: Vec<String>,
+    /// Show the containers of build steps too (left out otherwise, as Podman leaves out buildah's).
+    #[arg(long)]
+    external: bool,
 }
 
 /// `ps --filter` as Podman reads it: values of one key are alternatives, keys all must match.
@@ -1282,6 +1286,7 @@ impl PsArgs {
             })
             .collect::<anyhow::Result<_>>()?;
         let mut records = ctx.store.all_containers();
+        records.retain(|record| self.external || record.build.is_none());
         records.sort_by(|a, b| b.created.cmp(&a.created));
         let limit = if self.latest { Some(1) } else { self.last };
         if let Some(limit) = limit {

@@ -3,6 +3,7 @@
 //! foreground, and removing it.
 
 pub mod attach;
+pub mod build_lease;
 pub mod changes;
 pub mod copy;
 pub mod detached;
@@ -84,6 +85,8 @@ pub struct CreateOptions {
     pub volumes_from: Vec<String>,
     /// The capability set (`CAP_…` names) in place of Podman's default one.
     pub capabilities: Option<Vec<String>>,
+    /// The lease id of the build whose step the container runs.
+    pub build: Option<String>,
 }
 
 /// Capability names as containers.conf writes them (`CHOWN` or `CAP_CHOWN`, any case), checked
@@ -557,6 +560,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
         networks,
         exposed_ports: exposed.iter().map(|p| p.key()).collect(),
         volumes: resolved.volumes,
+        build: options.build.clone(),
         spec,
     };
     Ok(record)
@@ -913,14 +917,16 @@ pub fn rename(ctx: &Context, reference: &str, name: &str) -> Result<()> {
 /// `container prune`: removes every container that is not running and that `filters` match
 /// (as Podman's: `until=` on when it was created, `label=`/`label!=` on its labels, the image's
 /// included); returns their ids. Without filters a container whose record cannot be read goes
-/// too; with them it stays, as it cannot be shown to match.
+/// too; with them it stays, as it cannot be shown to match. The step containers of builds that
+/// were killed go first, whatever the filters; those of a build that runs stay.
 pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
-    let wanted = |id: &str| {
-        filters.is_empty()
-            || ctx
-                .store
-                .read_container(id)
-                .is_ok_and(|c| filters.matches(Some(&c.created), &c.labels))
+    let mut removed = build_lease::remove_abandoned(ctx)?;
+    let wanted = |id: &str| match ctx.store.read_container(id) {
+        Ok(c) => {
+            !build_lease::of_running_build(ctx, &c)
+                && (filters.is_empty() || filters.matches(Some(&c.created), &c.labels))
+        }
+        Err(_) => filters.is_empty(),
     };
     let stopped: Vec<String> = ctx
         .store
@@ -929,7 +935,8 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
         .filter(|id| wanted(id))
         .filter(|id| current_state(ctx, id).status != Status::Running)
         .collect();
-    remove(ctx, &stopped, false, false)
+    removed.extend(remove(ctx, &stopped, false, false)?);
+    Ok(removed)
 }
 
 /// The size of each container's writable layer (`ps -s`): the bytes of the files its upper

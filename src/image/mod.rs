@@ -288,6 +288,9 @@ pub enum Removal {
 /// `label=`/`label!=` on its labels (an image whose config cannot be read is kept then); the
 /// build cache forgets them. Returns the removed IDs.
 pub fn prune(ctx: &Context, all: bool, filters: &PruneFilters) -> Result<Vec<String>> {
+    // A killed build's step containers would keep their images (one that cannot be removed
+    // keeps its image, which is all it changes here).
+    crate::container::build_lease::remove_abandoned_or_warn(ctx);
     let lock = ctx.store.lock()?;
     let mut index = ImageIndex::load(&ctx.store)?;
     let wanted = |image: &ImageRecord| {
@@ -321,6 +324,9 @@ pub fn remove(
     force: bool,
     all: bool,
 ) -> Result<Vec<Removal>> {
+    // A killed build's step containers, which `ps -a` does not show, do not hold an image (one
+    // that cannot be removed holds it, as any container does).
+    crate::container::build_lease::remove_abandoned_or_warn(ctx);
     let lock = ctx.store.lock()?;
     let mut index = ImageIndex::load(&ctx.store)?;
     let mut targets: Vec<(String, Option<String>)> = Vec::new();

@@ -19,6 +19,7 @@ pub mod fstree;
 pub mod fuse_overlay;
 pub mod fuse_server;
 pub mod idshift;
+pub mod in_root;
 pub mod network;
 pub mod probe;
 mod rootfs;

@@ -52,6 +52,9 @@ pub struct ContainerRecord {
     /// The volumes it mounts, named and anonymous.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeUse>,
+    /// The build whose step it runs (see `container::build_lease`): `ps` leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
     pub spec: ContainerSpec,
 }
 
