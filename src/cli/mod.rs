@@ -316,6 +316,29 @@ fn prerequisite_hint(error: &anyhow::Error) -> &'static str {
     }
 }
 
+/// Whether skiff's own standard output has lost its reader (`skiff logs c | head -1`): the
+/// kernel flags a pipe without readers, or a closed socket, as an error condition.
+fn stdout_is_broken() -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let stdout = std::io::stdout();
+    let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLOUT)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+}
+
+/// A reader that went away ends skiff quietly, as a closed pipe ends any Unix tool; a broken
+/// pipe anywhere else (a container that died during its set-up) is an error to report.
+fn is_closed_output(error: &anyhow::Error, stdout_broken: bool) -> bool {
+    stdout_broken
+        && error.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+}
+
 pub fn main() -> ExitCode {
     complete::answer_if_asked();
     let cli = match Cli::try_parse() {
@@ -343,10 +366,7 @@ pub fn main() -> ExitCode {
     match dispatch(cli, config) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            if error.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+            if is_closed_output(&error, stdout_is_broken()) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {}{}", error_line(&error), prerequisite_hint(&error));
@@ -377,5 +397,14 @@ mod tests {
             error_line(&not_found),
             "running: x: executable file not found in $PATH"
         );
+    }
+
+    #[test]
+    fn a_broken_pipe_is_quiet_only_when_stdout_is_the_broken_one() {
+        let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("signalling the container process");
+        assert!(is_closed_output(&pipe, true));
+        assert!(!is_closed_output(&pipe, false));
+        assert!(!is_closed_output(&anyhow::anyhow!("boom"), true));
     }
 }
