@@ -299,6 +299,34 @@ fn error_line(error: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// A command line clap refused, as one line the way Podman words it (`unknown flag: --foo`),
+/// with clap's suggestion kept: clap's own report is several lines with the usage.
+fn usage_error_line(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let rendered = error.render().to_string();
+    // The message is the first paragraph (a missing argument's names are on lines of their own).
+    let (message, rest) = rendered.split_once("\n\n").unwrap_or((&rendered, ""));
+    let message: Vec<&str> = message.lines().map(str::trim).collect();
+    let message = message.join(" ");
+    let first = message.strip_prefix("error: ").unwrap_or(&message);
+    let unknown_flag = match (error.kind(), error.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) if arg.starts_with('-') => {
+            Some(format!("unknown flag: {arg}"))
+        }
+        _ => None,
+    };
+    let tips: Vec<&str> = rest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tip: "))
+        .filter(|tip| !tip.starts_with("to pass '") || unknown_flag.is_none())
+        .collect();
+    let mut line = unknown_flag.unwrap_or_else(|| first.to_string());
+    if !tips.is_empty() {
+        line.push_str(&format!(" ({})", tips.join("; ")));
+    }
+    line
+}
+
 /// For an error caused by what the host lacks, the pointer to the doctor that says how to fix it.
 fn prerequisite_hint(error: &anyhow::Error) -> &'static str {
     let host = error.chain().any(|cause| {
@@ -343,10 +371,18 @@ pub fn main() -> ExitCode {
     complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help and --version, and a command given without its subcommand, print as clap does.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
             let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
+        }
+        Err(e) => {
+            eprintln!("Error: {}", usage_error_line(&e));
+            return ExitCode::from(125);
         }
     };
     // As Podman: a broken configuration file stops every command before it does anything.
@@ -397,6 +433,26 @@ mod tests {
             error_line(&not_found),
             "running: x: executable file not found in $PATH"
         );
+    }
+
+    #[test]
+    fn a_refused_command_line_is_one_line_with_clap_s_suggestion() {
+        let error = |args: &[&str]| {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            usage_error_line(&e)
+        };
+        assert_eq!(
+            error(&["skiff", "ps", "--al"]),
+            "unknown flag: --al (a similar argument exists: '--all')"
+        );
+        assert_eq!(error(&["skiff", "ps", "--zzz"]), "unknown flag: --zzz");
+        let missing = error(&["skiff", "tag"]);
+        assert!(
+            !missing.contains('\n') && missing.ends_with("not provided: <IMAGE> <TARGETS>..."),
+            "{missing}"
+        );
+        let subcommand = error(&["skiff", "imagse"]);
+        assert!(subcommand.contains("'images'"), "{subcommand}");
     }
 
     #[test]
