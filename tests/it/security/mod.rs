@@ -2,4 +2,5 @@
 //! probe and shown closed: a test here must fail on a skiff that has the hole again.
 mod ids;
 mod setup_errors;
+mod small;
 mod store_modes;
