@@ -3,19 +3,9 @@
 //! a container — `rm -f ''` removed one. Ids outside 0–2147483647 are refused, as Podman does,
 //! and an empty reference names nothing.
 
-use crate::common::images::{busybox_layer, shared_dir, write_docker_archive, Layer};
-use crate::common::{each_env, TestEnv};
-
-fn assert_one_error_line(env: &TestEnv, args: &[&str], expected: &str) {
-    let (out, err) = env.skiff(args).assert_exit(125);
-    assert_eq!(out, "", "as root {}: {args:?} printed", env.as_root);
-    let lines: Vec<&str> = err.lines().collect();
-    assert!(
-        lines.len() == 1 && lines[0].starts_with("Error: ") && lines[0].contains(expected),
-        "as root {}: {args:?}: {err}",
-        env.as_root
-    );
-}
+use super::setup_errors::assert_one_error_line;
+use crate::common::each_env;
+use crate::common::images::{busybox_image_archive, Layer};
 
 #[test]
 fn user_ids_out_of_range_are_refused() {
@@ -49,23 +39,13 @@ fn user_ids_out_of_range_are_refused() {
 
 #[test]
 fn an_image_user_out_of_range_is_refused_when_the_container_starts() {
-    let archive = shared_dir().join("huge-user-docker.tar");
     let name = "localhost/huge-user:latest";
-    let layers = vec![busybox_layer().finish(), Layer::new().finish()];
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|l| format!("sha256:{}", crate::common::images::sha256_for_tests(l)))
-        .collect();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Cmd": ["id", "-u"], "User": "4294967295"},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }))
-    .unwrap();
-    write_docker_archive(&archive, name, &layers, &config);
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let archive = busybox_image_archive(
+        "huge-user-docker.tar",
+        name,
+        Layer::new(),
+        serde_json::json!({"Cmd": ["id", "-u"], "User": "4294967295"}),
+    );
     for env in each_env("ids-image") {
         env.skiff(&["load", "-i", archive.to_str().unwrap()])
             .stdout();

@@ -4,7 +4,7 @@
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::common::images::{busybox_layer, sha256_for_tests, shared_dir, write_docker_archive};
+use crate::common::images::{busybox_image_archive, Layer};
 use crate::common::{each_env, TestEnv};
 
 #[test]
@@ -52,7 +52,7 @@ fn octal(field: &mut [u8], value: u64) {
 
 /// A layer holding /sparse-file: 1 GiB apparent size, 4 KiB of 'a' at 0, of 'b' at 512 MiB and
 /// of 'c' at the end, as GNU tar writes a sparse file (type 'S', the map in the header).
-fn sparse_layer() -> Vec<u8> {
+fn sparse_layer() -> Layer {
     let regions = [(0, b'a'), (HALF, b'b'), (GIB - 4096, b'c')];
     let mut header = tar::Header::new_gnu();
     header.set_path("sparse-file").unwrap();
@@ -73,12 +73,10 @@ fn sparse_layer() -> Vec<u8> {
         .iter()
         .flat_map(|(_, byte)| std::iter::repeat_n(*byte, 4096))
         .collect();
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.append(&header, data.as_slice()).unwrap();
-    builder.into_inner().unwrap()
+    Layer::new().entry(&header, &data)
 }
 
-fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+pub(super) fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let path = entry.path();
         if entry.file_name() == name {
@@ -95,22 +93,13 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 
 #[test]
 fn a_sparse_layer_entry_stays_sparse_on_disk() {
-    let archive = shared_dir().join("sparse-docker.tar");
     let name = "localhost/sparse:latest";
-    let layers = vec![busybox_layer().finish(), sparse_layer()];
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|l| format!("sha256:{}", sha256_for_tests(l)))
-        .collect();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Cmd": ["stat", "-c", "%s", "/sparse-file"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }))
-    .unwrap();
-    write_docker_archive(&archive, name, &layers, &config);
-    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let archive = busybox_image_archive(
+        "sparse-docker.tar",
+        name,
+        sparse_layer(),
+        serde_json::json!({"Cmd": ["stat", "-c", "%s", "/sparse-file"]}),
+    );
     for env in each_env("sparse") {
         env.skiff(&["load", "-i", archive.to_str().unwrap()])
             .stdout();

@@ -6,7 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{each_env, is_root, TestEnv, TEST_USER};
+use super::small::find_file;
+use crate::common::{each_env, is_root, probes, TestEnv, TEST_USER};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -88,31 +89,43 @@ fn another_user_cannot_reach_a_setuid_file_a_container_made() {
         eprintln!("skipped: only root can act as another user");
         return;
     }
+    let probe = probes::static_c(
+        "say-ran",
+        "#include <stdio.h>\nint main(void) { puts(\"ran\"); return 0; }\n",
+    );
     for env in each_env("store-setuid") {
         let image = env.load_testbox();
-        let id = env
+        let out = env
             .skiff(&[
                 "run",
+                "--name",
+                "maker",
+                "-v",
+                &probes::mount_arg(&probe),
                 image,
                 "sh",
                 "-c",
-                "cp /bin/busybox /id && chmod 4755 /id",
+                "cp /probe/say-ran /setuid-probe && chmod 4755 /setuid-probe",
             ])
             .stdout();
-        assert!(id.is_empty(), "{id}");
-        let id = env.skiff(&["ps", "-aq", "--no-trunc"]).stdout();
-        let upper = env
-            .skiff(&[
-                "inspect",
-                "--format",
-                "{{.GraphDriver.Data.UpperDir}}",
-                id.trim(),
-            ])
+        assert_eq!(out, "");
+        let id = env
+            .skiff(&["inspect", "--format", "{{.Id}}", "maker"])
             .stdout();
-        let made = Path::new(upper.trim()).join("id");
+        // In the upper directory (overlay) or the container's own copy (vfs).
+        let made = find_file(
+            &env.store_root().join("containers").join(id.trim()),
+            "setuid-probe",
+        )
+        .expect("the container's file is in the store");
         assert_eq!(mode(&made) & 0o4000, 0o4000, "{}", made.display());
-        // busybox named `id` runs its id applet. Neither the test user (for root's store) nor
-        // nobody (for either) gets to it.
+        let ran = Command::new(&made).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout),
+            "ran\n",
+            "the probe runs for root"
+        );
+        // Neither the test user (for root's store) nor nobody (for either) gets to it.
         let others: &[&str] = if env.as_root {
             &["nobody", TEST_USER]
         } else {
@@ -122,7 +135,6 @@ fn another_user_cannot_reach_a_setuid_file_a_container_made() {
             let out = Command::new("runuser")
                 .args(["-u", other, "--"])
                 .arg(&made)
-                .arg("-u")
                 .output()
                 .unwrap();
             assert!(
