@@ -10,6 +10,10 @@
 //! <runroot>/containers/<id>/     hosts, hostname, resolv.conf, helper pid files
 //! ```
 //!
+//! The root and the runroot are 0700, as Podman keeps its storage: another user must not reach
+//! what containers made (a setuid file in an upper directory). What lies below keeps the modes
+//! its contents need.
+//!
 //! Contract: every file is written to a temporary name, fsynced and renamed into place, and a
 //! directory (a layer, a container) appears under its final name only once complete, so readers
 //! never need the lock and a kill -9 at any point leaves only garbage in `tmp/`, which the next
@@ -140,7 +144,7 @@ fn make_private(dir: &Path) -> std::io::Result<()> {
     if mode & 0o077 == 0 {
         return Ok(());
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700 | 0o700))
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 impl Store {
