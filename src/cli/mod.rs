@@ -367,8 +367,27 @@ fn is_closed_output(error: &anyhow::Error, stdout_broken: bool) -> bool {
         })
 }
 
+/// `println!` panics when stdout's reader went away (`skiff images | head -0`): that, too, ends
+/// skiff quietly, as a closed pipe ends any Unix tool, instead of a panic and its backtrace.
+fn end_quietly_on_a_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        let printing = message.is_some_and(|m| m.starts_with("failed printing to stdout"));
+        if printing && stdout_is_broken() {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
 pub fn main() -> ExitCode {
     complete::answer_if_asked();
+    end_quietly_on_a_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version, and a command given without its subcommand, print as clap does.

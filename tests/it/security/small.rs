@@ -31,7 +31,7 @@ fn a_tar_stream_from_a_pipe_is_copied_in_and_succeeds() {
         // The header, the data and the first block of the end marker, then the rest of the
         // record once skiff has read the end: as a pipe delivers it from a slower writer.
         let feed = format!(
-            "{{ head -c 1536 '{0}'; sleep 1; tail -c +1537 '{0}'; }} | ",
+            "{{ head -c 1536 '{0}'; sleep 1; tail -c +1537 '{0}'; }} | exec SKIFF",
             archive_path.display()
         );
         skiff_in_shell(&env, &feed, &["cp", "-", "target:/tmp"], 0);
@@ -139,7 +139,7 @@ fn a_relative_volume_source_without_a_dot_is_refused() {
         std::fs::create_dir_all(cwd.join("here")).unwrap();
         env.give(&cwd);
         // skiff runs in cwd: `rel/path` there must not be created.
-        let in_cwd = format!("cd '{}' && ", cwd.display());
+        let in_cwd = format!("cd '{}' && exec SKIFF", cwd.display());
         let (_, err) = skiff_in_shell(
             &env,
             &in_cwd,
@@ -166,19 +166,41 @@ fn a_relative_volume_source_without_a_dot_is_refused() {
     }
 }
 
-/// skiff run by sh after `prefix` (`cd DIR && `, `producer | `): a working directory or a
-/// standard input that the harness does not give.
-fn skiff_in_shell(env: &TestEnv, prefix: &str, args: &[&str], code: i32) -> (String, String) {
+/// skiff run by the sh script `shell`, where SKIFF stands for skiff and its arguments
+/// (`cd DIR && exec SKIFF`, `producer | exec SKIFF`): a working directory, a standard input or
+/// a standard output that the harness does not give.
+fn skiff_in_shell(env: &TestEnv, shell: &str, args: &[&str], code: i32) -> (String, String) {
     let wrapper = env.path("tmp/skiff-in-shell");
-    let script = format!(
-        "#!/bin/sh\n{prefix}exec '{}' \"$@\"\n",
-        env!("CARGO_BIN_EXE_skiff")
-    );
-    std::fs::write(&wrapper, script).unwrap();
+    let skiff = format!("'{}' \"$@\"", env!("CARGO_BIN_EXE_skiff"));
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\n{}\n", shell.replace("SKIFF", &skiff)),
+    )
+    .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     env.give(&wrapper);
     env.skiff_binary(wrapper.to_str().unwrap(), &[], &[], args)
         .assert_exit(code)
+}
+
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let Some(env) = TestEnv::rootless("closed-stdout") else {
+        return;
+    };
+    let image = env.load_testbox();
+    let code = env.path("tmp/code");
+    std::fs::write(&code, "").unwrap();
+    env.give(&code);
+    // The reader (true) is gone when skiff writes; skiff's own exit code goes to a file.
+    let shell = format!(
+        "(sleep 0.5; SKIFF; echo $? > '{0}') | true; exit \"$(cat '{0}')\"",
+        code.display()
+    );
+    for args in [&["images"][..], &["ps", "-a"], &["inspect", image]] {
+        let (_, err) = skiff_in_shell(&env, &shell, args, 0);
+        assert_eq!(err, "", "{args:?}");
+    }
 }
 
 #[test]
