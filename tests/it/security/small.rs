@@ -114,20 +114,47 @@ fn a_sparse_layer_entry_stays_sparse_on_disk() {
             meta.blocks() * 512,
             env.as_root
         );
-        let file = std::fs::File::open(&unpacked).unwrap();
-        for (offset, expected) in [(0, b'a'), (4096, 0), (HALF - 4096, 0), (HALF, b'b')]
-            .into_iter()
-            .chain([(GIB - 8192, 0), (GIB - 4096, b'c')])
-        {
-            let mut block = vec![1u8; 4096];
-            file.read_exact_at(&mut block, offset).unwrap();
-            assert!(
-                block.iter().all(|b| *b == expected),
-                "at {offset}: expected {expected}"
-            );
-        }
+        assert_regions(&unpacked);
         let out = env.skiff(&["run", "--rm", name]).stdout();
         assert_eq!(out, format!("{GIB}\n"));
+        // vfs copies the layers into each container: the copy keeps the holes too.
+        let out = env
+            .skiff(&["--storage-driver", "vfs", "run", "--name", "copied", name])
+            .stdout();
+        assert_eq!(out, format!("{GIB}\n"));
+        let id = env
+            .skiff(&["inspect", "--format", "{{.Id}}", "copied"])
+            .stdout();
+        let copy = find_file(
+            &env.store_root().join("containers").join(id.trim()),
+            "sparse-file",
+        )
+        .expect("vfs copied the layer into the container");
+        let meta = std::fs::metadata(&copy).unwrap();
+        assert_eq!(meta.len(), GIB);
+        assert!(
+            meta.blocks() * 512 < 1 << 20,
+            "the vfs copy takes {} bytes",
+            meta.blocks() * 512
+        );
+        assert_regions(&copy);
+    }
+}
+
+/// The data regions of sparse_layer's file are where they were, and its holes read zeros.
+fn assert_regions(path: &Path) {
+    let file = std::fs::File::open(path).unwrap();
+    for (offset, expected) in [(0, b'a'), (4096, 0), (HALF - 4096, 0), (HALF, b'b')]
+        .into_iter()
+        .chain([(GIB - 8192, 0), (GIB - 4096, b'c')])
+    {
+        let mut block = vec![1u8; 4096];
+        file.read_exact_at(&mut block, offset).unwrap();
+        assert!(
+            block.iter().all(|b| *b == expected),
+            "{} at {offset}: expected {expected}",
+            path.display()
+        );
     }
 }
 
