@@ -105,16 +105,7 @@ fn a_sparse_layer_entry_stays_sparse_on_disk() {
             .stdout();
         let unpacked = find_file(&env.store_root().join("layers"), "sparse-file")
             .expect("the layer holds sparse-file");
-        let meta = std::fs::metadata(&unpacked).unwrap();
-        assert_eq!(meta.len(), GIB);
-        assert!(
-            meta.blocks() * 512 < 1 << 20,
-            "{} takes {} bytes on disk (as root: {})",
-            unpacked.display(),
-            meta.blocks() * 512,
-            env.as_root
-        );
-        assert_regions(&unpacked);
+        assert_sparse_copy(&unpacked);
         let out = env.skiff(&["run", "--rm", name]).stdout();
         assert_eq!(out, format!("{GIB}\n"));
         // vfs copies the layers into each container: the copy keeps the holes too.
@@ -130,20 +121,22 @@ fn a_sparse_layer_entry_stays_sparse_on_disk() {
             "sparse-file",
         )
         .expect("vfs copied the layer into the container");
-        let meta = std::fs::metadata(&copy).unwrap();
-        assert_eq!(meta.len(), GIB);
-        assert!(
-            meta.blocks() * 512 < 1 << 20,
-            "the vfs copy takes {} bytes",
-            meta.blocks() * 512
-        );
-        assert_regions(&copy);
+        assert_sparse_copy(&copy);
     }
 }
 
-/// The data regions of sparse_layer's file are where they were, and its holes read zeros.
-fn assert_regions(path: &Path) {
+/// `path` is sparse_layer's file, 1 GiB long, taking well under 1 MiB on disk: its data regions
+/// are where they were, and its holes read zeros.
+fn assert_sparse_copy(path: &Path) {
     let file = std::fs::File::open(path).unwrap();
+    let meta = file.metadata().unwrap();
+    assert_eq!(meta.len(), GIB, "{}", path.display());
+    assert!(
+        meta.blocks() * 512 < 1 << 20,
+        "{} takes {} bytes on disk",
+        path.display(),
+        meta.blocks() * 512
+    );
     for (offset, expected) in [(0, b'a'), (4096, 0), (HALF - 4096, 0), (HALF, b'b')]
         .into_iter()
         .chain([(GIB - 8192, 0), (GIB - 4096, b'c')])
