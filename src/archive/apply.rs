@@ -13,7 +13,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -99,6 +99,40 @@ struct EntryMeta {
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
+/// Copies a sparse entry's content (the tar crate reads its holes as zeros) seeking over each
+/// block of zeros instead of writing it, so the holes stay holes: a 1 GiB entry holding a few
+/// KiB of data takes a few KiB on disk, as GNU tar and containers/storage write it.
+fn copy_leaving_holes<R: Read>(content: &mut R, file: &mut File) -> std::io::Result<u64> {
+    const BLOCK: usize = 4096;
+    let mut buffer = vec![0u8; 64 * BLOCK];
+    let mut total = 0u64;
+    loop {
+        // A full buffer keeps every block aligned to the file's blocks.
+        let mut filled = 0;
+        while filled < buffer.len() {
+            match content.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        for block in buffer[..filled].chunks(BLOCK) {
+            match block.iter().all(|b| *b == 0) {
+                true => file.seek(SeekFrom::Current(block.len() as i64)).map(drop)?,
+                false => file.write_all(block)?,
+            }
+        }
+        total += filled as u64;
+    }
+    // A hole at the end has no write to give the file its length.
+    file.set_len(total)?;
+    Ok(total)
+}
+
 struct Extractor<'o> {
     root: OwnedFd,
     opts: &'o ApplyOptions,
@@ -131,9 +165,10 @@ impl Extractor<'_> {
         let entry_type = entry.header().entry_type();
         match entry_type {
             tar::EntryType::Directory => self.create_directory(&name, &meta),
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.create_file(&name, &meta, entry)
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                self.create_file(&name, &meta, entry, false)
             }
+            tar::EntryType::GNUSparse => self.create_file(&name, &meta, entry, true),
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
@@ -202,6 +237,7 @@ impl Extractor<'_> {
         name: &RelPath,
         meta: &EntryMeta,
         content: &mut R,
+        sparse: bool,
     ) -> Result<(), Error> {
         let parent = self.open_parent(name, true, &meta.display)?;
         let file_name = leaf(name);
@@ -216,8 +252,11 @@ impl Extractor<'_> {
         )
         .map_err(|errno| Error::io(format!("creating file {}", meta.display), errno))?;
         let mut file = File::from(fd);
-        let written = std::io::copy(content, &mut file)
-            .map_err(|source| Error::io(format!("unpacking file {}", meta.display), source))?;
+        let written = match sparse {
+            true => copy_leaving_holes(content, &mut file),
+            false => std::io::copy(content, &mut file),
+        }
+        .map_err(|source| Error::io(format!("unpacking file {}", meta.display), source))?;
         self.stats.bytes += written;
         set_owner_mode_xattrs_fd(&file, meta)?;
         rfs::futimens(&file, &meta.times)

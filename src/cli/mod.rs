@@ -299,6 +299,34 @@ fn error_line(error: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// A command line clap refused, as one line the way Podman words it (`unknown flag: --foo`),
+/// with clap's suggestion kept: clap's own report is several lines with the usage.
+fn usage_error_line(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let rendered = error.render().to_string();
+    // The message is the first paragraph (a missing argument's names are on lines of their own).
+    let (message, rest) = rendered.split_once("\n\n").unwrap_or((&rendered, ""));
+    let message: Vec<&str> = message.lines().map(str::trim).collect();
+    let message = message.join(" ");
+    let first = message.strip_prefix("error: ").unwrap_or(&message);
+    let unknown_flag = match (error.kind(), error.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) if arg.starts_with('-') => {
+            Some(format!("unknown flag: {arg}"))
+        }
+        _ => None,
+    };
+    let tips: Vec<&str> = rest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tip: "))
+        .filter(|tip| !tip.starts_with("to pass '") || unknown_flag.is_none())
+        .collect();
+    let mut line = unknown_flag.unwrap_or_else(|| first.to_string());
+    if !tips.is_empty() {
+        line.push_str(&format!(" ({})", tips.join("; ")));
+    }
+    line
+}
+
 /// For an error caused by what the host lacks, the pointer to the doctor that says how to fix it.
 fn prerequisite_hint(error: &anyhow::Error) -> &'static str {
     let host = error.chain().any(|cause| {
@@ -316,14 +344,64 @@ fn prerequisite_hint(error: &anyhow::Error) -> &'static str {
     }
 }
 
+/// Whether skiff's own standard output has lost its reader (`skiff logs c | head -1`): the
+/// kernel flags a pipe without readers, or a closed socket, as an error condition.
+fn stdout_is_broken() -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let stdout = std::io::stdout();
+    let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLOUT)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+}
+
+/// A reader that went away ends skiff quietly, as a closed pipe ends any Unix tool; a broken
+/// pipe anywhere else (a container that died during its set-up) is an error to report.
+fn is_closed_output(error: &anyhow::Error, stdout_broken: bool) -> bool {
+    stdout_broken
+        && error.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+}
+
+/// `println!` panics when stdout's reader went away (`skiff images | head -0`): that, too, ends
+/// skiff quietly, as a closed pipe ends any Unix tool, instead of a panic and its backtrace.
+fn end_quietly_on_a_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        let printing = message.is_some_and(|m| m.starts_with("failed printing to stdout"));
+        if printing && stdout_is_broken() {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
 pub fn main() -> ExitCode {
     complete::answer_if_asked();
+    end_quietly_on_a_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help and --version, and a command given without its subcommand, print as clap does.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
             let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
+        }
+        Err(e) => {
+            eprintln!("Error: {}", usage_error_line(&e));
+            return ExitCode::from(125);
         }
     };
     // As Podman: a broken configuration file stops every command before it does anything.
@@ -343,10 +421,7 @@ pub fn main() -> ExitCode {
     match dispatch(cli, config) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            if error.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+            if is_closed_output(&error, stdout_is_broken()) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {}{}", error_line(&error), prerequisite_hint(&error));
@@ -377,5 +452,34 @@ mod tests {
             error_line(&not_found),
             "running: x: executable file not found in $PATH"
         );
+    }
+
+    #[test]
+    fn a_refused_command_line_is_one_line_with_clap_s_suggestion() {
+        let error = |args: &[&str]| {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            usage_error_line(&e)
+        };
+        assert_eq!(
+            error(&["skiff", "ps", "--al"]),
+            "unknown flag: --al (a similar argument exists: '--all')"
+        );
+        assert_eq!(error(&["skiff", "ps", "--zzz"]), "unknown flag: --zzz");
+        let missing = error(&["skiff", "tag"]);
+        assert!(
+            !missing.contains('\n') && missing.ends_with("not provided: <IMAGE> <TARGETS>..."),
+            "{missing}"
+        );
+        let subcommand = error(&["skiff", "imagse"]);
+        assert!(subcommand.contains("'images'"), "{subcommand}");
+    }
+
+    #[test]
+    fn a_broken_pipe_is_quiet_only_when_stdout_is_the_broken_one() {
+        let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("signalling the container process");
+        assert!(is_closed_output(&pipe, true));
+        assert!(!is_closed_output(&pipe, false));
+        assert!(!is_closed_output(&anyhow::anyhow!("boom"), true));
     }
 }

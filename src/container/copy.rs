@@ -391,8 +391,13 @@ fn copy_in(
         match &source {
             Location::Stream => {
                 let mut writer = writer;
-                io::copy(&mut io::stdin().lock(), &mut writer).map_err(describe)?;
-                Ok(())
+                match io::copy(&mut io::stdin().lock(), &mut writer) {
+                    // The extraction stops at the archive's end marker and closes the pipe:
+                    // the zeros tar pads its last record with (to 10240 bytes) have no reader.
+                    // Whether the archive was whole is the extraction's to say.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                    copied => copied.map(drop).map_err(describe),
+                }
             }
             Location::Host(host) => {
                 let absolute = std::path::absolute(host).map_err(describe)?;

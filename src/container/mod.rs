@@ -224,6 +224,9 @@ fn store_container(ctx: &Context, record: &ContainerRecord, image_reference: &st
 /// Works out everything about a new container (its spec, names, generated /etc files) without
 /// recording it in the store yet.
 fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
+    if let Some(user) = &options.user {
+        runtime::check_user_ids(user).map_err(anyhow::Error::msg)?;
+    }
     let index = ImageIndex::load(&ctx.store)?;
     let image = image::find(&index, &options.image)?.clone();
     let config = image::read_config(&ctx.store, &image)?;

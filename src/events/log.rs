@@ -30,7 +30,7 @@ fn lock_path(path: &Path) -> PathBuf {
 /// bytes (0: no limit).
 pub fn append(path: &Path, events: &[Event], max_size: u64) -> io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::store::create_private_dir(dir)?;
     }
     let lock = OpenOptions::new()
         .create(true)

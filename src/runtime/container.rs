@@ -102,6 +102,19 @@ fn write_byte(fd: &OwnedFd, byte: u8) -> Result<(), Error> {
     Ok(())
 }
 
+/// Sends the child its next go-ahead. A child whose set-up failed has written why on its error
+/// channel and exited, closing its end of the sync pipe: its report, not the broken pipe, is
+/// the error.
+fn signal_child(sync_write: &OwnedFd, byte: u8, err_read: &OwnedFd) -> Result<(), Error> {
+    write_byte(sync_write, byte).map_err(|refused| {
+        err_read
+            .try_clone()
+            .ok()
+            .and_then(read_child_error)
+            .unwrap_or(refused)
+    })
+}
+
 /// Reads the child's error report: None when it exec'd (EOF without data).
 fn read_child_error(err_read: OwnedFd) -> Option<Error> {
     let mut buf = Vec::new();
@@ -598,7 +611,7 @@ where
             }
         }
         prepare(pid.as_raw()).map_err(Error::Prepare)?;
-        write_byte(sync_write, b'M')
+        signal_child(sync_write, b'M', &err_read)
     })();
     if let Err(error) = early {
         if let Some(helper) = starting {
@@ -614,7 +627,7 @@ where
         if let Some(helper) = starting {
             network = Some(helper.wait_ready()?);
         }
-        write_byte(sync_write, b'N')?;
+        signal_child(sync_write, b'N', &err_read)?;
         supervise(pid, err_read, streams, signal_fd, started)
     })();
     if let Some(helper) = network {

@@ -86,7 +86,7 @@ fn copy_files(files: &[(PathBuf, PathBuf)], owners: &Owners<'_>) -> std::io::Res
             .map(|part| {
                 scope.spawn(move || -> std::io::Result<()> {
                     for (source, target) in part {
-                        std::fs::copy(source, target)?;
+                        copy_file(source, target)?;
                         let meta = std::fs::symlink_metadata(source)?;
                         finish_entry(source, target, &meta, owners)?;
                     }
@@ -99,6 +99,44 @@ fn copy_files(files: &[(PathBuf, PathBuf)], owners: &Owners<'_>) -> std::io::Res
                 .unwrap_or_else(|_| Err(std::io::Error::other("copy thread failed")))
         })
     })
+}
+
+/// Copies a regular file's contents. A sparse file (fewer blocks than its length needs) is
+/// copied region by region, so its holes stay holes: a layer's 1 GiB sparse file would take
+/// 1 GiB in each vfs container otherwise. Owner, mode and times are `finish_entry`'s.
+pub(crate) fn copy_file(source: &Path, target: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(source)?;
+    if meta.blocks() * 512 >= meta.len() {
+        return std::fs::copy(source, target).map(drop);
+    }
+    let input = std::fs::File::open(source)?;
+    let output = std::fs::File::create(target)?;
+    let mut offset = 0;
+    while offset < meta.len() {
+        // ENXIO: no data after `offset`, the rest is a hole.
+        let data = match rustix::fs::seek(&input, rustix::fs::SeekFrom::Data(offset)) {
+            Ok(data) => data,
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(errno) => return Err(errno.into()),
+        };
+        let hole = rustix::fs::seek(&input, rustix::fs::SeekFrom::Hole(data))?;
+        let (mut from, mut to) = (data, data);
+        while from < hole {
+            let length = usize::try_from(hole - from).unwrap_or(usize::MAX);
+            let copied = rustix::fs::copy_file_range(
+                &input,
+                Some(&mut from),
+                &output,
+                Some(&mut to),
+                length,
+            )?;
+            if copied == 0 {
+                break;
+            }
+        }
+        offset = hole;
+    }
+    output.set_len(meta.len())
 }
 
 /// Owner, extended attributes, mode and times of a copied entry.

@@ -35,7 +35,7 @@ pub use container::{
     exec_in_container, run_container, run_in_container_root, run_in_user_namespace,
     run_in_user_namespace_streaming, ContainerRoot, RunOutcome, SignalWatch,
 };
-pub use security::{resolve_user_in, DEFAULT_CAPABILITIES};
+pub use security::{check_user_ids, resolve_user_in, DEFAULT_CAPABILITIES};
 pub use spec::*;
 
 /// Errors a caller can act on. Exit codes follow Docker: 126 cannot execute, 127 not found,

@@ -29,10 +29,32 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
+/// The highest uid or gid a container's process may have, as Podman allows. Above it an id is
+/// negative to the kernel, and 4294967295 (-1) tells setuid to change nothing: the process
+/// stayed root.
+pub const MAX_ID: u32 = i32::MAX.unsigned_abs();
+
+/// Refuses a `user[:group]` with a number outside 0–2147483647 (a negative one included), at
+/// `create` for `--user` and at start for the image's User.
+pub fn check_user_ids(spec: &str) -> Result<(), String> {
+    let (user, group) = spec.split_once(':').unwrap_or((spec, ""));
+    for (kind, part) in [("uid", user), ("gid", group)] {
+        let digits = part.strip_prefix('-').unwrap_or(part);
+        let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        if numeric && !part.parse::<u32>().is_ok_and(|id| id <= MAX_ID) {
+            return Err(format!(
+                "invalid user {spec:?}: {kind} {part} is out of range 0-{MAX_ID}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Resolves `user[:group]` (names or numbers) against passwd and group file contents, with
 /// Docker's rules: a numeric uid absent from passwd is allowed (gid 0, HOME /), a name must exist,
-/// supplementary groups come from the group file.
+/// supplementary groups come from the group file. Every id must lie in 0–[`MAX_ID`].
 pub fn resolve_user_in(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser, String> {
+    check_user_ids(spec)?;
     let (user_part, group_part) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -96,6 +118,13 @@ pub fn resolve_user_in(spec: &str, passwd: &str, group: &str) -> Result<Resolved
             }
         }
     }
+    // The image's own files may name an id out of range too.
+    if uid > MAX_ID || gid > MAX_ID {
+        return Err(format!(
+            "user {spec:?} resolves to uid {uid} and gid {gid}: ids must be in range 0-{MAX_ID}"
+        ));
+    }
+    additional_gids.retain(|g| *g <= MAX_ID);
     Ok(ResolvedUser {
         uid,
         gid,
@@ -197,5 +226,24 @@ mod tests {
             .unwrap_err()
             .contains("unable to find user nobody-here"));
         assert!(resolve_user_in("0:nogroup", PASSWD, GROUP).is_err());
+    }
+
+    #[test]
+    fn ids_outside_the_kernels_range_are_refused() {
+        assert!(resolve_user_in("2147483647:2147483647", PASSWD, GROUP).is_ok());
+        for spec in [
+            "4294967295",
+            "2147483648",
+            "0:4294967295",
+            "-1",
+            "0:-1",
+            "99999999999999999999",
+        ] {
+            let error = resolve_user_in(spec, PASSWD, GROUP).unwrap_err();
+            assert!(error.contains("out of range"), "{spec}: {error}");
+        }
+        let huge = "huge:x:4294967295:0::/:/bin/sh\n";
+        let error = resolve_user_in("huge", huge, GROUP).unwrap_err();
+        assert!(error.contains("4294967295"), "{error}");
     }
 }

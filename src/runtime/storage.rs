@@ -357,7 +357,7 @@ fn merge_layer(from: &Path, to: &Path, owners: &super::fstree::Owners<'_>) -> st
                 linked.insert(meta.ino(), target.clone());
             }
             if kind.is_file() {
-                std::fs::copy(&source, &target)?;
+                super::fstree::copy_file(&source, &target)?;
             } else if kind.is_symlink() {
                 std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
             } else {

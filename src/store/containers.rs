@@ -257,8 +257,14 @@ impl Store {
         write_atomic(&dir.join("config.json"), &config)
     }
 
-    /// Resolves a full id, a unique id prefix or a name.
+    /// Resolves a full id, a unique id prefix or a name. An empty reference names nothing (it is
+    /// a prefix of every id: `rm -f ''` removed a container).
     pub fn find_container(&self, reference: &str) -> Result<ContainerRecord, Error> {
+        if reference.is_empty() {
+            return Err(Error::ContainerNotFound {
+                reference: String::new(),
+            });
+        }
         let all = self.all_containers();
         if let Some(c) = all
             .iter()

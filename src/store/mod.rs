@@ -10,6 +10,10 @@
 //! <runroot>/containers/<id>/     hosts, hostname, resolv.conf, helper pid files
 //! ```
 //!
+//! The root and the runroot are 0700, as Podman keeps its storage: another user must not reach
+//! what containers made (a setuid file in an upper directory). What lies below keeps the modes
+//! its contents need.
+//!
 //! Contract: every file is written to a temporary name, fsynced and renamed into place, and a
 //! directory (a layer, a container) appears under its final name only once complete, so readers
 //! never need the lock and a kill -9 at any point leaves only garbage in `tmp/`, which the next
@@ -23,6 +27,7 @@ pub mod networks;
 pub mod volumes;
 
 use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub use atomic::{fsync_dir, write_atomic};
@@ -122,6 +127,26 @@ fn remove_json_record(dir: &Path, name: &str) -> Result<(), Error> {
     }
 }
 
+/// Creates `dir` and each missing parent (a missing ~/.local/share, $XDG_RUNTIME_DIR/skiff)
+/// as 0700: what skiff makes is its user's alone, as Podman keeps its storage.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Takes group and other access away from a directory that has it (a store an older skiff made
+/// 0755): no other user may reach a setuid file a container made in its upper directory. The
+/// root alone suffices: nothing below it can be reached once it is closed, so one stat per open.
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
 impl Store {
     pub fn open(root: &Path, runroot: &Path) -> Result<Self, Error> {
         for dir in [
@@ -131,14 +156,16 @@ impl Store {
             root.join("containers"),
             root.join("tmp"),
         ] {
-            std::fs::create_dir_all(&dir)
-                .map_err(io_error(format!("creating {}", dir.display())))?;
+            create_private_dir(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
         }
+        make_private(root).map_err(io_error(format!("making {} private", root.display())))?;
         let run_containers = runroot.join("containers");
-        std::fs::create_dir_all(&run_containers).map_err(|source| Error::RunRootUnusable {
-            path: runroot.to_path_buf(),
-            source,
-        })?;
+        create_private_dir(&run_containers)
+            .and_then(|()| make_private(runroot))
+            .map_err(|source| Error::RunRootUnusable {
+                path: runroot.to_path_buf(),
+                source,
+            })?;
         Ok(Store {
             root: root.to_path_buf(),
             runroot: runroot.to_path_buf(),

@@ -61,7 +61,11 @@ impl Store {
     /// Records a volume, making its data directory first (a record always has one).
     pub fn write_volume(&self, _lock: &StoreLock, volume: &VolumeRecord) -> Result<(), Error> {
         let data = self.volume_data_dir(&volume.name);
-        std::fs::create_dir_all(&data).map_err(io_error(format!("creating {}", data.display())))?;
+        // The volume's own directories are private; its data keeps the mode a container sees.
+        data.parent()
+            .map_or(Ok(()), super::create_private_dir)
+            .and_then(|()| std::fs::create_dir_all(&data))
+            .map_err(io_error(format!("creating {}", data.display())))?;
         super::write_json_record(&self.volumes_dir(), &volume.name, volume)
     }
 

@@ -116,8 +116,10 @@ fn apply_flag_option(option: &str, request: &mut MountRequest) -> bool {
     true
 }
 
-/// `-v [SOURCE:]DESTINATION[:OPTIONS]`: SOURCE is a host path when it has a slash or starts
-/// with a dot, else a volume name; no SOURCE makes an anonymous volume.
+/// `-v [SOURCE:]DESTINATION[:OPTIONS]`: SOURCE is a host path when it starts with a slash or a
+/// dot (`./src` and `../src` are relative to the working directory), else a volume name, as in
+/// Podman: `rel/path` is no volume name, and is refused rather than made under $PWD. No SOURCE
+/// makes an anonymous volume.
 pub fn parse_volume(text: &str) -> Result<MountRequest> {
     let parts: Vec<&str> = text.split(':').collect();
     let (source, target, options) = match parts.as_slice() {
@@ -157,7 +159,7 @@ pub fn parse_volume(text: &str) -> Result<MountRequest> {
     }
     request.kind = match source {
         None => RequestKind::Anonymous { copy_up },
-        Some(source) if source.contains('/') || source.starts_with('.') => RequestKind::Bind {
+        Some(source) if source.starts_with(['/', '.']) => RequestKind::Bind {
             source: host_path(source)?,
             recursive,
             create: true,

@@ -111,6 +111,11 @@ impl Layer {
         self.0.append(&h, std::io::empty()).unwrap();
         self
     }
+    /// An entry from a header the test made itself (a GNU sparse file's, with its map).
+    pub fn entry(mut self, header: &tar::Header, data: &[u8]) -> Self {
+        self.0.append(header, data).unwrap();
+        self
+    }
     pub fn finish(self) -> Vec<u8> {
         self.0.into_inner().unwrap()
     }
@@ -357,7 +362,9 @@ fn nettools_archive() -> &'static PathBuf {
 
 /// A docker-archive in the shared directory of busybox plus `layer`, with a config of busybox's
 /// PATH and `sh`, and the fields of `extra_config`.
-fn busybox_image_archive(
+/// A docker-archive named `file` in the shared directory of image `name`: busybox, then `layer`,
+/// with `extra_config` over a config that runs sh.
+pub fn busybox_image_archive(
     file: &str,
     name: &str,
     layer: Layer,

@@ -3,4 +3,8 @@
 
 mod build_context;
 mod descriptors;
+mod ids;
+mod setup_errors;
+mod small;
+mod store_modes;
 mod terminal;
