@@ -156,6 +156,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         privileged: options.privileged,
         capabilities: base.capabilities.clone(),
         detached: options.detach,
+        seccomp: base.seccomp.clone(),
     };
     // Podman names each exec session; skiff's have no other use for an id than the events.
     let session = crate::store::hex(&super::random_bytes::<32>());

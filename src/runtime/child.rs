@@ -10,7 +10,7 @@ use nix::sys::signal::SigSet;
 
 use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
 use super::spec::{ContainerSpec, ProcessSpec};
-use super::{rootfs, security, tty};
+use super::{rootfs, seccomp, security, tty};
 
 pub(crate) struct ChildChannels {
     pub sync_read: RawFd,
@@ -89,6 +89,7 @@ fn setup_and_exec(
     security::drop_privileges(&user, &spec.process)?;
     nix::unistd::chdir(spec.process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", spec.process.cwd), e))?;
+    seccomp::install(&spec.process.seccomp)?;
     if spec.process.init {
         become_init()?;
     }
@@ -240,6 +241,7 @@ fn exec_in_joined(
     security::drop_privileges(&user, process)?;
     nix::unistd::chdir(process.cwd.as_str())
         .map_err(|e| sys_error(&format!("chdir to {}", process.cwd), e))?;
+    seccomp::install(&process.seccomp)?;
     exec_process(process, &user)
 }
 

@@ -663,6 +663,7 @@ pub(crate) mod tests {
                 privileged: false,
                 capabilities: None,
                 detached: false,
+                seccomp: Default::default(),
             },
             network,
             etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],

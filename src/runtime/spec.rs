@@ -90,6 +90,12 @@ pub struct ProcessSpec {
     /// it (the container's pid 1 inherits it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detached: bool,
+    /// The system calls it may make. Containers from before seccomp existed get the default.
+    #[serde(
+        default,
+        skip_serializing_if = "super::seccomp::SeccompPolicy::is_default"
+    )]
+    pub seccomp: super::seccomp::SeccompPolicy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
