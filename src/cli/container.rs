@@ -200,6 +200,32 @@ pub struct ContainerFlags {
     command: Vec<String>,
 }
 
+/// The last `--security-opt seccomp=…`, else containers.conf `seccomp_profile`; any other key is
+/// refused rather than ignored.
+pub(super) fn seccomp_policy(
+    security_opt: &[String],
+    defaults: &crate::config::containers::ContainersTable,
+) -> anyhow::Result<crate::runtime::seccomp::SeccompPolicy> {
+    use anyhow::Context as _;
+    let mut chosen = None;
+    for option in security_opt {
+        match option.split_once('=') {
+            Some(("seccomp", value)) => chosen = Some(value),
+            _ => anyhow::bail!(
+                "unsupported --security-opt {:?}: skiff knows seccomp=unconfined|PROFILE",
+                option.split(['=', ':']).next().unwrap_or_default()
+            ),
+        }
+    }
+    match (chosen, &defaults.seccomp_profile) {
+        (Some(value), _) => container::seccomp_policy(value),
+        (None, Some(value)) => {
+            container::seccomp_policy(value).context("containers.conf seccomp_profile")
+        }
+        (None, None) => Ok(Default::default()),
+    }
+}
+
 fn image_missing(error: &anyhow::Error) -> bool {
     matches!(
         error.downcast_ref::<crate::store::Error>(),
@@ -228,31 +254,6 @@ impl ContainerFlags {
                 start(&options)
             }
             other => other,
-        }
-    }
-
-    /// The last `--security-opt seccomp=…`, else containers.conf `seccomp_profile`.
-    fn seccomp(
-        &self,
-        defaults: &crate::config::containers::ContainersTable,
-    ) -> anyhow::Result<crate::runtime::seccomp::SeccompPolicy> {
-        use anyhow::Context as _;
-        let mut chosen = None;
-        for option in &self.security_opt {
-            match option.split_once('=') {
-                Some(("seccomp", value)) => chosen = Some(value),
-                _ => anyhow::bail!(
-                    "unsupported --security-opt {:?}: skiff knows seccomp=unconfined|PROFILE",
-                    option.split(['=', ':']).next().unwrap_or_default()
-                ),
-            }
-        }
-        match (chosen, &defaults.seccomp_profile) {
-            (Some(value), _) => container::seccomp_policy(value),
-            (None, Some(value)) => {
-                container::seccomp_policy(value).context("containers.conf seccomp_profile")
-            }
-            (None, None) => Ok(Default::default()),
         }
     }
 
@@ -332,7 +333,7 @@ impl ContainerFlags {
                 .map(|names| container::capability_names(names))
                 .transpose()
                 .context("containers.conf default_capabilities")?,
-            seccomp: self.seccomp(defaults)?,
+            seccomp: seccomp_policy(&self.security_opt, defaults)?,
             read_only: self.read_only,
             read_only_tmpfs: self.read_only_tmpfs,
             userns: container::userns::UsernsMode::parse(self.userns.as_deref().unwrap_or(""))?,

@@ -177,6 +177,22 @@ fn the_default_profile_refuses_what_podmans_refuses() {
             )],
         );
         env.skiff(&["build", "-t", "filtered", &context]).stdout();
+        let context = env.build_context(
+            "unconfined-build",
+            &[(
+                "Containerfile",
+                &format!("FROM {image}\nRUN grep -q 'Seccomp:.0' /proc/self/status\n"),
+            )],
+        );
+        env.skiff(&[
+            "build",
+            "--security-opt",
+            "seccomp=unconfined",
+            "-t",
+            "loose",
+            &context,
+        ])
+        .stdout();
     }
 }
 
