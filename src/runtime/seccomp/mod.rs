@@ -103,10 +103,9 @@ fn program_for(
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut numbers = release.split(['.', '-']).map(|n| n.parse().unwrap_or(0));
     let target = profile::Target {
         capabilities,
-        kernel: (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)),
+        kernel: profile::parse_kernel_version(&release).unwrap_or((0, 0)),
     };
     profile.filter(&target)?.compile().map(Some)
 }

@@ -232,7 +232,8 @@ const NATIVE_ARCH_NAMES: &[&str] = &["amd64", "x86_64"];
 #[cfg(target_arch = "aarch64")]
 const NATIVE_ARCH_NAMES: &[&str] = &["arm64", "aarch64"];
 
-fn parse_kernel_version(text: &str) -> Option<(u32, u32)> {
+/// `MAJOR.MINOR` from a version or a kernel release (`6.1.0-18-amd64`).
+pub(super) fn parse_kernel_version(text: &str) -> Option<(u32, u32)> {
     let mut parts = text.split(['.', '-']);
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
