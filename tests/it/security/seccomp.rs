@@ -124,6 +124,14 @@ fn write(env: &TestEnv, rel: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// The `Seccomp:` line of a container's first process: 2 when filtered, 0 when not.
+fn seccomp_status(env: &TestEnv, options: &[&str], image: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend(options);
+    args.extend([image, "grep", "Seccomp:", "/proc/self/status"]);
+    env.skiff(&args).stdout()
+}
+
 const CUSTOM_CHECK: &str = "mkdir /tmp/made 2>&1; cd /tmp 2>&1; grep Seccomp: /proc/self/status";
 
 fn assert_custom_profile_applies(out: &str, who: &str) {
@@ -324,18 +332,7 @@ fn containers_conf_seccomp_profile_is_honoured_and_info_says_so() {
             .stdout();
         assert_custom_profile_applies(&out, &who);
         // The command line wins.
-        let out = env
-            .skiff(&[
-                "run",
-                "--rm",
-                "--security-opt",
-                "seccomp=unconfined",
-                image,
-                "grep",
-                "Seccomp:",
-                "/proc/self/status",
-            ])
-            .stdout();
+        let out = seccomp_status(&env, &["--security-opt", "seccomp=unconfined"], image);
         assert_eq!(out, "Seccomp:\t0\n", "{who}");
         let kernel_has_it = std::fs::read_to_string("/proc/self/status")
             .unwrap()
@@ -354,16 +351,6 @@ fn containers_conf_seccomp_profile_is_honoured_and_info_says_so() {
             "config/containers/containers.conf",
             "[containers]\nseccomp_profile = \"unconfined\"\n",
         );
-        let out = env
-            .skiff(&[
-                "run",
-                "--rm",
-                image,
-                "grep",
-                "Seccomp:",
-                "/proc/self/status",
-            ])
-            .stdout();
-        assert_eq!(out, "Seccomp:\t0\n", "{who}");
+        assert_eq!(seccomp_status(&env, &[], image), "Seccomp:\t0\n", "{who}");
     }
 }
