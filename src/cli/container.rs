@@ -217,12 +217,13 @@ pub(super) fn seccomp_policy(
             ),
         }
     }
-    match (chosen, &defaults.seccomp_profile) {
+    match (chosen, defaults.seccomp_profile.as_deref()) {
         (Some(value), _) => container::seccomp_policy(value),
+        // As in Podman's containers.conf, an empty path means the built-in profile.
+        (None, None | Some("")) => Ok(Default::default()),
         (None, Some(value)) => {
             container::seccomp_policy(value).context("containers.conf seccomp_profile")
         }
-        (None, None) => Ok(Default::default()),
     }
 }
 

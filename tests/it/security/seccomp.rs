@@ -352,5 +352,12 @@ fn containers_conf_seccomp_profile_is_honoured_and_info_says_so() {
             "[containers]\nseccomp_profile = \"unconfined\"\n",
         );
         assert_eq!(seccomp_status(&env, &[], image), "Seccomp:\t0\n", "{who}");
+        // An empty path is the built-in profile, as in Podman.
+        write(
+            &env,
+            "config/containers/containers.conf",
+            "[containers]\nseccomp_profile = \"\"\n",
+        );
+        assert_eq!(seccomp_status(&env, &[], image), "Seccomp:\t2\n", "{who}");
     }
 }
