@@ -58,13 +58,14 @@ pub struct BuildOptions {
     pub output: Option<Output>,
 }
 
-/// `--add-host`, `--dns*`, `--no-hosts` and `-v`: for every RUN step.
+/// `--add-host`, `--dns*`, `--no-hosts`, `-v` and `--security-opt`: for every RUN step.
 #[derive(Default)]
 pub struct StepDefaults {
     pub add_hosts: Vec<String>,
     pub dns: crate::network::DnsOptions,
     pub no_hosts: bool,
     pub volumes: Vec<crate::volume::mounts::MountRequest>,
+    pub seccomp: crate::runtime::seccomp::SeccompPolicy,
 }
 
 /// `--output`: the built image's file system, as a directory or a tar archive.
@@ -1090,6 +1091,7 @@ impl Builder<'_> {
             add_hosts: defaults.add_hosts.clone(),
             dns: defaults.dns.clone(),
             no_hosts: defaults.no_hosts,
+            seccomp: defaults.seccomp.clone(),
             workdir: state.config.config.working_dir.clone(),
             user: state.config.config.user.clone(),
             network: match network {

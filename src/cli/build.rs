@@ -71,6 +71,9 @@ pub struct BuildArgs {
     /// Bind mount for every RUN step, HOST:CONTAINER[:OPTIONS] as run -v takes it; what is written there is never part of the image. Repeatable.
     #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:OPTIONS]")]
     volumes: Vec<String>,
+    /// Security option of every RUN step: seccomp=unconfined or seccomp=PROFILE.json. Default: containers.conf seccomp_profile, else skiff's built-in profile. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    security_opt: Vec<String>,
     /// Keep one layer per step (default); --layers=false makes the image a single layer.
     #[arg(long, value_name = "BOOL", default_value = "true", value_parser = clap::value_parser!(bool), num_args = 0..=1, default_missing_value = "true")]
     layers: bool,
@@ -212,6 +215,10 @@ impl BuildArgs {
                     .iter()
                     .map(|v| crate::volume::mounts::parse_volume(v))
                     .collect::<anyhow::Result<_>>()?,
+                seccomp: super::container::seccomp_policy(
+                    &self.security_opt,
+                    &ctx.config.containers.containers,
+                )?,
             },
             docker_format: self.format == "docker",
             pull: match self.pull.as_str() {

@@ -186,6 +186,9 @@ pub struct ContainerFlags {
     /// Seconds `stop` waits for the container before killing it (default 10).
     #[arg(long, value_name = "SECONDS")]
     stop_timeout: Option<u64>,
+    /// Security option: seccomp=unconfined (no system call filter) or seccomp=PROFILE.json (a profile in Docker's format). Default: containers.conf seccomp_profile, else skiff's built-in profile (Podman's decisions). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    security_opt: Vec<String>,
     /// When to pull the image: always, missing (default), never, newer.
     #[arg(long, value_enum, default_value = "missing", value_name = "POLICY")]
     pull: super::registry::PullPolicy,
@@ -198,6 +201,33 @@ pub struct ContainerFlags {
     /// Command and arguments; they replace the image's CMD.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
+}
+
+/// The last `--security-opt seccomp=…`, else containers.conf `seccomp_profile`; any other key is
+/// refused rather than ignored.
+pub(super) fn seccomp_policy(
+    security_opt: &[String],
+    defaults: &crate::config::containers::ContainersTable,
+) -> anyhow::Result<crate::runtime::seccomp::SeccompPolicy> {
+    use anyhow::Context as _;
+    let mut chosen = None;
+    for option in security_opt {
+        match option.split_once('=') {
+            Some(("seccomp", value)) => chosen = Some(value),
+            _ => anyhow::bail!(
+                "unsupported --security-opt {:?}: skiff knows seccomp=unconfined|PROFILE",
+                option.split(['=', ':']).next().unwrap_or_default()
+            ),
+        }
+    }
+    match (chosen, defaults.seccomp_profile.as_deref()) {
+        (Some(value), _) => container::seccomp_policy(value),
+        // As in Podman's containers.conf, an empty path means the built-in profile.
+        (None, None | Some("")) => Ok(Default::default()),
+        (None, Some(value)) => {
+            container::seccomp_policy(value).context("containers.conf seccomp_profile")
+        }
+    }
 }
 
 fn image_missing(error: &anyhow::Error) -> bool {
@@ -307,6 +337,7 @@ impl ContainerFlags {
                 .map(|names| container::capability_names(names))
                 .transpose()
                 .context("containers.conf default_capabilities")?,
+            seccomp: seccomp_policy(&self.security_opt, defaults)?,
             read_only: self.read_only,
             read_only_tmpfs: self.read_only_tmpfs,
             userns: container::userns::UsernsMode::parse(self.userns.as_deref().unwrap_or(""))?,

@@ -51,6 +51,9 @@ pub struct ContainersTable {
     pub mounts: StringList,
     /// `--network` by default.
     pub netns: Option<String>,
+    /// The seccomp profile of every container (a file in Docker's format, or `unconfined`)
+    /// unless `--security-opt seccomp=` names another; unset, skiff's built-in profile.
+    pub seccomp_profile: Option<String>,
 }
 
 /// `[network]`.

@@ -159,6 +159,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         capabilities: base.capabilities.clone(),
         detached: options.detach,
         preserve_fds: options.preserve_fds,
+        seccomp: base.seccomp.clone(),
     };
     // Podman names each exec session; skiff's have no other use for an id than the events.
     let session = crate::store::hex(&super::random_bytes::<32>());

@@ -87,6 +87,19 @@ pub struct CreateOptions {
     pub capabilities: Option<Vec<String>>,
     /// The lease id of the build whose step the container runs.
     pub build: Option<String>,
+    /// `--security-opt seccomp=…`, else containers.conf `seccomp_profile`, else the default.
+    pub seccomp: runtime::seccomp::SeccompPolicy,
+}
+
+/// `seccomp=VALUE` of `--security-opt` or containers.conf `seccomp_profile`: `unconfined`, or
+/// the path of a profile in Docker's JSON format, read and checked now.
+pub fn seccomp_policy(value: &str) -> Result<runtime::seccomp::SeccompPolicy> {
+    use runtime::seccomp::SeccompPolicy;
+    match value {
+        "unconfined" => Ok(SeccompPolicy::Unconfined),
+        "" => bail!("seccomp needs a value: unconfined or the path of a profile"),
+        path => SeccompPolicy::from_file(path).map_err(anyhow::Error::msg),
+    }
 }
 
 /// Capability names as containers.conf writes them (`CHOWN` or `CAP_CHOWN`, any case), checked
@@ -498,6 +511,7 @@ fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
             preserve_fds: activation
                 .map_or(0, |(count, _)| count)
                 .max(options.preserve_fds),
+            seccomp: options.seccomp.clone(),
         },
         network: spec_network,
         etc_files,
@@ -1069,6 +1083,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "NetworkMode": network_mode,
         "UsernsMode": record.userns_mode,
         "ReadonlyRootfs": record.spec.read_only,
+        "SecurityOpt": process.seccomp.security_opt().into_iter().collect::<Vec<_>>(),
         "Tmpfs": crate::volume::inspect_tmpfs(&record),
     });
     // Podman's default capability set: skiff's containers get no other.

@@ -11,7 +11,7 @@ use nix::sys::signal::SigSet;
 use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
 use super::spec::{ContainerSpec, ProcessSpec};
 use super::stdio_relay::StdioEnds;
-use super::{rootfs, security, tty};
+use super::{rootfs, seccomp, security, tty};
 
 pub(crate) struct ChildChannels {
     pub sync_read: RawFd,
@@ -108,6 +108,7 @@ fn setup_and_exec(
     security::prepare_workdir(&spec.process.cwd, &user)?;
     security::drop_privileges(&user, &spec.process)?;
     enter_workdir(&spec.process.cwd)?;
+    seccomp::install(&spec.process.seccomp)?;
     if spec.process.init {
         become_init()?;
     }
@@ -265,6 +266,7 @@ fn exec_in_joined(
     let user = security::resolve_user(&process.user)?;
     security::drop_privileges(&user, process)?;
     enter_workdir(&process.cwd)?;
+    seccomp::install(&process.seccomp)?;
     exec_process(process, &user)
 }
 

@@ -23,6 +23,7 @@ pub mod in_root;
 pub mod network;
 pub mod probe;
 mod rootfs;
+pub mod seccomp;
 mod security;
 pub mod seed;
 pub mod spec;

@@ -664,6 +664,7 @@ pub(crate) mod tests {
                 capabilities: None,
                 detached: false,
                 preserve_fds: 0,
+                seccomp: Default::default(),
             },
             network,
             etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],

@@ -94,6 +94,12 @@ pub struct ProcessSpec {
     /// command that started the container are passed on; every other one is closed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preserve_fds: u32,
+    /// The system calls it may make. Containers from before seccomp existed get the default.
+    #[serde(
+        default,
+        skip_serializing_if = "super::seccomp::SeccompPolicy::is_default"
+    )]
+    pub seccomp: super::seccomp::SeccompPolicy,
 }
 
 fn is_zero(count: &u32) -> bool {

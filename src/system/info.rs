@@ -109,8 +109,10 @@ fn host(ctx: &Context) -> Value {
             "apparmorEnabled": std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|t| t.trim() == "Y"),
             "capabilities": capabilities.join(","),
             "rootless": rootless,
-            "seccompEnabled": true,
-            "seccompProfilePath": "",
+            "seccompEnabled": crate::runtime::seccomp::kernel_supports_seccomp(),
+            // containers.conf's profile (or "unconfined") when set; empty for skiff's built-in
+            // profile, which has no file (Podman names its seccomp.json here).
+            "seccompProfilePath": ctx.config.containers.containers.seccomp_profile.as_deref().unwrap_or_default(),
             "selinuxEnabled": std::path::Path::new("/sys/fs/selinux/enforce").exists(),
         },
         "slirp4netns": helper(&slirp, "--version"),

@@ -4,6 +4,7 @@
 mod build_context;
 mod descriptors;
 mod ids;
+mod seccomp;
 mod setup_errors;
 mod small;
 mod store_modes;
