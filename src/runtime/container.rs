@@ -105,6 +105,9 @@ fn read_child_error(err_read: OwnedFd) -> Option<Error> {
     let mut file = std::fs::File::from(err_read);
     let _ = file.read_to_end(&mut buf);
     let (&kind, message) = buf.split_first()?;
+    if kind == super::sealed_exec::ERR_EXEC_FAILED {
+        return Some(super::sealed_exec::exec_failure(message));
+    }
     let message = String::from_utf8_lossy(message).into_owned();
     Some(match kind {
         ERR_NOT_FOUND => Error::CommandNotFound { path: message },
@@ -843,6 +846,11 @@ where
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         let mut byte = [0u8; 1];
         if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
+            return 1;
+        }
+        // Before it joins or mounts a container's root (after its id maps: newuidmap needs it
+        // dumpable); see sealed_exec.rs.
+        if super::sealed_exec::make_non_dumpable().is_err() {
             return 1;
         }
         let outcome = match child_side.take() {

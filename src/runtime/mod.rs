@@ -22,6 +22,7 @@ pub mod idshift;
 pub mod network;
 pub mod probe;
 mod rootfs;
+mod sealed_exec;
 mod security;
 pub mod seed;
 pub mod spec;

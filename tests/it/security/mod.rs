@@ -1,2 +1,3 @@
 //! The ways out of a container that a security review found (issue 18), each reproduced by a
 //! probe and shown closed: a test here must fail on a skiff that has the hole again.
+mod host_binary;
