@@ -115,7 +115,7 @@ fn become_init() -> Result<(), ChildError> {
         .map_err(|e| sys_error("blocking signals", e))?;
     // Before the fork, so that a failure is still skiff's to report.
     let init = sealed_exec::sealed_trampoline()
-        .map_err(|e| sys_error("making the container's init", e))?;
+        .map_err(|e| ChildError::other(sealed_exec::failure("making the container's init", e)))?;
     // SAFETY: this process is single-threaded (the container's first process, cloned from a
     // single-threaded skiff), so the child may allocate and run ordinary code until it execs.
     let command = match unsafe { nix::unistd::fork() }.map_err(|e| sys_error("fork", e))? {
@@ -351,7 +351,8 @@ fn exec_process(
         .collect::<Result<Vec<_>, _>>()?;
     let c_env = env.iter().map(|e| to_c(e)).collect::<Result<Vec<_>, _>>()?;
     let errno = sealed_exec::exec_program(&c_path, &c_args, &c_env, borrowed(err_write));
-    Err(sys_error("starting the container's process", errno))
+    let what = "starting the container's process through skiff's sealed trampoline";
+    Err(ChildError::other(sealed_exec::failure(what, errno)))
 }
 
 /// Closes every descriptor but stdin, stdout and stderr (one already gone, such as the listing's

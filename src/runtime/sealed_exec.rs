@@ -104,6 +104,16 @@ fn exec_trampoline(trampoline: &OwnedFd, args: &[CString], env: &[CString]) -> E
     errno
 }
 
+/// What went wrong when the trampoline could not be made or run, for the error channel.
+pub(crate) fn failure(what: &str, errno: Errno) -> String {
+    let reason = errno.desc().to_lowercase();
+    match errno {
+        // vm.memfd_noexec = 2 refuses executable memfds to the process and its pid namespaces.
+        Errno::EACCES => format!("{what}: {reason} (is sysctl vm.memfd_noexec 2?)"),
+        _ => format!("{what}: {reason}"),
+    }
+}
+
 /// A decimal number as a C string (it has no NUL byte).
 fn to_c(number: String) -> CString {
     CString::new(number).unwrap_or_default()

@@ -368,3 +368,23 @@ fn init_shows_the_container_neither_the_callers_environment_nor_the_binary() {
         assert!(out.contains("ptrace: refused"), "{out}");
     }
 }
+
+/// The trampoline's own report of an execve that fails keeps the exit codes skiff gave before:
+/// 127 for a missing interpreter, 126 for a file the kernel cannot execute.
+#[test]
+fn failures_past_the_trampoline_keep_their_exit_codes() {
+    for env in common::each_env("host-binary-exit-codes") {
+        let image = env.load_testbox();
+        env.skiff(&["run", "-d", "--name", "codes", image, "sleep", "1000"])
+            .stdout();
+        let files =
+            "printf '#!/no/such/interpreter\\n' > /missing && printf 'garbage\\n' > /garbage \
+                     && chmod +x /missing /garbage";
+        env.skiff(&["exec", "codes", "sh", "-c", files]).stdout();
+        let (_, missing) = env.skiff(&["exec", "codes", "/missing"]).assert_exit(127);
+        assert!(missing.contains("/missing"), "{missing}");
+        let (_, garbage) = env.skiff(&["exec", "codes", "/garbage"]).assert_exit(126);
+        assert!(garbage.contains("/garbage"), "{garbage}");
+        env.skiff(&["rm", "-f", "codes"]).stdout();
+    }
+}
