@@ -755,6 +755,10 @@ where
         nested_user: nested_user.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let enter = || {
+        // Before it joins a container; see sealed_exec.rs. (A helper that mounts a container's
+        // root in namespaces of its own stays dumpable: its nested id maps need that.)
+        super::sealed_exec::make_non_dumpable()
+            .map_err(|e| format!("making skiff non-dumpable: {e}"))?;
         super::child::join_namespaces(&targets).map_err(|e| e.message)?;
         then()
     };
@@ -846,11 +850,6 @@ where
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         let mut byte = [0u8; 1];
         if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
-            return 1;
-        }
-        // Before it joins or mounts a container's root (after its id maps: newuidmap needs it
-        // dumpable); see sealed_exec.rs.
-        if super::sealed_exec::make_non_dumpable().is_err() {
             return 1;
         }
         let outcome = match child_side.take() {
