@@ -11,7 +11,7 @@ use nix::sys::signal::SigSet;
 use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
 use super::spec::{ContainerSpec, ProcessSpec};
 use super::stdio_relay::StdioEnds;
-use super::{rootfs, seccomp, security, tty};
+use super::{rootfs, sealed_exec, seccomp, security, tty};
 
 pub(crate) struct ChildChannels {
     pub sync_read: RawFd,
@@ -102,6 +102,9 @@ fn setup_and_exec(
     if let Some(nested) = &spec.nested_ids {
         super::userns::enter_nested_user_namespace(nested).map_err(ChildError::other)?;
     }
+    // Not before: newuidmap, pasta and the nested maps above need this process's /proc entries
+    // to be the user's; and until this process execs, no other is in its pid namespace.
+    sealed_exec::make_non_dumpable().map_err(|e| sys_error("making skiff non-dumpable", e))?;
 
     attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
@@ -112,22 +115,27 @@ fn setup_and_exec(
     if spec.process.init {
         become_init()?;
     }
-    exec_process(&spec.process, &user)
+    exec_process(&spec.process, &user, channels.err_write)
 }
 
-/// `--init`: forks; the child returns to exec the command, and this process stays as pid 1,
-/// reaping every process that ends and forwarding signals to the command, until the command
-/// exits, whose status it then exits with (128 + signal for a signal, as a shell reports).
+/// `--init`: forks; the child returns to exec the command, and this process becomes pid 1: the
+/// trampoline in its init mode (see sealed_exec.rs), which reaps every process that ends and
+/// forwards signals to the command until it exits, then exits with its status. Not skiff
+/// itself: that would keep skiff's binary, and the caller's environment, in the container for
+/// its whole life.
 fn become_init() -> Result<(), ChildError> {
     use nix::sys::signal::Signal;
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let mut signals = SigSet::all();
     for unblockable in [Signal::SIGKILL, Signal::SIGSTOP] {
         signals.remove(unblockable);
     }
+    // Blocked until the init waits for them: none is lost meanwhile (exec keeps them pending).
     signals
         .thread_block()
         .map_err(|e| sys_error("blocking signals", e))?;
+    // Before the fork, so that a failure is still skiff's to report.
+    let init = sealed_exec::sealed_trampoline()
+        .map_err(|e| ChildError::other(sealed_exec::failure("making the container's init", e)))?;
     // SAFETY: this process is single-threaded (the container's first process, cloned from a
     // single-threaded skiff), so the child may allocate and run ordinary code until it execs.
     let command = match unsafe { nix::unistd::fork() }.map_err(|e| sys_error("fork", e))? {
@@ -139,26 +147,14 @@ fn become_init() -> Result<(), ChildError> {
         }
         nix::unistd::ForkResult::Parent { child } => child,
     };
-    // Every descriptor but stdio goes: skiff learns the command exec'd when every copy of the
-    // error channel is closed, and the supervisor's report pipe must not stay open through init.
-    close_all_but_stdio();
-    loop {
-        let Ok(signal) = signals.wait() else { continue };
-        if signal != Signal::SIGCHLD {
-            let _ = nix::sys::signal::kill(command, signal);
-            continue;
-        }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == command => std::process::exit(code),
-                Ok(WaitStatus::Signaled(pid, signal, _)) if pid == command => {
-                    std::process::exit(128 + signal as i32)
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    }
+    // Every descriptor but stdio (and the init's memfd) goes: skiff learns the command exec'd
+    // when every copy of the error channel is closed, and the supervisor's report pipe must not
+    // stay open through init.
+    close_all_except(&[std::os::fd::AsRawFd::as_raw_fd(&init)]);
+    let _ = sealed_exec::exec_init(&init, command);
+    // Nothing is left to report to: the command must not run without its init.
+    let _ = nix::sys::signal::kill(command, Signal::SIGKILL);
+    std::process::exit(125)
 }
 
 /// Namespaces an `exec` joins, as open /proc/PID/ns descriptors; the user namespace first,
@@ -188,6 +184,10 @@ pub(crate) fn exec_child_main(
         process,
         channels.descriptors().chain(namespaces).chain([pid_write]),
     );
+    // Before joining: the process it clones, in the container's pid namespace, inherits it.
+    if let Err(errno) = sealed_exec::make_non_dumpable() {
+        return report(channels, sys_error("making skiff non-dumpable", errno));
+    }
     clone_in_joined(
         targets,
         nix::sched::CloneFlags::empty(),
@@ -267,7 +267,7 @@ fn exec_in_joined(
     security::drop_privileges(&user, process)?;
     enter_workdir(&process.cwd)?;
     seccomp::install(&process.seccomp)?;
-    exec_process(process, &user)
+    exec_process(process, &user, channels.err_write)
 }
 
 /// If skiff dies, so does the process it started; and the signals skiff blocked for its
@@ -381,9 +381,12 @@ fn resolve_command(name: &str, env: &[String]) -> Result<String, ChildError> {
     }))
 }
 
+/// Execs the container's program, through the trampoline (see sealed_exec.rs), which reports
+/// on `err_write` an exec that fails there.
 fn exec_process(
     process: &ProcessSpec,
     user: &security::ResolvedUser,
+    err_write: RawFd,
 ) -> Result<Infallible, ChildError> {
     let args = &process.args;
     let Some(program) = args.first() else {
@@ -402,20 +405,9 @@ fn exec_process(
         .map(|a| to_c(a))
         .collect::<Result<Vec<_>, _>>()?;
     let c_env = env.iter().map(|e| to_c(e)).collect::<Result<Vec<_>, _>>()?;
-    let Err(errno) = nix::unistd::execve(&c_path, &c_args, &c_env);
-    let kind = match errno {
-        nix::errno::Errno::ENOENT => ERR_NOT_FOUND,
-        nix::errno::Errno::EACCES | nix::errno::Errno::ENOEXEC | nix::errno::Errno::EISDIR => {
-            ERR_NOT_EXECUTABLE
-        }
-        _ => ERR_OTHER,
-    };
-    let message = if kind == ERR_OTHER {
-        format!("exec {program}: {}", errno.desc())
-    } else {
-        program.clone()
-    };
-    Err(ChildError { kind, message })
+    let errno = sealed_exec::exec_program(&c_path, &c_args, &c_env, borrowed(err_write));
+    let what = "starting the container's process through skiff's sealed trampoline";
+    Err(ChildError::other(sealed_exec::failure(what, errno)))
 }
 
 /// Closes every descriptor above 2 the container's process was not given: whatever skiff's

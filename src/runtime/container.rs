@@ -121,6 +121,9 @@ fn read_child_error(err_read: OwnedFd) -> Option<Error> {
     let mut file = std::fs::File::from(err_read);
     let _ = file.read_to_end(&mut buf);
     let (&kind, message) = buf.split_first()?;
+    if kind == super::sealed_exec::ERR_EXEC_FAILED {
+        return Some(super::sealed_exec::exec_failure(message));
+    }
     let message = String::from_utf8_lossy(message).into_owned();
     Some(match kind {
         ERR_NOT_FOUND => Error::CommandNotFound { path: message },
@@ -780,6 +783,10 @@ where
         nested_user: nested_user.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let enter = || {
+        // Before it joins a container; see sealed_exec.rs. (A helper that mounts a container's
+        // root in namespaces of its own stays dumpable: its nested id maps need that.)
+        super::sealed_exec::make_non_dumpable()
+            .map_err(|e| format!("making skiff non-dumpable: {e}"))?;
         super::child::join_namespaces(&targets).map_err(|e| e.message)?;
         then()
     };

@@ -92,6 +92,10 @@ impl PortRelay {
             }
             let mut keep: Vec<RawFd> = sockets.iter().map(|(s, _)| s.raw_fd()).collect();
             if let Some((user, net)) = &namespaces {
+                // It lives on in the network's namespaces; see sealed_exec.rs.
+                if super::sealed_exec::make_non_dumpable().is_err() {
+                    return 1;
+                }
                 let targets = super::child::JoinTargets {
                     user: Some(user.as_raw_fd()),
                     others: vec![(net.as_raw_fd(), CloneFlags::CLONE_NEWNET)],

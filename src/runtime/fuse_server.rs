@@ -109,6 +109,10 @@ where
         leave(0)
     };
     drop(socket);
+    // It lives on in the container's user namespace; see sealed_exec.rs.
+    if super::sealed_exec::make_non_dumpable().is_err() {
+        leave(1)
+    }
     // As root the container has no user namespace of its own: the server is in it already
     // (and the kernel refuses to enter the namespace one is in).
     let joined = nix::sched::setns(&user_namespace, nix::sched::CloneFlags::CLONE_NEWUSER);

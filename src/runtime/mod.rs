@@ -24,6 +24,7 @@ pub mod network;
 pub mod probe;
 mod rootfs;
 pub mod seccomp;
+mod sealed_exec;
 mod security;
 pub mod seed;
 pub mod spec;

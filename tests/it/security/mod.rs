@@ -3,6 +3,7 @@
 
 mod build_context;
 mod descriptors;
+mod host_binary;
 mod ids;
 mod seccomp;
 mod setup_errors;
