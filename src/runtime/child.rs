@@ -277,7 +277,16 @@ fn tie_to_parent() -> Result<(), ChildError> {
     restore_signal_mask()
 }
 
+/// The signal state a freshly started program expects: nothing blocked, and SIGPIPE back to its
+/// default action. Rust's runtime ignores SIGPIPE in skiff, and an ignored signal survives
+/// execve, so without this `yes | head -1` in a container printed "Broken pipe" and went on.
 fn restore_signal_mask() -> Result<(), ChildError> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, Signal};
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing the default disposition runs no handler code, so nothing here can be
+    // interrupted in an unsafe state.
+    unsafe { sigaction(Signal::SIGPIPE, &default) }
+        .map_err(|e| sys_error("restoring SIGPIPE's default action", e))?;
     SigSet::empty()
         .thread_set_mask()
         .map_err(|e| sys_error("restoring the signal mask", e))

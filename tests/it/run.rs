@@ -488,3 +488,26 @@ fn signals_are_forwarded_to_the_container() {
         assert_eq!(rest, "got-term\n");
     }
 }
+
+#[test]
+fn container_processes_start_with_sigpipe_at_its_default_and_nothing_blocked() {
+    // skiff's Rust runtime ignores SIGPIPE, and an ignored signal survives execve.
+    const SIGPIPE_BIT: u64 = 1 << (13 - 1);
+    for env in each_env("signals") {
+        let image = env.load_testbox();
+        for init in [&[][..], &["--init"][..]] {
+            let mut args = vec!["run", "--rm"];
+            args.extend(init);
+            args.extend([image, "sh", "-c"]);
+            args.push("grep -E '^Sig(Ign|Blk)' /proc/self/status; yes | head -1");
+            let (out, err) = env.skiff(&args).assert_exit(0);
+            let mask = |name: &str| {
+                let line = out.lines().find(|l| l.starts_with(name)).unwrap();
+                u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+            };
+            assert_eq!(mask("SigIgn:") & SIGPIPE_BIT, 0, "{init:?}: {out}");
+            assert_eq!(mask("SigBlk:"), 0, "{init:?}: {out}");
+            assert!(!err.contains("Broken pipe"), "{init:?}: {err}");
+        }
+    }
+}
