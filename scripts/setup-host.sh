@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc man-db gcc libc6-dev)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc netavark aardvark-dns man-db gcc libc6-dev)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -26,6 +26,10 @@ missing_commands() {
     # The --format tests compare skiff's output with Podman's.
     command -v podman >/dev/null || missing+=(podman)
     command -v runc >/dev/null || missing+=(runc)
+    # Podman answers as skiff does (DNS on user networks) only with netavark, not with CNI,
+    # which is all that --no-install-recommends brings.
+    [ -x /usr/lib/podman/netavark ] || missing+=(netavark)
+    [ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
     command -v man >/dev/null || missing+=(man-db)
     # The security tests compile static C probes.
     command -v cc >/dev/null || missing+=(gcc)

@@ -32,10 +32,12 @@ impl Podman<'_> {
             std::fs::Permissions::from_mode(0o700),
         )
         .unwrap();
-        // No systemd for the test user: cgroupfs, runc and a file for events.
+        // No systemd for the test user: cgroupfs, runc and a file for events; and netavark
+        // named outright (Podman would pick CNI where CNI's plugins are installed too).
         std::fs::write(
             env.path("podman/config/containers/containers.conf"),
-            "[engine]\ncgroup_manager = \"cgroupfs\"\nruntime = \"runc\"\nevents_logger = \"file\"\n",
+            "[engine]\ncgroup_manager = \"cgroupfs\"\nruntime = \"runc\"\nevents_logger = \"file\"\n\
+             [network]\nnetwork_backend = \"netavark\"\n",
         )
         .unwrap();
         env.give(&env.path("podman"));
