@@ -8,7 +8,8 @@
 # packages, builds skiff, then measures as the test user. Run as a normal user, everything must be
 # installed already. RUNS (default 30) sets the number of timed runs per command. SKIFF_BASELINE, a
 # path to another skiff binary (an earlier build), adds its `run --rm true` to the same hyperfine
-# run, so that a change's cost is measured side by side with what it changed.
+# run, so that a change's cost is measured side by side with what it changed; START_ONLY=1 measures
+# the start-up rows alone.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$repo"
@@ -124,6 +125,8 @@ open(out, "w").write(text)
 print(text, end="")
 PY
 
+# START_ONLY=1 stops here: the start-up rows alone, for a change to the start path.
+[ "${START_ONLY:-}" = 1 ] && exit 0
 # Then the pull benchmark, which appends its row to bench/latest.md.
 bench/pull.sh
 # And the lifecycle benchmark: exec, ps with 50 containers, supervisor RSS.

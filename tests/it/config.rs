@@ -4,15 +4,6 @@
 
 use crate::common::{each_env, TestEnv};
 
-/// Writes a file under the test's directory and gives it to the user skiff runs as.
-fn write(env: &TestEnv, rel: &str, text: &str) -> String {
-    let path = env.path(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    env.give(&env.path(rel.split('/').next().unwrap()));
-    path.display().to_string()
-}
-
 const PROBE: &str = "echo $FROM_CONF $SHARED $ENGINE_VAR; cat /etc/resolv.conf; \
                      grep CapBnd /proc/self/status; echo pid $$; cat /from-conf/file";
 
@@ -20,10 +11,9 @@ const PROBE: &str = "echo $FROM_CONF $SHARED $ENGINE_VAR; cat /etc/resolv.conf; 
 fn containers_conf_gives_container_defaults_and_flags_win() {
     for env in each_env("conf-defaults") {
         let image = env.load_testbox();
-        write(&env, "shared/file", "shared by containers.conf\n");
+        env.write_given("shared/file", "shared by containers.conf\n");
         let shared = env.path("shared").display().to_string();
-        write(
-            &env,
+        env.write_given(
             "config/containers/containers.conf",
             &format!(
                 "[containers]\nenv = [\"FROM_CONF=yes\", \"SHARED=conf\"]\n\
@@ -94,18 +84,12 @@ fn containers_conf_variable_replaces_the_files_and_override_comes_last() {
         return;
     };
     let image = env.load_testbox();
-    write(
-        &env,
+    env.write_given(
         "config/containers/containers.conf",
         "[containers]\nenv = [\"A=user\", \"B=user\"]\n",
     );
-    let chosen = write(
-        &env,
-        "tmp/chosen.conf",
-        "[containers]\nenv = [\"A=chosen\"]\n",
-    );
-    let last = write(
-        &env,
+    let chosen = env.write_given("tmp/chosen.conf", "[containers]\nenv = [\"A=chosen\"]\n");
+    let last = env.write_given(
         "tmp/last.conf",
         "[containers]\nenv = [\"B=last\", {append=true}]\n",
     );
@@ -137,8 +121,7 @@ fn containers_conf_variable_replaces_the_files_and_override_comes_last() {
 #[test]
 fn a_malformed_file_stops_every_command_naming_file_and_line() {
     for env in each_env("conf-malformed") {
-        let conf = write(
-            &env,
+        let conf = env.write_given(
             "config/containers/containers.conf",
             "[containers]\n# defaults\ninit = \"yes\"\n",
         );
@@ -149,7 +132,7 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
             "as root: {}: {stderr}",
             env.as_root
         );
-        write(&env, "config/containers/containers.conf", "[containers\n");
+        env.write_given("config/containers/containers.conf", "[containers\n");
         let (_, stderr) = env.skiff(&["ps"]).assert_exit(125);
         assert!(
             stderr.starts_with(&format!("Error: {conf}:1: ")),
@@ -157,8 +140,7 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
         );
         std::fs::remove_file(&conf).unwrap();
 
-        let storage = write(
-            &env,
+        let storage = env.write_given(
             "tmp/storage.conf",
             "[storage]\ndriver = \"overlay\"\n\ngraphroot = [1]\n",
         );
@@ -169,7 +151,7 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
             stderr.starts_with(&format!("Error: {storage}:4: ")),
             "{stderr}"
         );
-        write(&env, "tmp/storage.conf", "[storage]\ndriver = \"zfs\"\n");
+        env.write_given("tmp/storage.conf", "[storage]\ndriver = \"zfs\"\n");
         let (_, stderr) = env
             .skiff_with_env(&[("CONTAINERS_STORAGE_CONF", &storage)], &[], &["images"])
             .assert_exit(125);
@@ -184,8 +166,7 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
     let Some(env) = TestEnv::rootless("conf-malformed-registries") else {
         return;
     };
-    let registries = write(
-        &env,
+    let registries = env.write_given(
         "home/.config/containers/registries.conf",
         "unqualified-search-registries = [\"a\"]\n[[registry]]\nlocation = 5\n",
     );
@@ -195,7 +176,7 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
         "{stderr}"
     );
     // CONTAINERS_REGISTRIES_CONF names the file to read instead, the user's included.
-    let chosen = write(&env, "tmp/registries.conf", "[[registry]]\nprefix = 7\n");
+    let chosen = env.write_given("tmp/registries.conf", "[[registry]]\nprefix = 7\n");
     let (_, stderr) = env
         .skiff_with_env(
             &[("CONTAINERS_REGISTRIES_CONF", &chosen)],
@@ -215,8 +196,7 @@ fn storage_conf_places_the_store_and_root_flag_wins() {
         return;
     };
     let graph = env.path("graph");
-    write(
-        &env,
+    env.write_given(
         "config/containers/storage.conf",
         &format!(
             "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\n",
@@ -240,8 +220,7 @@ fn storage_conf_places_the_store_and_root_flag_wins() {
     .stdout();
     assert!(flagged.join("volumes/v2").is_dir(), "--root wins");
     // Without graphroot, rootless_storage_path places it, with $HOME expanded.
-    write(
-        &env,
+    env.write_given(
         "config/containers/storage.conf",
         "[storage]\nrootless_storage_path = \"$HOME/rootless-store\"\n",
     );
@@ -256,9 +235,7 @@ fn network_command_and_log_driver_come_from_containers_conf() {
     };
     let image = env.load_testbox();
     let conf = "config/containers/containers.conf";
-    write(
-        &env,
-        conf,
+    env.write_given(conf,
         "[containers]\nlog_driver = \"none\"\n[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n",
     );
     let devices = env
@@ -285,7 +262,7 @@ fn network_command_and_log_driver_come_from_containers_conf() {
     env.skiff(&["wait", "kept"]).stdout();
     assert_eq!(env.skiff(&["logs", "kept"]).stdout(), "hi\n");
 
-    write(&env, conf, "[containers]\nlog_driver = \"journald\"\n");
+    env.write_given(conf, "[containers]\nlog_driver = \"journald\"\n");
     let (_, stderr) = env.skiff(&["run", "--rm", image, "true"]).assert_exit(125);
     assert!(
         stderr.contains("containers.conf log_driver") && stderr.contains("journald"),
@@ -311,12 +288,10 @@ fn storage_conf_chooses_the_driver_and_the_flag_and_variable_win() {
         env.skiff_with_env(extra, unset, &args).stdout()
     };
     assert_eq!(driver(&[], &[]), "overlay\n");
-    write(&env, conf, "[storage]\ndriver = \"vfs\"\n");
+    env.write_given(conf, "[storage]\ndriver = \"vfs\"\n");
     assert_eq!(driver(&[], &[]), "vfs\n");
     // Podman's way to ask for a FUSE overlay: skiff answers it with its own.
-    write(
-        &env,
-        conf,
+    env.write_given(conf,
         "[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n",
     );
     assert_eq!(driver(&[], &[]), "fuse-overlay\n");
@@ -336,8 +311,7 @@ fn events_go_to_the_log_containers_conf_names() {
         return;
     };
     let log = env.path("tmp/my-events.log");
-    write(
-        &env,
+    env.write_given(
         "config/containers/containers.conf",
         &format!("[engine]\nevents_logfile_path = \"{}\"\n", log.display()),
     );

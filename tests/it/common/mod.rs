@@ -172,6 +172,16 @@ impl TestEnv {
         }
     }
 
+    /// Writes a file under the test's directory (its first directory given to the user skiff
+    /// runs as) and returns its path.
+    pub fn write_given(&self, rel: &str, text: &str) -> String {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        self.give(&self.path(rel.split('/').next().unwrap()));
+        path.display().to_string()
+    }
+
     /// A build context directory `name` with these files, given to the user skiff runs as.
     pub fn build_context(&self, name: &str, files: &[(&str, &str)]) -> String {
         let dir = self.path(name);

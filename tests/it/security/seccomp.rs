@@ -116,14 +116,6 @@ const CUSTOM_PROFILE: &str = r#"{
     ]
 }"#;
 
-fn write(env: &TestEnv, rel: &str, text: &str) -> String {
-    let path = env.path(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    env.give(&env.path(rel.split('/').next().unwrap()));
-    path.display().to_string()
-}
-
 /// The `Seccomp:` line of a container's first process: 2 when filtered, 0 when not.
 fn seccomp_status(env: &TestEnv, options: &[&str], image: &str) -> String {
     let mut args = vec!["run", "--rm"];
@@ -250,7 +242,7 @@ fn a_profile_in_dockers_format_is_honoured() {
     for env in each_env("seccomp-custom") {
         let image = env.load_testbox();
         let who = format!("as root: {}", env.as_root);
-        let profile = write(&env, "profiles/custom.json", CUSTOM_PROFILE);
+        let profile = env.write_given("profiles/custom.json", CUSTOM_PROFILE);
         let option = format!("seccomp={profile}");
         let out = env
             .skiff(&[
@@ -282,13 +274,11 @@ fn a_profile_in_dockers_format_is_honoured() {
 fn a_bad_profile_or_an_unknown_option_is_one_error_line() {
     for env in each_env("seccomp-bad") {
         let image = env.load_testbox();
-        let broken = write(
-            &env,
+        let broken = env.write_given(
             "profiles/broken.json",
             "{\"defaultAction\": \"SCMP_ACT_ALLOW\",",
         );
-        let unknown_action = write(
-            &env,
+        let unknown_action = env.write_given(
             "profiles/action.json",
             "{\"defaultAction\": \"SCMP_ACT_MAYBE\"}",
         );
@@ -321,9 +311,8 @@ fn containers_conf_seccomp_profile_is_honoured_and_info_says_so() {
     for env in each_env("seccomp-conf") {
         let image = env.load_testbox();
         let who = format!("as root: {}", env.as_root);
-        let profile = write(&env, "profiles/custom.json", CUSTOM_PROFILE);
-        write(
-            &env,
+        let profile = env.write_given("profiles/custom.json", CUSTOM_PROFILE);
+        env.write_given(
             "config/containers/containers.conf",
             &format!("[containers]\nseccomp_profile = \"{profile}\"\n"),
         );
@@ -346,15 +335,13 @@ fn containers_conf_seccomp_profile_is_honoured_and_info_says_so() {
             .stdout();
         assert_eq!(info, format!("{kernel_has_it} {profile}\n"), "{who}");
 
-        write(
-            &env,
+        env.write_given(
             "config/containers/containers.conf",
             "[containers]\nseccomp_profile = \"unconfined\"\n",
         );
         assert_eq!(seccomp_status(&env, &[], image), "Seccomp:\t0\n", "{who}");
         // An empty path is the built-in profile, as in Podman.
-        write(
-            &env,
+        env.write_given(
             "config/containers/containers.conf",
             "[containers]\nseccomp_profile = \"\"\n",
         );
