@@ -89,6 +89,11 @@ pub fn check(subject: &Subject) -> Vec<Finding> {
             subject,
         ));
     }
+    findings.push(judge_memfd_noexec(
+        std::fs::read_to_string("/proc/sys/vm/memfd_noexec")
+            .ok()
+            .map(|t| t.trim().to_string()),
+    ));
     findings.push(check_overlay(subject));
     findings.push(judge_fuse(probe::open_device(Path::new("/dev/fuse"))));
     findings.push(judge_tun(probe::open_device(Path::new("/dev/net/tun"))));
@@ -304,6 +309,24 @@ pub fn judge_sysctl(name: &'static str, value: Option<String>) -> Finding {
         ),
     };
     Finding::bad(name, Status::Fail, detail, fix.into())
+}
+
+/// vm.memfd_noexec: at 2 the kernel refuses every executable memory file, and skiff starts each
+/// container's program from one (the sealed trampoline that keeps the host's skiff binary out of
+/// the container's reach), so no container can start. `value` None on kernels before 6.3.
+pub fn judge_memfd_noexec(value: Option<String>) -> Finding {
+    const NAME: &str = "vm.memfd_noexec";
+    match value.as_deref() {
+        None => Finding::ok(NAME, "not present in this kernel"),
+        Some("2") => Finding::bad(
+            NAME,
+            Status::Fail,
+            "= 2: no executable memory file may be made, and skiff starts every container's \
+             program from a sealed one",
+            "sudo sysctl -w vm.memfd_noexec=1".into(),
+        ),
+        Some(value) => Finding::ok(NAME, format!("= {value}")),
+    }
 }
 
 /// XDG_RUNTIME_DIR, where skiff keeps what must vanish on reboot: the user's own, mode 0700.
@@ -623,6 +646,19 @@ mod tests {
             judge_sysctl("kernel.unprivileged_userns_clone", None).status,
             Status::Ok
         );
+    }
+
+    #[test]
+    fn memfd_noexec_2_fails_and_the_rest_pass() {
+        let refused = judge_memfd_noexec(Some("2".into()));
+        assert_eq!(refused.status, Status::Fail);
+        assert_eq!(
+            refused.fix.as_deref(),
+            Some("sudo sysctl -w vm.memfd_noexec=1")
+        );
+        for value in [Some("0".into()), Some("1".into()), None] {
+            assert_eq!(judge_memfd_noexec(value).status, Status::Ok);
+        }
     }
 
     #[test]

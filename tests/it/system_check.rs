@@ -237,12 +237,15 @@ fn system_check_reports_hidden_devices_and_a_masked_sysctl() {
     let closed = root_only_file(&env, "closed", "");
     let zero = root_only_file(&env, "zero", "0\n");
     std::fs::set_permissions(&zero, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let two = root_only_file(&env, "two", "2\n");
+    std::fs::set_permissions(&two, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (out, _) = env
         .skiff(&["system", "check"])
         .with_binds(&[
             (&closed, "/dev/fuse"),
             (&closed, "/dev/net/tun"),
             (&zero, "/proc/sys/user/max_user_namespaces"),
+            (&two, "/proc/sys/vm/memfd_noexec"),
         ])
         .assert_exit(1);
     assert_eq!(
@@ -256,6 +259,10 @@ fn system_check_reports_hidden_devices_and_a_masked_sysctl() {
     assert_eq!(
         line(&out, "user.max_user_namespaces"),
         "FAIL    user.max_user_namespaces: = 0: no user namespace may be made; fix: sudo sysctl -w user.max_user_namespaces=28633"
+    );
+    assert_eq!(
+        line(&out, "vm.memfd_noexec"),
+        "FAIL    vm.memfd_noexec: = 2: no executable memory file may be made, and skiff starts every container's program from a sealed one; fix: sudo sysctl -w vm.memfd_noexec=1"
     );
 }
 
