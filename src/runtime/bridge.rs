@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 
 use nix::sched::CloneFlags;
 
-use super::container::{clone_child, run_in_namespace_of};
+use super::container::clone_child;
+use super::namespace_work::run_in_namespace_of;
 use super::userns::{write_id_maps, IdMapping};
 use super::Error;
 

@@ -1,4 +1,4 @@
-//! Starting a container, and running a closure inside a user namespace.
+//! Starting a container (running a closure inside a namespace is `namespace_work`'s).
 //!
 //! Protocol between skiff (the parent) and the container's first process (the child), over three
 //! channels made before `clone`:
@@ -33,6 +33,7 @@ use nix::unistd::Pid;
 
 use super::child::{child_main, ChildChannels};
 use super::forward::PortRelay;
+use super::namespace_work::run_in_child;
 use super::network::StartingHelper;
 use super::spec::{ContainerSpec, NetworkMode, StorageDriver};
 use super::stdio_relay::StdioRelay;
@@ -71,7 +72,7 @@ fn forwarded_signals() -> SigSet {
     set
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))
 }
 
@@ -96,7 +97,7 @@ pub(crate) fn clone_child(
     Ok(pid)
 }
 
-fn write_byte(fd: &OwnedFd, byte: u8) -> Result<(), Error> {
+pub(super) fn write_byte(fd: &OwnedFd, byte: u8) -> Result<(), Error> {
     nix::unistd::write(fd, &[byte])
         .map_err(|e| Error::sys("signalling the container process", e))?;
     Ok(())
@@ -402,13 +403,13 @@ where
 /// The FUSE servers the container's root needs (none for the kernel's overlay without
 /// keep-id, nor for vfs): the container's ends of the sockets to them.
 #[derive(Default)]
-struct RootServers {
+pub(super) struct RootServers {
     layers: Option<OwnedFd>,
     union: Option<OwnedFd>,
 }
 
 impl RootServers {
-    fn start(spec: &ContainerSpec) -> Result<Self, Error> {
+    pub(super) fn start(spec: &ContainerSpec) -> Result<Self, Error> {
         let translation = super::storage::layer_translation(spec);
         Ok(match spec.storage_driver {
             StorageDriver::Vfs => RootServers::default(),
@@ -445,7 +446,7 @@ impl RootServers {
         })
     }
 
-    fn borrowed(&self) -> super::storage::Servers<'_> {
+    pub(super) fn borrowed(&self) -> super::storage::Servers<'_> {
         super::storage::Servers {
             layers: self.layers.as_ref().map(|fd| fd.as_fd()),
             union: self.union.as_ref().map(|fd| fd.as_fd()),
@@ -483,7 +484,7 @@ nix::ioctl_none!(ns_get_parent, 0xb7, 0x2);
 /// The user namespaces a process joins to enter the container whose first process is `pid`
 /// (none as root): the one that owns its other namespaces, and, when the container's process
 /// runs in a namespace nested in that one (`--userns=nomap|auto`), the nested one, joined last.
-fn container_user_namespaces(
+pub(super) fn container_user_namespaces(
     pid: i32,
     rootless: bool,
 ) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Error> {
@@ -715,39 +716,6 @@ pub(crate) fn reap(pid: Pid) -> Result<Option<WaitStatus>, Error> {
     }
 }
 
-/// Runs `work` in a child process inside a fresh user namespace with `mapping`, where it is uid 0
-/// with every capability over the mapped ids: how layer files get their owners without root.
-/// The result travels back as JSON. With `mapping` None (skiff runs as root), `work` runs here.
-pub fn run_in_user_namespace<T, F>(mapping: Option<&IdMapping>, work: F) -> Result<T, Error>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-    F: FnOnce() -> Result<T, String>,
-{
-    match mapping {
-        None => work().map_err(Error::Work),
-        Some(_) => run_in_user_namespace_streaming(mapping, work, || Ok(())),
-    }
-}
-
-/// Like [`run_in_user_namespace`], with `parent_work` running here meanwhile (streaming an
-/// archive through a pipe, typically); as root the child needs no namespace at all.
-pub fn run_in_user_namespace_streaming<T, C, P>(
-    mapping: Option<&IdMapping>,
-    child_work: C,
-    parent_work: P,
-) -> Result<T, Error>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-    C: FnOnce() -> Result<T, String>,
-    P: FnOnce() -> Result<(), String>,
-{
-    let flags = match mapping {
-        Some(_) => CloneFlags::CLONE_NEWUSER,
-        None => CloneFlags::empty(),
-    };
-    run_in_child(flags, mapping, || Ok(()), child_work, parent_work)
-}
-
 /// A descriptor of one of a running process's namespaces, for setns.
 pub(crate) fn open_namespace(pid: i32, name: &str) -> Result<OwnedFd, Error> {
     let path = format!("/proc/{pid}/ns/{name}");
@@ -757,173 +725,6 @@ pub(crate) fn open_namespace(pid: i32, name: &str) -> Result<OwnedFd, Error> {
             context: format!("opening {path} (is the container running?)"),
             source,
         })
-}
-
-/// Runs `child_work` in a child that has joined one namespace of process `pid` (`kind`: its name
-/// under /proc/PID/ns and its flag) and, when `rootless`, first the user namespace that gives
-/// the capabilities there; `then` runs right after joining.
-pub(crate) fn run_in_namespace_of<T, C, P>(
-    pid: i32,
-    rootless: bool,
-    kind: (&str, CloneFlags),
-    then: impl FnOnce() -> Result<(), String>,
-    child_work: C,
-    parent_work: P,
-) -> Result<T, Error>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-    C: FnOnce() -> Result<T, String>,
-    P: FnOnce() -> Result<(), String>,
-{
-    let (user, nested_user) = container_user_namespaces(pid, rootless)?;
-    let namespace = open_namespace(pid, kind.0)?;
-    let targets = super::child::JoinTargets {
-        user: user.as_ref().map(|fd| fd.as_raw_fd()),
-        others: vec![(namespace.as_raw_fd(), kind.1)],
-        nested_user: nested_user.as_ref().map(|fd| fd.as_raw_fd()),
-    };
-    let enter = || {
-        // Before it joins a container; see sealed_exec.rs. (A helper that mounts a container's
-        // root in namespaces of its own stays dumpable: its nested id maps need that.)
-        super::sealed_exec::make_non_dumpable()
-            .map_err(|e| format!("making skiff non-dumpable: {e}"))?;
-        super::child::join_namespaces(&targets).map_err(|e| e.message)?;
-        then()
-    };
-    run_in_child(CloneFlags::empty(), None, enter, child_work, parent_work)
-}
-
-/// Where a job on a container's files runs: in a child whose `/` is the container's root.
-pub enum ContainerRoot<'a> {
-    /// A running container: the child joins its user (when rootless) and mount namespaces, and
-    /// sees exactly what the container sees.
-    Running { pid: i32, rootless: bool },
-    /// The child mounts the container's union in a mount (and user) namespace of its own:
-    /// writable for a stopped container, read-only for one that may be running.
-    Mounted {
-        spec: &'a ContainerSpec,
-        writable: bool,
-    },
-}
-
-/// Runs `child_work` in a child process whose root is the container's, while this process runs
-/// `parent_work` (which typically streams an archive to or from the child over a pipe each of
-/// them holds one end of).
-pub fn run_in_container_root<T, C, P>(
-    root: ContainerRoot<'_>,
-    child_work: C,
-    parent_work: P,
-) -> Result<T, Error>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-    C: FnOnce() -> Result<T, String>,
-    P: FnOnce() -> Result<(), String>,
-{
-    match root {
-        // Joining the mount namespace makes its root (the container's) this process's root.
-        ContainerRoot::Running { pid, rootless } => run_in_namespace_of(
-            pid,
-            rootless,
-            ("mnt", CloneFlags::CLONE_NEWNS),
-            || nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}")),
-            child_work,
-            parent_work,
-        ),
-        ContainerRoot::Mounted { spec, writable } => {
-            let flags = match spec.id_mapping {
-                Some(_) => CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
-                None => CloneFlags::CLONE_NEWNS,
-            };
-            let servers = RootServers::start(spec)?;
-            let enter = || super::rootfs::mount_union_as_root(spec, writable, servers.borrowed());
-            run_in_child(
-                flags,
-                spec.id_mapping.as_ref(),
-                enter,
-                child_work,
-                parent_work,
-            )
-        }
-    }
-}
-
-/// Clones a child into `flags` (writing its id maps when given one), which runs `enter` and
-/// then `child_work`, whose result travels back as JSON, while this process runs `parent_work`.
-/// Each side's copy of the other's closure is dropped first, so a pipe end one of them owns is
-/// open only there, and end of file arrives as it should.
-fn run_in_child<T, E, C, P>(
-    flags: CloneFlags,
-    mapping: Option<&IdMapping>,
-    enter: E,
-    child_work: C,
-    parent_work: P,
-) -> Result<T, Error>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-    E: FnOnce() -> Result<(), String>,
-    C: FnOnce() -> Result<T, String>,
-    P: FnOnce() -> Result<(), String>,
-{
-    let (sync_read, sync_write) = pipe()?;
-    let (result_read, result_write) = pipe()?;
-    let mut child_side = Some((enter, child_work));
-    let mut parent_work = Some(parent_work);
-    // The child's copy of the write end must go, or the read below never sees this process's
-    // end close when the id maps could not be written, and waits for ever.
-    let sync_write_fd = sync_write.as_raw_fd();
-    let pid = clone_child(flags, || {
-        drop(parent_work.take());
-        let _ = nix::unistd::close(sync_write_fd);
-        // A helper outliving a killed skiff would go on changing files behind its back.
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        let mut byte = [0u8; 1];
-        if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
-            return 1;
-        }
-        let outcome = match child_side.take() {
-            Some((enter, work)) => enter().and_then(|()| work()),
-            None => Err("work already ran".to_string()),
-        };
-        let encoded = serde_json::to_vec(&outcome).unwrap_or_default();
-        write_all_fd(&result_write, &encoded);
-        0
-    })?;
-    drop(child_side);
-    drop(sync_read);
-    drop(result_write);
-    let maps = match mapping {
-        Some(mapping) => write_id_maps(pid.as_raw(), mapping),
-        None => Ok(()),
-    };
-    if maps.is_ok() {
-        write_byte(&sync_write, b'M')?;
-    }
-    drop(sync_write);
-    let streamed = match (maps.is_ok(), parent_work.take()) {
-        (true, Some(work)) => work(),
-        _ => Ok(()),
-    };
-    let mut encoded = Vec::new();
-    let _ = std::fs::File::from(result_read).read_to_end(&mut encoded);
-    let _ = waitpid(pid, None);
-    maps?;
-    let outcome: Result<T, String> = serde_json::from_slice(&encoded)
-        .map_err(|_| Error::Setup("the helper process died".into()))?;
-    // The child's error explains a broken pipe on this side better than the pipe does.
-    let value = outcome.map_err(Error::Work)?;
-    streamed.map_err(Error::Work)?;
-    Ok(value)
-}
-
-fn write_all_fd(fd: &OwnedFd, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        match nix::unistd::write(fd, bytes) {
-            Ok(0) => return,
-            Ok(n) => bytes = &bytes[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return,
-        }
-    }
 }
 
 /// Wraps a raw descriptor number received from the kernel.

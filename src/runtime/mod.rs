@@ -20,6 +20,7 @@ pub mod fuse_overlay;
 pub mod fuse_server;
 pub mod idshift;
 pub mod in_root;
+mod namespace_work;
 pub mod network;
 pub mod probe;
 mod rootfs;
@@ -33,9 +34,9 @@ pub mod storage;
 pub mod tty;
 pub mod userns;
 
-pub use container::{
-    exec_in_container, run_container, run_in_container_root, run_in_user_namespace,
-    run_in_user_namespace_streaming, ContainerRoot, RunOutcome, SignalWatch,
+pub use container::{exec_in_container, run_container, RunOutcome, SignalWatch};
+pub use namespace_work::{
+    run_in_container_root, run_in_user_namespace, run_in_user_namespace_streaming, ContainerRoot,
 };
 pub use security::{check_user_ids, resolve_user_in, DEFAULT_CAPABILITIES};
 pub use spec::*;

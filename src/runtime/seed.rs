@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use super::container::{run_in_container_root, ContainerRoot};
+use super::namespace_work::{run_in_container_root, ContainerRoot};
 use super::spec::ContainerSpec;
 use super::Error;
 
