@@ -105,12 +105,12 @@ fn filters_times_and_json_select_and_shape_events() {
     for env in each_env("events-filters") {
         let image = env.load_testbox();
         let start = now();
-        env.skiff(&["run", "--name", "fa", image, "sh", "-c", "exit 3"])
+        env.skiff(&["run", "--name", "ev-ax", image, "sh", "-c", "exit 3"])
             .assert_exit(3);
         let middle = now();
-        env.skiff(&["run", "--rm", "--name", "fb", image, "true"])
+        env.skiff(&["run", "--rm", "--name", "ev-bx", image, "true"])
             .stdout();
-        env.skiff(&["volume", "create", "fv"]).stdout();
+        env.skiff(&["volume", "create", "ev-vx"]).stdout();
 
         // Same key: either; different keys: both.
         assert_eq!(
@@ -120,27 +120,27 @@ fn filters_times_and_json_select_and_shape_events() {
                     "--since",
                     &start,
                     "-f",
-                    "container=fa",
+                    "container=ev-ax",
                     "-f",
-                    "container=fb",
+                    "container=ev-bx",
                     "-f",
                     "event=died"
                 ]
             ),
-            ["container died fa", "container died fb"]
+            ["container died ev-ax", "container died ev-bx"]
         );
         assert_eq!(
             logged(&env, &["--since", &middle, "--filter", "type=volume"]),
-            ["volume create fv"]
+            ["volume create ev-vx"]
         );
         assert_eq!(
             logged(
                 &env,
                 &["--since", &start, "--until", &middle, "-f", "event=start"]
             ),
-            ["container start fa"]
+            ["container start ev-ax"]
         );
-        assert!(logged(&env, &["-f", "pod=fa"]).is_empty());
+        assert!(logged(&env, &["-f", "pod=ev-ax"]).is_empty());
         let (_, stderr) = env
             .skiff(&["events", "--stream=false", "--filter", "colour=red"])
             .assert_exit(125);
@@ -158,7 +158,7 @@ fn filters_times_and_json_select_and_shape_events() {
                 "-f",
                 "event=died",
                 "-f",
-                "container=fa",
+                "container=ev-ax",
                 "--format",
                 "json",
             ])
@@ -193,9 +193,9 @@ fn filters_times_and_json_select_and_shape_events() {
         assert_eq!(event["time"].as_i64().unwrap(), nanos / 1_000_000_000);
 
         // A detached container's death is logged by its supervisor.
-        env.skiff(&["run", "-d", "--name", "fd", image, "sh", "-c", "exit 4"])
+        env.skiff(&["run", "-d", "--name", "ev-dx", image, "sh", "-c", "exit 4"])
             .stdout();
-        env.skiff(&["wait", "fd"]).stdout();
+        env.skiff(&["wait", "ev-dx"]).stdout();
         let died = env
             .skiff(&[
                 "events",
@@ -203,7 +203,7 @@ fn filters_times_and_json_select_and_shape_events() {
                 "--since",
                 &start,
                 "-f",
-                "container=fd",
+                "container=ev-dx",
                 "-f",
                 "event=died",
                 "--format",
