@@ -1,6 +1,12 @@
 //! Container names: generated Docker-style (`adjective_surname`) when none is given, and checked
 //! against Docker's rule for names given.
 
+use anyhow::Result;
+
+use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
+use crate::store::containers::ContainerRecord;
+
 const ADJECTIVES: &[&str] = &[
     "agile", "bold", "brave", "bright", "calm", "clever", "cool", "crisp", "daring", "eager",
     "elated", "fervent", "focused", "gallant", "gentle", "happy", "hopeful", "jolly", "keen",
@@ -70,6 +76,20 @@ pub fn validate(name: &str) -> Result<(), String> {
             "invalid container name {name:?}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
         ))
     }
+}
+
+/// `rename`: under the lock, so two renames cannot take the same name.
+pub fn rename(ctx: &Context, reference: &str, name: &str) -> Result<()> {
+    validate(name).map_err(anyhow::Error::msg)?;
+    let record = ctx.store.find_container(reference)?;
+    let lock = ctx.store.lock()?;
+    ctx.store.rename_container(&lock, &record.id, name)?;
+    let renamed = ContainerRecord {
+        name: name.to_string(),
+        ..record
+    };
+    events::record(&ctx.store, Event::container(EventStatus::Rename, &renamed));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,112 @@
+//! Docker's rules for a container's argv and environment: Entrypoint and Cmd, env files, and
+//! the order in which environments override each other.
+
+/// Docker's argv: Entrypoint + Cmd, where arguments replace Cmd and `--entrypoint` replaces the
+/// Entrypoint and drops the image's Cmd.
+pub fn compose_command(
+    image_entrypoint: Option<&[String]>,
+    image_cmd: Option<&[String]>,
+    entrypoint: Option<&str>,
+    args: &[String],
+) -> Vec<String> {
+    let (entry, default_cmd): (Vec<String>, Vec<String>) = match entrypoint {
+        Some("") => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.to_string()], Vec::new()),
+        None => (
+            image_entrypoint.unwrap_or_default().to_vec(),
+            image_cmd.unwrap_or_default().to_vec(),
+        ),
+    };
+    let cmd = if args.is_empty() {
+        default_cmd
+    } else {
+        args.to_vec()
+    };
+    entry.into_iter().chain(cmd).collect()
+}
+
+/// The entries of an env or label file: its lines without blank ones and # comments.
+pub fn key_value_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Parses an env file: `KEY=value` lines, `KEY` alone takes the host's value, # comments.
+pub fn parse_env_file(text: &str) -> Vec<String> {
+    key_value_lines(text).filter_map(expand_env_entry).collect()
+}
+
+/// `-e KEY` without `=` takes the value from skiff's environment, and is dropped if unset.
+pub(super) fn expand_env_entry(entry: &str) -> Option<String> {
+    if entry.contains('=') {
+        Some(entry.to_string())
+    } else {
+        std::env::var(entry).ok().map(|v| format!("{entry}={v}"))
+    }
+}
+
+/// Later entries override earlier ones with the same key; order of first appearance is kept.
+pub fn merge_env(layers: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut merged: Vec<String> = Vec::new();
+    for entry in layers {
+        let key = entry
+            .split_once('=')
+            .map(|(k, _)| k)
+            .unwrap_or(&entry)
+            .to_string();
+        match merged
+            .iter_mut()
+            .find(|e| e.split_once('=').map(|(k, _)| k) == Some(key.as_str()))
+        {
+            Some(existing) => *existing = entry,
+            None => merged.push(entry),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn docker_rules_for_entrypoint_and_cmd() {
+        let entry = strings(&["/entry"]);
+        let cmd = strings(&["sh"]);
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), None, &[]),
+            strings(&["/entry", "sh"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), None, &strings(&["ls"])),
+            strings(&["/entry", "ls"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), Some("/other"), &[]),
+            strings(&["/other"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), Some("/other"), &strings(&["-x"])),
+            strings(&["/other", "-x"])
+        );
+        assert_eq!(
+            compose_command(Some(&entry), Some(&cmd), Some(""), &strings(&["ls"])),
+            strings(&["ls"])
+        );
+        assert!(compose_command(None, None, None, &[]).is_empty());
+    }
+
+    #[test]
+    fn env_merging_and_files() {
+        let merged = merge_env(strings(&["PATH=/bin", "A=1", "A=2", "B=3"]));
+        assert_eq!(merged, strings(&["PATH=/bin", "A=2", "B=3"]));
+        std::env::set_var("SKIFF_TEST_FROM_HOST", "yes");
+        let parsed = parse_env_file("# c\nX=1\n\nSKIFF_TEST_FROM_HOST\nSKIFF_TEST_UNSET_VAR_ZZZ\n");
+        assert_eq!(parsed, strings(&["X=1", "SKIFF_TEST_FROM_HOST=yes"]));
+    }
+}

@@ -1,0 +1,140 @@
+//! `container inspect`: the JSON Podman prints.
+
+use anyhow::Result;
+
+use super::{current_state, detached};
+use crate::context::Context;
+use crate::network::{self};
+use crate::runtime::{self, NetworkMode};
+use crate::store::containers::Status;
+
+/// The JSON `podman container inspect` prints, for the fields skiff knows.
+pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
+    let record = ctx.store.find_container(reference)?;
+    let state = current_state(ctx, &record.id);
+    let process = &record.spec.process;
+    let running = state.status == Status::Running;
+    let restart = detached::RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
+    let network_mode = match (&record.spec.network, record.network_mode.as_str()) {
+        (_, mode) if !mode.is_empty() => mode.to_string(),
+        // Containers made before the mode was recorded.
+        (NetworkMode::Private, _) => record.spec.network_backend.program().to_string(),
+        (NetworkMode::None, _) => "none".to_string(),
+        (NetworkMode::Host, _) => "host".to_string(),
+        (NetworkMode::Join(path), _) => format!("ns:{}", path.display()),
+        (NetworkMode::Bridge { .. }, _) => "bridge".to_string(),
+    };
+    let mut exposed = Vec::new();
+    for key in &record.exposed_ports {
+        exposed.extend(network::ports::parse_expose(key)?);
+    }
+    let port_bindings = network::ports::inspect_bindings(&record.spec.ports, &exposed);
+    // Both overlays keep the kernel's on-disk form, and Podman calls a FUSE overlay (its
+    // mount_program) "overlay" too; vfs has no upper directory to show.
+    let graph_driver = match record.spec.storage_driver {
+        runtime::StorageDriver::Vfs => serde_json::json!({"Name": "vfs", "Data": null}),
+        runtime::StorageDriver::Overlay | runtime::StorageDriver::FuseOverlay => {
+            serde_json::json!({
+                "Name": "overlay",
+                "Data": {
+                    "UpperDir": record.spec.upper_dir,
+                    "WorkDir": record.spec.work_dir,
+                    "MergedDir": record.spec.rootfs_dir,
+                },
+            })
+        }
+    };
+    let config = serde_json::json!({
+        "Hostname": record.spec.hostname,
+        "User": process.user,
+        "Env": process.env,
+        "Cmd": process.args,
+        "WorkingDir": process.cwd,
+        "Tty": process.terminal,
+        "OpenStdin": process.interactive,
+        "Image": record.image_name,
+        "Labels": record.labels,
+        "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
+    });
+    let host_config = serde_json::json!({
+        "AutoRemove": record.auto_remove,
+        "LogConfig": {
+            "Type": record.log_driver.as_deref().unwrap_or("k8s-file"),
+            "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
+        },
+        "PortBindings": port_bindings,
+        "RestartPolicy": {
+            "Name": restart.name(),
+            "MaximumRetryCount": restart.maximum_retry_count(),
+        },
+        "NetworkMode": network_mode,
+        "UsernsMode": record.userns_mode,
+        "ReadonlyRootfs": record.spec.read_only,
+        "SecurityOpt": process.seccomp.security_opt().into_iter().collect::<Vec<_>>(),
+        "Tmpfs": crate::volume::inspect_tmpfs(&record),
+    });
+    // Podman's default capability set: skiff's containers get no other.
+    let caps: Vec<String> = crate::runtime::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let image_digest = crate::store::images::ImageIndex::load(&ctx.store)
+        .ok()
+        .and_then(|index| {
+            index
+                .by_id(&record.image_id)
+                .map(|i| i.manifest_digest.clone())
+        })
+        .unwrap_or_default();
+    // Podman's top-level fields in its order; where skiff has no such thing (pods, SELinux,
+    // AppArmor, conmon, a pid file) the value is Podman's empty one.
+    Ok(serde_json::json!({
+        "Id": record.id,
+        "Created": record.created,
+        "Path": process.args.first(),
+        "Args": process.args.get(1..).unwrap_or_default(),
+        "State": {
+            "Status": state.status.name(),
+            "Running": running,
+            "Paused": false,
+            "Pid": state.pid.unwrap_or(0),
+            "ExitCode": state.exit_code.unwrap_or(0),
+            "StartedAt": state.started_at.unwrap_or_default(),
+            "FinishedAt": state.finished_at.unwrap_or_default(),
+        },
+        "Image": record.image_id,
+        "ImageDigest": image_digest,
+        "ImageName": record.image_name,
+        "Rootfs": "",
+        "Pod": "",
+        "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
+        "HostnamePath": record.spec.run_dir.join("hostname"),
+        "HostsPath": record.spec.run_dir.join("hosts"),
+        "LogPath": detached::log_path(ctx, &record.id),
+        "StaticDir": ctx.store.container_dir(&record.id),
+        "OCIRuntime": "skiff",
+        "ConmonPidFile": "",
+        "PidFile": "",
+        "Name": record.name,
+        "RestartCount": state.restart_count,
+        "Driver": graph_driver["Name"],
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "EffectiveCaps": caps,
+        "BoundingCaps": caps,
+        "ExecIDs": [],
+        "GraphDriver": graph_driver,
+        "Mounts": crate::volume::inspect_mounts(&record),
+        "Dependencies": [],
+        "NetworkSettings": {
+            "Ports": port_bindings,
+            "Networks": network::bridges::inspect_networks(ctx, &record),
+        },
+        "Namespace": "",
+        "IsInfra": false,
+        "IsService": false,
+        "Config": config,
+        "HostConfig": host_config,
+    }))
+}

@@ -1,0 +1,152 @@
+//! `rm` and `container prune`: removing containers, their files and their anonymous volumes.
+
+use anyhow::{bail, Context as _, Result};
+
+use super::{build_lease, current_state, lifecycle};
+use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
+use crate::filter::PruneFilters;
+use crate::image;
+use crate::network::{self};
+use crate::store::containers::{ContainerRecord, Status};
+use crate::store::StoreLock;
+
+/// Removes a container's files; the caller holds the lock. The directory is renamed into tmp/
+/// first (atomic), then deleted: as the user when it can, else inside the user namespace, where
+/// files the container made as another user can be removed.
+pub fn remove_locked(
+    ctx: &Context,
+    lock: &StoreLock,
+    id: &str,
+    anonymous_volumes: bool,
+) -> Result<()> {
+    let record = ctx.store.read_container(id).ok();
+    let staged = ctx.store.staging_path("removed-container");
+    match std::fs::rename(ctx.store.container_dir(id), &staged) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("removing container {id}")),
+    }
+    let _ = std::fs::remove_dir_all(ctx.store.container_run_dir(id));
+    if let Some(record) = &record {
+        events::record(&ctx.store, Event::container(EventStatus::Remove, record));
+    }
+    if remove_as_user(&staged).is_err() {
+        image::remove_tree_in_userns(ctx, staged)?;
+    }
+    if let Some(record) =
+        record.filter(|r| anonymous_volumes && r.volumes.iter().any(|v| v.anonymous))
+    {
+        let others = ctx.store.all_containers();
+        for used in record.volumes.iter().filter(|v| v.anonymous) {
+            // Kept while another container mounts it (--volumes-from).
+            if !crate::volume::users(&others, &used.name).is_empty() {
+                continue;
+            }
+            if let Ok(volume) = ctx.store.find_volume(&used.name) {
+                crate::volume::remove_locked(ctx, lock, &volume)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removal without the user namespace: enough when every directory belongs to the user.
+fn remove_as_user(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // overlayfs leaves work/work with mode 000.
+    let work = path.join("work/work");
+    if work.exists() {
+        std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700))?;
+    }
+    std::fs::remove_dir_all(path)
+}
+
+/// `rm`: removes stopped containers (running ones only with `force`, which kills them first),
+/// and with `anonymous_volumes` (`-v`) the volumes made for them.
+pub fn remove(
+    ctx: &Context,
+    references: &[String],
+    force: bool,
+    anonymous_volumes: bool,
+) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    // Who shares whose network, read once for all the references.
+    let sharing: Vec<ContainerRecord> = ctx
+        .store
+        .all_containers()
+        .into_iter()
+        .filter(|c| c.network_container().is_some())
+        .collect();
+    for reference in references {
+        let record = ctx.store.find_container(reference)?;
+        let dependents: Vec<&str> = sharing
+            .iter()
+            .filter(|other| other.network_container() == Some(record.id.as_str()))
+            // Unless they go in the same command.
+            .filter(|other| {
+                !references
+                    .iter()
+                    .any(|r| *r == other.name || *r == other.id)
+            })
+            .map(|other| other.name.as_str())
+            .collect();
+        if !dependents.is_empty() {
+            bail!(
+                "container {} has dependent containers which must be removed before it: {} (they share its network)",
+                record.name,
+                dependents.join(", ")
+            );
+        }
+        let state = current_state(ctx, &record.id);
+        if state.status == Status::Running {
+            if !force {
+                bail!("cannot remove container {} as it is running - running or paused containers cannot be removed without force", record.id);
+            }
+            // Killed first, and its watcher given time to record the exit, without the lock
+            // (a `--rm` supervisor takes it to remove the container itself).
+            lifecycle::stop(
+                ctx,
+                &record.id,
+                nix::sys::signal::Signal::SIGKILL,
+                std::time::Duration::from_secs(5),
+            )?;
+        }
+        let lock = ctx.store.lock()?;
+        remove_locked(ctx, &lock, &record.id, anonymous_volumes)?;
+        drop(lock);
+        if !record.networks.is_empty() {
+            network::bridges::refresh_hosts(ctx, &record, true)?;
+            // The supervisor of a killed container releases the network namespace too, but
+            // after its own bookkeeping: when `rm` returns, the host is already clean.
+            network::bridges::release_if_unused(ctx)?;
+        }
+        removed.push(record.id);
+    }
+    Ok(removed)
+}
+
+/// `container prune`: removes every container that is not running and that `filters` match
+/// (as Podman's: `until=` on when it was created, `label=`/`label!=` on its labels, the image's
+/// included); returns their ids. Without filters a container whose record cannot be read goes
+/// too; with them it stays, as it cannot be shown to match. The step containers of builds that
+/// were killed go first, whatever the filters; those of a build that runs stay.
+pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
+    let mut removed = build_lease::remove_abandoned(ctx)?;
+    let wanted = |id: &str| match ctx.store.read_container(id) {
+        Ok(c) => {
+            !build_lease::of_running_build(ctx, &c)
+                && (filters.is_empty() || filters.matches(Some(&c.created), &c.labels))
+        }
+        Err(_) => filters.is_empty(),
+    };
+    let stopped: Vec<String> = ctx
+        .store
+        .container_ids()
+        .into_iter()
+        .filter(|id| wanted(id))
+        .filter(|id| current_state(ctx, id).status != Status::Running)
+        .collect();
+    removed.extend(remove(ctx, &stopped, false, false)?);
+    Ok(removed)
+}

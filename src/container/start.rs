@@ -1,0 +1,182 @@
+//! Starting a container in the foreground, and the runs that create and start it in one step.
+
+use anyhow::Result;
+
+use super::{
+    attach, create, current_state, detached, plan, remove_locked, store_container, CreateOptions,
+};
+use crate::context::Context;
+use crate::events::{self, Event, Status as EventStatus};
+use crate::network::{self};
+use crate::runtime::{self, ContainerSpec, NetworkMode};
+use crate::store::containers::{ContainerRecord, ContainerState, Status};
+
+/// Starts a container in the foreground and returns its exit code; `--rm` containers are
+/// removed after the exit code is known, as `podman run --rm` does. With `image_reference`, the
+/// container is new and is recorded in the store while the runtime's helpers start.
+fn start_attached(
+    ctx: &Context,
+    record: &ContainerRecord,
+    image_reference: Option<&str>,
+) -> Result<i32> {
+    let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(reference) = image_reference {
+            store_container(ctx, record, reference)?;
+        }
+        if !record.auto_remove {
+            let state = ContainerState {
+                status: Status::Running,
+                pid: Some(pid),
+                supervisor_pid: Some(std::process::id() as i32),
+                started_at: Some(jiff::Timestamp::now().to_string()),
+                ..Default::default()
+            };
+            ctx.store.write_container_state(&record.id, &state)?;
+        }
+        record_started(ctx, record, true);
+        Ok(())
+    };
+    let outcome = runtime_spec(ctx, record)
+        .and_then(|spec| runtime::run_container(&spec, prepare, |master| master));
+    if let Err(runtime::Error::Prepare(error)) = outcome {
+        let _ = std::fs::remove_dir_all(&record.spec.run_dir);
+        return Err(anyhow::anyhow!(error));
+    }
+    let exit_code = match &outcome {
+        Ok(o) => Some(o.exit_code),
+        Err(runtime::Error::CommandNotFound { .. }) => Some(127),
+        Err(runtime::Error::NotExecutable { .. }) => Some(126),
+        Err(_) => None,
+    };
+    if let Some(code) = exit_code.filter(|_| outcome.is_ok()) {
+        record_ended(ctx, record, code);
+    }
+    if record.auto_remove {
+        let lock = ctx.store.lock()?;
+        remove_locked(ctx, &lock, &record.id, true)?;
+    } else {
+        let mut state = ctx.store.read_container_state(&record.id);
+        state.status = Status::Exited;
+        state.pid = None;
+        state.exit_code = exit_code;
+        state.finished_at = Some(jiff::Timestamp::now().to_string());
+        ctx.store.write_container_state(&record.id, &state)?;
+    }
+    if !record.networks.is_empty() {
+        network::bridges::release_if_unused(ctx)?;
+    }
+    Ok(outcome?.exit_code)
+}
+
+/// Logs a start as Podman does: `init`, `start`, and `attach` when a terminal or the caller's
+/// streams are joined to it.
+pub(crate) fn record_started(ctx: &Context, record: &ContainerRecord, attached: bool) {
+    let mut started = vec![
+        Event::container(EventStatus::Init, record),
+        Event::container(EventStatus::Start, record),
+    ];
+    if attached {
+        started.push(Event::container(EventStatus::Attach, record));
+    }
+    events::record_all(&ctx.store, &started);
+}
+
+/// Logs a container's process ending (`died`, with its exit code) and its watcher tidying up
+/// after it (`cleanup`), as Podman does.
+pub(crate) fn record_ended(ctx: &Context, record: &ContainerRecord, exit_code: i32) {
+    let died = Event::container(EventStatus::Died, record).with_exit_code(exit_code);
+    events::record_all(
+        &ctx.store,
+        &[died, Event::container(EventStatus::Cleanup, record)],
+    );
+}
+
+/// The spec a start runs: the stored one, with a shared network's namespace found now (the
+/// other container's pid changes with each of its starts) and the published host ports checked
+/// free, so a port in use is an error before anything runs.
+pub(crate) fn runtime_spec<'a>(
+    ctx: &Context,
+    record: &'a ContainerRecord,
+) -> Result<std::borrow::Cow<'a, ContainerSpec>, runtime::Error> {
+    network::ports::check_free(&record.spec.ports)
+        .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
+    crate::volume::copy_up(ctx, record).map_err(|e| runtime::Error::Setup(format!("{e:#}")))?;
+    let mut spec = std::borrow::Cow::Borrowed(&record.spec);
+    let driver = ctx.driver_for(record.spec.storage_driver);
+    if driver != spec.storage_driver {
+        spec.to_mut().storage_driver = driver;
+    }
+    if let Some(other) = record.network_container() {
+        let short = &other[..12.min(other.len())];
+        if ctx.store.read_container(other).is_err() {
+            return Err(runtime::Error::Network(format!(
+                "container {short}, whose network this one shares, no longer exists"
+            )));
+        }
+        let state = current_state(ctx, other);
+        match (state.status, state.pid) {
+            (Status::Running, Some(pid)) => {
+                spec.to_mut().network = NetworkMode::Join(format!("/proc/{pid}/ns/net").into())
+            }
+            _ => {
+                return Err(runtime::Error::Network(format!(
+                "container {short}, whose network this one shares, is not running: start it first"
+            )))
+            }
+        }
+    }
+    if !record.networks.is_empty() {
+        spec.to_mut().network = network::bridges::start_mode(ctx, record)
+            .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
+    }
+    Ok(spec)
+}
+
+/// Creates the container and starts it with `start`; a `--rm` container that fails to start
+/// is removed again.
+fn create_and_start<T>(
+    ctx: &Context,
+    options: &CreateOptions,
+    start: impl FnOnce(&ContainerRecord) -> Result<T>,
+) -> Result<T> {
+    let record = create(ctx, options)?;
+    let started = start(&record);
+    if started.is_err() && record.auto_remove {
+        let lock = ctx.store.lock()?;
+        let _ = remove_locked(ctx, &lock, &record.id, true);
+    }
+    started
+}
+
+/// `run -d`: create and start under a supervisor; returns the container's id.
+pub fn run_detached(ctx: &Context, options: &CreateOptions) -> Result<String> {
+    create_and_start(ctx, options, |record| {
+        detached::start_detached(ctx, record, None)?;
+        Ok(record.id.clone())
+    })
+}
+
+/// `run -it`: create, start under a supervisor, and attach to it, so the user can detach and
+/// leave it running. Returns the container's exit code, or 0 once detached.
+pub fn run_attached(
+    ctx: &Context,
+    options: &CreateOptions,
+    session: &attach::SessionOptions,
+) -> Result<i32> {
+    create_and_start(ctx, options, |record| {
+        attach::start_attached(ctx, record, session)
+    })
+}
+
+/// `run`: create, start attached, and remove with `--rm`.
+pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
+    let record = plan(ctx, options)?;
+    start_attached(ctx, &record, Some(&options.image))
+}
+
+/// Starts a stored container attached (`start -a`).
+pub fn start(ctx: &Context, reference: &str, interactive: bool) -> Result<i32> {
+    let mut record = ctx.store.find_container(reference)?;
+    record.spec.process.interactive |= interactive;
+    start_attached(ctx, &record, None)
+}
