@@ -32,6 +32,8 @@ pub(super) fn store_container(
     image_reference: &str,
 ) -> Result<()> {
     let lock = ctx.store.lock()?;
+    // What a killed run left in tmp/ goes with the next container written, as with images.
+    image::clean_staging(ctx, &lock)?;
     if ImageIndex::load(&ctx.store)?
         .by_id(&record.image_id)
         .is_none()
@@ -313,6 +315,7 @@ pub(super) fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRe
         work_dir: container_dir.join("work"),
         rootfs_dir: container_dir.join("merged"),
         volatile: options.remove,
+        mount_point_skeleton: None,
         hostname,
         process: ProcessSpec {
             args: argv,

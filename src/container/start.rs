@@ -1,5 +1,7 @@
 //! Starting a container in the foreground, and the runs that create and start it in one step.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 
 use super::{
@@ -106,6 +108,9 @@ pub(crate) fn runtime_spec<'a>(
     if driver != spec.storage_driver {
         spec.to_mut().storage_driver = driver;
     }
+    if driver == runtime::StorageDriver::Overlay {
+        spec.to_mut().mount_point_skeleton = mount_point_skeleton(ctx, &record.spec);
+    }
     if let Some(other) = record.network_container() {
         let short = &other[..12.min(other.len())];
         if ctx.store.read_container(other).is_err() {
@@ -179,4 +184,16 @@ pub fn start(ctx: &Context, reference: &str, interactive: bool) -> Result<i32> {
     let mut record = ctx.store.find_container(reference)?;
     record.spec.process.interactive |= interactive;
     start_attached(ctx, &record, None)
+}
+
+/// The skeleton of the container's standard mount points (see `store::skeleton`). Only a saving:
+/// without one, the overlay makes the mount points in the container's upper directory as before.
+fn mount_point_skeleton(ctx: &Context, spec: &ContainerSpec) -> Option<PathBuf> {
+    let dirs = ["proc", "sys", "dev"].map(PathBuf::from);
+    let files: Vec<PathBuf> = spec
+        .etc_files
+        .iter()
+        .map(|(_, target)| PathBuf::from(target.trim_start_matches('/')))
+        .collect();
+    ctx.store.mount_point_skeleton(&dirs, &files).ok()
 }

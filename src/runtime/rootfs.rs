@@ -651,6 +651,7 @@ pub(crate) mod tests {
             work_dir: "/s/c/work".into(),
             rootfs_dir: "/s/c/merged".into(),
             volatile: true,
+            mount_point_skeleton: None,
             hostname: "h".into(),
             process: ProcessSpec {
                 args: vec!["true".into()],

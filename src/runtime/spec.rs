@@ -119,6 +119,10 @@ pub struct ContainerSpec {
     pub rootfs_dir: PathBuf,
     /// `volatile` overlay (no syncs): the container is thrown away after it exits (`--rm`).
     pub volatile: bool,
+    /// Empty mount points for the kernel overlay's lowest layer (see `store::skeleton`), found
+    /// at each start and never recorded.
+    #[serde(skip)]
+    pub mount_point_skeleton: Option<PathBuf>,
     pub hostname: String,
     pub process: ProcessSpec,
     pub network: NetworkMode,

@@ -37,6 +37,14 @@ pub fn overlay_options(spec: &ContainerSpec) -> String {
         // An image `FROM scratch`: the empty mount point stands in for the missing layer.
         lower.push(spec.rootfs_dir.display().to_string());
     }
+    // Not under id-shifted layers, whose owners it would not share.
+    if let Some(skeleton) = spec
+        .mount_point_skeleton
+        .as_ref()
+        .filter(|_| layer_translation(spec).is_none())
+    {
+        lower.push(skeleton.display().to_string());
+    }
     let mut options = format!(
         "lowerdir={},upperdir={},workdir={},userxattr",
         lower.join(":"),

@@ -1,7 +1,7 @@
 //! Containers in the store: `config.json` (what to run, written once at create) and `state.json`
 //! (status, pid, exit code; rewritten atomically as the container moves through its life).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -211,23 +211,26 @@ impl Store {
             std::fs::create_dir_all(staged.join(sub))
                 .map_err(io_error(format!("creating {}", staged.display())))?;
         }
+        // No state.json yet: a container without one is one just created.
         let config = serde_json::to_vec_pretty(record).map_err(|e| Error::Corrupt {
             path: staged.clone(),
             reason: e.to_string(),
         })?;
-        write_atomic(&staged.join("config.json"), &config)?;
-        let state =
-            serde_json::to_vec_pretty(&ContainerState::default()).map_err(|e| Error::Corrupt {
-                path: staged.clone(),
-                reason: e.to_string(),
-            })?;
-        write_atomic(&staged.join("state.json"), &state)?;
+        // The staged directory is invisible until the rename below, which publishes it whole:
+        // its files need no atomic replacement of their own. A `--rm` container is thrown away
+        // when it exits, so it is not synced to disk either; a kill -9 at any point still leaves
+        // either no container or a whole one.
+        let durable = !record.auto_remove;
+        write_new_file(&staged.join("config.json"), &config, durable)?;
         let target = self.container_dir(&record.id);
         std::fs::rename(&staged, &target).map_err(io_error(format!(
             "moving container into {}",
             target.display()
         )))?;
-        super::fsync_dir(&self.root().join("containers"))
+        if durable {
+            super::fsync_dir(&self.root().join("containers"))?;
+        }
+        Ok(())
     }
 
     /// Gives a container a new name, refusing one that is taken.
@@ -285,4 +288,24 @@ impl Store {
             }),
         }
     }
+}
+
+/// Writes a file that no one reads before its directory is published, owner-only like every
+/// store file, synced to disk when `durable`.
+fn write_new_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error(format!("creating {}", path.display())))?;
+    file.write_all(bytes)
+        .map_err(io_error(format!("writing {}", path.display())))?;
+    if durable {
+        file.sync_all()
+            .map_err(io_error(format!("syncing {}", path.display())))?;
+    }
+    Ok(())
 }

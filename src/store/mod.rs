@@ -5,7 +5,8 @@
 //! <root>/blobs/sha256/<hex>      manifests, configs and layer blobs, verified on write
 //! <root>/layers/<chain-id>/      diff/ (the unpacked layer) and meta.json
 //! <root>/images/index.json       names and digests -> image
-//! <root>/containers/<id>/        config.json, state.json, upper/, work/, merged/
+//! <root>/containers/<id>/        config.json, state.json (from its first start), upper/, work/, merged/
+//! <root>/skeletons/<key>/        empty mount points, the lowest layer of kernel overlays
 //! <root>/tmp/                    staging for atomic renames; emptied under the lock
 //! <runroot>/containers/<id>/     hosts, hostname, resolv.conf, helper pid files
 //! ```
@@ -18,12 +19,15 @@
 //! directory (a layer, a container) appears under its final name only once complete, so readers
 //! never need the lock and a kill -9 at any point leaves only garbage in `tmp/`, which the next
 //! writer removes. Writers hold the exclusive lock from reading the index to writing it back.
+//! A `--rm` container's files are not fsynced: it is thrown away when it exits, and skipping the
+//! syncs leaves the kill -9 guarantee as it is (that is about renames, not about the disk).
 
 mod atomic;
 pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod networks;
+mod skeleton;
 pub mod volumes;
 
 use std::fs::File;

@@ -602,3 +602,53 @@ fn overlay_falls_back_to_the_fuse_union_where_the_kernel_refused_it() {
         .stdout();
     assert_eq!(driver, "vfs\n");
 }
+
+#[test]
+fn a_container_that_writes_nothing_leaves_nothing_in_its_upper_directory() {
+    for env in each_env("storage-quiet-upper") {
+        let image = env.load_testbox();
+        // The test image has none of /proc, /sys, /dev, /etc/hosts, /etc/hostname and
+        // /etc/resolv.conf: the overlay finds them in the mount-point skeleton below the image
+        // instead of making them in the container's upper directory at each start.
+        let listing = env
+            .skiff(&[
+                "run",
+                "--rm",
+                image,
+                "ls",
+                "-d",
+                "/etc/hosts",
+                "/proc/1",
+                "/sys/kernel",
+            ])
+            .stdout();
+        assert_eq!(listing, "/etc/hosts\n/proc/1\n/sys/kernel\n");
+        let id = env
+            .skiff(&["create", "--network", "none", image, "true"])
+            .stdout();
+        env.skiff(&["start", "-a", id.trim()]).assert_exit(0);
+        let upper = env
+            .store_root()
+            .join("containers")
+            .join(id.trim())
+            .join("upper");
+        let made: Vec<_> = std::fs::read_dir(&upper)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(made.is_empty(), "{made:?} in {}", upper.display());
+        // The image's own /etc/hosts is kept where it has one, and a container that leaves
+        // /etc/hosts to the image (--no-hosts) does not get the skeleton's empty one.
+        env.skiff(&[
+            "run",
+            "--rm",
+            "--no-hosts",
+            image,
+            "test",
+            "!",
+            "-e",
+            "/etc/hosts",
+        ])
+        .assert_exit(0);
+    }
+}

@@ -89,3 +89,51 @@ fn kill_9_during_load_leaves_a_consistent_store() {
         "staging leftovers are cleaned by the next writer"
     );
 }
+
+#[test]
+fn kill_9_at_any_point_of_a_rm_run_leaves_a_consistent_store() {
+    for env in each_env("kill-run") {
+        let image = env.load_testbox();
+        // A `--rm` run writes its container without syncing it: killed at any point between
+        // its start and its end, the store must still hold either no container or a whole one
+        // that lists, inspects and removes.
+        for (round, delay_ms) in [0u64, 2, 4, 6, 8, 12, 16, 25, 40, 80]
+            .into_iter()
+            .enumerate()
+        {
+            let name = format!("killed-{round}");
+            let mut child = env
+                .skiff(&["run", "--rm", "--name", &name, image, "sleep", "5"])
+                .spawn();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            // As root, `child` is runuser: kill the skiff processes of this run.
+            let _ = std::process::Command::new("pkill")
+                .args(["-KILL", "-f", &format!("skiff.*--name {name} ")])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            let listed = env
+                .skiff(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+                .stdout();
+            for line in listed.lines() {
+                let listed_name = line.split(' ').next().unwrap();
+                env.skiff(&["inspect", "--format", "{{.Name}}", listed_name])
+                    .stdout();
+                env.skiff(&["rm", "-f", listed_name]).stdout();
+            }
+            let on_disk = std::fs::read_dir(env.store_root().join("containers"))
+                .map(|entries| entries.count())
+                .unwrap_or(0);
+            assert_eq!(on_disk, 0, "round {round}: after `rm` of {listed:?}");
+        }
+        env.skiff(&["run", "--rm", image, "true"]).stdout();
+        let leftovers: Vec<_> = std::fs::read_dir(env.store_root().join("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "cleaned by the next writer: {leftovers:?}"
+        );
+    }
+}
