@@ -184,7 +184,7 @@ mod tests {
             std::fs::create_dir_all(container.join(sub)).unwrap();
         }
         for sub in closed.iter().rev() {
-            std::fs::set_permissions(container.join(sub), std::fs::Permissions::from_mode(0))
+            std::fs::set_permissions(container.join(sub), std::fs::Permissions::from_mode(0o000))
                 .unwrap();
         }
         open_up_owned_directories(&container.join("work")).unwrap();
