@@ -53,8 +53,17 @@ as_bench_user() {
     local function=$1
     shift
     if [ "$(id -u)" -eq 0 ]; then
+        # The runtime directory on a tmpfs, as a login session's /run/user/UID is: both skiff's
+        # and podman's per-container run files live there.
+        local runtime_dir=$1/run status=0
+        mkdir -p "$runtime_dir"
+        mount -t tmpfs -o "mode=700,uid=$(id -u "$user"),gid=$(id -g "$user"),size=512m" \
+            bench-runtime "$runtime_dir"
         runuser -u "$user" -- bash -c \
-            "$(declare -f bench_home podman_reset quiet_hyperfine import_busybox "$function"); $function $(printf '%q ' "$@")"
+            "$(declare -f bench_home podman_reset quiet_hyperfine import_busybox "$function"); $function $(printf '%q ' "$@")" \
+            || status=$?
+        umount -l "$runtime_dir"
+        return "$status"
     else
         ("$function" "$@")
     fi
