@@ -201,26 +201,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .to_string()
 }
 
-/// Where the cache of build steps lives: one file per key, holding the image ID it gave.
-fn cache_dir(ctx: &Context) -> PathBuf {
-    ctx.store.root().join("build-cache")
-}
-
-/// Drops the cache entries that name any of `images` (removed by `image prune`).
-pub fn forget_cached(ctx: &Context, images: &[String]) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(cache_dir(ctx)) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let id = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        if images.iter().any(|image| image == id.trim()) {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("removing {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
-
 impl Builder<'_> {
     fn say(&mut self, line: &str) {
         if !self.options.quiet {
@@ -257,18 +237,14 @@ impl Builder<'_> {
 
     /// The image the cache holds under `key`, when it is still in the store.
     fn cached_image(&self, key: &str) -> Option<String> {
-        let id = std::fs::read_to_string(cache_dir(self.ctx).join(key)).ok()?;
-        let id = id.trim().to_string();
+        let id = self.ctx.store.build_cache_entry(key)?;
         let index = ImageIndex::load(&self.ctx.store).ok()?;
         index.by_id(&id)?;
         Some(id)
     }
 
     fn remember(&self, key: &str, id: &str) -> Result<()> {
-        let dir = cache_dir(self.ctx);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        crate::store::write_atomic(&dir.join(key), id.as_bytes())?;
-        Ok(())
+        Ok(self.ctx.store.remember_build_step(key, id)?)
     }
 
     /// The stages the target needs, by index: itself, the stages it starts from, and those it

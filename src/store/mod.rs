@@ -6,6 +6,7 @@
 //! <root>/layers/<chain-id>/      diff/ (the unpacked layer) and meta.json
 //! <root>/images/index.json       names and digests -> image
 //! <root>/containers/<id>/        config.json, state.json, upper/, work/, merged/
+//! <root>/build-cache/<key>       the image ID a build step gave
 //! <root>/tmp/                    staging for atomic renames; emptied under the lock
 //! <runroot>/containers/<id>/     hosts, hostname, resolv.conf, helper pid files
 //! ```
@@ -20,6 +21,7 @@
 //! writer removes. Writers hold the exclusive lock from reading the index to writing it back.
 
 mod atomic;
+mod build_cache;
 pub mod containers;
 pub mod images;
 pub mod layers;
