@@ -1,5 +1,5 @@
 //! `build`: Dockerfiles read into stages and steps (`dockerfile`), with Docker's word and
-//! substitution rules (`words`) and here-documents (`heredoc`), run step by step into images.
+//! substitution rules (`words`), run step by step into images.
 //!
 //! `engine` drives a build: what it was asked (`options`), the stages and their base images
 //! (`base`), each step (`run_step`, `copy_step`, `config_steps`), the variables in scope
@@ -15,7 +15,6 @@ mod copy;
 mod copy_step;
 pub mod dockerfile;
 pub mod engine;
-mod heredoc;
 pub mod options;
 mod output;
 mod run_mounts;
