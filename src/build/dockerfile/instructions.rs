@@ -236,94 +236,29 @@ fn copy_spec(
     Ok(spec)
 }
 
+/// An instruction other than FROM in its typed form; `start` is where it begins.
 pub(super) fn read_instruction(
     reader: &Reader<'_>,
     instruction: &tokens::Instruction<'_>,
     start: usize,
 ) -> Result<Instruction, ParseError> {
     use tokens::Instruction as I;
-    let escape = reader.escape;
     Ok(match instruction {
-        I::Run(run) => {
-            let mut mounts = Vec::new();
-            let mut network = RunNetwork::Default;
-            for (flag, value) in flags(reader, "RUN", &run.options, &["mount", "network"])? {
-                let value = value.unwrap_or_default();
-                match flag {
-                    "mount" => mounts.push(run_mount(reader, start, &value)?),
-                    _ => {
-                        network = match value.as_str() {
-                            "default" => RunNetwork::Default,
-                            "none" => RunNetwork::None,
-                            "host" => RunNetwork::Host,
-                            _ => {
-                                return Err(reader.error(
-                                    start,
-                                    format!("RUN --network={value}: use default, none or host"),
-                                ))
-                            }
-                        }
-                    }
-                }
-            }
-            let (command, heredocs) =
-                run_command(reader, command_form(reader, &run.arguments, start)?, start)?;
-            Instruction::Run {
-                command,
-                heredocs,
-                mounts,
-                network,
-            }
-        }
+        I::Run(run) => run_instruction(reader, run, start)?,
         I::Cmd(cmd) => Instruction::Cmd(command_form(reader, &cmd.arguments, start)?),
         I::Entrypoint(entrypoint) => {
             Instruction::Entrypoint(command_form(reader, &entrypoint.arguments, start)?)
         }
-        I::Env(env) => {
-            let text = reader.joined(env.arguments.span.start, env.arguments.span.end);
-            let pairs = words::name_values(&text, escape, true)
-                .ok_or_else(|| reader.error(start, "ENV needs NAME=VALUE pairs (or NAME VALUE)"))?;
-            for (name, _) in &pairs {
-                check_name(reader, start, "ENV", name)?;
-            }
-            Instruction::Env(pairs)
-        }
-        I::Label(label) => {
-            let text = reader.joined(label.arguments.span.start, label.arguments.span.end);
-            let pairs = words::name_values(&text, escape, true)
-                .ok_or_else(|| reader.error(start, "LABEL needs KEY=VALUE pairs"))?;
-            let pairs = pairs
-                .into_iter()
-                .map(|(key, value)| {
-                    // Keys may be quoted too.
-                    let key = words::expand(&key, &|_: &str| None, escape)
-                        .map_err(|e| reader.error(start, format!("LABEL: {e}")))?;
-                    Ok((key, value))
-                })
-                .collect::<Result<_, ParseError>>()?;
-            Instruction::Label(pairs)
-        }
-        I::Arg(arg) => {
-            let text = reader.joined(arg.arguments.span.start, arg.arguments.span.end);
-            let mut decls = Vec::new();
-            for word in words::split_words(&text, escape) {
-                let (name, default) = match word.split_once('=') {
-                    Some((name, default)) => (name.to_string(), Some(default.to_string())),
-                    None => (word, None),
-                };
-                check_name(reader, start, "ARG", &name)?;
-                decls.push(ArgDecl { name, default });
-            }
-            Instruction::Arg(decls)
-        }
-        I::Expose(expose) => {
-            let ports: Vec<String> = expose
+        I::Env(env) => Instruction::Env(env_pairs(reader, &env.arguments, start)?),
+        I::Label(label) => Instruction::Label(label_pairs(reader, &label.arguments, start)?),
+        I::Arg(arg) => Instruction::Arg(arg_decls(reader, &arg.arguments, start)?),
+        I::Expose(expose) => Instruction::Expose(
+            expose
                 .arguments
                 .iter()
                 .map(|p| p.value.to_string())
-                .collect();
-            Instruction::Expose(ports)
-        }
+                .collect(),
+        ),
         I::Workdir(workdir) => Instruction::Workdir(workdir.arguments.value.to_string()),
         I::User(user) => Instruction::User(user.arguments.value.to_string()),
         I::Copy(copy) => Instruction::Copy(copy_spec(
@@ -360,58 +295,164 @@ pub(super) fn read_instruction(
                 .collect(),
         ),
         I::Stopsignal(signal) => Instruction::Stopsignal(signal.arguments.value.to_string()),
-        I::Healthcheck(check) => Instruction::Healthcheck(match &check.arguments {
-            tokens::HealthcheckArguments::None { .. } => {
-                if !check.options.is_empty() {
-                    return Err(reader.error(start, "HEALTHCHECK NONE takes no options"));
-                }
-                None
-            }
-            tokens::HealthcheckArguments::Cmd { arguments, .. } => {
-                let mut healthcheck = Healthcheck {
-                    command: command_form(reader, arguments, start)?,
-                    interval: None,
-                    timeout: None,
-                    start_period: None,
-                    start_interval: None,
-                    retries: None,
-                };
-                let known = [
-                    "interval",
-                    "timeout",
-                    "start-period",
-                    "start-interval",
-                    "retries",
-                ];
-                for (flag, value) in flags(reader, "HEALTHCHECK", &check.options, &known)? {
-                    let slot = match flag {
-                        "interval" => &mut healthcheck.interval,
-                        "timeout" => &mut healthcheck.timeout,
-                        "start-period" => &mut healthcheck.start_period,
-                        "start-interval" => &mut healthcheck.start_interval,
-                        _ => &mut healthcheck.retries,
-                    };
-                    *slot = value;
-                }
-                Some(healthcheck)
-            }
-            _ => return Err(reader.error(start, "a HEALTHCHECK form skiff does not know")),
-        }),
-        I::Onbuild(onbuild) => {
-            let (inner_start, inner_end) = extent(&onbuild.instruction);
-            if let I::From(_) | I::Onbuild(_) | I::Maintainer(_) = onbuild.instruction.as_ref() {
-                return Err(
-                    reader.error(start, "ONBUILD cannot trigger FROM, ONBUILD or MAINTAINER")
-                );
-            }
-            // Checked now, though it runs only in images built from this one.
-            read_instruction(reader, &onbuild.instruction, inner_start)?;
-            Instruction::Onbuild(reader.joined(inner_start, inner_end))
-        }
+        I::Healthcheck(check) => Instruction::Healthcheck(healthcheck(reader, check, start)?),
+        I::Onbuild(onbuild) => Instruction::Onbuild(onbuild_trigger(reader, onbuild, start)?),
         I::Maintainer(maintainer) => Instruction::Maintainer(maintainer.name.value.to_string()),
         // FROM starts a stage before this is reached.
         _ => return Err(reader.error(start, "an instruction skiff does not know")),
     })
+}
+
+/// RUN: its `--mount`s and `--network`, and its command with its here-documents.
+fn run_instruction(
+    reader: &Reader<'_>,
+    run: &tokens::RunInstruction<'_>,
+    start: usize,
+) -> Result<Instruction, ParseError> {
+    let mut mounts = Vec::new();
+    let mut network = RunNetwork::Default;
+    for (flag, value) in flags(reader, "RUN", &run.options, &["mount", "network"])? {
+        let value = value.unwrap_or_default();
+        match flag {
+            "mount" => mounts.push(run_mount(reader, start, &value)?),
+            _ => {
+                network = match value.as_str() {
+                    "default" => RunNetwork::Default,
+                    "none" => RunNetwork::None,
+                    "host" => RunNetwork::Host,
+                    _ => {
+                        return Err(reader.error(
+                            start,
+                            format!("RUN --network={value}: use default, none or host"),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    let (command, heredocs) =
+        run_command(reader, command_form(reader, &run.arguments, start)?, start)?;
+    Ok(Instruction::Run {
+        command,
+        heredocs,
+        mounts,
+        network,
+    })
+}
+
+/// ENV's name and value pairs (`NAME=VALUE …`, or the old `NAME VALUE`), values unsubstituted.
+fn env_pairs(
+    reader: &Reader<'_>,
+    arguments: &tokens::UnescapedString<'_>,
+    start: usize,
+) -> Result<Vec<(String, String)>, ParseError> {
+    let text = reader.joined(arguments.span.start, arguments.span.end);
+    let pairs = words::name_values(&text, reader.escape, true)
+        .ok_or_else(|| reader.error(start, "ENV needs NAME=VALUE pairs (or NAME VALUE)"))?;
+    for (name, _) in &pairs {
+        check_name(reader, start, "ENV", name)?;
+    }
+    Ok(pairs)
+}
+
+/// LABEL's key and value pairs: keys unquoted, values unsubstituted.
+fn label_pairs(
+    reader: &Reader<'_>,
+    arguments: &tokens::UnescapedString<'_>,
+    start: usize,
+) -> Result<Vec<(String, String)>, ParseError> {
+    let escape = reader.escape;
+    let text = reader.joined(arguments.span.start, arguments.span.end);
+    let pairs = words::name_values(&text, escape, true)
+        .ok_or_else(|| reader.error(start, "LABEL needs KEY=VALUE pairs"))?;
+    pairs
+        .into_iter()
+        .map(|(key, value)| {
+            // Keys may be quoted too.
+            let key = words::expand(&key, &|_: &str| None, escape)
+                .map_err(|e| reader.error(start, format!("LABEL: {e}")))?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// ARG's declarations: `NAME` or `NAME=DEFAULT`, defaults unsubstituted.
+fn arg_decls(
+    reader: &Reader<'_>,
+    arguments: &tokens::UnescapedString<'_>,
+    start: usize,
+) -> Result<Vec<ArgDecl>, ParseError> {
+    let text = reader.joined(arguments.span.start, arguments.span.end);
+    let mut decls = Vec::new();
+    for word in words::split_words(&text, reader.escape) {
+        let (name, default) = match word.split_once('=') {
+            Some((name, default)) => (name.to_string(), Some(default.to_string())),
+            None => (word, None),
+        };
+        check_name(reader, start, "ARG", &name)?;
+        decls.push(ArgDecl { name, default });
+    }
+    Ok(decls)
+}
+
+/// HEALTHCHECK: None for `HEALTHCHECK NONE`, else the command and its timing flags as written.
+fn healthcheck(
+    reader: &Reader<'_>,
+    check: &tokens::HealthcheckInstruction<'_>,
+    start: usize,
+) -> Result<Option<Healthcheck>, ParseError> {
+    match &check.arguments {
+        tokens::HealthcheckArguments::None { .. } => {
+            if !check.options.is_empty() {
+                return Err(reader.error(start, "HEALTHCHECK NONE takes no options"));
+            }
+            Ok(None)
+        }
+        tokens::HealthcheckArguments::Cmd { arguments, .. } => {
+            let mut healthcheck = Healthcheck {
+                command: command_form(reader, arguments, start)?,
+                interval: None,
+                timeout: None,
+                start_period: None,
+                start_interval: None,
+                retries: None,
+            };
+            let known = [
+                "interval",
+                "timeout",
+                "start-period",
+                "start-interval",
+                "retries",
+            ];
+            for (flag, value) in flags(reader, "HEALTHCHECK", &check.options, &known)? {
+                let slot = match flag {
+                    "interval" => &mut healthcheck.interval,
+                    "timeout" => &mut healthcheck.timeout,
+                    "start-period" => &mut healthcheck.start_period,
+                    "start-interval" => &mut healthcheck.start_interval,
+                    _ => &mut healthcheck.retries,
+                };
+                *slot = value;
+            }
+            Ok(Some(healthcheck))
+        }
+        _ => Err(reader.error(start, "a HEALTHCHECK form skiff does not know")),
+    }
+}
+
+/// ONBUILD's trigger as written, checked now though it runs only in images built from this one.
+fn onbuild_trigger(
+    reader: &Reader<'_>,
+    onbuild: &tokens::OnbuildInstruction<'_>,
+    start: usize,
+) -> Result<String, ParseError> {
+    use tokens::Instruction as I;
+    let (inner_start, inner_end) = extent(&onbuild.instruction);
+    if let I::From(_) | I::Onbuild(_) | I::Maintainer(_) = onbuild.instruction.as_ref() {
+        return Err(reader.error(start, "ONBUILD cannot trigger FROM, ONBUILD or MAINTAINER"));
+    }
+    read_instruction(reader, &onbuild.instruction, inner_start)?;
+    Ok(reader.joined(inner_start, inner_end))
 }
 
 fn check_name(reader: &Reader<'_>, at: usize, what: &str, name: &str) -> Result<(), ParseError> {
