@@ -10,14 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::config_steps::argv_json;
-use super::dockerfile::{self, CommandForm, Dockerfile, Instruction, Stage};
+use super::config_steps::{add_onbuild_trigger, healthcheck_config, set_shell};
+use super::dockerfile::{self, Dockerfile, Instruction, Stage};
 use super::run_step::RunWhat;
-use super::variables::{platform_args, PROXY_ARGS};
+use super::variables::global_args;
 use super::words;
 use crate::context::Context;
 use crate::image::config::ImageConfig;
@@ -217,8 +216,7 @@ impl Builder<'_> {
     ) -> Result<Option<BuildOutcome>> {
         let at =
             |e: anyhow::Error| anyhow::anyhow!("{}:{}: {e:#}", self.options.file_name, step.line);
-        let described: String;
-        match &step.instruction {
+        let described = match &step.instruction {
             Instruction::Run {
                 command,
                 heredocs,
@@ -245,190 +243,42 @@ impl Builder<'_> {
                     .map(|()| None)
                     .map_err(at);
             }
-            Instruction::Env(pairs) => {
-                let mut shown = Vec::new();
-                for (name, value) in pairs {
-                    let value = self.substitute(state, value).map_err(at)?;
-                    state.config.config.set_env(name, &value);
-                    shown.push(format!("{name}={value}"));
-                }
-                described = format!("ENV {}", shown.join(" "));
-            }
             Instruction::Arg(decls) => {
-                for decl in decls {
-                    let value = match self.options.build_args.get(&decl.name) {
-                        Some(given) => Some(given.clone()),
-                        None => match &decl.default {
-                            Some(default) => Some(self.substitute(state, default).map_err(at)?),
-                            // A global ARG of the same name lends its value.
-                            None => self.global_args.get(&decl.name).cloned(),
-                        },
-                    };
-                    if let Some(value) = value {
-                        state.args.insert(decl.name.clone(), value);
-                    } else {
-                        state.args.remove(&decl.name);
-                    }
-                }
                 // ARG changes nothing in the image: its values enter later steps' keys.
-                return Ok(None);
-            }
-            Instruction::Label(pairs) => {
-                let mut shown = Vec::new();
-                for (key, value) in pairs {
-                    let value = self.substitute(state, value).map_err(at)?;
-                    let run = &mut state.config.config;
-                    run.labels
-                        .get_or_insert_with(BTreeMap::new)
-                        .insert(key.clone(), value.clone());
-                    shown.push(format!("{key}={value}"));
-                }
-                described = format!("LABEL {}", shown.join(" "));
-            }
-            Instruction::Expose(ports) => {
-                let mut shown = Vec::new();
-                for port in ports {
-                    let port = self.substitute(state, port).map_err(at)?;
-                    let port = if port.contains('/') {
-                        port
-                    } else {
-                        format!("{port}/tcp")
-                    };
-                    let run = &mut state.config.config;
-                    run.exposed_ports
-                        .get_or_insert_with(BTreeMap::new)
-                        .insert(port.clone(), serde_json::json!({}));
-                    shown.push(port);
-                }
-                described = format!("EXPOSE {}", shown.join(" "));
+                return self.declare_args(state, decls).map(|()| None).map_err(at);
             }
             Instruction::Workdir(dir) => {
-                let dir = self.substitute(state, dir).map_err(at)?;
-                let run = &mut state.config.config;
-                let current = run.working_dir.clone().unwrap_or_else(|| "/".into());
-                let joined = Path::new(&current).join(&dir);
-                run.working_dir = Some(joined.display().to_string());
-                described = format!("WORKDIR {}", joined.display());
-                let missing = self.missing_directories(state, &joined).map_err(at)?;
+                let (described, missing) = self.set_workdir(state, dir).map_err(at)?;
                 if !missing.is_empty() {
                     return self.make_workdir(state, &missing, &described).map_err(at);
                 }
+                described
             }
-            Instruction::User(user) => {
-                let user = self.substitute(state, user).map_err(at)?;
-                state.config.config.user = Some(user.clone());
-                described = format!("USER {user}");
-            }
-            Instruction::Cmd(form) => {
-                state.config.config.cmd = Some(self.command_argv(state, form));
-                state.cmd_set = true;
-                described = format!("CMD {}", argv_json(state.config.config.cmd.as_deref()));
-            }
-            Instruction::Entrypoint(form) => {
-                let argv = self.command_argv(state, form);
-                let run = &mut state.config.config;
-                run.entrypoint = Some(argv);
-                // As in Docker: a new ENTRYPOINT drops the CMD inherited from the base image.
-                if !state.cmd_set {
-                    run.cmd = None;
-                }
-                described = format!(
-                    "ENTRYPOINT {}",
-                    argv_json(state.config.config.entrypoint.as_deref())
-                );
-            }
-            Instruction::Volume(paths) => {
-                let mut shown = Vec::new();
-                for path in paths {
-                    let path = self.substitute(state, path).map_err(at)?;
-                    let run = &mut state.config.config;
-                    run.volumes
-                        .get_or_insert_with(BTreeMap::new)
-                        .insert(path.clone(), serde_json::json!({}));
-                    shown.push(path);
-                }
-                described = format!("VOLUME {shown:?}");
-            }
-            Instruction::Shell(shell) => {
-                state
-                    .config
-                    .config
-                    .other
-                    .insert("Shell".into(), serde_json::json!(shell));
-                described = format!("SHELL {}", argv_json(Some(shell)));
-            }
-            Instruction::Stopsignal(signal) => {
-                let signal = self.substitute(state, signal).map_err(at)?;
-                state.config.config.stop_signal = Some(signal.clone());
-                described = format!("STOPSIGNAL {signal}");
-            }
+            Instruction::Env(pairs) => self.set_env(state, pairs).map_err(at)?,
+            Instruction::Label(pairs) => self.set_labels(state, pairs).map_err(at)?,
+            Instruction::Expose(ports) => self.expose(state, ports).map_err(at)?,
+            Instruction::User(user) => self.set_user(state, user).map_err(at)?,
+            Instruction::Cmd(form) => self.set_cmd(state, form),
+            Instruction::Entrypoint(form) => self.set_entrypoint(state, form),
+            Instruction::Volume(paths) => self.declare_volumes(state, paths).map_err(at)?,
+            Instruction::Shell(shell) => set_shell(&mut state.config.config, shell),
+            Instruction::Stopsignal(signal) => self.set_stop_signal(state, signal).map_err(at)?,
             Instruction::Healthcheck(check) => {
-                let value = match check {
-                    None => serde_json::json!({"Test": ["NONE"]}),
-                    Some(check) => {
-                        let test = match &check.command {
-                            CommandForm::Exec(argv) => {
-                                let mut test = vec!["CMD".to_string()];
-                                test.extend(argv.iter().cloned());
-                                test
-                            }
-                            CommandForm::Shell(text) => vec!["CMD-SHELL".into(), text.clone()],
-                        };
-                        let mut value = serde_json::json!({"Test": test});
-                        for (key, given) in [
-                            ("Interval", &check.interval),
-                            ("Timeout", &check.timeout),
-                            ("StartPeriod", &check.start_period),
-                            ("StartInterval", &check.start_interval),
-                        ] {
-                            if let Some(given) = given {
-                                let nanos = crate::clock::go_duration(given)
-                                    .map_err(|e| at(anyhow::anyhow!(e)))?;
-                                value[key] = serde_json::json!(nanos);
-                            }
-                        }
-                        if let Some(retries) = &check.retries {
-                            let retries: u64 = retries.parse().map_err(|_| {
-                                at(anyhow::anyhow!(
-                                    "HEALTHCHECK --retries={retries}: expected a number"
-                                ))
-                            })?;
-                            value["Retries"] = serde_json::json!(retries);
-                        }
-                        value
-                    }
-                };
-                state
-                    .config
-                    .config
-                    .other
-                    .insert("Healthcheck".into(), value);
-                described = step.text.clone();
+                let value = healthcheck_config(check.as_ref()).map_err(at)?;
+                let other = &mut state.config.config.other;
+                other.insert("Healthcheck".into(), value);
+                step.text.clone()
             }
-            Instruction::Onbuild(text) => {
-                let list = state
-                    .config
-                    .config
-                    .other
-                    .entry("OnBuild")
-                    .or_insert_with(|| serde_json::json!([]));
-                if let Some(list) = list.as_array_mut() {
-                    list.push(serde_json::json!(text));
-                }
-                described = step.text.clone();
+            Instruction::Onbuild(trigger) => {
+                add_onbuild_trigger(&mut state.config.config, trigger);
+                step.text.clone()
             }
             Instruction::Maintainer(name) => {
                 state.config.author = Some(name.clone());
-                described = format!("MAINTAINER {name}");
+                format!("MAINTAINER {name}")
             }
-        }
-        // The parent image, the substituted instruction and the arguments in scope decide the
-        // new config.
-        let key = self.key(state, &described, "");
-        state.image_id = match self.reuse(&key) {
-            Some(id) => id,
-            None => self.metadata_step(state, &key, &described)?,
         };
+        self.config_only_step(state, &described)?;
         Ok(None)
     }
 
@@ -457,27 +307,7 @@ impl Builder<'_> {
 /// Builds the Dockerfile of `options`; progress goes to standard output.
 pub fn build(ctx: &Context, options: &BuildOptions) -> Result<BuildOutcome> {
     let file = dockerfile::parse(&options.file_name, &options.file_text)?;
-    let mut global_args = BTreeMap::new();
-    for decl in &file.global_args {
-        let value = match options.build_args.get(&decl.name) {
-            Some(given) => Some(given.clone()),
-            None => decl.default.clone(),
-        };
-        if let Some(value) = value {
-            global_args.insert(decl.name.clone(), value);
-        }
-    }
-    for proxy in PROXY_ARGS {
-        if let Some(value) = options.build_args.get(proxy) {
-            global_args.insert(proxy.to_string(), value.clone());
-        }
-    }
-    // As with BuildKit, the platform arguments are in the global scope without an ARG line
-    // (so FROM may use them); a stage sees one after `ARG NAME`. Build and target platform are
-    // the same: skiff builds for this host only.
-    for (name, value) in platform_args() {
-        global_args.entry(name).or_insert(value);
-    }
+    let global_args = global_args(&file, &options.build_args);
     let stages = file.stages.len();
     // The step containers of builds that were killed go before this one makes its own; this
     // build does not need them gone, so one that cannot be removed is only reported.
