@@ -1,16 +1,56 @@
 //! FROM: the stages a target needs, and the image each starts from: an earlier stage, an
-//! empty image for `scratch`, or a base image from the store or pulled as `--pull` says.
+//! empty image for `scratch`, or a base image from the store or pulled as `--pull` says,
+//! with the ONBUILD triggers it brings.
+
+use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 
 use super::cache::sha256_hex;
-use super::dockerfile::{CopySpec, Instruction};
+use super::dockerfile::{CopySpec, Instruction, Stage};
 use super::engine::{Builder, StageState};
-use super::options::PullPolicy;
+use super::options::{host_platform_only, PullPolicy};
+use super::words;
 use crate::image::config::ImageConfig;
 use crate::store::images::ImageIndex;
 
 impl Builder<'_> {
+    /// FROM: the stage's base (substituted with the global ARGs) and its platform checked,
+    /// and the state the stage starts in: the base image, from an earlier stage, `scratch`, the
+    /// store or a registry, with its config.
+    pub(super) fn stage_start(&self, index: usize, stage: &Stage) -> Result<(String, StageState)> {
+        let global = |name: &str| self.lookup_global(name);
+        let base = words::expand(&stage.base, &global, self.file.escape)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.options.file_name, stage.line))?;
+        if let Some(platform) = &stage.platform {
+            let platform = words::expand(platform, &global, self.file.escape).unwrap_or_default();
+            if !platform.is_empty() {
+                host_platform_only(&platform).map_err(|e| {
+                    anyhow::anyhow!("{}:{}: {e:#}", self.options.file_name, stage.line)
+                })?;
+            }
+        }
+        let image_id = match self.stage_index(&base, index) {
+            Some(earlier) => self.built[earlier]
+                .clone()
+                .context("an earlier stage was not built")?,
+            None if base == "scratch" => self.scratch_image()?,
+            None => self.base_image(&base)?,
+        };
+        let index_file = ImageIndex::load(&self.ctx.store)?;
+        let record = index_file
+            .by_id(&image_id)
+            .context("the base image vanished")?
+            .clone();
+        let state = StageState {
+            image_id,
+            config: crate::image::read_config(&self.ctx.store, &record)?,
+            args: BTreeMap::new(),
+            cmd_set: false,
+        };
+        Ok((base, state))
+    }
+
     /// The stages the target needs, by index: itself, the stages it starts from, and those it
     /// copies from, transitively.
     pub(super) fn needed_stages(&self, target: usize) -> Vec<bool> {
@@ -132,4 +172,15 @@ impl Builder<'_> {
             None => self.base_image(&from),
         }
     }
+}
+
+/// The ONBUILD triggers of an image's config, taken out: a stage runs its base image's
+/// triggers and does not hand them on.
+pub(super) fn take_onbuild_triggers(config: &mut ImageConfig) -> Vec<String> {
+    config
+        .config
+        .other
+        .remove("OnBuild")
+        .and_then(|list| serde_json::from_value(list).ok())
+        .unwrap_or_default()
 }

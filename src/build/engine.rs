@@ -13,14 +13,13 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
+use super::base::take_onbuild_triggers;
 use super::config_steps::{add_onbuild_trigger, healthcheck_config, set_shell};
 use super::dockerfile::{self, Dockerfile, Instruction, Stage};
 use super::run_step::RunWhat;
 use super::variables::global_args;
-use super::words;
 use crate::context::Context;
 use crate::image::config::ImageConfig;
-use crate::store::images::ImageIndex;
 
 // What `build` is asked for, where callers have always found it.
 pub use super::options::{
@@ -47,6 +46,7 @@ pub(super) struct StageState {
     pub(super) cmd_set: bool,
 }
 
+/// A build under way: what it was asked, the Dockerfile, and what it has built and pulled.
 pub(super) struct Builder<'a> {
     pub(super) ctx: &'a Context,
     pub(super) options: &'a BuildOptions,
@@ -150,43 +150,9 @@ impl Builder<'_> {
         stage: &Stage,
     ) -> Result<std::result::Result<String, BuildOutcome>> {
         self.step_header(index, &stage.text);
-        let global = |name: &str| self.lookup_global(name);
-        let base = words::expand(&stage.base, &global, self.file.escape)
-            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", self.options.file_name, stage.line))?;
-        if let Some(platform) = &stage.platform {
-            let platform = words::expand(platform, &global, self.file.escape).unwrap_or_default();
-            if !platform.is_empty() {
-                host_platform_only(&platform).map_err(|e| {
-                    anyhow::anyhow!("{}:{}: {e:#}", self.options.file_name, stage.line)
-                })?;
-            }
-        }
-        let image_id = match self.stage_index(&base, index) {
-            Some(earlier) => self.built[earlier]
-                .clone()
-                .context("an earlier stage was not built")?,
-            None if base == "scratch" => self.scratch_image()?,
-            None => self.base_image(&base)?,
-        };
-        let index_file = ImageIndex::load(&self.ctx.store)?;
-        let record = index_file
-            .by_id(&image_id)
-            .context("the base image vanished")?
-            .clone();
-        let mut state = StageState {
-            image_id,
-            config: crate::image::read_config(&self.ctx.store, &record)?,
-            args: BTreeMap::new(),
-            cmd_set: false,
-        };
+        let (base, mut state) = self.stage_start(index, stage)?;
         // As in Docker: the base image's ONBUILD triggers run first, and are not handed on.
-        let triggers: Vec<String> = state
-            .config
-            .config
-            .other
-            .remove("OnBuild")
-            .and_then(|list| serde_json::from_value(list).ok())
-            .unwrap_or_default();
+        let triggers = take_onbuild_triggers(&mut state.config);
         if !triggers.is_empty() {
             let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
             let parsed = dockerfile::parse(&format!("{base} ONBUILD"), &text)?;
