@@ -57,10 +57,10 @@ pub(super) struct Builder<'a> {
     pub(super) built: Vec<Option<String>>,
     /// The context's .containerignore or .dockerignore.
     pub(super) ignore: super::copy::Ignore,
-    pub(super) out: Box<dyn Write>,
-    pub(super) step_number: usize,
-    pub(super) step_count: usize,
-    pub(super) multi_stage: bool,
+    out: Box<dyn Write>,
+    step_number: usize,
+    step_count: usize,
+    multi_stage: bool,
     /// Images this build pulled, by reference: `--pull=always` pulls each once, and FROM and
     /// every `--from=` naming it see the same image.
     pub(super) pulled: std::cell::RefCell<BTreeMap<String, String>>,
