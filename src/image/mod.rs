@@ -314,7 +314,7 @@ pub fn prune(ctx: &Context, all: bool, filters: &PruneFilters) -> Result<Vec<Str
         events::record(&ctx.store, Event::image(EventStatus::Remove, id, ""));
     }
     transfer::remove_unused_layers(ctx, &lock, &index)?;
-    crate::build::engine::forget_cached(ctx, &doomed)?;
+    ctx.store.forget_build_cache_for(&doomed)?;
     Ok(doomed)
 }
 

@@ -7,6 +7,7 @@
 //! <root>/images/index.json       names and digests -> image
 //! <root>/containers/<id>/        config.json, state.json (from its first start), upper/, work/, merged/
 //! <root>/skeletons/<key>/        empty mount points, the lowest layer of kernel overlays
+//! <root>/build-cache/<key>       the image ID a build step gave
 //! <root>/tmp/                    staging for atomic renames; emptied under the lock
 //! <runroot>/containers/<id>/     hosts, hostname, resolv.conf, helper pid files
 //! ```
@@ -23,6 +24,7 @@
 //! syncs leaves the kill -9 guarantee as it is (that is about renames, not about the disk).
 
 mod atomic;
+mod build_cache;
 pub mod containers;
 pub mod images;
 pub mod layers;
