@@ -10,7 +10,7 @@
 //! and `.Restarts`, history `.CreatedAt`, and the image JSON's key order.
 
 use crate::common::podman::{podman_missing, Podman};
-use crate::common::TestEnv;
+use crate::common::skiff_test;
 
 /// Every Podman template function, `table`, `range`, `if`, `len`, `index` and `json`, on
 /// fields that must agree, for each listing and inspect command.
@@ -56,10 +56,11 @@ fn blank(value: &mut serde_json::Value, keys: &[&str]) {
 
 #[test]
 fn templates_print_what_podman_prints() {
-    if podman_missing("templates_print_what_podman_prints") {
+    let test = skiff_test!();
+    if podman_missing(test) {
         return;
     }
-    let Some(env) = TestEnv::rootless("format-podman") else {
+    let Some(env) = test.rootless() else {
         return;
     };
     let podman = Podman::setup(&env);

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{each_env, finish, until, TestEnv};
+use crate::common::{finish, skiff_test, until, TestEnv};
 
 fn status(env: &TestEnv, name: &str) -> String {
     let rows = env
@@ -28,7 +28,8 @@ const SERVICE: &str =
 
 #[test]
 fn a_detached_container_lives_through_stop_start_and_rm() {
-    for env in each_env("detached") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let id = env
             .skiff(&["run", "-d", "--name", "web", image, "sh", "-c", SERVICE])
@@ -88,7 +89,8 @@ fn a_detached_container_lives_through_stop_start_and_rm() {
 
 #[test]
 fn kill_wait_and_detached_rm() {
-    for env in each_env("kill-wait") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&[
             "run",
@@ -138,7 +140,8 @@ fn kill_wait_and_detached_rm() {
 
 #[test]
 fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
-    for env in each_env("supervisor-kill") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let id = env
             .skiff(&[
@@ -184,7 +187,8 @@ fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
 
 #[test]
 fn a_terminal_kept_by_the_supervisor_takes_attach_and_detach() {
-    for env in each_env("attach") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&["run", "-dit", "--name", "term", image, "sh"])
             .stdout();
@@ -264,7 +268,8 @@ fn a_terminal_kept_by_the_supervisor_takes_attach_and_detach() {
 
 #[test]
 fn attach_relays_standard_streams_of_a_container_without_a_terminal() {
-    for env in each_env("attach-streams") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let script = "while read line; do echo \"out<$line>\"; echo \"err<$line>\" >&2; done";
         env.skiff(&["run", "-di", "--name", "pipe", image, "sh", "-c", script])
@@ -288,7 +293,8 @@ fn attach_relays_standard_streams_of_a_container_without_a_terminal() {
 
 #[test]
 fn exec_joins_a_running_container() {
-    for env in each_env("exec") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&[
             "run",
@@ -399,7 +405,8 @@ fn exec_joins_a_running_container() {
 
 #[test]
 fn ps_filters_rename_restart_prune_and_stop_settings() {
-    let env = TestEnv::rootless("ps-and-friends").unwrap();
+    let test = skiff_test!();
+    let env = test.rootless().unwrap();
     let image = env.load_testbox();
     env.skiff(&[
         "create", "--name", "made", "-l", "tier=web", "--label", "solo", image, "true",
@@ -570,7 +577,8 @@ fn ps_filters_rename_restart_prune_and_stop_settings() {
 
 #[test]
 fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
-    for env in each_env("concurrency") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         // A duration of its own, so the process check below does not see the other user's run.
         let sleep = if env.as_root { "59" } else { "60" };
@@ -648,7 +656,8 @@ fn twenty_detached_runs_and_removals_at_once_leave_nothing_behind() {
 
 #[test]
 fn restart_policies_are_carried_out_by_the_supervisor() {
-    for env in each_env("restart") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&[
             "run",
@@ -712,7 +721,8 @@ fn restart_policies_are_carried_out_by_the_supervisor() {
 
 #[test]
 fn log_drivers_and_the_size_cap() {
-    let env = TestEnv::rootless("log-drivers").unwrap();
+    let test = skiff_test!();
+    let env = test.rootless().unwrap();
     let image = env.load_testbox();
     let script = "echo out; echo err >&2";
     env.skiff(&[
@@ -787,7 +797,8 @@ fn log_drivers_and_the_size_cap() {
 
 #[test]
 fn inspect_shows_the_log_and_pause_says_why_it_cannot() {
-    let env = TestEnv::rootless("inspect-pause").unwrap();
+    let test = skiff_test!();
+    let env = test.rootless().unwrap();
     let image = env.load_testbox();
     env.skiff(&["run", "-d", "--name", "p", image, "sleep", "30"])
         .stdout();
@@ -819,7 +830,8 @@ fn inspect_shows_the_log_and_pause_says_why_it_cannot() {
 
 #[test]
 fn top_lists_the_containers_processes_as_it_sees_them() {
-    for env in each_env("top") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&[
             "run",
@@ -855,7 +867,8 @@ fn top_lists_the_containers_processes_as_it_sees_them() {
 
 #[test]
 fn init_runs_the_command_as_its_child_and_passes_signals_on() {
-    for env in each_env("init") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let out = env
             .skiff(&[

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use crate::common::{each_env, TestEnv};
+use crate::common::{skiff_test, TestEnv};
 
 /// A directory of the test's, holding `files`, that skiff's user may bind and write.
 fn bind_dir(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
@@ -18,7 +18,8 @@ fn bind_dir(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> std::path::Pat
 
 #[test]
 fn binds_reach_the_host_and_ro_refuses_writes() {
-    for env in each_env("binds") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let shared = bind_dir(&env, "shared", &[]);
         let bind = format!("{}:/work", shared.display());
@@ -121,12 +122,12 @@ fn binds_reach_the_host_and_ro_refuses_writes() {
 
 #[test]
 fn an_unreadable_bind_source_is_a_clear_error() {
-    if !crate::common::is_root() {
-        eprintln!("skipped: making a directory the test user cannot read needs root");
+    let test = skiff_test!();
+    if test.lacks_root("making a directory the test user cannot read") {
         return;
     }
     // Only the unprivileged user is refused: root reads everything.
-    let Some(env) = crate::common::TestEnv::rootless("unreadable-bind") else {
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -150,7 +151,8 @@ fn an_unreadable_bind_source_is_a_clear_error() {
 
 #[test]
 fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
-    for env in each_env("volumes") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_volumebox();
         env.skiff(&[
             "run",
@@ -357,7 +359,8 @@ fn named_volumes_keep_data_and_anonymous_ones_are_seeded() {
 
 #[test]
 fn read_only_roots_and_tmpfs_mounts() {
-    for env in each_env("read-only") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let (_, stderr) = env
             .skiff(&["run", "--rm", "--read-only", image, "touch", "/file"])
@@ -457,7 +460,8 @@ fn check_keep_id_view(env: &TestEnv, stdout: &str) {
 
 #[test]
 fn keep_id_keeps_the_users_own_files_and_never_copies_the_image() {
-    for env in each_env("keep-id") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let shared = bind_dir(&env, "project", &[("mine", "host file\n")]);
         let bind = format!("{}:/src", shared.display());
@@ -564,20 +568,18 @@ fn keep_id_keeps_the_users_own_files_and_never_copies_the_image() {
 
 #[test]
 fn keep_id_without_fuse_copies_each_layer_once() {
-    // The FUSE storage driver has no way without /dev/fuse: this is the kernel overlay's case.
-    if std::env::var("STORAGE_DRIVER").is_ok_and(|d| d == "fuse-overlay") {
-        eprintln!("skipped: keep-id without fuse under the fuse-overlay driver");
-        return;
-    }
-    let Some(env) = TestEnv::rootless("keep-id-no-fuse") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
     let shared = bind_dir(&env, "project", &[("mine", "host file\n")]);
     let bind = format!("{}:/src", shared.display());
-    let args = keep_id_view_args(image, &bind);
+    // The FUSE storage driver has no way without /dev/fuse: this is the kernel overlay's case,
+    // whatever driver the suite's pass forces.
+    let kernel_overlay = ["--storage-driver", "overlay"];
+    let args = [&kernel_overlay[..], &keep_id_view_args(image, &bind)].concat();
     let Some(cmd) = env.skiff_without_fuse(&args) else {
-        eprintln!("skipped: keep-id without /dev/fuse needs the tests to run as root");
         return;
     };
     let first = cmd.output();
@@ -590,6 +592,8 @@ fn keep_id_without_fuse_copies_each_layer_once() {
     assert!(!String::from_utf8_lossy(&second.stderr).contains("Copying"));
     // nomap's ids get copies of their own, which show the image's owners as well.
     let nomap = [
+        "--storage-driver",
+        "overlay",
         "run",
         "--rm",
         "--userns=nomap",
@@ -617,7 +621,8 @@ fn first_uid_range(map: &str) -> (u64, u64, u64) {
 
 #[test]
 fn nomap_leaves_the_users_own_id_out() {
-    for env in each_env("nomap") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let open_dir = bind_dir(&env, "open", &[]);
         std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
@@ -715,7 +720,8 @@ fn tar_listing(bytes: &[u8]) -> Vec<(String, u64)> {
 
 #[test]
 fn auto_gives_each_container_ids_of_its_own() {
-    let Some(env) = TestEnv::rootless("userns-auto") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -760,7 +766,8 @@ fn auto_gives_each_container_ids_of_its_own() {
 
 #[test]
 fn devices_the_user_can_open_are_bound_in() {
-    for env in each_env("devices") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let out = env
             .skiff(&[
@@ -804,7 +811,8 @@ fn devices_the_user_can_open_are_bound_in() {
 
 #[test]
 fn u_gives_a_bind_to_the_containers_user() {
-    for env in each_env("chown-u") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = bind_dir(&env, "given", &[("f", "data\n")]);
         let out = env
@@ -834,7 +842,8 @@ fn u_gives_a_bind_to_the_containers_user() {
 
 #[test]
 fn an_image_mounted_read_only_or_with_throwaway_changes() {
-    for env in each_env("image-mount") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let other = env.load_volumebox();
         let mount = format!("type=image,source={other},target=/other");

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::process::Command;
 
-use super::{is_root, TestEnv, TEST_USER};
+use super::{is_root, Test, TestEnv, TEST_USER};
 
 /// Podman in the test's own directories, as the test user.
 pub struct Podman<'a> {
@@ -102,19 +102,14 @@ impl Drop for Podman<'_> {
     }
 }
 
-/// Whether a test comparing with Podman cannot run here (after saying so): Podman must be
-/// installed where the tests run as root, as CI does; elsewhere its absence skips the test.
-pub fn podman_missing(test: &str) -> bool {
+/// Whether a test comparing with Podman cannot run here (after a skip): Podman is not installed.
+pub fn podman_missing(test: Test) -> bool {
     let installed = Command::new("podman")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !installed {
-        assert!(
-            !is_root(),
-            "podman is missing: scripts/setup-host.sh installs it"
-        );
-        eprintln!("skipped: {test}: podman is not installed");
+        test.skip("podman is not installed (scripts/setup-host.sh installs it)");
     }
     !installed
 }
