@@ -225,11 +225,12 @@ fn add_unpacks_archives_and_fetches_urls_where_copy_copies_and_heredocs_run() {
     );
     std::fs::write(env.path("context/Dockerfile"), text).unwrap();
     env.give(&env.path("context"));
-    env.skiff(&["build", "-q", "-t", "added", &dir]).stdout();
+    env.skiff(&["build", "-q", "-t", "with-added", &dir])
+        .stdout();
     let script = "cat /unpacked/inside/file.txt; ls /copied; cat /remote/remote.txt; \
         stat -c %a /remote/remote.txt; cat /doc";
     let out = env
-        .skiff(&["run", "--rm", "added", "sh", "-c", script])
+        .skiff(&["run", "--rm", "with-added", "sh", "-c", script])
         .stdout();
     assert_eq!(
         out,
@@ -491,10 +492,14 @@ fn pull_policies_decide_where_the_base_image_comes_from() {
         .stdout();
     env.skiff(&["build", "-q", "-t", "old", "--pull=never", &dir])
         .stdout();
-    let old = env
+    let (out, err) = env
         .skiff(&["run", "--rm", "old", "cat", "/marker"])
-        .output();
-    assert!(!old.status.success());
+        .assert_exit(1);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        "cat: can't open '/marker': No such file or directory\n"
+    );
     env.skiff(&[
         "build",
         "-q",

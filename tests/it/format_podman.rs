@@ -31,7 +31,7 @@ const TEMPLATES: &[(&[&str], &str)] = &[
     (&["volume", "ls"], "table {{.Name}} {{.Driver}} {{.NeedsChown}} {{.MountCount}} {{json .Labels}}"),
     (&["network", "ls"], "{{range .}}{{if eq .Name \"net1\"}}{{.Name}}|{{.Driver}}|{{.IPv6Enabled}}|{{.DNSEnabled}}|{{.Internal}}|{{.IPAMOptions}}|{{.Options}}|{{.Labels}}|{{len .Subnets}}|{{len .ID}}{{end}}{{end}}"),
     (&["image", "inspect", "localhost/testbox"], "{{.Id}}|{{.Digest}}|{{.Created}}|{{.Size}}|{{.VirtualSize}}|{{.Architecture}}|{{.Os}}|{{.Author}}|{{.Comment}}|{{.RepoTags}}|{{.RepoDigests}}|{{.Parent}}|{{.Labels}}|{{.User}}|{{len .RootFS.Layers}}|{{.RootFS.Type}}|{{json .Config.Cmd}}|{{.ManifestType}}|{{.NamesHistory}}"),
-    (&["container", "inspect", "c1"], "{{.Name}}|{{.ImageName}}|{{.Image}}|{{.ImageDigest}}|{{.Config.Labels}}|{{.State.Status}}|{{.State.Running}}|{{json .Config.Cmd}}|{{.Path}}|{{.Args}}|{{.RestartCount}}|{{.State.StartedAt}}|{{.EffectiveCaps}}|{{.Pod}}|{{.IsInfra}}|{{.Dependencies}}"),
+    (&["container", "inspect", "ctr1"], "{{.Name}}|{{.ImageName}}|{{.Image}}|{{.ImageDigest}}|{{.Config.Labels}}|{{.State.Status}}|{{.State.Running}}|{{json .Config.Cmd}}|{{.Path}}|{{.Args}}|{{.RestartCount}}|{{.State.StartedAt}}|{{.EffectiveCaps}}|{{.Pod}}|{{.IsInfra}}|{{.Dependencies}}"),
     (&["volume", "inspect", "vol1"], "{{.Name}}|{{.Driver}}|{{.Labels}}|{{.Scope}}|{{.Options}}|{{.MountCount}}|{{.NeedsCopyUp}}|{{.NeedsChown}}|{{.UID}}|{{.GID}}"),
     (&["network", "inspect", "net1"], "{{.Name}}|{{.Driver}}|{{.Labels}}|{{.IPv6Enabled}}|{{.DNSEnabled}}|{{.Internal}}|{{.IPAMOptions}}|{{.Options}}|{{len .Subnets}}"),
 ];
@@ -73,7 +73,7 @@ fn templates_print_what_podman_prints() {
         &[
             "create",
             "--name",
-            "c1",
+            "ctr1",
             "--label",
             "x=y",
             "localhost/testbox",

@@ -84,7 +84,7 @@ fn info_and_df_match_podman() {
         &[
             "create",
             "--name",
-            "c1",
+            "ctr1",
             "-v",
             "vol1:/data",
             "localhost/testbox",

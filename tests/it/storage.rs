@@ -218,24 +218,27 @@ fn containers_move_between_the_kernel_and_the_fuse_overlay() {
             "fuse-overlay",
             "create",
             "--name",
-            "f",
+            "fuse-made",
             image,
             "sh",
             "-c",
             &format!("test -e /renamed || ({CHANGES}); {VIEW}"),
         ])
         .stdout();
-        assert_eq!(env.skiff(&["start", "-a", "f"]).stdout(), EXPECTED_VIEW);
+        assert_eq!(
+            env.skiff(&["start", "-a", "fuse-made"]).stdout(),
+            EXPECTED_VIEW
+        );
         let kernel = env
-            .skiff(&["--storage-driver", "overlay", "start", "-a", "f"])
+            .skiff(&["--storage-driver", "overlay", "start", "-a", "fuse-made"])
             .stdout();
         assert_eq!(kernel, EXPECTED_VIEW);
         // vfs cannot read an overlay's changes: the container keeps its own driver.
         let kept = env
-            .skiff(&["--storage-driver", "vfs", "start", "-a", "f"])
+            .skiff(&["--storage-driver", "vfs", "start", "-a", "fuse-made"])
             .stdout();
         assert_eq!(kept, EXPECTED_VIEW);
-        env.skiff(&["rm", "m", "f"]).stdout();
+        env.skiff(&["rm", "m", "fuse-made"]).stdout();
     }
 }
 

@@ -730,14 +730,14 @@ fn auto_gives_each_container_ids_of_its_own() {
         "run",
         "-d",
         "--name",
-        "a1",
+        "auto-first",
         "--userns=auto",
         image,
         "sleep",
         "600",
     ])
     .stdout();
-    let first = first_uid_range(&env.skiff(&["exec", "a1", "sh", "-c", map]).stdout());
+    let first = first_uid_range(&env.skiff(&["exec", "auto-first", "sh", "-c", map]).stdout());
     // Enough for the image's users (up to 1000), and at least Podman's 1024.
     assert_eq!(first.2, 1024);
     let out = env
@@ -761,7 +761,7 @@ fn auto_gives_each_container_ids_of_its_own() {
         .skiff(&["run", "--rm", "--userns=auto:size=99999999", image, "true"])
         .assert_exit(125);
     assert!(stderr.contains("no 99999999 subordinate ids"), "{stderr}");
-    env.skiff(&["rm", "-f", "a1"]).stdout();
+    env.skiff(&["rm", "-f", "auto-first"]).stdout();
 }
 
 #[test]
