@@ -102,14 +102,18 @@ impl Drop for Podman<'_> {
     }
 }
 
-/// Whether a test comparing with Podman cannot run here (after a skip): Podman is not installed.
+/// Whether a test comparing with Podman cannot run here (after a skip): `podman --version`
+/// fails (Podman is not installed, or cannot start for this user).
 pub fn podman_missing(test: Test) -> bool {
-    let installed = Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !installed {
-        test.skip("podman is not installed (scripts/setup-host.sh installs it)");
-    }
-    !installed
+    let version = Command::new("podman").arg("--version").output();
+    let why = match &version {
+        Err(e) => format!("podman cannot be run ({e}): scripts/setup-host.sh installs it"),
+        Ok(out) if !out.status.success() => format!(
+            "podman --version failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Ok(_) => return false,
+    };
+    test.skip(&why);
+    true
 }
