@@ -155,3 +155,12 @@ fn the_summary_adds_up_every_pass_and_lists_the_skipped_tests() {
         "{out}"
     );
 }
+
+#[test]
+#[should_panic(expected = "makes this environment twice: name another with test.part(ROLE)")]
+fn a_test_cannot_make_the_same_environment_twice() {
+    let test = skiff_test!();
+    assert_ne!(test.claim_directory(false), test.claim_directory(true));
+    test.part("other").claim_directory(false);
+    test.claim_directory(false);
+}

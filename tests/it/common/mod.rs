@@ -115,12 +115,7 @@ impl Drop for TestEnv {
 
 impl TestEnv {
     fn make(test: Test, as_root: bool) -> TestEnv {
-        let base = std::env::temp_dir().join(format!(
-            "skiff-it-{}-{}-{}",
-            std::process::id(),
-            test.directory_name(),
-            if as_root { "root" } else { "user" }
-        ));
+        let base = test.claim_directory(as_root);
         let _ = std::fs::remove_dir_all(&base);
         for sub in ["home", "data", "config", "run", "tmp"] {
             std::fs::create_dir_all(base.join(sub)).unwrap();

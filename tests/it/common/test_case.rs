@@ -9,6 +9,8 @@
 //! instead (`SKIFF_TEST_REQUIRE=0` lets root skip).
 
 use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use super::{is_root, TestEnv};
 
@@ -55,6 +57,26 @@ impl Test {
             role: Some(role),
             ..self
         }
+    }
+
+    /// The directory of this test's environment (as root or not), which no other environment
+    /// of the process has: two environments in one directory would remove each other's files.
+    pub fn claim_directory(self, as_root: bool) -> PathBuf {
+        let directory = std::env::temp_dir().join(format!(
+            "skiff-it-{}-{}-{}",
+            std::process::id(),
+            self.directory_name(),
+            if as_root { "root" } else { "user" }
+        ));
+        static CLAIMED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+        let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(
+            !claimed.contains(&directory),
+            "{} makes this environment twice: name another with test.part(ROLE)",
+            self.name
+        );
+        claimed.push(directory.clone());
+        directory
     }
 
     /// A directory name for this test's environment: readable, unique among the tests, and
