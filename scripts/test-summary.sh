@@ -58,19 +58,17 @@ done
 for pass in "${broken[@]}"; do
     echo "  the $pass pass gave no result for tests/it (see $dir/$pass.log)"
 done
-echo "integration tests: $passed passed, $failed failed, $skipped skipped"
-
 required=${SKIFF_TEST_REQUIRE:-}
 if [ -z "$required" ]; then
     if [ "$(id -u)" -eq 0 ]; then required=1; else required=0; fi
 fi
 if [ "$(id -u)" -ne 0 ]; then
-    echo "(not root: every test ran as the unprivileged user only; as root it runs as root too)"
-fi
-if [ "$failed" -gt 0 ] || [ "${#broken[@]}" -gt 0 ]; then
-    exit 1
+    echo "  (not root: every test ran as the unprivileged user only; as root it runs as root too)"
 fi
 if [ "$skipped" -gt 0 ] && [ "$required" = 1 ]; then
-    echo "skips are failures as root and with SKIFF_TEST_REQUIRE=1: set the host up with scripts/setup-host.sh"
+    echo "  skips are failures as root and with SKIFF_TEST_REQUIRE=1: set the host up with scripts/setup-host.sh"
+fi
+echo "integration tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$failed" -gt 0 ] || [ "${#broken[@]}" -gt 0 ] || { [ "$skipped" -gt 0 ] && [ "$required" = 1 ]; }; then
     exit 1
 fi
