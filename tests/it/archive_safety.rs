@@ -3,7 +3,7 @@
 //! store must be untouched, and no file named with the marker may appear outside the store.
 
 use crate::common::images::{write_docker_archive, Layer};
-use crate::common::TestEnv;
+use crate::common::{skiff_test, TestEnv};
 
 const MARKER: &str = "skiff-escape-marker";
 
@@ -117,7 +117,8 @@ fn check(env: &TestEnv, case: &str, layer: Vec<u8>) {
 
 #[test]
 fn dot_dot_names_are_refused() {
-    let Some(env) = TestEnv::rootless("evil-dotdot") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     check(
@@ -139,7 +140,8 @@ fn dot_dot_names_are_refused() {
 
 #[test]
 fn absolute_names_stay_inside() {
-    let Some(env) = TestEnv::rootless("evil-absolute") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let target = env.path(&format!("canary/{MARKER}-abs"));
@@ -154,7 +156,8 @@ fn absolute_names_stay_inside() {
 
 #[test]
 fn symlinked_parents_stay_inside() {
-    let Some(env) = TestEnv::rootless("evil-symlink-parent") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let canary = env.path("canary");
@@ -186,7 +189,8 @@ fn symlinked_parents_stay_inside() {
 
 #[test]
 fn hard_links_to_outside_paths_are_refused_or_stay_inside() {
-    let Some(env) = TestEnv::rootless("evil-hardlink") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let canary_passwd = env.path("canary/passwd");
@@ -208,7 +212,8 @@ fn hard_links_to_outside_paths_are_refused_or_stay_inside() {
 
 #[test]
 fn a_file_over_a_symlink_replaces_the_symlink() {
-    let Some(env) = TestEnv::rootless("evil-symlink-file") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let canary_passwd = env.path("canary/passwd");
@@ -224,7 +229,8 @@ fn a_file_over_a_symlink_replaces_the_symlink() {
 
 #[test]
 fn malicious_layers_as_root_stay_inside_too() {
-    let Some(env) = TestEnv::root("evil-root") else {
+    let test = skiff_test!();
+    let Some(env) = test.root() else {
         return;
     };
     let canary = env.path("canary");

@@ -1,6 +1,6 @@
 //! `build`: Dockerfiles run into images, each step cached.
 
-use crate::common::{each_env, TestEnv};
+use crate::common::{skiff_test, TestEnv};
 
 /// A build context directory with these files, given to the user skiff runs as.
 fn context(env: &TestEnv, files: &[(&str, &str)]) -> String {
@@ -22,7 +22,8 @@ CMD [\"made.txt\"]
 
 #[test]
 fn a_dockerfile_builds_and_rebuilds_from_its_cache() {
-    for env in each_env("build") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = context(
             &env,
@@ -111,7 +112,8 @@ fn a_dockerfile_builds_and_rebuilds_from_its_cache() {
 
 #[test]
 fn a_failing_run_stops_the_build_with_its_code_and_leaves_nothing() {
-    let Some(env) = TestEnv::rootless("build-fails") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -145,7 +147,8 @@ fn a_failing_run_stops_the_build_with_its_code_and_leaves_nothing() {
 
 #[test]
 fn stages_build_on_each_other_and_target_stops_early() {
-    let Some(env) = TestEnv::rootless("build-stages") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -194,7 +197,8 @@ fn serve_once(body: &'static [u8]) -> String {
 
 #[test]
 fn add_unpacks_archives_and_fetches_urls_where_copy_copies_and_heredocs_run() {
-    let Some(env) = TestEnv::rootless("build-add") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -221,11 +225,12 @@ fn add_unpacks_archives_and_fetches_urls_where_copy_copies_and_heredocs_run() {
     );
     std::fs::write(env.path("context/Dockerfile"), text).unwrap();
     env.give(&env.path("context"));
-    env.skiff(&["build", "-q", "-t", "added", &dir]).stdout();
+    env.skiff(&["build", "-q", "-t", "with-added", &dir])
+        .stdout();
     let script = "cat /unpacked/inside/file.txt; ls /copied; cat /remote/remote.txt; \
         stat -c %a /remote/remote.txt; cat /doc";
     let out = env
-        .skiff(&["run", "--rm", "added", "sh", "-c", script])
+        .skiff(&["run", "--rm", "with-added", "sh", "-c", script])
         .stdout();
     assert_eq!(
         out,
@@ -235,7 +240,8 @@ fn add_unpacks_archives_and_fetches_urls_where_copy_copies_and_heredocs_run() {
 
 #[test]
 fn build_flags_for_the_network_labels_one_layer_and_the_platform() {
-    let Some(env) = TestEnv::rootless("build-flags") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -286,7 +292,8 @@ fn build_flags_for_the_network_labels_one_layer_and_the_platform() {
 
 #[test]
 fn heredocs_run_and_copy_as_docker_reads_them() {
-    let Some(env) = TestEnv::rootless("build-heredocs") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -327,7 +334,8 @@ fn heredocs_run_and_copy_as_docker_reads_them() {
 
 #[test]
 fn run_mounts_give_secrets_caches_and_bound_files_to_one_step_only() {
-    for env in each_env("build-mounts") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let text = format!(
             "FROM {image} AS tools\nRUN mkdir -p /out/sub && echo deep > /out/sub/d.txt && echo a > /out/a.txt && echo b > /out/b.txt && echo c > /out/c.log\n\
@@ -397,7 +405,8 @@ fn run_mounts_give_secrets_caches_and_bound_files_to_one_step_only() {
 
 #[test]
 fn scratch_images_platform_arguments_and_the_docker_format() {
-    let Some(env) = TestEnv::rootless("build-scratch") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -444,10 +453,11 @@ fn scratch_images_platform_arguments_and_the_docker_format() {
 
 #[test]
 fn pull_policies_decide_where_the_base_image_comes_from() {
-    let Some(registry) = crate::common::registry::Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = crate::common::registry::Registry::try_start(test) else {
         return;
     };
-    let Some(env) = TestEnv::rootless("build-pull") else {
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -482,10 +492,14 @@ fn pull_policies_decide_where_the_base_image_comes_from() {
         .stdout();
     env.skiff(&["build", "-q", "-t", "old", "--pull=never", &dir])
         .stdout();
-    let old = env
+    let (out, err) = env
         .skiff(&["run", "--rm", "old", "cat", "/marker"])
-        .output();
-    assert!(!old.status.success());
+        .assert_exit(1);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        "cat: can't open '/marker': No such file or directory\n"
+    );
     env.skiff(&[
         "build",
         "-q",
@@ -514,7 +528,8 @@ fn pull_policies_decide_where_the_base_image_comes_from() {
 
 #[test]
 fn build_writes_its_files_out_and_gives_every_run_step_hosts_dns_and_volumes() {
-    let Some(env) = TestEnv::rootless("build-output") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -618,7 +633,8 @@ fn build_writes_its_files_out_and_gives_every_run_step_hosts_dns_and_volumes() {
 
 #[test]
 fn a_private_cache_in_use_elsewhere_gives_the_step_a_fresh_one() {
-    let Some(env) = TestEnv::rootless("build-cache-sharing") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();

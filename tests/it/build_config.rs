@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{each_env, TestEnv};
+use crate::common::{skiff_test, TestEnv};
 
 /// Builds stage `target` of the Dockerfile in `dir` as `tag`, with `image` as `ARG BASE`.
 fn build_target(env: &TestEnv, dir: &str, image: &str, target: &str, tag: &str) {
@@ -55,7 +55,8 @@ HEALTHCHECK NONE
 
 #[test]
 fn metadata_instructions_land_in_the_config_and_the_history() {
-    for env in each_env("build-config") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let base = env.load_testbox();
         let dir = env.build_context("context", &[("Dockerfile", CONFIGURED)]);
         build_target(&env, &dir, base, "configured", "configured");
@@ -147,7 +148,8 @@ fn metadata_instructions_land_in_the_config_and_the_history() {
 
 #[test]
 fn onbuild_triggers_run_first_in_a_build_from_the_image() {
-    for env in each_env("build-onbuild") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let parent = format!(
             "FROM {image}\nONBUILD RUN echo triggered > /onbuild\nONBUILD ENV TRIGGERED=yes\n"
@@ -215,7 +217,8 @@ RUN echo plain > /plain
 
 #[test]
 fn shell_sets_what_runs_the_shell_forms_of_run_and_cmd() {
-    for env in each_env("build-shell") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = env.build_context("context", &[("Dockerfile", SHELLED), ("myshell", MYSHELL)]);
         let base = format!("BASE={image}");
@@ -305,7 +308,8 @@ ENTRYPOINT [\"echo\", \"entry\"]
 
 #[test]
 fn cmd_and_entrypoint_combine_as_in_dockers_table() {
-    for env in each_env("build-commands") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let base = env.load_testbox();
         let dir = env.build_context("context", &[("Dockerfile", COMMANDS)]);
         let stages = [
@@ -437,7 +441,8 @@ WORKDIR /made/by/workdir
 
 #[test]
 fn workdir_user_env_and_arg_reach_later_steps_in_their_scope() {
-    for env in each_env("build-scopes") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = env.build_context("context", &[("Dockerfile", SCOPES)]);
         let base = format!("BASE={image}");

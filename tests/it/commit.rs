@@ -1,10 +1,11 @@
 //! `commit` and `diff`: a container's changes, deletions included, become an image.
 
-use crate::common::each_env;
+use crate::common::skiff_test;
 
 #[test]
 fn commit_keeps_additions_deletions_and_the_message() {
-    for env in each_env("commit") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let script =
             "echo made > /etc/made && rm /etc/passwd && mkdir /work && echo kept > /work/file";

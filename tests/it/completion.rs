@@ -2,7 +2,7 @@
 //! callback (`SKIFF_COMPLETE=fish skiff -- skiff WORDS…`, as the fish script runs it) offers the live
 //! names each command acts on, read from the store of the command line being completed.
 
-use crate::common::{each_env, TestEnv};
+use crate::common::{skiff_test, TestEnv};
 
 /// What skiff offers for the last of `words` (the word being typed, "" for a fresh one).
 fn complete(env: &TestEnv, words: &[&str]) -> Vec<String> {
@@ -30,7 +30,8 @@ fn assert_offers(offered: &[String], present: &[&str], absent: &[&str]) {
 
 #[test]
 fn completion_prints_a_script_for_each_shell_that_calls_skiff_back() {
-    let Some(env) = TestEnv::rootless("completion-scripts") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     for (shell, marker) in [
@@ -57,7 +58,8 @@ fn completion_prints_a_script_for_each_shell_that_calls_skiff_back() {
 
 #[test]
 fn completion_offers_subcommands_and_flags_without_a_store() {
-    let Some(env) = TestEnv::rootless("completion-flags") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     assert_offers(&complete(&env, &["vol"]), &["volume"], &["run"]);
@@ -76,7 +78,8 @@ fn completion_offers_subcommands_and_flags_without_a_store() {
 
 #[test]
 fn completion_offers_live_names_for_what_each_command_acts_on() {
-    for env in each_env("completion-names") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&["run", "-d", "--name", "up", image, "sleep", "600"])
             .stdout();

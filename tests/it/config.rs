@@ -2,14 +2,15 @@
 //! over them, `CONTAINERS_CONF`/`CONTAINERS_CONF_OVERRIDE` pick the files, and a broken file
 //! stops every command with its path and line.
 
-use crate::common::{each_env, TestEnv};
+use crate::common::skiff_test;
 
 const PROBE: &str = "echo $FROM_CONF $SHARED $ENGINE_VAR; cat /etc/resolv.conf; \
                      grep CapBnd /proc/self/status; echo pid $$; cat /from-conf/file";
 
 #[test]
 fn containers_conf_gives_container_defaults_and_flags_win() {
-    for env in each_env("conf-defaults") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.write_given("shared/file", "shared by containers.conf\n");
         let shared = env.path("shared").display().to_string();
@@ -80,7 +81,8 @@ fn containers_conf_gives_container_defaults_and_flags_win() {
 
 #[test]
 fn containers_conf_variable_replaces_the_files_and_override_comes_last() {
-    let Some(env) = TestEnv::rootless("conf-env") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -120,7 +122,8 @@ fn containers_conf_variable_replaces_the_files_and_override_comes_last() {
 
 #[test]
 fn a_malformed_file_stops_every_command_naming_file_and_line() {
-    for env in each_env("conf-malformed") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let conf = env.write_given(
             "config/containers/containers.conf",
             "[containers]\n# defaults\ninit = \"yes\"\n",
@@ -163,7 +166,7 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
     }
     // registries.conf speaks the same way (the user's file, under $HOME/.config as
     // containers/image reads it).
-    let Some(env) = TestEnv::rootless("conf-malformed-registries") else {
+    let Some(env) = test.part("registries").rootless() else {
         return;
     };
     let registries = env.write_given(
@@ -192,7 +195,8 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
 
 #[test]
 fn storage_conf_places_the_store_and_root_flag_wins() {
-    let Some(env) = TestEnv::rootless("conf-storage") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let graph = env.path("graph");
@@ -230,7 +234,8 @@ fn storage_conf_places_the_store_and_root_flag_wins() {
 
 #[test]
 fn network_command_and_log_driver_come_from_containers_conf() {
-    let Some(env) = TestEnv::rootless("conf-network-log") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -272,7 +277,8 @@ fn network_command_and_log_driver_come_from_containers_conf() {
 
 #[test]
 fn storage_conf_chooses_the_driver_and_the_flag_and_variable_win() {
-    let Some(env) = TestEnv::rootless("conf-driver") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let conf = "config/containers/storage.conf";
@@ -307,7 +313,8 @@ fn storage_conf_chooses_the_driver_and_the_flag_and_variable_win() {
 
 #[test]
 fn events_go_to_the_log_containers_conf_names() {
-    let Some(env) = TestEnv::rootless("conf-events-log") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let log = env.path("tmp/my-events.log");

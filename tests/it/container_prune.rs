@@ -1,11 +1,12 @@
 //! `container prune --filter`: Podman's until= (created before then) and label=/label!=, which
 //! narrow what the prune removes and never reach a running container.
 
-use crate::common::{each_env, UNTIL_THE_FUTURE};
+use crate::common::{skiff_test, UNTIL_THE_FUTURE};
 
 #[test]
 fn container_prune_filters_by_until_and_labels() {
-    for env in each_env("container-prune-filters") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         for (name, labels) in [
             ("ctr-a", &["--label", "team=a"][..]),

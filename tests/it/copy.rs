@@ -3,7 +3,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-use crate::common::each_env;
+use crate::common::skiff_test;
 
 fn tar_names(archive: &[u8]) -> Vec<String> {
     let mut names = Vec::new();
@@ -16,7 +16,8 @@ fn tar_names(archive: &[u8]) -> Vec<String> {
 
 #[test]
 fn cp_copies_both_ways_and_export_writes_the_whole_filesystem() {
-    for env in each_env("copy") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let source = env.path("tmp/src");
         std::fs::create_dir_all(source.join("sub")).unwrap();

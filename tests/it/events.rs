@@ -6,7 +6,7 @@ use std::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::common::{each_env, finish, TestEnv};
+use crate::common::{finish, skiff_test, TestEnv};
 
 /// Type, status and name of each logged event since `since`, as `events --stream=false` prints
 /// them through a template.
@@ -31,7 +31,8 @@ fn now() -> String {
 
 #[test]
 fn commands_log_podmans_events_in_order() {
-    for env in each_env("events-order") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let start = now();
         env.skiff(&["run", "--name", "ev1", "--label", "team=a", image, "true"])
@@ -102,7 +103,8 @@ fn commands_log_podmans_events_in_order() {
 
 #[test]
 fn filters_times_and_json_select_and_shape_events() {
-    for env in each_env("events-filters") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let start = now();
         env.skiff(&["run", "--name", "ev-ax", image, "sh", "-c", "exit 3"])
@@ -216,7 +218,8 @@ fn filters_times_and_json_select_and_shape_events() {
 
 #[test]
 fn stream_follows_new_events_until_interrupted() {
-    for env in each_env("events-stream") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let mut child = env.skiff(&["events", "--filter", "type=volume"]).spawn();
         let stdout = child.stdout.take().unwrap();
         let (lines, seen) = std::sync::mpsc::channel();
@@ -250,7 +253,8 @@ fn stream_follows_new_events_until_interrupted() {
 
 #[test]
 fn concurrent_writers_leave_a_parseable_log() {
-    for env in each_env("events-concurrent") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         // Six writers at once, ten commands each.
         let writers: Vec<_> = (0..6)
             .map(|w| {

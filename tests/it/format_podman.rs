@@ -10,7 +10,7 @@
 //! and `.Restarts`, history `.CreatedAt`, and the image JSON's key order.
 
 use crate::common::podman::{podman_missing, Podman};
-use crate::common::TestEnv;
+use crate::common::skiff_test;
 
 /// Every Podman template function, `table`, `range`, `if`, `len`, `index` and `json`, on
 /// fields that must agree, for each listing and inspect command.
@@ -31,7 +31,7 @@ const TEMPLATES: &[(&[&str], &str)] = &[
     (&["volume", "ls"], "table {{.Name}} {{.Driver}} {{.NeedsChown}} {{.MountCount}} {{json .Labels}}"),
     (&["network", "ls"], "{{range .}}{{if eq .Name \"net1\"}}{{.Name}}|{{.Driver}}|{{.IPv6Enabled}}|{{.DNSEnabled}}|{{.Internal}}|{{.IPAMOptions}}|{{.Options}}|{{.Labels}}|{{len .Subnets}}|{{len .ID}}{{end}}{{end}}"),
     (&["image", "inspect", "localhost/testbox"], "{{.Id}}|{{.Digest}}|{{.Created}}|{{.Size}}|{{.VirtualSize}}|{{.Architecture}}|{{.Os}}|{{.Author}}|{{.Comment}}|{{.RepoTags}}|{{.RepoDigests}}|{{.Parent}}|{{.Labels}}|{{.User}}|{{len .RootFS.Layers}}|{{.RootFS.Type}}|{{json .Config.Cmd}}|{{.ManifestType}}|{{.NamesHistory}}"),
-    (&["container", "inspect", "c1"], "{{.Name}}|{{.ImageName}}|{{.Image}}|{{.ImageDigest}}|{{.Config.Labels}}|{{.State.Status}}|{{.State.Running}}|{{json .Config.Cmd}}|{{.Path}}|{{.Args}}|{{.RestartCount}}|{{.State.StartedAt}}|{{.EffectiveCaps}}|{{.Pod}}|{{.IsInfra}}|{{.Dependencies}}"),
+    (&["container", "inspect", "ctr1"], "{{.Name}}|{{.ImageName}}|{{.Image}}|{{.ImageDigest}}|{{.Config.Labels}}|{{.State.Status}}|{{.State.Running}}|{{json .Config.Cmd}}|{{.Path}}|{{.Args}}|{{.RestartCount}}|{{.State.StartedAt}}|{{.EffectiveCaps}}|{{.Pod}}|{{.IsInfra}}|{{.Dependencies}}"),
     (&["volume", "inspect", "vol1"], "{{.Name}}|{{.Driver}}|{{.Labels}}|{{.Scope}}|{{.Options}}|{{.MountCount}}|{{.NeedsCopyUp}}|{{.NeedsChown}}|{{.UID}}|{{.GID}}"),
     (&["network", "inspect", "net1"], "{{.Name}}|{{.Driver}}|{{.Labels}}|{{.IPv6Enabled}}|{{.DNSEnabled}}|{{.Internal}}|{{.IPAMOptions}}|{{.Options}}|{{len .Subnets}}"),
 ];
@@ -56,10 +56,11 @@ fn blank(value: &mut serde_json::Value, keys: &[&str]) {
 
 #[test]
 fn templates_print_what_podman_prints() {
-    if podman_missing("templates_print_what_podman_prints") {
+    let test = skiff_test!();
+    if podman_missing(test) {
         return;
     }
-    let Some(env) = TestEnv::rootless("format-podman") else {
+    let Some(env) = test.rootless() else {
         return;
     };
     let podman = Podman::setup(&env);
@@ -72,7 +73,7 @@ fn templates_print_what_podman_prints() {
         &[
             "create",
             "--name",
-            "c1",
+            "ctr1",
             "--label",
             "x=y",
             "localhost/testbox",

@@ -1,11 +1,12 @@
 //! load, save, import, images, inspect, tag, rmi, history.
 
 use crate::common::images::{test_images, DOCKER_NAME, OCI_NAME};
-use crate::common::{each_env, TestEnv};
+use crate::common::skiff_test;
 
 #[test]
 fn loaded_image_is_listed_and_inspected_like_podman() {
-    for env in each_env("inspect") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let images = test_images();
         assert_eq!(
@@ -106,7 +107,8 @@ fn loaded_image_is_listed_and_inspected_like_podman() {
 
 #[test]
 fn save_rmi_load_gives_back_the_same_image() {
-    for env in each_env("roundtrip") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let id = test_images().id.clone();
         let digest = env
@@ -160,7 +162,8 @@ fn save_rmi_load_gives_back_the_same_image() {
 
 #[test]
 fn saving_twice_gives_the_same_bytes() {
-    let Some(env) = TestEnv::rootless("save-stable") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -175,7 +178,8 @@ fn saving_twice_gives_the_same_bytes() {
 
 #[test]
 fn import_applies_changes() {
-    for env in each_env("import") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let rootfs = crate::common::images::busybox_layer().finish();
         let tarball = env.path("tmp/rootfs.tar");
         std::fs::write(&tarball, &rootfs).unwrap();
@@ -219,7 +223,8 @@ fn import_applies_changes() {
 
 #[test]
 fn tag_and_rmi_follow_docker() {
-    for env in each_env("tag-rmi") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&["tag", image, "other:1", "quay.io/x/y:2"])
             .stdout();

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::common::podman::{podman_missing, Podman};
-use crate::common::TestEnv;
+use crate::common::skiff_test;
 
 /// Keys of Podman's info that skiff leaves out, with the reason.
 const INFO_KEYS_LEFT_OUT: &[(&str, &str)] = &[(
@@ -49,10 +49,11 @@ const DF_TEMPLATES: &[&str] = &[
 
 #[test]
 fn info_and_df_match_podman() {
-    if podman_missing("info_and_df_match_podman") {
+    let test = skiff_test!();
+    if podman_missing(test) {
         return;
     }
-    let Some(env) = TestEnv::rootless("info-df-podman") else {
+    let Some(env) = test.rootless() else {
         return;
     };
     // Both read the user's registries.conf from $HOME/.config and storage.conf from
@@ -83,7 +84,7 @@ fn info_and_df_match_podman() {
         &[
             "create",
             "--name",
-            "c1",
+            "ctr1",
             "-v",
             "vol1:/data",
             "localhost/testbox",

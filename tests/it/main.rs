@@ -1,8 +1,12 @@
 //! skiff's integration tests: one binary, real processes. Each test gets its own HOME, XDG
 //! directories and store, and runs the built `skiff` as the unprivileged test user (when the test
 //! process is root, through runuser) — and, where it says so, as root too.
-// Skips are reported on stderr, as the harness's one line of output for them.
-#![allow(clippy::unwrap_used, clippy::print_stderr)]
+//!
+//! A test begins with `let test = skiff_test!();`, which names its environments after the
+//! function (`test.each_env()`, `test.rootless()`, `test.root()`); whatever a test cannot do on
+//! this host goes through `test.skip(reason)`, which scripts/test.sh counts and which fails the
+//! test as root or with `SKIFF_TEST_REQUIRE=1` (see common/test_case.rs).
+#![allow(clippy::unwrap_used)]
 
 mod archive_safety;
 mod build;
@@ -16,6 +20,7 @@ mod copy;
 mod docs;
 mod events;
 mod format_podman;
+mod harness;
 mod image;
 mod info_df_podman;
 mod lifecycle;

@@ -6,7 +6,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{each_env, until, TestEnv, UNTIL_THE_FUTURE};
+use crate::common::{skiff_test, until, TestEnv, UNTIL_THE_FUTURE};
 
 /// A host TCP port nothing listens on now.
 fn free_port() -> u16 {
@@ -42,7 +42,8 @@ fn web(env: &TestEnv, image: &str, name: &str, network: &[&str]) -> String {
 
 #[test]
 fn published_ports_reach_servers_in_the_container() {
-    for env in each_env("ports") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_nettools();
         let port = free_port();
         let published = format!("{port}:80");
@@ -125,7 +126,8 @@ fn published_ports_reach_servers_in_the_container() {
 
 #[test]
 fn udp_datagrams_reach_a_published_port() {
-    for env in each_env("udp") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_nettools();
         let port = UdpSocket::bind("127.0.0.1:0")
             .unwrap()
@@ -175,7 +177,8 @@ fn interface_names(proc_net_dev: &str) -> Vec<String> {
 
 #[test]
 fn network_modes_and_generated_files() {
-    for env in each_env("modes") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_nettools();
         let links = |args: &[&str]| {
             let mut all = vec!["run", "--rm"];
@@ -260,12 +263,14 @@ fn network_modes_and_generated_files() {
             out.contains("search corp.example\noptions ndots:3\nnameserver 10.9.9.9\n"),
             "{out}"
         );
-        let out = env
+        // --no-hosts keeps the image's file, which the test image does not have.
+        let (out, err) = env
             .skiff(&["run", "--rm", "--no-hosts", image, "cat", "/etc/hosts"])
-            .output();
-        assert!(
-            !String::from_utf8_lossy(&out.stdout).contains("localhost"),
-            "--no-hosts keeps the image's (missing) file"
+            .assert_exit(1);
+        assert_eq!(out, "");
+        assert_eq!(
+            err,
+            "cat: can't open '/etc/hosts': No such file or directory\n"
         );
     }
 }
@@ -288,7 +293,8 @@ fn host_route() -> Option<String> {
 
 #[test]
 fn containers_on_a_user_defined_network_find_each_other() {
-    for env in each_env("user-networks") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_nettools();
         assert_eq!(
             env.skiff(&["network", "create", "--label", "team=a", "appnet"])
@@ -486,7 +492,8 @@ fn containers_on_a_user_defined_network_find_each_other() {
 
 #[test]
 fn network_prune_filters_by_until_and_labels() {
-    for env in each_env("network-prune-filters") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         for (name, labels) in [
             ("net-a", &["--label", "team=a"][..]),
@@ -542,7 +549,8 @@ fn free_udp_port() -> u16 {
 
 #[test]
 fn ports_published_from_a_user_defined_network() {
-    for env in each_env("network-ports") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_nettools();
         env.skiff(&["network", "create", "published"]).stdout();
         let port = free_port();
@@ -665,12 +673,12 @@ impl Drop for OutsideClient {
 
 #[test]
 fn pasta_keeps_the_client_address() {
-    if !crate::common::is_root() {
-        eprintln!("skipped: making a client namespace with a veth to the host needs root");
+    let test = skiff_test!();
+    if test.lacks_root("making a client namespace with a veth to the host") {
         return;
     }
     let client = OutsideClient::new();
-    for env in each_env("client-address") {
+    for env in test.each_env() {
         let image = env.load_nettools();
         let port = free_port();
         let script = "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/peer && chmod +x /www/cgi-bin/peer && exec httpd -f -p 80 -h /www";
@@ -705,7 +713,8 @@ fn pasta_keeps_the_client_address() {
 
 #[test]
 fn a_missing_network_helper_is_a_clear_error() {
-    for env in each_env("no-helpers") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_nettools();
         // Only what a rootless start needs besides: the id-mapping helpers.
         let bin = env.path("bin-without-helpers");

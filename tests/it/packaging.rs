@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{images::test_images, is_root, TestEnv};
+use crate::common::{images::test_images, skiff_test};
 
 /// Purges the package when the test ends, passed or failed.
 struct Installed;
@@ -29,17 +29,14 @@ fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn skip(why: &str) {
-    eprintln!("skipped: the Debian package test: {why}");
-}
-
 #[test]
 fn the_debian_package_installs_a_working_skiff_with_its_docs() {
-    if !is_root() {
-        return skip("it installs a package, which needs root");
+    let test = skiff_test!();
+    if test.lacks_root("installing a package") {
+        return;
     }
     if Command::new("dpkg-deb").arg("--version").output().is_err() {
-        return skip("dpkg-deb is not installed (not a Debian system)");
+        return test.skip("dpkg-deb is not installed (not a Debian system)");
     }
     if Command::new("dpkg")
         .args(["-s", "skiff"])
@@ -48,9 +45,10 @@ fn the_debian_package_installs_a_working_skiff_with_its_docs() {
         .status
         .success()
     {
-        return skip("a skiff package is already installed here, which the test would replace");
+        return test
+            .skip("a skiff package is already installed here, which the test would replace");
     }
-    let Some(env) = TestEnv::rootless("packaging") else {
+    let Some(env) = test.rootless() else {
         return;
     };
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -3,7 +3,7 @@
 
 use crate::common::images::{big_layers, busybox_layer, write_docker_archive};
 use crate::common::registry::Registry;
-use crate::common::{each_env, finish, TestEnv};
+use crate::common::{finish, skiff_test, TestEnv};
 
 const NO_TLS: &str = "--tls-verify=false";
 
@@ -38,14 +38,17 @@ fn run_offline(env: &TestEnv, flags: &[&str], image: &str, command: &[&str]) -> 
 
 #[test]
 fn pushed_image_pulls_back_into_a_clean_store_and_runs() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let source = TestEnv::rootless("push-source").unwrap();
+    let Some(source) = test.rootless() else {
+        return;
+    };
     let name = format!("{}/lab/testbox:v1", registry.addr);
     let (id, digest) = push_testbox(&source, &name);
     assert!(digest.starts_with("sha256:"), "{digest}");
-    for (n, env) in each_env("pull-clean").into_iter().enumerate() {
+    for (n, env) in test.part("pull").each_env().into_iter().enumerate() {
         let out = env.skiff(&["pull", NO_TLS, &name]).stdout();
         assert_eq!(out.trim(), id, "pull prints the image ID");
         let inspect = env
@@ -89,13 +92,16 @@ fn pushed_image_pulls_back_into_a_clean_store_and_runs() {
 
 #[test]
 fn run_pulls_a_missing_image_unless_told_never() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let source = TestEnv::rootless("run-pull-source").unwrap();
+    let Some(source) = test.rootless() else {
+        return;
+    };
     let name = format!("{}/lab/runme", registry.addr);
     push_testbox(&source, &name);
-    let env = TestEnv::rootless("run-pull").unwrap();
+    let env = test.part("pull").rootless().unwrap();
     let (_, stderr) = env
         .skiff(&["run", "--rm", "--pull", "never", &name, "true"])
         .assert_exit(125);
@@ -106,10 +112,13 @@ fn run_pulls_a_missing_image_unless_told_never() {
 
 #[test]
 fn zstd_layers_push_and_pull() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let source = TestEnv::rootless("zstd-source").unwrap();
+    let Some(source) = test.rootless() else {
+        return;
+    };
     let image = source.load_testbox();
     let name = format!("{}/lab/zstd:1", registry.addr);
     source
@@ -128,7 +137,7 @@ fn zstd_layers_push_and_pull() {
     assert_eq!(status, 200);
     let manifest = String::from_utf8_lossy(&manifest);
     assert!(manifest.contains("tar+zstd"), "{manifest}");
-    let env = TestEnv::rootless("zstd-pull").unwrap();
+    let env = test.part("pull").rootless().unwrap();
     env.skiff(&["pull", "-q", NO_TLS, &name]).stdout();
     let out = run_offline(&env, &[], &name, &["cat", "/owned-by-1000"]);
     assert_eq!(out, "mine\n");
@@ -136,10 +145,13 @@ fn zstd_layers_push_and_pull() {
 
 #[test]
 fn a_corrupted_blob_fails_the_pull_and_stores_nothing() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let source = TestEnv::rootless("corrupt-source").unwrap();
+    let Some(source) = test.rootless() else {
+        return;
+    };
     let name = format!("{}/lab/corrupt", registry.addr);
     push_testbox(&source, &name);
     let (_, manifest) = registry.http_get("/v2/lab/corrupt/manifests/latest");
@@ -153,7 +165,7 @@ fn a_corrupted_blob_fails_the_pull_and_stores_nothing() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&data, &bytes).unwrap();
-    let env = TestEnv::rootless("corrupt-pull").unwrap();
+    let env = test.part("pull").rootless().unwrap();
     let (_, stderr) = env.skiff(&["pull", NO_TLS, &name]).assert_exit(125);
     assert!(
         stderr.contains("Error:")
@@ -181,10 +193,13 @@ fn a_corrupted_blob_fails_the_pull_and_stores_nothing() {
 
 #[test]
 fn a_pull_killed_halfway_is_completed_by_the_next() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let source = TestEnv::rootless("kill-source").unwrap();
+    let Some(source) = test.rootless() else {
+        return;
+    };
     let dir = source.path("tmp");
     let (archive, image) = big_layers(&dir, 4, 6 << 20);
     source.give(&archive);
@@ -195,7 +210,7 @@ fn a_pull_killed_halfway_is_completed_by_the_next() {
     source
         .skiff(&["push", "-q", NO_TLS, &image, &name])
         .stdout();
-    let env = TestEnv::rootless("kill-pull").unwrap();
+    let env = test.part("pull").rootless().unwrap();
     for delay_ms in [40u64, 200] {
         let child = env.skiff(&["pull", "-q", NO_TLS, &name]).spawn();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
@@ -237,10 +252,13 @@ fn a_pull_killed_halfway_is_completed_by_the_next() {
 
 #[test]
 fn login_push_and_logout_with_basic_auth() {
-    let Some(registry) = Registry::try_start_with_auth("tester", "s3cret") else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start_with_auth(test, "tester", "s3cret") else {
         return;
     };
-    let env = TestEnv::rootless("auth").unwrap();
+    let Some(env) = test.rootless() else {
+        return;
+    };
     let image = env.load_testbox();
     let name = format!("{}/lab/private", registry.addr);
     let (_, stderr) = env.skiff(&["push", NO_TLS, image, &name]).assert_exit(125);
@@ -276,7 +294,7 @@ fn login_push_and_logout_with_basic_auth() {
     let auth = std::fs::read_to_string(&auth_file).unwrap();
     assert!(auth.contains(&registry.addr), "{auth}");
     env.skiff(&["push", "-q", NO_TLS, image, &name]).stdout();
-    let fresh = TestEnv::rootless("auth-pull").unwrap();
+    let fresh = test.part("pull").rootless().unwrap();
     let (_, stderr) = fresh.skiff(&["pull", NO_TLS, &name]).assert_exit(125);
     assert!(
         stderr.contains("authentication required") || stderr.contains("unauthorized"),
@@ -296,10 +314,13 @@ fn login_push_and_logout_with_basic_auth() {
 
 #[test]
 fn the_platform_is_chosen_from_an_index() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let env = TestEnv::rootless("index").unwrap();
+    let Some(env) = test.rootless() else {
+        return;
+    };
     // Two single-layer images that differ only in architecture.
     let mut ids = Vec::new();
     for arch in ["amd64", "arm64"] {
@@ -354,7 +375,7 @@ fn the_platform_is_chosen_from_an_index() {
     );
     assert_eq!(status, 201);
     let name = format!("{}/lab/multi", registry.addr);
-    let fresh = TestEnv::rootless("index-pull").unwrap();
+    let fresh = test.part("pull").rootless().unwrap();
     let arm = fresh
         .skiff(&["pull", "-q", NO_TLS, "--platform", "linux/arm64", &name])
         .stdout();
@@ -382,10 +403,13 @@ fn the_platform_is_chosen_from_an_index() {
 
 #[test]
 fn search_lists_the_catalog_and_tags() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let env = TestEnv::rootless("search").unwrap();
+    let Some(env) = test.rootless() else {
+        return;
+    };
     let image = env.load_testbox();
     for tag in ["1", "2"] {
         env.skiff(&[
@@ -416,7 +440,7 @@ fn search_lists_the_catalog_and_tags() {
         ])
         .stdout();
     let repository = format!("{}/lab/findme", registry.addr);
-    let fresh = TestEnv::rootless("all-tags").unwrap();
+    let fresh = test.part("tags").rootless().unwrap();
     let ids = fresh
         .skiff(&["pull", "-q", NO_TLS, "--all-tags", &repository])
         .stdout();
@@ -434,7 +458,10 @@ fn search_lists_the_catalog_and_tags() {
 
 #[test]
 fn bad_references_and_unreachable_registries_are_one_line_errors() {
-    let env = TestEnv::rootless("bad-ref").unwrap();
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
+        return;
+    };
     let (_, stderr) = env.skiff(&["pull", "Bad:Ref:x"]).assert_exit(125);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("Bad:Ref:x"), "{stderr}");
@@ -454,12 +481,15 @@ fn bad_references_and_unreachable_registries_are_one_line_errors() {
 
 #[test]
 fn registries_conf_gives_short_names_insecure_registries_mirrors_and_blocks() {
-    let Some(registry) = Registry::try_start() else {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
         return;
     };
-    let source = TestEnv::rootless("conf-source").unwrap();
+    let Some(source) = test.rootless() else {
+        return;
+    };
     push_testbox(&source, &format!("{}/lab/short:latest", registry.addr));
-    let env = TestEnv::rootless("conf").unwrap();
+    let env = test.part("pull").rootless().unwrap();
     // Where containers/image reads the user's file: $HOME/.config, not $XDG_CONFIG_HOME.
     let conf_dir = env.path("home/.config/containers");
     std::fs::create_dir_all(&conf_dir).unwrap();

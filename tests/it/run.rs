@@ -1,10 +1,11 @@
 //! `run`, `create` + `start -a`: namespaces, ids, the process, exit codes, network, hardening.
 
-use crate::common::{each_env, finish, is_root, TestEnv};
+use crate::common::{finish, skiff_test};
 
 #[test]
 fn rootless_uid_map_is_the_user_then_a_subordinate_range() {
-    let Some(env) = TestEnv::rootless("uidmap") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -30,7 +31,8 @@ fn rootless_uid_map_is_the_user_then_a_subordinate_range() {
 
 #[test]
 fn layer_ownership_whiteouts_opaque_dirs_setuid_and_hard_links_survive() {
-    for env in each_env("layers") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let script = "stat -c '%u:%g' /owned-by-1000; \
                       test -e /etc/to-be-deleted && echo visible || echo hidden; \
@@ -50,7 +52,8 @@ fn layer_ownership_whiteouts_opaque_dirs_setuid_and_hard_links_survive() {
 
 #[test]
 fn exit_codes_follow_docker() {
-    for env in each_env("exit-codes") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&["run", "--rm", image, "sh", "-c", "exit 7"])
             .assert_exit(7);
@@ -91,7 +94,8 @@ fn exit_codes_follow_docker() {
 
 #[test]
 fn process_sees_pid_1_hostname_env_workdir_and_user() {
-    for env in each_env("process") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         assert_eq!(
             env.skiff(&["run", "--rm", image, "sh", "-c", "echo $$"])
@@ -159,7 +163,8 @@ fn process_sees_pid_1_hostname_env_workdir_and_user() {
 
 #[test]
 fn command_replaces_cmd_and_entrypoint_replaces_both() {
-    for env in each_env("entrypoint") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         assert_eq!(
             env.skiff(&["run", "--rm", image]).stdout(),
@@ -184,7 +189,8 @@ fn command_replaces_cmd_and_entrypoint_replaces_both() {
 
 #[test]
 fn terminal_stdin_and_interactive() {
-    for env in each_env("tty") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         assert_eq!(
             env.skiff(&["run", "--rm", "-t", image, "tty"])
@@ -217,7 +223,8 @@ fn terminal_stdin_and_interactive() {
 
 #[test]
 fn filesystem_hardening_and_devices() {
-    for env in each_env("hardening") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let script = "wc -c < /proc/keys; \
                       echo x > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-ro; \
@@ -263,7 +270,8 @@ fn filesystem_hardening_and_devices() {
 
 #[test]
 fn the_root_is_writable_and_rm_throws_changes_away() {
-    for env in each_env("writable") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&[
             "run",
@@ -295,7 +303,8 @@ fn the_root_is_writable_and_rm_throws_changes_away() {
 
 #[test]
 fn create_then_start_attached_keeps_state_between_starts() {
-    for env in each_env("create-start") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let id = env
             .skiff(&[
@@ -331,7 +340,8 @@ fn create_then_start_attached_keeps_state_between_starts() {
 
 #[test]
 fn network_none_has_only_loopback() {
-    for env in each_env("net-none") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         assert_eq!(
             env.skiff(&[
@@ -351,7 +361,8 @@ fn network_none_has_only_loopback() {
 
 #[test]
 fn network_host_shares_the_hosts_interfaces() {
-    for env in each_env("net-host") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let inside = env
             .skiff(&[
@@ -396,7 +407,8 @@ fn serve_once(body: &'static str) -> u16 {
 
 #[test]
 fn default_network_is_private_with_outbound_connectivity() {
-    let Some(env) = TestEnv::rootless("net-private") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -419,7 +431,8 @@ fn default_network_is_private_with_outbound_connectivity() {
 
 #[test]
 fn as_root_the_private_network_works_too() {
-    let Some(env) = TestEnv::root("net-root") else {
+    let test = skiff_test!();
+    let Some(env) = test.root() else {
         return;
     };
     let image = env.load_testbox();
@@ -437,12 +450,12 @@ fn as_root_the_private_network_works_too() {
         out, "1\n2\n",
         "a default route and an interface besides lo: {out}"
     );
-    assert!(is_root());
 }
 
 #[test]
 fn signals_are_forwarded_to_the_container() {
-    for env in each_env("signals") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let child = env
             .skiff(&[
@@ -491,9 +504,10 @@ fn signals_are_forwarded_to_the_container() {
 
 #[test]
 fn container_processes_start_with_sigpipe_at_its_default_and_nothing_blocked() {
+    let test = skiff_test!();
     // skiff's Rust runtime ignores SIGPIPE, and an ignored signal survives execve.
     const SIGPIPE_BIT: u64 = 1 << (13 - 1);
-    for env in each_env("signals") {
+    for env in test.each_env() {
         let image = env.load_testbox();
         for init in [&[][..], &["--init"][..]] {
             let mut args = vec!["run", "--rm"];

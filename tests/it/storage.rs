@@ -1,7 +1,7 @@
 //! Storage drivers (`--storage-driver`, `$STORAGE_DRIVER`): skiff's FUSE union seen from inside
 //! a container, containers moving between it and the kernel's overlay, the server's life, vfs.
 
-use crate::common::{each_env, finish, until, TestEnv};
+use crate::common::{finish, skiff_test, until, TestEnv};
 
 /// What a container sees of the changes the union test makes, listed the same way by either
 /// overlay driver.
@@ -48,7 +48,8 @@ fn pids_of_servers(env: &TestEnv) -> Vec<String> {
 
 #[test]
 fn the_fuse_overlay_copies_up_whiteouts_renames_links_and_checks_permissions() {
-    for env in each_env("fuse-union") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let out = env
             .skiff(&[
@@ -123,8 +124,9 @@ fn the_fuse_overlay_copies_up_whiteouts_renames_links_and_checks_permissions() {
 
 #[test]
 fn attributes_pass_through_the_fuse_overlay_but_its_own_stay_hidden() {
+    let test = skiff_test!();
     // Only root's run can reach the container's files from outside (no setfattr in busybox).
-    let Some(env) = TestEnv::root("fuse-xattr") else {
+    let Some(env) = test.root() else {
         return;
     };
     let image = env.load_testbox();
@@ -187,7 +189,8 @@ fn attributes_pass_through_the_fuse_overlay_but_its_own_stay_hidden() {
 
 #[test]
 fn containers_move_between_the_kernel_and_the_fuse_overlay() {
-    for env in each_env("driver-move") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&[
             "--storage-driver",
@@ -215,30 +218,34 @@ fn containers_move_between_the_kernel_and_the_fuse_overlay() {
             "fuse-overlay",
             "create",
             "--name",
-            "f",
+            "fuse-made",
             image,
             "sh",
             "-c",
             &format!("test -e /renamed || ({CHANGES}); {VIEW}"),
         ])
         .stdout();
-        assert_eq!(env.skiff(&["start", "-a", "f"]).stdout(), EXPECTED_VIEW);
+        assert_eq!(
+            env.skiff(&["start", "-a", "fuse-made"]).stdout(),
+            EXPECTED_VIEW
+        );
         let kernel = env
-            .skiff(&["--storage-driver", "overlay", "start", "-a", "f"])
+            .skiff(&["--storage-driver", "overlay", "start", "-a", "fuse-made"])
             .stdout();
         assert_eq!(kernel, EXPECTED_VIEW);
         // vfs cannot read an overlay's changes: the container keeps its own driver.
         let kept = env
-            .skiff(&["--storage-driver", "vfs", "start", "-a", "f"])
+            .skiff(&["--storage-driver", "vfs", "start", "-a", "fuse-made"])
             .stdout();
         assert_eq!(kept, EXPECTED_VIEW);
-        env.skiff(&["rm", "m", "f"]).stdout();
+        env.skiff(&["rm", "m", "fuse-made"]).stdout();
     }
 }
 
 #[test]
 fn the_fuse_server_ends_with_its_container() {
-    for env in each_env("fuse-life") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let fuse = |args: &[&str]| {
             let mut all = vec!["--storage-driver", "fuse-overlay"];
@@ -297,7 +304,8 @@ fn the_fuse_server_ends_with_its_container() {
 
 #[test]
 fn vfs_copies_the_merged_layers_once_and_keeps_changes() {
-    for env in each_env("vfs") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&[
             "--storage-driver",
@@ -340,7 +348,8 @@ fn vfs_copies_the_merged_layers_once_and_keeps_changes() {
 
 #[test]
 fn keep_id_works_through_the_fuse_overlay() {
-    let Some(env) = TestEnv::rootless("fuse-keep-id") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -365,7 +374,8 @@ fn keep_id_works_through_the_fuse_overlay() {
 
 #[test]
 fn an_unknown_storage_driver_is_refused() {
-    for env in each_env("driver-unknown") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let (_, err) = env
             .skiff(&["--storage-driver", "btrfs", "ps"])
             .assert_exit(125);
@@ -394,7 +404,8 @@ const LISTING: &str = "cd / && skip='( -path ./proc -o -path ./sys -o -path ./de
 
 #[test]
 fn vfs_diff_commit_and_size_match_the_overlay_driver() {
-    for env in each_env("vfs-diff") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let mut diffs = Vec::new();
         let mut listings = Vec::new();
@@ -473,7 +484,8 @@ fn vfs_diff_commit_and_size_match_the_overlay_driver() {
 
 #[test]
 fn a_build_under_vfs_keeps_what_its_run_steps_change() {
-    for env in each_env("vfs-build") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = env.build_context(
             "context",
@@ -515,7 +527,8 @@ fn a_build_under_vfs_keeps_what_its_run_steps_change() {
 
 #[test]
 fn vfs_changes_read_right_under_keep_id_and_nested_user_namespaces() {
-    let Some(env) = TestEnv::rootless("vfs-userns") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -572,7 +585,8 @@ fn vfs_changes_read_right_under_keep_id_and_nested_user_namespaces() {
 
 #[test]
 fn overlay_falls_back_to_the_fuse_union_where_the_kernel_refused_it() {
-    let Some(env) = TestEnv::rootless("overlay-fallback") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();

@@ -1,11 +1,12 @@
 //! The store under concurrency and crashes: two commands at once, and kill -9 mid-write.
 
 use crate::common::images::{busybox_layer, test_images, write_docker_archive, DOCKER_NAME};
-use crate::common::{each_env, finish, TestEnv};
+use crate::common::{finish, skiff_test};
 
 #[test]
 fn two_loads_at_once_both_succeed_and_store_the_image_once() {
-    for env in each_env("concurrent-load") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let archive = test_images().docker_archive.to_str().unwrap().to_string();
         let a = env.skiff(&["load", "-i", &archive]).spawn();
         let b = env.skiff(&["load", "-i", &archive]).spawn();
@@ -28,7 +29,8 @@ fn two_loads_at_once_both_succeed_and_store_the_image_once() {
 
 #[test]
 fn kill_9_during_load_leaves_a_consistent_store() {
-    let Some(env) = TestEnv::rootless("kill-load") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     // A big layer (many files) so that the kill lands mid-extraction.

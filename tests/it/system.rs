@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{each_env, TestEnv, UNTIL_THE_FUTURE};
+use crate::common::{skiff_test, TestEnv, UNTIL_THE_FUTURE};
 
 /// The report's sections: each "Deleted …" heading with the lines under it.
 fn sections(report: &str) -> BTreeMap<String, Vec<String>> {
@@ -48,7 +48,8 @@ fn build_context(env: &TestEnv, dockerfile: &str, a: &str) -> String {
 
 #[test]
 fn system_prune_asks_first_and_removes_nothing_unless_told_yes() {
-    for env in each_env("system-prune-ask") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&["run", "--name", "stopped", image, "true"])
             .stdout();
@@ -100,7 +101,8 @@ fn system_prune_asks_first_and_removes_nothing_unless_told_yes() {
 
 #[test]
 fn system_prune_force_removes_containers_networks_dangling_images_and_their_cache() {
-    for env in each_env("system-prune") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dockerfile = format!(
             "FROM {image}\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nCMD [\"cat\", \"/b.txt\"]\n"
@@ -175,7 +177,8 @@ fn system_prune_force_removes_containers_networks_dangling_images_and_their_cach
 
 #[test]
 fn system_prune_all_removes_unused_named_images_but_keeps_those_in_use() {
-    for env in each_env("system-prune-all") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let kept = full_id(&env, image);
         env.skiff(&["run", "--name", "maker", image, "sh", "-c", "echo x > /x"])
@@ -226,7 +229,8 @@ fn system_prune_all_removes_unused_named_images_but_keeps_those_in_use() {
 
 #[test]
 fn system_prune_filters_apply_to_every_kind_pruned() {
-    for env in each_env("system-prune-filters") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         // One of each kind per group: labelled group=a, labelled group=b, and unlabelled.
         let mut made = BTreeMap::new();
@@ -307,7 +311,8 @@ fn system_prune_filters_apply_to_every_kind_pruned() {
 
 #[test]
 fn system_prune_refuses_a_filter_it_cannot_apply_and_removes_nothing() {
-    for env in each_env("system-prune-bad-filter") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         env.skiff(&["network", "create", "idle"]).stdout();
         for (filter, expected) in [
             (

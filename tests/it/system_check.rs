@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use crate::common::{is_root, TestEnv, TEST_USER};
+use crate::common::{is_root, skiff_test, TestEnv, TEST_USER};
 
 const HINT: &str = "(run `skiff system check` to see what this host lacks and how to fix it)";
 
@@ -39,7 +39,8 @@ fn test_user_ids() -> (String, String) {
 
 #[test]
 fn system_check_passes_on_a_prepared_host_and_speaks_json() {
-    for env in crate::common::each_env("check-ok") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let report = env.skiff(&["system", "check"]).stdout();
         for name in [
             "overlay",
@@ -76,7 +77,8 @@ fn system_check_passes_on_a_prepared_host_and_speaks_json() {
 
 #[test]
 fn system_check_fails_without_newuidmap_newgidmap_and_pasta_on_path() {
-    let Some(env) = TestEnv::rootless("check-path") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let empty = env.path("empty-bin");
@@ -100,7 +102,8 @@ fn system_check_fails_without_newuidmap_newgidmap_and_pasta_on_path() {
 
 #[test]
 fn system_check_fails_for_a_newuidmap_that_is_not_setuid() {
-    let Some(env) = TestEnv::rootless("check-setuid") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     // A copy loses the setuid bit, as a package unpacked without it would.
@@ -129,7 +132,8 @@ fn system_check_fails_for_a_newuidmap_that_is_not_setuid() {
 
 #[test]
 fn system_check_diagnoses_xdg_runtime_dir() {
-    let Some(env) = TestEnv::rootless("check-xdg") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let (uid, gid) = if is_root() {
@@ -163,7 +167,7 @@ fn system_check_diagnoses_xdg_runtime_dir() {
         line(&out, "XDG_RUNTIME_DIR"),
         format!("warning XDG_RUNTIME_DIR: {shown} has mode 0755: other users may reach skiff's runtime state; fix: chmod 0700 {shown}")
     );
-    if !is_root() {
+    if test.lacks_root("a runtime directory of another owner") {
         return;
     }
     let foreign = env.path("root-run");
@@ -202,11 +206,11 @@ fn user_name(env: &TestEnv) -> String {
 
 #[test]
 fn system_check_fails_for_a_user_without_subordinate_ids() {
-    let Some(env) = TestEnv::rootless("check-subuid") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
-    if !is_root() {
-        eprintln!("skipped: check-subuid: only root can hide /etc/subuid");
+    if test.lacks_root("hiding /etc/subuid") {
         return;
     }
     let empty = root_only_file(&env, "no-subids", "");
@@ -227,11 +231,11 @@ fn system_check_fails_for_a_user_without_subordinate_ids() {
 
 #[test]
 fn system_check_reports_hidden_devices_and_a_masked_sysctl() {
-    let Some(env) = TestEnv::rootless("check-devices") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
-    if !is_root() {
-        eprintln!("skipped: check-devices: only root can hide devices");
+    if test.lacks_root("hiding devices") {
         return;
     }
     let closed = root_only_file(&env, "closed", "");
@@ -268,7 +272,8 @@ fn system_check_reports_hidden_devices_and_a_masked_sysctl() {
 
 #[test]
 fn run_errors_from_a_missing_prerequisite_point_at_system_check() {
-    let Some(env) = TestEnv::rootless("check-run-hint") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_volumebox();
@@ -292,7 +297,7 @@ fn run_errors_from_a_missing_prerequisite_point_at_system_check() {
         .assert_exit(125);
     assert!(err.contains("neither pasta nor slirp4netns"), "{err}");
     assert!(err.trim_end().ends_with(HINT), "{err}");
-    if !is_root() {
+    if test.lacks_root("closing /dev/net/tun") {
         return;
     }
     // With /dev/net/tun closed, pasta cannot make the interface.

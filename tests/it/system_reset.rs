@@ -3,11 +3,12 @@
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-use crate::common::{each_env, is_root};
+use crate::common::skiff_test;
 
 #[test]
 fn system_reset_asks_then_leaves_an_empty_usable_store() {
-    for env in each_env("reset") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_volumebox();
         env.skiff(&["run", "-d", "--name", "up", image, "sleep", "600"])
             .stdout();
@@ -75,8 +76,8 @@ impl Drop for MigrateUser {
 
 #[test]
 fn system_migrate_reowns_the_store_after_the_subordinate_range_changes() {
-    if !is_root() {
-        eprintln!("skipped: migrate: only root can change /etc/subuid");
+    let test = skiff_test!();
+    if test.lacks_root("changing /etc/subuid") {
         return;
     }
     let exists = Command::new("id")

@@ -4,6 +4,10 @@ pub mod images;
 pub mod podman;
 pub mod probes;
 pub mod registry;
+pub mod test_case;
+
+pub(crate) use test_case::skiff_test;
+pub use test_case::Test;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -56,10 +60,22 @@ fn user_ids(user: &str) -> (u32, u32) {
     (uid, gid)
 }
 
-/// Why rootless tests cannot run for the current (non-root) user, if they cannot.
+/// Why rootless containers cannot run here for the user the tests run them as (the test user
+/// when the tests run as root, else the current user), if they cannot.
 fn rootless_blocker() -> Option<String> {
-    let user = std::env::var("USER").unwrap_or_default();
-    let uid = nix_like_geteuid().to_string();
+    let (user, uid) = if is_root() {
+        let out = Command::new("id").args(["-u", TEST_USER]).output().ok()?;
+        if !out.status.success() {
+            return Some(format!(
+                "the test user {TEST_USER} does not exist: run scripts/setup-host.sh as root"
+            ));
+        }
+        let uid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (TEST_USER.to_string(), uid)
+    } else {
+        let user = std::env::var("USER").unwrap_or_default();
+        (user, nix_like_geteuid().to_string())
+    };
     let has_range = |file: &str| {
         std::fs::read_to_string(file)
             .unwrap_or_default()
@@ -77,6 +93,8 @@ fn rootless_blocker() -> Option<String> {
 
 /// One test's world: a temporary directory holding HOME, the XDG directories and the store.
 pub struct TestEnv {
+    /// The test this environment belongs to (which names its directory and its skips).
+    pub test: Test,
     pub dir: PathBuf,
     /// Run skiff as real root (with --root/--runroot in the temp dir) instead of the test user.
     pub as_root: bool,
@@ -96,12 +114,8 @@ impl Drop for TestEnv {
 }
 
 impl TestEnv {
-    fn make(name: &str, as_root: bool) -> TestEnv {
-        let base = std::env::temp_dir().join(format!(
-            "skiff-it-{}-{name}-{}",
-            std::process::id(),
-            if as_root { "root" } else { "user" }
-        ));
+    fn make(test: Test, as_root: bool) -> TestEnv {
+        let base = test.claim_directory(as_root);
         let _ = std::fs::remove_dir_all(&base);
         for sub in ["home", "data", "config", "run", "tmp"] {
             std::fs::create_dir_all(base.join(sub)).unwrap();
@@ -123,31 +137,11 @@ impl TestEnv {
             nix_like_geteuid()
         };
         TestEnv {
+            test,
             dir: base,
             as_root,
             uid,
         }
-    }
-
-    /// An environment for the unprivileged user; None (after saying why) when a non-root run lacks
-    /// what rootless containers need. As root, a missing prerequisite fails the test instead.
-    pub fn rootless(name: &str) -> Option<TestEnv> {
-        if !is_root() {
-            if let Some(why) = rootless_blocker() {
-                eprintln!("skipped: {name}: {why}");
-                return None;
-            }
-        }
-        Some(Self::make(name, false))
-    }
-
-    /// An environment that runs skiff as root; None when the tests do not run as root.
-    pub fn root(name: &str) -> Option<TestEnv> {
-        if !is_root() {
-            eprintln!("skipped: {name} as root: the tests are not running as root");
-            return None;
-        }
-        Some(Self::make(name, true))
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -273,10 +267,11 @@ impl TestEnv {
 
 impl TestEnv {
     /// skiff for the unprivileged user on a host where it cannot open /dev/fuse: run in a mount
-    /// namespace of its own where /dev/fuse is a file only root may open. None unless the
-    /// tests run as root (only root can make that namespace).
+    /// namespace of its own where /dev/fuse is a file only root may open. None (after a skip)
+    /// unless the tests run as root (only root can make that namespace).
     pub fn skiff_without_fuse(&self, args: &[&str]) -> Option<Cmd> {
-        if !is_root() || self.as_root {
+        assert!(!self.as_root, "root opens /dev/fuse whatever its mode");
+        if self.test.lacks_root("hiding /dev/fuse") {
             return None;
         }
         let closed = self.path("closed-fuse");
@@ -467,7 +462,6 @@ pub fn finish(child: std::process::Child, shown: &str) -> Output {
     waiter.join().unwrap().unwrap()
 }
 
-/// The environments a test runs in: the unprivileged user always, root when the tests run as root.
 /// Waits up to 20 seconds for `condition`, checking every 50 ms.
 pub fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -478,12 +472,4 @@ pub fn until(what: &str, mut condition: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-}
-
-pub fn each_env(name: &str) -> Vec<TestEnv> {
-    let mut envs: Vec<TestEnv> = TestEnv::rootless(name).into_iter().collect();
-    if is_root() {
-        envs.extend(TestEnv::root(name));
-    }
-    envs
 }

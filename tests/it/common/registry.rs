@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use super::is_root;
+use super::Test;
 
 pub struct Registry {
     /// `127.0.0.1:PORT`
@@ -25,24 +25,23 @@ fn installed() -> bool {
 }
 
 impl Registry {
-    /// A plain registry, or None (with the reason on stderr) where it cannot run here.
-    pub fn try_start() -> Option<Registry> {
-        Self::try_start_inner(None)
+    /// A plain registry, or None (after a skip) where it cannot run here.
+    pub fn try_start(test: Test) -> Option<Registry> {
+        Self::try_start_inner(test, None)
     }
 
     /// A registry that wants basic auth as `user`/`password`.
-    pub fn try_start_with_auth(user: &str, password: &str) -> Option<Registry> {
-        Self::try_start_inner(Some((user.to_string(), password.to_string())))
+    pub fn try_start_with_auth(test: Test, user: &str, password: &str) -> Option<Registry> {
+        Self::try_start_inner(test, Some((user.to_string(), password.to_string())))
     }
 
-    fn try_start_inner(user: Option<(String, String)>) -> Option<Registry> {
-        if !installed() || (user.is_some() && Command::new("htpasswd").arg("-h").output().is_err())
-        {
-            assert!(
-                !is_root(),
-                "docker-registry or htpasswd is missing: run scripts/setup-host.sh as root"
-            );
-            eprintln!("skipped: docker-registry and htpasswd (packages docker-registry, apache2-utils) are needed");
+    fn try_start_inner(test: Test, user: Option<(String, String)>) -> Option<Registry> {
+        if !installed() {
+            test.skip("docker-registry is not installed (package docker-registry)");
+            return None;
+        }
+        if user.is_some() && Command::new("htpasswd").arg("-h").output().is_err() {
+            test.skip("htpasswd is not installed (package apache2-utils)");
             return None;
         }
         for _ in 0..5 {

@@ -8,7 +8,7 @@ use std::path::Path;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::common::{each_env, until, TestEnv};
+use crate::common::{skiff_test, until, TestEnv};
 
 const SECRET: &str = "HOST-SECRET-7d1f3a";
 
@@ -89,7 +89,8 @@ fn check_step(env: &TestEnv, dir: &str, image: &str, step: &str, source: &str) {
 
 #[test]
 fn context_symlinks_resolve_inside_the_context() {
-    for env in each_env("ctx-links") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let (dir, outside) = hostile_context(&env);
         // `up` is the directory the test's directory is in.
@@ -172,7 +173,8 @@ fn context_symlinks_resolve_inside_the_context() {
 
 #[test]
 fn the_containerfile_and_ignore_file_are_not_read_through_links_out_of_the_context() {
-    for env in each_env("ctx-files") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let (dir, outside) = hostile_context(&env);
         let context = Path::new(&dir);
@@ -259,7 +261,8 @@ fn containers_in_store(env: &TestEnv) -> Vec<std::ffi::OsString> {
 
 #[test]
 fn a_killed_build_leaves_no_step_container() {
-    for (number, env) in each_env("ctx-killed").into_iter().enumerate() {
+    let test = skiff_test!();
+    for (number, env) in test.each_env().into_iter().enumerate() {
         let image = env.load_testbox();
         let seconds = format!("{}", 6100 + number);
         // The next prune finds the build gone: its container, processes and files go.

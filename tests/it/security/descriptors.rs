@@ -5,7 +5,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{self, Cmd, TestEnv};
+use crate::common::{self, skiff_test, Cmd, TestEnv};
 
 const MARKER: &str = "host-side-marker-file";
 
@@ -78,7 +78,8 @@ fn assert_outside_root_refused(out: &Output) {
 
 #[test]
 fn run_closes_a_directory_descriptor_its_caller_left_open() {
-    for env in common::each_env("fd-run") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = host_directory(&env);
         let look = env.skiff(&["run", "--rm", image, "sh", "-c", LOOK]);
@@ -121,7 +122,8 @@ fn run_closes_a_directory_descriptor_its_caller_left_open() {
 
 #[test]
 fn exec_closes_a_directory_descriptor_its_caller_left_open() {
-    for env in common::each_env("fd-exec") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = host_directory(&env);
         env.skiff(&["run", "-d", "--name", "target", image, "sleep", "600"])
@@ -153,9 +155,10 @@ fn exec_closes_a_directory_descriptor_its_caller_left_open() {
 
 #[test]
 fn socket_activation_passes_its_descriptors_on() {
+    let test = skiff_test!();
     // Only root's skiff keeps the shell's pid through exec (runuser forks), which LISTEN_PID
     // must name.
-    let Some(env) = TestEnv::root("fd-activation") else {
+    let Some(env) = test.root() else {
         return;
     };
     let image = env.load_testbox();

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::common::{self, probes, TestEnv};
+use crate::common::{self, probes, skiff_test, TestEnv};
 
 /// Scans /proc until /stop exists, opening every other process's exe (O_PATH: what writing
 /// would start from) and counting those that are the host's skiff (device and inode given).
@@ -255,8 +255,9 @@ fn count(result: &str, key: &str) -> u64 {
 
 #[test]
 fn exec_never_shows_the_container_the_host_binary() {
+    let test = skiff_test!();
     let probe = probes::static_c("scan_exe", SCAN_EXE);
-    for env in common::each_env("host-binary-race") {
+    for env in test.each_env() {
         let image = env.load_testbox();
         let installed = Installed::new(&env);
         let (dev, ino) = installed.identity();
@@ -284,8 +285,9 @@ fn exec_never_shows_the_container_the_host_binary() {
 
 #[test]
 fn a_self_interpreted_program_never_reaches_the_host_binary() {
+    let test = skiff_test!();
     let grab = probes::static_c("grab_exe", GRAB_EXE);
-    for env in common::each_env("host-binary-self-exe") {
+    for env in test.each_env() {
         let image = env.load_testbox();
         let elf = interpreted_by_self(&env);
         let installed = Installed::new(&env);
@@ -370,9 +372,10 @@ fn interpreted_by_self(env: &TestEnv) -> PathBuf {
 
 #[test]
 fn init_shows_the_container_neither_the_callers_environment_nor_the_binary() {
+    let test = skiff_test!();
     let probe = probes::static_c("peek_at_init", PEEK_AT_INIT);
     const SECRET: &str = "skiff-test-secret-7f3a9c";
-    for env in common::each_env("host-binary-init") {
+    for env in test.each_env() {
         let image = env.load_testbox();
         let installed = Installed::new(&env);
         let (dev, ino) = installed.identity();
@@ -405,7 +408,8 @@ fn init_shows_the_container_neither_the_callers_environment_nor_the_binary() {
 /// 127 for a missing interpreter, 126 for a file the kernel cannot execute.
 #[test]
 fn failures_past_the_trampoline_keep_their_exit_codes() {
-    for env in common::each_env("host-binary-exit-codes") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         env.skiff(&["run", "-d", "--name", "codes", image, "sleep", "1000"])
             .stdout();

@@ -4,12 +4,13 @@
 //! and an empty reference names nothing.
 
 use super::setup_errors::assert_one_error_line;
-use crate::common::each_env;
 use crate::common::images::{busybox_image_archive, Layer};
+use crate::common::skiff_test;
 
 #[test]
 fn user_ids_out_of_range_are_refused() {
-    for env in each_env("ids-flag") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         for user in ["4294967295", "2147483648", "0:4294967295", "-1", "0:-1"] {
             let flag = format!("--user={user}");
@@ -39,6 +40,7 @@ fn user_ids_out_of_range_are_refused() {
 
 #[test]
 fn an_image_user_out_of_range_is_refused_when_the_container_starts() {
+    let test = skiff_test!();
     let name = "localhost/huge-user:latest";
     let archive = busybox_image_archive(
         "huge-user-docker.tar",
@@ -46,7 +48,7 @@ fn an_image_user_out_of_range_is_refused_when_the_container_starts() {
         Layer::new(),
         serde_json::json!({"Cmd": ["id", "-u"], "User": "4294967295"}),
     );
-    for env in each_env("ids-image") {
+    for env in test.each_env() {
         env.skiff(&["load", "-i", archive.to_str().unwrap()])
             .stdout();
         assert_one_error_line(&env, &["run", "--rm", name], "out of range");
@@ -55,7 +57,8 @@ fn an_image_user_out_of_range_is_refused_when_the_container_starts() {
 
 #[test]
 fn an_empty_reference_names_nothing() {
-    for env in each_env("ids-empty") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let id = env
             .skiff(&["run", "-d", "--name", "kept", image, "sleep", "60"])

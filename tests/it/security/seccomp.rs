@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{each_env, probes, TestEnv};
+use crate::common::{probes, skiff_test, TestEnv};
 
 const PROBE: &str = r#"
 #define _GNU_SOURCE
@@ -140,7 +140,8 @@ fn assert_custom_profile_applies(out: &str, who: &str) {
 
 #[test]
 fn the_default_profile_refuses_what_podmans_refuses() {
-    for env in each_env("seccomp-default") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let who = format!("as root: {}", env.as_root);
         let expected: BTreeMap<String, i32> = PODMAN_DEFAULT
@@ -198,7 +199,8 @@ fn the_default_profile_refuses_what_podmans_refuses() {
 
 #[test]
 fn unconfined_lifts_the_filter_and_is_kept_by_created_containers() {
-    for env in each_env("seccomp-unconfined") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let who = format!("as root: {}", env.as_root);
         let results = run_probe(&env, image, &["--security-opt", "seccomp=unconfined"]);
@@ -239,7 +241,8 @@ fn unconfined_lifts_the_filter_and_is_kept_by_created_containers() {
 
 #[test]
 fn a_profile_in_dockers_format_is_honoured() {
-    for env in each_env("seccomp-custom") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let who = format!("as root: {}", env.as_root);
         let profile = env.write_given("profiles/custom.json", CUSTOM_PROFILE);
@@ -272,7 +275,8 @@ fn a_profile_in_dockers_format_is_honoured() {
 
 #[test]
 fn a_bad_profile_or_an_unknown_option_is_one_error_line() {
-    for env in each_env("seccomp-bad") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let broken = env.write_given(
             "profiles/broken.json",
@@ -308,7 +312,8 @@ fn a_bad_profile_or_an_unknown_option_is_one_error_line() {
 
 #[test]
 fn containers_conf_seccomp_profile_is_honoured_and_info_says_so() {
-    for env in each_env("seccomp-conf") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let who = format!("as root: {}", env.as_root);
         let profile = env.write_given("profiles/custom.json", CUSTOM_PROFILE);

@@ -3,7 +3,7 @@
 //! The child's own error must be reported on one line, and skiff must exit 125.
 
 use crate::common::images::{busybox_image_archive, Layer};
-use crate::common::{each_env, TestEnv};
+use crate::common::{skiff_test, TestEnv};
 
 /// Runs `args` expecting skiff to refuse: exit 125, nothing run or printed on stdout, and one
 /// `Error:` line that contains `expected`.
@@ -20,7 +20,8 @@ pub(super) fn assert_one_error_line(env: &TestEnv, args: &[&str], expected: &str
 
 #[test]
 fn a_hostname_the_kernel_refuses_is_reported() {
-    for env in each_env("setup-hostname") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let hostname = "h".repeat(100);
         assert_one_error_line(
@@ -33,7 +34,8 @@ fn a_hostname_the_kernel_refuses_is_reported() {
 
 #[test]
 fn a_volume_that_cannot_be_mounted_is_reported() {
-    for env in each_env("setup-volume") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         // A directory cannot be bind-mounted over a file.
         let source = env.path("tmp");
@@ -48,6 +50,7 @@ fn a_volume_that_cannot_be_mounted_is_reported() {
 
 #[test]
 fn an_image_volume_through_an_absolute_symlink_is_reported() {
+    let test = skiff_test!();
     let name = "localhost/volume-symlink:latest";
     let layer = Layer::new()
         .file("data-file", 0o644, 0, b"not a directory\n")
@@ -58,7 +61,7 @@ fn an_image_volume_through_an_absolute_symlink_is_reported() {
         layer,
         serde_json::json!({"Cmd": ["echo", "ran"], "Volumes": {"/vol": {}}}),
     );
-    for env in each_env("setup-image-volume") {
+    for env in test.each_env() {
         env.skiff(&["load", "-i", archive.to_str().unwrap()])
             .stdout();
         assert_one_error_line(&env, &["run", "--rm", name], "/vol");

@@ -5,11 +5,12 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::common::images::{busybox_image_archive, Layer};
-use crate::common::{each_env, TestEnv};
+use crate::common::{skiff_test, TestEnv};
 
 #[test]
 fn a_tar_stream_from_a_pipe_is_copied_in_and_succeeds() {
-    for env in each_env("cp-stream") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let dir = env.path("tmp/cp-source");
         std::fs::create_dir_all(&dir).unwrap();
@@ -93,6 +94,7 @@ pub(super) fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 
 #[test]
 fn a_sparse_layer_entry_stays_sparse_on_disk() {
+    let test = skiff_test!();
     let name = "localhost/sparse:latest";
     let archive = busybox_image_archive(
         "sparse-docker.tar",
@@ -100,7 +102,7 @@ fn a_sparse_layer_entry_stays_sparse_on_disk() {
         sparse_layer(),
         serde_json::json!({"Cmd": ["stat", "-c", "%s", "/sparse-file"]}),
     );
-    for env in each_env("sparse") {
+    for env in test.each_env() {
         env.skiff(&["load", "-i", archive.to_str().unwrap()])
             .stdout();
         let unpacked = find_file(&env.store_root().join("layers"), "sparse-file")
@@ -153,7 +155,8 @@ fn assert_sparse_copy(path: &Path) {
 
 #[test]
 fn a_relative_volume_source_without_a_dot_is_refused() {
-    for env in each_env("volume-relative") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let cwd = env.path("tmp/cwd");
         std::fs::create_dir_all(cwd.join("here")).unwrap();
@@ -205,7 +208,8 @@ fn skiff_in_shell(env: &TestEnv, shell: &str, args: &[&str], code: i32) -> (Stri
 
 #[test]
 fn output_to_a_closed_pipe_ends_quietly() {
-    let Some(env) = TestEnv::rootless("closed-stdout") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let image = env.load_testbox();
@@ -225,7 +229,8 @@ fn output_to_a_closed_pipe_ends_quietly() {
 
 #[test]
 fn an_unknown_flag_is_one_error_line() {
-    let Some(env) = TestEnv::rootless("unknown-flag") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     let (out, err) = env.skiff(&["ps", "--al"]).assert_exit(125);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::small::find_file;
-use crate::common::{each_env, is_root, probes, TestEnv, TEST_USER};
+use crate::common::{probes, skiff_test, TestEnv, TEST_USER};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -30,7 +30,8 @@ fn assert_mode(path: &Path, expected: u32, env: &TestEnv) {
 
 #[test]
 fn store_runroot_and_logs_are_private_after_a_run() {
-    for env in each_env("store-modes") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let id = env
             .skiff(&["run", "-d", image, "sh", "-c", "echo logged"])
@@ -61,7 +62,8 @@ fn store_runroot_and_logs_are_private_after_a_run() {
 
 #[test]
 fn a_missing_data_directory_is_created_private() {
-    let Some(env) = TestEnv::rootless("store-parents") else {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
         return;
     };
     env.skiff_with_env(&[], &["XDG_DATA_HOME"], &["images"])
@@ -74,7 +76,8 @@ fn a_missing_data_directory_is_created_private() {
 
 #[test]
 fn a_store_made_world_readable_is_closed_when_opened() {
-    for env in each_env("store-tighten") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         env.skiff(&["images"]).stdout();
         let root = env.store_root();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -85,15 +88,15 @@ fn a_store_made_world_readable_is_closed_when_opened() {
 
 #[test]
 fn another_user_cannot_reach_a_setuid_file_a_container_made() {
-    if !is_root() {
-        eprintln!("skipped: only root can act as another user");
+    let test = skiff_test!();
+    if test.lacks_root("acting as another user") {
         return;
     }
     let probe = probes::static_c(
         "say-ran",
         "#include <stdio.h>\nint main(void) { puts(\"ran\"); return 0; }\n",
     );
-    for env in each_env("store-setuid") {
+    for env in test.each_env() {
         let image = env.load_testbox();
         let out = env
             .skiff(&[

@@ -6,7 +6,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::common::{self, probes, Cmd, TestEnv};
+use crate::common::{self, probes, skiff_test, Cmd, TestEnv};
 
 const TTY_PROBE: &str = r#"
 #include <errno.h>
@@ -121,7 +121,8 @@ fn assert_nothing_reached_the_shell(transcript: &str) {
 
 #[test]
 fn run_without_a_terminal_cannot_type_into_the_callers_shell() {
-    for env in common::each_env("tty-run") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let skiff = run_probe(&env, image, &[]);
         assert_nothing_reached_the_shell(&run_under_terminal(&env, "run", &skiff));
@@ -133,7 +134,8 @@ fn run_without_a_terminal_cannot_type_into_the_callers_shell() {
 
 #[test]
 fn exec_without_a_terminal_cannot_type_into_the_callers_shell() {
-    for env in common::each_env("tty-exec") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let probe = probe();
         env.skiff(&[
@@ -156,7 +158,8 @@ fn exec_without_a_terminal_cannot_type_into_the_callers_shell() {
 
 #[test]
 fn a_build_step_cannot_type_into_the_callers_shell() {
-    for env in common::each_env("tty-build") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let containerfile = format!("FROM {image}\nCOPY tty-probe /tty-probe\nRUN /tty-probe\n");
         let context = env.build_context("context", &[("Containerfile", &containerfile)]);
@@ -170,7 +173,8 @@ fn a_build_step_cannot_type_into_the_callers_shell() {
 
 #[test]
 fn a_terminal_of_its_own_is_the_controlling_terminal_of_a_new_session() {
-    for env in common::each_env("tty-own") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let skiff = run_probe(&env, image, &["-t"]);
         let transcript = run_under_terminal(&env, "run-t", &skiff);
@@ -186,7 +190,8 @@ fn a_terminal_of_its_own_is_the_controlling_terminal_of_a_new_session() {
 
 #[test]
 fn relayed_streams_keep_their_order_exit_code_and_end_of_input() {
-    for env in common::each_env("tty-relay") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         let script = "cat; echo out-1; echo err-1 >&2; echo out-2; echo err-2 >&2; exit 3";
         let skiff = env.skiff(&["run", "--rm", "-i", image, "sh", "-c", script]);
