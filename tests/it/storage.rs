@@ -619,7 +619,8 @@ fn overlay_falls_back_to_the_fuse_union_where_the_kernel_refused_it() {
 
 #[test]
 fn a_container_that_writes_nothing_leaves_nothing_in_its_upper_directory() {
-    for env in each_env("storage-quiet-upper") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         // The test image has none of /proc, /sys, /dev, /etc/hosts, /etc/hostname and
         // /etc/resolv.conf: the overlay finds them in the mount-point skeleton below the image

@@ -94,7 +94,8 @@ fn kill_9_during_load_leaves_a_consistent_store() {
 
 #[test]
 fn kill_9_at_any_point_of_a_rm_run_leaves_a_consistent_store() {
-    for env in each_env("kill-run") {
+    let test = skiff_test!();
+    for env in test.each_env() {
         let image = env.load_testbox();
         // A `--rm` run writes its container without syncing it: killed at any point between
         // its start and its end, the store must still hold either no container or a whole one
