@@ -12,28 +12,11 @@ use std::process::{Command, Stdio};
 
 use nix::sched::CloneFlags;
 
-use super::container::clone_child;
+use super::error::Error;
 use super::namespace_work::run_in_namespace_of;
+use super::process::{clone_child, close_all_but_stdio};
+pub use super::spec::BridgeAttachment;
 use super::userns::{write_id_maps, IdMapping};
-use super::Error;
-
-/// What wiring a container into a bridge needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct BridgeAttachment {
-    /// The bridge's interface name.
-    pub bridge: String,
-    /// `10.89.0.0/24`.
-    pub subnet: String,
-    pub gateway: std::net::Ipv4Addr,
-    pub prefix: u8,
-    pub address: std::net::Ipv4Addr,
-    /// `--internal`: no masquerade, no default route.
-    pub internal: bool,
-    /// The container's side: eth0, eth1… in the order of its networks.
-    pub interface: String,
-    /// The first outbound network gives the container its default route.
-    pub default_route: bool,
-}
 
 /// Starts the rootless network namespace: a process in a new user namespace (with `mapping`)
 /// and network namespace that only waits to be killed. Returns its pid. It belongs to no
@@ -48,7 +31,7 @@ pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
         let _ = super::detach::silence_output();
         // It never execs, so close-on-exec closes nothing: a pipe it kept (a `run -d` waiting
         // for its supervisor's report) would never see its end, nor a lock its release.
-        super::child::close_all_but_stdio();
+        close_all_but_stdio();
         // Nothing more here: this runs on the small clone stack (its loopback comes up with
         // the first bridge).
         loop {

@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::error::Error;
 use super::spec::{NetworkBackend, PortMapping, Protocol};
-use super::Error;
 
 /// Where pasta forwards DNS queries when the host only has loopback resolvers, as Podman does.
 pub const PASTA_DNS_FORWARD: &str = "169.254.1.1";

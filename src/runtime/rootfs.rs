@@ -15,7 +15,7 @@ use std::path::Path;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use super::child::{sys_error, ChildError};
+use super::channel::{sys_error, ChildError};
 use super::spec::{ContainerSpec, Mount, MountFlags, MountSource, NetworkMode, Propagation};
 use super::storage::{self, Servers};
 
@@ -638,49 +638,9 @@ pub(crate) fn build_rootfs(spec: &ContainerSpec, servers: Servers<'_>) -> Result
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::runtime::spec::{NetworkBackend, ProcessSpec};
-    use crate::runtime::userns::plan_mapping;
-
-    pub(crate) fn spec(network: NetworkMode, rootless: bool) -> ContainerSpec {
-        ContainerSpec {
-            layers_dir: "/s/layers".into(),
-            layers: vec!["b".into(), "a".into()],
-            upper_dir: "/s/c/upper".into(),
-            work_dir: "/s/c/work".into(),
-            rootfs_dir: "/s/c/merged".into(),
-            volatile: true,
-            hostname: "h".into(),
-            process: ProcessSpec {
-                args: vec!["true".into()],
-                env: vec![],
-                cwd: "/".into(),
-                user: String::new(),
-                terminal: false,
-                interactive: false,
-                init: false,
-                privileged: false,
-                capabilities: None,
-                detached: false,
-                preserve_fds: 0,
-                seccomp: Default::default(),
-            },
-            network,
-            etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],
-            id_mapping: rootless
-                .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),
-            run_dir: "/run/c".into(),
-            network_backend: NetworkBackend::Pasta,
-            network_options: Vec::new(),
-            ports: Vec::new(),
-            mounts: Vec::new(),
-            read_only: false,
-            layer_owners: None,
-            nested_ids: None,
-            storage_driver: Default::default(),
-        }
-    }
+    use crate::runtime::spec::fixtures::spec;
 
     #[test]
     fn user_mounts_go_shallowest_first_before_the_masks() {

@@ -11,12 +11,13 @@
 //! `pivot_root`; the FUSE servers were forked by skiff before the clone.
 
 use std::collections::HashMap;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 
+use super::error::Error;
 use super::spec::{ContainerSpec, StorageDriver};
 use super::userns::{IdMapping, IdTranslation};
 
@@ -379,6 +380,60 @@ fn merge_layer(from: &Path, to: &Path, owners: &super::fstree::Owners<'_>) -> st
     Ok(())
 }
 
+/// The FUSE servers the container's root needs (none for the kernel's overlay without
+/// keep-id, nor for vfs): the container's ends of the sockets to them.
+#[derive(Default)]
+pub(crate) struct RootServers {
+    pub(crate) layers: Option<OwnedFd>,
+    pub(crate) union: Option<OwnedFd>,
+}
+
+impl RootServers {
+    pub(crate) fn start(spec: &ContainerSpec) -> Result<Self, Error> {
+        let translation = layer_translation(spec);
+        Ok(match spec.storage_driver {
+            StorageDriver::Vfs => RootServers::default(),
+            StorageDriver::Overlay => RootServers {
+                layers: translation
+                    .map(|owners| super::idshift::start_server(&spec.layers_dir, owners))
+                    .transpose()?,
+                union: None,
+            },
+            StorageDriver::FuseOverlay => RootServers {
+                // The union moves owners itself; an image mounted into the container
+                // (`--mount type=image`) is a kernel overlay of the layer directory, which
+                // still needs the shifted view.
+                layers: match layer_translation(spec) {
+                    Some(owners)
+                        if spec
+                            .mounts
+                            .iter()
+                            .any(|m| matches!(m.source, super::MountSource::Layers { .. })) =>
+                    {
+                        Some(super::idshift::start_server(&spec.layers_dir, owners)?)
+                    }
+                    _ => None,
+                },
+                union: Some(super::fuse_overlay::start_server(
+                    super::fuse_overlay::UnionDirs {
+                        upper: spec.upper_dir.clone(),
+                        work: spec.work_dir.clone(),
+                        lower: lower_dirs(spec),
+                        owners: translation,
+                    },
+                )?),
+            },
+        })
+    }
+
+    pub(crate) fn borrowed(&self) -> Servers<'_> {
+        Servers {
+            layers: self.layers.as_ref().map(|fd| fd.as_fd()),
+            union: self.union.as_ref().map(|fd| fd.as_fd()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,7 +441,7 @@ mod tests {
 
     #[test]
     fn overlay_lists_layers_topmost_first_relative_to_the_store() {
-        let spec = crate::runtime::rootfs::tests::spec(NetworkMode::None, true);
+        let spec = crate::runtime::spec::fixtures::spec(NetworkMode::None, true);
         assert_eq!(
             overlay_options(&spec),
             "lowerdir=b/diff:a/diff,upperdir=/s/c/upper,workdir=/s/c/work,userxattr,volatile"

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::Error;
+use super::error::Error;
 
 /// One line of a uid_map/gid_map: `inside outside count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -22,7 +22,7 @@
 
 use core::arch::{asm, global_asm};
 
-/// The error channel's kind byte for a failed execve (`ERR_EXEC_FAILED` in skiff).
+/// The error channel's kind byte for a failed execve (`EXEC_FAILED` in skiff's runtime/channel.rs).
 const EXEC_FAILED: u8 = b'e';
 /// The exit code of a run that is not one of skiff's.
 const NOT_FOR_YOU: i32 = 126;
