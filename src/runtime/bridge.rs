@@ -12,9 +12,9 @@ use std::process::{Command, Stdio};
 
 use nix::sched::CloneFlags;
 
-use super::error::Error;
+use super::error::{Error, Helper};
 use super::namespace_work::run_in_namespace_of;
-use super::process::{clone_child, close_all_but_stdio};
+use super::process::{clone_child, close_all_but_stdio, on_path};
 pub use super::spec::BridgeAttachment;
 use super::userns::{write_id_maps, IdMapping};
 
@@ -44,22 +44,28 @@ pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
     Ok(pid.as_raw())
 }
 
-fn tool_missing(tool: &str, package: &str) -> String {
-    format!("{tool} is not installed: skiff's bridge networks need it (Debian package {package})")
+/// Fails with what to install when `helper` is not in $PATH: checked here, as the child that
+/// runs it in a network's namespaces could only say so in words.
+fn require(helper: Helper) -> Result<(), Error> {
+    match on_path(helper.program()) {
+        true => Ok(()),
+        false => Err(Error::MissingHelper {
+            helper,
+            error: None,
+        }),
+    }
 }
 
-/// Runs `program` with `input` on its standard input; its stderr becomes the error.
-fn feed(program: &str, args: &[&str], input: &str, package: &str) -> Result<(), String> {
+/// Runs `helper` with `input` on its standard input; its stderr becomes the error.
+fn feed(helper: Helper, args: &[&str], input: &str) -> Result<(), String> {
+    let program = helper.program();
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => tool_missing(program, package),
-            _ => format!("running {program}: {e}"),
-        })?;
+        .map_err(|e| format!("running {program}: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(input.as_bytes());
     }
@@ -113,7 +119,7 @@ pub fn make_bridge(
     );
     in_network_of(holder_pid, rootless, || {
         // The bridge may exist already (-force goes on past "File exists").
-        let _ = feed("ip", &["-force", "-batch", "-"], &setup, "iproute2");
+        let _ = feed(Helper::Ip, &["-force", "-batch", "-"], &setup);
         Ok(())
     })
 }
@@ -144,6 +150,10 @@ pub fn attach(
              add rule ip skiff nat-{bridge} ip saddr {subnet} ip daddr != {subnet} masquerade\n"
         )
     });
+    require(Helper::Ip)?;
+    if masquerade.is_some() {
+        require(Helper::Nft)?;
+    }
     make_bridge(
         holder_pid,
         rootless,
@@ -155,9 +165,9 @@ pub fn attach(
         if let Some(rules) = &masquerade {
             std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
                 .map_err(|e| format!("enabling forwarding: {e}"))?;
-            feed("nft", &["-f", "-"], rules, "nftables")?;
+            feed(Helper::Nft, &["-f", "-"], rules)?;
         }
-        feed("ip", &["-batch", "-"], &outer, "iproute2")
+        feed(Helper::Ip, &["-batch", "-"], &outer)
     })?;
     let mut inner = format!(
         "link set lo up\n\
@@ -169,18 +179,18 @@ pub fn attach(
         inner.push_str(&format!("route add default via {}\n", attachment.gateway));
     }
     in_network_of(Some(container_pid), rootless, || {
-        feed("ip", &["-batch", "-"], &inner, "iproute2")
+        feed(Helper::Ip, &["-batch", "-"], &inner)
     })
 }
 
 /// Takes a running container off a bridge: deleting its end of the veth pair deletes both.
 pub fn detach(container_pid: i32, rootless: bool, interface: &str) -> Result<(), Error> {
+    require(Helper::Ip)?;
     in_network_of(Some(container_pid), rootless, || {
         feed(
-            "ip",
+            Helper::Ip,
             &["-batch", "-"],
             &format!("link del {interface}\n"),
-            "iproute2",
         )
     })
 }
@@ -189,16 +199,14 @@ pub fn detach(container_pid: i32, rootless: bool, interface: &str) -> Result<(),
 pub fn remove_bridge(holder_pid: Option<i32>, rootless: bool, bridge: &str) -> Result<(), Error> {
     in_network_of(holder_pid, rootless, || {
         let _ = feed(
-            "nft",
+            Helper::Nft,
             &["-f", "-"],
             &format!("delete chain ip skiff nat-{bridge}\n"),
-            "nftables",
         );
         let _ = feed(
-            "ip",
+            Helper::Ip,
             &["-batch", "-"],
             &format!("link del {bridge}\n"),
-            "iproute2",
         );
         Ok(())
     })

@@ -215,7 +215,8 @@ impl ChildReport {
             ChildReport::Failed(ChildError { cause, message }) => match cause {
                 Cause::NotFound => Error::CommandNotFound { path: message },
                 Cause::NotExecutable => Error::NotExecutable { path: message },
-                Cause::OverlayRefused | Cause::Other => Error::Setup(message),
+                Cause::OverlayRefused => Error::OverlayRefused { reason: message },
+                Cause::Other => Error::Setup(message),
             },
             ChildReport::ExecFailed { errno, program } => match errno {
                 Errno::ENOENT => Error::CommandNotFound { path: program },

@@ -67,9 +67,9 @@ impl PortRelay {
                 Protocol::Tcp => TcpListener::bind(address).map(HostSocket::Tcp),
                 Protocol::Udp => UdpSocket::bind(address).map(HostSocket::Udp),
             };
-            let socket = bound.map_err(|source| Error::Sys {
-                context: format!("publishing {address}/{}", port.protocol.name()),
-                source,
+            let socket = bound.map_err(|error| Error::PortUnavailable {
+                address: format!("{address}/{}", port.protocol.name()),
+                error,
             })?;
             sockets.push((socket, port.container_port));
         }

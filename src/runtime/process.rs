@@ -55,8 +55,35 @@ pub(crate) fn clone_child(
             Some(Signal::SIGCHLD as i32),
         )
     }
-    .map_err(|e| Error::sys("clone", e))?;
+    .map_err(|errno| clone_failure(flags, errno))?;
     Ok(pid)
+}
+
+/// clone(2)'s refusal, typed: refusing new namespaces (a sysctl, the namespace limit or
+/// AppArmor) is something the host lacks.
+fn clone_failure(flags: CloneFlags, errno: nix::errno::Errno) -> Error {
+    use nix::errno::Errno;
+    let namespaces = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
+    let refused = [Errno::EPERM, Errno::ENOSPC, Errno::EUSERS, Errno::EACCES].contains(&errno);
+    match refused && flags.intersects(namespaces) {
+        true => Error::NamespacesRefused {
+            error: std::io::Error::from(errno),
+        },
+        false => Error::sys("clone", errno),
+    }
+}
+
+/// Whether `program` is a file in one of $PATH's directories.
+pub(crate) fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
 }
 
 pub(crate) fn exit_code_of(status: WaitStatus) -> Option<i32> {

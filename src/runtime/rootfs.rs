@@ -591,7 +591,7 @@ pub(crate) fn mount_union_as_root(
     writable: bool,
     servers: Servers<'_>,
 ) -> Result<(), String> {
-    storage::mount_root(spec, writable, servers)?;
+    storage::mount_root(spec, writable, servers).map_err(|e| e.message)?;
     // From the inside: a nested namespace's root cannot walk the user's directories to it.
     nix::unistd::chdir(&spec.rootfs_dir).map_err(|e| format!("chdir to the union: {e}"))?;
     if let Some(nested) = &spec.nested_ids {
@@ -603,7 +603,7 @@ pub(crate) fn mount_union_as_root(
 
 /// Mounts the union and everything in it, then makes it the process's root.
 pub(crate) fn build_rootfs(spec: &ContainerSpec, servers: Servers<'_>) -> Result<(), ChildError> {
-    storage::mount_root(spec, true, servers).map_err(ChildError::other)?;
+    storage::mount_root(spec, true, servers)?;
 
     let root = rustix::fs::open(
         &spec.rootfs_dir,

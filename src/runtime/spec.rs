@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::Helper;
 use super::userns::IdMapping;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -332,11 +333,16 @@ pub enum NetworkBackend {
 }
 
 impl NetworkBackend {
-    pub fn program(self) -> &'static str {
+    /// The helper program that gives the network its way out.
+    pub fn helper(self) -> Helper {
         match self {
-            NetworkBackend::Pasta => "pasta",
-            NetworkBackend::Slirp4netns => "slirp4netns",
+            NetworkBackend::Pasta => Helper::Pasta,
+            NetworkBackend::Slirp4netns => Helper::Slirp4netns,
         }
+    }
+
+    pub fn program(self) -> &'static str {
+        self.helper().program()
     }
 }
 

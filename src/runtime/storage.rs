@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 
+use super::channel::{Cause, ChildError};
 use super::error::Error;
 use super::spec::{ContainerSpec, StorageDriver};
 use super::userns::{IdMapping, IdTranslation};
@@ -114,28 +115,31 @@ fn mount_overlay(spec: &ContainerSpec, options: &str, flags: MsFlags) -> nix::Re
 
 /// Mounts the container's root on `spec.rootfs_dir`, read-only unless `writable`. A read-only
 /// kernel overlay has the upper directory as its topmost lower layer instead, which leaves the
-/// upper and work directories to a container that may be running.
+/// upper and work directories to a container that may be running. The kernel refusing its
+/// overlay is a failure of its own kind, which `skiff system check` explains.
 pub(crate) fn mount_root(
     spec: &ContainerSpec,
     writable: bool,
     servers: Servers<'_>,
-) -> Result<(), String> {
-    enter_private_layer_store(spec, servers)?;
+) -> Result<(), ChildError> {
+    let other = ChildError::other;
+    enter_private_layer_store(spec, servers).map_err(other)?;
     let readonly = if writable {
         MsFlags::empty()
     } else {
         MsFlags::MS_RDONLY
     };
     match spec.storage_driver {
-        StorageDriver::Vfs => return mount_vfs(spec, readonly),
+        StorageDriver::Vfs => return mount_vfs(spec, readonly).map_err(other),
         StorageDriver::FuseOverlay => {
-            give_root(spec, &spec.upper_dir)?;
+            give_root(spec, &spec.upper_dir).map_err(other)?;
             let server = servers
                 .union
-                .ok_or("the fuse overlay's server did not start")?;
-            return super::fuse_overlay::mount_union(&spec.rootfs_dir, !writable, server);
+                .ok_or_else(|| ChildError::other("the fuse overlay's server did not start"))?;
+            return super::fuse_overlay::mount_union(&spec.rootfs_dir, !writable, server)
+                .map_err(other);
         }
-        StorageDriver::Overlay => give_root(spec, &spec.upper_dir)?,
+        StorageDriver::Overlay => give_root(spec, &spec.upper_dir).map_err(other)?,
     }
     let mounted = if writable {
         mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
@@ -155,10 +159,10 @@ pub(crate) fn mount_root(
         mount_overlay(spec, &options, MsFlags::MS_RDONLY)
     };
     mounted.map_err(|e| {
-        format!(
+        ChildError::new(Cause::OverlayRefused, format!(
             "mounting the container's files with the kernel's overlay: {} (--storage-driver fuse-overlay serves them without it)",
             e.desc().to_lowercase()
-        )
+        ))
     })
 }
 
