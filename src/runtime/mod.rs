@@ -8,6 +8,17 @@
 //! Contract: nothing here spawns threads in the caller's process (the port relay, a process of
 //! its own, is the one user of threads), and every entry point expects the calling process to be
 //! single-threaded, because a child made by `clone`/`fork` keeps only the calling thread.
+//!
+//! Its files form a ladder: each uses only files listed before it, so the toolbox at the bottom
+//! knows nothing of containers.
+//! 1. `error`; then `process` (clone, pipes, waiting, signals, namespaces opened and joined),
+//!    `sealed_exec`, `fstree`, `in_root`, `detach` and `userns`;
+//! 2. `channel` (the parent/child protocol); `seccomp`; `spec` (plain data);
+//! 3. `network`, `security`, `tty`, `stdio_relay`, `fuse_server`; `idshift` and `fuse_overlay`;
+//!    `storage`; `rootfs`;
+//! 4. `namespace_work` (skiff's own work run in a namespace);
+//! 5. `bridge`, `forward`, `seed`, `probe`, `child` (the container's side until exec);
+//! 6. `foreground` (supervising a started process); `exec` and `container` (starting one).
 #![allow(unsafe_code)]
 
 pub mod bridge;
@@ -40,7 +51,7 @@ pub mod tty;
 pub mod userns;
 
 pub use container::run_container;
-pub use error::Error;
+pub use error::{Error, Helper};
 pub use exec::exec_in_container;
 pub use foreground::RunOutcome;
 pub use namespace_work::{
