@@ -103,10 +103,17 @@ fn become_init() -> Result<(), ChildError> {
     // Before the fork, so that a failure is still skiff's to report.
     let init = sealed_exec::sealed_trampoline()
         .map_err(|e| ChildError::other(sealed_exec::failure("making the container's init", e)))?;
+    // The command waits until the init has made itself non-dumpable, which it says by closing
+    // its end of this pipe: before that, the container's root could ptrace the fresh init.
+    let (ready_read, ready_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| sys_error("pipe", e))?;
     // SAFETY: this process is single-threaded (the container's first process, cloned from a
     // single-threaded skiff), so the child may allocate and run ordinary code until it execs.
     let command = match unsafe { nix::unistd::fork() }.map_err(|e| sys_error("fork", e))? {
         nix::unistd::ForkResult::Child => {
+            drop(ready_write);
+            wait_for_end_of_file(&ready_read);
+            drop(ready_read);
             SigSet::empty()
                 .thread_set_mask()
                 .map_err(|e| sys_error("restoring the signal mask", e))?;
@@ -117,11 +124,19 @@ fn become_init() -> Result<(), ChildError> {
     // Every descriptor but stdio (and the init's memfd) goes: skiff learns the command exec'd
     // when every copy of the error channel is closed, and the supervisor's report pipe must not
     // stay open through init.
-    close_all_except(&[std::os::fd::AsRawFd::as_raw_fd(&init)]);
-    let _ = sealed_exec::exec_init(&init, command);
+    drop(ready_read);
+    use std::os::fd::AsRawFd as _;
+    close_all_except(&[init.as_raw_fd(), ready_write.as_raw_fd()]);
+    let _ = sealed_exec::exec_init(&init, command, &ready_write);
     // Nothing is left to report to: the command must not run without its init.
     let _ = nix::sys::signal::kill(command, Signal::SIGKILL);
     std::process::exit(125)
+}
+
+/// Reads `pipe` until every copy of its write end is closed (or it fails).
+fn wait_for_end_of_file(pipe: &std::os::fd::OwnedFd) {
+    let mut byte = [0u8; 1];
+    while let Ok(1) | Err(nix::errno::Errno::EINTR) = nix::unistd::read(pipe, &mut byte) {}
 }
 
 /// The first process `exec` starts: joins the container's namespaces (the user namespace first,

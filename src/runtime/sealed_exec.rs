@@ -86,9 +86,19 @@ pub(crate) fn exec_program(
 }
 
 /// Replaces this process (pid 1, which forked `command`) with the trampoline as the container's
-/// init, with an empty environment. Returns only if that failed.
-pub(crate) fn exec_init(trampoline: &OwnedFd, command: nix::unistd::Pid) -> Errno {
-    let args = [c"skiff-init".to_owned(), to_c(command.as_raw().to_string())];
+/// init, with an empty environment; the init closes `ready` once it is non-dumpable. Returns
+/// only if that failed.
+pub(crate) fn exec_init(trampoline: &OwnedFd, command: nix::unistd::Pid, ready: &OwnedFd) -> Errno {
+    let ready_number = std::os::fd::AsRawFd::as_raw_fd(ready).to_string();
+    let args = [
+        c"skiff-init".to_owned(),
+        to_c(command.as_raw().to_string()),
+        to_c(ready_number),
+    ];
+    let inherited = nix::fcntl::FdFlag::empty();
+    if let Err(errno) = nix::fcntl::fcntl(ready, nix::fcntl::F_SETFD(inherited)) {
+        return errno;
+    }
     exec_trampoline(trampoline, &args, &[])
 }
 
