@@ -8,13 +8,15 @@
 //! nftables masquerade rule (`nft -f`), each run inside the right namespaces.
 
 use std::io::Write as _;
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 
 use nix::sched::CloneFlags;
 
+use super::channel::{send_go_ahead, wait_for_go_ahead, GoAhead};
 use super::error::{Error, Helper};
 use super::namespace_work::run_in_namespace_of;
-use super::process::{clone_child, close_all_but_stdio, on_path};
+use super::process::{clone_child, close_all_but_stdio, on_path, pipe};
 pub use super::spec::BridgeAttachment;
 use super::userns::{write_id_maps, IdMapping};
 
@@ -22,10 +24,13 @@ use super::userns::{write_id_maps, IdMapping};
 /// and network namespace that only waits to be killed. Returns its pid. It belongs to no
 /// session and no parent of ours, so it outlives the command that started it.
 pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
-    let (sync_read, sync_write) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let (sync_read, sync_write) = pipe()?;
+    // The child's copy of the write end goes first: should the id maps fail, it sees this
+    // process's end close, and leaves instead of holding a namespace no one can use.
+    let sync_write_fd = sync_write.as_raw_fd();
     let pid = clone_child(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET, || {
-        let mut byte = [0u8; 1];
-        let _ = nix::unistd::read(&sync_read, &mut byte);
+        let _ = nix::unistd::close(sync_write_fd);
+        wait_for_go_ahead(sync_read.as_raw_fd(), GoAhead::IdMapsWritten);
         let _ = nix::unistd::setsid();
         let _ = nix::sys::prctl::set_name(c"skiff-netns");
         let _ = super::detach::silence_output();
@@ -40,7 +45,7 @@ pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
     })?;
     drop(sync_read);
     write_id_maps(pid.as_raw(), mapping)?;
-    nix::unistd::write(&sync_write, b"M").map_err(|e| Error::sys("signalling", e))?;
+    send_go_ahead(&sync_write, GoAhead::IdMapsWritten)?;
     Ok(pid.as_raw())
 }
 

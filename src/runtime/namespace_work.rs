@@ -9,7 +9,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 
-use super::channel::{send_go_ahead, ChildError, GoAhead};
+use super::channel::{send_go_ahead, wait_for_go_ahead, ChildError, GoAhead};
 use super::error::Error;
 use super::process::{
     clone_child, container_user_namespaces, join_namespaces, open_namespace, pipe, JoinTargets,
@@ -168,10 +168,7 @@ where
         let _ = nix::unistd::close(sync_write_fd);
         // A helper outliving a killed skiff would go on changing files behind its back.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        let mut byte = [0u8; 1];
-        if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
-            return 1;
-        }
+        wait_for_go_ahead(sync_read.as_raw_fd(), GoAhead::IdMapsWritten);
         let outcome = match child_side.take() {
             Some((enter, work)) => enter().and_then(|()| work()),
             None => Err("work already ran".to_string()),
