@@ -21,11 +21,12 @@
 //! A process that joins a running container's namespaces (`exec`, a container sharing
 //! another's network) clones the real one and reports its pid ([`send_pid`]) before it exits.
 //!
-//! Wire format of a [`ChildReport`], written in one `write`/`writev` so that the parent reads
-//! it whole: one tag byte, then the payload. `N` not found, `X` not executable, `O` the kernel
-//! refused the overlay mount, `E` any other set-up failure: the payload is the message in
-//! UTF-8. `e` is an execve that failed in the trampoline (trampoline/main.rs writes it, as it
-//! cannot use this module): the errno as 4 bytes in native order, then the program's name.
+//! Wire format of a [`ChildReport`], which the parent reads to end of file: one tag byte, then
+//! the payload. `N` not found, `X` not executable, `O` the kernel refused the overlay mount, `T`
+//! it refused the trampoline an executable memory file, `E` any other set-up failure: the
+//! payload is the message in UTF-8. `e` is an execve that failed in the trampoline
+//! (trampoline/main.rs writes it, as it cannot use this module): the errno as 4 bytes in native
+//! order, then the program's name.
 //!
 //! The child writes its report without allocating ([`report`] hands the kernel the tag and the
 //! message as they are), although, cloned from a single-threaded skiff, it may allocate.
@@ -103,6 +104,8 @@ pub(crate) enum Cause {
     NotExecutable,
     /// The kernel refused the overlay mount of the container's files.
     OverlayRefused,
+    /// The kernel refused an executable memory file for the trampoline (vm.memfd_noexec).
+    ExecMemoryRefused,
     /// Anything else: the message says what.
     Other,
 }
@@ -113,6 +116,7 @@ impl Cause {
             Cause::NotFound => b'N',
             Cause::NotExecutable => b'X',
             Cause::OverlayRefused => b'O',
+            Cause::ExecMemoryRefused => b'T',
             Cause::Other => b'E',
         }
     }
@@ -122,6 +126,7 @@ impl Cause {
             Cause::NotFound,
             Cause::NotExecutable,
             Cause::OverlayRefused,
+            Cause::ExecMemoryRefused,
             Cause::Other,
         ]
         .into_iter()
@@ -216,6 +221,7 @@ impl ChildReport {
                 Cause::NotFound => Error::CommandNotFound { path: message },
                 Cause::NotExecutable => Error::NotExecutable { path: message },
                 Cause::OverlayRefused => Error::OverlayRefused { reason: message },
+                Cause::ExecMemoryRefused => Error::ExecMemoryRefused { reason: message },
                 Cause::Other => Error::Setup(message),
             },
             ChildReport::ExecFailed { errno, program } => match errno {
@@ -312,6 +318,7 @@ mod tests {
             ChildReport::Failed(ChildError::new(Cause::NotFound, "nosuch")),
             ChildReport::Failed(ChildError::new(Cause::NotExecutable, "/etc/passwd")),
             ChildReport::Failed(ChildError::new(Cause::OverlayRefused, "mounting: no")),
+            ChildReport::Failed(ChildError::new(Cause::ExecMemoryRefused, "memfd: no")),
             ChildReport::Failed(ChildError::other("chdir to /x: no such file or directory")),
             ChildReport::Failed(ChildError::other("")),
             ChildReport::ExecFailed {
@@ -380,5 +387,12 @@ mod tests {
         assert_eq!(code(Cause::NotFound), 127);
         assert_eq!(code(Cause::NotExecutable), 126);
         assert_eq!(code(Cause::Other), 125);
+        let host = |cause| {
+            ChildReport::Failed(ChildError::new(cause, "x"))
+                .into_error()
+                .is_host_prerequisite()
+        };
+        assert!(host(Cause::OverlayRefused) && host(Cause::ExecMemoryRefused));
+        assert!(!host(Cause::Other) && !host(Cause::NotFound));
     }
 }

@@ -102,7 +102,7 @@ fn become_init() -> Result<(), ChildError> {
         .map_err(|e| sys_error("blocking signals", e))?;
     // Before the fork, so that a failure is still skiff's to report.
     let init = sealed_exec::sealed_trampoline()
-        .map_err(|e| ChildError::other(sealed_exec::failure("making the container's init", e)))?;
+        .map_err(|e| trampoline_failure("making the container's init", e))?;
     // The command waits until the init has made itself non-dumpable, which it says by closing
     // its end of this pipe: before that, the container's root could ptrace the fresh init.
     let (ready_read, ready_write) =
@@ -357,7 +357,18 @@ fn exec_process(
     let c_env = env.iter().map(|e| to_c(e)).collect::<Result<Vec<_>, _>>()?;
     let errno = sealed_exec::exec_program(&c_path, &c_args, &c_env, borrowed(err_write));
     let what = "starting the container's process through skiff's sealed trampoline";
-    Err(ChildError::other(sealed_exec::failure(what, errno)))
+    Err(trampoline_failure(what, errno))
+}
+
+/// The trampoline could not be made or run. Refused with EACCES, it is the host's doing
+/// (sysctl vm.memfd_noexec = 2 refuses executable memory files), which `skiff system check`
+/// explains.
+fn trampoline_failure(what: &str, errno: nix::errno::Errno) -> ChildError {
+    let cause = match errno {
+        nix::errno::Errno::EACCES => Cause::ExecMemoryRefused,
+        _ => Cause::Other,
+    };
+    ChildError::new(cause, sealed_exec::failure(what, errno))
 }
 
 /// Closes every descriptor above 2 the container's process was not given: whatever skiff's

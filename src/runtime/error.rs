@@ -66,6 +66,9 @@ pub enum Error {
     /// The kernel refused the overlay mount of the container's files.
     #[error("container setup failed: {reason}")]
     OverlayRefused { reason: String },
+    /// The kernel refused the trampoline an executable memory file (sysctl vm.memfd_noexec).
+    #[error("container setup failed: {reason}")]
+    ExecMemoryRefused { reason: String },
     /// pasta could not open /dev/net/tun to make the container's interface.
     #[error("network setup failed: pasta failed: {reason}")]
     TunUnavailable { reason: String },
@@ -145,6 +148,7 @@ impl Error {
             | Error::IdMapFailed { .. }
             | Error::NamespacesRefused { .. }
             | Error::OverlayRefused { .. }
+            | Error::ExecMemoryRefused { .. }
             | Error::TunUnavailable { .. } => true,
             Error::SetupStep { cause } | Error::NetworkStep { cause } => cause
                 .chain()
