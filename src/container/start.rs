@@ -102,7 +102,7 @@ pub(crate) fn runtime_spec<'a>(
 ) -> Result<std::borrow::Cow<'a, ContainerSpec>, runtime::Error> {
     network::ports::check_free(&record.spec.ports)
         .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
-    crate::volume::copy_up(ctx, record).map_err(|e| runtime::Error::Setup(format!("{e:#}")))?;
+    crate::volume::copy_up(ctx, record).map_err(|cause| runtime::Error::SetupStep { cause })?;
     let mut spec = std::borrow::Cow::Borrowed(&record.spec);
     let driver = ctx.driver_for(record.spec.storage_driver);
     if driver != spec.storage_driver {
@@ -132,7 +132,7 @@ pub(crate) fn runtime_spec<'a>(
     }
     if !record.networks.is_empty() {
         spec.to_mut().network = network::bridges::start_mode(ctx, record)
-            .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
+            .map_err(|cause| runtime::Error::NetworkStep { cause })?;
     }
     Ok(spec)
 }

@@ -8,47 +8,35 @@
 //! nftables masquerade rule (`nft -f`), each run inside the right namespaces.
 
 use std::io::Write as _;
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 
 use nix::sched::CloneFlags;
 
-use super::container::clone_child;
+use super::channel::{send_go_ahead, wait_for_go_ahead, GoAhead};
+use super::error::{Error, Helper};
 use super::namespace_work::run_in_namespace_of;
+use super::process::{clone_child, close_all_but_stdio, on_path, pipe};
+pub use super::spec::BridgeAttachment;
 use super::userns::{write_id_maps, IdMapping};
-use super::Error;
-
-/// What wiring a container into a bridge needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct BridgeAttachment {
-    /// The bridge's interface name.
-    pub bridge: String,
-    /// `10.89.0.0/24`.
-    pub subnet: String,
-    pub gateway: std::net::Ipv4Addr,
-    pub prefix: u8,
-    pub address: std::net::Ipv4Addr,
-    /// `--internal`: no masquerade, no default route.
-    pub internal: bool,
-    /// The container's side: eth0, eth1… in the order of its networks.
-    pub interface: String,
-    /// The first outbound network gives the container its default route.
-    pub default_route: bool,
-}
 
 /// Starts the rootless network namespace: a process in a new user namespace (with `mapping`)
 /// and network namespace that only waits to be killed. Returns its pid. It belongs to no
 /// session and no parent of ours, so it outlives the command that started it.
 pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
-    let (sync_read, sync_write) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let (sync_read, sync_write) = pipe()?;
+    // The child's copy of the write end goes first: should the id maps fail, it sees this
+    // process's end close, and leaves instead of holding a namespace no one can use.
+    let sync_write_fd = sync_write.as_raw_fd();
     let pid = clone_child(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET, || {
-        let mut byte = [0u8; 1];
-        let _ = nix::unistd::read(&sync_read, &mut byte);
+        let _ = nix::unistd::close(sync_write_fd);
+        wait_for_go_ahead(sync_read.as_raw_fd(), GoAhead::IdMapsWritten);
         let _ = nix::unistd::setsid();
         let _ = nix::sys::prctl::set_name(c"skiff-netns");
         let _ = super::detach::silence_output();
         // It never execs, so close-on-exec closes nothing: a pipe it kept (a `run -d` waiting
         // for its supervisor's report) would never see its end, nor a lock its release.
-        super::child::close_all_but_stdio();
+        close_all_but_stdio();
         // Nothing more here: this runs on the small clone stack (its loopback comes up with
         // the first bridge).
         loop {
@@ -57,26 +45,32 @@ pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
     })?;
     drop(sync_read);
     write_id_maps(pid.as_raw(), mapping)?;
-    nix::unistd::write(&sync_write, b"M").map_err(|e| Error::sys("signalling", e))?;
+    send_go_ahead(&sync_write, GoAhead::IdMapsWritten)?;
     Ok(pid.as_raw())
 }
 
-fn tool_missing(tool: &str, package: &str) -> String {
-    format!("{tool} is not installed: skiff's bridge networks need it (Debian package {package})")
+/// Fails with what to install when `helper` is not in $PATH: checked here, as the child that
+/// runs it in a network's namespaces could only say so in words.
+fn require(helper: Helper) -> Result<(), Error> {
+    match on_path(helper.program()) {
+        true => Ok(()),
+        false => Err(Error::MissingHelper {
+            helper,
+            error: None,
+        }),
+    }
 }
 
-/// Runs `program` with `input` on its standard input; its stderr becomes the error.
-fn feed(program: &str, args: &[&str], input: &str, package: &str) -> Result<(), String> {
+/// Runs `helper` with `input` on its standard input; its stderr becomes the error.
+fn feed(helper: Helper, args: &[&str], input: &str) -> Result<(), String> {
+    let program = helper.program();
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => tool_missing(program, package),
-            _ => format!("running {program}: {e}"),
-        })?;
+        .map_err(|e| format!("running {program}: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(input.as_bytes());
     }
@@ -130,7 +124,7 @@ pub fn make_bridge(
     );
     in_network_of(holder_pid, rootless, || {
         // The bridge may exist already (-force goes on past "File exists").
-        let _ = feed("ip", &["-force", "-batch", "-"], &setup, "iproute2");
+        let _ = feed(Helper::Ip, &["-force", "-batch", "-"], &setup);
         Ok(())
     })
 }
@@ -161,6 +155,10 @@ pub fn attach(
              add rule ip skiff nat-{bridge} ip saddr {subnet} ip daddr != {subnet} masquerade\n"
         )
     });
+    require(Helper::Ip)?;
+    if masquerade.is_some() {
+        require(Helper::Nft)?;
+    }
     make_bridge(
         holder_pid,
         rootless,
@@ -172,9 +170,9 @@ pub fn attach(
         if let Some(rules) = &masquerade {
             std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
                 .map_err(|e| format!("enabling forwarding: {e}"))?;
-            feed("nft", &["-f", "-"], rules, "nftables")?;
+            feed(Helper::Nft, &["-f", "-"], rules)?;
         }
-        feed("ip", &["-batch", "-"], &outer, "iproute2")
+        feed(Helper::Ip, &["-batch", "-"], &outer)
     })?;
     let mut inner = format!(
         "link set lo up\n\
@@ -186,18 +184,18 @@ pub fn attach(
         inner.push_str(&format!("route add default via {}\n", attachment.gateway));
     }
     in_network_of(Some(container_pid), rootless, || {
-        feed("ip", &["-batch", "-"], &inner, "iproute2")
+        feed(Helper::Ip, &["-batch", "-"], &inner)
     })
 }
 
 /// Takes a running container off a bridge: deleting its end of the veth pair deletes both.
 pub fn detach(container_pid: i32, rootless: bool, interface: &str) -> Result<(), Error> {
+    require(Helper::Ip)?;
     in_network_of(Some(container_pid), rootless, || {
         feed(
-            "ip",
+            Helper::Ip,
             &["-batch", "-"],
             &format!("link del {interface}\n"),
-            "iproute2",
         )
     })
 }
@@ -206,16 +204,14 @@ pub fn detach(container_pid: i32, rootless: bool, interface: &str) -> Result<(),
 pub fn remove_bridge(holder_pid: Option<i32>, rootless: bool, bridge: &str) -> Result<(), Error> {
     in_network_of(holder_pid, rootless, || {
         let _ = feed(
-            "nft",
+            Helper::Nft,
             &["-f", "-"],
             &format!("delete chain ip skiff nat-{bridge}\n"),
-            "nftables",
         );
         let _ = feed(
-            "ip",
+            Helper::Ip,
             &["-batch", "-"],
             &format!("link del {bridge}\n"),
-            "iproute2",
         );
         Ok(())
     })

@@ -1,17 +1,19 @@
 //! The container's first process, between `clone` and `execve`: waits for its id maps, builds
 //! the root filesystem, waits for the network, sets up stdio, drops privileges and execs.
-//! Any failure is written to the error channel (kind byte + message) and the process exits.
+//! Any failure is written to the error channel (a `ChildReport`, see `channel`) and the process exits.
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 
 use nix::sys::signal::SigSet;
 
-use super::container::{ERR_NOT_EXECUTABLE, ERR_NOT_FOUND, ERR_OTHER};
+use super::channel::{report, send_pid, sys_error, wait_for_go_ahead, Cause, ChildError, GoAhead};
+use super::process::{borrowed, clone_child, close_all_except, join_namespaces, JoinTargets};
 use super::spec::{ContainerSpec, ProcessSpec};
 use super::stdio_relay::StdioEnds;
-use super::{rootfs, sealed_exec, seccomp, security, tty};
+use super::storage::Servers;
+use super::{rootfs, sealed_exec, seccomp, security, tty, userns};
 
 pub(crate) struct ChildChannels {
     pub sync_read: RawFd,
@@ -41,44 +43,9 @@ impl ChildChannels {
     }
 }
 
-pub(crate) struct ChildError {
-    kind: u8,
-    pub(crate) message: String,
-}
-
-impl ChildError {
-    pub(crate) fn other(message: impl Into<String>) -> Self {
-        ChildError {
-            kind: ERR_OTHER,
-            message: message.into(),
-        }
-    }
-}
-
-pub(crate) fn sys_error(context: &str, errno: nix::errno::Errno) -> ChildError {
-    ChildError::other(format!("{context}: {}", errno.desc().to_lowercase()))
-}
-
-fn borrowed(fd: RawFd) -> BorrowedFd<'static> {
-    // SAFETY: the channel descriptors stay open for the child's whole life (until exec closes them).
-    unsafe { BorrowedFd::borrow_raw(fd) }
-}
-
 pub(crate) fn child_main(spec: &ContainerSpec, channels: &ChildChannels) -> isize {
     let Err(error) = setup_and_exec(spec, channels);
-    report(channels, error)
-}
-
-fn wait_for_parent(fd: RawFd, expected: u8) -> Result<(), ChildError> {
-    let mut byte = [0u8; 1];
-    loop {
-        match nix::unistd::read(borrowed(fd), &mut byte) {
-            Ok(1) if byte[0] == expected => return Ok(()),
-            Err(nix::errno::Errno::EINTR) => continue,
-            // The parent gave up (it reports its own error): leave quietly.
-            _ => std::process::exit(1),
-        }
-    }
+    report(channels.err_write, error)
 }
 
 fn setup_and_exec(
@@ -87,20 +54,20 @@ fn setup_and_exec(
 ) -> Result<Infallible, ChildError> {
     tie_to_parent()?;
     close_inherited_descriptors(&spec.process, channels.descriptors());
-    wait_for_parent(channels.sync_read, b'M')?;
+    wait_for_go_ahead(channels.sync_read, GoAhead::IdMapsWritten);
 
-    let servers = super::storage::Servers {
+    let servers = Servers {
         layers: channels.layer_server.map(borrowed),
         union: channels.union_server.map(borrowed),
     };
     rootfs::build_rootfs(spec, servers)?;
     nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
 
-    wait_for_parent(channels.sync_read, b'N')?;
+    wait_for_go_ahead(channels.sync_read, GoAhead::NetworkReady);
     // Only now: the network helper joins the container's namespaces through this process's
     // user namespace, which must still be the one that owns them.
     if let Some(nested) = &spec.nested_ids {
-        super::userns::enter_nested_user_namespace(nested).map_err(ChildError::other)?;
+        userns::enter_nested_user_namespace(nested).map_err(ChildError::other)?;
     }
     // Not before: newuidmap, pasta and the nested maps above need this process's /proc entries
     // to be the user's; and until this process execs, no other is in its pid namespace.
@@ -135,11 +102,18 @@ fn become_init() -> Result<(), ChildError> {
         .map_err(|e| sys_error("blocking signals", e))?;
     // Before the fork, so that a failure is still skiff's to report.
     let init = sealed_exec::sealed_trampoline()
-        .map_err(|e| ChildError::other(sealed_exec::failure("making the container's init", e)))?;
+        .map_err(|e| trampoline_failure("making the container's init", e))?;
+    // The command waits until the init has made itself non-dumpable, which it says by closing
+    // its end of this pipe: before that, the container's root could ptrace the fresh init.
+    let (ready_read, ready_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| sys_error("pipe", e))?;
     // SAFETY: this process is single-threaded (the container's first process, cloned from a
     // single-threaded skiff), so the child may allocate and run ordinary code until it execs.
     let command = match unsafe { nix::unistd::fork() }.map_err(|e| sys_error("fork", e))? {
         nix::unistd::ForkResult::Child => {
+            drop(ready_write);
+            wait_for_end_of_file(&ready_read);
+            drop(ready_read);
             SigSet::empty()
                 .thread_set_mask()
                 .map_err(|e| sys_error("restoring the signal mask", e))?;
@@ -150,20 +124,19 @@ fn become_init() -> Result<(), ChildError> {
     // Every descriptor but stdio (and the init's memfd) goes: skiff learns the command exec'd
     // when every copy of the error channel is closed, and the supervisor's report pipe must not
     // stay open through init.
-    close_all_except(&[std::os::fd::AsRawFd::as_raw_fd(&init)]);
-    let _ = sealed_exec::exec_init(&init, command);
+    drop(ready_read);
+    use std::os::fd::AsRawFd as _;
+    close_all_except(&[init.as_raw_fd(), ready_write.as_raw_fd()]);
+    let _ = sealed_exec::exec_init(&init, command, &ready_write);
     // Nothing is left to report to: the command must not run without its init.
     let _ = nix::sys::signal::kill(command, Signal::SIGKILL);
     std::process::exit(125)
 }
 
-/// Namespaces an `exec` joins, as open /proc/PID/ns descriptors; the user namespace first,
-/// which gives the capabilities the others need when rootless.
-pub(crate) struct JoinTargets {
-    pub user: Option<RawFd>,
-    pub others: Vec<(RawFd, nix::sched::CloneFlags)>,
-    /// A user namespace nested in `user` (`--userns=nomap|auto`), joined last, as its root.
-    pub nested_user: Option<RawFd>,
+/// Reads `pipe` until every copy of its write end is closed (or it fails).
+fn wait_for_end_of_file(pipe: &std::os::fd::OwnedFd) {
+    let mut byte = [0u8; 1];
+    while let Ok(1) | Err(nix::errno::Errno::EINTR) = nix::unistd::read(pipe, &mut byte) {}
 }
 
 /// The first process `exec` starts: joins the container's namespaces (the user namespace first,
@@ -186,7 +159,10 @@ pub(crate) fn exec_child_main(
     );
     // Before joining: the process it clones, in the container's pid namespace, inherits it.
     if let Err(errno) = sealed_exec::make_non_dumpable() {
-        return report(channels, sys_error("making skiff non-dumpable", errno));
+        return report(
+            channels.err_write,
+            sys_error("making skiff non-dumpable", errno),
+        );
     }
     clone_in_joined(
         targets,
@@ -195,7 +171,7 @@ pub(crate) fn exec_child_main(
         pid_write,
         || {
             let Err(error) = exec_in_joined(process, channels);
-            report(channels, error)
+            report(channels.err_write, error)
         },
     )
 }
@@ -210,45 +186,19 @@ pub(crate) fn clone_in_joined(
     pid_write: RawFd,
     child: impl FnMut() -> isize,
 ) -> isize {
-    let result = join_namespaces(targets).and_then(|()| {
-        super::container::clone_child(flags | nix::sched::CloneFlags::CLONE_PARENT, child)
-            .map_err(|e| ChildError::other(e.to_string()))
-    });
+    let result = join_namespaces(targets)
+        .map_err(ChildError::from)
+        .and_then(|()| {
+            clone_child(flags | nix::sched::CloneFlags::CLONE_PARENT, child)
+                .map_err(|e| ChildError::other(e.to_string()))
+        });
     match result {
         Ok(pid) => {
-            let _ = nix::unistd::write(borrowed(pid_write), &pid.as_raw().to_ne_bytes());
+            send_pid(pid_write, pid);
             0
         }
-        Err(error) => report(channels, error),
+        Err(error) => report(channels.err_write, error),
     }
-}
-
-fn report(channels: &ChildChannels, error: ChildError) -> isize {
-    let mut report = vec![error.kind];
-    report.extend_from_slice(error.message.as_bytes());
-    let _ = nix::unistd::write(borrowed(channels.err_write), &report);
-    1
-}
-
-pub(crate) fn join_namespaces(targets: &JoinTargets) -> Result<(), ChildError> {
-    if let Some(user) = targets.user {
-        nix::sched::setns(borrowed(user), nix::sched::CloneFlags::CLONE_NEWUSER)
-            .map_err(|e| sys_error("joining the user namespace", e))?;
-    }
-    for (fd, kind) in &targets.others {
-        nix::sched::setns(borrowed(*fd), *kind)
-            .map_err(|e| sys_error("joining the container's namespaces", e))?;
-    }
-    if let Some(nested) = targets.nested_user {
-        nix::sched::setns(borrowed(nested), nix::sched::CloneFlags::CLONE_NEWUSER)
-            .map_err(|e| sys_error("joining the container's nested user namespace", e))?;
-        // The user's own id does not exist there.
-        let (root, root_group) = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
-        nix::unistd::setresgid(root_group, root_group, root_group)
-            .and_then(|()| nix::unistd::setresuid(root, root, root))
-            .map_err(|e| sys_error("becoming root of the nested user namespace", e))?;
-    }
-    Ok(())
 }
 
 fn exec_in_joined(
@@ -357,18 +307,12 @@ fn resolve_command(name: &str, env: &[String]) -> Result<String, ChildError> {
     let check = |path: &str| -> Option<Result<String, ChildError>> {
         let meta = std::fs::metadata(path).ok()?;
         if meta.is_dir() || access(path, AccessFlags::X_OK).is_err() {
-            return Some(Err(ChildError {
-                kind: ERR_NOT_EXECUTABLE,
-                message: name.to_string(),
-            }));
+            return Some(Err(ChildError::new(Cause::NotExecutable, name)));
         }
         Some(Ok(path.to_string()))
     };
     if name.contains('/') {
-        return check(name).unwrap_or(Err(ChildError {
-            kind: ERR_NOT_FOUND,
-            message: name.to_string(),
-        }));
+        return check(name).unwrap_or(Err(ChildError::new(Cause::NotFound, name)));
     }
     let path_var = env
         .iter()
@@ -384,10 +328,7 @@ fn resolve_command(name: &str, env: &[String]) -> Result<String, ChildError> {
             None => {}
         }
     }
-    Err(first_denied.unwrap_or(ChildError {
-        kind: ERR_NOT_FOUND,
-        message: name.to_string(),
-    }))
+    Err(first_denied.unwrap_or(ChildError::new(Cause::NotFound, name)))
 }
 
 /// Execs the container's program, through the trampoline (see sealed_exec.rs), which reports
@@ -416,7 +357,18 @@ fn exec_process(
     let c_env = env.iter().map(|e| to_c(e)).collect::<Result<Vec<_>, _>>()?;
     let errno = sealed_exec::exec_program(&c_path, &c_args, &c_env, borrowed(err_write));
     let what = "starting the container's process through skiff's sealed trampoline";
-    Err(ChildError::other(sealed_exec::failure(what, errno)))
+    Err(trampoline_failure(what, errno))
+}
+
+/// The trampoline could not be made or run. Refused with EACCES, it is the host's doing
+/// (sysctl vm.memfd_noexec = 2 refuses executable memory files), which `skiff system check`
+/// explains.
+fn trampoline_failure(what: &str, errno: nix::errno::Errno) -> ChildError {
+    let cause = match errno {
+        nix::errno::Errno::EACCES => Cause::ExecMemoryRefused,
+        _ => Cause::Other,
+    };
+    ChildError::new(cause, sealed_exec::failure(what, errno))
 }
 
 /// Closes every descriptor above 2 the container's process was not given: whatever skiff's
@@ -429,53 +381,6 @@ fn close_inherited_descriptors(process: &ProcessSpec, needed: impl Iterator<Item
     close_all_except(&keep);
 }
 
-/// Closes every descriptor but stdin, stdout and stderr (one already gone, such as the listing's
-/// own, just fails with EBADF), for processes that do not exec and so keep close-on-exec ones.
-pub(crate) fn close_all_but_stdio() {
-    close_all_except(&[]);
-}
-
-/// Closes every descriptor above 2 but `keep`: with close_range(2) over the gaps between them
-/// (Linux 5.9), else one by one as /proc/self/fd lists them.
-pub(crate) fn close_all_except(keep: &[RawFd]) {
-    let mut kept: Vec<u32> = keep
-        .iter()
-        .filter_map(|fd| u32::try_from(*fd).ok())
-        .filter(|fd| *fd > 2)
-        .collect();
-    kept.sort_unstable();
-    kept.dedup();
-    let mut first = 3u32;
-    let mut ranges_closed = true;
-    for next in kept.iter().copied().chain([u32::MAX]) {
-        if next > first {
-            let last = if next == u32::MAX { u32::MAX } else { next - 1 };
-            // SAFETY: close_range only closes descriptors; none in the range is used again by
-            // this process (the kept ones are outside it).
-            let closed = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
-            if closed != 0 {
-                ranges_closed = false;
-                break;
-            }
-        }
-        first = next.saturating_add(1);
-    }
-    if ranges_closed {
-        return;
-    }
-    let inherited: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .filter(|fd| *fd > 2 && !keep.contains(fd))
-                .collect()
-        })
-        .unwrap_or_default();
-    for fd in inherited {
-        let _ = nix::unistd::close(fd);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,11 +391,11 @@ mod tests {
         assert!(resolve_command("sh", &env).is_ok());
         let missing = resolve_command("definitely-not-a-command-xyz", &env)
             .err()
-            .map(|e| e.kind);
-        assert_eq!(missing, Some(ERR_NOT_FOUND));
-        let not_exec = resolve_command("/etc/passwd", &env).err().map(|e| e.kind);
-        assert_eq!(not_exec, Some(ERR_NOT_EXECUTABLE));
-        let dir = resolve_command("/etc", &env).err().map(|e| e.kind);
-        assert_eq!(dir, Some(ERR_NOT_EXECUTABLE));
+            .map(|e| e.cause);
+        assert_eq!(missing, Some(Cause::NotFound));
+        let not_exec = resolve_command("/etc/passwd", &env).err().map(|e| e.cause);
+        assert_eq!(not_exec, Some(Cause::NotExecutable));
+        let dir = resolve_command("/etc", &env).err().map(|e| e.cause);
+        assert_eq!(dir, Some(Cause::NotExecutable));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use super::Error;
+use super::error::Error;
 
 /// Starts a new session, so the supervisor has no controlling terminal and no signal from the
 /// shell's job control reaches it. The caller must not be a process-group leader.

@@ -19,8 +19,9 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use super::error::Error;
+use super::process::{clone_child, close_all_except, join_namespaces, open_namespace, JoinTargets};
 use super::spec::{PortMapping, Protocol};
-use super::Error;
 
 /// A UDP client that has sent nothing and received nothing for this long is forgotten, as
 /// the kernel's conntrack forgets an unreplied UDP flow.
@@ -66,22 +67,19 @@ impl PortRelay {
                 Protocol::Tcp => TcpListener::bind(address).map(HostSocket::Tcp),
                 Protocol::Udp => UdpSocket::bind(address).map(HostSocket::Udp),
             };
-            let socket = bound.map_err(|source| Error::Sys {
-                context: format!("publishing {address}/{}", port.protocol.name()),
-                source,
+            let socket = bound.map_err(|error| Error::PortUnavailable {
+                address: format!("{address}/{}", port.protocol.name()),
+                error,
             })?;
             sockets.push((socket, port.container_port));
         }
         let namespaces = match holder_pid {
-            Some(pid) => Some((
-                super::container::open_namespace(pid, "user")?,
-                super::container::open_namespace(pid, "net")?,
-            )),
+            Some(pid) => Some((open_namespace(pid, "user")?, open_namespace(pid, "net")?)),
             None => None,
         };
         let parent = nix::unistd::getpid();
         let mut sockets = Some(sockets);
-        let pid = super::container::clone_child(CloneFlags::empty(), || {
+        let pid = clone_child(CloneFlags::empty(), || {
             let Some(sockets) = sockets.take() else {
                 return 1;
             };
@@ -96,12 +94,12 @@ impl PortRelay {
                 if super::sealed_exec::make_non_dumpable().is_err() {
                     return 1;
                 }
-                let targets = super::child::JoinTargets {
+                let targets = JoinTargets {
                     user: Some(user.as_raw_fd()),
                     others: vec![(net.as_raw_fd(), CloneFlags::CLONE_NEWNET)],
                     nested_user: None,
                 };
-                if super::child::join_namespaces(&targets).is_err() {
+                if join_namespaces(&targets).is_err() {
                     return 1;
                 }
                 keep.retain(|fd| *fd != user.as_raw_fd() && *fd != net.as_raw_fd());
@@ -109,7 +107,7 @@ impl PortRelay {
             // It never execs: whatever its parent held open (a lock, a pipe someone waits on
             // for end of file) would stay open for as long as the container runs.
             let _ = super::detach::silence_output();
-            super::child::close_all_except(&keep);
+            close_all_except(&keep);
             serve(sockets, target);
             0
         })?;

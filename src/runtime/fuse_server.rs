@@ -23,7 +23,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fuser::{Errno, FileType};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
-use super::Error;
+use super::error::Error;
+use super::process::{close_all_except, receive_fds, socket_pair};
 
 /// Whether this user may serve a FUSE file system (`/dev/fuse` opens read-write).
 pub fn available() -> bool {
@@ -49,7 +50,7 @@ where
     F: fuser::Filesystem,
     M: FnOnce() -> std::io::Result<F>,
 {
-    let (server_end, container_end) = super::container::socket_pair()?;
+    let (server_end, container_end) = socket_pair()?;
     // SAFETY: skiff is single-threaded here (module contract), so the child may run ordinary
     // code; it forks once more and exits at once, so the server is nobody's child but init's.
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
@@ -97,12 +98,12 @@ where
         let _ = nix::unistd::dup2_stderr(&null);
     }
     // Copies of skiff's pipes and locks would hold them open for the container's whole life.
-    super::child::close_all_except(&[socket.as_raw_fd()]);
+    close_all_except(&[socket.as_raw_fd()]);
     // The signals skiff blocked for forwarding would otherwise stay blocked here.
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
     // Files are made with exactly the mode the container asked for (the kernel applied its umask).
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let received = super::container::receive_fds(&socket)
+    let received = receive_fds(&socket)
         .ok()
         .and_then(|fds| <[OwnedFd; 2]>::try_from(fds).ok());
     let Some([device, user_namespace]) = received else {

@@ -29,12 +29,12 @@ use fuser::{
 };
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use super::error::Error;
 use super::fuse_server::{
     attr_of, errno_of, mount_served, read_into_reply, reply_statfs,
     start_server as start_server_with, Handles, ServerShape,
 };
 use super::userns::IdTranslation;
-use super::Error;
 
 /// How long the kernel may trust what the server told it: layers in use never change.
 const CACHE_FOR: Duration = Duration::from_secs(24 * 60 * 60);

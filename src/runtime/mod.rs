@@ -8,12 +8,27 @@
 //! Contract: nothing here spawns threads in the caller's process (the port relay, a process of
 //! its own, is the one user of threads), and every entry point expects the calling process to be
 //! single-threaded, because a child made by `clone`/`fork` keeps only the calling thread.
+//!
+//! Its files form a ladder: each uses only files listed before it, so the toolbox at the bottom
+//! knows nothing of containers.
+//! 1. `error`; then `process` (clone, pipes, waiting, signals, namespaces opened and joined),
+//!    `sealed_exec`, `fstree`, `in_root`, `detach` and `userns`;
+//! 2. `channel` (the parent/child protocol); `seccomp`; `spec` (plain data);
+//! 3. `network`, `security`, `tty`, `stdio_relay`, `fuse_server`; `idshift` and `fuse_overlay`;
+//!    `storage`; `rootfs`;
+//! 4. `namespace_work` (skiff's own work run in a namespace);
+//! 5. `bridge`, `forward`, `seed`, `probe`, `child` (the container's side until exec);
+//! 6. `foreground` (supervising a started process); `exec` and `container` (starting one).
 #![allow(unsafe_code)]
 
 pub mod bridge;
+mod channel;
 mod child;
 pub mod container;
 pub mod detach;
+mod error;
+mod exec;
+mod foreground;
 mod forward;
 pub mod fstree;
 pub mod fuse_overlay;
@@ -23,6 +38,7 @@ pub mod in_root;
 mod namespace_work;
 pub mod network;
 pub mod probe;
+mod process;
 mod rootfs;
 mod sealed_exec;
 pub mod seccomp;
@@ -34,86 +50,13 @@ pub mod storage;
 pub mod tty;
 pub mod userns;
 
-pub use container::{exec_in_container, run_container, RunOutcome, SignalWatch};
+pub use container::run_container;
+pub use error::{Error, Helper};
+pub use exec::exec_in_container;
+pub use foreground::RunOutcome;
 pub use namespace_work::{
     run_in_container_root, run_in_user_namespace, run_in_user_namespace_streaming, ContainerRoot,
 };
+pub use process::SignalWatch;
 pub use security::{check_user_ids, resolve_user_in, DEFAULT_CAPABILITIES};
 pub use spec::*;
-
-/// Errors a caller can act on. Exit codes follow Docker: 126 cannot execute, 127 not found,
-/// 125 for everything that is skiff's own failure.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{path}: executable file not found in $PATH")]
-    CommandNotFound { path: String },
-    #[error("{path}: permission denied: cannot execute")]
-    NotExecutable { path: String },
-    #[error("setting up the user namespace: {reason}")]
-    IdMap { reason: String },
-    #[error("{context}: {source}")]
-    Sys {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("container setup failed: {0}")]
-    Setup(String),
-    /// The work run inside a user namespace failed; its own message.
-    #[error("{0}")]
-    Work(String),
-    #[error("network setup failed: {0}")]
-    Network(String),
-    /// The caller's own preparation failed (see `run_container`).
-    #[error(transparent)]
-    Prepare(Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl Error {
-    /// The exit code Docker gives for this error.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::CommandNotFound { .. } => 127,
-            Error::NotExecutable { .. } => 126,
-            _ => 125,
-        }
-    }
-
-    /// Whether the error comes from the host lacking a prerequisite `skiff system check` tests
-    /// (the id-map helpers, user namespaces, an overlay mount, /dev/net/tun, pasta), so that
-    /// the message can point there.
-    pub fn is_host_prerequisite(&self) -> bool {
-        use nix::errno::Errno;
-        match self {
-            Error::IdMap { .. } => true,
-            // clone(2) refusing the namespaces: a sysctl, the namespace limit or AppArmor.
-            Error::Sys { context, source } => {
-                context == "clone"
-                    && [Errno::EPERM, Errno::ENOSPC, Errno::EUSERS, Errno::EACCES]
-                        .iter()
-                        .any(|e| source.raw_os_error() == Some(*e as i32))
-            }
-            // The same failures, reported from a helper process as text.
-            Error::Setup(message) | Error::Work(message) => {
-                message.starts_with("mounting the overlay root filesystem")
-                    || message.contains("setting up the user namespace: ")
-            }
-            Error::Network(message) => {
-                message.contains("/dev/net/tun")
-                    || message.contains("tun socket")
-                    || message.starts_with("cannot run pasta")
-                    || message.starts_with("cannot run slirp4netns")
-                    || message.contains("is not installed")
-                    || message.starts_with("neither pasta nor slirp4netns")
-            }
-            _ => false,
-        }
-    }
-
-    pub(crate) fn sys(context: impl Into<String>, errno: nix::errno::Errno) -> Self {
-        Error::Sys {
-            context: context.into(),
-            source: std::io::Error::from(errno),
-        }
-    }
-}

@@ -9,12 +9,14 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 
-use super::container::{
-    clone_child, container_user_namespaces, open_namespace, pipe, write_byte, RootServers,
+use super::channel::{send_go_ahead, wait_for_go_ahead, ChildError, GoAhead};
+use super::error::Error;
+use super::process::{
+    clone_child, container_user_namespaces, join_namespaces, open_namespace, pipe, JoinTargets,
 };
 use super::spec::ContainerSpec;
+use super::storage::RootServers;
 use super::userns::{write_id_maps, IdMapping};
-use super::Error;
 
 /// Runs `work` in a child process inside a fresh user namespace with `mapping`, where it is uid 0
 /// with every capability over the mapped ids: how layer files get their owners without root.
@@ -67,7 +69,7 @@ where
 {
     let (user, nested_user) = container_user_namespaces(pid, rootless)?;
     let namespace = open_namespace(pid, kind.0)?;
-    let targets = super::child::JoinTargets {
+    let targets = JoinTargets {
         user: user.as_ref().map(|fd| fd.as_raw_fd()),
         others: vec![(namespace.as_raw_fd(), kind.1)],
         nested_user: nested_user.as_ref().map(|fd| fd.as_raw_fd()),
@@ -77,7 +79,7 @@ where
         // root in namespaces of its own stays dumpable: its nested id maps need that.)
         super::sealed_exec::make_non_dumpable()
             .map_err(|e| format!("making skiff non-dumpable: {e}"))?;
-        super::child::join_namespaces(&targets).map_err(|e| e.message)?;
+        join_namespaces(&targets).map_err(|e| ChildError::from(e).message)?;
         then()
     };
     run_in_child(CloneFlags::empty(), None, enter, child_work, parent_work)
@@ -141,7 +143,7 @@ where
 /// then `child_work`, whose result travels back as JSON, while this process runs `parent_work`.
 /// Each side's copy of the other's closure is dropped first, so a pipe end one of them owns is
 /// open only there, and end of file arrives as it should.
-pub(super) fn run_in_child<T, E, C, P>(
+pub(crate) fn run_in_child<T, E, C, P>(
     flags: CloneFlags,
     mapping: Option<&IdMapping>,
     enter: E,
@@ -166,10 +168,7 @@ where
         let _ = nix::unistd::close(sync_write_fd);
         // A helper outliving a killed skiff would go on changing files behind its back.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        let mut byte = [0u8; 1];
-        if !matches!(nix::unistd::read(&sync_read, &mut byte), Ok(1)) {
-            return 1;
-        }
+        wait_for_go_ahead(sync_read.as_raw_fd(), GoAhead::IdMapsWritten);
         let outcome = match child_side.take() {
             Some((enter, work)) => enter().and_then(|()| work()),
             None => Err("work already ran".to_string()),
@@ -186,7 +185,7 @@ where
         None => Ok(()),
     };
     if maps.is_ok() {
-        write_byte(&sync_write, b'M')?;
+        send_go_ahead(&sync_write, GoAhead::IdMapsWritten)?;
     }
     drop(sync_write);
     let streamed = match (maps.is_ok(), parent_work.take()) {

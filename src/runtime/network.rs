@@ -7,19 +7,14 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::error::{Error, Helper};
+use super::process::on_path;
 use super::spec::{NetworkBackend, PortMapping, Protocol};
-use super::Error;
 
 /// Where pasta forwards DNS queries when the host only has loopback resolvers, as Podman does.
 pub const PASTA_DNS_FORWARD: &str = "169.254.1.1";
 /// slirp4netns's built-in DNS forwarder.
 pub const SLIRP_DNS: &str = "10.0.2.3";
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
-}
 
 /// The helper asked for, or pasta when installed, else slirp4netns; an error saying what to
 /// install when the one needed is missing.
@@ -27,20 +22,14 @@ pub fn choose_backend(requested: Option<NetworkBackend>) -> Result<NetworkBacken
     let installed = |backend: NetworkBackend| on_path(backend.program());
     match requested {
         Some(backend) if installed(backend) => Ok(backend),
-        Some(NetworkBackend::Pasta) => Err(Error::Network(
-            "pasta is not installed: install the passt package, or use --network slirp4netns".into(),
-        )),
-        Some(NetworkBackend::Slirp4netns) => Err(Error::Network(
-            "slirp4netns is not installed: install the slirp4netns package, or use --network pasta".into(),
-        )),
+        Some(backend) => Err(Error::MissingHelper {
+            helper: backend.helper(),
+            error: None,
+        }),
         None => [NetworkBackend::Pasta, NetworkBackend::Slirp4netns]
             .into_iter()
             .find(|backend| installed(*backend))
-            .ok_or_else(|| {
-                Error::Network(
-                    "neither pasta nor slirp4netns is installed: install the passt package (or slirp4netns), or use --network none or --network host".into(),
-                )
-            }),
+            .ok_or(Error::NoNetworkHelper),
     }
 }
 
@@ -187,7 +176,7 @@ impl StartingHelper {
                         .lines()
                         .find(|l| !l.contains("syslog"))
                         .unwrap_or("unknown error");
-                    return Err(Error::Network(format!("pasta failed: {}", reason.trim())));
+                    return Err(pasta_failure(reason.trim()));
                 }
                 Ok(NetworkHelper {
                     pid_file: Some(pid_file),
@@ -312,12 +301,26 @@ fn launch_pasta(
             .arg(format!("/proc/self/fd/{}", namespace.as_raw_fd()))
             .spawn_with_inherited(&[&namespace])
     };
-    let launcher = launched.map_err(|e| Error::Network(format!("cannot run pasta: {e}")))?;
+    let launcher = launched.map_err(|error| Error::MissingHelper {
+        helper: Helper::Pasta,
+        error: Some(error),
+    })?;
     Ok(StartingHelper::Pasta {
         launcher,
         pid_file,
         publishes: !ports.is_empty(),
     })
+}
+
+/// pasta's own words for why it failed, typed: without /dev/net/tun (missing, or closed to the
+/// user) it cannot make the container's interface, which `skiff system check` explains.
+fn pasta_failure(reason: &str) -> Error {
+    let reason = reason.to_string();
+    if reason.contains("/dev/net/tun") || reason.contains("tun socket") {
+        Error::TunUnavailable { reason }
+    } else {
+        Error::PastaFailed { reason }
+    }
 }
 
 fn launch_slirp(
@@ -360,7 +363,10 @@ fn launch_slirp(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn_with_inherited(&[&ready_write, &exit_read, &run_dir_fd])
-        .map_err(|e| Error::Network(format!("cannot run slirp4netns: {e}")))?;
+        .map_err(|error| Error::MissingHelper {
+            helper: Helper::Slirp4netns,
+            error: Some(error),
+        })?;
     Ok(StartingHelper::Slirp {
         child,
         ready: ready_read,

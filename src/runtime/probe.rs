@@ -14,6 +14,9 @@ use std::path::Path;
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{fork, ForkResult};
 
+use super::namespace_work::run_in_child;
+use super::userns::IdMapping;
+
 /// Runs `work` in a forked child and returns its error text, if it failed (or died).
 fn in_child(work: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     let (read, write): (OwnedFd, OwnedFd) =
@@ -105,4 +108,20 @@ pub fn filesystem_type(path: &Path) -> Result<u64, std::io::Error> {
 pub fn has_file_capabilities(path: &Path) -> bool {
     let mut value = [0u8; 64];
     rustix::fs::getxattr(path, "security.capability", &mut value[..]).is_ok_and(|len| len > 0)
+}
+/// Whether the kernel mounts an overlay in a user namespace with `mapping` (as root: in a mount
+/// namespace) on the file system of `scratch`, a directory that must not exist yet.
+pub fn kernel_overlay_works(scratch: &Path, mapping: Option<&IdMapping>) -> bool {
+    let flags = match mapping {
+        Some(_) => CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
+        None => CloneFlags::CLONE_NEWNS,
+    };
+    run_in_child(
+        flags,
+        mapping,
+        || Ok(()),
+        || Ok(super::storage::try_overlay_mount(scratch, mapping.is_some()).is_ok()),
+        || Ok(()),
+    )
+    .unwrap_or(false)
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use super::child::{sys_error, ChildError};
+use super::channel::{sys_error, ChildError};
 use super::spec::{ContainerSpec, Mount, MountFlags, MountSource, NetworkMode, Propagation};
 use super::storage::{self, Servers};
 
@@ -591,7 +591,7 @@ pub(crate) fn mount_union_as_root(
     writable: bool,
     servers: Servers<'_>,
 ) -> Result<(), String> {
-    storage::mount_root(spec, writable, servers)?;
+    storage::mount_root(spec, writable, servers).map_err(|e| e.message)?;
     // From the inside: a nested namespace's root cannot walk the user's directories to it.
     nix::unistd::chdir(&spec.rootfs_dir).map_err(|e| format!("chdir to the union: {e}"))?;
     if let Some(nested) = &spec.nested_ids {
@@ -603,7 +603,7 @@ pub(crate) fn mount_union_as_root(
 
 /// Mounts the union and everything in it, then makes it the process's root.
 pub(crate) fn build_rootfs(spec: &ContainerSpec, servers: Servers<'_>) -> Result<(), ChildError> {
-    storage::mount_root(spec, true, servers).map_err(ChildError::other)?;
+    storage::mount_root(spec, true, servers)?;
 
     let root = rustix::fs::open(
         &spec.rootfs_dir,
@@ -638,50 +638,9 @@ pub(crate) fn build_rootfs(spec: &ContainerSpec, servers: Servers<'_>) -> Result
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::runtime::spec::{NetworkBackend, ProcessSpec};
-    use crate::runtime::userns::plan_mapping;
-
-    pub(crate) fn spec(network: NetworkMode, rootless: bool) -> ContainerSpec {
-        ContainerSpec {
-            layers_dir: "/s/layers".into(),
-            layers: vec!["b".into(), "a".into()],
-            upper_dir: "/s/c/upper".into(),
-            work_dir: "/s/c/work".into(),
-            rootfs_dir: "/s/c/merged".into(),
-            volatile: true,
-            mount_point_skeleton: None,
-            hostname: "h".into(),
-            process: ProcessSpec {
-                args: vec!["true".into()],
-                env: vec![],
-                cwd: "/".into(),
-                user: String::new(),
-                terminal: false,
-                interactive: false,
-                init: false,
-                privileged: false,
-                capabilities: None,
-                detached: false,
-                preserve_fds: 0,
-                seccomp: Default::default(),
-            },
-            network,
-            etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],
-            id_mapping: rootless
-                .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),
-            run_dir: "/run/c".into(),
-            network_backend: NetworkBackend::Pasta,
-            network_options: Vec::new(),
-            ports: Vec::new(),
-            mounts: Vec::new(),
-            read_only: false,
-            layer_owners: None,
-            nested_ids: None,
-            storage_driver: Default::default(),
-        }
-    }
+    use crate::runtime::spec::fixtures::spec;
 
     #[test]
     fn user_mounts_go_shallowest_first_before_the_masks() {

@@ -25,14 +25,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use nix::errno::Errno;
 use rustix::fs::{MemfdFlags, SealFlags};
 
-use super::Error;
-
 /// The trampoline, compiled by build.rs.
 const TRAMPOLINE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trampoline"));
-
-/// The error channel's kind byte for an execve the trampoline saw fail; the errno (4 bytes,
-/// native order) and the program's name follow. The trampoline writes the same byte.
-pub(crate) const ERR_EXEC_FAILED: u8 = b'e';
 
 /// See the module's notes. Call it in the process before it joins or enters a container, but
 /// after anything that needs the process's /proc entries to be the user's (the id maps that
@@ -92,9 +86,19 @@ pub(crate) fn exec_program(
 }
 
 /// Replaces this process (pid 1, which forked `command`) with the trampoline as the container's
-/// init, with an empty environment. Returns only if that failed.
-pub(crate) fn exec_init(trampoline: &OwnedFd, command: nix::unistd::Pid) -> Errno {
-    let args = [c"skiff-init".to_owned(), to_c(command.as_raw().to_string())];
+/// init, with an empty environment; the init closes `ready` once it is non-dumpable. Returns
+/// only if that failed.
+pub(crate) fn exec_init(trampoline: &OwnedFd, command: nix::unistd::Pid, ready: &OwnedFd) -> Errno {
+    let ready_number = std::os::fd::AsRawFd::as_raw_fd(ready).to_string();
+    let args = [
+        c"skiff-init".to_owned(),
+        to_c(command.as_raw().to_string()),
+        to_c(ready_number),
+    ];
+    let inherited = nix::fcntl::FdFlag::empty();
+    if let Err(errno) = nix::fcntl::fcntl(ready, nix::fcntl::F_SETFD(inherited)) {
+        return errno;
+    }
     exec_trampoline(trampoline, &args, &[])
 }
 
@@ -119,21 +123,6 @@ fn to_c(number: String) -> CString {
     CString::new(number).unwrap_or_default()
 }
 
-/// The error the trampoline reported for the program it could not exec, as skiff's own exec
-/// reported it: 127 not found (a missing program, interpreter or loader), 126 cannot execute.
-pub(crate) fn exec_failure(record: &[u8]) -> Error {
-    let Some((errno, program)) = record.split_first_chunk::<4>() else {
-        return Error::Setup("the container's process could not start".into());
-    };
-    let errno = Errno::from_raw(i32::from_ne_bytes(*errno));
-    let program = String::from_utf8_lossy(program).into_owned();
-    match errno {
-        Errno::ENOENT => Error::CommandNotFound { path: program },
-        Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR => Error::NotExecutable { path: program },
-        _ => Error::Setup(format!("exec {program}: {}", errno.desc())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,18 +136,5 @@ mod tests {
         );
         let seals = rustix::fs::fcntl_get_seals(&memfd).expect("its seals");
         assert!(seals.contains(SealFlags::SEAL | SealFlags::WRITE | SealFlags::GROW));
-    }
-
-    #[test]
-    fn exec_failures_keep_their_exit_codes() {
-        let record = |errno: Errno| {
-            let mut bytes = (errno as i32).to_ne_bytes().to_vec();
-            bytes.extend_from_slice(b"prog");
-            exec_failure(&bytes).exit_code()
-        };
-        assert_eq!(record(Errno::ENOENT), 127);
-        assert_eq!(record(Errno::ENOEXEC), 126);
-        assert_eq!(record(Errno::E2BIG), 125);
-        assert_eq!(exec_failure(b"e").exit_code(), 125);
     }
 }

@@ -4,7 +4,7 @@
 
 use caps::{CapSet, Capability, CapsHashSet};
 
-use super::child::{sys_error, ChildError};
+use super::channel::{sys_error, ChildError};
 
 /// Podman's default capabilities (containers.conf `default_capabilities`).
 pub const DEFAULT_CAPABILITIES: &[Capability] = &[
@@ -155,7 +155,7 @@ pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), Chil
 /// effective capabilities (the kernel clears them on setuid).
 pub(crate) fn drop_privileges(
     user: &ResolvedUser,
-    process: &super::ProcessSpec,
+    process: &super::spec::ProcessSpec,
 ) -> Result<(), ChildError> {
     let keep: CapsHashSet = match &process.capabilities {
         _ if process.privileged => caps::read(None, CapSet::Bounding)

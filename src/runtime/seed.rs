@@ -4,9 +4,9 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use super::error::Error;
 use super::namespace_work::{run_in_container_root, ContainerRoot};
 use super::spec::ContainerSpec;
-use super::Error;
 
 /// Copies, for each `(path in the container, directory on the host)`, the image's files under
 /// that path into the directory, as it is there (owners, modes, times, attributes). It runs in a

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::Helper;
 use super::userns::IdMapping;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -27,7 +28,7 @@ pub enum NetworkMode {
         holder_pid: Option<i32>,
         /// The bridges to wire the container into, filled in at each start.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        attachments: Vec<super::bridge::BridgeAttachment>,
+        attachments: Vec<BridgeAttachment>,
     },
     /// A network namespace that already exists, named by a file such as `/proc/PID/ns/net`.
     /// Rootless, the container also joins the user namespace that owns it, since only that one
@@ -336,10 +337,81 @@ pub enum NetworkBackend {
 }
 
 impl NetworkBackend {
-    pub fn program(self) -> &'static str {
+    /// The helper program that gives the network its way out.
+    pub fn helper(self) -> Helper {
         match self {
-            NetworkBackend::Pasta => "pasta",
-            NetworkBackend::Slirp4netns => "slirp4netns",
+            NetworkBackend::Pasta => Helper::Pasta,
+            NetworkBackend::Slirp4netns => Helper::Slirp4netns,
+        }
+    }
+
+    pub fn program(self) -> &'static str {
+        self.helper().program()
+    }
+}
+
+/// What wiring a container into a bridge needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BridgeAttachment {
+    /// The bridge's interface name.
+    pub bridge: String,
+    /// `10.89.0.0/24`.
+    pub subnet: String,
+    pub gateway: std::net::Ipv4Addr,
+    pub prefix: u8,
+    pub address: std::net::Ipv4Addr,
+    /// `--internal`: no masquerade, no default route.
+    pub internal: bool,
+    /// The container's side: eth0, eth1… in the order of its networks.
+    pub interface: String,
+    /// The first outbound network gives the container its default route.
+    pub default_route: bool,
+}
+
+/// Specs for the runtime's unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::runtime::userns::plan_mapping;
+
+    /// A container of two layers, rootless or not, with `network`.
+    pub(crate) fn spec(network: NetworkMode, rootless: bool) -> ContainerSpec {
+        ContainerSpec {
+            layers_dir: "/s/layers".into(),
+            layers: vec!["b".into(), "a".into()],
+            upper_dir: "/s/c/upper".into(),
+            work_dir: "/s/c/work".into(),
+            rootfs_dir: "/s/c/merged".into(),
+            volatile: true,
+            mount_point_skeleton: None,
+            hostname: "h".into(),
+            process: ProcessSpec {
+                args: vec!["true".into()],
+                env: vec![],
+                cwd: "/".into(),
+                user: String::new(),
+                terminal: false,
+                interactive: false,
+                init: false,
+                privileged: false,
+                capabilities: None,
+                detached: false,
+                preserve_fds: 0,
+                seccomp: Default::default(),
+            },
+            network,
+            etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],
+            id_mapping: rootless
+                .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),
+            run_dir: "/run/c".into(),
+            network_backend: NetworkBackend::Pasta,
+            network_options: Vec::new(),
+            ports: Vec::new(),
+            mounts: Vec::new(),
+            read_only: false,
+            layer_owners: None,
+            nested_ids: None,
+            storage_driver: Default::default(),
         }
     }
 }

@@ -16,9 +16,9 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
-use super::container::{forward_signal, reap};
+use super::error::Error;
+use super::process::{forward_signal, reap};
 use super::spec::ProcessSpec;
-use super::Error;
 
 /// How long the relay waits, once the process has ended, for output from a writer that lives
 /// on (a background process an `exec` left behind) before it stops.

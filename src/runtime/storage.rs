@@ -11,12 +11,14 @@
 //! `pivot_root`; the FUSE servers were forked by skiff before the clone.
 
 use std::collections::HashMap;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 
+use super::channel::{Cause, ChildError};
+use super::error::Error;
 use super::spec::{ContainerSpec, StorageDriver};
 use super::userns::{IdMapping, IdTranslation};
 
@@ -121,28 +123,31 @@ fn mount_overlay(spec: &ContainerSpec, options: &str, flags: MsFlags) -> nix::Re
 
 /// Mounts the container's root on `spec.rootfs_dir`, read-only unless `writable`. A read-only
 /// kernel overlay has the upper directory as its topmost lower layer instead, which leaves the
-/// upper and work directories to a container that may be running.
+/// upper and work directories to a container that may be running. The kernel refusing its
+/// overlay is a failure of its own kind, which `skiff system check` explains.
 pub(crate) fn mount_root(
     spec: &ContainerSpec,
     writable: bool,
     servers: Servers<'_>,
-) -> Result<(), String> {
-    enter_private_layer_store(spec, servers)?;
+) -> Result<(), ChildError> {
+    let other = ChildError::other;
+    enter_private_layer_store(spec, servers).map_err(other)?;
     let readonly = if writable {
         MsFlags::empty()
     } else {
         MsFlags::MS_RDONLY
     };
     match spec.storage_driver {
-        StorageDriver::Vfs => return mount_vfs(spec, readonly),
+        StorageDriver::Vfs => return mount_vfs(spec, readonly).map_err(other),
         StorageDriver::FuseOverlay => {
-            give_root(spec, &spec.upper_dir)?;
+            give_root(spec, &spec.upper_dir).map_err(other)?;
             let server = servers
                 .union
-                .ok_or("the fuse overlay's server did not start")?;
-            return super::fuse_overlay::mount_union(&spec.rootfs_dir, !writable, server);
+                .ok_or_else(|| ChildError::other("the fuse overlay's server did not start"))?;
+            return super::fuse_overlay::mount_union(&spec.rootfs_dir, !writable, server)
+                .map_err(other);
         }
-        StorageDriver::Overlay => give_root(spec, &spec.upper_dir)?,
+        StorageDriver::Overlay => give_root(spec, &spec.upper_dir).map_err(other)?,
     }
     let mounted = if writable {
         mount_overlay(spec, &overlay_options(spec), MsFlags::empty())
@@ -162,10 +167,10 @@ pub(crate) fn mount_root(
         mount_overlay(spec, &options, MsFlags::MS_RDONLY)
     };
     mounted.map_err(|e| {
-        format!(
+        ChildError::new(Cause::OverlayRefused, format!(
             "mounting the container's files with the kernel's overlay: {} (--storage-driver fuse-overlay serves them without it)",
             e.desc().to_lowercase()
-        )
+        ))
     })
 }
 
@@ -387,6 +392,60 @@ fn merge_layer(from: &Path, to: &Path, owners: &super::fstree::Owners<'_>) -> st
     Ok(())
 }
 
+/// The FUSE servers the container's root needs (none for the kernel's overlay without
+/// keep-id, nor for vfs): the container's ends of the sockets to them.
+#[derive(Default)]
+pub(crate) struct RootServers {
+    pub(crate) layers: Option<OwnedFd>,
+    pub(crate) union: Option<OwnedFd>,
+}
+
+impl RootServers {
+    pub(crate) fn start(spec: &ContainerSpec) -> Result<Self, Error> {
+        let translation = layer_translation(spec);
+        Ok(match spec.storage_driver {
+            StorageDriver::Vfs => RootServers::default(),
+            StorageDriver::Overlay => RootServers {
+                layers: translation
+                    .map(|owners| super::idshift::start_server(&spec.layers_dir, owners))
+                    .transpose()?,
+                union: None,
+            },
+            StorageDriver::FuseOverlay => RootServers {
+                // The union moves owners itself; an image mounted into the container
+                // (`--mount type=image`) is a kernel overlay of the layer directory, which
+                // still needs the shifted view.
+                layers: match layer_translation(spec) {
+                    Some(owners)
+                        if spec
+                            .mounts
+                            .iter()
+                            .any(|m| matches!(m.source, super::MountSource::Layers { .. })) =>
+                    {
+                        Some(super::idshift::start_server(&spec.layers_dir, owners)?)
+                    }
+                    _ => None,
+                },
+                union: Some(super::fuse_overlay::start_server(
+                    super::fuse_overlay::UnionDirs {
+                        upper: spec.upper_dir.clone(),
+                        work: spec.work_dir.clone(),
+                        lower: lower_dirs(spec),
+                        owners: translation,
+                    },
+                )?),
+            },
+        })
+    }
+
+    pub(crate) fn borrowed(&self) -> Servers<'_> {
+        Servers {
+            layers: self.layers.as_ref().map(|fd| fd.as_fd()),
+            union: self.union.as_ref().map(|fd| fd.as_fd()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,7 +453,7 @@ mod tests {
 
     #[test]
     fn overlay_lists_layers_topmost_first_relative_to_the_store() {
-        let spec = crate::runtime::rootfs::tests::spec(NetworkMode::None, true);
+        let spec = crate::runtime::spec::fixtures::spec(NetworkMode::None, true);
         assert_eq!(
             overlay_options(&spec),
             "lowerdir=b/diff:a/diff,upperdir=/s/c/upper,workdir=/s/c/work,userxattr,volatile"

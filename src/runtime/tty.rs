@@ -11,9 +11,9 @@ use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
-use super::child::{sys_error, ChildError};
-use super::container::{forward_signal, reap};
-use super::Error;
+use super::channel::{sys_error, ChildError};
+use super::error::Error;
+use super::process::{forward_signal, reap, receive_fds};
 
 nix::ioctl_write_int_bad!(set_controlling_terminal, libc::TIOCSCTTY);
 nix::ioctl_read_bad!(get_window_size, libc::TIOCGWINSZ, libc::winsize);
@@ -56,8 +56,7 @@ pub(crate) fn attach_container_terminal(socket: BorrowedFd<'_>) -> Result<(), Ch
 
 /// In skiff: receives the pty master, or None if the container process ended first.
 pub(crate) fn receive_fd(socket: &OwnedFd) -> Result<Option<OwnedFd>, Error> {
-    let fds = super::container::receive_fds(socket)
-        .map_err(|e| Error::sys("receiving the terminal", e))?;
+    let fds = receive_fds(socket).map_err(|e| Error::sys("receiving the terminal", e))?;
     Ok(fds.into_iter().next())
 }
 

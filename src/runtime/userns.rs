@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::Error;
+use super::error::{Error, Helper};
 
 /// One line of a uid_map/gid_map: `inside outside count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -331,8 +331,9 @@ pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
         // A process may map its own id without help once setgroups is denied (user_namespaces(7)).
         let proc_dir = Path::new("/proc").join(pid.to_string());
         let write = |name: &str, text: String| {
-            std::fs::write(proc_dir.join(name), text).map_err(|source| Error::IdMap {
-                reason: format!("writing /proc/{pid}/{name}: {source}"),
+            std::fs::write(proc_dir.join(name), text).map_err(|error| Error::IdMapFailed {
+                step: format!("writing /proc/{pid}/{name}"),
+                error,
             })
         };
         write("setgroups", "deny".into())?;
@@ -340,32 +341,35 @@ pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
         write("gid_map", map_text(&mapping.gids))?;
         return Ok(());
     }
-    let spawn = |tool: &str, ranges: &[IdRange]| {
-        Command::new(tool)
+    let spawn = |helper: Helper, ranges: &[IdRange]| {
+        Command::new(helper.program())
             .args(map_args(pid, ranges))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .map_err(|source| Error::IdMap {
-                reason: format!(
-                    "cannot run {tool}: {source}; install the uidmap package (it provides newuidmap and newgidmap)"
-                ),
+            .map_err(|error| Error::MissingHelper {
+                helper,
+                error: Some(error),
             })
     };
-    let uid_child = spawn("newuidmap", &mapping.uids)?;
-    let gid_child = spawn("newgidmap", &mapping.gids)?;
-    for (tool, child) in [("newuidmap", uid_child), ("newgidmap", gid_child)] {
-        let out = child.wait_with_output().map_err(|source| Error::IdMap {
-            reason: format!("waiting for {tool}: {source}"),
-        })?;
+    let uid_child = spawn(Helper::Newuidmap, &mapping.uids)?;
+    let gid_child = spawn(Helper::Newgidmap, &mapping.gids)?;
+    for (helper, child) in [
+        (Helper::Newuidmap, uid_child),
+        (Helper::Newgidmap, gid_child),
+    ] {
+        let out = child
+            .wait_with_output()
+            .map_err(|error| Error::IdMapFailed {
+                step: format!("waiting for {}", helper.program()),
+                error,
+            })?;
         if !out.status.success() {
             let text = String::from_utf8_lossy(&out.stderr);
-            return Err(Error::IdMap {
-                reason: format!(
-                    "{tool} failed: {}; it must be setuid root or carry cap_setuid/cap_setgid",
-                    text.trim()
-                ),
+            return Err(Error::IdMapRefused {
+                helper,
+                reason: text.trim().to_string(),
             });
         }
     }

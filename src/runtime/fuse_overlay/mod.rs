@@ -24,9 +24,9 @@ mod ops;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use super::error::Error;
 use super::fuse_server::{mount_served, start_server as start_server_with, ServerShape};
 use super::userns::IdTranslation;
-use super::Error;
 
 /// What the union is made of.
 pub(crate) struct UnionDirs {

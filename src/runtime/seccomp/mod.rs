@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use profile::Profile;
 
-use super::child::{sys_error, ChildError};
+use super::channel::{sys_error, ChildError};
 
 /// The filter a container's processes get.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

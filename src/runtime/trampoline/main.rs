@@ -11,18 +11,20 @@
 //!   and the environment as given. Should execve fail, it writes to FD the failure skiff reads
 //!   on its error channel — `EXEC_FAILED`, the errno (4 bytes, native order), ARG0 — so skiff
 //!   still tells "not found" (127) from "cannot execute" (126).
-//! - `skiff-init PID`: the container's pid 1 for `--init`, PID its command. It forwards every
-//!   signal to PID, reaps every child, and exits as PID does (128 + signal for a signal). skiff
-//!   blocks all signals before it execs this, so none is lost meanwhile.
+//! - `skiff-init PID READY`: the container's pid 1 for `--init`, PID its command. It makes itself
+//!   non-dumpable, then closes READY, a pipe PID waits on before it execs, so that the container
+//!   never sees its init traceable. It forwards every signal to PID, reaps every child, and
+//!   exits as PID does (128 + signal for a signal). skiff blocks all signals before it execs
+//!   this, so none is lost meanwhile.
 //!
-//! Only ordinary system calls: fcntl, execve, write, exit_group, prctl, rt_sigprocmask,
+//! Only ordinary system calls: fcntl, execve, write, close, exit_group, prctl, rt_sigprocmask,
 //! rt_sigtimedwait, wait4, kill.
 #![no_std]
 #![no_main]
 
 use core::arch::{asm, global_asm};
 
-/// The error channel's kind byte for a failed execve (`ERR_EXEC_FAILED` in skiff).
+/// The error channel's kind byte for a failed execve (`EXEC_FAILED` in skiff's runtime/channel.rs).
 const EXEC_FAILED: u8 = b'e';
 /// The exit code of a run that is not one of skiff's.
 const NOT_FOR_YOU: i32 = 126;
@@ -30,6 +32,7 @@ const NOT_FOR_YOU: i32 = 126;
 #[cfg(target_arch = "x86_64")]
 mod nr {
     pub const WRITE: usize = 1;
+    pub const CLOSE: usize = 3;
     pub const RT_SIGPROCMASK: usize = 14;
     pub const EXECVE: usize = 59;
     pub const WAIT4: usize = 61;
@@ -43,6 +46,7 @@ mod nr {
 #[cfg(target_arch = "aarch64")]
 mod nr {
     pub const FCNTL: usize = 25;
+    pub const CLOSE: usize = 57;
     pub const WRITE: usize = 64;
     pub const EXIT_GROUP: usize = 94;
     pub const KILL: usize = 129;
@@ -175,10 +179,12 @@ unsafe extern "C" fn main(stack: *const usize) -> ! {
             // wants them; envp likewise.
             unsafe { exec(fd, *argv.add(2), argv.add(3), envp) }
         }
-        (Some(b"skiff-init"), Some(pid)) if argc == 2 => match parse_number(pid) {
-            Some(pid) => init(pid),
-            None => exit(NOT_FOR_YOU),
-        },
+        (Some(b"skiff-init"), Some(pid)) if argc == 3 => {
+            match (parse_number(pid), arg(2).and_then(parse_number)) {
+                (Some(pid), Some(ready)) => init(pid, ready),
+                _ => exit(NOT_FOR_YOU),
+            }
+        }
         _ => exit(NOT_FOR_YOU),
     }
 }
@@ -204,7 +210,7 @@ unsafe fn exec(fd: usize, path: *const u8, argv: *const *const u8, envp: *const 
     exit(1)
 }
 
-fn init(command: usize) -> ! {
+fn init(command: usize, ready: usize) -> ! {
     const PR_SET_DUMPABLE: usize = 4;
     const PR_SET_NAME: usize = 15;
     const SIG_BLOCK: usize = 0;
@@ -217,6 +223,8 @@ fn init(command: usize) -> ! {
         // Not for the container's root to trace or read (its own capabilities do not include
         // CAP_SYS_PTRACE unless added); and a name for `ps` instead of the memfd's number.
         syscall(nr::PRCTL, PR_SET_DUMPABLE, 0, 0, 0);
+        // Only now may the command go on to exec.
+        syscall(nr::CLOSE, ready, 0, 0, 0);
         syscall(
             nr::PRCTL,
             PR_SET_NAME,
