@@ -8,7 +8,7 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 mod transfer;
-pub use transfer::{clean_staging, make_writable_and_remove, remove_trees};
+pub use transfer::{make_writable_and_remove, remove_trees};
 
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};

@@ -146,7 +146,7 @@ pub(super) fn unpack_stream(
 
 /// Removes tmp/ leftovers of writers that died, from inside the user namespace (they may hold
 /// files owned by subordinate ids).
-pub fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
+pub(super) fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
     let stale = ctx.store.stale_staging(lock);
     if stale.is_empty() {
         return Ok(());

@@ -248,6 +248,22 @@ impl Store {
             .unwrap_or_default()
     }
 
+    /// Leftovers in tmp/ of other processes that died: what a writer may clear while it still
+    /// has staged entries of its own there (a build between its steps).
+    pub fn dead_writers_staging(&self, _lock: &StoreLock) -> Vec<PathBuf> {
+        let own = std::process::id();
+        std::fs::read_dir(self.tmp_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|path| {
+                        staging_writer(path).is_none_or(|pid| pid != own && !process_alive(pid))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Writes a blob after checking its digest; an existing blob is kept as it is.
     pub fn put_blob(&self, digest: &str, bytes: &[u8]) -> Result<(), Error> {
         let actual = sha256_digest(bytes);
@@ -291,14 +307,15 @@ impl Store {
 }
 
 fn staging_writer_alive(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    staging_writer(path).is_some_and(|pid| pid != std::process::id() && process_alive(pid))
+}
+
+/// The pid in a staging entry's name (see `staging_path`).
+fn staging_writer(path: &Path) -> Option<u32> {
+    let name = path.file_name().and_then(|n| n.to_str())?;
     let mut fields = name.rsplitn(3, '-');
     let (_nanos, pid) = (fields.next(), fields.next());
     pid.and_then(|p| p.parse::<u32>().ok())
-        .is_some_and(|pid| pid != std::process::id() && process_alive(pid))
 }
 
 /// A zombie is dead: its parent may take a while to reap it (an orphan waits for init).
