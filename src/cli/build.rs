@@ -207,15 +207,21 @@ impl BuildArgs {
                 .map(engine::Output::parse)
                 .transpose()?,
             step_defaults: engine::StepDefaults {
-                add_hosts: self.names.add_hosts()?,
-                dns: self.names.dns(&ctx.config.containers.containers)?,
-                no_hosts: self.names.no_hosts(&ctx.config.containers.containers),
+                add_hosts: self.names.host_names().add_hosts()?,
+                dns: self
+                    .names
+                    .host_names()
+                    .dns(&ctx.config.containers.containers)?,
+                no_hosts: self
+                    .names
+                    .host_names()
+                    .no_hosts(&ctx.config.containers.containers),
                 volumes: self
                     .volumes
                     .iter()
                     .map(|v| crate::volume::mounts::parse_volume(v))
                     .collect::<anyhow::Result<_>>()?,
-                seccomp: super::container::seccomp_policy(
+                seccomp: crate::container::security_opt_seccomp(
                     &self.security_opt,
                     &ctx.config.containers.containers,
                 )?,

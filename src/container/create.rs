@@ -14,12 +14,13 @@ use crate::image;
 use crate::network::{self, NetworkRequest};
 use crate::runtime::{self, ContainerSpec, NetworkBackend, NetworkMode, ProcessSpec};
 use crate::store::containers::ContainerRecord;
-use crate::store::images::ImageIndex;
+use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::{self};
 
 /// Creates a container from an image: its store entry and its runtime spec.
 pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
-    let record = plan(ctx, options)?;
+    let image = image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
+    let record = plan(ctx, options, &image)?;
     store_container(ctx, &record, &options.image)?;
     Ok(record)
 }
@@ -63,13 +64,15 @@ pub(super) fn store_container(
 
 /// Works out everything about a new container (its spec, names, generated /etc files) without
 /// recording it in the store yet.
-pub(super) fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
+pub(super) fn plan(
+    ctx: &Context,
+    options: &CreateOptions,
+    image: &ImageRecord,
+) -> Result<ContainerRecord> {
     if let Some(user) = &options.user {
         runtime::check_user_ids(user).map_err(anyhow::Error::msg)?;
     }
-    let index = ImageIndex::load(&ctx.store)?;
-    let image = image::find(&index, &options.image)?.clone();
-    let config = image::read_config(&ctx.store, &image)?;
+    let config = image::read_config(&ctx.store, image)?;
     let run = &config.config;
 
     let argv = compose_command(
@@ -81,6 +84,16 @@ pub(super) fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRe
     if argv.is_empty() {
         bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
     }
+    // As Podman, an image whose STOPSIGNAL names no signal cannot make a container.
+    let stop_signal = match (options.stop_signal, &run.stop_signal) {
+        (Some(signal), _) => Some(signal),
+        (None, Some(text)) => Some(
+            text.parse()
+                .map_err(anyhow::Error::new)
+                .context("the image's STOPSIGNAL")?,
+        ),
+        (None, None) => None,
+    };
     let id = store::hex(&random_bytes::<32>());
     let name = match &options.name {
         Some(name) => {
@@ -383,13 +396,10 @@ pub(super) fn plan(ctx: &Context, options: &CreateOptions) -> Result<ContainerRe
         .unwrap_or_else(|| options.image.clone()),
         created: jiff::Timestamp::now().to_string(),
         auto_remove: options.remove,
-        stop_signal: options
-            .stop_signal
-            .clone()
-            .or_else(|| config.config.stop_signal.clone()),
+        stop_signal,
         stop_timeout: options.stop_timeout,
-        restart: options.restart.clone(),
-        log_driver: options.log_driver.clone(),
+        restart: options.restart,
+        log_driver: options.log_driver,
         log_max_size: options.log_max_size,
         labels: config
             .config

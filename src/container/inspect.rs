@@ -14,7 +14,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
     let state = current_state(ctx, &record.id);
     let process = &record.spec.process;
     let running = state.status == Status::Running;
-    let restart = detached::RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
+    let restart = record.restart;
     let network_mode = match (&record.spec.network, record.network_mode.as_str()) {
         (_, mode) if !mode.is_empty() => mode.to_string(),
         // Containers made before the mode was recorded.
@@ -59,7 +59,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
     let host_config = serde_json::json!({
         "AutoRemove": record.auto_remove,
         "LogConfig": {
-            "Type": record.log_driver.as_deref().unwrap_or("k8s-file"),
+            "Type": record.log_driver.name(),
             "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
         },
         "PortBindings": port_bindings,

@@ -170,8 +170,31 @@ pub fn run_attached(
 
 /// `run`: create, start attached, and remove with `--rm`.
 pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
-    let record = plan(ctx, options)?;
+    let image = crate::image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
+    let record = plan(ctx, options, &image)?;
     start_attached(ctx, &record, Some(&options.image))
+}
+
+/// `start` without `-a`: the stored container starts under its supervisor.
+pub fn start_detached(ctx: &Context, reference: &str) -> Result<()> {
+    let record = ctx.store.find_container(reference)?;
+    detached::start_detached(ctx, &record, None)
+}
+
+/// `start -a`: a container with a terminal starts under its supervisor and the caller attaches
+/// to it (so the user can detach); one without runs in the foreground. `session.stdin` is `-i`.
+pub fn start_attached_as_asked(
+    ctx: &Context,
+    reference: &str,
+    mut session: attach::SessionOptions,
+) -> Result<i32> {
+    let mut record = ctx.store.find_container(reference)?;
+    if record.spec.process.terminal {
+        session.stdin |= record.spec.process.interactive;
+        return attach::start_attached(ctx, &record, &session);
+    }
+    record.spec.process.interactive |= session.stdin;
+    start_attached(ctx, &record, None)
 }
 
 /// Starts a stored container attached (`start -a`).

@@ -24,6 +24,7 @@ pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod networks;
+pub mod policies;
 pub mod volumes;
 
 use std::fs::File;

@@ -4,8 +4,8 @@ use clap::Args;
 
 use crate::cli::{format, human, Outcome};
 use crate::container::{self};
+use crate::container::{ContainerRecord, ContainerState, Status};
 use crate::context::Context;
-use crate::store::containers::{ContainerRecord, ContainerState, Status};
 use serde_json::json;
 
 /// Fetch the output of a container.
@@ -88,8 +88,7 @@ pub struct PortArgs {
 
 impl PortArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let record = ctx.store.find_container(&self.container)?;
-        let lines = crate::network::ports::port_lines(&record.spec.ports, self.port.as_deref())?;
+        let lines = container::port_lines(ctx, &self.container, self.port.as_deref())?;
         for line in lines {
             println!("{line}");
         }
@@ -163,58 +162,6 @@ pub struct PsArgs {
     /// Show the containers of build steps too (left out otherwise, as Podman leaves out buildah's).
     #[arg(long)]
     external: bool,
-}
-
-/// `ps --filter` as Podman reads it: values of one key are alternatives, keys all must match.
-fn ps_filter_matches(
-    filters: &[(String, String)],
-    record: &ContainerRecord,
-    state: &ContainerState,
-) -> anyhow::Result<bool> {
-    let status = state.status.name();
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
-    for key in keys {
-        let values = filters
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str());
-        let mut any = false;
-        for value in values {
-            any |= match key {
-                "status" => status == value,
-                "name" => record.name.contains(value),
-                "id" => record.id.starts_with(value),
-                "ancestor" => {
-                    record.image_name == value
-                        || !crate::image::reference::candidate_names(
-                            value,
-                            std::iter::once(record.image_name.as_str()),
-                        )
-                        .is_empty()
-                        || record
-                            .image_id
-                            .starts_with(value.trim_start_matches("sha256:"))
-                }
-                // label=KEY matches any value, label=KEY=VALUE that value only.
-                "label" => match value.split_once('=') {
-                    Some((k, v)) => record.labels.get(k).is_some_and(|have| have == v),
-                    None => record.labels.contains_key(value),
-                },
-                "exited" => {
-                    state.status == Status::Exited
-                        && state.exit_code.unwrap_or(0).to_string() == value
-                }
-                other => anyhow::bail!(
-                    "invalid filter {other:?}: use status, name, id, ancestor, label or exited"
-                ),
-            };
-        }
-        if !any {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Podman 5's header overrides for `ps` table templates (4.3 named RunningFor "CREATED").
@@ -391,34 +338,17 @@ impl PsEntry {
 impl PsArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         let now = jiff::Timestamp::now();
-        let filters: Vec<(String, String)> = self
-            .filter
-            .iter()
-            .map(|f| {
-                f.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .ok_or_else(|| anyhow::anyhow!("invalid filter {f:?}: expected KEY=VALUE"))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        let mut records = ctx.store.all_containers();
-        records.retain(|record| self.external || record.build.is_none());
-        records.sort_by(|a, b| b.created.cmp(&a.created));
-        let limit = if self.latest { Some(1) } else { self.last };
-        if let Some(limit) = limit {
-            records.truncate(limit);
-        }
-        let show_all = self.all || limit.is_some() || !filters.is_empty();
-        let mut entries = Vec::new();
-        for record in records {
-            // current_state has already shown a container whose watcher died as exited.
-            let state = container::current_state(ctx, &record.id);
-            if !show_all && state.status != Status::Running {
-                continue;
-            }
-            if ps_filter_matches(&filters, &record, &state)? {
-                entries.push(PsEntry::new(record, state, now));
-            }
-        }
+        let listing = container::ListOptions {
+            all: self.all,
+            latest: self.latest,
+            last: self.last,
+            filters: self.filter.clone(),
+            external: self.external,
+        };
+        let mut entries: Vec<PsEntry> = container::list(ctx, &listing)?
+            .into_iter()
+            .map(|(record, state)| PsEntry::new(record, state, now))
+            .collect();
         if self.quiet {
             for entry in &entries {
                 let id = &entry.record.id;
@@ -427,12 +357,10 @@ impl PsArgs {
             return Ok(0);
         }
         if self.size {
-            let ids: Vec<String> = entries.iter().map(|e| e.record.id.clone()).collect();
-            let rw_sizes = container::writable_layer_sizes(ctx, &ids)?;
-            let images = crate::store::images::ImageIndex::load(&ctx.store)?;
-            for (entry, rw) in entries.iter_mut().zip(rw_sizes) {
-                let image = images.by_id(&entry.record.image_id).map_or(0, |i| i.size);
-                entry.size = Some((rw, image));
+            let records: Vec<&ContainerRecord> = entries.iter().map(|e| &e.record).collect();
+            let sizes = container::list_sizes(ctx, &records)?;
+            for (entry, size) in entries.iter_mut().zip(sizes) {
+                entry.size = Some(size);
             }
         }
         let rows: Vec<serde_json::Value> = entries

@@ -26,23 +26,16 @@ pub struct StartArgs {
 
 impl StartArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let detach_keys = attach::parse_detach_keys(&self.detach_keys)?;
-        let record = ctx.store.find_container(&self.container)?;
+        let session = attach::SessionOptions {
+            stdin: self.interactive,
+            detach_keys: attach::parse_detach_keys(&self.detach_keys)?,
+        };
         if !self.attach {
-            container::detached::start_detached(ctx, &record, None)?;
+            container::start_detached(ctx, &self.container)?;
             println!("{}", self.container);
             return Ok(0);
         }
-        // A terminal is kept by a supervisor, so the user can detach from it.
-        let code = if record.spec.process.terminal {
-            let session = attach::SessionOptions {
-                stdin: self.interactive || record.spec.process.interactive,
-                detach_keys,
-            };
-            attach::start_attached(ctx, &record, &session)?
-        } else {
-            container::start(ctx, &self.container, self.interactive)?
-        };
+        let code = container::start_attached_as_asked(ctx, &self.container, session)?;
         Ok(u8::try_from(code).unwrap_or(255))
     }
 }
@@ -155,10 +148,8 @@ pub struct PauseArgs {
 
 impl PauseArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        for reference in &self.containers {
-            ctx.store.find_container(reference)?;
-        }
-        anyhow::bail!("pause and unpause need a cgroup freezer for the container, and skiff does not place containers in cgroups yet on this host (cgroup v1 without a delegated hierarchy)")
+        container::lifecycle::pause(ctx, &self.containers)?;
+        Ok(0)
     }
 }
 
@@ -221,14 +212,9 @@ pub struct RmArgs {
 
 impl RmArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let mut targets = self.containers;
-        if self.all {
-            targets.extend(ctx.store.container_ids());
-        }
-        if targets.is_empty() && !self.all {
-            anyhow::bail!("no container names or IDs given: use rm CONTAINER… or rm --all");
-        }
-        for id in container::remove(ctx, &targets, self.force, self.volumes)? {
+        let removed =
+            container::remove_listed(ctx, self.containers, self.all, self.force, self.volumes)?;
+        for id in removed {
             println!("{id}");
         }
         Ok(0)

@@ -15,7 +15,6 @@ pub use lifecycle::{
     AttachArgs, KillArgs, PauseArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs,
     SuperviseArgs, WaitArgs,
 };
-pub(crate) use run_flags::seccomp_policy;
 pub use run_flags::{CreateArgs, RunArgs};
 
 use super::Outcome;

@@ -136,253 +136,57 @@ pub struct ContainerFlags {
     command: Vec<String>,
 }
 
-/// The last `--security-opt seccomp=…`, else containers.conf `seccomp_profile`; any other key is
-/// refused rather than ignored.
-pub(crate) fn seccomp_policy(
-    security_opt: &[String],
-    defaults: &crate::config::containers::ContainersTable,
-) -> anyhow::Result<crate::runtime::seccomp::SeccompPolicy> {
-    use anyhow::Context as _;
-    let mut chosen = None;
-    for option in security_opt {
-        match option.split_once('=') {
-            Some(("seccomp", value)) => chosen = Some(value),
-            _ => anyhow::bail!(
-                "unsupported --security-opt {:?}: skiff knows seccomp=unconfined|PROFILE",
-                option.split(['=', ':']).next().unwrap_or_default()
-            ),
-        }
-    }
-    match (chosen, defaults.seccomp_profile.as_deref()) {
-        (Some(value), _) => container::seccomp_policy(value),
-        // As in Podman's containers.conf, an empty path means the built-in profile.
-        (None, None | Some("")) => Ok(Default::default()),
-        (None, Some(value)) => {
-            container::seccomp_policy(value).context("containers.conf seccomp_profile")
-        }
-    }
-}
-
-fn image_missing(error: &anyhow::Error) -> bool {
-    matches!(
-        error.downcast_ref::<crate::store::Error>(),
-        Some(crate::store::Error::ImageNotFound { .. })
-    )
-}
-
 impl ContainerFlags {
-    /// Runs `start` (which creates the container) with the image there as `--pull` asks: pulled
-    /// first for always and newer; for missing, pulled only once `start` has found no such
-    /// image, so running an image already in the store reads the image index once.
-    fn with_image<T>(
-        &self,
-        ctx: &Context,
-        start: impl Fn(&CreateOptions) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        use crate::cli::registry::{pull_for_container, PullPolicy};
-        let options = self.options(&ctx.config.containers)?;
-        let pull = || pull_for_container(ctx, &self.image, &self.registry, &self.platform);
-        if matches!(self.pull, PullPolicy::Always | PullPolicy::Newer) {
-            pull()?;
-        }
-        match start(&options) {
-            Err(error) if self.pull == PullPolicy::Missing && image_missing(&error) => {
-                pull()?;
-                start(&options)
-            }
-            other => other,
-        }
-    }
-
-    /// The command line over containers.conf's defaults (`conf`).
-    fn options(&self, conf: &crate::config::ContainersConf) -> anyhow::Result<CreateOptions> {
-        use anyhow::Context as _;
-        let defaults = &conf.containers;
-        let network_mode = self
-            .network
-            .clone()
-            .or_else(|| defaults.netns.clone())
-            .unwrap_or_else(|| "private".into());
-        let mut network = crate::network::NetworkRequest::parse(&network_mode)?;
-        if let crate::network::NetworkRequest::Private { backend, .. } = &mut network {
-            if backend.is_none() {
-                *backend = conf
-                    .network
-                    .default_rootless_network_cmd
-                    .map(|cmd| match cmd {
-                        crate::config::containers::RootlessNetworkCmd::Pasta => {
-                            crate::runtime::NetworkBackend::Pasta
-                        }
-                        crate::config::containers::RootlessNetworkCmd::Slirp4netns => {
-                            crate::runtime::NetworkBackend::Slirp4netns
-                        }
-                    });
-            }
-        }
-        let publishes = !self.publish.is_empty() || self.publish_all;
-        if publishes
-            && matches!(
-                network,
-                crate::network::NetworkRequest::Host | crate::network::NetworkRequest::None
-            )
-        {
-            eprintln!(
-                "WARN: port mappings are discarded with --network {network_mode}: the container has no network of its own to publish on",
-            );
-        }
-        let mut mounts = Vec::new();
-        for text in &self.volume {
-            mounts.push(crate::volume::mounts::parse_volume(text)?);
-        }
-        for text in &self.mount {
-            mounts.push(crate::volume::mounts::parse_mount(text)?);
-        }
-        for text in &self.tmpfs {
-            mounts.push(crate::volume::mounts::parse_tmpfs(text)?);
-        }
-        for text in &self.device {
-            mounts.push(crate::volume::mounts::parse_device(text)?);
-        }
-        // containers.conf's come first; one the command line mounts at the same place gives way.
-        let mut conf_mounts = Vec::new();
-        for text in defaults.volumes.iter() {
-            conf_mounts.push(
-                crate::volume::mounts::parse_volume(text).context("containers.conf volumes")?,
-            );
-        }
-        for text in defaults.devices.iter() {
-            conf_mounts.push(
-                crate::volume::mounts::parse_device(text).context("containers.conf devices")?,
-            );
-        }
-        for text in defaults.mounts.iter() {
-            conf_mounts
-                .push(crate::volume::mounts::parse_mount(text).context("containers.conf mounts")?);
-        }
-        conf_mounts.retain(|d| !mounts.iter().any(|m| m.destination == d.destination));
-        conf_mounts.append(&mut mounts);
-        Ok(CreateOptions {
-            mounts: conf_mounts,
-            default_env: defaults.env.to_vec(),
-            capabilities: defaults
-                .default_capabilities
-                .as_ref()
-                .map(|names| container::capability_names(names))
-                .transpose()
-                .context("containers.conf default_capabilities")?,
-            seccomp: seccomp_policy(&self.security_opt, defaults)?,
-            read_only: self.read_only,
-            read_only_tmpfs: self.read_only_tmpfs,
-            userns: container::userns::UsernsMode::parse(self.userns.as_deref().unwrap_or(""))?,
-            volumes_from: self.volumes_from.clone(),
-            build: None,
-            image: self.image.clone(),
-            command: self.command.clone(),
-            entrypoint: self.entrypoint.clone(),
-            env: self.env.clone(),
-            env_files: self.env_file.clone(),
-            workdir: self.workdir.clone(),
-            user: self.user.clone(),
-            hostname: self.hostname.clone(),
-            name: self.name.clone(),
-            remove: self.rm,
+    /// What clap parsed, handed to the operations, which merge it over containers.conf; the
+    /// warning about ports a host or absent network discards is printed here.
+    fn create_options(self, ctx: &Context) -> anyhow::Result<CreateOptions> {
+        let pull = crate::cli::registry::image_pull(self.pull, &self.registry, &self.platform)?;
+        let flags = container::RunFlags {
+            image: self.image,
+            pull,
+            command: self.command,
+            name: self.name,
+            rm: self.rm,
             interactive: self.interactive,
             tty: self.tty,
-            network,
-            publish: self
-                .publish
-                .iter()
-                .map(|p| crate::network::ports::parse_publish(p))
-                .collect::<anyhow::Result<_>>()?,
+            env: self.env,
+            env_file: self.env_file,
+            workdir: self.workdir,
+            user: self.user,
+            entrypoint: self.entrypoint,
+            hostname: self.hostname,
+            network: self.network,
+            publish: self.publish,
             publish_all: self.publish_all,
-            expose: {
-                let mut ports = Vec::new();
-                for text in &self.expose {
-                    ports.extend(crate::network::ports::parse_expose(text)?);
-                }
-                ports
-            },
-            add_hosts: self.names.add_hosts()?,
-            no_hosts: self.names.no_hosts(defaults),
+            expose: self.expose,
+            names: self.names.host_names(),
             ip: self.ip,
-            network_aliases: self.network_alias.clone(),
-            links: self
-                .link
-                .iter()
-                .map(|l| match l.split_once(':') {
-                    Some((name, alias)) => (name.to_string(), alias.to_string()),
-                    None => (l.clone(), l.clone()),
-                })
-                .collect(),
-            dns: self.names.dns(defaults)?,
-            stop_signal: match &self.stop_signal {
-                Some(signal) => {
-                    container::lifecycle::parse_signal(signal)?;
-                    Some(signal.clone())
-                }
-                None => None,
-            },
-            stop_timeout: self.stop_timeout,
-            init: self.init.unwrap_or(defaults.init),
+            network_alias: self.network_alias,
+            link: self.link,
+            stop_signal: self.stop_signal,
+            init: self.init,
             preserve_fds: self.preserve_fds,
-            log_driver: match (&self.log_driver, &defaults.log_driver) {
-                (Some(driver), _) => {
-                    container::detached::LogDriver::parse(driver)?;
-                    Some(driver.clone())
-                }
-                (None, Some(driver)) => {
-                    container::detached::LogDriver::parse(driver)
-                        .context("containers.conf log_driver")?;
-                    Some(driver.clone())
-                }
-                (None, None) => None,
-            },
-            log_max_size: {
-                let mut size = None;
-                for option in &self.log_opt {
-                    match option.split_once('=') {
-                        Some(("max-size", value)) => {
-                            size = Some(container::detached::parse_size(value)?)
-                        }
-                        _ => anyhow::bail!(
-                            "unsupported --log-opt {option:?}: skiff knows max-size=SIZE"
-                        ),
-                    }
-                }
-                // Negative or zero in containers.conf means no limit.
-                size.or(defaults
-                    .log_size_max
-                    .and_then(|max| u64::try_from(max).ok())
-                    .filter(|max| *max > 0))
-            },
-            labels: {
-                let mut lines = Vec::new();
-                for file in &self.label_file {
-                    let text = std::fs::read_to_string(file).map_err(|e| {
-                        anyhow::anyhow!("reading label file {}: {e}", file.display())
-                    })?;
-                    lines.extend(container::key_value_lines(&text).map(str::to_string));
-                }
-                lines
-                    .iter()
-                    .chain(&self.label)
-                    .map(|kv| match kv.split_once('=') {
-                        Some((k, v)) => (k.to_string(), v.to_string()),
-                        None => (kv.clone(), String::new()),
-                    })
-                    .collect()
-            },
-            restart: match &self.restart {
-                Some(policy) => {
-                    container::detached::RestartPolicy::parse(policy)?;
-                    if self.rm && policy != "no" {
-                        anyhow::bail!("conflicting options: --restart and --rm");
-                    }
-                    Some(policy.clone())
-                }
-                None => None,
-            },
-        })
+            log_driver: self.log_driver,
+            log_opt: self.log_opt,
+            label: self.label,
+            label_file: self.label_file,
+            volume: self.volume,
+            mount: self.mount,
+            tmpfs: self.tmpfs,
+            userns: self.userns,
+            volumes_from: self.volumes_from,
+            device: self.device,
+            read_only: self.read_only,
+            read_only_tmpfs: self.read_only_tmpfs,
+            restart: self.restart,
+            stop_timeout: self.stop_timeout,
+            security_opt: self.security_opt,
+        };
+        let options = container::create_options(flags, &ctx.config.containers)?;
+        if let Some(warning) = options.discarded_ports_warning() {
+            eprintln!("WARN: {warning}");
+        }
+        Ok(options)
     }
 }
 
@@ -409,22 +213,20 @@ impl RunArgs {
             eprintln!("WARN: {warning}");
         }
         let detach_keys = attach::parse_detach_keys(&self.detach_keys)?;
-        let flags = &self.flags;
+        let attached = self.flags.tty && self.flags.interactive;
+        let options = self.flags.create_options(ctx)?;
         if self.detach {
-            let id = flags.with_image(ctx, |options| container::run_detached(ctx, options))?;
-            println!("{id}");
+            println!("{}", container::run_detached(ctx, &options)?);
             return Ok(0);
         }
-        let code = if flags.tty && flags.interactive {
+        let code = if attached {
             let session = attach::SessionOptions {
                 stdin: true,
                 detach_keys,
             };
-            flags.with_image(ctx, |options| {
-                container::run_attached(ctx, options, &session)
-            })?
+            container::run_attached(ctx, &options, &session)?
         } else {
-            flags.with_image(ctx, |options| container::run(ctx, options))?
+            container::run(ctx, &options)?
         };
         Ok(u8::try_from(code).unwrap_or(255))
     }
@@ -443,9 +245,8 @@ pub struct CreateArgs {
 
 impl CreateArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let record = self
-            .flags
-            .with_image(ctx, |options| container::create(ctx, options))?;
+        let options = self.flags.create_options(ctx)?;
+        let record = container::create(ctx, &options)?;
         println!("{}", record.id);
         Ok(0)
     }
