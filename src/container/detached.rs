@@ -258,10 +258,8 @@ fn run_once(
     }
     let exit_code = match &outcome {
         Ok(o) => o.exit_code,
-        Err(runtime::Error::CommandNotFound { .. }) => 127,
-        Err(runtime::Error::NotExecutable { .. }) => 126,
         Err(runtime::Error::Prepare(error)) => bail!("{error}"),
-        Err(_) => 125,
+        Err(error) => i32::from(error.exit_code()),
     };
     Ok((exit_code, outcome.map(|_| ())))
 }

@@ -44,9 +44,7 @@ fn start_attached(
     }
     let exit_code = match &outcome {
         Ok(o) => Some(o.exit_code),
-        Err(runtime::Error::CommandNotFound { .. }) => Some(127),
-        Err(runtime::Error::NotExecutable { .. }) => Some(126),
-        Err(_) => None,
+        Err(error) => command_exit_code(error),
     };
     if let Some(code) = exit_code.filter(|_| outcome.is_ok()) {
         record_ended(ctx, record, code);
@@ -66,6 +64,13 @@ fn start_attached(
         network::bridges::release_if_unused(ctx)?;
     }
     Ok(outcome?.exit_code)
+}
+
+/// The exit code a container gets when its command could not run (126, 127); None for an
+/// error of skiff's own (125), which leaves the container without one.
+pub(crate) fn command_exit_code(error: &runtime::Error) -> Option<i32> {
+    let code = error.exit_code();
+    (code != 125).then_some(i32::from(code))
 }
 
 /// Logs a start as Podman does: `init`, `start`, and `attach` when a terminal or the caller's
