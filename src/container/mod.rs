@@ -14,6 +14,7 @@ mod inspect;
 pub mod lifecycle;
 mod list;
 mod names;
+mod network_plan;
 mod options;
 mod remove;
 mod sizes;
