@@ -199,7 +199,7 @@ fn run_once(
     let sender = clients.sender();
     let mut relays = Vec::new();
     let mut readers = Some((out_read, err_read));
-    let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut record_running = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let state = ContainerState {
             status: Status::Running,
             pid: Some(pid),
@@ -225,7 +225,10 @@ fn run_once(
     let mut terminal_relay = None;
     let spec = super::runtime_spec(ctx, record);
     let outcome = spec.and_then(|spec| {
-        runtime::run_container(&spec, prepare, |master| {
+        let spawned = runtime::spawn_container(&spec)?;
+        // Recorded before it mounts anything; should that fail, dropping it kills it.
+        record_running(spawned.pid()).map_err(runtime::Error::Prepare)?;
+        spawned.run(|master| {
             let input = match (master, stdin_pipe.take()) {
                 (Some(master), _) => {
                     let master = std::fs::File::from(master);

@@ -19,7 +19,7 @@ fn start_attached(
     record: &ContainerRecord,
     image_reference: Option<&str>,
 ) -> Result<i32> {
-    let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let record_running = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if let Some(reference) = image_reference {
             store_container(ctx, record, reference)?;
         }
@@ -36,8 +36,12 @@ fn start_attached(
         record_started(ctx, record, true);
         Ok(())
     };
-    let outcome = runtime_spec(ctx, record)
-        .and_then(|spec| runtime::run_container(&spec, prepare, |master| master));
+    let outcome = runtime_spec(ctx, record).and_then(|spec| {
+        let spawned = runtime::spawn_container(&spec)?;
+        // Recorded before it mounts anything; should that fail, dropping it kills it.
+        record_running(spawned.pid()).map_err(runtime::Error::Prepare)?;
+        spawned.run(|master| master)
+    });
     if let Err(runtime::Error::Prepare(error)) = outcome {
         let _ = std::fs::remove_dir_all(&record.spec.run_dir);
         return Err(anyhow::anyhow!(error));

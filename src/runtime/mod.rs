@@ -34,7 +34,9 @@ pub mod storage;
 pub mod tty;
 pub mod userns;
 
-pub use container::{exec_in_container, run_container, RunOutcome, SignalWatch};
+pub use container::{
+    exec_in_container, spawn_container, RunOutcome, SignalWatch, SpawnedContainer,
+};
 pub use namespace_work::{
     run_in_container_root, run_in_user_namespace, run_in_user_namespace_streaming, ContainerRoot,
 };
@@ -64,7 +66,7 @@ pub enum Error {
     Work(String),
     #[error("network setup failed: {0}")]
     Network(String),
-    /// The caller's own preparation failed (see `run_container`).
+    /// The caller's own bookkeeping between `spawn_container` and `SpawnedContainer::run` failed.
     #[error(transparent)]
     Prepare(Box<dyn std::error::Error + Send + Sync>),
 }
