@@ -11,6 +11,7 @@ pub mod format;
 pub mod human;
 mod image;
 mod network;
+mod objects;
 mod registry;
 mod system;
 mod volume;
@@ -66,7 +67,7 @@ pub enum Command {
     Volume(volume::VolumeCommand),
     #[command(subcommand)]
     System(system::SystemCommand),
-    Inspect(image::InspectArgs),
+    Inspect(objects::InspectArgs),
     Load(image::LoadArgs),
     Save(image::SaveArgs),
     Import(image::ImportArgs),
@@ -89,7 +90,7 @@ pub enum Command {
     Export(container::ExportArgs),
     Commit(container::CommitArgs),
     Build(build::BuildArgs),
-    Diff(container::DiffArgs),
+    Diff(objects::DiffArgs),
     Events(events::EventsArgs),
     Info(system::SystemInfoArgs),
     #[command(name = "container-supervise", hide = true)]

@@ -96,42 +96,6 @@ impl PortArgs {
     }
 }
 
-/// Show what a container changed in its image's files, or what an image's top layer changes:
-/// A (added), C (changed) or D (deleted), one path a line.
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// Output format: json (an object of Added, Changed and Deleted lists) instead of lines.
-    #[arg(long, value_parser = ["json"])]
-    format: Option<String>,
-    /// Container or image name or ID.
-    reference: String,
-}
-
-impl DiffArgs {
-    pub fn run(self, ctx: &Context) -> Outcome {
-        let lines = crate::image::commit::diff(ctx, &self.reference)?;
-        if self.format.is_some() {
-            let mut groups = serde_json::Map::new();
-            for (mark, key) in [('A', "added"), ('C', "changed"), ('D', "deleted")] {
-                let paths: Vec<&str> = lines
-                    .iter()
-                    .filter(|l| l.starts_with(mark))
-                    .map(|l| &l[2..])
-                    .collect();
-                if !paths.is_empty() {
-                    groups.insert(key.into(), serde_json::json!(paths));
-                }
-            }
-            println!("{}", serde_json::to_string_pretty(&groups)?);
-        } else {
-            for line in lines {
-                println!("{line}");
-            }
-        }
-        Ok(0)
-    }
-}
-
 /// List containers.
 #[derive(Debug, Args)]
 pub struct PsArgs {

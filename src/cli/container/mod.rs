@@ -10,7 +10,7 @@ mod run_flags;
 
 pub use copy::{CommitArgs, CpArgs, ExportArgs};
 pub use exec::ExecArgs;
-pub use inspect::{DiffArgs, LogsArgs, PortArgs, PsArgs, TopArgs};
+pub use inspect::{LogsArgs, PortArgs, PsArgs, TopArgs};
 pub use lifecycle::{
     AttachArgs, KillArgs, PauseArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs,
     SuperviseArgs, WaitArgs,
@@ -32,7 +32,7 @@ pub enum ContainerCommand {
     /// List containers.
     #[command(name = "ls", visible_alias = "list", visible_alias = "ps")]
     Ls(PsArgs),
-    Inspect(super::image::InspectArgs),
+    Inspect(super::objects::InspectArgs),
     Logs(LogsArgs),
     Exec(ExecArgs),
     Stop(StopArgs),
@@ -50,7 +50,7 @@ pub enum ContainerCommand {
     Cp(CpArgs),
     Export(ExportArgs),
     Commit(CommitArgs),
-    Diff(DiffArgs),
+    Diff(super::objects::DiffArgs),
 }
 
 impl ContainerCommand {
