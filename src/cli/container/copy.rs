@@ -105,19 +105,7 @@ pub struct ExportArgs {
 impl ExportArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         match &self.output {
-            Some(path) => {
-                let staged = path.with_extension("skiff-partial");
-                let mut file = std::fs::File::create(&staged)?;
-                let written = container::copy::export(ctx, &self.container, &mut file)
-                    .and_then(|()| Ok(file.sync_all()?));
-                match written {
-                    Ok(()) => std::fs::rename(&staged, path)?,
-                    Err(error) => {
-                        let _ = std::fs::remove_file(&staged);
-                        return Err(error);
-                    }
-                }
-            }
+            Some(path) => container::copy::export_to_file(ctx, &self.container, path)?,
             None => {
                 use std::io::IsTerminal;
                 if std::io::stdout().is_terminal() {
