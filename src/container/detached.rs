@@ -223,7 +223,7 @@ fn run_once(
         Ok(())
     };
     let mut terminal_relay = None;
-    let spec = super::runtime_spec(ctx, record);
+    let spec = super::runtime_spec(ctx, record, false);
     let outcome = spec.and_then(|spec| {
         let spawned = runtime::spawn_container(&spec)?;
         // Recorded before it mounts anything; should that fail, dropping it kills it.

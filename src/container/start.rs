@@ -36,7 +36,7 @@ fn start_attached(
         record_started(ctx, record, true);
         Ok(())
     };
-    let outcome = runtime_spec(ctx, record).and_then(|spec| {
+    let outcome = runtime_spec(ctx, record, image_reference.is_some()).and_then(|spec| {
         let spawned = runtime::spawn_container(&spec)?;
         // Recorded before it mounts anything; should that fail, dropping it kills it.
         record_running(spawned.pid()).map_err(runtime::Error::Prepare)?;
@@ -102,18 +102,23 @@ pub(crate) fn record_ended(ctx: &Context, record: &ContainerRecord, exit_code: i
 
 /// The spec a start runs: the stored one, with a shared network's namespace found now (the
 /// other container's pid changes with each of its starts) and the published host ports checked
-/// free, so a port in use is an error before anything runs.
+/// free, so a port in use is an error before anything runs. The storage driver is chosen again
+/// for a container made earlier (the default may have changed since), not for one `planned_now`
+/// by this process.
 pub(crate) fn runtime_spec<'a>(
     ctx: &Context,
     record: &'a ContainerRecord,
+    planned_now: bool,
 ) -> Result<std::borrow::Cow<'a, ContainerSpec>, runtime::Error> {
     network::ports::check_free(&record.spec.ports)
         .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
     crate::volume::copy_up(ctx, record).map_err(|e| runtime::Error::Setup(format!("{e:#}")))?;
     let mut spec = std::borrow::Cow::Borrowed(&record.spec);
-    let driver = ctx.driver_for(record.spec.storage_driver);
-    if driver != spec.storage_driver {
-        spec.to_mut().storage_driver = driver;
+    if !planned_now {
+        let driver = ctx.driver_for(record.spec.storage_driver);
+        if driver != spec.storage_driver {
+            spec.to_mut().storage_driver = driver;
+        }
     }
     if let Some(other) = record.network_container() {
         let short = &other[..12.min(other.len())];
