@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use super::{key_value_lines, userns};
 use crate::config::containers::{ContainersTable, RootlessNetworkCmd};
 use crate::config::ContainersConf;
+use crate::context::Context;
 use crate::network::{self, NetworkRequest};
 use crate::runtime::{self};
 use crate::store::policies::{LogDriver, RestartPolicy, Signal};
@@ -194,9 +195,14 @@ pub struct RunFlags {
     pub security_opt: Vec<String>,
 }
 
-/// The command line (`flags`) over containers.conf's defaults (`conf`): every value parsed and
+/// The command line (`flags`) over the containers.conf skiff loaded: every value parsed and
 /// typed, and the flags that contradict each other refused.
-pub fn create_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions> {
+pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
+    merge_options(flags, &ctx.config.containers)
+}
+
+/// `create_options` with containers.conf (`conf`) given.
+fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions> {
     let defaults = &conf.containers;
     let restart = match &flags.restart {
         Some(text) => {
@@ -427,7 +433,7 @@ mod tests {
         given.restart = Some("on-failure:2".into());
         given.stop_signal = Some("hup".into());
         given.volume = vec!["/tmp:/data".into()];
-        let options = create_options(given, &conf).unwrap();
+        let options = merge_options(given, &conf).unwrap();
         assert_eq!(options.restart, RestartPolicy::OnFailure(Some(2)));
         assert_eq!(
             options.stop_signal,
@@ -449,16 +455,16 @@ mod tests {
         let mut given = flags("app");
         given.rm = true;
         given.restart = Some("always".into());
-        let error = create_options(given.clone(), &conf).unwrap_err();
+        let error = merge_options(given.clone(), &conf).unwrap_err();
         assert_eq!(error.to_string(), "conflicting options: --restart and --rm");
         given.restart = Some("no".into());
-        assert!(create_options(given, &conf).is_ok());
+        assert!(merge_options(given, &conf).is_ok());
         let mut given = flags("app");
         given.log_driver = Some("journald".into());
-        assert!(create_options(given, &conf).is_err());
+        assert!(merge_options(given, &conf).is_err());
         let mut given = flags("app");
         given.stop_signal = Some("NOPE".into());
-        assert!(create_options(given, &conf).is_err());
+        assert!(merge_options(given, &conf).is_err());
     }
 
     #[test]
@@ -466,7 +472,7 @@ mod tests {
         let mut given = flags("app");
         given.network = Some("host".into());
         given.publish = vec!["8080:80".into()];
-        let options = create_options(given, &ContainersConf::default()).unwrap();
+        let options = merge_options(given, &ContainersConf::default()).unwrap();
         assert!(options.discarded_ports_warning().is_some());
     }
 }

@@ -182,7 +182,7 @@ impl ContainerFlags {
             stop_timeout: self.stop_timeout,
             security_opt: self.security_opt,
         };
-        let options = container::create_options(flags, &ctx.config.containers)?;
+        let options = container::create_options(ctx, flags)?;
         if let Some(warning) = options.discarded_ports_warning() {
             eprintln!("WARN: {warning}");
         }
