@@ -98,18 +98,8 @@ pub struct RegistryAccess {
     pub credentials: Option<crate::registry::auth::Credentials>,
 }
 
-/// `--pull`: when a base image is pulled rather than taken from the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullPolicy {
-    /// Only when the store does not have it (the default).
-    Missing,
-    /// Every time; a failed pull fails the build.
-    Always,
-    /// Every time, but the stored image does when the registry cannot give one.
-    Newer,
-    /// Never: the store must have it.
-    Never,
-}
+/// `--pull`: when a base image is pulled rather than taken from the store, as for `run`.
+pub use crate::image::PullPolicy;
 
 /// Refuses a platform other than this host's (`linux/ARCH`, with any variant): skiff runs a
 /// build's steps natively, without an emulator.

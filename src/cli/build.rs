@@ -207,25 +207,30 @@ impl BuildArgs {
                 .map(engine::Output::parse)
                 .transpose()?,
             step_defaults: engine::StepDefaults {
-                add_hosts: self.names.add_hosts()?,
-                dns: self.names.dns(&ctx.config.containers.containers)?,
-                no_hosts: self.names.no_hosts(&ctx.config.containers.containers),
+                add_hosts: self.names.host_names().add_hosts()?,
+                dns: self
+                    .names
+                    .host_names()
+                    .dns(&ctx.config.containers.containers)?,
+                no_hosts: self
+                    .names
+                    .host_names()
+                    .no_hosts(&ctx.config.containers.containers),
                 volumes: self
                     .volumes
                     .iter()
                     .map(|v| crate::volume::mounts::parse_volume(v))
                     .collect::<anyhow::Result<_>>()?,
-                seccomp: super::container::seccomp_policy(
+                seccomp: crate::container::security_opt_seccomp(
                     &self.security_opt,
                     &ctx.config.containers.containers,
                 )?,
             },
             docker_format: self.format == "docker",
             pull: match self.pull.as_str() {
-                "always" | "true" => PullPolicy::Always,
-                "newer" => PullPolicy::Newer,
-                "never" | "false" => PullPolicy::Never,
-                _ => PullPolicy::Missing,
+                "true" => PullPolicy::Always,
+                "false" => PullPolicy::Never,
+                policy => policy.parse()?,
             },
             registry: engine::RegistryAccess {
                 tls_verify: self.registry.tls_verify,

@@ -15,7 +15,7 @@ pub enum ImageCommand {
     /// List images.
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
-    Inspect(InspectArgs),
+    Inspect(super::objects::InspectArgs),
     Load(LoadArgs),
     Save(SaveArgs),
     Import(ImportArgs),
@@ -26,7 +26,7 @@ pub enum ImageCommand {
     Pull(super::registry::PullArgs),
     Push(super::registry::PushArgs),
     Search(super::registry::SearchArgs),
-    Diff(super::container::DiffArgs),
+    Diff(super::objects::DiffArgs),
     Build(Box<super::build::BuildArgs>),
     Prune(ImagePruneArgs),
 }
@@ -226,63 +226,6 @@ fn image_rows(listed: &image::ListedImage, now: jiff::Timestamp, no_trunc: bool)
             r
         })
         .collect()
-}
-
-/// Display the configuration of images (and, by name or ID, containers) as JSON.
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Format the output with a Go template, e.g. '{{.Id}}' or '{{len .RootFS.Layers}}'.
-    #[arg(short, long)]
-    format: Option<String>,
-    /// Which kind of object to inspect: image, container or all.
-    #[arg(long = "type", short = 't', default_value = "all")]
-    kind: String,
-    /// Image or container names or IDs.
-    #[arg(required = true)]
-    names: Vec<String>,
-}
-
-impl InspectArgs {
-    /// `container inspect` and `image inspect` look at one kind only.
-    pub fn with_kind(mut self, kind: &str) -> Self {
-        self.kind = kind.to_string();
-        self
-    }
-
-    pub fn run(self, ctx: &Context) -> Outcome {
-        let mut items = Vec::new();
-        let mut first_error = None;
-        for name in &self.names {
-            let result = match self.kind.as_str() {
-                "image" => image::inspect(ctx, name),
-                "container" => crate::container::inspect(ctx, name),
-                "all" => {
-                    crate::container::inspect(ctx, name).or_else(|_| image::inspect(ctx, name))
-                }
-                other => anyhow::bail!("invalid --type {other:?}: use image, container or all"),
-            };
-            match result {
-                Ok(value) => items.push(value),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        format::print_inspect(items, self.format.as_deref(), format::render_json, |item| {
-            // Podman's image and container structs hold these as Go times.
-            let mut view =
-                format::with_go_times(item, &["Created", "State.StartedAt", "State.FinishedAt"]);
-            // Go prints an image's nil label map as `map[]`.
-            if view.get("Labels").is_some_and(Value::is_null) {
-                view["Labels"] = json!({});
-            }
-            view
-        })?;
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(0),
-        }
-    }
 }
 
 /// Where big temporary files go: $TMPDIR, else /var/tmp (as Podman's image_copy_tmp_dir), which

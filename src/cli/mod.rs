@@ -11,6 +11,7 @@ pub mod format;
 pub mod human;
 mod image;
 mod network;
+mod objects;
 mod registry;
 mod system;
 mod volume;
@@ -66,7 +67,7 @@ pub enum Command {
     Volume(volume::VolumeCommand),
     #[command(subcommand)]
     System(system::SystemCommand),
-    Inspect(image::InspectArgs),
+    Inspect(objects::InspectArgs),
     Load(image::LoadArgs),
     Save(image::SaveArgs),
     Import(image::ImportArgs),
@@ -89,7 +90,7 @@ pub enum Command {
     Export(container::ExportArgs),
     Commit(container::CommitArgs),
     Build(build::BuildArgs),
-    Diff(container::DiffArgs),
+    Diff(objects::DiffArgs),
     Events(events::EventsArgs),
     Info(system::SystemInfoArgs),
     #[command(name = "container-supervise", hide = true)]
@@ -131,32 +132,15 @@ pub struct NameFlags {
 }
 
 impl NameFlags {
-    /// `--no-hosts`, else containers.conf `no_hosts`, which gives way to `--add-host`.
-    pub fn no_hosts(&self, conf: &crate::config::containers::ContainersTable) -> bool {
-        self.no_hosts
-            .unwrap_or(conf.no_hosts && self.add_host.is_empty())
-    }
-
-    pub fn add_hosts(&self) -> anyhow::Result<Vec<String>> {
-        self.add_host
-            .iter()
-            .map(|h| crate::network::parse_add_host(h))
-            .collect()
-    }
-
-    /// Each of `--dns`, `--dns-search` and `--dns-option` replaces containers.conf's
-    /// `dns_servers`, `dns_searches` and `dns_options` respectively, as in Podman.
-    pub fn dns(
-        &self,
-        conf: &crate::config::containers::ContainersTable,
-    ) -> anyhow::Result<crate::network::DnsOptions> {
-        let pick =
-            |flag: &[String], file: &[String]| if flag.is_empty() { file } else { flag }.to_vec();
-        crate::network::DnsOptions::from_flags(
-            &pick(&self.dns, &conf.dns_servers),
-            &pick(&self.dns_search, &conf.dns_searches),
-            &pick(&self.dns_option, &conf.dns_options),
-        )
+    /// The flags as given, for the operations to merge over containers.conf.
+    pub fn host_names(&self) -> crate::container::HostNameFlags {
+        crate::container::HostNameFlags {
+            add_host: self.add_host.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_option: self.dns_option.clone(),
+            no_hosts: self.no_hosts,
+        }
     }
 }
 

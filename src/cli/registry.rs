@@ -56,17 +56,28 @@ fn prompt_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-/// When `run` and `create` pull the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PullPolicy {
-    /// Pull every time.
-    Always,
-    /// Pull when the image is not in the store (the default).
-    Missing,
-    /// Never pull: a missing image is an error.
-    Never,
-    /// Pull when the registry has a newer image than the store.
-    Newer,
+pub use crate::image::PullPolicy;
+
+/// `--pull`'s values as clap offers and documents them.
+impl clap::ValueEnum for PullPolicy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            PullPolicy::Always,
+            PullPolicy::Missing,
+            PullPolicy::Never,
+            PullPolicy::Newer,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            PullPolicy::Always => "Pull every time",
+            PullPolicy::Missing => "Pull when the image is not in the store (the default)",
+            PullPolicy::Never => "Never pull: a missing image is an error",
+            PullPolicy::Newer => "Pull when the registry has a newer image than the store",
+        };
+        Some(clap::builder::PossibleValue::new(self.name()).help(help))
+    }
 }
 
 /// The pull flags `run` and `create` share with `pull`.
@@ -108,20 +119,19 @@ fn pull_options(
     })
 }
 
-/// Pulls the image `run`/`create` names, when `--pull` asks for it.
-pub fn pull_for_container(
-    ctx: &Context,
-    image: &str,
+/// What `run` and `create` pull with, unless `--pull=never`.
+pub(crate) fn image_pull(
+    policy: PullPolicy,
     registry: &RegistryFlags,
     platform: &PlatformFlags,
-) -> anyhow::Result<()> {
-    // A reference that cannot be pulled (an ID, say) is left for `create` to resolve.
-    if crate::image::reference::Reference::parse(image).is_err() {
-        return Ok(());
+) -> anyhow::Result<Option<crate::image::ImagePull>> {
+    if policy == PullPolicy::Never {
+        return Ok(None);
     }
-    let options = pull_options(registry, platform, false, false)?;
-    pull::pull(ctx, image, &options)?;
-    Ok(())
+    Ok(Some(crate::image::ImagePull {
+        policy,
+        options: pull_options(registry, platform, false, false)?,
+    }))
 }
 
 /// Pull an image from a registry.

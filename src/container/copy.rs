@@ -443,6 +443,21 @@ pub fn put_archive(ctx: &Context, reference: &str, input: &mut dyn Read) -> Resu
     Ok(())
 }
 
+/// `export -o FILE`: the archive is written beside FILE and renamed into place once complete,
+/// so FILE never holds half an archive.
+pub fn export_to_file(ctx: &Context, reference: &str, path: &Path) -> Result<()> {
+    let staged = path.with_extension("skiff-partial");
+    let mut file = std::fs::File::create(&staged)?;
+    let written = export(ctx, reference, &mut file).and_then(|()| Ok(file.sync_all()?));
+    match written {
+        Ok(()) => Ok(std::fs::rename(&staged, path)?),
+        Err(error) => {
+            let _ = std::fs::remove_file(&staged);
+            Err(error)
+        }
+    }
+}
+
 /// `export`: the container's whole filesystem as a tar archive, owners as the container sees
 /// them, written to `out`. Its layers and changes are read through a read-only union of its own,
 /// so a running container's /proc, /sys and mounts stay out.

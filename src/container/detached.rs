@@ -20,6 +20,7 @@ use super::attach;
 use crate::context::Context;
 use crate::runtime;
 use crate::store::containers::{ContainerRecord, ContainerState, Status};
+pub use crate::store::policies::{LogDriver, RestartPolicy};
 
 /// The hidden subcommand the supervisor runs as.
 pub const SUPERVISE_COMMAND: &str = "container-supervise";
@@ -116,62 +117,6 @@ pub fn supervise(ctx: &Context, id: &str, attached_stdin: bool) -> Result<i32> {
     result
 }
 
-/// `--restart`: when the supervisor starts the container again after it exits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestartPolicy {
-    No,
-    OnFailure(Option<u32>),
-    Always,
-    UnlessStopped,
-}
-
-impl RestartPolicy {
-    pub fn parse(text: &str) -> Result<Self> {
-        Ok(match text.split_once(':') {
-            None if text == "no" || text.is_empty() => RestartPolicy::No,
-            None if text == "always" => RestartPolicy::Always,
-            None if text == "unless-stopped" => RestartPolicy::UnlessStopped,
-            None if text == "on-failure" => RestartPolicy::OnFailure(None),
-            Some(("on-failure", n)) => RestartPolicy::OnFailure(Some(n.parse().map_err(|_| {
-                anyhow::anyhow!("invalid restart policy {text:?}: the retry count must be a number")
-            })?)),
-            _ => bail!(
-                "invalid restart policy {text:?}: use no, on-failure[:N], always or unless-stopped"
-            ),
-        })
-    }
-
-    /// The policy's name in `inspect` (HostConfig.RestartPolicy.Name): "" for no, as Podman.
-    pub fn name(self) -> &'static str {
-        match self {
-            RestartPolicy::No => "",
-            RestartPolicy::OnFailure(_) => "on-failure",
-            RestartPolicy::Always => "always",
-            RestartPolicy::UnlessStopped => "unless-stopped",
-        }
-    }
-
-    /// `on-failure:N`'s N; 0 for no limit and for the other policies.
-    pub fn maximum_retry_count(self) -> u32 {
-        match self {
-            RestartPolicy::OnFailure(Some(limit)) => limit,
-            _ => 0,
-        }
-    }
-
-    /// Whether a container that ended with `exit_code`, restarted `restarts` times so far and
-    /// not stopped by the user, is started again.
-    fn restarts(self, exit_code: i32, restarts: u32) -> bool {
-        match self {
-            RestartPolicy::No => false,
-            RestartPolicy::OnFailure(limit) => {
-                exit_code != 0 && limit.is_none_or(|limit| restarts < limit)
-            }
-            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-        }
-    }
-}
-
 fn supervise_inner(
     ctx: &Context,
     id: &str,
@@ -180,8 +125,8 @@ fn supervise_inner(
 ) -> Result<i32> {
     runtime::detach::leave_session()?;
     let record = ctx.store.read_container(id)?;
-    let policy = RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
-    let driver = LogDriver::parse(record.log_driver.as_deref().unwrap_or("k8s-file"))?;
+    let policy = record.restart;
+    let driver = record.log_driver;
     let log = Arc::new(Mutex::new(LogWriter::open(
         &log_path(ctx, id),
         driver,
@@ -254,7 +199,7 @@ fn run_once(
     let sender = clients.sender();
     let mut relays = Vec::new();
     let mut readers = Some((out_read, err_read));
-    let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut record_running = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let state = ContainerState {
             status: Status::Running,
             pid: Some(pid),
@@ -278,9 +223,12 @@ fn run_once(
         Ok(())
     };
     let mut terminal_relay = None;
-    let spec = super::runtime_spec(ctx, record);
+    let spec = super::runtime_spec(ctx, record, false);
     let outcome = spec.and_then(|spec| {
-        runtime::run_container(&spec, prepare, |master| {
+        let spawned = runtime::spawn_container(&spec)?;
+        // Recorded before it mounts anything; should that fail, dropping it kills it.
+        record_running(spawned.pid()).map_err(runtime::Error::Prepare)?;
+        spawned.run(|master| {
             let input = match (master, stdin_pipe.take()) {
                 (Some(master), _) => {
                     let master = std::fs::File::from(master);
@@ -313,10 +261,8 @@ fn run_once(
     }
     let exit_code = match &outcome {
         Ok(o) => o.exit_code,
-        Err(runtime::Error::CommandNotFound { .. }) => 127,
-        Err(runtime::Error::NotExecutable { .. }) => 126,
         Err(runtime::Error::Prepare(error)) => bail!("{error}"),
-        Err(_) => 125,
+        Err(error) => i32::from(error.exit_code()),
     };
     Ok((exit_code, outcome.map(|_| ())))
 }
@@ -366,27 +312,6 @@ fn civil_from_days(days: i64) -> (i64, u64, u64) {
     } as u64;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-/// `--log-driver`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogDriver {
-    /// Podman's default: `<time> <stream> <F|P> <text>` lines.
-    K8sFile,
-    /// Docker's: `{"log":…,"stream":…,"time":…}` lines.
-    JsonFile,
-    None,
-}
-
-impl LogDriver {
-    pub fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
-            "k8s-file" => LogDriver::K8sFile,
-            "json-file" => LogDriver::JsonFile,
-            "none" => LogDriver::None,
-            other => bail!("invalid log driver {other:?}: use k8s-file, json-file or none"),
-        })
-    }
 }
 
 /// Parses `--log-opt max-size=`: bytes, or with a k, m or g suffix (powers of 1024).
@@ -578,7 +503,7 @@ pub fn read_logs(
     sink: &mut dyn FnMut(bool, &[u8]) -> std::io::Result<()>,
 ) -> Result<()> {
     let record = ctx.store.find_container(reference)?;
-    if record.log_driver.as_deref() == Some("none") {
+    if record.log_driver == LogDriver::None {
         bail!("this container is using the 'none' log driver, cannot read logs");
     }
     let path = log_path(ctx, &record.id);
@@ -647,20 +572,6 @@ pub fn read_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn restart_policies_follow_docker() {
-        assert_eq!(
-            RestartPolicy::parse("on-failure:3").unwrap(),
-            RestartPolicy::OnFailure(Some(3))
-        );
-        assert!(RestartPolicy::parse("sometimes").is_err());
-        assert!(RestartPolicy::parse("on-failure:x").is_err());
-        let three = RestartPolicy::OnFailure(Some(3));
-        assert!(three.restarts(1, 2) && !three.restarts(1, 3) && !three.restarts(0, 0));
-        assert!(RestartPolicy::Always.restarts(0, 100));
-        assert!(!RestartPolicy::No.restarts(1, 0));
-    }
 
     #[test]
     fn log_dates_agree_with_jiff() {

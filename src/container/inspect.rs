@@ -6,7 +6,7 @@ use super::{current_state, detached};
 use crate::context::Context;
 use crate::network::{self};
 use crate::runtime::{self, NetworkMode};
-use crate::store::containers::Status;
+use crate::store::containers::{ContainerRecord, Status};
 
 /// The JSON `podman container inspect` prints, for the fields skiff knows.
 pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
@@ -14,36 +14,12 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
     let state = current_state(ctx, &record.id);
     let process = &record.spec.process;
     let running = state.status == Status::Running;
-    let restart = detached::RestartPolicy::parse(record.restart.as_deref().unwrap_or("no"))?;
-    let network_mode = match (&record.spec.network, record.network_mode.as_str()) {
-        (_, mode) if !mode.is_empty() => mode.to_string(),
-        // Containers made before the mode was recorded.
-        (NetworkMode::Private, _) => record.spec.network_backend.program().to_string(),
-        (NetworkMode::None, _) => "none".to_string(),
-        (NetworkMode::Host, _) => "host".to_string(),
-        (NetworkMode::Join(path), _) => format!("ns:{}", path.display()),
-        (NetworkMode::Bridge { .. }, _) => "bridge".to_string(),
-    };
     let mut exposed = Vec::new();
     for key in &record.exposed_ports {
         exposed.extend(network::ports::parse_expose(key)?);
     }
     let port_bindings = network::ports::inspect_bindings(&record.spec.ports, &exposed);
-    // Both overlays keep the kernel's on-disk form, and Podman calls a FUSE overlay (its
-    // mount_program) "overlay" too; vfs has no upper directory to show.
-    let graph_driver = match record.spec.storage_driver {
-        runtime::StorageDriver::Vfs => serde_json::json!({"Name": "vfs", "Data": null}),
-        runtime::StorageDriver::Overlay | runtime::StorageDriver::FuseOverlay => {
-            serde_json::json!({
-                "Name": "overlay",
-                "Data": {
-                    "UpperDir": record.spec.upper_dir,
-                    "WorkDir": record.spec.work_dir,
-                    "MergedDir": record.spec.rootfs_dir,
-                },
-            })
-        }
-    };
+    let graph_driver = graph_driver(&record);
     let config = serde_json::json!({
         "Hostname": record.spec.hostname,
         "User": process.user,
@@ -56,23 +32,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Labels": record.labels,
         "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
     });
-    let host_config = serde_json::json!({
-        "AutoRemove": record.auto_remove,
-        "LogConfig": {
-            "Type": record.log_driver.as_deref().unwrap_or("k8s-file"),
-            "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
-        },
-        "PortBindings": port_bindings,
-        "RestartPolicy": {
-            "Name": restart.name(),
-            "MaximumRetryCount": restart.maximum_retry_count(),
-        },
-        "NetworkMode": network_mode,
-        "UsernsMode": record.userns_mode,
-        "ReadonlyRootfs": record.spec.read_only,
-        "SecurityOpt": process.seccomp.security_opt().into_iter().collect::<Vec<_>>(),
-        "Tmpfs": crate::volume::inspect_tmpfs(&record),
-    });
+    let host_config = host_config(&record, &port_bindings);
     // Podman's default capability set: skiff's containers get no other.
     let caps: Vec<String> = crate::runtime::DEFAULT_CAPABILITIES
         .iter()
@@ -137,4 +97,57 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Config": config,
         "HostConfig": host_config,
     }))
+}
+
+/// inspect's HostConfig.
+fn host_config(record: &ContainerRecord, port_bindings: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "AutoRemove": record.auto_remove,
+        "LogConfig": {
+            "Type": record.log_driver.name(),
+            "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
+        },
+        "PortBindings": port_bindings,
+        "RestartPolicy": {
+            "Name": record.restart.name(),
+            "MaximumRetryCount": record.restart.maximum_retry_count(),
+        },
+        "NetworkMode": network_mode(record),
+        "UsernsMode": record.userns_mode,
+        "ReadonlyRootfs": record.spec.read_only,
+        "SecurityOpt": record.spec.process.seccomp.security_opt().into_iter().collect::<Vec<_>>(),
+        "Tmpfs": crate::volume::inspect_tmpfs(record),
+    })
+}
+
+/// inspect's GraphDriver.
+fn graph_driver(record: &ContainerRecord) -> serde_json::Value {
+    // Both overlays keep the kernel's on-disk form, and Podman calls a FUSE overlay (its
+    // mount_program) "overlay" too; vfs has no upper directory to show.
+    match record.spec.storage_driver {
+        runtime::StorageDriver::Vfs => serde_json::json!({"Name": "vfs", "Data": null}),
+        runtime::StorageDriver::Overlay | runtime::StorageDriver::FuseOverlay => {
+            serde_json::json!({
+                "Name": "overlay",
+                "Data": {
+                    "UpperDir": record.spec.upper_dir,
+                    "WorkDir": record.spec.work_dir,
+                    "MergedDir": record.spec.rootfs_dir,
+                },
+            })
+        }
+    }
+}
+
+/// inspect's HostConfig.NetworkMode.
+fn network_mode(record: &ContainerRecord) -> String {
+    match (&record.spec.network, record.network_mode.as_str()) {
+        (_, mode) if !mode.is_empty() => mode.to_string(),
+        // Containers made before the mode was recorded.
+        (NetworkMode::Private, _) => record.spec.network_backend.program().to_string(),
+        (NetworkMode::None, _) => "none".to_string(),
+        (NetworkMode::Host, _) => "host".to_string(),
+        (NetworkMode::Join(path), _) => format!("ns:{}", path.display()),
+        (NetworkMode::Bridge { .. }, _) => "bridge".to_string(),
+    }
 }

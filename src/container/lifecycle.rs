@@ -11,22 +11,13 @@ use super::current_state;
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
 use crate::store::containers::{ContainerState, Status};
+use crate::store::policies::Signal as StopSignal;
 
 const POLL: Duration = Duration::from_millis(20);
 
 /// Parses `-s`: a name with or without `SIG` (any case), or a number.
 pub fn parse_signal(text: &str) -> Result<Signal> {
-    if let Ok(number) = text.parse::<i32>() {
-        return Signal::try_from(number).map_err(|_| anyhow::anyhow!("invalid signal: {text}"));
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse::<Signal>()
-        .map_err(|_| anyhow::anyhow!("invalid signal: {text}"))
+    Ok(text.parse::<StopSignal>()?.0)
 }
 
 fn send(pid: i32, signal: Signal) {
@@ -94,12 +85,19 @@ pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -
 /// returns the container's id.
 pub fn stop_as_configured(ctx: &Context, reference: &str, timeout: Option<u64>) -> Result<String> {
     let record = ctx.store.find_container(reference)?;
-    let signal = match &record.stop_signal {
-        Some(name) => parse_signal(name)?,
-        None => Signal::SIGTERM,
-    };
+    let signal = record
+        .stop_signal
+        .map_or(Signal::SIGTERM, |signal| signal.0);
     let seconds = timeout.or(record.stop_timeout).unwrap_or(10);
     stop(ctx, &record.id, signal, Duration::from_secs(seconds))
+}
+
+/// `pause` and `unpause`: each container must exist, and none can be frozen yet.
+pub fn pause(ctx: &Context, references: &[String]) -> Result<()> {
+    for reference in references {
+        ctx.store.find_container(reference)?;
+    }
+    bail!("pause and unpause need a cgroup freezer for the container, and skiff does not place containers in cgroups yet on this host (cgroup v1 without a delegated hierarchy)")
 }
 
 /// `wait`: blocks until the container stops; returns its exit code.

@@ -12,7 +12,9 @@ pub mod detached;
 mod environment;
 mod inspect;
 pub mod lifecycle;
+mod list;
 mod names;
+mod network_plan;
 mod options;
 mod remove;
 mod sizes;
@@ -23,17 +25,22 @@ pub mod userns;
 
 use std::io::Read;
 
+pub use crate::store::containers::{ContainerRecord, ContainerState, Status};
 pub use create::create;
 use create::{plan, store_container};
 use environment::expand_env_entry;
 pub use environment::{compose_command, key_value_lines, merge_env, parse_env_file};
 pub use inspect::inspect;
+pub use list::{list, list_sizes, port_lines, ListOptions};
 pub use names::rename;
-pub use options::{capability_names, seccomp_policy, CreateOptions};
-pub use remove::{prune, remove, remove_locked};
+pub use options::{
+    capability_names, create_options, seccomp_policy, security_opt_seccomp, CreateOptions,
+    HostNameFlags, RunFlags,
+};
+pub use remove::{prune, remove, remove_listed, remove_locked};
 pub use sizes::{tree_sizes, writable_layer_sizes};
 pub(crate) use start::{record_ended, record_started, runtime_spec};
-pub use start::{run, run_attached, run_detached, start};
+pub use start::{run, run_attached, run_detached, start, start_attached_as_asked, start_detached};
 pub use state::{current_state, still_running};
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {

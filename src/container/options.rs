@@ -1,17 +1,26 @@
-//! What `run` and `create` were asked for, as the operations take it.
+//! What `run` and `create` were asked for, as the operations take it: the command line's raw
+//! values (`RunFlags`, filled by the cli from what clap parsed) merged over containers.conf's
+//! defaults into typed `CreateOptions`, with the conflicts between flags refused here, once.
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 
-use super::userns;
+use super::{key_value_lines, userns};
+use crate::config::containers::{ContainersTable, RootlessNetworkCmd};
+use crate::config::ContainersConf;
+use crate::context::Context;
 use crate::network::{self, NetworkRequest};
 use crate::runtime::{self};
+use crate::store::policies::{LogDriver, RestartPolicy, Signal};
+use crate::volume::mounts::{self as mount_flags, MountRequest};
 
 /// What `run` and `create` were asked for.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub image: String,
+    /// `--pull` and how to pull; None takes the image from the store only.
+    pub pull: Option<crate::image::ImagePull>,
     /// Arguments after the image: they replace the image's Cmd.
     pub command: Vec<String>,
     /// `--entrypoint`: replaces the image's Entrypoint and clears its Cmd ("" clears both).
@@ -45,18 +54,18 @@ pub struct CreateOptions {
     pub network_aliases: Vec<String>,
     /// `--link NAME[:ALIAS]`: (container, alias) pairs named in its /etc/hosts.
     pub links: Vec<(String, String)>,
-    pub stop_signal: Option<String>,
+    pub stop_signal: Option<Signal>,
     pub stop_timeout: Option<u64>,
-    pub restart: Option<String>,
+    pub restart: RestartPolicy,
     pub init: bool,
     /// `--preserve-fds N`: descriptors 3 to 3+N-1 are passed on to the container's process.
     pub preserve_fds: u32,
-    pub log_driver: Option<String>,
+    pub log_driver: LogDriver,
     pub log_max_size: Option<u64>,
     /// `--label KEY=VALUE`, in order; a later one wins.
     pub labels: Vec<(String, String)>,
     /// `-v`, `--mount` and `--tmpfs`, in order.
-    pub mounts: Vec<crate::volume::mounts::MountRequest>,
+    pub mounts: Vec<MountRequest>,
     /// `--read-only`: the root filesystem is mounted read-only…
     pub read_only: bool,
     /// …with tmpfs on /tmp, /var/tmp and /run unless `--read-only-tmpfs=false`.
@@ -100,4 +109,370 @@ pub fn capability_names(names: &[String]) -> Result<Vec<String>> {
                 .map_err(|_| anyhow::anyhow!("unknown capability {name:?}"))
         })
         .collect()
+}
+
+/// `--add-host`, `--dns`, `--dns-search`, `--dns-option` and `--no-hosts` as given (`run`,
+/// `create`, and every RUN step of `build`).
+#[derive(Debug, Clone, Default)]
+pub struct HostNameFlags {
+    pub add_host: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    pub no_hosts: Option<bool>,
+}
+
+impl HostNameFlags {
+    /// `--no-hosts`, else containers.conf `no_hosts`, which gives way to `--add-host`.
+    pub fn no_hosts(&self, conf: &ContainersTable) -> bool {
+        self.no_hosts
+            .unwrap_or(conf.no_hosts && self.add_host.is_empty())
+    }
+
+    pub fn add_hosts(&self) -> Result<Vec<String>> {
+        self.add_host
+            .iter()
+            .map(|h| network::parse_add_host(h))
+            .collect()
+    }
+
+    /// Each of `--dns`, `--dns-search` and `--dns-option` replaces containers.conf's
+    /// `dns_servers`, `dns_searches` and `dns_options` respectively, as in Podman.
+    pub fn dns(&self, conf: &ContainersTable) -> Result<network::DnsOptions> {
+        let pick =
+            |flag: &[String], file: &[String]| if flag.is_empty() { file } else { flag }.to_vec();
+        network::DnsOptions::from_flags(
+            &pick(&self.dns, &conf.dns_servers),
+            &pick(&self.dns_search, &conf.dns_searches),
+            &pick(&self.dns_option, &conf.dns_options),
+        )
+    }
+}
+
+/// The flags of `run` and `create` as the command line gave them, before containers.conf's
+/// defaults and before any of them is checked.
+#[derive(Debug, Clone, Default)]
+pub struct RunFlags {
+    pub image: String,
+    /// `--pull` (None for never) and the pull's options.
+    pub pull: Option<crate::image::ImagePull>,
+    pub command: Vec<String>,
+    pub name: Option<String>,
+    pub rm: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub env: Vec<String>,
+    pub env_file: Vec<PathBuf>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<String>,
+    pub hostname: Option<String>,
+    pub network: Option<String>,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub names: HostNameFlags,
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub network_alias: Vec<String>,
+    pub link: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub init: Option<bool>,
+    pub preserve_fds: u32,
+    pub log_driver: Option<String>,
+    pub log_opt: Vec<String>,
+    pub label: Vec<String>,
+    pub label_file: Vec<PathBuf>,
+    pub volume: Vec<String>,
+    pub mount: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub userns: Option<String>,
+    pub volumes_from: Vec<String>,
+    pub device: Vec<String>,
+    pub read_only: bool,
+    pub read_only_tmpfs: bool,
+    pub restart: Option<String>,
+    pub stop_timeout: Option<u64>,
+    pub security_opt: Vec<String>,
+}
+
+/// The command line (`flags`) over the containers.conf skiff loaded: every value parsed and
+/// typed, and the flags that contradict each other refused.
+pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
+    merge_options(flags, &ctx.config.containers)
+}
+
+/// `create_options` with containers.conf (`conf`) given.
+fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions> {
+    let defaults = &conf.containers;
+    let restart = match &flags.restart {
+        Some(text) => {
+            let policy: RestartPolicy = text.parse()?;
+            if flags.rm && !policy.is_no() {
+                bail!("conflicting options: --restart and --rm");
+            }
+            policy
+        }
+        None => RestartPolicy::No,
+    };
+    let log_driver = match (&flags.log_driver, &defaults.log_driver) {
+        (Some(driver), _) => driver.parse()?,
+        (None, Some(driver)) => driver
+            .parse()
+            .map_err(anyhow::Error::new)
+            .context("containers.conf log_driver")?,
+        (None, None) => LogDriver::default(),
+    };
+    let mut expose = Vec::new();
+    for text in &flags.expose {
+        expose.extend(network::ports::parse_expose(text)?);
+    }
+    Ok(CreateOptions {
+        mounts: mounts(&flags, defaults)?,
+        default_env: defaults.env.to_vec(),
+        capabilities: defaults
+            .default_capabilities
+            .as_ref()
+            .map(|names| capability_names(names))
+            .transpose()
+            .context("containers.conf default_capabilities")?,
+        seccomp: security_opt_seccomp(&flags.security_opt, defaults)?,
+        userns: userns::UsernsMode::parse(flags.userns.as_deref().unwrap_or(""))?,
+        network: network_request(flags.network.as_deref(), conf)?,
+        publish: flags
+            .publish
+            .iter()
+            .map(|p| network::ports::parse_publish(p))
+            .collect::<Result<_>>()?,
+        expose,
+        add_hosts: flags.names.add_hosts()?,
+        no_hosts: flags.names.no_hosts(defaults),
+        dns: flags.names.dns(defaults)?,
+        links: flags
+            .link
+            .iter()
+            .map(|l| match l.split_once(':') {
+                Some((name, alias)) => (name.to_string(), alias.to_string()),
+                None => (l.clone(), l.clone()),
+            })
+            .collect(),
+        stop_signal: flags.stop_signal.as_deref().map(str::parse).transpose()?,
+        init: flags.init.unwrap_or(defaults.init),
+        log_driver,
+        log_max_size: log_max_size(&flags.log_opt, defaults)?,
+        labels: labels(&flags.label, &flags.label_file)?,
+        restart,
+        read_only: flags.read_only,
+        read_only_tmpfs: flags.read_only_tmpfs,
+        volumes_from: flags.volumes_from,
+        build: None,
+        image: flags.image,
+        pull: flags.pull,
+        command: flags.command,
+        entrypoint: flags.entrypoint,
+        env: flags.env,
+        env_files: flags.env_file,
+        workdir: flags.workdir,
+        user: flags.user,
+        hostname: flags.hostname,
+        name: flags.name,
+        remove: flags.rm,
+        interactive: flags.interactive,
+        tty: flags.tty,
+        publish_all: flags.publish_all,
+        ip: flags.ip,
+        network_aliases: flags.network_alias,
+        preserve_fds: flags.preserve_fds,
+        stop_timeout: flags.stop_timeout,
+    })
+}
+
+impl CreateOptions {
+    /// Docker and Podman drop `-p`/`-P` with `--network host|none` and say so: the warning, for
+    /// the caller to print.
+    pub fn discarded_ports_warning(&self) -> Option<String> {
+        let publishes = !self.publish.is_empty() || self.publish_all;
+        let mode = match self.network {
+            NetworkRequest::Host => "host",
+            NetworkRequest::None => "none",
+            _ => return None,
+        };
+        publishes.then(|| format!("port mappings are discarded with --network {mode}: the container has no network of its own to publish on"))
+    }
+}
+
+/// `--network`, else containers.conf `netns`, else a private network whose helper is
+/// containers.conf `default_rootless_network_cmd` unless the mode names one.
+fn network_request(flag: Option<&str>, conf: &ContainersConf) -> Result<NetworkRequest> {
+    let mode = flag
+        .or(conf.containers.netns.as_deref())
+        .unwrap_or("private");
+    let mut network = NetworkRequest::parse(mode)?;
+    if let NetworkRequest::Private { backend, .. } = &mut network {
+        if backend.is_none() {
+            *backend = conf
+                .network
+                .default_rootless_network_cmd
+                .map(|cmd| match cmd {
+                    RootlessNetworkCmd::Pasta => runtime::NetworkBackend::Pasta,
+                    RootlessNetworkCmd::Slirp4netns => runtime::NetworkBackend::Slirp4netns,
+                });
+        }
+    }
+    Ok(network)
+}
+
+/// containers.conf's volumes, devices and mounts, then `-v`, `--mount`, `--tmpfs` and
+/// `--device`: one of containers.conf's that the command line mounts at the same place gives
+/// way.
+fn mounts(flags: &RunFlags, defaults: &ContainersTable) -> Result<Vec<MountRequest>> {
+    let mut mounts = Vec::new();
+    for text in &flags.volume {
+        mounts.push(mount_flags::parse_volume(text)?);
+    }
+    for text in &flags.mount {
+        mounts.push(mount_flags::parse_mount(text)?);
+    }
+    for text in &flags.tmpfs {
+        mounts.push(mount_flags::parse_tmpfs(text)?);
+    }
+    for text in &flags.device {
+        mounts.push(mount_flags::parse_device(text)?);
+    }
+    let mut conf_mounts = Vec::new();
+    for text in defaults.volumes.iter() {
+        conf_mounts.push(mount_flags::parse_volume(text).context("containers.conf volumes")?);
+    }
+    for text in defaults.devices.iter() {
+        conf_mounts.push(mount_flags::parse_device(text).context("containers.conf devices")?);
+    }
+    for text in defaults.mounts.iter() {
+        conf_mounts.push(mount_flags::parse_mount(text).context("containers.conf mounts")?);
+    }
+    conf_mounts.retain(|d| !mounts.iter().any(|m| m.destination == d.destination));
+    conf_mounts.append(&mut mounts);
+    Ok(conf_mounts)
+}
+
+/// `--log-opt max-size=`, else containers.conf `log_size_max` (negative or zero: no limit).
+fn log_max_size(log_opt: &[String], defaults: &ContainersTable) -> Result<Option<u64>> {
+    let mut size = None;
+    for option in log_opt {
+        match option.split_once('=') {
+            Some(("max-size", value)) => size = Some(super::detached::parse_size(value)?),
+            _ => bail!("unsupported --log-opt {option:?}: skiff knows max-size=SIZE"),
+        }
+    }
+    Ok(size.or(defaults
+        .log_size_max
+        .and_then(|max| u64::try_from(max).ok())
+        .filter(|max| *max > 0)))
+}
+
+/// `--label-file` lines, then `--label`s, as (key, value); KEY alone has an empty value.
+fn labels(label: &[String], label_file: &[PathBuf]) -> Result<Vec<(String, String)>> {
+    let mut lines = Vec::new();
+    for file in label_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("reading label file {}: {e}", file.display()))?;
+        lines.extend(key_value_lines(&text).map(str::to_string));
+    }
+    Ok(lines
+        .iter()
+        .chain(label)
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), String::new()),
+        })
+        .collect())
+}
+
+/// The last `--security-opt seccomp=…`, else containers.conf `seccomp_profile`; any other key is
+/// refused rather than ignored.
+pub fn security_opt_seccomp(
+    security_opt: &[String],
+    defaults: &ContainersTable,
+) -> Result<runtime::seccomp::SeccompPolicy> {
+    let mut chosen = None;
+    for option in security_opt {
+        match option.split_once('=') {
+            Some(("seccomp", value)) => chosen = Some(value),
+            _ => bail!(
+                "unsupported --security-opt {:?}: skiff knows seccomp=unconfined|PROFILE",
+                option.split(['=', ':']).next().unwrap_or_default()
+            ),
+        }
+    }
+    match (chosen, defaults.seccomp_profile.as_deref()) {
+        (Some(value), _) => seccomp_policy(value),
+        // As in Podman's containers.conf, an empty path means the built-in profile.
+        (None, None | Some("")) => Ok(Default::default()),
+        (None, Some(value)) => seccomp_policy(value).context("containers.conf seccomp_profile"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(image: &str) -> RunFlags {
+        RunFlags {
+            image: image.into(),
+            read_only_tmpfs: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flags_become_typed_options_over_the_configuration() {
+        let mut conf = ContainersConf::default();
+        conf.containers.log_driver = Some("json-file".into());
+        conf.containers.init = true;
+        conf.containers.volumes =
+            crate::config::containers::StringList(vec!["/srv:/data".into(), "/opt:/opt".into()]);
+        let mut given = flags("app");
+        given.restart = Some("on-failure:2".into());
+        given.stop_signal = Some("hup".into());
+        given.volume = vec!["/tmp:/data".into()];
+        let options = merge_options(given, &conf).unwrap();
+        assert_eq!(options.restart, RestartPolicy::OnFailure(Some(2)));
+        assert_eq!(
+            options.stop_signal,
+            Some(Signal(nix::sys::signal::Signal::SIGHUP))
+        );
+        assert_eq!(options.log_driver, LogDriver::JsonFile);
+        assert!(options.init);
+        let places: Vec<_> = options
+            .mounts
+            .iter()
+            .map(|m| m.destination.as_str())
+            .collect();
+        assert_eq!(places, ["/opt", "/data"], "the command line's /data wins");
+    }
+
+    #[test]
+    fn conflicting_and_invalid_flags_are_refused() {
+        let conf = ContainersConf::default();
+        let mut given = flags("app");
+        given.rm = true;
+        given.restart = Some("always".into());
+        let error = merge_options(given.clone(), &conf).unwrap_err();
+        assert_eq!(error.to_string(), "conflicting options: --restart and --rm");
+        given.restart = Some("no".into());
+        assert!(merge_options(given, &conf).is_ok());
+        let mut given = flags("app");
+        given.log_driver = Some("journald".into());
+        assert!(merge_options(given, &conf).is_err());
+        let mut given = flags("app");
+        given.stop_signal = Some("NOPE".into());
+        assert!(merge_options(given, &conf).is_err());
+    }
+
+    #[test]
+    fn ports_dropped_by_a_host_network_are_warned_about() {
+        let mut given = flags("app");
+        given.network = Some("host".into());
+        given.publish = vec!["8080:80".into()];
+        let options = merge_options(given, &ContainersConf::default()).unwrap();
+        assert!(options.discarded_ports_warning().is_some());
+    }
 }

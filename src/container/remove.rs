@@ -81,6 +81,22 @@ fn open_up_owned_directories(dir: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `rm`: the containers named, and with `all` every one; returns what was removed.
+pub fn remove_listed(
+    ctx: &Context,
+    mut references: Vec<String>,
+    all: bool,
+    force: bool,
+    anonymous_volumes: bool,
+) -> Result<Vec<String>> {
+    if all {
+        references.extend(ctx.store.container_ids());
+    } else if references.is_empty() {
+        anyhow::bail!("no container names or IDs given: use rm CONTAINER… or rm --all");
+    }
+    remove(ctx, &references, force, anonymous_volumes)
+}
+
 /// `rm`: removes stopped containers (running ones only with `force`, which kills them first),
 /// and with `anonymous_volumes` (`-v`) the volumes made for them.
 pub fn remove(

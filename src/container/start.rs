@@ -21,7 +21,7 @@ fn start_attached(
     record: &ContainerRecord,
     image_reference: Option<&str>,
 ) -> Result<i32> {
-    let prepare = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let record_running = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if let Some(reference) = image_reference {
             store_container(ctx, record, reference)?;
         }
@@ -38,17 +38,19 @@ fn start_attached(
         record_started(ctx, record, true);
         Ok(())
     };
-    let outcome = runtime_spec(ctx, record)
-        .and_then(|spec| runtime::run_container(&spec, prepare, |master| master));
+    let outcome = runtime_spec(ctx, record, image_reference.is_some()).and_then(|spec| {
+        let spawned = runtime::spawn_container(&spec)?;
+        // Recorded before it mounts anything; should that fail, dropping it kills it.
+        record_running(spawned.pid()).map_err(runtime::Error::Prepare)?;
+        spawned.run(|master| master)
+    });
     if let Err(runtime::Error::Prepare(error)) = outcome {
         let _ = std::fs::remove_dir_all(&record.spec.run_dir);
         return Err(anyhow::anyhow!(error));
     }
     let exit_code = match &outcome {
         Ok(o) => Some(o.exit_code),
-        Err(runtime::Error::CommandNotFound { .. }) => Some(127),
-        Err(runtime::Error::NotExecutable { .. }) => Some(126),
-        Err(_) => None,
+        Err(error) => command_exit_code(error),
     };
     if let Some(code) = exit_code.filter(|_| outcome.is_ok()) {
         record_ended(ctx, record, code);
@@ -68,6 +70,13 @@ fn start_attached(
         network::bridges::release_if_unused(ctx)?;
     }
     Ok(outcome?.exit_code)
+}
+
+/// The exit code a container gets when its command could not run (126, 127); None for an
+/// error of skiff's own (125), which leaves the container without one.
+pub(crate) fn command_exit_code(error: &runtime::Error) -> Option<i32> {
+    let code = error.exit_code();
+    (code != 125).then_some(i32::from(code))
 }
 
 /// Logs a start as Podman does: `init`, `start`, and `attach` when a terminal or the caller's
@@ -95,20 +104,25 @@ pub(crate) fn record_ended(ctx: &Context, record: &ContainerRecord, exit_code: i
 
 /// The spec a start runs: the stored one, with a shared network's namespace found now (the
 /// other container's pid changes with each of its starts) and the published host ports checked
-/// free, so a port in use is an error before anything runs.
+/// free, so a port in use is an error before anything runs. The storage driver is chosen again
+/// for a container made earlier (the default may have changed since), not for one `planned_now`
+/// by this process.
 pub(crate) fn runtime_spec<'a>(
     ctx: &Context,
     record: &'a ContainerRecord,
+    planned_now: bool,
 ) -> Result<std::borrow::Cow<'a, ContainerSpec>, runtime::Error> {
     network::ports::check_free(&record.spec.ports)
         .map_err(|e| runtime::Error::Network(format!("{e:#}")))?;
     crate::volume::copy_up(ctx, record).map_err(|cause| runtime::Error::SetupStep { cause })?;
     let mut spec = std::borrow::Cow::Borrowed(&record.spec);
-    let driver = ctx.driver_for(record.spec.storage_driver);
-    if driver != spec.storage_driver {
-        spec.to_mut().storage_driver = driver;
+    if !planned_now {
+        let driver = ctx.driver_for(record.spec.storage_driver);
+        if driver != spec.storage_driver {
+            spec.to_mut().storage_driver = driver;
+        }
     }
-    if driver == runtime::StorageDriver::Overlay {
+    if spec.storage_driver == runtime::StorageDriver::Overlay {
         spec.to_mut().mount_point_skeleton = mount_point_skeleton(ctx, &record.spec);
     }
     if let Some(other) = record.network_container() {
@@ -175,8 +189,31 @@ pub fn run_attached(
 
 /// `run`: create, start attached, and remove with `--rm`.
 pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
-    let record = plan(ctx, options)?;
+    let image = crate::image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
+    let record = plan(ctx, options, &image)?;
     start_attached(ctx, &record, Some(&options.image))
+}
+
+/// `start` without `-a`: the stored container starts under its supervisor.
+pub fn start_detached(ctx: &Context, reference: &str) -> Result<()> {
+    let record = ctx.store.find_container(reference)?;
+    detached::start_detached(ctx, &record, None)
+}
+
+/// `start -a`: a container with a terminal starts under its supervisor and the caller attaches
+/// to it (so the user can detach); one without runs in the foreground. `session.stdin` is `-i`.
+pub fn start_attached_as_asked(
+    ctx: &Context,
+    reference: &str,
+    mut session: attach::SessionOptions,
+) -> Result<i32> {
+    let mut record = ctx.store.find_container(reference)?;
+    if record.spec.process.terminal {
+        session.stdin |= record.spec.process.interactive;
+        return attach::start_attached(ctx, &record, &session);
+    }
+    record.spec.process.interactive |= session.stdin;
+    start_attached(ctx, &record, None)
 }
 
 /// Starts a stored container attached (`start -a`).

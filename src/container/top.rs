@@ -45,6 +45,16 @@ fn go_duration(seconds: f64) -> String {
     }
 }
 
+/// What every row of `top` reads from the container as a whole.
+struct TopContext {
+    /// The container's pid namespace, as /proc/PID/ns/pid links to it.
+    namespace: std::path::PathBuf,
+    uid_map: String,
+    passwd: String,
+    /// Seconds since boot.
+    uptime: f64,
+}
+
 /// Rows of `top` for a running container.
 pub fn top(ctx: &Context, reference: &str) -> Result<Vec<Vec<String>>> {
     let record = ctx.store.find_container(reference)?;
@@ -52,9 +62,8 @@ pub fn top(ctx: &Context, reference: &str) -> Result<Vec<Vec<String>>> {
     let (Status::Running, Some(init)) = (state.status, state.pid) else {
         bail!("top can only be used on running containers: container state improper");
     };
-    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid"))
+    let namespace = std::fs::read_link(format!("/proc/{init}/ns/pid"))
         .context("reading the container's pid namespace")?;
-    let uid_map = std::fs::read_to_string(format!("/proc/{init}/uid_map")).unwrap_or_default();
     let passwd = std::fs::read_to_string(format!("/proc/{init}/root/etc/passwd"))
         .or_else(|_| {
             // A FUSE root (`--storage-driver fuse-overlay`) answers only processes in the
@@ -67,118 +76,125 @@ pub fn top(ctx: &Context, reference: &str) -> Result<Vec<Vec<String>>> {
             crate::runtime::run_in_container_root(root, read, || Ok(()))
         })
         .unwrap_or_default();
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|u| u.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    let mut rows = Vec::new();
+    let context = TopContext {
+        namespace,
+        uid_map: std::fs::read_to_string(format!("/proc/{init}/uid_map")).unwrap_or_default(),
+        passwd,
+        uptime: std::fs::read_to_string("/proc/uptime")
+            .ok()
+            .and_then(|u| u.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0),
+    };
     let pids: Vec<u32> = std::fs::read_dir("/proc")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
-    for pid in pids {
-        if std::fs::read_link(format!("/proc/{pid}/ns/pid"))
-            .ok()
-            .as_ref()
-            != Some(&ns)
-        {
-            continue;
-        }
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(|v| v.split_whitespace().collect::<Vec<_>>())
-        };
-        let inside_pid = field("NSpid:")
-            .and_then(|v| v.last().map(|s| s.to_string()))
-            .unwrap_or_default();
-        let host_ppid: u32 = field("PPid:")
-            .and_then(|v| v.first()?.parse().ok())
-            .unwrap_or(0);
-        let inside_ppid = std::fs::read_to_string(format!("/proc/{host_ppid}/status"))
-            .ok()
-            .filter(|_| {
-                std::fs::read_link(format!("/proc/{host_ppid}/ns/pid"))
-                    .ok()
-                    .as_ref()
-                    == Some(&ns)
-            })
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("NSpid:"))
-                    .and_then(|v| v.split_whitespace().last().map(String::from))
-            })
-            .unwrap_or_else(|| "0".into());
-        let host_uid: u64 = field("Uid:")
-            .and_then(|v| v.first()?.parse().ok())
-            .unwrap_or(0);
-        let uid = if uid_map.trim().is_empty() {
-            host_uid
-        } else {
-            to_inside(&uid_map, host_uid).unwrap_or(host_uid)
-        };
-        let user = passwd
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-            })
-            .unwrap_or_else(|| uid.to_string());
-        // Fields after the command's closing parenthesis: state is 3, tty_nr 7, utime 14,
-        // stime 15, starttime 22 (proc(5), counting from 1).
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let num = |i: usize| {
-            f.get(i - 3)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        let cpu_seconds = (num(14) + num(15)) / ticks_per_second();
-        let elapsed = (uptime - num(22) / ticks_per_second()).max(0.0);
-        let percent = if elapsed > 0.0 {
-            100.0 * cpu_seconds / elapsed
-        } else {
-            0.0
-        };
-        let tty_nr = num(7) as u64;
-        let tty = if tty_nr == 0 {
-            "?".to_string()
-        } else {
-            let major = (tty_nr >> 8) & 0xfff;
-            let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
-            if major == 136 {
-                format!("pts/{minor}")
-            } else {
-                format!("{major}:{minor}")
-            }
-        };
-        let command = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|c| {
-                String::from_utf8_lossy(&c)
-                    .trim_end_matches('\0')
-                    .replace('\0', " ")
-            })
-            .unwrap_or_default();
-        rows.push(vec![
-            user,
-            inside_pid,
-            inside_ppid,
-            format!("{percent:.3}"),
-            go_duration(elapsed),
-            tty,
-            go_duration(cpu_seconds.floor()),
-            command,
-        ]);
-    }
+    let mut rows: Vec<Vec<String>> = pids
+        .into_iter()
+        .filter_map(|pid| process_row(pid, &context))
+        .collect();
     // In the container's pid order: host pids wrap around, so theirs can run the other way.
     rows.sort_by_key(|row| row[1].parse::<u64>().unwrap_or(u64::MAX));
     Ok(rows)
+}
+
+/// The row of host process `pid`, if it is in the container's pid namespace: user, pid and
+/// parent pid as the container sees them, %CPU, elapsed time, terminal, CPU time and command.
+fn process_row(pid: u32, context: &TopContext) -> Option<Vec<String>> {
+    let in_namespace = |pid: u32| {
+        std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .as_ref()
+            == Some(&context.namespace)
+    };
+    if !in_namespace(pid) {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>())
+    };
+    let inside_pid = field("NSpid:")
+        .and_then(|v| v.last().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let host_ppid: u32 = field("PPid:")
+        .and_then(|v| v.first()?.parse().ok())
+        .unwrap_or(0);
+    let inside_ppid = std::fs::read_to_string(format!("/proc/{host_ppid}/status"))
+        .ok()
+        .filter(|_| in_namespace(host_ppid))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|v| v.split_whitespace().last().map(String::from))
+        })
+        .unwrap_or_else(|| "0".into());
+    let host_uid: u64 = field("Uid:")
+        .and_then(|v| v.first()?.parse().ok())
+        .unwrap_or(0);
+    let uid = if context.uid_map.trim().is_empty() {
+        host_uid
+    } else {
+        to_inside(&context.uid_map, host_uid).unwrap_or(host_uid)
+    };
+    let user = context
+        .passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+        })
+        .unwrap_or_else(|| uid.to_string());
+    // Fields after the command's closing parenthesis: state is 3, tty_nr 7, utime 14,
+    // stime 15, starttime 22 (proc(5), counting from 1).
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let num = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let cpu_seconds = (num(14) + num(15)) / ticks_per_second();
+    let elapsed = (context.uptime - num(22) / ticks_per_second()).max(0.0);
+    let percent = if elapsed > 0.0 {
+        100.0 * cpu_seconds / elapsed
+    } else {
+        0.0
+    };
+    let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            String::from_utf8_lossy(&c)
+                .trim_end_matches('\0')
+                .replace('\0', " ")
+        })
+        .unwrap_or_default();
+    Some(vec![
+        user,
+        inside_pid,
+        inside_ppid,
+        format!("{percent:.3}"),
+        go_duration(elapsed),
+        terminal_name(num(7) as u64),
+        go_duration(cpu_seconds.floor()),
+        command,
+    ])
+}
+
+/// A process's terminal from stat's tty_nr: `pts/N`, `MAJOR:MINOR`, or `?` for none.
+fn terminal_name(tty_nr: u64) -> String {
+    if tty_nr == 0 {
+        return "?".to_string();
+    }
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    if major == 136 {
+        format!("pts/{minor}")
+    } else {
+        format!("{major}:{minor}")
+    }
 }
 
 #[cfg(test)]

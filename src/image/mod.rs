@@ -5,9 +5,11 @@ pub mod commit;
 pub mod config;
 pub mod idmap;
 pub mod pull;
+mod pull_policy;
 pub mod push;
 pub mod reference;
 mod transfer;
+pub use pull_policy::{stored_or_pulled, ImagePull, PullPolicy};
 pub use transfer::{make_writable_and_remove, remove_trees};
 
 use anyhow::{Context as _, Result};

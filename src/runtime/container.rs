@@ -11,7 +11,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -31,21 +31,11 @@ use super::userns::write_id_maps;
 
 pub use super::probe::kernel_overlay_works;
 
-/// Runs the container in the foreground: returns when its first process exits. `prepare` (the
-/// caller's store bookkeeping, given the container's pid) runs while the id-map and network
-/// helpers start, before the child mounts anything; its failure stops the container before it
-/// runs. `started` runs once the command has exec'd, with the master of its terminal (`-t`): it
-/// gives the master back for skiff to relay to its own standard streams, or keeps it (a
-/// supervisor serving `attach`).
-pub fn run_container<P, S>(
-    spec: &ContainerSpec,
-    prepare: P,
-    started: S,
-) -> Result<RunOutcome, Error>
-where
-    P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
-    S: FnOnce(Option<OwnedFd>) -> Option<OwnedFd>,
-{
+/// Starts a container's first process: clones it into its namespaces, writes its id maps and
+/// starts its network helper and bridge links, and returns it waiting, before it mounts
+/// anything, so that the caller records it (its pid) first. `SpawnedContainer::run` lets it go
+/// on; dropping it instead kills it.
+pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Error> {
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -127,32 +117,26 @@ where
         }
     };
 
-    let streams = Streams {
-        terminal: tty_parent,
-        relay: stdio_relay,
-        interactive: spec.process.interactive,
-    };
-    let result = drive_child(
+    let mut spawned = SpawnedContainer {
         spec,
-        needs_id_maps,
         pid,
-        &sync_write,
-        err_read,
-        streams,
-        &signal_fd,
-        prepare,
-        started,
-    );
-    if result.is_err() {
-        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-        let _ = waitpid(pid, None);
-    }
-    let _ = signals.thread_unblock();
-    result
+        sync_write,
+        err_read: Some(err_read),
+        streams: Some(Streams {
+            terminal: tty_parent,
+            relay: stdio_relay,
+            interactive: spec.process.interactive,
+        }),
+        signals,
+        signal_fd,
+        starting: None,
+        relay: None,
+        reaped: false,
+    };
+    spawned.start_helpers(needs_id_maps)?;
+    Ok(spawned)
 }
 
-/// The network namespace a container shares (None: it makes its own), and, rootless, the user
-/// namespace it is made in or that owns it.
 struct SharedNetwork {
     net: Option<OwnedFd>,
     user: Option<OwnedFd>,
@@ -210,40 +194,48 @@ fn clone_through_joiner(mut joiner: impl FnMut(i32) -> isize) -> Result<Option<P
     Ok(reported)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn drive_child<P, S>(
-    spec: &ContainerSpec,
-    needs_id_maps: bool,
+/// A container's first process, cloned and waiting for the word to mount its root and run
+/// (see `spawn_container`).
+pub struct SpawnedContainer<'a> {
+    spec: &'a ContainerSpec,
     pid: Pid,
-    sync_write: &OwnedFd,
-    err_read: OwnedFd,
-    streams: Streams,
-    signal_fd: &SignalFd,
-    prepare: P,
-    started: S,
-) -> Result<RunOutcome, Error>
-where
-    P: FnOnce(i32) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
-    S: FnOnce(Option<OwnedFd>) -> Option<OwnedFd>,
-{
-    // The network helper starts first: it is the slowest step, and everything below overlaps it.
-    let starting = match spec.network {
-        NetworkMode::Private => Some(StartingHelper::launch(
-            pid.as_raw(),
-            spec.network_backend,
-            &spec.run_dir,
-            &spec.ports,
-            &spec.network_options,
-            spec.id_mapping.is_some(),
-        )?),
-        _ => None,
-    };
-    let mut relay = None;
-    let early = (|| {
+    sync_write: OwnedFd,
+    err_read: Option<OwnedFd>,
+    streams: Option<Streams>,
+    signals: SigSet,
+    signal_fd: SignalFd,
+    /// The network helper, launched and not yet ready.
+    starting: Option<StartingHelper>,
+    relay: Option<PortRelay>,
+    /// The process has been waited for: nothing is left to kill.
+    reaped: bool,
+}
+
+impl SpawnedContainer<'_> {
+    /// The container's first process, as the host sees it.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// The network helper starts first: it is the slowest step, and everything below overlaps
+    /// it. Then the id maps and the links to user-defined networks, which clone helper
+    /// processes: before the caller's bookkeeping, which may start threads.
+    fn start_helpers(&mut self, needs_id_maps: bool) -> Result<(), Error> {
+        let spec = self.spec;
+        let pid = self.pid;
+        if spec.network == NetworkMode::Private {
+            self.starting = Some(StartingHelper::launch(
+                pid.as_raw(),
+                spec.network_backend,
+                &spec.run_dir,
+                &spec.ports,
+                &spec.network_options,
+                spec.id_mapping.is_some(),
+            )?);
+        }
         if let Some(mapping) = spec.id_mapping.as_ref().filter(|_| needs_id_maps) {
             write_id_maps(pid.as_raw(), mapping)?;
         }
-        // Before `prepare`, which may start threads: the wiring clones helper processes.
         if let NetworkMode::Bridge {
             holder_pid,
             attachments,
@@ -259,34 +251,57 @@ where
                 )?;
             }
             if let Some(first) = attachments.first().filter(|_| !spec.ports.is_empty()) {
-                relay = Some(PortRelay::start(&spec.ports, first.address, *holder_pid)?);
+                self.relay = Some(PortRelay::start(&spec.ports, first.address, *holder_pid)?);
             }
         }
-        prepare(pid.as_raw()).map_err(Error::Prepare)?;
-        signal_child(sync_write, GoAhead::IdMapsWritten, &err_read)
-    })();
-    if let Err(error) = early {
-        if let Some(helper) = starting {
-            helper.abandon();
+        Ok(())
+    }
+
+    /// Lets the container go on and runs it in the foreground: returns when its first process
+    /// exits. `started` runs once the command has exec'd, with the master of its terminal
+    /// (`-t`): it gives the master back for skiff to relay to its own standard streams, or keeps
+    /// it (a supervisor serving `attach`).
+    pub fn run<S>(mut self, started: S) -> Result<RunOutcome, Error>
+    where
+        S: FnOnce(Option<OwnedFd>) -> Option<OwnedFd>,
+    {
+        let (Some(err_read), Some(streams)) = (self.err_read.take(), self.streams.take()) else {
+            return Err(Error::Setup("the container was already run".into()));
+        };
+        signal_child(&self.sync_write, GoAhead::IdMapsWritten, &err_read)?;
+        let mut network = None;
+        let result = (|| {
+            if let Some(helper) = self.starting.take() {
+                network = Some(helper.wait_ready()?);
+            }
+            signal_child(&self.sync_write, GoAhead::NetworkReady, &err_read)?;
+            supervise(self.pid, err_read, streams, &self.signal_fd, started)
+        })();
+        if let Some(helper) = network {
+            helper.stop();
         }
-        if let Some(relay) = relay {
+        if let Some(relay) = self.relay.take() {
             relay.stop();
         }
-        return Err(error);
+        self.reaped = result.is_ok();
+        result
     }
-    let mut network = None;
-    let result = (|| {
-        if let Some(helper) = starting {
-            network = Some(helper.wait_ready()?);
+}
+
+impl Drop for SpawnedContainer<'_> {
+    /// A container that is not run, or whose run failed, is killed and waited for; the helpers
+    /// started for it go, and the forwarded signals are unblocked again.
+    fn drop(&mut self) {
+        if let Some(helper) = self.starting.take() {
+            helper.abandon();
         }
-        signal_child(sync_write, GoAhead::NetworkReady, &err_read)?;
-        supervise(pid, err_read, streams, signal_fd, started)
-    })();
-    if let Some(helper) = network {
-        helper.stop();
+        if let Some(relay) = self.relay.take() {
+            relay.stop();
+        }
+        if !self.reaped {
+            let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+            let _ = waitpid(self.pid, None);
+        }
+        let _ = self.signals.thread_unblock();
     }
-    if let Some(relay) = relay {
-        relay.stop();
-    }
-    result
 }

@@ -100,7 +100,7 @@ pub enum Error {
     /// The same for the caller's network steps (a bridge network's wiring).
     #[error("network setup failed: {cause:#}")]
     NetworkStep { cause: anyhow::Error },
-    /// The caller's own preparation failed (see `run_container`).
+    /// The caller's own bookkeeping between `spawn_container` and `SpawnedContainer::run` failed.
     #[error(transparent)]
     Prepare(Box<dyn std::error::Error + Send + Sync>),
 }

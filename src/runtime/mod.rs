@@ -50,7 +50,7 @@ pub mod storage;
 pub mod tty;
 pub mod userns;
 
-pub use container::run_container;
+pub use container::{spawn_container, SpawnedContainer};
 pub use error::{Error, Helper};
 pub use exec::exec_in_container;
 pub use foreground::RunOutcome;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::policies::{LogDriver, RestartPolicy, Signal};
 use super::{io_error, write_atomic, Error, Store, StoreLock};
 use crate::runtime::ContainerSpec;
 
@@ -19,20 +20,24 @@ pub struct ContainerRecord {
     /// Remove the container once it exits (`--rm`).
     pub auto_remove: bool,
     /// `--stop-signal` (else the image's StopSignal): what `stop` sends first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::policies::lenient_signal"
+    )]
+    pub stop_signal: Option<Signal>,
     /// `--stop-timeout`: seconds `stop` waits before SIGKILL (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
     /// `--log-driver`: k8s-file (default), json-file, none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_driver: Option<String>,
+    #[serde(default, skip_serializing_if = "LogDriver::is_default")]
+    pub log_driver: LogDriver,
     /// `--log-opt max-size=`, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_max_size: Option<u64>,
     /// `--restart`: no, on-failure[:N], always, unless-stopped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restart: Option<String>,
+    #[serde(default, skip_serializing_if = "RestartPolicy::is_no")]
+    pub restart: RestartPolicy,
     /// `--label`, over the image's labels.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
@@ -308,4 +313,77 @@ fn write_new_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Error>
             .map_err(io_error(format!("syncing {}", path.display())))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as skiff wrote it when the restart policy, log driver and stop signal were kept as
+    /// the text the user typed.
+    fn old_record(stop_signal: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": "0".repeat(64),
+            "name": "old",
+            "image_id": "1".repeat(64),
+            "image_name": "localhost/app:latest",
+            "created": "2026-01-01T00:00:00Z",
+            "auto_remove": false,
+            "stop_signal": stop_signal,
+            "log_driver": "json-file",
+            "restart": "on-failure:3",
+            "spec": {
+                "layers_dir": "/s/layers",
+                "layers": ["a"],
+                "upper_dir": "/s/c/upper",
+                "work_dir": "/s/c/work",
+                "rootfs_dir": "/s/c/merged",
+                "volatile": false,
+                "hostname": "old",
+                "process": {
+                    "args": ["sleep", "100"],
+                    "env": [],
+                    "cwd": "/",
+                    "user": "",
+                    "terminal": false,
+                    "interactive": false,
+                    "init": false,
+                },
+                "network": "none",
+                "etc_files": [],
+                "id_mapping": null,
+                "run_dir": "/r/c",
+                "network_backend": "pasta",
+            },
+        })
+    }
+
+    #[test]
+    fn a_record_written_with_text_settings_still_loads_typed() {
+        let record: ContainerRecord = serde_json::from_value(old_record("TERM")).unwrap();
+        assert_eq!(
+            record.stop_signal,
+            Some(Signal(nix::sys::signal::Signal::SIGTERM))
+        );
+        assert_eq!(record.restart, RestartPolicy::OnFailure(Some(3)));
+        assert_eq!(record.log_driver, LogDriver::JsonFile);
+        let written = serde_json::to_value(&record).unwrap();
+        assert_eq!(written["stop_signal"], "SIGTERM");
+        assert_eq!(written["restart"], "on-failure:3");
+        assert_eq!(written["log_driver"], "json-file");
+    }
+
+    #[test]
+    fn a_stored_stop_signal_that_no_longer_parses_reads_as_none() {
+        let record: ContainerRecord = serde_json::from_value(old_record("RTMIN+3")).unwrap();
+        assert_eq!(record.stop_signal, None);
+        let mut defaults = old_record("TERM");
+        let fields = defaults.as_object_mut().unwrap();
+        for key in ["stop_signal", "log_driver", "restart"] {
+            fields.remove(key);
+        }
+        let record: ContainerRecord = serde_json::from_value(defaults).unwrap();
+        assert_eq!(record.restart, RestartPolicy::No);
+        assert_eq!(record.log_driver, LogDriver::K8sFile);
+    }
 }

@@ -29,6 +29,7 @@ pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod networks;
+pub mod policies;
 mod skeleton;
 pub mod volumes;
 
