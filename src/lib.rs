@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod container;
 pub mod context;
+pub mod digest;
 pub mod events;
 pub mod filter;
 pub mod image;

@@ -21,8 +21,6 @@ mod state;
 pub mod top;
 pub mod userns;
 
-use std::io::Read;
-
 pub use create::create;
 use create::{plan, store_container};
 use environment::expand_env_entry;
@@ -36,10 +34,4 @@ pub(crate) use start::{record_ended, record_started, runtime_spec};
 pub use start::{run, run_attached, run_detached, start};
 pub use state::{current_state, still_running};
 
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut bytes);
-    }
-    bytes
-}
+pub(crate) use crate::digest::random_bytes;

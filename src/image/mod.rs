@@ -6,7 +6,8 @@ pub mod config;
 pub mod idmap;
 pub mod pull;
 pub mod push;
-pub mod reference;
+/// Image names as the store keeps them (the parser lives below the store, which needs it).
+pub use crate::store::reference;
 mod transfer;
 pub use transfer::{make_writable_and_remove, remove_trees};
 

@@ -11,16 +11,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 use super::config::{self, History, ImageConfig, RootFs, RunConfig};
 use super::reference::Reference;
 use crate::archive::{self, ApplyOptions, ImageArchive, SaveImage, SaveLayer};
 use crate::context::Context;
+use crate::digest::{sha256_digest, Sha256};
 use crate::events::{self, Event, Status as EventStatus};
 use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::layers::{chain_id, LayerRecord};
-use crate::store::{hex, sha256_digest, StoreLock};
+use crate::store::StoreLock;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -42,7 +42,7 @@ fn sniff_layer_media_type(head: &[u8], docker: bool) -> &'static str {
 /// Counts and hashes what passes through, and optionally copies it to a file.
 struct HashingReader<R> {
     inner: R,
-    hasher: sha2::Sha256,
+    hasher: Sha256,
     count: u64,
     copy: Option<std::fs::File>,
     head: Vec<u8>,
@@ -52,7 +52,7 @@ impl<R: Read> HashingReader<R> {
     fn new(inner: R, copy: Option<std::fs::File>) -> Self {
         HashingReader {
             inner,
-            hasher: sha2::Sha256::new(),
+            hasher: Sha256::default(),
             count: 0,
             copy,
             head: Vec::new(),
@@ -64,11 +64,7 @@ impl<R: Read> HashingReader<R> {
         if let Some(file) = &self.copy {
             file.sync_all()?;
         }
-        Ok((
-            format!("sha256:{}", hex(&self.hasher.finalize())),
-            self.count,
-            self.head,
-        ))
+        Ok((self.hasher.digest(), self.count, self.head))
     }
 }
 

@@ -214,7 +214,7 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
         .unwrap_or_default();
     let network = NetworkRecord {
         name,
-        id: crate::store::hex(&crate::container::random_bytes::<32>()),
+        id: crate::digest::random_id(),
         driver: "bridge".into(),
         interface: index,
         created: jiff::Timestamp::now().to_string(),
@@ -515,7 +515,7 @@ pub fn list(ctx: &Context, now: &str) -> Vec<serde_json::Value> {
         .map(|(name, driver)| {
             serde_json::json!({
                 "name": name,
-                "id": crate::store::hex(&sha2_of(name)),
+                "id": crate::digest::sha256_hex(format!("skiff-network-{name}").as_bytes()),
                 "driver": driver,
                 "created": now,
                 "ipv6_enabled": false,
@@ -526,12 +526,6 @@ pub fn list(ctx: &Context, now: &str) -> Vec<serde_json::Value> {
         .collect();
     networks.extend(ctx.store.all_networks().iter().map(inspect_json));
     networks
-}
-
-/// A stable id for a built-in network.
-fn sha2_of(name: &str) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(format!("skiff-network-{name}").as_bytes()).into()
 }
 
 #[cfg(test)]

@@ -30,10 +30,7 @@ pub fn chain_id(parent_chain: Option<&str>, diff_id: &str) -> String {
             .strip_prefix("sha256:")
             .unwrap_or(diff_id)
             .to_string(),
-        Some(parent) => {
-            let digest = super::sha256_digest(format!("sha256:{parent} {diff_id}").as_bytes());
-            digest.trim_start_matches("sha256:").to_string()
-        }
+        Some(parent) => crate::digest::sha256_hex(format!("sha256:{parent} {diff_id}").as_bytes()),
     };
     hex
 }

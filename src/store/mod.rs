@@ -24,12 +24,15 @@ pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod networks;
+pub mod reference;
 pub mod volumes;
 
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Digests and hex, under the names the operations have long used for them.
+pub use crate::digest::{hex, sha256_digest};
 pub use atomic::{fsync_dir, write_atomic};
 
 #[derive(Debug, thiserror::Error)]
@@ -304,22 +307,6 @@ pub fn process_alive(pid: u32) -> bool {
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.trim_start().chars().next());
     !matches!(state, Some('Z' | 'X') | None)
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex(&sha2::Sha256::digest(bytes)))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Where the store and runtime state live by default, as ARCHITECTURE.md gives them.

@@ -83,7 +83,7 @@ pub fn create_locked(
             }
             name.clone()
         }
-        None => crate::store::hex(&crate::container::random_bytes::<32>()),
+        None => crate::digest::random_id(),
     };
     check_options(&request.options)?;
     let volume = VolumeRecord {
