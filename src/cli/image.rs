@@ -410,7 +410,9 @@ pub struct ImagePruneArgs {
 impl ImagePruneArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         let filters = self.prune.filters("image prune")?;
-        self.prune.report(image::prune(ctx, self.all, &filters))
+        self.prune.report(crate::container::cascade::prune_images(
+            ctx, self.all, &filters,
+        ))
     }
 }
 
@@ -451,7 +453,9 @@ impl RmiArgs {
         if self.images.is_empty() && !self.all {
             anyhow::bail!("image name or ID must be specified");
         }
-        for line in image::remove(ctx, &self.images, self.force, self.all)? {
+        for line in
+            crate::container::cascade::remove_images(ctx, &self.images, self.force, self.all)?
+        {
             match line {
                 Removal::Untagged(name) => println!("Untagged: {name}"),
                 Removal::Deleted(id) => println!("Deleted: {id}"),

@@ -5,7 +5,9 @@
 
 pub mod attach;
 pub mod build_lease;
+pub mod cascade;
 pub mod changes;
+pub mod commit;
 pub mod copy;
 mod create;
 pub mod detached;

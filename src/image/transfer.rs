@@ -86,18 +86,18 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// A layer unpacked into tmp/, not yet verified against the image config.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct UnpackedLayer {
+pub struct UnpackedLayer {
     pub(super) staged_dir: PathBuf,
     pub(super) blob_file: PathBuf,
     pub(super) blob_digest: String,
     pub(super) blob_size: u64,
     pub(super) blob_head: Vec<u8>,
-    pub(super) diff_id: String,
+    pub diff_id: String,
     pub(super) size: u64,
 }
 
 /// Streams one layer: copy of the raw blob to `blob_file`, unpacked into `staged_dir/diff`.
-pub(super) fn unpack_stream(
+pub fn unpack_stream(
     source: impl Read,
     staged_dir: &Path,
     rootless: bool,
@@ -142,7 +142,7 @@ pub(super) fn unpack_stream(
 
 /// Removes tmp/ leftovers of writers that died, from inside the user namespace (they may hold
 /// files owned by subordinate ids).
-pub(super) fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
+pub fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
     let stale = ctx.store.stale_staging(lock);
     if stale.is_empty() {
         return Ok(());
@@ -263,7 +263,7 @@ fn commit_layers(
     Ok((chain_ids, total))
 }
 
-pub(super) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     jiff::Timestamp::now().to_string()
 }
 
@@ -497,7 +497,7 @@ pub fn add_config_image(
 
 /// How a new image enters the index.
 #[derive(Default)]
-pub(crate) struct NewImage {
+pub struct NewImage {
     pub name: Option<String>,
     /// A Docker schema 2 manifest instead of an OCI one.
     pub docker: bool,
@@ -516,7 +516,7 @@ pub(super) fn image_size(layers: u64, config_len: usize, manifest_len: usize) ->
 /// then `new_layer` on top when there is one, with `image_config` (whose rootfs and history the
 /// caller made whole). Writes the config and a manifest as blobs, then the index. Returns the
 /// image id.
-pub(crate) fn add_image(
+pub fn add_image(
     ctx: &Context,
     lock: &StoreLock,
     base: &[String],

@@ -360,7 +360,7 @@ pub fn connect(
     drop(lock);
     let link = Event::network_link(EventStatus::Connect, &record.id, &network.name);
     events::record(&ctx.store, link);
-    let state = crate::container::current_state(ctx, &record.id);
+    let state = ctx.store.current_container_state(&record.id);
     if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
         let attachment = &record.networks[&network.name];
         super::bridges::attach_running(ctx, pid, &network, attachment)?;
@@ -392,7 +392,7 @@ pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &
     drop(lock);
     let link = Event::network_link(EventStatus::Disconnect, &record.id, &network.name);
     events::record(&ctx.store, link);
-    let state = crate::container::current_state(ctx, &record.id);
+    let state = ctx.store.current_container_state(&record.id);
     if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
         crate::runtime::bridge::detach(pid, ctx.id_mapping.is_some(), &attachment.interface)?;
     }
@@ -415,21 +415,28 @@ fn on_networks(ctx: &Context, reference: &str, verb: &str) -> Result<ContainerRe
     Ok(record)
 }
 
-/// `network rm`: refuses a network containers are on, unless `force` removes them first.
-pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<String> {
+/// The ids of the containers on the network `reference` names: `network rm -f` removes them
+/// first (`container::cascade::remove_network`).
+pub fn containers_on(ctx: &Context, reference: &str) -> Result<Vec<String>> {
+    let network = ctx.store.find_network(reference)?;
+    Ok(users(ctx, &network.name)
+        .into_iter()
+        .map(|c| c.id)
+        .collect())
+}
+
+/// `network rm`: refuses a network containers are on (with `-f`,
+/// `container::cascade::remove_network` removes them first).
+pub fn remove(ctx: &Context, reference: &str) -> Result<String> {
     let network = ctx.store.find_network(reference)?;
     let on_it = users(ctx, &network.name);
     if !on_it.is_empty() {
-        if !force {
-            let names: Vec<&str> = on_it.iter().map(|c| c.name.as_str()).collect();
-            bail!(
-                "network {} is in use by {}: remove them first, or use rm -f to remove them with it",
-                network.name,
-                names.join(", ")
-            );
-        }
-        let ids: Vec<String> = on_it.into_iter().map(|c| c.id).collect();
-        crate::container::remove(ctx, &ids, true, false)?;
+        let names: Vec<&str> = on_it.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "network {} is in use by {}: remove them first, or use rm -f to remove them with it",
+            network.name,
+            names.join(", ")
+        );
     }
     let lock = ctx.store.lock()?;
     if !users(ctx, &network.name).is_empty() {

@@ -20,6 +20,7 @@
 //! writer removes. Writers hold the exclusive lock from reading the index to writing it back.
 
 mod atomic;
+pub mod container_state;
 pub mod containers;
 pub mod images;
 pub mod layers;
