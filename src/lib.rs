@@ -15,6 +15,7 @@ pub mod events;
 pub mod filter;
 pub mod image;
 pub mod network;
+pub mod paths;
 pub mod registry;
 pub mod runtime;
 pub mod store;

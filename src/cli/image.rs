@@ -285,15 +285,6 @@ impl InspectArgs {
     }
 }
 
-/// Where big temporary files go: $TMPDIR, else /var/tmp (as Podman's image_copy_tmp_dir), which
-/// unlike /tmp is rarely a small tmpfs.
-fn spool_dir() -> PathBuf {
-    std::env::var_os("TMPDIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp"))
-}
-
 /// Load images from a docker-archive or oci-archive (a file, or standard input).
 #[derive(Debug, Args)]
 pub struct LoadArgs {
@@ -316,7 +307,7 @@ impl LoadArgs {
                 // Archives are indexed with seeks, so standard input is spooled to a file first.
                 let mut spool = tempfile::Builder::new()
                     .prefix("skiff-load-")
-                    .tempfile_in(spool_dir())?;
+                    .tempfile_in(crate::paths::spool_dir())?;
                 std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())?;
                 (spool.path().to_path_buf(), Some(spool))
             }

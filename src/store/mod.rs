@@ -310,24 +310,6 @@ pub fn process_alive(pid: u32) -> bool {
     !matches!(state, Some('Z' | 'X') | None)
 }
 
-/// Where the store and runtime state live by default, as ARCHITECTURE.md gives them.
-pub fn default_paths(rootless: bool) -> (PathBuf, PathBuf) {
-    if !rootless {
-        return (PathBuf::from("/var/lib/skiff"), PathBuf::from("/run/skiff"));
-    }
-    let root = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(dirs::data_dir)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join("skiff");
-    let runroot = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(|d| PathBuf::from(d).join("skiff"))
-        .unwrap_or_else(|| PathBuf::from(format!("/tmp/skiff-{}", nix::unistd::getuid())));
-    (root, runroot)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,10 +84,7 @@ pub fn check(subject: &Subject) -> Vec<Finding> {
         findings.push(judge_id_helper("newuidmap"));
         findings.push(judge_id_helper("newgidmap"));
         findings.extend(check_user_namespaces());
-        findings.push(judge_runtime_dir(
-            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
-            subject,
-        ));
+        findings.push(judge_runtime_dir(crate::paths::runtime_dir(), subject));
     }
     findings.push(judge_memfd_noexec(
         std::fs::read_to_string("/proc/sys/vm/memfd_noexec")

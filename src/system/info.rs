@@ -295,7 +295,7 @@ fn store(ctx: &Context) -> Value {
         })
         .unwrap_or((0, 0));
     let config_file = match ctx.id_mapping {
-        Some(_) => dirs::config_dir()
+        Some(_) => crate::paths::config_home()
             .map(|d| d.join("containers/storage.conf").display().to_string())
             .unwrap_or_default(),
         None => "/etc/containers/storage.conf".into(),
