@@ -18,6 +18,7 @@ pub mod network;
 pub mod paths;
 pub mod registry;
 pub mod runtime;
+pub mod size;
 pub mod store;
 pub mod system;
 pub mod volume;

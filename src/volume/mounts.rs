@@ -181,22 +181,8 @@ pub fn parse_volume(text: &str) -> Result<MountRequest> {
     Ok(request)
 }
 
-/// A size as Docker writes them: bytes, or with k, m or g (powers of 1024).
-pub fn parse_size(text: &str) -> Result<u64> {
-    let lower = text.to_ascii_lowercase();
-    let trimmed = lower.trim_end_matches('b');
-    let (digits, factor) = match trimmed.chars().last() {
-        Some('k') => (&trimmed[..trimmed.len() - 1], 1u64 << 10),
-        Some('m') => (&trimmed[..trimmed.len() - 1], 1 << 20),
-        Some('g') => (&trimmed[..trimmed.len() - 1], 1 << 30),
-        _ => (trimmed, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        .ok_or_else(|| anyhow::anyhow!("invalid size {text:?}: expected a number with k, m or g"))
-}
+/// Sizes as Docker writes them (the one parser, in `size.rs`; build's tmpfs mounts use it here).
+pub use crate::size::parse_size;
 
 fn parse_mode(text: &str) -> Result<u32> {
     u32::from_str_radix(text, 8)
@@ -754,7 +740,5 @@ mod tests {
         ] {
             assert!(parse_mount(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_size("65536k").unwrap(), 64 << 20);
-        assert!(parse_size("lots").is_err());
     }
 }
