@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::clock::now_rfc3339;
 use crate::context::Context;
 use crate::image::config::{self, History, ImageConfig};
 use crate::image::reference::Reference;
-use crate::image::{add_image, clean_staging, now_rfc3339, unpack_stream, NewImage};
+use crate::image::{add_image, clean_staging, unpack_stream, NewImage};
 use crate::store::containers::ContainerRecord;
 use crate::store::images::ImageIndex;
 

@@ -14,8 +14,8 @@ use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
 pub use transfer::{
-    add_config_image, add_image, clean_staging, import, load, now_rfc3339, remove_tree_in_userns,
-    save, unpack_stream, ArchiveFormat, ImportOptions, NewImage, UnpackedLayer,
+    add_config_image, add_image, clean_staging, import, load, remove_tree_in_userns, save,
+    unpack_stream, ArchiveFormat, ImportOptions, NewImage, UnpackedLayer,
 };
 
 use crate::context::Context;
@@ -98,7 +98,7 @@ pub fn list(ctx: &Context, all: bool) -> Result<Vec<ListedImage>> {
         let created = config
             .created
             .as_deref()
-            .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+            .and_then(crate::clock::parse_timestamp)
             .map_or(0, |t| t.as_second());
         images.push((created, image, config));
     }

@@ -21,9 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{self, ImageConfig};
 use super::reference::Reference;
-use super::transfer::{
-    commit_layer, image_size, make_writable_and_remove, now_rfc3339, unpack_stream,
-};
+use super::transfer::{commit_layer, image_size, make_writable_and_remove, unpack_stream};
 use crate::context::Context;
 use crate::registry::auth::{AuthStore, Credentials};
 use crate::registry::client::{Client, RegistryError, DOCKER_LIST, OCI_INDEX};
@@ -462,7 +460,7 @@ fn pull_one(
         },
         layers: chain_ids,
         size,
-        added: now_rfc3339(),
+        added: crate::clock::now_rfc3339(),
         index_digest,
         repositories: vec![candidate.repository.clone()],
         intermediate: false,

@@ -263,10 +263,6 @@ fn commit_layers(
     Ok((chain_ids, total))
 }
 
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
 /// Loads every image of a docker-archive or oci-archive; returns the names loaded (or IDs).
 pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
     let archive =
@@ -355,7 +351,7 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
             names: names.clone(),
             layers,
             size,
-            added: now_rfc3339(),
+            added: crate::clock::now_rfc3339(),
             index_digest: None,
             repositories: Vec::new(),
             intermediate: false,
@@ -441,7 +437,7 @@ pub fn import(
         Some(f) => unpack_stream(f, &staged, rootless),
         None => unpack_stream(std::io::stdin().lock(), &staged, rootless),
     })?;
-    let created = now_rfc3339();
+    let created = crate::clock::now_rfc3339();
     let diff_id = layer.diff_id.clone();
     let image_config = ImageConfig {
         created: Some(created.clone()),
@@ -580,7 +576,7 @@ pub fn add_image(
         names: made.name.iter().cloned().collect(),
         layers,
         size,
-        added: now_rfc3339(),
+        added: crate::clock::now_rfc3339(),
         index_digest: None,
         repositories: Vec::new(),
         intermediate: made.intermediate,

@@ -217,7 +217,7 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
         id: crate::digest::random_id(),
         driver: "bridge".into(),
         interface: index,
-        created: jiff::Timestamp::now().to_string(),
+        created: crate::clock::now_rfc3339(),
         subnet: subnet.to_string(),
         gateway: gateway.to_string(),
         ip_range,

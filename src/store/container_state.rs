@@ -30,7 +30,7 @@ impl Store {
             // the namespace go, goes now.
             runtime::network::stop_pid_file(&self.container_run_dir(id).join("pasta.pid"));
             state.exit_code = Some(137);
-            state.finished_at = Some(jiff::Timestamp::now().to_string());
+            state.finished_at = Some(crate::clock::now_rfc3339());
             let _ = self.write_container_state(id, &state);
         }
         state

@@ -87,7 +87,7 @@ pub fn create_locked(
     check_options(&request.options)?;
     let volume = VolumeRecord {
         name,
-        created: jiff::Timestamp::now().to_string(),
+        created: crate::clock::now_rfc3339(),
         labels: request.labels.clone(),
         options: request.options.clone(),
         anonymous,
