@@ -2,6 +2,7 @@
 //! named and anonymous volumes in the store, and the `volume` commands.
 
 pub mod mounts;
+mod resolve;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
