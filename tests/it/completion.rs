@@ -131,14 +131,7 @@ fn completion_reads_the_store_storage_conf_places() {
     let Some(env) = TestEnv::rootless("completion-graphroot") else {
         return;
     };
-    let graph = env.path("graph");
-    env.write_given(
-        "config/containers/storage.conf",
-        &format!(
-            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\n",
-            graph.display()
-        ),
-    );
+    let graph = crate::config::write_graphroot(&env);
     let image = env.load_testbox();
     env.skiff(&["run", "-d", "--name", "up", image, "sleep", "600"])
         .stdout();

@@ -190,11 +190,9 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
     );
 }
 
-#[test]
-fn storage_conf_places_the_store_and_root_flag_wins() {
-    let Some(env) = TestEnv::rootless("conf-storage") else {
-        return;
-    };
+/// Writes the user's storage.conf naming `graph/` of the test's directory as the graphroot;
+/// returns that directory.
+pub fn write_graphroot(env: &TestEnv) -> std::path::PathBuf {
     let graph = env.path("graph");
     env.write_given(
         "config/containers/storage.conf",
@@ -203,6 +201,15 @@ fn storage_conf_places_the_store_and_root_flag_wins() {
             graph.display()
         ),
     );
+    graph
+}
+
+#[test]
+fn storage_conf_places_the_store_and_root_flag_wins() {
+    let Some(env) = TestEnv::rootless("conf-storage") else {
+        return;
+    };
+    let graph = write_graphroot(&env);
     env.skiff(&["volume", "create", "v1"]).stdout();
     assert!(
         graph.join("skiff/volumes/v1").is_dir(),
