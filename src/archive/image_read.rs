@@ -437,7 +437,11 @@ fn digest_from_blob_path(path: &str) -> Option<String> {
 }
 
 fn verify_digest(bytes: &[u8], expected: &str, what: &str) -> Result<(), Error> {
-    let actual = sha256_digest(bytes);
+    check_digest(sha256_digest(bytes), expected, what)
+}
+
+/// A [`Error::DigestMismatch`] unless `actual` is `expected`.
+pub(super) fn check_digest(actual: String, expected: &str, what: &str) -> Result<(), Error> {
     if actual != expected {
         return Err(Error::DigestMismatch {
             what: what.to_string(),

@@ -273,15 +273,7 @@ fn append_hashed<W: Write, R: Read>(
     builder
         .append(&deterministic_header(name, size)?, &mut hashing)
         .map_err(|source| Error::io(format!("writing {name} to the archive"), source))?;
-    let actual = hashing.hash.digest();
-    if actual != expected {
-        return Err(Error::DigestMismatch {
-            what: what.to_string(),
-            expected: expected.to_string(),
-            actual,
-        });
-    }
-    Ok(())
+    super::image_read::check_digest(hashing.hash.digest(), expected, what)
 }
 
 fn append_json<W: Write, T: serde::Serialize>(
