@@ -457,7 +457,7 @@ impl Client {
             .limit(MAX_SMALL_BODY)
             .read_to_vec()
             .map_err(|e| transport(&what, e))?;
-        let digest = crate::store::sha256_digest(&bytes);
+        let digest = crate::digest::sha256_digest(&bytes);
         if reference.starts_with("sha256:") && digest != reference {
             return Err(RegistryError::DigestMismatch {
                 what,
@@ -512,7 +512,7 @@ impl Client {
             .limit(MAX_SMALL_BODY)
             .read_to_vec()
             .map_err(|e| transport(&what, e))?;
-        let actual = crate::store::sha256_digest(&bytes);
+        let actual = crate::digest::sha256_digest(&bytes);
         if actual != digest {
             return Err(RegistryError::DigestMismatch {
                 what,

@@ -92,7 +92,7 @@ mod tests {
     fn chain_ids_follow_the_oci_definition() {
         let base = "sha256:aaaa";
         assert_eq!(chain_id(None, base), "aaaa");
-        let expected = crate::store::sha256_digest(b"sha256:aaaa sha256:bbbb");
+        let expected = crate::digest::sha256_digest(b"sha256:aaaa sha256:bbbb");
         assert_eq!(
             format!("sha256:{}", chain_id(Some("aaaa"), "sha256:bbbb")),
             expected
