@@ -1,9 +1,10 @@
 //! Where things live: the one module that reads the environment variables naming locations
 //! (`HOME`, `XDG_CONFIG_HOME`, `XDG_DATA_HOME`, `XDG_RUNTIME_DIR`, `TMPDIR`, and the
-//! `CONTAINERS_*`, `REGISTRY_AUTH_FILE` and `DOCKER_CONFIG` files), and that decides the store's
-//! paths for every caller ([`store_paths`]). Variables that carry data rather than a location
-//! (`--env` passed through, build secrets, socket activation's `LISTEN_FDS`, `PATH` for finding
-//! programs) are read where they are used. Uses nothing of skiff's.
+//! `CONTAINERS_*`, `REGISTRY_AUTH_FILE` and `DOCKER_CONFIG` files, `PATH` for finding helper
+//! programs), and that decides the store's paths for every caller ([`store_paths`]). Variables
+//! that carry data rather than a location (`--env` passed through, build secrets, socket
+//! activation's `LISTEN_FDS`, `STORAGE_DRIVER`) are read where they are used. Uses nothing of
+//! skiff's.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,14 @@ pub fn from_env(variable: &str) -> Option<PathBuf> {
     std::env::var_os(variable)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+}
+
+/// A program as `Command::new` finds it: the first file of that name in a directory of `$PATH`.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
 }
 
 /// The user's home directory (`$HOME`, else the password database's).

@@ -15,16 +15,11 @@ pub const PASTA_DNS_FORWARD: &str = "169.254.1.1";
 /// slirp4netns's built-in DNS forwarder.
 pub const SLIRP_DNS: &str = "10.0.2.3";
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
-}
-
 /// The helper asked for, or pasta when installed, else slirp4netns; an error saying what to
 /// install when the one needed is missing.
 pub fn choose_backend(requested: Option<NetworkBackend>) -> Result<NetworkBackend, Error> {
-    let installed = |backend: NetworkBackend| on_path(backend.program());
+    let installed =
+        |backend: NetworkBackend| crate::paths::find_program(backend.program()).is_some();
     match requested {
         Some(backend) if installed(backend) => Ok(backend),
         Some(NetworkBackend::Pasta) => Err(Error::Network(

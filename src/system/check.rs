@@ -10,6 +10,7 @@
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use crate::paths::find_program;
 use crate::runtime::probe;
 use crate::runtime::userns::parse_subordinate_range;
 
@@ -101,14 +102,6 @@ pub fn check(subject: &Subject) -> Vec<Finding> {
     findings.push(check_store_filesystem(subject));
     findings.push(check_cgroups(subject));
     findings
-}
-
-/// The program as `Command::new` finds it: the first match on $PATH.
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
 }
 
 /// The distribution's command that installs `package` (named as Debian names it).

@@ -45,8 +45,8 @@ fn host(ctx: &Context) -> Value {
         ),
         None => Value::Null,
     };
-    let pasta = crate::system::check::find_program("pasta");
-    let slirp = crate::system::check::find_program("slirp4netns");
+    let pasta = crate::paths::find_program("pasta");
+    let slirp = crate::paths::find_program("slirp4netns");
     let helper = |path: &Option<std::path::PathBuf>, flag: &str| match path {
         Some(path) => json!({
             "executable": path.display().to_string(),
