@@ -357,6 +357,12 @@ mod planted {
             targets("src/network/manage.rs", source),
             vec![(1, "container".to_owned())]
         );
+        // An escaped quote, then a quote character: misread, the `"` would open a string.
+        let source = "fn f() { let _v = ['\\'','\"']; crate::container::remove(); }\n";
+        assert_eq!(
+            targets("src/network/manage.rs", source),
+            vec![(1, "container".to_owned())]
+        );
     }
 
     #[test]

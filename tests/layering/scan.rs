@@ -97,9 +97,10 @@ fn string_end(chars: &[char], from: usize) -> usize {
 /// `'x'`, `'\n'`, `'\u{1F600}'` (and `b'x'` through its quote); None for a lifetime or label.
 fn char_literal_end(chars: &[char], start: usize) -> Option<usize> {
     match chars.get(start + 1)? {
+        // The escaped character itself may be a quote (`'\''`): the search starts after it.
         '\\' => {
-            let close = chars[start + 2..].iter().position(|&c| c == '\'')?;
-            Some(start + 2 + close + 1)
+            let close = chars.get(start + 3..)?.iter().position(|&c| c == '\'')?;
+            Some(start + 3 + close + 1)
         }
         _ if chars.get(start + 2) == Some(&'\'') => Some(start + 3),
         _ => None,
