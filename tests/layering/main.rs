@@ -283,6 +283,17 @@ fn every_allowance_is_still_needed() {
 
 #[test]
 fn every_floor_and_allowance_names_a_module_of_the_ladder() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (module, _) in FLOORS {
+        let file = match *module {
+            "main" => src.join("main.rs"),
+            _ => src.join(format!("{module}.rs")),
+        };
+        assert!(
+            file.is_file() || src.join(module).join("mod.rs").is_file(),
+            "FLOORS names {module}, which src/ does not have"
+        );
+    }
     for (user, allowed) in SAME_FLOOR {
         for used in *allowed {
             assert_eq!(
