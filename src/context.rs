@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::config::storage::StorageConf;
 use crate::config::Config;
+use crate::paths::{self, StoreLocation};
 use crate::runtime::userns::{current_user_mapping, IdMapping};
 use crate::runtime::StorageDriver;
 use crate::store::{self, Store};
@@ -101,25 +102,31 @@ impl Context {
     }
 
     /// The store and runtime directories: `--root`/`--runroot`, else where storage.conf puts
-    /// them, else skiff's defaults.
-    ///
-    /// storage.conf's graphroot and runroot name Podman's storage too (Fedora's system file sets
-    /// `/var/lib/containers/storage`), so skiff keeps to a `skiff` directory inside them: its
-    /// layout never mixes with Podman's, and `system reset` never reaches Podman's files.
+    /// them, else skiff's defaults ([`crate::paths::store_paths`] decides, for every caller).
     pub fn store_paths(
         root: Option<PathBuf>,
         runroot: Option<PathBuf>,
         config: &Config,
     ) -> (PathBuf, PathBuf) {
-        let (default_root, default_runroot) = store::default_paths(Self::rootless());
-        let in_configured = |dir: &Option<PathBuf>| dir.as_ref().map(|dir| dir.join("skiff"));
-        (
-            root.or_else(|| in_configured(&config.storage.graphroot))
-                .unwrap_or(default_root),
-            runroot
-                .or_else(|| in_configured(&config.storage.runroot))
-                .unwrap_or(default_runroot),
-        )
+        let location = StoreLocation {
+            root_flag: root.as_deref(),
+            runroot_flag: runroot.as_deref(),
+            graphroot: config.storage.graphroot.as_deref(),
+            runroot: config.storage.runroot.as_deref(),
+        };
+        paths::store_paths(location, Self::rootless())
+    }
+
+    /// The store a command line names, for shell completion: at the paths every command uses
+    /// ([`Context::store_paths`], storage.conf included), and only when it exists already, so
+    /// that completing never creates a store. Configuration that does not load counts as none.
+    pub fn existing_store(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Option<Store> {
+        let config = Config::load().unwrap_or_default();
+        let (root, runroot) = Self::store_paths(root, runroot, &config);
+        if !root.join("containers").is_dir() {
+            return None;
+        }
+        Store::open(&root, &runroot).ok()
     }
 
     /// The driver a new container records: the chosen one, overlay by default; the kernel's

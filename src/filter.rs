@@ -66,7 +66,7 @@ impl PruneFilters {
         match self.until {
             None => true,
             Some(until) => created
-                .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+                .and_then(crate::clock::parse_timestamp)
                 .is_some_and(|created| created < until),
         }
     }

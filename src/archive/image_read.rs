@@ -15,12 +15,12 @@ use std::path::Path;
 
 use super::compression::{decompress, sniff_compression, Compression};
 use super::oci::{
-    host_oci_architecture, is_index_media_type, sha256_digest, sha256_hex, DockerManifestEntry,
-    ImageIndex, ImageManifest, CONTAINERD_NAME_ANNOTATION, DOCKER_MANIFEST_FILE, OCI_INDEX_FILE,
-    REF_NAME_ANNOTATION,
+    host_oci_architecture, is_index_media_type, DockerManifestEntry, ImageIndex, ImageManifest,
+    CONTAINERD_NAME_ANNOTATION, DOCKER_MANIFEST_FILE, OCI_INDEX_FILE, REF_NAME_ANNOTATION,
 };
 use super::paths::normalize_entry_name;
 use super::Error;
+use crate::digest::{hex_of_sha256_digest, sha256_digest};
 
 /// JSON documents larger than this are refused rather than read into memory.
 const MAX_DOCUMENT_SIZE: u64 = 64 << 20;
@@ -422,7 +422,7 @@ fn normalized_key(raw: &[u8]) -> Option<String> {
 }
 
 fn blob_path(digest: &str) -> Result<String, Error> {
-    let hex = sha256_hex(digest)
+    let hex = hex_of_sha256_digest(digest)
         .ok_or_else(|| Error::invalid(format!("unsupported or malformed digest {digest:?}")))?;
     Ok(format!("blobs/sha256/{hex}"))
 }
@@ -433,11 +433,15 @@ fn digest_from_blob_path(path: &str) -> Option<String> {
         .strip_prefix("blobs/sha256/")?
         .to_string();
     let digest = format!("sha256:{hex}");
-    sha256_hex(&digest).is_some().then_some(digest)
+    hex_of_sha256_digest(&digest).is_some().then_some(digest)
 }
 
 fn verify_digest(bytes: &[u8], expected: &str, what: &str) -> Result<(), Error> {
-    let actual = sha256_digest(bytes);
+    check_digest(sha256_digest(bytes), expected, what)
+}
+
+/// A [`Error::DigestMismatch`] unless `actual` is `expected`.
+pub(super) fn check_digest(actual: String, expected: &str, what: &str) -> Result<(), Error> {
     if actual != expected {
         return Err(Error::DigestMismatch {
             what: what.to_string(),

@@ -4,11 +4,12 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::oci::{hex_of, host_oci_architecture, sha256_digest};
+use super::oci::host_oci_architecture;
 use super::{
     decompress, write_docker_archive, write_oci_archive, ArchiveFormat, Error, ImageArchive,
     SaveImage, SaveLayer,
 };
+use crate::digest::{hex, sha256_digest};
 
 const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const PLAIN_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -393,7 +394,7 @@ fn broken_archives_give_invalid_archive_errors() {
 fn saving_checks_layer_digests() {
     let fixture = Fixture::new();
     let mut images = fixture.images();
-    images[0].layers[0].diff_id = format!("sha256:{}", hex_of(&[0u8; 32]));
+    images[0].layers[0].diff_id = format!("sha256:{}", hex(&[0u8; 32]));
     let error = write_docker_archive(std::io::sink(), &images).unwrap_err();
     assert!(matches!(error, Error::DigestMismatch { .. }), "{error:?}");
 

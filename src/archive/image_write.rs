@@ -11,15 +11,14 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
 use super::compression::{decompress, sniff_compression, Compression};
 use super::oci::{
-    hex_of, oci_layer_media_type, sha256_digest, sha256_hex, Descriptor, DockerManifestEntry,
-    ImageIndex, ImageManifest, OciLayout, DOCKER_MANIFEST_FILE, OCI_CONFIG, OCI_INDEX_FILE,
-    OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION, OCI_MANIFEST, REF_NAME_ANNOTATION,
+    oci_layer_media_type, Descriptor, DockerManifestEntry, ImageIndex, ImageManifest, OciLayout,
+    DOCKER_MANIFEST_FILE, OCI_CONFIG, OCI_INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION,
+    OCI_MANIFEST, REF_NAME_ANNOTATION,
 };
 use super::Error;
+use crate::digest::{hex_of_sha256_digest, sha256_digest, sha256_hex, HashingReader};
 
 /// What `save` writes for one image.
 #[derive(Debug, Clone)]
@@ -56,13 +55,13 @@ pub fn write_docker_archive<W: Write>(out: W, images: &[SaveImage]) -> Result<()
     let mut written = HashSet::new();
     let mut manifest = Vec::with_capacity(images.len());
     for image in images {
-        let config_name = format!("{}.json", hex_of(&Sha256::digest(image.config)));
+        let config_name = format!("{}.json", sha256_hex(image.config));
         if written.insert(config_name.clone()) {
             append_bytes(&mut builder, &config_name, image.config)?;
         }
         let mut layer_names = Vec::with_capacity(image.layers.len());
         for layer in &image.layers {
-            let diff_hex = sha256_hex(&layer.diff_id)
+            let diff_hex = hex_of_sha256_digest(&layer.diff_id)
                 .ok_or_else(|| Error::invalid(format!("malformed diff id {:?}", layer.diff_id)))?;
             let layer_name = format!("{diff_hex}.tar");
             if written.insert(layer_name.clone()) {
@@ -187,7 +186,7 @@ fn manifest_media_type(manifest: &[u8]) -> String {
 }
 
 fn blob_name(digest: &str) -> Result<String, Error> {
-    let hex = sha256_hex(digest)
+    let hex = hex_of_sha256_digest(digest)
         .ok_or_else(|| Error::invalid(format!("unsupported or malformed digest {digest:?}")))?;
     Ok(format!("blobs/sha256/{hex}"))
 }
@@ -270,35 +269,11 @@ fn append_hashed<W: Write, R: Read>(
     expected: &str,
     what: &str,
 ) -> Result<(), Error> {
-    let mut hashing = HashingReader {
-        inner: reader.take(size),
-        hasher: Sha256::new(),
-    };
+    let mut hashing = HashingReader::new(reader.take(size));
     builder
         .append(&deterministic_header(name, size)?, &mut hashing)
         .map_err(|source| Error::io(format!("writing {name} to the archive"), source))?;
-    let actual = format!("sha256:{}", hex_of(&hashing.hasher.finalize()));
-    if actual != expected {
-        return Err(Error::DigestMismatch {
-            what: what.to_string(),
-            expected: expected.to_string(),
-            actual,
-        });
-    }
-    Ok(())
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        self.hasher.update(&buf[..read]);
-        Ok(read)
-    }
+    super::image_read::check_digest(hashing.hash.digest(), expected, what)
 }
 
 fn append_json<W: Write, T: serde::Serialize>(

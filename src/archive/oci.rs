@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub(crate) const OCI_LAYOUT_FILE: &str = "oci-layout";
 pub(crate) const OCI_INDEX_FILE: &str = "index.json";
@@ -87,26 +86,6 @@ pub(crate) struct DockerManifestEntry {
 
 pub(crate) fn is_index_media_type(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
-}
-
-/// `sha256:<hex>` of some bytes.
-pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex_of(&Sha256::digest(bytes)))
-}
-
-pub(crate) fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// The hex part of a `sha256:<64 hex>` digest, or `None` when it is not one. Digests become file
-/// names, so nothing else may pass.
-pub(crate) fn sha256_hex(digest: &str) -> Option<&str> {
-    let hex = digest.strip_prefix("sha256:")?;
-    let valid = hex.len() == 64
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    valid.then_some(hex)
 }
 
 /// The platform's architecture as OCI names it (Go's GOARCH names).

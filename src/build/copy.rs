@@ -7,9 +7,9 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use sha2::Digest;
 
 use super::context_files::Source;
+use crate::digest::HashingWriter;
 use crate::runtime::in_root;
 
 /// Whether `name` matches `pattern` (`*`, `?`, and `[…]` classes, as Go's filepath.Match).
@@ -177,31 +177,10 @@ pub fn download(url: &str, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A writer that hashes what passes through it.
-struct Hashing<W> {
-    inner: W,
-    hash: sha2::Sha256,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Writes the archive of `plan` to `out`; returns the sha256 (hex) of its bytes, which covers
 /// every name, mode, owner, time and byte copied.
 pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
-    let mut builder = tar::Builder::new(Hashing {
-        inner: out,
-        hash: sha2::Sha256::new(),
-    });
+    let mut builder = tar::Builder::new(HashingWriter::new(out));
     builder.follow_symlinks(false);
     let root = PathBuf::from(plan.dest.to_string_lossy().trim_start_matches('/'));
     for source in plan.sources {
@@ -230,7 +209,7 @@ pub fn write_archive(plan: &CopyPlan<'_>, out: impl Write) -> Result<String> {
         }
     }
     let hashing = builder.into_inner()?;
-    Ok(crate::store::hex(&hashing.hash.finalize()))
+    Ok(hashing.hash.hex())
 }
 
 /// The entries of the archive `source`, under `root`.

@@ -254,19 +254,19 @@ impl Builder<'_> {
         state: &StageState,
         created_by: String,
     ) -> Result<String> {
-        let options = crate::image::commit::CommitOptions {
+        let options = crate::container::commit::CommitOptions {
             author: state.config.author.clone(),
             message: None,
             changes: Vec::new(),
             pause: false,
             squash: false,
             docker_format: self.options.docker_format,
-            step: Some(crate::image::commit::StepCommit {
+            step: Some(crate::container::commit::StepCommit {
                 run_config: state.config.config.clone(),
                 created_by,
             }),
         };
-        crate::image::commit::commit(self.ctx, container, None, &options)
+        crate::container::commit::commit(self.ctx, container, None, &options)
     }
 }
 

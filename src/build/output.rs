@@ -16,19 +16,19 @@ impl Builder<'_> {
         let image = index.by_id(id).context("the built image vanished")?.clone();
         let config = crate::image::read_config(&self.ctx.store, &image)?;
         let record = self.idle_container(id)?;
-        let commit = crate::image::commit::CommitOptions {
+        let commit = crate::container::commit::CommitOptions {
             author: config.author.clone(),
             message: None,
             changes: Vec::new(),
             pause: false,
             squash: true,
             docker_format: self.options.docker_format,
-            step: Some(crate::image::commit::StepCommit {
+            step: Some(crate::container::commit::StepCommit {
                 run_config: config.config.clone(),
                 created_by: "/bin/sh -c #(nop) squashed by skiff build --layers=false".into(),
             }),
         };
-        let squashed = crate::image::commit::commit(self.ctx, &record.id, None, &commit);
+        let squashed = crate::container::commit::commit(self.ctx, &record.id, None, &commit);
         crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
         squashed
     }

@@ -289,10 +289,9 @@ fn cache(
         bail!("--mount sharing={sharing}: use shared, private or locked");
     }
     let id = option(mount, "id").unwrap_or(&target);
-    let digest = crate::store::sha256_digest(id.as_bytes());
-    let name = digest.trim_start_matches("sha256:");
+    let name = crate::digest::sha256_hex(id.as_bytes());
     let caches = ctx.store.root().join("build-cache-mounts");
-    let mut dir = caches.join(name);
+    let mut dir = caches.join(&name);
     if !dir.exists() {
         // Made beside its place: moving a directory given to another id to another parent
         // would need write access to it.

@@ -20,6 +20,7 @@ use clap_complete::engine::{
 };
 use clap_complete::env::{CompleteEnv, Shells};
 
+use crate::context::Context;
 use crate::store::{images::ImageIndex, Store};
 
 use super::{Cli, Outcome};
@@ -227,14 +228,7 @@ fn volume_sources(current: &str) -> Vec<CompletionCandidate> {
 /// None when it does not exist yet, so completing never creates a store.
 fn store() -> Option<Store> {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let (default_root, default_runroot) =
-        crate::store::default_paths(!nix::unistd::geteuid().is_root());
-    let root = flag_value(&args, "--root").unwrap_or(default_root);
-    let runroot = flag_value(&args, "--runroot").unwrap_or(default_runroot);
-    if !root.join("containers").is_dir() {
-        return None;
-    }
-    Store::open(&root, &runroot).ok()
+    Context::existing_store(flag_value(&args, "--root"), flag_value(&args, "--runroot"))
 }
 
 /// The value of `--flag VALUE` or `--flag=VALUE` among the words being completed (clap's engine

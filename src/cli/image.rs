@@ -228,15 +228,6 @@ fn image_rows(listed: &image::ListedImage, now: jiff::Timestamp, no_trunc: bool)
         .collect()
 }
 
-/// Where big temporary files go: $TMPDIR, else /var/tmp (as Podman's image_copy_tmp_dir), which
-/// unlike /tmp is rarely a small tmpfs.
-fn spool_dir() -> PathBuf {
-    std::env::var_os("TMPDIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp"))
-}
-
 /// Load images from a docker-archive or oci-archive (a file, or standard input).
 #[derive(Debug, Args)]
 pub struct LoadArgs {
@@ -259,7 +250,7 @@ impl LoadArgs {
                 // Archives are indexed with seeks, so standard input is spooled to a file first.
                 let mut spool = tempfile::Builder::new()
                     .prefix("skiff-load-")
-                    .tempfile_in(spool_dir())?;
+                    .tempfile_in(crate::paths::spool_dir())?;
                 std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())?;
                 (spool.path().to_path_buf(), Some(spool))
             }
@@ -353,7 +344,9 @@ pub struct ImagePruneArgs {
 impl ImagePruneArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
         let filters = self.prune.filters("image prune")?;
-        self.prune.report(image::prune(ctx, self.all, &filters))
+        self.prune.report(crate::container::cascade::prune_images(
+            ctx, self.all, &filters,
+        ))
     }
 }
 
@@ -394,7 +387,9 @@ impl RmiArgs {
         if self.images.is_empty() && !self.all {
             anyhow::bail!("image name or ID must be specified");
         }
-        for line in image::remove(ctx, &self.images, self.force, self.all)? {
+        for line in
+            crate::container::cascade::remove_images(ctx, &self.images, self.force, self.all)?
+        {
             match line {
                 Removal::Untagged(name) => println!("Untagged: {name}"),
                 Removal::Deleted(id) => println!("Deleted: {id}"),

@@ -222,7 +222,10 @@ pub struct RmArgs {
 impl RmArgs {
     fn run(self, ctx: &Context) -> Outcome {
         for reference in &self.networks {
-            println!("{}", manage::remove(ctx, reference, self.force)?);
+            println!(
+                "{}",
+                crate::container::cascade::remove_network(ctx, reference, self.force)?
+            );
         }
         Ok(0)
     }

@@ -76,7 +76,7 @@ pub struct DiffArgs {
 
 impl DiffArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let lines = crate::image::commit::diff(ctx, &self.reference)?;
+        let lines = crate::container::commit::diff(ctx, &self.reference)?;
         if self.format.is_some() {
             let mut groups = serde_json::Map::new();
             for (mark, key) in [('A', "added"), ('C', "changed"), ('D', "deleted")] {

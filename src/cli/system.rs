@@ -429,7 +429,8 @@ fn prune_all(
     removed: &mut Removed,
 ) -> anyhow::Result<()> {
     removed.containers = crate::container::prune(ctx, filters).context("pruning containers")?;
-    removed.images = crate::image::prune(ctx, all, filters).context("pruning images")?;
+    removed.images =
+        crate::container::cascade::prune_images(ctx, all, filters).context("pruning images")?;
     removed.networks = crate::network::manage::prune(ctx, filters).context("pruning networks")?;
     if volumes {
         removed.volumes = crate::volume::prune(ctx, filters).context("pruning volumes")?;

@@ -209,7 +209,7 @@ impl RmArgs {
         } else {
             self.volumes
         };
-        for name in volume::remove(ctx, &names, self.force)? {
+        for name in crate::container::cascade::remove_volumes(ctx, &names, self.force)? {
             println!("{name}");
         }
         Ok(0)

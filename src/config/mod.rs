@@ -55,20 +55,13 @@ impl Config {
     }
 }
 
-/// `$XDG_CONFIG_HOME`, else `$HOME/.config`: where the user's files live.
-pub fn config_home() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".config")))
-}
+pub use crate::paths::config_home;
 
 /// A file named by an environment variable (`CONTAINERS_CONF`, …), which must then exist.
 fn file_from_env(variable: &'static str) -> Result<Option<PathBuf>, ConfigError> {
-    let Some(path) = std::env::var_os(variable).filter(|v| !v.is_empty()) else {
+    let Some(path) = crate::paths::from_env(variable) else {
         return Ok(None);
     };
-    let path = PathBuf::from(path);
     if !path.exists() {
         return Err(ConfigError::MissingFile { variable, path });
     }

@@ -46,7 +46,7 @@ impl BuildLease {
             .mode(0o700)
             .create(&dir)
             .with_context(|| format!("creating {}", dir.display()))?;
-        let id = crate::store::hex(&super::random_bytes::<16>());
+        let id = crate::digest::hex(&crate::digest::random_bytes::<16>());
         let path = dir.join(&id);
         let fresh = dir.join(format!(".new-{id}"));
         let lock = File::create(&fresh).with_context(|| format!("creating {}", fresh.display()))?;

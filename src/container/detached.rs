@@ -314,20 +314,8 @@ fn civil_from_days(days: i64) -> (i64, u64, u64) {
     (year, month, day)
 }
 
-/// Parses `--log-opt max-size=`: bytes, or with a k, m or g suffix (powers of 1024).
-pub fn parse_size(text: &str) -> Result<u64> {
-    let lower = text.trim().to_ascii_lowercase();
-    let lower = lower.trim_end_matches('b');
-    let (number, factor) = match lower.char_indices().last() {
-        Some((i, 'k')) => (&lower[..i], 1u64 << 10),
-        Some((i, 'm')) => (&lower[..i], 1 << 20),
-        Some((i, 'g')) => (&lower[..i], 1 << 30),
-        _ => (lower, 1),
-    };
-    number.parse::<u64>().map(|n| n * factor).map_err(|_| {
-        anyhow::anyhow!("invalid size {text:?}: use a number of bytes, or 10k, 5m, 1g")
-    })
-}
+/// Parses `--log-opt max-size=` (the one size parser, in `size.rs`).
+pub use crate::size::parse_size;
 
 /// Where a container's output goes, shared by its stdout and stderr relays.
 pub struct LogWriter {
@@ -641,9 +629,6 @@ mod tests {
         let line = parse_log_line(br#"{"log":"hi\n","stream":"stderr","time":"t"}"#).unwrap();
         assert!(line.stderr && !line.partial);
         assert_eq!(line.text, b"hi");
-        assert_eq!(parse_size("10k").unwrap(), 10240);
-        assert_eq!(parse_size("1MB").unwrap(), 1 << 20);
-        assert!(parse_size("lots").is_err());
         assert_eq!(line.time, "t");
         let line = parse_log_line(b"t stdout F ").unwrap();
         assert!(!line.stderr && !line.partial && line.text.is_empty());

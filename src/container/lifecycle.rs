@@ -160,7 +160,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         seccomp: base.seccomp.clone(),
     };
     // Podman names each exec session; skiff's have no other use for an id than the events.
-    let session = crate::store::hex(&super::random_bytes::<32>());
+    let session = crate::digest::random_id();
     let exec = Event::container(EventStatus::Exec, &record).with_attribute("execID", &session);
     events::record(&ctx.store, exec);
     let outcome = crate::runtime::exec_in_container(pid, ctx.id_mapping.is_some(), &process)?;

@@ -5,7 +5,9 @@
 
 pub mod attach;
 pub mod build_lease;
+pub mod cascade;
 pub mod changes;
+pub mod commit;
 pub mod copy;
 mod create;
 pub mod detached;
@@ -22,8 +24,6 @@ mod start;
 mod state;
 pub mod top;
 pub mod userns;
-
-use std::io::Read;
 
 pub use crate::store::containers::{ContainerRecord, ContainerState, Status};
 pub use create::create;
@@ -43,10 +43,4 @@ pub(crate) use start::{record_ended, record_started, runtime_spec};
 pub use start::{run, run_attached, run_detached, start, start_attached_as_asked, start_detached};
 pub use state::{current_state, still_running};
 
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut bytes);
-    }
-    bytes
-}
+pub(crate) use crate::digest::random_bytes;

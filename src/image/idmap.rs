@@ -13,7 +13,6 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use sha2::Digest;
 
 use crate::context::Context;
 use crate::runtime::userns::{IdMapping, IdTranslation};
@@ -21,7 +20,7 @@ use crate::runtime::userns::{IdMapping, IdTranslation};
 /// Where a layer's copy for `mapping` lives, relative to the layers directory.
 fn mapped_name(layer: &str, mapping: &IdMapping) -> String {
     let json = serde_json::to_vec(mapping).unwrap_or_default();
-    let key = crate::store::hex(&sha2::Sha256::digest(&json));
+    let key = crate::digest::sha256_hex(&json);
     format!("{layer}/idmap-{}", &key[..12])
 }
 

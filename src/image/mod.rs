@@ -1,13 +1,13 @@
 //! Image operations on the store: list, inspect, history, tag, remove; and (in `transfer`) load,
 //! import and save. Output shapes follow `podman images` / `podman image inspect`.
 
-pub mod commit;
 pub mod config;
 pub mod idmap;
 pub mod pull;
 mod pull_policy;
 pub mod push;
-pub mod reference;
+/// Image names as the store keeps them (the parser lives below the store, which needs it).
+pub use crate::store::reference;
 mod transfer;
 pub use pull_policy::{stored_or_pulled, ImagePull, PullPolicy};
 pub use transfer::{make_writable_and_remove, remove_trees};
@@ -16,14 +16,15 @@ use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
 pub use transfer::{
-    add_config_image, import, load, remove_tree_in_userns, save, ArchiveFormat, ImportOptions,
+    add_config_image, add_image, clean_staging, import, load, remove_tree_in_userns, save,
+    unpack_stream, ArchiveFormat, ImportOptions, NewImage, UnpackedLayer,
 };
 
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
 use crate::filter::PruneFilters;
 use crate::store::images::{ImageIndex, ImageRecord};
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreLock};
 use config::ImageConfig;
 
 /// Finds the image a reference names: a stored name, a short name, or an ID prefix.
@@ -99,7 +100,7 @@ pub fn list(ctx: &Context, all: bool) -> Result<Vec<ListedImage>> {
         let created = config
             .created
             .as_deref()
-            .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+            .and_then(crate::clock::parse_timestamp)
             .map_or(0, |t| t.as_second());
         images.push((created, image, config));
     }
@@ -283,16 +284,12 @@ pub enum Removal {
     Deleted(String),
 }
 
-/// Removes images (`rmi`). A name of an image with other names is only untagged; an ID removes the
-/// image. An image used by a container is refused unless `force`, which removes the containers.
 /// `image prune`: removes the images no container uses that have no name (with `all`: every
 /// such image, named or not) that `filters` match: `until=` on the config's creation time,
 /// `label=`/`label!=` on its labels (an image whose config cannot be read is kept then); the
-/// build cache forgets them. Returns the removed IDs.
+/// build cache forgets them. Returns the removed IDs. (`container::cascade::prune_images` first
+/// removes what killed builds left, whose containers would keep their images.)
 pub fn prune(ctx: &Context, all: bool, filters: &PruneFilters) -> Result<Vec<String>> {
-    // A killed build's step containers would keep their images (one that cannot be removed
-    // keeps its image, which is all it changes here).
-    crate::container::build_lease::remove_abandoned_or_warn(ctx);
     let lock = ctx.store.lock()?;
     let mut index = ImageIndex::load(&ctx.store)?;
     let wanted = |image: &ImageRecord| {
@@ -320,23 +317,29 @@ pub fn prune(ctx: &Context, all: bool, filters: &PruneFilters) -> Result<Vec<Str
     Ok(doomed)
 }
 
-pub fn remove(
-    ctx: &Context,
+/// What removing some images does, worked out on the index before anything is written.
+struct RemovalPlan {
+    report: Vec<Removal>,
+    /// Logged once the index is saved.
+    events: Vec<Event>,
+    /// The containers of the images deleted (not only untagged).
+    orphans: Vec<String>,
+}
+
+/// Works out `rmi` on `index`: a name of an image with other names is only untagged; an ID (or
+/// an image's last name) removes the image; `all` removes every image.
+fn plan_removal(
+    store: &Store,
+    index: &mut ImageIndex,
     references: &[String],
-    force: bool,
     all: bool,
-) -> Result<Vec<Removal>> {
-    // A killed build's step containers, which `ps -a` does not show, do not hold an image (one
-    // that cannot be removed holds it, as any container does).
-    crate::container::build_lease::remove_abandoned_or_warn(ctx);
-    let lock = ctx.store.lock()?;
-    let mut index = ImageIndex::load(&ctx.store)?;
+) -> Result<RemovalPlan> {
     let mut targets: Vec<(String, Option<String>)> = Vec::new();
     if all {
         targets.extend(index.images.iter().map(|i| (i.id.clone(), None)));
     }
     for reference in references {
-        let image = find(&index, reference)?;
+        let image = find(index, reference)?;
         let by_name = image
             .names
             .iter()
@@ -344,49 +347,72 @@ pub fn remove(
             .cloned();
         targets.push((image.id.clone(), by_name));
     }
-    let mut report = Vec::new();
-    // Logged once the index is saved.
-    let mut logged = Vec::new();
-    let mut doomed_containers = Vec::new();
+    let mut plan = RemovalPlan {
+        report: Vec::new(),
+        events: Vec::new(),
+        orphans: Vec::new(),
+    };
     for (id, name) in targets {
         let Some(image) = index.images.iter_mut().find(|i| i.id == id) else {
             continue;
         };
         if let Some(name) = name.filter(|_| image.names.len() > 1) {
             image.names.retain(|n| n != &name);
-            logged.push(Event::image(EventStatus::Untag, &id, &name));
-            report.push(Removal::Untagged(name));
+            plan.events
+                .push(Event::image(EventStatus::Untag, &id, &name));
+            plan.report.push(Removal::Untagged(name));
             continue;
         }
-        let users = containers_using(&ctx.store, &id);
-        if let Some(first) = users.first() {
-            if !force {
-                return Err(store::Error::ImageInUse {
-                    container: first.clone(),
-                }
-                .into());
-            }
-            doomed_containers.extend(users);
-        }
-        report.extend(image.names.iter().cloned().map(Removal::Untagged));
-        logged.extend(
+        plan.orphans.extend(containers_using(store, &id));
+        plan.report
+            .extend(image.names.iter().cloned().map(Removal::Untagged));
+        plan.events.extend(
             image
                 .names
                 .iter()
                 .map(|n| Event::image(EventStatus::Untag, &id, n)),
         );
         let name = image.names.first().map_or("", String::as_str);
-        logged.push(Event::image(EventStatus::Remove, &id, name));
+        plan.events
+            .push(Event::image(EventStatus::Remove, &id, name));
         index.images.retain(|i| i.id != id);
-        report.push(Removal::Deleted(id));
+        plan.report.push(Removal::Deleted(id));
     }
-    for container in &doomed_containers {
-        crate::container::remove_locked(ctx, &lock, container, false)?;
+    Ok(plan)
+}
+
+/// The containers that removing `references` (every image with `all`) would leave without their
+/// image: `rmi --force` removes them first (`container::cascade::remove_images`).
+pub fn containers_of_removed(
+    ctx: &Context,
+    references: &[String],
+    all: bool,
+) -> Result<Vec<String>> {
+    let mut index = ImageIndex::load(&ctx.store)?;
+    Ok(plan_removal(&ctx.store, &mut index, references, all)?.orphans)
+}
+
+/// Removes images (`rmi`) under the store lock the caller holds. A name of an image with other
+/// names is only untagged; an ID removes the image. An image a container uses is refused (with
+/// `--force`, `container::cascade::remove_images` removes those containers first).
+pub fn remove_locked(
+    ctx: &Context,
+    lock: &StoreLock,
+    references: &[String],
+    all: bool,
+) -> Result<Vec<Removal>> {
+    let mut index = ImageIndex::load(&ctx.store)?;
+    let plan = plan_removal(&ctx.store, &mut index, references, all)?;
+    if let Some(first) = plan.orphans.first() {
+        return Err(store::Error::ImageInUse {
+            container: first.clone(),
+        }
+        .into());
     }
-    index.save(&ctx.store, &lock)?;
-    for event in logged {
+    index.save(&ctx.store, lock)?;
+    for event in plan.events {
         events::record(&ctx.store, event);
     }
-    transfer::remove_unused_layers(ctx, &lock, &index)?;
-    Ok(report)
+    transfer::remove_unused_layers(ctx, lock, &index)?;
+    Ok(plan.report)
 }

@@ -21,9 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{self, ImageConfig};
 use super::reference::Reference;
-use super::transfer::{
-    commit_layer, image_size, make_writable_and_remove, now_rfc3339, unpack_stream,
-};
+use super::transfer::{commit_layer, image_size, make_writable_and_remove, unpack_stream};
 use crate::context::Context;
 use crate::registry::auth::{AuthStore, Credentials};
 use crate::registry::client::{Client, RegistryError, DOCKER_LIST, OCI_INDEX};
@@ -315,6 +313,16 @@ fn pull_from(
     Ok(pulled)
 }
 
+/// A manifest fetched for one image: the platform's own when the reference names a list.
+struct FetchedManifest {
+    bytes: Vec<u8>,
+    media_type: String,
+    digest: String,
+    /// The digest of the list it was chosen from, for a multi-platform image.
+    index_digest: Option<String>,
+    manifest: Manifest,
+}
+
 fn pull_one(
     ctx: &Context,
     client: &Client,
@@ -323,21 +331,8 @@ fn pull_one(
     options: &PullOptions,
 ) -> Result<Pulled> {
     let repository = source_repository(candidate, client);
-    let (mut manifest_bytes, mut media_type, mut manifest_digest) =
-        client.get_manifest(&repository, reference)?;
-    let mut index_digest = None;
-    if media_type == OCI_INDEX || media_type == DOCKER_LIST {
-        let what = format!(
-            "choosing an image from manifest list {}",
-            candidate.repository
-        );
-        let instance = choose_platform(&manifest_bytes, &options.platform, &what)?;
-        index_digest = Some(manifest_digest);
-        (manifest_bytes, media_type, manifest_digest) =
-            client.get_manifest(&repository, &instance)?;
-    }
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-        .with_context(|| format!("parsing manifest {manifest_digest}"))?;
+    let fetched = fetch_manifest(client, &repository, candidate, reference, options)?;
+    let manifest = &fetched.manifest;
     say(options, "Getting image source signatures");
     let config_bytes = client.get_small_blob(&repository, &manifest.config.digest)?;
     let image_config = ImageConfig::parse(&config_bytes).map_err(anyhow::Error::msg)?;
@@ -349,12 +344,84 @@ fn pull_one(
             manifest.layers.len()
         );
     }
+    let parents = parent_chains(diff_ids);
+    let jobs = missing_layers(ctx, manifest, &parents, diff_ids, options)?;
+    let layers = LayerSource {
+        client,
+        repository: &repository,
+        manifest,
+        parents: &parents,
+        diff_ids,
+    };
+    fetch_layers(ctx, &layers, jobs, options)?;
+    say(
+        options,
+        &format!("Copying config {} done", short(&manifest.config.digest)),
+    );
+    say(options, "Writing manifest to image destination");
+    let name = match &candidate.tag {
+        Some(_) if options.all_tags => format!("{}:{reference}", candidate.repository),
+        Some(tag) => format!("{}:{tag}", candidate.repository),
+        None => String::new(),
+    };
+    let chain_ids: Vec<String> = diff_ids
+        .iter()
+        .zip(&parents)
+        .map(|(d, parent)| chain_id(parent.as_deref(), d))
+        .collect();
+    let id = record_image(ctx, candidate, fetched, &config_bytes, chain_ids, &name)?;
+    Ok(Pulled { id, name })
+}
+
+/// The manifest `reference` names in `repository`; for a list, the one of the wanted platform.
+fn fetch_manifest(
+    client: &Client,
+    repository: &str,
+    candidate: &Candidate,
+    reference: &str,
+    options: &PullOptions,
+) -> Result<FetchedManifest> {
+    let (mut bytes, mut media_type, mut digest) = client.get_manifest(repository, reference)?;
+    let mut index_digest = None;
+    if media_type == OCI_INDEX || media_type == DOCKER_LIST {
+        let what = format!(
+            "choosing an image from manifest list {}",
+            candidate.repository
+        );
+        let instance = choose_platform(&bytes, &options.platform, &what)?;
+        index_digest = Some(digest);
+        (bytes, media_type, digest) = client.get_manifest(repository, &instance)?;
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing manifest {digest}"))?;
+    Ok(FetchedManifest {
+        bytes,
+        media_type,
+        digest,
+        index_digest,
+        manifest,
+    })
+}
+
+/// The chain id below each layer (None for the base layer).
+fn parent_chains(diff_ids: &[String]) -> Vec<Option<String>> {
     let mut parents = Vec::new();
     let mut parent: Option<String> = None;
     for diff_id in diff_ids {
         parents.push(parent.clone());
         parent = Some(chain_id(parent.as_deref(), diff_id));
     }
+    parents
+}
+
+/// The indexes of the layers the store lacks, saying which it has.
+fn missing_layers(
+    ctx: &Context,
+    manifest: &Manifest,
+    parents: &[Option<String>],
+    diff_ids: &[String],
+    options: &PullOptions,
+) -> Result<VecDeque<usize>> {
     let mut jobs = VecDeque::new();
     for (i, layer) in manifest.layers.iter().enumerate() {
         let chain = chain_id(parents[i].as_deref(), &diff_ids[i]);
@@ -370,6 +437,26 @@ fn pull_one(
             jobs.push_back(i);
         }
     }
+    Ok(jobs)
+}
+
+/// Where the layers of one image come from.
+struct LayerSource<'a> {
+    client: &'a Client,
+    repository: &'a str,
+    manifest: &'a Manifest,
+    parents: &'a [Option<String>],
+    diff_ids: &'a [String],
+}
+
+/// Fetches the layers `jobs` names on several threads; the first failure stops the others and
+/// is the error.
+fn fetch_layers(
+    ctx: &Context,
+    layers: &LayerSource<'_>,
+    jobs: VecDeque<usize>,
+    options: &PullOptions,
+) -> Result<()> {
     let progress = Progress::new(options.quiet);
     let queue = Mutex::new(jobs);
     let failed = AtomicBool::new(false);
@@ -380,7 +467,7 @@ fn pull_one(
         n => n as usize,
     };
     std::thread::scope(|scope| {
-        for _ in 0..parallel.min(manifest.layers.len()) {
+        for _ in 0..parallel.min(layers.manifest.layers.len()) {
             scope.spawn(|| loop {
                 let Some(i) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
                     return;
@@ -388,14 +475,13 @@ fn pull_one(
                 if failed.load(Ordering::Relaxed) {
                     return;
                 }
-                let layer = &manifest.layers[i];
                 let result = fetch_layer(
                     ctx,
-                    client,
-                    &repository,
-                    layer,
-                    parents[i].as_deref(),
-                    &diff_ids[i],
+                    layers.client,
+                    layers.repository,
+                    &layers.manifest.layers[i],
+                    layers.parents[i].as_deref(),
+                    &layers.diff_ids[i],
                     rootless,
                     &failed,
                     &progress,
@@ -416,19 +502,23 @@ fn pull_one(
     {
         bail!("{error}");
     }
-    say(
-        options,
-        &format!("Copying config {} done", short(&manifest.config.digest)),
-    );
-    say(options, "Writing manifest to image destination");
+    Ok(())
+}
+
+/// Writes the config and manifest blobs and the image's record (named `name`, none when
+/// empty); returns the image id.
+fn record_image(
+    ctx: &Context,
+    candidate: &Candidate,
+    fetched: FetchedManifest,
+    config_bytes: &[u8],
+    chain_ids: Vec<String>,
+    name: &str,
+) -> Result<String> {
+    let config_digest = &fetched.manifest.config.digest;
     let lock = ctx.store.lock()?;
-    ctx.store.put_blob(&manifest.config.digest, &config_bytes)?;
-    ctx.store.put_blob(&manifest_digest, &manifest_bytes)?;
-    let chain_ids: Vec<String> = diff_ids
-        .iter()
-        .enumerate()
-        .map(|(i, d)| chain_id(parents[i].as_deref(), d))
-        .collect();
+    ctx.store.put_blob(config_digest, config_bytes)?;
+    ctx.store.put_blob(&fetched.digest, &fetched.bytes)?;
     let mut size = 0;
     for chain in &chain_ids {
         let record = ctx
@@ -437,41 +527,29 @@ fn pull_one(
             .with_context(|| format!("layer {chain} vanished during the pull"))?;
         size += record.size;
     }
-    let size = image_size(size, config_bytes.len(), manifest_bytes.len());
-    let name = match &candidate.tag {
-        Some(_) if options.all_tags => format!("{}:{reference}", candidate.repository),
-        Some(tag) => format!("{}:{tag}", candidate.repository),
-        None => String::new(),
-    };
-    let id = manifest
-        .config
-        .digest
-        .trim_start_matches("sha256:")
-        .to_string();
+    let size = image_size(size, config_bytes.len(), fetched.bytes.len());
+    let id = config_digest.trim_start_matches("sha256:").to_string();
     let mut index = ImageIndex::load(&ctx.store)?;
-    let mut digests = vec![manifest_digest.clone()];
-    digests.extend(index_digest.clone());
     index.upsert(ImageRecord {
         id: id.clone(),
-        manifest_digest,
-        manifest_media_type: media_type,
+        manifest_digest: fetched.digest,
+        manifest_media_type: fetched.media_type,
         names: if name.is_empty() {
             Vec::new()
         } else {
-            vec![name.clone()]
+            vec![name.to_string()]
         },
         layers: chain_ids,
         size,
-        added: now_rfc3339(),
-        index_digest,
+        added: crate::clock::now_rfc3339(),
+        index_digest: fetched.index_digest,
         repositories: vec![candidate.repository.clone()],
         intermediate: false,
     });
     index.save(&ctx.store, &lock)?;
-    Ok(Pulled { id, name })
+    Ok(id)
 }
 
-/// The repository path at the source actually used (a mirror may rename it).
 fn source_repository(candidate: &Candidate, client: &Client) -> String {
     candidate
         .attempts

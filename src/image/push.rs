@@ -16,12 +16,12 @@ use serde_json::json;
 
 use super::reference::Reference;
 use crate::context::Context;
+use crate::digest::{sha256_digest, HashingWriter};
 use crate::registry::auth::{AuthStore, Credentials};
 use crate::registry::client::{Client, DOCKER_MANIFEST, OCI_MANIFEST};
 use crate::registry::config::RegistriesConf;
 use crate::store::images::ImageIndex;
 use crate::store::layers::LayerRecord;
-use crate::store::sha256_digest;
 
 const PARALLEL_UPLOADS: usize = 6;
 /// Blobs above this go up in chunks of this size, so memory stays bounded.
@@ -106,11 +106,7 @@ fn recompress(
     let path = ctx.store.staging_path("push");
     let file =
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    let mut hashing = HashingWriter {
-        inner: std::io::BufWriter::new(file),
-        hasher: <sha2::Sha256 as sha2::Digest>::new(),
-        count: 0,
-    };
+    let mut hashing = HashingWriter::new(std::io::BufWriter::new(file));
     match to {
         Compression::Gzip => {
             let mut encoder =
@@ -125,30 +121,7 @@ fn recompress(
         }
     }
     hashing.inner.flush()?;
-    let digest = format!(
-        "sha256:{}",
-        crate::store::hex(&sha2::Digest::finalize(hashing.hasher))
-    );
-    Ok((path, digest, hashing.count))
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: sha2::Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        sha2::Digest::update(&mut self.hasher, &buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    Ok((path, hashing.hash.digest(), hashing.count))
 }
 
 fn say(options: &PushOptions, line: &str) {

@@ -11,16 +11,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 use super::config::{self, History, ImageConfig, RootFs, RunConfig};
 use super::reference::Reference;
 use crate::archive::{self, ApplyOptions, ImageArchive, SaveImage, SaveLayer};
 use crate::context::Context;
+use crate::digest::{sha256_digest, Sha256};
 use crate::events::{self, Event, Status as EventStatus};
 use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::layers::{chain_id, LayerRecord};
-use crate::store::{hex, sha256_digest, StoreLock};
+use crate::store::StoreLock;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -42,7 +42,7 @@ fn sniff_layer_media_type(head: &[u8], docker: bool) -> &'static str {
 /// Counts and hashes what passes through, and optionally copies it to a file.
 struct HashingReader<R> {
     inner: R,
-    hasher: sha2::Sha256,
+    hasher: Sha256,
     count: u64,
     copy: Option<std::fs::File>,
     head: Vec<u8>,
@@ -52,7 +52,7 @@ impl<R: Read> HashingReader<R> {
     fn new(inner: R, copy: Option<std::fs::File>) -> Self {
         HashingReader {
             inner,
-            hasher: sha2::Sha256::new(),
+            hasher: Sha256::default(),
             count: 0,
             copy,
             head: Vec::new(),
@@ -64,11 +64,7 @@ impl<R: Read> HashingReader<R> {
         if let Some(file) = &self.copy {
             file.sync_all()?;
         }
-        Ok((
-            format!("sha256:{}", hex(&self.hasher.finalize())),
-            self.count,
-            self.head,
-        ))
+        Ok((self.hasher.digest(), self.count, self.head))
     }
 }
 
@@ -90,18 +86,18 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// A layer unpacked into tmp/, not yet verified against the image config.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct UnpackedLayer {
+pub struct UnpackedLayer {
     pub(super) staged_dir: PathBuf,
     pub(super) blob_file: PathBuf,
     pub(super) blob_digest: String,
     pub(super) blob_size: u64,
     pub(super) blob_head: Vec<u8>,
-    pub(super) diff_id: String,
+    pub diff_id: String,
     pub(super) size: u64,
 }
 
 /// Streams one layer: copy of the raw blob to `blob_file`, unpacked into `staged_dir/diff`.
-pub(super) fn unpack_stream(
+pub fn unpack_stream(
     source: impl Read,
     staged_dir: &Path,
     rootless: bool,
@@ -146,7 +142,7 @@ pub(super) fn unpack_stream(
 
 /// Removes tmp/ leftovers of writers that died, from inside the user namespace (they may hold
 /// files owned by subordinate ids).
-pub(super) fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
+pub fn clean_staging(ctx: &Context, lock: &StoreLock) -> Result<()> {
     let stale = ctx.store.stale_staging(lock);
     if stale.is_empty() {
         return Ok(());
@@ -267,10 +263,6 @@ fn commit_layers(
     Ok((chain_ids, total))
 }
 
-pub(super) fn now_rfc3339() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
 /// Loads every image of a docker-archive or oci-archive; returns the names loaded (or IDs).
 pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
     let archive =
@@ -359,7 +351,7 @@ pub fn load(ctx: &Context, input: &Path) -> Result<Vec<String>> {
             names: names.clone(),
             layers,
             size,
-            added: now_rfc3339(),
+            added: crate::clock::now_rfc3339(),
             index_digest: None,
             repositories: Vec::new(),
             intermediate: false,
@@ -445,7 +437,7 @@ pub fn import(
         Some(f) => unpack_stream(f, &staged, rootless),
         None => unpack_stream(std::io::stdin().lock(), &staged, rootless),
     })?;
-    let created = now_rfc3339();
+    let created = crate::clock::now_rfc3339();
     let diff_id = layer.diff_id.clone();
     let image_config = ImageConfig {
         created: Some(created.clone()),
@@ -501,7 +493,7 @@ pub fn add_config_image(
 
 /// How a new image enters the index.
 #[derive(Default)]
-pub(crate) struct NewImage {
+pub struct NewImage {
     pub name: Option<String>,
     /// A Docker schema 2 manifest instead of an OCI one.
     pub docker: bool,
@@ -520,7 +512,7 @@ pub(super) fn image_size(layers: u64, config_len: usize, manifest_len: usize) ->
 /// then `new_layer` on top when there is one, with `image_config` (whose rootfs and history the
 /// caller made whole). Writes the config and a manifest as blobs, then the index. Returns the
 /// image id.
-pub(crate) fn add_image(
+pub fn add_image(
     ctx: &Context,
     lock: &StoreLock,
     base: &[String],
@@ -584,7 +576,7 @@ pub(crate) fn add_image(
         names: made.name.iter().cloned().collect(),
         layers,
         size,
-        added: now_rfc3339(),
+        added: crate::clock::now_rfc3339(),
         index_digest: None,
         repositories: Vec::new(),
         intermediate: made.intermediate,

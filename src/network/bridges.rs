@@ -72,8 +72,7 @@ pub fn release_if_unused(ctx: &Context) -> Result<()> {
         return Ok(());
     };
     let in_use = ctx.store.all_containers().iter().any(|c| {
-        !c.networks.is_empty()
-            && crate::container::current_state(ctx, &c.id).status == Status::Running
+        !c.networks.is_empty() && ctx.store.current_container_state(&c.id).status == Status::Running
     });
     if in_use {
         return Ok(());

@@ -97,6 +97,19 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
+/// The names `network create` refuses: Podman's network modes and the default network's.
+const RESERVED_NAMES: [&str; 9] = [
+    "host",
+    "none",
+    "container",
+    "ns",
+    "private",
+    "pasta",
+    "slirp4netns",
+    "bridge",
+    DEFAULT_NETWORK,
+];
+
 /// `network create`: checks everything, then records the network under the store lock, so two
 /// creates at once cannot take one subnet or one name.
 pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
@@ -111,72 +124,109 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
         Some(_) => None,
     };
     let existing = ctx.store.all_networks();
-    let name = match &request.name {
-        Some(name) => {
-            if !valid_name(name)
-                || [
-                    "host",
-                    "none",
-                    "container",
-                    "ns",
-                    "private",
-                    "pasta",
-                    "slirp4netns",
-                    "bridge",
-                    DEFAULT_NETWORK,
-                ]
-                .contains(&name.as_str())
-            {
-                bail!("network name {name:?} is invalid or reserved: use letters, digits, '_', '.', '-', not host, none, bridge, podman, pasta or slirp4netns");
-            }
-            if let Some(network) = existing.iter().find(|n| &n.name == name) {
-                if request.ignore_existing {
-                    return Ok(network.clone());
-                }
-                bail!("network name {name} already used: network already exists");
-            }
-            name.clone()
-        }
-        None => (1..)
+    let name = match chosen_name(request, &existing)? {
+        NameChoice::New(name) => name,
+        NameChoice::Existing(network) => return Ok(network),
+    };
+    let subnet = chosen_subnet(request.subnet.as_deref(), &existing, &host_routes())?;
+    let (gateway, ip_range) = addresses(request, subnet)?;
+    let network = NetworkRecord {
+        name,
+        id: crate::digest::random_id(),
+        driver: "bridge".into(),
+        interface: free_interface(&existing),
+        created: crate::clock::now_rfc3339(),
+        subnet: subnet.to_string(),
+        gateway: gateway.to_string(),
+        ip_range,
+        internal: request.internal,
+        labels: request.labels.clone(),
+    };
+    if ctx.id_mapping.is_none() {
+        // Made now, not with its first container, so that the name and the subnet are seen as
+        // taken by every other store's next `network create`.
+        crate::runtime::bridge::make_bridge(
+            None,
+            false,
+            &network.interface,
+            gateway,
+            subnet.prefix,
+        )?;
+    }
+    ctx.store.write_network(&lock, &network)?;
+    events::record(&ctx.store, Event::network(EventStatus::Create, &network));
+    Ok(network)
+}
+
+/// The name a new network takes, or the existing network `--ignore` returns.
+enum NameChoice {
+    New(String),
+    Existing(NetworkRecord),
+}
+
+/// The name asked for, checked, or the first free `skiffN`.
+fn chosen_name(request: &CreateRequest, existing: &[NetworkRecord]) -> Result<NameChoice> {
+    let Some(name) = &request.name else {
+        let free = (1..)
             .map(|n| format!("skiff{n}"))
             .find(|n| !existing.iter().any(|e| &e.name == n))
-            .unwrap_or_default(),
+            .unwrap_or_default();
+        return Ok(NameChoice::New(free));
     };
-    let routes = host_routes();
-    let taken: Vec<Subnet> = existing
-        .iter()
-        .filter_map(|n| Subnet::parse(&n.subnet).ok())
-        .chain(routes.iter().map(|(subnet, _)| *subnet))
-        .collect();
-    let subnet = match &request.subnet {
-        Some(text) => {
-            let subnet = Subnet::parse(text)?;
-            if let Some(other) = existing
-                .iter()
-                .find(|n| Subnet::parse(&n.subnet).is_ok_and(|s| s.overlaps(&subnet)))
-            {
-                bail!(
-                    "subnet {subnet} overlaps {} of network {}: choose another --subnet",
-                    other.subnet,
-                    other.name
-                );
-            }
-            if let Some((route, device)) = routes.iter().find(|(r, _)| r.overlaps(&subnet)) {
-                bail!(
-                    "subnet {subnet} overlaps {route}, which the host reaches through {device}: choose another --subnet"
-                );
-            }
-            subnet
+    if !valid_name(name) || RESERVED_NAMES.contains(&name.as_str()) {
+        bail!("network name {name:?} is invalid or reserved: use letters, digits, '_', '.', '-', not host, none, bridge, podman, pasta or slirp4netns");
+    }
+    if let Some(network) = existing.iter().find(|n| &n.name == name) {
+        if request.ignore_existing {
+            return Ok(NameChoice::Existing(network.clone()));
         }
-        // Podman's range for new networks: 10.89.0.0/24, 10.89.1.0/24, …
-        None => (0..=255u32)
+        bail!("network name {name} already used: network already exists");
+    }
+    Ok(NameChoice::New(name.clone()))
+}
+
+/// `--subnet`, checked against the other networks and the host's routes, or the first free
+/// /24 of Podman's range for new networks (10.89.0.0/24, 10.89.1.0/24, …).
+fn chosen_subnet(
+    wanted: Option<&str>,
+    existing: &[NetworkRecord],
+    routes: &[(Subnet, String)],
+) -> Result<Subnet> {
+    let Some(text) = wanted else {
+        let taken: Vec<Subnet> = existing
+            .iter()
+            .filter_map(|n| Subnet::parse(&n.subnet).ok())
+            .chain(routes.iter().map(|(subnet, _)| *subnet))
+            .collect();
+        return (0..=255u32)
             .map(|n| Subnet {
                 base: u32::from(Ipv4Addr::new(10, 89, n as u8, 0)),
                 prefix: 24,
             })
             .find(|candidate| !taken.iter().any(|t| t.overlaps(candidate)))
-            .ok_or_else(|| anyhow::anyhow!("no free subnet left in 10.89.0.0/16: give --subnet"))?,
+            .ok_or_else(|| anyhow::anyhow!("no free subnet left in 10.89.0.0/16: give --subnet"));
     };
+    let subnet = Subnet::parse(text)?;
+    if let Some(other) = existing
+        .iter()
+        .find(|n| Subnet::parse(&n.subnet).is_ok_and(|s| s.overlaps(&subnet)))
+    {
+        bail!(
+            "subnet {subnet} overlaps {} of network {}: choose another --subnet",
+            other.subnet,
+            other.name
+        );
+    }
+    if let Some((route, device)) = routes.iter().find(|(r, _)| r.overlaps(&subnet)) {
+        bail!(
+            "subnet {subnet} overlaps {route}, which the host reaches through {device}: choose another --subnet"
+        );
+    }
+    Ok(subnet)
+}
+
+/// The gateway (`--gateway`, else the subnet's first host) and `--ip-range` inside `subnet`.
+fn addresses(request: &CreateRequest, subnet: Subnet) -> Result<(Ipv4Addr, Option<String>)> {
     if request.gateway.is_some() && request.subnet.is_none() {
         bail!("--gateway needs --subnet");
     }
@@ -205,39 +255,18 @@ pub fn create(ctx: &Context, request: &CreateRequest) -> Result<NetworkRecord> {
         }
         None => None,
     };
-    let index = (0..)
+    Ok((gateway, ip_range))
+}
+
+/// The first `skiffN` bridge name no network and no host interface has.
+fn free_interface(existing: &[NetworkRecord]) -> String {
+    (0..)
         .map(|n| format!("skiff{n}"))
         .find(|i| {
             !existing.iter().any(|e| &e.interface == i)
                 && !Path::new("/sys/class/net").join(i).exists()
         })
-        .unwrap_or_default();
-    let network = NetworkRecord {
-        name,
-        id: crate::store::hex(&crate::container::random_bytes::<32>()),
-        driver: "bridge".into(),
-        interface: index,
-        created: jiff::Timestamp::now().to_string(),
-        subnet: subnet.to_string(),
-        gateway: gateway.to_string(),
-        ip_range,
-        internal: request.internal,
-        labels: request.labels.clone(),
-    };
-    if ctx.id_mapping.is_none() {
-        // Made now, not with its first container, so that the name and the subnet are seen as
-        // taken by every other store's next `network create`.
-        crate::runtime::bridge::make_bridge(
-            None,
-            false,
-            &network.interface,
-            gateway,
-            subnet.prefix,
-        )?;
-    }
-    ctx.store.write_network(&lock, &network)?;
-    events::record(&ctx.store, Event::network(EventStatus::Create, &network));
-    Ok(network)
+        .unwrap_or_default()
 }
 
 /// Serialises root's network creation across stores: one host, one set of bridges.
@@ -360,7 +389,7 @@ pub fn connect(
     drop(lock);
     let link = Event::network_link(EventStatus::Connect, &record.id, &network.name);
     events::record(&ctx.store, link);
-    let state = crate::container::current_state(ctx, &record.id);
+    let state = ctx.store.current_container_state(&record.id);
     if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
         let attachment = &record.networks[&network.name];
         super::bridges::attach_running(ctx, pid, &network, attachment)?;
@@ -392,7 +421,7 @@ pub fn disconnect(ctx: &Context, network_reference: &str, container_reference: &
     drop(lock);
     let link = Event::network_link(EventStatus::Disconnect, &record.id, &network.name);
     events::record(&ctx.store, link);
-    let state = crate::container::current_state(ctx, &record.id);
+    let state = ctx.store.current_container_state(&record.id);
     if let (crate::store::containers::Status::Running, Some(pid)) = (state.status, state.pid) {
         crate::runtime::bridge::detach(pid, ctx.id_mapping.is_some(), &attachment.interface)?;
     }
@@ -415,21 +444,28 @@ fn on_networks(ctx: &Context, reference: &str, verb: &str) -> Result<ContainerRe
     Ok(record)
 }
 
-/// `network rm`: refuses a network containers are on, unless `force` removes them first.
-pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<String> {
+/// The ids of the containers on the network `reference` names: `network rm -f` removes them
+/// first (`container::cascade::remove_network`).
+pub fn containers_on(ctx: &Context, reference: &str) -> Result<Vec<String>> {
+    let network = ctx.store.find_network(reference)?;
+    Ok(users(ctx, &network.name)
+        .into_iter()
+        .map(|c| c.id)
+        .collect())
+}
+
+/// `network rm`: refuses a network containers are on (with `-f`,
+/// `container::cascade::remove_network` removes them first).
+pub fn remove(ctx: &Context, reference: &str) -> Result<String> {
     let network = ctx.store.find_network(reference)?;
     let on_it = users(ctx, &network.name);
     if !on_it.is_empty() {
-        if !force {
-            let names: Vec<&str> = on_it.iter().map(|c| c.name.as_str()).collect();
-            bail!(
-                "network {} is in use by {}: remove them first, or use rm -f to remove them with it",
-                network.name,
-                names.join(", ")
-            );
-        }
-        let ids: Vec<String> = on_it.into_iter().map(|c| c.id).collect();
-        crate::container::remove(ctx, &ids, true, false)?;
+        let names: Vec<&str> = on_it.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "network {} is in use by {}: remove them first, or use rm -f to remove them with it",
+            network.name,
+            names.join(", ")
+        );
     }
     let lock = ctx.store.lock()?;
     if !users(ctx, &network.name).is_empty() {
@@ -515,7 +551,7 @@ pub fn list(ctx: &Context, now: &str) -> Vec<serde_json::Value> {
         .map(|(name, driver)| {
             serde_json::json!({
                 "name": name,
-                "id": crate::store::hex(&sha2_of(name)),
+                "id": crate::digest::sha256_hex(format!("skiff-network-{name}").as_bytes()),
                 "driver": driver,
                 "created": now,
                 "ipv6_enabled": false,
@@ -528,15 +564,41 @@ pub fn list(ctx: &Context, now: &str) -> Vec<serde_json::Value> {
     networks
 }
 
-/// A stable id for a built-in network.
-fn sha2_of(name: &str) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(format!("skiff-network-{name}").as_bytes()).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_subnet_avoids_networks_and_host_routes() {
+        let route = (Subnet::parse("10.89.1.0/24").unwrap(), "eth0".to_string());
+        let existing = NetworkRecord {
+            name: "one".into(),
+            id: String::new(),
+            driver: "bridge".into(),
+            interface: "skiff0".into(),
+            created: String::new(),
+            subnet: "10.89.0.0/24".into(),
+            gateway: "10.89.0.1".into(),
+            ip_range: None,
+            internal: false,
+            labels: BTreeMap::new(),
+        };
+        let chosen = chosen_subnet(
+            None,
+            std::slice::from_ref(&existing),
+            std::slice::from_ref(&route),
+        );
+        assert_eq!(chosen.unwrap().to_string(), "10.89.2.0/24");
+        let clash = chosen_subnet(Some("10.89.0.128/25"), &[existing], &[]).unwrap_err();
+        assert!(clash.to_string().contains("of network one"), "{clash}");
+        let routed = chosen_subnet(Some("10.89.1.0/24"), &[], &[route]).unwrap_err();
+        assert!(routed.to_string().contains("through eth0"), "{routed}");
+        let request = CreateRequest {
+            gateway: Some("10.89.0.1".into()),
+            ..CreateRequest::default()
+        };
+        assert!(addresses(&request, Subnet::parse("10.89.0.0/24").unwrap()).is_err());
+    }
 
     #[test]
     fn subnets_parse_and_overlap() {

@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use crate::paths;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("reading credentials from {path}: {reason}")]
@@ -66,23 +68,13 @@ pub fn normalize_key(input: &str) -> Result<String, AuthError> {
     })
 }
 
-fn home() -> Option<PathBuf> {
-    dirs::home_dir()
-}
-
 impl AuthStore {
     pub fn new(authfile: Option<PathBuf>) -> Self {
-        let explicit = authfile.or_else(|| {
-            std::env::var_os("REGISTRY_AUTH_FILE")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        });
+        let explicit = authfile.or_else(|| paths::from_env("REGISTRY_AUTH_FILE"));
         if let Some(path) = explicit {
             return AuthStore::with_paths(path.clone(), vec![path], None);
         }
-        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
+        let runtime = paths::runtime_dir()
             .unwrap_or_else(|| PathBuf::from(format!("/run/containers/{}", nix::unistd::getuid())));
         let write = if runtime.ends_with(nix::unistd::getuid().to_string())
             && runtime.starts_with("/run/containers")
@@ -91,16 +83,12 @@ impl AuthStore {
         } else {
             runtime.join("containers/auth.json")
         };
-        let config = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| home().map(|h| h.join(".config")));
+        let config = paths::config_home();
         let mut read = vec![write.clone()];
         read.extend(config.map(|c| c.join("containers/auth.json")));
-        let docker_config = std::env::var_os("DOCKER_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(|d| PathBuf::from(d).join("config.json"))
-            .or_else(|| home().map(|h| h.join(".docker/config.json")));
+        let docker_config = paths::from_env("DOCKER_CONFIG")
+            .map(|d| d.join("config.json"))
+            .or_else(|| paths::home().map(|h| h.join(".docker/config.json")));
         AuthStore::with_paths(write, read, docker_config)
     }
 

@@ -121,10 +121,8 @@ fn split_location(location: &str) -> (String, String) {
 impl RegistriesConf {
     pub fn load() -> Result<Self, ConfigError> {
         Self::load_files(&Self::files(
-            std::env::var_os("CONTAINERS_REGISTRIES_CONF")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            dirs::home_dir(),
+            crate::paths::from_env("CONTAINERS_REGISTRIES_CONF"),
+            crate::paths::home(),
             Path::new(SYSTEM_FILE),
         ))
     }

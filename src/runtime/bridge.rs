@@ -16,7 +16,7 @@ use nix::sched::CloneFlags;
 use super::channel::{send_go_ahead, wait_for_go_ahead, GoAhead};
 use super::error::{Error, Helper};
 use super::namespace_work::run_in_namespace_of;
-use super::process::{clone_child, close_all_but_stdio, on_path, pipe};
+use super::process::{clone_child, close_all_but_stdio, pipe};
 pub use super::spec::BridgeAttachment;
 use super::userns::{write_id_maps, IdMapping};
 
@@ -52,9 +52,9 @@ pub fn start_namespace_holder(mapping: &IdMapping) -> Result<i32, Error> {
 /// Fails with what to install when `helper` is not in $PATH: checked here, as the child that
 /// runs it in a network's namespaces could only say so in words.
 fn require(helper: Helper) -> Result<(), Error> {
-    match on_path(helper.program()) {
-        true => Ok(()),
-        false => Err(Error::MissingHelper {
+    match crate::paths::find_program(helper.program()) {
+        Some(_) => Ok(()),
+        None => Err(Error::MissingHelper {
             helper,
             error: None,
         }),

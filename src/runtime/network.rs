@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::error::{Error, Helper};
-use super::process::on_path;
 use super::spec::{NetworkBackend, PortMapping, Protocol};
 
 /// Where pasta forwards DNS queries when the host only has loopback resolvers, as Podman does.
@@ -19,7 +18,8 @@ pub const SLIRP_DNS: &str = "10.0.2.3";
 /// The helper asked for, or pasta when installed, else slirp4netns; an error saying what to
 /// install when the one needed is missing.
 pub fn choose_backend(requested: Option<NetworkBackend>) -> Result<NetworkBackend, Error> {
-    let installed = |backend: NetworkBackend| on_path(backend.program());
+    let installed =
+        |backend: NetworkBackend| crate::paths::find_program(backend.program()).is_some();
     match requested {
         Some(backend) if installed(backend) => Ok(backend),
         Some(backend) => Err(Error::MissingHelper {

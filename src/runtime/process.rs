@@ -79,13 +79,6 @@ fn clone_failure(flags: CloneFlags, errno: nix::errno::Errno) -> Error {
     }
 }
 
-/// Whether `program` is a file in one of $PATH's directories.
-pub(crate) fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
-}
-
 pub(crate) fn exit_code_of(status: WaitStatus) -> Option<i32> {
     match status {
         WaitStatus::Exited(_, code) => Some(code),

@@ -51,7 +51,7 @@ impl ImageRecord {
         let mut repositories: Vec<String> = self
             .names
             .iter()
-            .map(|n| crate::image::reference::split_name(n).0)
+            .map(|n| super::reference::split_name(n).0)
             .chain(self.repositories.iter().cloned())
             .collect();
         repositories.dedup();

@@ -30,10 +30,7 @@ pub fn chain_id(parent_chain: Option<&str>, diff_id: &str) -> String {
             .strip_prefix("sha256:")
             .unwrap_or(diff_id)
             .to_string(),
-        Some(parent) => {
-            let digest = super::sha256_digest(format!("sha256:{parent} {diff_id}").as_bytes());
-            digest.trim_start_matches("sha256:").to_string()
-        }
+        Some(parent) => crate::digest::sha256_hex(format!("sha256:{parent} {diff_id}").as_bytes()),
     };
     hex
 }
@@ -95,7 +92,7 @@ mod tests {
     fn chain_ids_follow_the_oci_definition() {
         let base = "sha256:aaaa";
         assert_eq!(chain_id(None, base), "aaaa");
-        let expected = crate::store::sha256_digest(b"sha256:aaaa sha256:bbbb");
+        let expected = crate::digest::sha256_digest(b"sha256:aaaa sha256:bbbb");
         assert_eq!(
             format!("sha256:{}", chain_id(Some("aaaa"), "sha256:bbbb")),
             expected

@@ -25,11 +25,13 @@
 
 mod atomic;
 mod build_cache;
+pub mod container_state;
 pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod networks;
 pub mod policies;
+pub mod reference;
 mod skeleton;
 pub mod volumes;
 
@@ -37,6 +39,8 @@ use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Digests and hex, under the names the operations have long used for them.
+pub use crate::digest::{hex, sha256_digest};
 pub use atomic::{fsync_dir, write_atomic};
 
 #[derive(Debug, thiserror::Error)]
@@ -328,40 +332,6 @@ pub fn process_alive(pid: u32) -> bool {
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.trim_start().chars().next());
     !matches!(state, Some('Z' | 'X') | None)
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex(&sha2::Sha256::digest(bytes)))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// Where the store and runtime state live by default, as ARCHITECTURE.md gives them.
-pub fn default_paths(rootless: bool) -> (PathBuf, PathBuf) {
-    if !rootless {
-        return (PathBuf::from("/var/lib/skiff"), PathBuf::from("/run/skiff"));
-    }
-    let root = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(dirs::data_dir)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join("skiff");
-    let runroot = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(|d| PathBuf::from(d).join("skiff"))
-        .unwrap_or_else(|| PathBuf::from(format!("/tmp/skiff-{}", nix::unistd::getuid())));
-    (root, runroot)
 }
 
 #[cfg(test)]

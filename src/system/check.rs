@@ -10,6 +10,7 @@
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use crate::paths::find_program;
 use crate::runtime::probe;
 use crate::runtime::userns::parse_subordinate_range;
 
@@ -84,10 +85,7 @@ pub fn check(subject: &Subject) -> Vec<Finding> {
         findings.push(judge_id_helper("newuidmap"));
         findings.push(judge_id_helper("newgidmap"));
         findings.extend(check_user_namespaces());
-        findings.push(judge_runtime_dir(
-            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
-            subject,
-        ));
+        findings.push(judge_runtime_dir(crate::paths::runtime_dir(), subject));
     }
     findings.push(judge_memfd_noexec(
         std::fs::read_to_string("/proc/sys/vm/memfd_noexec")
@@ -104,14 +102,6 @@ pub fn check(subject: &Subject) -> Vec<Finding> {
     findings.push(check_store_filesystem(subject));
     findings.push(check_cgroups(subject));
     findings
-}
-
-/// The program as `Command::new` finds it: the first match on $PATH.
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
 }
 
 /// The distribution's command that installs `package` (named as Debian names it).

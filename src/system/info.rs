@@ -45,8 +45,8 @@ fn host(ctx: &Context) -> Value {
         ),
         None => Value::Null,
     };
-    let pasta = crate::system::check::find_program("pasta");
-    let slirp = crate::system::check::find_program("slirp4netns");
+    let pasta = crate::paths::find_program("pasta");
+    let slirp = crate::paths::find_program("slirp4netns");
     let helper = |path: &Option<std::path::PathBuf>, flag: &str| match path {
         Some(path) => json!({
             "executable": path.display().to_string(),
@@ -295,7 +295,7 @@ fn store(ctx: &Context) -> Value {
         })
         .unwrap_or((0, 0));
     let config_file = match ctx.id_mapping {
-        Some(_) => dirs::config_dir()
+        Some(_) => crate::paths::config_home()
             .map(|d| d.join("containers/storage.conf").display().to_string())
             .unwrap_or_default(),
         None => "/etc/containers/storage.conf".into(),

@@ -12,16 +12,16 @@ pub fn reset(ctx: &Context) -> Result<()> {
     // container's processes and helpers, a network's bridge and its holder) goes with it.
     let containers = ctx.store.container_ids();
     crate::container::remove(ctx, &containers, true, true).context("removing containers")?;
-    crate::image::remove(ctx, &[], true, true).context("removing images")?;
+    crate::container::cascade::remove_images(ctx, &[], true, true).context("removing images")?;
     let volumes: Vec<String> = ctx
         .store
         .all_volumes()
         .into_iter()
         .map(|v| v.name)
         .collect();
-    crate::volume::remove(ctx, &volumes, true).context("removing volumes")?;
+    crate::container::cascade::remove_volumes(ctx, &volumes, true).context("removing volumes")?;
     for network in ctx.store.all_networks() {
-        crate::network::manage::remove(ctx, &network.name, true)
+        crate::container::cascade::remove_network(ctx, &network.name, true)
             .with_context(|| format!("removing network {}", network.name))?;
     }
     crate::network::bridges::release_if_unused(ctx).context("releasing the host's network")?;

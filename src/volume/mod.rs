@@ -2,13 +2,13 @@
 //! named and anonymous volumes in the store, and the `volume` commands.
 
 pub mod mounts;
+mod resolve;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::container::current_state;
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
 use crate::filter::{LabelFilter, PruneFilters};
@@ -83,12 +83,12 @@ pub fn create_locked(
             }
             name.clone()
         }
-        None => crate::store::hex(&crate::container::random_bytes::<32>()),
+        None => crate::digest::random_id(),
     };
     check_options(&request.options)?;
     let volume = VolumeRecord {
         name,
-        created: jiff::Timestamp::now().to_string(),
+        created: crate::clock::now_rfc3339(),
         labels: request.labels.clone(),
         options: request.options.clone(),
         anonymous,
@@ -122,26 +122,37 @@ pub fn users<'a>(containers: &'a [ContainerRecord], name: &str) -> Vec<&'a Conta
         .collect()
 }
 
-/// `volume rm`: refused while a container uses the volume, unless `force`, which removes those
-/// containers first (running ones too).
-pub fn remove(ctx: &Context, names: &[String], force: bool) -> Result<Vec<String>> {
+/// The ids of the containers that use the volumes `names` name: `volume rm -f` removes them
+/// first (`container::cascade::remove_volumes`).
+pub fn containers_using(ctx: &Context, names: &[String]) -> Result<Vec<String>> {
+    let containers = ctx.store.all_containers();
+    let mut ids: Vec<String> = Vec::new();
+    for name in names {
+        let volume = ctx.store.find_volume(name)?;
+        for user in users(&containers, &volume.name) {
+            if !ids.contains(&user.id) {
+                ids.push(user.id.clone());
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// `volume rm`: refused while a container uses the volume (with `-f`,
+/// `container::cascade::remove_volumes` removes those containers first, running ones too).
+pub fn remove(ctx: &Context, names: &[String]) -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    let mut containers = ctx.store.all_containers();
+    let containers = ctx.store.all_containers();
     for name in names {
         let volume = ctx.store.find_volume(name)?;
         let using = users(&containers, &volume.name);
         if !using.is_empty() {
-            if !force {
-                let names: Vec<&str> = using.iter().map(|c| c.name.as_str()).collect();
-                bail!(
-                    "volume {} is being used by the following container(s): {}: volume is being used (remove them first, or use volume rm -f)",
-                    volume.name,
-                    names.join(", ")
-                );
-            }
-            let ids: Vec<String> = using.iter().map(|c| c.id.clone()).collect();
-            crate::container::remove(ctx, &ids, true, false)?;
-            containers.retain(|c| !ids.contains(&c.id));
+            let names: Vec<&str> = using.iter().map(|c| c.name.as_str()).collect();
+            bail!(
+                "volume {} is being used by the following container(s): {}: volume is being used (remove them first, or use volume rm -f)",
+                volume.name,
+                names.join(", ")
+            );
         }
         let lock = ctx.store.lock()?;
         remove_locked(ctx, &lock, &volume)?;
@@ -180,7 +191,7 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
         .filter(|v| filters.matches(Some(&v.created), &v.labels))
         .map(|v| v.name)
         .collect();
-    remove(ctx, &doomed, false)
+    remove(ctx, &doomed)
 }
 
 /// `volume ls --filter`: name=, label=, dangling=true|false, driver=local.
@@ -225,7 +236,7 @@ pub fn inspect_json(
 ) -> serde_json::Value {
     let mount_count = users(containers, &volume.name)
         .iter()
-        .filter(|c| current_state(ctx, &c.id).status == Status::Running)
+        .filter(|c| ctx.store.current_container_state(&c.id).status == Status::Running)
         .count();
     let mut entry = serde_json::json!({
         "Name": volume.name,

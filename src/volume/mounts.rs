@@ -1,14 +1,12 @@
-//! `-v`, `--mount` and `--tmpfs`: parsed when the command line is read, resolved into the
-//! runtime's mounts (volumes made on first use) when the container is created.
+//! `-v`, `--mount`, `--tmpfs` and `--device`: parsed when the command line is read (resolved
+//! into the runtime's mounts when the container is created: `resolve.rs`, re-exported here).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::context::Context;
-use crate::runtime::{Mount, MountFlags, MountSource, OverlayChanges, Propagation};
-use crate::store::containers::VolumeUse;
-use crate::store::StoreLock;
+pub use super::resolve::{resolve, volumes_from, Resolved};
+use crate::runtime::{MountFlags, Propagation};
 
 /// What one of the mount flags asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,21 +50,7 @@ pub enum RequestKind {
     },
 }
 
-/// The upper and work directories of the `index`th mount's overlay, under `overlay_dir` (which
-/// goes with the container).
-fn changes_dir(overlay_dir: &Path, index: usize) -> Result<OverlayChanges> {
-    let layer = overlay_dir.join(index.to_string());
-    for dir in ["upper", "work"] {
-        std::fs::create_dir_all(layer.join(dir))
-            .with_context(|| format!("creating {}", layer.display()))?;
-    }
-    Ok(OverlayChanges {
-        upper: layer.join("upper"),
-        work: layer.join("work"),
-    })
-}
-
-fn destination(text: &str) -> Result<String> {
+pub(super) fn destination(text: &str) -> Result<String> {
     if !text.starts_with('/') {
         bail!("invalid container path {text:?}: it must be absolute");
     }
@@ -181,22 +165,8 @@ pub fn parse_volume(text: &str) -> Result<MountRequest> {
     Ok(request)
 }
 
-/// A size as Docker writes them: bytes, or with k, m or g (powers of 1024).
-pub fn parse_size(text: &str) -> Result<u64> {
-    let lower = text.to_ascii_lowercase();
-    let trimmed = lower.trim_end_matches('b');
-    let (digits, factor) = match trimmed.chars().last() {
-        Some('k') => (&trimmed[..trimmed.len() - 1], 1u64 << 10),
-        Some('m') => (&trimmed[..trimmed.len() - 1], 1 << 20),
-        Some('g') => (&trimmed[..trimmed.len() - 1], 1 << 30),
-        _ => (trimmed, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        .ok_or_else(|| anyhow::anyhow!("invalid size {text:?}: expected a number with k, m or g"))
-}
+/// Sizes as Docker writes them (the one parser, in `size.rs`; build's tmpfs mounts use it here).
+pub use crate::size::parse_size;
 
 fn parse_mode(text: &str) -> Result<u32> {
     u32::from_str_radix(text, 8)
@@ -364,183 +334,6 @@ pub fn parse_mount(text: &str) -> Result<MountRequest> {
     Ok(request)
 }
 
-/// What a container's mount requests came to.
-pub struct Resolved {
-    pub mounts: Vec<Mount>,
-    pub volumes: Vec<VolumeUse>,
-    /// Sources to give to the container's user (`:U`).
-    pub chown: Vec<PathBuf>,
-}
-
-/// The runtime's mounts for a new container and the volumes it uses: named volumes are made
-/// on first use, anonymous ones always; the image's VOLUMEs not covered by a request get
-/// anonymous volumes. A bind of a path the user cannot read is refused here, before anything
-/// runs. `overlay_dir` holds the changes of `:O` and `rw=true` image mounts. `copied_for` is the container's id
-/// mapping when its image's layers are copies made for it (`image::idmap`), which an image
-/// mounted in it then needs too.
-pub fn resolve(
-    ctx: &Context,
-    requests: &[MountRequest],
-    inherited: Vec<(Mount, Option<VolumeUse>)>,
-    image_volumes: &[String],
-    overlay_dir: &Path,
-    copied_for: Option<&crate::runtime::userns::IdMapping>,
-) -> Result<Resolved> {
-    let mut mounts = Vec::new();
-    let mut chown = Vec::new();
-    // Taken only to make volumes: most containers have none, and `run` should not wait on it.
-    let mut lock: Option<StoreLock> = None;
-    let mut uses = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for request in requests {
-        if !seen.insert(request.destination.clone()) {
-            bail!("duplicate mount destination {}", request.destination);
-        }
-    }
-    // --volumes-from, where the container's own mounts leave room.
-    for (mount, used) in inherited {
-        if seen.insert(mount.destination.clone()) {
-            uses.extend(used);
-            mounts.push(mount);
-        }
-    }
-    // The image's VOLUMEs, where the user mounted nothing else.
-    let image_requests = image_volumes
-        .iter()
-        .filter_map(|path| destination(path).ok())
-        .filter(|destination| seen.insert(destination.clone()))
-        .map(|destination| MountRequest {
-            kind: RequestKind::Anonymous { copy_up: true },
-            destination,
-            readonly: false,
-            flags: MountFlags::default(),
-            propagation: None,
-            chown: false,
-        });
-    let all: Vec<MountRequest> = requests.iter().cloned().chain(image_requests).collect();
-    for request in all {
-        let source = match &request.kind {
-            RequestKind::Bind {
-                source,
-                recursive,
-                create,
-                overlay,
-            } => {
-                let path = bind_source(source, *create)?;
-                if *overlay {
-                    let changes = changes_dir(overlay_dir, mounts.len())?;
-                    MountSource::Overlay {
-                        lower: path,
-                        upper: changes.upper,
-                        work: changes.work,
-                    }
-                } else {
-                    MountSource::Bind {
-                        path,
-                        recursive: *recursive,
-                    }
-                }
-            }
-            RequestKind::Named { name, copy_up } => {
-                let volume = match ctx.store.find_volume(name) {
-                    Ok(volume) => volume,
-                    Err(_) => super::create_locked(
-                        ctx,
-                        held(ctx, &mut lock)?,
-                        &super::CreateRequest {
-                            name: Some(name.clone()),
-                            ..Default::default()
-                        },
-                        false,
-                    )?,
-                };
-                uses.push(VolumeUse {
-                    name: volume.name.clone(),
-                    destination: request.destination.clone(),
-                    anonymous: false,
-                    copy_up: *copy_up,
-                });
-                MountSource::Bind {
-                    path: super::mountpoint(ctx, &volume),
-                    recursive: true,
-                }
-            }
-            RequestKind::Anonymous { copy_up } => {
-                let volume = super::create_locked(
-                    ctx,
-                    held(ctx, &mut lock)?,
-                    &super::CreateRequest::default(),
-                    true,
-                )?;
-                uses.push(VolumeUse {
-                    name: volume.name.clone(),
-                    destination: request.destination.clone(),
-                    anonymous: true,
-                    copy_up: *copy_up,
-                });
-                MountSource::Bind {
-                    path: super::mountpoint(ctx, &volume),
-                    recursive: true,
-                }
-            }
-            RequestKind::Tmpfs { size, mode } => MountSource::Tmpfs {
-                size: *size,
-                mode: *mode,
-            },
-            RequestKind::Image {
-                reference,
-                writable,
-            } => {
-                let index = crate::store::images::ImageIndex::load(&ctx.store)?;
-                // Not the store's ImageNotFound: that one would make `run` pull its own image.
-                let image = crate::image::find(&index, reference).map_err(|_| {
-                    anyhow::anyhow!(
-                        "--mount type=image: no image {reference} in the store; pull it first"
-                    )
-                })?;
-                let mut layers: Vec<String> = image.layers.iter().rev().cloned().collect();
-                // Its owners as the container's mapping shows them, like the container's own.
-                if let Some(mapping) = copied_for.filter(|m| Some(*m) != ctx.id_mapping.as_ref()) {
-                    layers = crate::image::idmap::mapped_layers(ctx, &layers, mapping)?;
-                }
-                let layers_dir = ctx.store.layers_dir();
-                let changes = match writable {
-                    true => Some(changes_dir(overlay_dir, mounts.len())?),
-                    false => None,
-                };
-                MountSource::Layers {
-                    lower: layers
-                        .iter()
-                        .map(|l| layers_dir.join(l).join("diff"))
-                        .collect(),
-                    changes,
-                }
-            }
-        };
-        if request.chown {
-            match &source {
-                MountSource::Bind { path, .. } => chown.push(path.clone()),
-                _ => bail!(
-                    "volume option U needs a host directory or a volume: {}",
-                    request.destination
-                ),
-            }
-        }
-        mounts.push(Mount {
-            destination: request.destination,
-            source,
-            readonly: request.readonly,
-            flags: request.flags,
-            propagation: request.propagation,
-        });
-    }
-    Ok(Resolved {
-        mounts,
-        volumes: uses,
-        chown,
-    })
-}
-
 /// `--device HOST[:CONTAINER[:PERMISSIONS]]`: the host's device node bound into the container's
 /// /dev (a rootless container cannot make device nodes). PERMISSIONS are r, w and m; only the
 /// device cgroup can keep a process from writing to a node it may open (a read-only mount does
@@ -585,82 +378,6 @@ pub fn parse_device(text: &str) -> Result<MountRequest> {
         propagation: None,
         chown: false,
     })
-}
-
-/// The store lock, taken on first need.
-fn held<'a>(ctx: &Context, lock: &'a mut Option<StoreLock>) -> Result<&'a StoreLock> {
-    Ok(match lock {
-        Some(taken) => taken,
-        None => lock.insert(ctx.store.lock()?),
-    })
-}
-
-/// `--volumes-from CONTAINER[:ro|rw]`: the other container's binds and volumes, at the same
-/// places, read-only or writable as asked (else as they are there). Its anonymous volumes stay
-/// its own: removing this container never removes them.
-pub fn volumes_from(ctx: &Context, text: &str) -> Result<Vec<(Mount, Option<VolumeUse>)>> {
-    let (reference, mode) = match text.rsplit_once(':') {
-        Some((reference, mode @ ("ro" | "rw" | "z" | "Z"))) => (reference, Some(mode)),
-        Some((_, mode)) => bail!("invalid --volumes-from mode {mode:?}: use ro or rw"),
-        None => (text, None),
-    };
-    let other = ctx.store.find_container(reference)?;
-    Ok(other
-        .spec
-        .mounts
-        .iter()
-        .filter(|m| !matches!(m.source, MountSource::Tmpfs { .. }))
-        .map(|mount| {
-            let mut mount = mount.clone();
-            match mode {
-                Some("ro") => mount.readonly = true,
-                Some("rw") => mount.readonly = false,
-                _ => {}
-            }
-            let used = other
-                .volumes
-                .iter()
-                .find(|v| v.destination == mount.destination)
-                .map(|v| VolumeUse {
-                    anonymous: false,
-                    copy_up: false,
-                    ..v.clone()
-                });
-            (mount, used)
-        })
-        .collect())
-}
-
-/// A bind's host path, made when missing if `create` (Docker's `-v`), and checked readable.
-fn bind_source(path: &Path, create: bool) -> Result<PathBuf> {
-    match std::fs::metadata(path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            std::fs::create_dir_all(path)
-                .with_context(|| format!("creating the bind source {}", path.display()))?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("bind source path does not exist: {}", path.display())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => bail!(
-            "cannot bind-mount {}: permission denied (you cannot reach it)",
-            path.display()
-        ),
-        Err(e) => return Err(e).with_context(|| format!("bind source {}", path.display())),
-    }
-    let is_dir = path.is_dir();
-    let wanted = if is_dir {
-        nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK
-    } else {
-        nix::unistd::AccessFlags::R_OK
-    };
-    if nix::unistd::access(path, wanted).is_err() {
-        bail!(
-            "cannot bind-mount {}: permission denied (you cannot read it)",
-            path.display()
-        );
-    }
-    Ok(path.to_path_buf())
 }
 
 #[cfg(test)]
@@ -754,7 +471,5 @@ mod tests {
         ] {
             assert!(parse_mount(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_size("65536k").unwrap(), 64 << 20);
-        assert!(parse_size("lots").is_err());
     }
 }

@@ -126,3 +126,23 @@ fn completion_offers_live_names_for_what_each_command_acts_on() {
         env.skiff(&["network", "rm", "compnet"]).stdout();
     }
 }
+
+/// Issue 19: with a storage.conf naming a graphroot, every command keeps its store in
+/// `<graphroot>/skiff`, and completion must read that store too, not the default one.
+#[test]
+fn completion_reads_the_store_storage_conf_places() {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
+        return;
+    };
+    let graph = crate::config::write_graphroot(&env);
+    let image = env.load_testbox();
+    env.skiff(&["run", "-d", "--name", "up", image, "sleep", "600"])
+        .stdout();
+    assert!(
+        graph.join("skiff/containers").is_dir(),
+        "the store is in the graphroot"
+    );
+    assert_offers(&complete(&env, &["exec", ""]), &["up"], &[]);
+    env.skiff(&["rm", "-f", "up"]).stdout();
+}

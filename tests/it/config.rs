@@ -2,7 +2,7 @@
 //! over them, `CONTAINERS_CONF`/`CONTAINERS_CONF_OVERRIDE` pick the files, and a broken file
 //! stops every command with its path and line.
 
-use crate::common::skiff_test;
+use crate::common::{skiff_test, TestEnv};
 
 const PROBE: &str = "echo $FROM_CONF $SHARED $ENGINE_VAR; cat /etc/resolv.conf; \
                      grep CapBnd /proc/self/status; echo pid $$; cat /from-conf/file";
@@ -193,12 +193,9 @@ fn a_malformed_file_stops_every_command_naming_file_and_line() {
     );
 }
 
-#[test]
-fn storage_conf_places_the_store_and_root_flag_wins() {
-    let test = skiff_test!();
-    let Some(env) = test.rootless() else {
-        return;
-    };
+/// Writes the user's storage.conf naming `graph/` of the test's directory as the graphroot;
+/// returns that directory.
+pub fn write_graphroot(env: &TestEnv) -> std::path::PathBuf {
     let graph = env.path("graph");
     env.write_given(
         "config/containers/storage.conf",
@@ -207,6 +204,16 @@ fn storage_conf_places_the_store_and_root_flag_wins() {
             graph.display()
         ),
     );
+    graph
+}
+
+#[test]
+fn storage_conf_places_the_store_and_root_flag_wins() {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else {
+        return;
+    };
+    let graph = write_graphroot(&env);
     env.skiff(&["volume", "create", "v1"]).stdout();
     assert!(
         graph.join("skiff/volumes/v1").is_dir(),

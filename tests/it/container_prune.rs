@@ -1,5 +1,7 @@
-//! `container prune --filter`: Podman's until= (created before then) and label=/label!=, which
-//! narrow what the prune removes and never reach a running container.
+//! Removing containers in bulk: `container prune --filter` (Podman's until=, created before
+//! then, and label=/label!=, which narrow what the prune removes and never reach a running
+//! container), and the `--force` cascades of `network rm` and `volume rm`, which remove the
+//! containers using what they remove.
 
 use crate::common::{skiff_test, UNTIL_THE_FUTURE};
 
@@ -55,5 +57,56 @@ fn container_prune_filters_by_until_and_labels() {
             "up\n"
         );
         env.skiff(&["rm", "-f", "up"]).stdout();
+    }
+}
+
+#[test]
+fn network_rm_and_volume_rm_force_remove_the_containers_using_them() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        env.skiff(&["network", "create", "cascadenet"]).stdout();
+        env.skiff(&["volume", "create", "cascadevol"]).stdout();
+        env.skiff(&[
+            "create",
+            "--name",
+            "on-net",
+            "--network",
+            "cascadenet",
+            image,
+            "true",
+        ])
+        .stdout();
+        env.skiff(&[
+            "create",
+            "--name",
+            "on-vol",
+            "-v",
+            "cascadevol:/data",
+            image,
+            "true",
+        ])
+        .stdout();
+        env.skiff(&["run", "-d", "--name", "keeps", image, "sleep", "600"])
+            .stdout();
+
+        let (_, stderr) = env.skiff(&["network", "rm", "cascadenet"]).assert_exit(125);
+        assert!(stderr.contains("in use by on-net"), "{stderr}");
+        let (_, stderr) = env.skiff(&["volume", "rm", "cascadevol"]).assert_exit(125);
+        assert!(stderr.contains("on-vol"), "{stderr}");
+        let names = || env.skiff(&["ps", "-a", "--format", "{{.Names}}"]).stdout();
+        assert_eq!(names().lines().count(), 3, "a refusal removes nothing");
+
+        assert_eq!(
+            env.skiff(&["network", "rm", "-f", "cascadenet"]).stdout(),
+            "cascadenet\n"
+        );
+        assert_eq!(
+            env.skiff(&["volume", "rm", "-f", "cascadevol"]).stdout(),
+            "cascadevol\n"
+        );
+        assert_eq!(names(), "keeps\n", "only the containers using them went");
+        assert_eq!(env.skiff(&["volume", "ls", "-q"]).stdout(), "");
+        env.skiff(&["rm", "-f", "keeps"]).stdout();
     }
 }

@@ -71,7 +71,7 @@ pub struct CommitArgs {
 
 impl CommitArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let options = crate::image::commit::CommitOptions {
+        let options = crate::container::commit::CommitOptions {
             author: self.author,
             message: self.message,
             changes: self.change,
@@ -80,8 +80,12 @@ impl CommitArgs {
             docker_format: self.format == "docker",
             step: None,
         };
-        let id =
-            crate::image::commit::commit(ctx, &self.container, self.image.as_deref(), &options)?;
+        let id = crate::container::commit::commit(
+            ctx,
+            &self.container,
+            self.image.as_deref(),
+            &options,
+        )?;
         if let Some(path) = &self.iidfile {
             std::fs::write(path, format!("sha256:{id}"))
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;

@@ -1,5 +1,15 @@
 //! Times and durations as Podman's flags write them: Go durations (`1m30s`), and points in
-//! time given as an RFC 3339 time, a Unix time or an age (`--filter until=`, `logs --since`).
+//! time given as an RFC 3339 time, a Unix time or an age (`--filter until=`, `logs --since`);
+//! the time stamps skiff records; and (in `format`) times as Podman prints them.
+
+pub mod format;
+
+pub use format::parse_timestamp;
+
+/// Now, as skiff records times in its store (RFC 3339, UTC, nanoseconds).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}
 
 /// A point in time in one of Podman's three forms: an RFC 3339 time (`2024-05-01T12:00:00Z`),
 /// a Unix time in seconds (`1714564800`, a fraction allowed), or a Go duration before now

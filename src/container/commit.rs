@@ -1,15 +1,17 @@
 //! `commit`: a container's changes (`container::changes`, under any storage driver) as a new
-//! image on top of its own, and `diff`: those changes, or what an image's top layer changes, as
+//! image on top of its own (a container verb, as `podman container commit`: it reads the
+//! container and asks image/ to add the image), and `diff`: those changes, or what an image's top layer changes, as
 //! `A`/`C`/`D` lines.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
-use super::config::{self, History, ImageConfig};
-use super::reference::Reference;
-use super::transfer::{add_image, clean_staging, now_rfc3339, unpack_stream, NewImage};
+use crate::clock::now_rfc3339;
 use crate::context::Context;
+use crate::image::config::{self, History, ImageConfig};
+use crate::image::reference::Reference;
+use crate::image::{add_image, clean_staging, unpack_stream, NewImage};
 use crate::store::containers::ContainerRecord;
 use crate::store::images::ImageIndex;
 
@@ -75,19 +77,18 @@ fn write_changes(ctx: &Context, record: &ContainerRecord, squash: bool) -> Resul
     let mut file =
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     if squash {
-        crate::container::copy::export(ctx, &record.id, &mut file)?;
+        super::copy::export(ctx, &record.id, &mut file)?;
         return Ok(path);
     }
     let (mut reader, writer) = std::io::pipe()?;
     let spec = record.spec.clone();
-    let child =
-        move || crate::container::changes::write_layer(&spec, writer).map_err(|e| e.to_string());
+    let child = move || super::changes::write_layer(&spec, writer).map_err(|e| e.to_string());
     let parent = move || -> std::result::Result<(), String> {
         std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
         file.sync_all().map_err(|e| e.to_string())
     };
     // Read where the container's files show the image's owners.
-    let ids = crate::container::changes::namespace(&record.spec);
+    let ids = super::changes::namespace(&record.spec);
     crate::runtime::run_in_user_namespace_streaming(ids.as_ref(), child, parent)?;
     Ok(path)
 }
@@ -100,8 +101,8 @@ pub fn commit(
     options: &CommitOptions,
 ) -> Result<String> {
     let record = ctx.store.find_container(reference)?;
-    let running = crate::container::current_state(ctx, &record.id).status
-        == crate::store::containers::Status::Running;
+    let running =
+        super::current_state(ctx, &record.id).status == crate::store::containers::Status::Running;
     if options.pause && running {
         bail!("commit --pause needs a cgroup freezer for the container, and skiff does not place containers in cgroups yet on this host; commit without --pause reads its files as they are");
     }
@@ -116,7 +117,7 @@ pub fn commit(
             record.name
         )
     })?;
-    let mut image_config: ImageConfig = super::read_config(&ctx.store, &base)?;
+    let mut image_config: ImageConfig = crate::image::read_config(&ctx.store, &base)?;
     image_config.config = match &options.step {
         Some(step) => step.run_config.clone(),
         None => container_run_config(&record, &image_config.config),
@@ -189,9 +190,9 @@ pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
     if let Ok(record) = ctx.store.find_container(reference) {
         let spec = record.spec;
         let found = crate::runtime::run_in_user_namespace(
-            crate::container::changes::namespace(&spec).as_ref(),
+            super::changes::namespace(&spec).as_ref(),
             || {
-                crate::container::changes::list(&spec)
+                super::changes::list(&spec)
                     .map(lines)
                     .map_err(|e| format!("reading the changes of container {}: {e}", record.name))
             },
@@ -200,7 +201,7 @@ pub fn diff(ctx: &Context, reference: &str) -> Result<Vec<String>> {
     }
     let layers_dir = ctx.store.layers_dir();
     let index = ImageIndex::load(&ctx.store)?;
-    let image = super::find(&index, reference)?;
+    let image = crate::image::find(&index, reference)?;
     let Some((top, rest)) = image.layers.split_last() else {
         return Ok(Vec::new());
     };
