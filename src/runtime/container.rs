@@ -27,13 +27,13 @@ use super::process::{block_forwarded_signals, clone_child, open_namespace, pipe,
 use super::spec::{ContainerSpec, NetworkMode};
 use super::stdio_relay;
 use super::storage::RootServers;
-use super::userns::write_id_maps;
+use super::userns::{start_id_maps, PendingIdMaps};
 
 pub use super::probe::kernel_overlay_works;
 
-/// Starts a container's first process: clones it into its namespaces, writes its id maps and
-/// starts its network helper and bridge links, and returns it waiting, before it mounts
-/// anything, so that the caller records it (its pid) first. `SpawnedContainer::run` lets it go
+/// Starts a container's first process: clones it into its namespaces, starts its network
+/// helper and the writing of its id maps, links it to its bridges, and returns it waiting,
+/// before it mounts anything, so that the caller records it (its pid) meanwhile. `SpawnedContainer::run` lets it go
 /// on; dropping it instead kills it.
 pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Error> {
     let mut flags = CloneFlags::CLONE_NEWNS
@@ -130,6 +130,7 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         signals,
         signal_fd,
         starting: None,
+        id_maps: None,
         relay: None,
         reaped: false,
     };
@@ -206,6 +207,8 @@ pub struct SpawnedContainer<'a> {
     signal_fd: SignalFd,
     /// The network helper, launched and not yet ready.
     starting: Option<StartingHelper>,
+    /// newuidmap and newgidmap, started and not yet waited for.
+    id_maps: Option<PendingIdMaps>,
     relay: Option<PortRelay>,
     /// The process has been waited for: nothing is left to kill.
     reaped: bool,
@@ -218,8 +221,10 @@ impl SpawnedContainer<'_> {
     }
 
     /// The network helper starts first: it is the slowest step, and everything below overlaps
-    /// it. Then the id maps and the links to user-defined networks, which clone helper
-    /// processes: before the caller's bookkeeping, which may start threads.
+    /// it. Then the id-map helpers, which run while the caller records the container (they are
+    /// waited for in `run`), and the links to user-defined networks, which clone helper
+    /// processes and need the maps written: all before the caller's bookkeeping, which may
+    /// start threads.
     fn start_helpers(&mut self, needs_id_maps: bool) -> Result<(), Error> {
         let spec = self.spec;
         let pid = self.pid;
@@ -234,7 +239,12 @@ impl SpawnedContainer<'_> {
             )?);
         }
         if let Some(mapping) = spec.id_mapping.as_ref().filter(|_| needs_id_maps) {
-            write_id_maps(pid.as_raw(), mapping)?;
+            let pending = start_id_maps(pid.as_raw(), mapping)?;
+            if matches!(spec.network, NetworkMode::Bridge { .. }) {
+                pending.wait()?;
+            } else {
+                self.id_maps = Some(pending);
+            }
         }
         if let NetworkMode::Bridge {
             holder_pid,
@@ -268,6 +278,9 @@ impl SpawnedContainer<'_> {
         let (Some(err_read), Some(streams)) = (self.err_read.take(), self.streams.take()) else {
             return Err(Error::Setup("the container was already run".into()));
         };
+        if let Some(pending) = self.id_maps.take() {
+            pending.wait()?;
+        }
         signal_child(&self.sync_write, GoAhead::IdMapsWritten, &err_read)?;
         let mut network = None;
         let result = (|| {

@@ -325,8 +325,13 @@ fn map_text(ranges: &[IdRange]) -> String {
 }
 
 /// Writes the maps of the (waiting) process `pid`, which has just created a user namespace.
-/// With subordinate ranges, `newuidmap` and `newgidmap` run side by side to halve the wait.
 pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
+    start_id_maps(pid, mapping)?.wait()
+}
+
+/// Starts writing the maps of the (waiting) process `pid`: with subordinate ranges, `newuidmap`
+/// and `newgidmap` run side by side, and the caller may do other work before it waits for them.
+pub fn start_id_maps(pid: i32, mapping: &IdMapping) -> Result<PendingIdMaps, Error> {
     if mapping.is_single() {
         // A process may map its own id without help once setgroups is denied (user_namespaces(7)).
         let proc_dir = Path::new("/proc").join(pid.to_string());
@@ -339,7 +344,7 @@ pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
         write("setgroups", "deny".into())?;
         write("uid_map", map_text(&mapping.uids))?;
         write("gid_map", map_text(&mapping.gids))?;
-        return Ok(());
+        return Ok(PendingIdMaps(Vec::new()));
     }
     let spawn = |helper: Helper, ranges: &[IdRange]| {
         Command::new(helper.program())
@@ -348,32 +353,51 @@ pub fn write_id_maps(pid: i32, mapping: &IdMapping) -> Result<(), Error> {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
+            .map(|child| (helper, child))
             .map_err(|error| Error::MissingHelper {
                 helper,
                 error: Some(error),
             })
     };
     let uid_child = spawn(Helper::Newuidmap, &mapping.uids)?;
-    let gid_child = spawn(Helper::Newgidmap, &mapping.gids)?;
-    for (helper, child) in [
-        (Helper::Newuidmap, uid_child),
-        (Helper::Newgidmap, gid_child),
-    ] {
-        let out = child
-            .wait_with_output()
-            .map_err(|error| Error::IdMapFailed {
-                step: format!("waiting for {}", helper.program()),
-                error,
-            })?;
-        if !out.status.success() {
-            let text = String::from_utf8_lossy(&out.stderr);
-            return Err(Error::IdMapRefused {
-                helper,
-                reason: text.trim().to_string(),
-            });
+    let gid_child = spawn(Helper::Newgidmap, &mapping.gids);
+    let mut pending = PendingIdMaps(vec![uid_child]);
+    pending.0.push(gid_child?);
+    Ok(pending)
+}
+
+/// The id-map helpers started by [`start_id_maps`], still running.
+pub struct PendingIdMaps(Vec<(Helper, std::process::Child)>);
+
+impl PendingIdMaps {
+    /// Waits for the helpers: the maps are written, or why not.
+    pub fn wait(mut self) -> Result<(), Error> {
+        for (helper, child) in std::mem::take(&mut self.0) {
+            let out = child
+                .wait_with_output()
+                .map_err(|error| Error::IdMapFailed {
+                    step: format!("waiting for {}", helper.program()),
+                    error,
+                })?;
+            if !out.status.success() {
+                let text = String::from_utf8_lossy(&out.stderr);
+                return Err(Error::IdMapRefused {
+                    helper,
+                    reason: text.trim().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PendingIdMaps {
+    /// Helpers not waited for (the start failed meanwhile) are reaped, not left as zombies.
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.wait();
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
