@@ -152,10 +152,7 @@ pub struct InspectArgs {
 
 impl InspectArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        let mut items = Vec::new();
-        for reference in &self.networks {
-            items.push(manage::inspect_json(&ctx.store.find_network(reference)?));
-        }
+        let items = manage::inspect(ctx, &self.networks)?;
         format::print_inspect(
             items,
             self.format.as_deref(),

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
-use crate::context::Context;
+use crate::context::{Context, StoreRequest};
 use crate::filter::PruneFilters;
 
 /// Manage skiff's store and check the host, as `podman system` does.
@@ -23,25 +23,17 @@ pub enum SystemCommand {
     Events(super::events::EventsArgs),
 }
 
-/// Where the store is, from --root or the default: what `system check` needs without opening
-/// the store (which a broken host may not allow).
-pub struct StorePaths<'a> {
-    pub root: &'a Option<std::path::PathBuf>,
-    pub runroot: &'a Option<std::path::PathBuf>,
-    pub config: &'a crate::config::Config,
-}
-
 impl SystemCommand {
-    pub fn run(self, ctx: impl Fn() -> anyhow::Result<Context>, paths: StorePaths) -> Outcome {
+    pub fn run(self, request: &StoreRequest) -> Outcome {
         match self {
-            SystemCommand::Prune(a) => a.run(&ctx()?),
-            SystemCommand::Check(a) => a.run(paths),
-            SystemCommand::Info(a) => a.run(&ctx()?),
-            SystemCommand::Df(a) => a.run(&ctx()?),
-            SystemCommand::Events(a) => a.run(&ctx()?),
+            SystemCommand::Prune(a) => a.run(&request.open()?),
+            SystemCommand::Check(a) => a.run(request.store_root()),
+            SystemCommand::Info(a) => a.run(&request.open()?),
+            SystemCommand::Df(a) => a.run(&request.open()?),
+            SystemCommand::Events(a) => a.run(&request.open()?),
             // Both must open a store whose id mapping changed, which every other command refuses.
-            SystemCommand::Reset(a) => a.run(&open_unchecked(paths)?),
-            SystemCommand::Migrate(a) => a.run(&open_unchecked(paths)?),
+            SystemCommand::Reset(a) => a.run(&request.open_unchecked()?),
+            SystemCommand::Migrate(a) => a.run(&request.open_unchecked()?),
         }
     }
 }
@@ -206,14 +198,6 @@ fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
     )
 }
 
-fn open_unchecked(paths: StorePaths) -> anyhow::Result<Context> {
-    Ok(Context::open_unchecked(
-        paths.root.clone(),
-        paths.runroot.clone(),
-        paths.config.clone(),
-    )?)
-}
-
 /// Remove everything: containers, images, volumes, networks, build cache and runtime state.
 ///
 /// Stops and removes every container, then removes every image, volume and network (with what
@@ -228,8 +212,9 @@ pub struct SystemResetArgs {
 impl SystemResetArgs {
     fn run(self, ctx: &Context) -> Outcome {
         if !self.force {
+            let directories = crate::system::reset::directories(ctx);
             // Podman's question, in its words.
-            let question = format!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", ctx.store.root().display(), ctx.store.runroot().display());
+            let question = format!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", directories.graph_root.display(), directories.run_root.display());
             if !confirmed(&question)? {
                 return Ok(0);
             }
@@ -272,27 +257,8 @@ pub struct SystemCheckArgs {
 }
 
 impl SystemCheckArgs {
-    fn run(self, paths: StorePaths) -> Outcome {
-        let rootless = Context::rootless();
-        let uid = nix::unistd::getuid();
-        let user = nix::unistd::User::from_uid(uid)
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string());
-        let subject = crate::system::check::Subject {
-            rootless,
-            user,
-            uid: uid.as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-            store_root: Context::store_paths(
-                paths.root.clone(),
-                paths.runroot.clone(),
-                paths.config,
-            )
-            .0,
-        };
-        let findings = crate::system::check::check(&subject);
+    fn run(self, store_root: std::path::PathBuf) -> Outcome {
+        let findings = crate::system::check::check_this_host(store_root);
         let rows: Vec<serde_json::Value> = findings
             .iter()
             .map(|f| {
