@@ -128,10 +128,7 @@ impl Builder<'_> {
     }
 
     /// A container of `image` that never runs: files go in or come out through its union.
-    fn idle_container(
-        &self,
-        image: &str,
-    ) -> Result<crate::store::containers::ContainerRecord> {
+    fn idle_container(&self, image: &str) -> Result<crate::store::containers::ContainerRecord> {
         let options = crate::container::CreateOptions {
             image: image.to_string(),
             command: vec!["true".into()],

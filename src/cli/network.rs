@@ -128,14 +128,7 @@ impl LsArgs {
             })
             .collect();
         let columns = [("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER")];
-        let listing = format::Listing {
-            rows,
-            json,
-            json_style: format::JsonStyle::Indented("  "),
-            headers: &columns,
-            noheading: false,
-        };
-        format::print_named_listing(&listing, self.quiet, self.format.as_deref(), &columns)?;
+        format::print_named_listing(rows, json, self.quiet, self.format.as_deref(), &columns)?;
         Ok(0)
     }
 }

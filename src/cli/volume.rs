@@ -112,14 +112,8 @@ impl LsArgs {
     fn run(self, ctx: &Context) -> Outcome {
         let json = volume::list(ctx, &self.filter)?;
         let columns = [("Driver", "DRIVER"), ("Name", "VOLUME NAME")];
-        let listing = format::Listing {
-            rows: json.iter().map(volume_view).collect(),
-            json,
-            json_style: format::JsonStyle::Indented("  "),
-            headers: &columns,
-            noheading: false,
-        };
-        format::print_named_listing(&listing, self.quiet, self.format.as_deref(), &columns)?;
+        let rows = json.iter().map(volume_view).collect();
+        format::print_named_listing(rows, json, self.quiet, self.format.as_deref(), &columns)?;
         Ok(0)
     }
 }
