@@ -177,7 +177,10 @@ impl Context {
     /// The store a command line names, for shell completion: at the paths every command uses
     /// ([`Context::store_paths`], storage.conf included), and only when it exists already, so
     /// that completing never creates a store. Configuration that does not load counts as none.
-    pub fn existing_store(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Option<StoreNames> {
+    pub fn existing_store_names(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+    ) -> Option<StoreNames> {
         let config = Config::load().unwrap_or_default();
         let (root, runroot) = Self::store_paths(root, runroot, &config);
         if !root.join("containers").is_dir() {
@@ -265,7 +268,7 @@ impl Context {
     }
 }
 
-/// What shell completion offers from an existing store ([`Context::existing_store`]): names
+/// What shell completion offers from an existing store ([`Context::existing_store_names`]): names
 /// only, read without a lock.
 pub struct StoreNames {
     store: Store,

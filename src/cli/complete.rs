@@ -227,7 +227,7 @@ fn volume_sources(current: &str) -> Vec<CompletionCandidate> {
 /// None when it does not exist yet, so completing never creates a store.
 fn store() -> Option<StoreNames> {
     let args: Vec<OsString> = std::env::args_os().collect();
-    Context::existing_store(flag_value(&args, "--root"), flag_value(&args, "--runroot"))
+    Context::existing_store_names(flag_value(&args, "--root"), flag_value(&args, "--runroot"))
 }
 
 /// The value of `--flag VALUE` or `--flag=VALUE` among the words being completed (clap's engine
