@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::storage::StorageConf;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::paths::{self, StoreLocation};
 use crate::runtime::userns::{current_user_mapping, IdMapping};
 use crate::runtime::StorageDriver;
@@ -47,6 +47,63 @@ pub fn choose_storage_driver(
         (Some(StorageDriver::Overlay) | None, Some(_)) => Some(StorageDriver::FuseOverlay),
         (driver, _) => driver,
     })
+}
+
+/// How the command line asks for the store (`--root`, `--runroot`, `--storage-driver`), over
+/// the configuration files loaded before any command runs.
+pub struct StoreRequest {
+    root: Option<PathBuf>,
+    runroot: Option<PathBuf>,
+    storage_driver: Option<String>,
+    config: Config,
+}
+
+impl StoreRequest {
+    /// Loads containers.conf and storage.conf (as Podman, a broken file stops every command
+    /// before it does anything) and makes containers.conf's `[engine] env` skiff's own
+    /// environment: to be called while skiff is still one thread.
+    pub fn configured(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+        storage_driver: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let config = Config::load()?;
+        for entry in config.containers.engine.env.iter() {
+            if let Some((key, value)) = entry.split_once('=') {
+                std::env::set_var(key, value);
+            }
+        }
+        Ok(StoreRequest {
+            root,
+            runroot,
+            storage_driver,
+            config,
+        })
+    }
+
+    /// The context every command but `system check`, `reset` and `migrate` runs in.
+    pub fn open(&self) -> anyhow::Result<Context> {
+        let storage_driver =
+            choose_storage_driver(self.storage_driver.as_deref(), &self.config.storage)?;
+        let mut ctx = Context::open(self.root.clone(), self.runroot.clone(), self.config.clone())?;
+        ctx.storage_driver = storage_driver;
+        Ok(ctx)
+    }
+
+    /// [`Context::open_unchecked`]: for `system reset` and `system migrate`, which must open a
+    /// store whose id mapping changed.
+    pub fn open_unchecked(&self) -> anyhow::Result<Context> {
+        Ok(Context::open_unchecked(
+            self.root.clone(),
+            self.runroot.clone(),
+            self.config.clone(),
+        )?)
+    }
+
+    /// Where the store is, without opening it (which a broken host may not allow).
+    pub fn store_root(&self) -> PathBuf {
+        Context::store_paths(self.root.clone(), self.runroot.clone(), &self.config).0
+    }
 }
 
 impl Context {
@@ -120,13 +177,18 @@ impl Context {
     /// The store a command line names, for shell completion: at the paths every command uses
     /// ([`Context::store_paths`], storage.conf included), and only when it exists already, so
     /// that completing never creates a store. Configuration that does not load counts as none.
-    pub fn existing_store(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Option<Store> {
+    pub fn existing_store_names(
+        root: Option<PathBuf>,
+        runroot: Option<PathBuf>,
+    ) -> Option<StoreNames> {
         let config = Config::load().unwrap_or_default();
         let (root, runroot) = Self::store_paths(root, runroot, &config);
         if !root.join("containers").is_dir() {
             return None;
         }
-        Store::open(&root, &runroot).ok()
+        Store::open(&root, &runroot)
+            .ok()
+            .map(|store| StoreNames { store })
     }
 
     /// The driver a new container records: the chosen one, overlay by default; the kernel's
@@ -183,6 +245,17 @@ impl Context {
         works
     }
 
+    /// `events`: the store's event log, read and followed as [`crate::events::watch`] says.
+    pub fn watch_events(
+        &self,
+        filters: &crate::events::filter::EventFilters,
+        stream: bool,
+        output: std::os::fd::BorrowedFd<'_>,
+        sink: &mut dyn FnMut(&[crate::events::Event]) -> std::io::Result<()>,
+    ) -> anyhow::Result<()> {
+        crate::events::watch(&self.store, filters, stream, output, sink)
+    }
+
     /// The mapping, with the one-line warning Podman gives when only the user's own id is mapped.
     pub fn warn_if_single_mapping(&self) -> Option<String> {
         let mapping = self.id_mapping.as_ref()?;
@@ -192,5 +265,78 @@ impl Context {
                 "no subordinate ids for {user} in /etc/subuid and /etc/subgid: only your own id is mapped, so images with files owned by other users will fail; add a range with `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
             )
         })
+    }
+}
+
+/// What shell completion offers from an existing store ([`Context::existing_store_names`]): names
+/// only, read without a lock.
+pub struct StoreNames {
+    store: Store,
+}
+
+/// A container as completion offers it.
+pub struct ContainerName {
+    pub id: String,
+    pub name: String,
+}
+
+/// An image as completion offers it.
+pub struct ImageNames {
+    pub id: String,
+    pub names: Vec<String>,
+}
+
+impl StoreNames {
+    /// The containers, every one (`running` None) or only those running (Some(true)) or not
+    /// (Some(false)).
+    pub fn containers(&self, running: Option<bool>) -> Vec<ContainerName> {
+        let mut found = Vec::new();
+        for id in self.store.container_ids() {
+            if let Some(wanted) = running {
+                let state = self.store.read_container_state(&id);
+                if store::container_state::still_running(&state) != wanted {
+                    continue;
+                }
+            }
+            let Ok(record) = self.store.read_container(&id) else {
+                continue;
+            };
+            found.push(ContainerName {
+                id,
+                name: record.name,
+            });
+        }
+        found
+    }
+
+    /// The images with their names; none when the index does not read.
+    pub fn images(&self) -> Vec<ImageNames> {
+        let Ok(index) = store::images::ImageIndex::load(&self.store) else {
+            return Vec::new();
+        };
+        index
+            .images
+            .into_iter()
+            .map(|image| ImageNames {
+                id: image.id,
+                names: image.names,
+            })
+            .collect()
+    }
+
+    pub fn volumes(&self) -> Vec<String> {
+        self.store
+            .all_volumes()
+            .into_iter()
+            .map(|v| v.name)
+            .collect()
+    }
+
+    pub fn networks(&self) -> Vec<String> {
+        self.store
+            .all_networks()
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
     }
 }

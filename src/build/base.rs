@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 
-use super::cache::sha256_hex;
 use super::dockerfile::{CopySpec, Instruction, Stage};
 use super::engine::{Builder, StageState};
 use super::options::{host_platform_only, PullPolicy};
 use super::words;
+use crate::digest::sha256_hex;
 use crate::image::config::ImageConfig;
 use crate::store::images::ImageIndex;
 
@@ -107,7 +107,7 @@ impl Builder<'_> {
             return Ok(id);
         }
         let config = ImageConfig {
-            created: Some(jiff::Timestamp::now().to_string()),
+            created: Some(crate::clock::now_rfc3339()),
             architecture: crate::image::config::host_architecture().to_string(),
             os: "linux".into(),
             ..ImageConfig::default()

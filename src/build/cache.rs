@@ -5,14 +5,8 @@
 use anyhow::Result;
 
 use super::engine::{Builder, StageState};
+use crate::digest::sha256_hex;
 use crate::store::images::ImageIndex;
-
-/// The hex digits of the sha256 of `bytes`: a cache key.
-pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    crate::store::sha256_digest(bytes)
-        .trim_start_matches("sha256:")
-        .to_string()
-}
 
 impl Builder<'_> {
     /// The image a step with `key` made before, when it is still in the store (and the build

@@ -157,7 +157,7 @@ impl Builder<'_> {
         let mut config = crate::image::read_config(&self.ctx.store, &base)?;
         config.config = state.config.config.clone();
         config.author = state.config.author.clone();
-        let created = jiff::Timestamp::now().to_string();
+        let created = crate::clock::now_rfc3339();
         config.created = Some(created.clone());
         config.history.push(History {
             created: Some(created),
@@ -232,13 +232,10 @@ impl Builder<'_> {
             archive.append(&header, std::io::empty())?;
         }
         let bytes = archive.into_inner()?;
-        let record = self.idle_container(&state.image_id)?;
-        let made = crate::container::copy::put_archive(self.ctx, &record.id, &mut &bytes[..])
-            .and_then(|()| {
-                self.commit(&record.id, state, format!("/bin/sh -c #(nop) {described}"))
-            });
-        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
-        let id = made?;
+        let id = self.with_idle_container(&state.image_id, |container| {
+            crate::container::copy::put_archive(self.ctx, container, &mut &bytes[..])?;
+            self.commit(container, state, format!("/bin/sh -c #(nop) {described}"))
+        })?;
         self.remember(&key, &id)?;
         state.image_id = id;
         Ok(None)

@@ -30,8 +30,7 @@ impl Builder<'_> {
         sources: &[String],
         scratch: &Path,
     ) -> Result<Vec<Source>> {
-        let record = self.idle_container(image)?;
-        let copied = (|| -> Result<Vec<Source>> {
+        self.with_idle_container(image, |container| {
             let mut found = Vec::new();
             let has_wildcard = |text: &str| text.contains(['*', '?', '[']);
             for (number, source) in sources.iter().enumerate() {
@@ -51,7 +50,7 @@ impl Builder<'_> {
                     false => &inside,
                 };
                 let copied = self
-                    .copy_following_links(&record.id, fetched, &holder)
+                    .copy_following_links(container, fetched, &holder)
                     .with_context(|| format!("copying {source} out"))?;
                 match patterned {
                     true => found.extend(super::context_files::matching_sources(
@@ -63,9 +62,7 @@ impl Builder<'_> {
                 }
             }
             Ok(found)
-        })();
-        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
-        copied
+        })
     }
 
     /// Copies `path` of the container `id` into `holder`; while what came out is a link, its
@@ -240,19 +237,17 @@ impl Builder<'_> {
             state.image_id = id;
             return Ok(());
         }
-        let record = self.idle_container(&state.image_id)?;
-        let result = (|| -> Result<String> {
+        let result = self.with_idle_container(&state.image_id, |container| {
             let mut input = std::fs::File::open(&archive_path)?;
-            crate::container::copy::put_archive(self.ctx, &record.id, &mut input)?;
+            crate::container::copy::put_archive(self.ctx, container, &mut input)?;
             let instruction = if what.add { "ADD" } else { "COPY" };
             let created_by = format!(
                 "/bin/sh -c #(nop) {instruction} file:{digest} in {}",
                 dest_path.display()
             );
-            self.commit(&record.id, state, created_by)
-        })();
+            self.commit(container, state, created_by)
+        });
         let _ = std::fs::remove_file(&archive_path);
-        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
         let id = result?;
         self.remember(&key, &id)?;
         state.image_id = id;

@@ -128,10 +128,7 @@ impl Builder<'_> {
     }
 
     /// A container of `image` that never runs: files go in or come out through its union.
-    pub(super) fn idle_container(
-        &self,
-        image: &str,
-    ) -> Result<crate::store::containers::ContainerRecord> {
+    fn idle_container(&self, image: &str) -> Result<crate::store::containers::ContainerRecord> {
         let options = crate::container::CreateOptions {
             image: image.to_string(),
             command: vec!["true".into()],
@@ -141,6 +138,29 @@ impl Builder<'_> {
             ..Default::default()
         };
         crate::container::create(self.ctx, &options)
+    }
+
+    /// `work` done with an [`idle_container`](Self::idle_container) of `image`, given its id;
+    /// the container is removed afterwards whatever `work` returned.
+    pub(super) fn with_idle_container<T>(
+        &self,
+        image: &str,
+        work: impl FnOnce(&str) -> Result<T>,
+    ) -> Result<T> {
+        let record = self.idle_container(image)?;
+        self.removing_step_container(&record.id, || work(&record.id))
+    }
+
+    /// `work` done with the step container `id`, then the container removed, whatever `work`
+    /// returned; a failed removal is the error then, as it leaves the build's store unclean.
+    pub(super) fn removing_step_container<T>(
+        &self,
+        id: &str,
+        work: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let result = work();
+        crate::container::remove(self.ctx, &[id.to_string()], true, true)?;
+        result
     }
 
     /// Builds one stage; Err(outcome) inside Ok when a RUN step failed.

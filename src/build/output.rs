@@ -15,7 +15,6 @@ impl Builder<'_> {
         let index = ImageIndex::load(&self.ctx.store)?;
         let image = index.by_id(id).context("the built image vanished")?.clone();
         let config = crate::image::read_config(&self.ctx.store, &image)?;
-        let record = self.idle_container(id)?;
         let commit = crate::container::commit::CommitOptions {
             author: config.author.clone(),
             message: None,
@@ -28,9 +27,9 @@ impl Builder<'_> {
                 created_by: "/bin/sh -c #(nop) squashed by skiff build --layers=false".into(),
             }),
         };
-        let squashed = crate::container::commit::commit(self.ctx, &record.id, None, &commit);
-        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
-        squashed
+        self.with_idle_container(id, |container| {
+            crate::container::commit::commit(self.ctx, container, None, &commit)
+        })
     }
 
     /// `--env` then `--label`: on the target's image only, each a cached step of its own.
@@ -76,31 +75,34 @@ impl Builder<'_> {
 
     /// `--output`: the image's files written out, through a container that never runs.
     fn write_output(&self, id: &str, output: &Output) -> Result<()> {
-        let record = self.idle_container(id)?;
-        let written = (|| -> Result<()> {
-            match output {
-                Output::Directory(dir) => {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
-                    crate::container::copy::copy(
-                        self.ctx,
-                        &crate::container::copy::Location::Container {
-                            reference: record.id.clone(),
-                            path: "/".into(),
-                        },
-                        &crate::container::copy::Location::Host(dir.clone()),
-                        false,
-                    )
-                }
-                Output::Tar(path) => {
-                    let mut file = std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    crate::container::copy::export(self.ctx, &record.id, &mut file)
-                }
-            }
-        })();
-        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
+        // A failed write is an --output error; a container that cannot be made or removed is not.
+        let written =
+            self.with_idle_container(id, |container| Ok(self.write_through(container, output)))?;
         written.context("--output")
+    }
+
+    /// The files of the container `container` written where `--output` says.
+    fn write_through(&self, container: &str, output: &Output) -> Result<()> {
+        match output {
+            Output::Directory(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                crate::container::copy::copy(
+                    self.ctx,
+                    &crate::container::copy::Location::Container {
+                        reference: container.to_string(),
+                        path: "/".into(),
+                    },
+                    &crate::container::copy::Location::Host(dir.clone()),
+                    false,
+                )
+            }
+            Output::Tar(path) => {
+                let mut file = std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                crate::container::copy::export(self.ctx, container, &mut file)
+            }
+        }
     }
 
     pub(super) fn finish(mut self, id: String) -> Result<BuildOutcome> {

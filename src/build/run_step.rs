@@ -124,7 +124,7 @@ impl Builder<'_> {
             ..Default::default()
         };
         let record = crate::container::create(self.ctx, &options)?;
-        let result = (|| -> Result<Option<BuildOutcome>> {
+        self.removing_step_container(&record.id, || {
             let code = crate::container::start(self.ctx, &record.id, false)?;
             if code != 0 {
                 return Ok(Some(BuildOutcome::StepFailed {
@@ -140,8 +140,6 @@ impl Builder<'_> {
             self.remember(&key, &id)?;
             state.image_id = id;
             Ok(None)
-        })();
-        crate::container::remove(self.ctx, std::slice::from_ref(&record.id), true, true)?;
-        result
+        })
     }
 }

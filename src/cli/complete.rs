@@ -20,8 +20,7 @@ use clap_complete::engine::{
 };
 use clap_complete::env::{CompleteEnv, Shells};
 
-use crate::context::Context;
-use crate::store::{images::ImageIndex, Store};
+use crate::context::{Context, StoreNames};
 
 use super::{Cli, Outcome};
 
@@ -169,7 +168,7 @@ fn candidates(names: Names, current: &OsStr) -> Vec<CompletionCandidate> {
         }
         let modes = ["none", "host", "pasta", "slirp4netns", "container:", "ns:"];
         let mut all: Vec<String> = modes.iter().map(|m| m.to_string()).collect();
-        all.extend(store().map(|s| network_names(&s)).unwrap_or_default());
+        all.extend(store().map(|s| s.networks()).unwrap_or_default());
         return matching(all, &current);
     }
     let mut found: Vec<String> = Vec::new();
@@ -184,8 +183,8 @@ fn candidates(names: Names, current: &OsStr) -> Vec<CompletionCandidate> {
     }
     if let Some(store) = store() {
         match names {
-            Names::Volumes => found.extend(volume_names(&store)),
-            Names::Networks => found.extend(network_names(&store)),
+            Names::Volumes => found.extend(store.volumes()),
+            Names::Networks => found.extend(store.networks()),
             _ => {}
         }
     }
@@ -216,7 +215,7 @@ fn volume_sources(current: &str) -> Vec<CompletionCandidate> {
     if current.starts_with(['/', '.', '~']) {
         return PathCompleter::dir().complete(OsStr::new(current));
     }
-    let volumes = store().map(|s| volume_names(&s)).unwrap_or_default();
+    let volumes = store().map(|s| s.volumes()).unwrap_or_default();
     volumes
         .into_iter()
         .filter(|v| v.starts_with(current))
@@ -226,9 +225,9 @@ fn volume_sources(current: &str) -> Vec<CompletionCandidate> {
 
 /// The store this command line names (`--root`, `--runroot`), else the user's default one;
 /// None when it does not exist yet, so completing never creates a store.
-fn store() -> Option<Store> {
+fn store() -> Option<StoreNames> {
     let args: Vec<OsString> = std::env::args_os().collect();
-    Context::existing_store(flag_value(&args, "--root"), flag_value(&args, "--runroot"))
+    Context::existing_store_names(flag_value(&args, "--root"), flag_value(&args, "--runroot"))
 }
 
 /// The value of `--flag VALUE` or `--flag=VALUE` among the words being completed (clap's engine
@@ -251,24 +250,17 @@ fn container_names(names: Names, current: &str) -> Vec<String> {
     let Some(store) = store() else {
         return Vec::new();
     };
+    let running = match names {
+        Names::Running => Some(true),
+        Names::Stopped => Some(false),
+        _ => None,
+    };
     let mut found = Vec::new();
-    for id in store.container_ids() {
-        let wanted = match names {
-            Names::Running | Names::Stopped => {
-                let running = crate::container::still_running(&store.read_container_state(&id));
-                running == (names == Names::Running)
-            }
-            _ => true,
-        };
-        if !wanted {
-            continue;
+    for container in store.containers(running) {
+        if container.name.starts_with(current) {
+            found.push(container.name);
         }
-        let Ok(record) = store.read_container(&id) else {
-            continue;
-        };
-        if record.name.starts_with(current) {
-            found.push(record.name);
-        }
+        let id = container.id;
         if !current.is_empty() && id.starts_with(current) {
             found.push(id[..12.min(id.len())].to_string());
         }
@@ -280,11 +272,11 @@ fn container_names(names: Names, current: &str) -> Vec<String> {
 /// Image names as `skiff images` shows them; once something is typed, also each name's shorter
 /// forms (`docker.io/library/busybox:1` as `library/busybox:1` and `busybox:1`), and short ids.
 fn image_names(current: &str) -> Vec<String> {
-    let Some(index) = store().and_then(|s| ImageIndex::load(&s).ok()) else {
+    let Some(store) = store() else {
         return Vec::new();
     };
     let mut found = Vec::new();
-    for image in &index.images {
+    for image in &store.images() {
         for name in &image.names {
             let mut forms = vec![name.as_str()];
             if !current.is_empty() {
@@ -304,14 +296,6 @@ fn image_names(current: &str) -> Vec<String> {
     found.sort();
     found.dedup();
     found
-}
-
-fn volume_names(store: &Store) -> Vec<String> {
-    store.all_volumes().into_iter().map(|v| v.name).collect()
-}
-
-fn network_names(store: &Store) -> Vec<String> {
-    store.all_networks().into_iter().map(|n| n.name).collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::format::{self, OutputFormat};
 use super::Outcome;
 use crate::context::Context;
-use crate::events::{self, filter::EventFilters, Event, Type};
+use crate::events::{filter::EventFilters, Event, Type};
 
 /// Show events: what skiff commands did to containers, images, volumes and networks.
 ///
@@ -60,13 +60,7 @@ impl EventsArgs {
             out.write_all(text.as_bytes())?;
             out.flush()
         };
-        events::watch(
-            &ctx.store,
-            &filters,
-            self.stream,
-            std::io::stdout().as_fd(),
-            &mut print,
-        )?;
+        ctx.watch_events(&filters, self.stream, std::io::stdout().as_fd(), &mut print)?;
         Ok(0)
     }
 }

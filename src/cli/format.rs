@@ -236,20 +236,29 @@ impl<'a> Listing<'a> {
     }
 }
 
-/// Prints a `ls` of named objects: their names alone with `quiet`, else a table of `columns`
-/// (field, header) or what `--format` asks.
+/// Prints the `ls` of named objects (`network ls`, `volume ls`): `rows` for templates and the
+/// table, `json` for `--format json` (indented by two spaces, as Podman's); their names alone
+/// with `quiet`, else a table of `columns` (field, header) or what `--format` asks.
 pub fn print_named_listing(
-    listing: &Listing<'_>,
+    rows: Vec<serde_json::Value>,
+    json: Vec<serde_json::Value>,
     quiet: bool,
     format_flag: Option<&str>,
     columns: &[(&str, &str)],
 ) -> anyhow::Result<()> {
     if quiet {
-        for row in &listing.rows {
+        for row in &rows {
             println!("{}", row["Name"].as_str().unwrap_or_default());
         }
         return Ok(());
     }
+    let listing = Listing {
+        rows,
+        json,
+        json_style: JsonStyle::Indented("  "),
+        headers: columns,
+        noheading: false,
+    };
     listing.print(format_flag, |rows| column_table(rows, columns))
 }
 

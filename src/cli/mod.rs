@@ -22,7 +22,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::context::Context;
+use crate::context::StoreRequest;
+use crate::system::failure;
 
 /// Daemonless, rootless containers with the Docker and Podman command line.
 #[derive(Debug, Parser)]
@@ -187,23 +188,9 @@ impl PruneArgs {
     }
 }
 
-fn open_context(
-    cli_root: &Option<PathBuf>,
-    cli_runroot: &Option<PathBuf>,
-    config: &crate::config::Config,
-    cli_storage_driver: Option<&str>,
-) -> anyhow::Result<Context> {
-    let storage_driver =
-        crate::context::choose_storage_driver(cli_storage_driver, &config.storage)?;
-    let mut ctx = Context::open(cli_root.clone(), cli_runroot.clone(), config.clone())?;
-    ctx.storage_driver = storage_driver;
-    Ok(ctx)
-}
-
-fn dispatch(cli: Cli, config: crate::config::Config) -> Outcome {
-    let storage_driver = cli.storage_driver.clone();
-    let ctx = || open_context(&cli.root, &cli.runroot, &config, storage_driver.as_deref());
-    match cli.command {
+fn dispatch(command: Command, request: &StoreRequest) -> Outcome {
+    let ctx = || request.open();
+    match command {
         Command::Run(args) => args.run(&ctx()?),
         Command::Create(args) => args.run(&ctx()?),
         Command::Start(args) => args.run(&ctx()?),
@@ -214,14 +201,7 @@ fn dispatch(cli: Cli, config: crate::config::Config) -> Outcome {
         Command::Container(command) => command.run(&ctx()?),
         Command::Network(command) => command.run(&ctx()?),
         Command::Volume(command) => command.run(&ctx()?),
-        Command::System(command) => command.run(
-            ctx,
-            system::StorePaths {
-                root: &cli.root,
-                runroot: &cli.runroot,
-                config: &config,
-            },
-        ),
+        Command::System(command) => command.run(request),
         Command::Inspect(args) => args.run(&ctx()?),
         Command::Load(args) => args.run(&ctx()?),
         Command::Save(args) => args.run(&ctx()?),
@@ -259,15 +239,6 @@ fn dispatch(cli: Cli, config: crate::config::Config) -> Outcome {
             Ok(0)
         }
     }
-}
-
-/// Docker's exit code for an error: 126/127 when the command could not be run, else 125.
-fn exit_code_for(error: &anyhow::Error) -> u8 {
-    error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<crate::runtime::Error>())
-        .map(|e| e.exit_code())
-        .unwrap_or(125)
 }
 
 /// One line, lowercase, `Error: ` first, as Podman prints.
@@ -309,23 +280,6 @@ fn usage_error_line(error: &clap::Error) -> String {
         line.push_str(&format!(" ({})", tips.join("; ")));
     }
     line
-}
-
-/// For an error caused by what the host lacks, the pointer to the doctor that says how to fix it.
-fn prerequisite_hint(error: &anyhow::Error) -> &'static str {
-    let host = error.chain().any(|cause| {
-        cause
-            .downcast_ref::<crate::runtime::Error>()
-            .is_some_and(|e| e.is_host_prerequisite())
-            || matches!(
-                cause.downcast_ref::<crate::store::Error>(),
-                Some(crate::store::Error::RunRootUnusable { .. })
-            )
-    });
-    match host {
-        true => " (run `skiff system check` to see what this host lacks and how to fix it)",
-        false => "",
-    }
 }
 
 /// Whether skiff's own standard output has lost its reader (`skiff logs c | head -1`): the
@@ -388,28 +342,23 @@ pub fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
-    // As Podman: a broken configuration file stops every command before it does anything.
-    let config = match crate::config::Config::load() {
-        Ok(config) => config,
+    let request = StoreRequest::configured(cli.root, cli.runroot, cli.storage_driver);
+    let request = match request {
+        Ok(request) => request,
         Err(error) => {
             eprintln!("Error: {error}");
             return ExitCode::from(125);
         }
     };
-    // containers.conf [engine] env is skiff's own environment; set while still one thread.
-    for entry in config.containers.engine.env.iter() {
-        if let Some((key, value)) = entry.split_once('=') {
-            std::env::set_var(key, value);
-        }
-    }
-    match dispatch(cli, config) {
+    match dispatch(cli.command, &request) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             if is_closed_output(&error, stdout_is_broken()) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("Error: {}{}", error_line(&error), prerequisite_hint(&error));
-            ExitCode::from(exit_code_for(&error))
+            let hint = failure::prerequisite_hint(&error);
+            eprintln!("Error: {}{hint}", error_line(&error));
+            ExitCode::from(failure::exit_code(&error))
         }
     }
 }
@@ -425,13 +374,8 @@ mod tests {
     }
 
     #[test]
-    fn runtime_errors_carry_docker_exit_codes() {
-        let not_found =
-            anyhow::Error::new(crate::runtime::Error::CommandNotFound { path: "x".into() })
-                .context("running");
-        assert_eq!(exit_code_for(&not_found), 127);
-        let other = anyhow::anyhow!("boom");
-        assert_eq!(exit_code_for(&other), 125);
+    fn an_error_and_its_causes_are_one_line() {
+        let not_found = anyhow::anyhow!("x: executable file not found in $PATH").context("running");
         assert_eq!(
             error_line(&not_found),
             "running: x: executable file not found in $PATH"

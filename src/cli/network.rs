@@ -128,14 +128,7 @@ impl LsArgs {
             })
             .collect();
         let columns = [("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER")];
-        let listing = format::Listing {
-            rows,
-            json,
-            json_style: format::JsonStyle::Indented("  "),
-            headers: &columns,
-            noheading: false,
-        };
-        format::print_named_listing(&listing, self.quiet, self.format.as_deref(), &columns)?;
+        format::print_named_listing(rows, json, self.quiet, self.format.as_deref(), &columns)?;
         Ok(0)
     }
 }
@@ -152,10 +145,7 @@ pub struct InspectArgs {
 
 impl InspectArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        let mut items = Vec::new();
-        for reference in &self.networks {
-            items.push(manage::inspect_json(&ctx.store.find_network(reference)?));
-        }
+        let items = manage::inspect(ctx, &self.networks)?;
         format::print_inspect(
             items,
             self.format.as_deref(),

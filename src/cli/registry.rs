@@ -51,7 +51,7 @@ fn prompt_password() -> anyhow::Result<String> {
         bail!("a password is required: give it with -p or --password-stdin");
     }
     eprint!("Password: ");
-    let password = crate::runtime::tty::read_secret_line()?;
+    let password = crate::registry::auth::read_password_from_terminal()?;
     eprintln!();
     Ok(password)
 }

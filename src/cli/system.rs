@@ -1,6 +1,6 @@
-//! `system …`: commands about the store as a whole, as `podman system` has them (`prune` so far;
-//! each further command is one more variant of [`SystemCommand`]). `prune` decides nothing
-//! itself: it calls each kind's own prune in Podman's order and reports what they removed.
+//! `system …`: commands about the store and the host as a whole, as `podman system` has them
+//! (`prune`, `check`, `info`, `df`, `reset`, `migrate`, `events`); each is one variant of
+//! [`SystemCommand`], and the work is `crate::system`'s.
 
 use std::io::{BufRead, Write};
 
@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
-use crate::context::Context;
-use crate::filter::PruneFilters;
+use crate::context::{Context, StoreRequest};
+use crate::system::prune::{self, Removed};
 
 /// Manage skiff's store and check the host, as `podman system` does.
 #[derive(Debug, Subcommand)]
@@ -23,25 +23,17 @@ pub enum SystemCommand {
     Events(super::events::EventsArgs),
 }
 
-/// Where the store is, from --root or the default: what `system check` needs without opening
-/// the store (which a broken host may not allow).
-pub struct StorePaths<'a> {
-    pub root: &'a Option<std::path::PathBuf>,
-    pub runroot: &'a Option<std::path::PathBuf>,
-    pub config: &'a crate::config::Config,
-}
-
 impl SystemCommand {
-    pub fn run(self, ctx: impl Fn() -> anyhow::Result<Context>, paths: StorePaths) -> Outcome {
+    pub fn run(self, request: &StoreRequest) -> Outcome {
         match self {
-            SystemCommand::Prune(a) => a.run(&ctx()?),
-            SystemCommand::Check(a) => a.run(paths),
-            SystemCommand::Info(a) => a.run(&ctx()?),
-            SystemCommand::Df(a) => a.run(&ctx()?),
-            SystemCommand::Events(a) => a.run(&ctx()?),
+            SystemCommand::Prune(a) => a.run(&request.open()?),
+            SystemCommand::Check(a) => a.run(request.store_root()),
+            SystemCommand::Info(a) => a.run(&request.open()?),
+            SystemCommand::Df(a) => a.run(&request.open()?),
+            SystemCommand::Events(a) => a.run(&request.open()?),
             // Both must open a store whose id mapping changed, which every other command refuses.
-            SystemCommand::Reset(a) => a.run(&open_unchecked(paths)?),
-            SystemCommand::Migrate(a) => a.run(&open_unchecked(paths)?),
+            SystemCommand::Reset(a) => a.run(&request.open_unchecked()?),
+            SystemCommand::Migrate(a) => a.run(&request.open_unchecked()?),
         }
     }
 }
@@ -206,14 +198,6 @@ fn df_verbose(usage: &crate::system::df::DiskUse) -> String {
     )
 }
 
-fn open_unchecked(paths: StorePaths) -> anyhow::Result<Context> {
-    Ok(Context::open_unchecked(
-        paths.root.clone(),
-        paths.runroot.clone(),
-        paths.config.clone(),
-    )?)
-}
-
 /// Remove everything: containers, images, volumes, networks, build cache and runtime state.
 ///
 /// Stops and removes every container, then removes every image, volume and network (with what
@@ -228,8 +212,9 @@ pub struct SystemResetArgs {
 impl SystemResetArgs {
     fn run(self, ctx: &Context) -> Outcome {
         if !self.force {
+            let directories = crate::system::reset::directories(ctx);
             // Podman's question, in its words.
-            let question = format!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", ctx.store.root().display(), ctx.store.runroot().display());
+            let question = format!("WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all build cache\n        - all machines\n        - all volumes\n        - the graphRoot directory: \"{}\"\n        - the runRoot directory: \"{}\"\nAre you sure you want to continue? [y/N] ", directories.graph_root.display(), directories.run_root.display());
             if !confirmed(&question)? {
                 return Ok(0);
             }
@@ -272,27 +257,8 @@ pub struct SystemCheckArgs {
 }
 
 impl SystemCheckArgs {
-    fn run(self, paths: StorePaths) -> Outcome {
-        let rootless = Context::rootless();
-        let uid = nix::unistd::getuid();
-        let user = nix::unistd::User::from_uid(uid)
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string());
-        let subject = crate::system::check::Subject {
-            rootless,
-            user,
-            uid: uid.as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-            store_root: Context::store_paths(
-                paths.root.clone(),
-                paths.runroot.clone(),
-                paths.config,
-            )
-            .0,
-        };
-        let findings = crate::system::check::check(&subject);
+    fn run(self, store_root: std::path::PathBuf) -> Outcome {
+        let findings = crate::system::check::check_this_host(store_root);
         let rows: Vec<serde_json::Value> = findings
             .iter()
             .map(|f| {
@@ -364,9 +330,9 @@ impl SystemPruneArgs {
             return Ok(0);
         }
         let mut removed = Removed::default();
-        let pruned = prune_all(ctx, self.all, self.volumes, &filters, &mut removed);
+        let pruned = prune::prune(ctx, self.all, self.volumes, &filters, &mut removed);
         // What was removed before a failure is gone all the same: say so before the error.
-        print!("{}", removed.render());
+        print!("{}", render(&removed));
         pruned?;
         Ok(0)
     }
@@ -405,64 +371,29 @@ fn is_yes(answer: &str) -> bool {
     answer.starts_with(['y', 'Y'])
 }
 
-/// What one `system prune` removed, kind by kind, as each prune reported it.
-#[derive(Debug, Default)]
-struct Removed {
-    containers: Vec<String>,
-    networks: Vec<String>,
-    images: Vec<String>,
-    volumes: Vec<String>,
-}
-
-/// Runs the prunes in Podman's order: containers first, so that the images, networks and volumes
-/// only they used are unused by the time their prunes look. One pass suffices: in skiff no image,
-/// network or volume holds another, so no later prune frees something an earlier one kept.
-/// `image::prune` forgets the build-cache entries of the images it removes, which is the
-/// "dangling build cache" (with -a, all of it that names unused images). As Podman's, every
-/// prune gets the same filters (Podman passes them to its volume prune too, whose until= is the
-/// volume's creation time; it is Docker that refuses until= with --volumes).
-fn prune_all(
-    ctx: &Context,
-    all: bool,
-    volumes: bool,
-    filters: &PruneFilters,
-    removed: &mut Removed,
-) -> anyhow::Result<()> {
-    removed.containers = crate::container::prune(ctx, filters).context("pruning containers")?;
-    removed.images =
-        crate::container::cascade::prune_images(ctx, all, filters).context("pruning images")?;
-    removed.networks = crate::network::manage::prune(ctx, filters).context("pruning networks")?;
-    if volumes {
-        removed.volumes = crate::volume::prune(ctx, filters).context("pruning volumes")?;
-    }
-    Ok(())
-}
-
-impl Removed {
-    /// Podman's report: a heading per kind that lost something, in its order (containers,
-    /// volumes, images, networks), one ID or name a line. Podman ends with "Total reclaimed
-    /// space"; skiff's prunes do not measure what they free, and the line is left out rather
-    /// than print a made-up figure.
-    fn render(&self) -> String {
-        let mut out = String::new();
-        for (heading, names) in [
-            ("Deleted Containers", &self.containers),
-            ("Deleted Volumes", &self.volumes),
-            ("Deleted Images", &self.images),
-            ("Deleted Networks", &self.networks),
-        ] {
-            if names.is_empty() {
-                continue;
-            }
-            out.push_str(heading);
-            out.push('\n');
-            for name in names {
-                out.push_str(name);
-                out.push('\n');
-            }
+/// Podman's report: a heading per kind that lost something, in its order (containers,
+/// volumes, images, networks), one ID or name a line. Podman ends with "Total reclaimed
+/// space"; skiff's prunes do not measure what they free, and the line is left out rather
+/// than print a made-up figure.
+fn render(removed: &Removed) -> String {
+    let mut out = String::new();
+    for (heading, names) in [
+        ("Deleted Containers", &removed.containers),
+        ("Deleted Volumes", &removed.volumes),
+        ("Deleted Images", &removed.images),
+        ("Deleted Networks", &removed.networks),
+    ] {
+        if names.is_empty() {
+            continue;
         }
-        out
+        out.push_str(heading);
+        out.push('\n');
+        for name in names {
+            out.push_str(name);
+            out.push('\n');
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -501,9 +432,9 @@ mod tests {
             volumes: Vec::new(),
         };
         assert_eq!(
-            removed.render(),
+            render(&removed),
             "Deleted Containers\nc1\nc2\nDeleted Images\ni1\nDeleted Networks\nnet\n"
         );
-        assert_eq!(Removed::default().render(), "");
+        assert_eq!(render(&Removed::default()), "");
     }
 }

@@ -110,22 +110,10 @@ pub struct LsArgs {
 
 impl LsArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        let containers = ctx.store.all_containers();
-        let mut json = Vec::new();
-        for volume in ctx.store.all_volumes() {
-            if volume::matches_filters(&volume, &self.filter, &containers)? {
-                json.push(volume::inspect_json(ctx, &volume, &containers));
-            }
-        }
+        let json = volume::list(ctx, &self.filter)?;
         let columns = [("Driver", "DRIVER"), ("Name", "VOLUME NAME")];
-        let listing = format::Listing {
-            rows: json.iter().map(volume_view).collect(),
-            json,
-            json_style: format::JsonStyle::Indented("  "),
-            headers: &columns,
-            noheading: false,
-        };
-        format::print_named_listing(&listing, self.quiet, self.format.as_deref(), &columns)?;
+        let rows = json.iter().map(volume_view).collect();
+        format::print_named_listing(rows, json, self.quiet, self.format.as_deref(), &columns)?;
         Ok(0)
     }
 }
@@ -145,20 +133,7 @@ pub struct InspectArgs {
 
 impl InspectArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        let volumes = if self.all {
-            ctx.store.all_volumes()
-        } else {
-            let mut found = Vec::new();
-            for name in &self.volumes {
-                found.push(ctx.store.find_volume(name)?);
-            }
-            found
-        };
-        let containers = ctx.store.all_containers();
-        let items = volumes
-            .iter()
-            .map(|v| volume::inspect_json(ctx, v, &containers))
-            .collect();
+        let items = volume::inspect(ctx, &self.volumes, self.all)?;
         format::print_inspect(
             items,
             self.format.as_deref(),
@@ -201,11 +176,7 @@ pub struct RmArgs {
 impl RmArgs {
     fn run(self, ctx: &Context) -> Outcome {
         let names = if self.all {
-            ctx.store
-                .all_volumes()
-                .into_iter()
-                .map(|v| v.name)
-                .collect()
+            volume::names(ctx)
         } else {
             self.volumes
         };
@@ -224,7 +195,7 @@ pub struct ExistsArgs {
 
 impl ExistsArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        Ok(if ctx.store.find_volume(&self.volume).is_ok() {
+        Ok(if volume::exists(ctx, &self.volume) {
             0
         } else {
             1
@@ -243,8 +214,7 @@ pub struct ExportArgs {
 
 impl ExportArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        let volume = ctx.store.find_volume(&self.volume)?;
-        let dir = volume::mountpoint(ctx, &volume);
+        let dir = volume::mountpoint_of(ctx, &self.volume)?;
         match &self.output {
             Some(path) => {
                 let mut file = std::fs::File::create(path)
@@ -277,8 +247,7 @@ pub struct ImportArgs {
 
 impl ImportArgs {
     fn run(self, ctx: &Context) -> Outcome {
-        let volume = ctx.store.find_volume(&self.volume)?;
-        let dir = volume::mountpoint(ctx, &volume);
+        let dir = volume::mountpoint_of(ctx, &self.volume)?;
         if self.source == "-" {
             crate::container::copy::unpack_into_directory(ctx, &dir, &mut std::io::stdin().lock())?;
         } else {

@@ -160,7 +160,7 @@ pub(super) fn plan(
         .into_iter()
         .next()
         .unwrap_or_else(|| options.image.clone()),
-        created: jiff::Timestamp::now().to_string(),
+        created: crate::clock::now_rfc3339(),
         auto_remove: options.remove,
         stop_signal,
         stop_timeout: options.stop_timeout,

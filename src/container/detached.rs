@@ -159,7 +159,7 @@ fn supervise_inner(
             state.pid = None;
             state.supervisor_pid = None;
             state.exit_code = Some(exit_code);
-            state.finished_at = Some(jiff::Timestamp::now().to_string());
+            state.finished_at = Some(crate::clock::now_rfc3339());
             ctx.store.write_container_state(id, &state)?;
         }
         if !record.networks.is_empty() {
@@ -204,7 +204,7 @@ fn run_once(
             status: Status::Running,
             pid: Some(pid),
             supervisor_pid: Some(std::process::id() as i32),
-            started_at: Some(jiff::Timestamp::now().to_string()),
+            started_at: Some(crate::clock::now_rfc3339()),
             restart_count: restarts,
             ..Default::default()
         };

@@ -30,7 +30,7 @@ fn start_attached(
                 status: Status::Running,
                 pid: Some(pid),
                 supervisor_pid: Some(std::process::id() as i32),
-                started_at: Some(jiff::Timestamp::now().to_string()),
+                started_at: Some(crate::clock::now_rfc3339()),
                 ..Default::default()
             };
             ctx.store.write_container_state(&record.id, &state)?;
@@ -63,7 +63,7 @@ fn start_attached(
         state.status = Status::Exited;
         state.pid = None;
         state.exit_code = exit_code;
-        state.finished_at = Some(jiff::Timestamp::now().to_string());
+        state.finished_at = Some(crate::clock::now_rfc3339());
         ctx.store.write_container_state(&record.id, &state)?;
     }
     if !record.networks.is_empty() {

@@ -500,9 +500,18 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
     Ok(removed)
 }
 
+/// `network inspect`: each network `references` names, as [`inspect_json`] shapes it.
+pub fn inspect(ctx: &Context, references: &[String]) -> Result<Vec<serde_json::Value>> {
+    let mut items = Vec::new();
+    for reference in references {
+        items.push(inspect_json(&ctx.store.find_network(reference)?));
+    }
+    Ok(items)
+}
+
 /// The `network inspect` JSON, in the shape Podman prints (c/common's `types.Network`, whose
 /// `labels`, `options` and `ipam_options` are omitted when empty).
-pub fn inspect_json(network: &NetworkRecord) -> serde_json::Value {
+fn inspect_json(network: &NetworkRecord) -> serde_json::Value {
     let lease = network
         .ip_range
         .as_deref()

@@ -15,6 +15,12 @@ use serde_json::{json, Value};
 
 use crate::paths;
 
+/// The password typed at the terminal on standard input, with echo off (`login` and `--creds
+/// USER` without one ask for it); the terminal's settings come back afterwards.
+pub fn read_password_from_terminal() -> std::io::Result<String> {
+    crate::runtime::tty::read_secret_line()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("reading credentials from {path}: {reason}")]

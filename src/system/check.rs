@@ -74,6 +74,23 @@ pub struct Subject {
     pub store_root: PathBuf,
 }
 
+/// Runs every check for the user running skiff, whose store is at `store_root`.
+pub fn check_this_host(store_root: PathBuf) -> Vec<Finding> {
+    let uid = nix::unistd::getuid();
+    let user = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    check(&Subject {
+        rootless: !nix::unistd::geteuid().is_root(),
+        user,
+        uid: uid.as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        store_root,
+    })
+}
+
 /// Runs every check, in the order a container needs them.
 pub fn check(subject: &Subject) -> Vec<Finding> {
     let mut findings = Vec::new();

@@ -7,6 +7,19 @@ use anyhow::{Context as _, Result};
 use crate::context::Context;
 use crate::store::Store;
 
+/// The store's two directories, which `reset` empties: `system reset` names them when it asks.
+pub struct Directories {
+    pub graph_root: std::path::PathBuf,
+    pub run_root: std::path::PathBuf,
+}
+
+pub fn directories(ctx: &Context) -> Directories {
+    Directories {
+        graph_root: ctx.store.root().to_path_buf(),
+        run_root: ctx.store.runroot().to_path_buf(),
+    }
+}
+
 pub fn reset(ctx: &Context) -> Result<()> {
     // Each kind through its own removal first, so that what lives outside the store (a
     // container's processes and helpers, a network's bridge and its holder) goes with it.

@@ -194,8 +194,59 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
     remove(ctx, &doomed)
 }
 
+/// `volume ls`: the volumes `filters` keep, as [`inspect_json`] shapes them.
+pub fn list(ctx: &Context, filters: &[String]) -> Result<Vec<serde_json::Value>> {
+    let containers = ctx.store.all_containers();
+    let mut json = Vec::new();
+    for volume in ctx.store.all_volumes() {
+        if matches_filters(&volume, filters, &containers)? {
+            json.push(inspect_json(ctx, &volume, &containers));
+        }
+    }
+    Ok(json)
+}
+
+/// `volume inspect`: the volumes `names` names (with `all`, every volume), as [`inspect_json`]
+/// shapes them.
+pub fn inspect(ctx: &Context, names: &[String], all: bool) -> Result<Vec<serde_json::Value>> {
+    let volumes = if all {
+        ctx.store.all_volumes()
+    } else {
+        let mut found = Vec::new();
+        for name in names {
+            found.push(ctx.store.find_volume(name)?);
+        }
+        found
+    };
+    let containers = ctx.store.all_containers();
+    Ok(volumes
+        .iter()
+        .map(|v| inspect_json(ctx, v, &containers))
+        .collect())
+}
+
+/// The name of every volume, for `volume rm --all`.
+pub fn names(ctx: &Context) -> Vec<String> {
+    ctx.store
+        .all_volumes()
+        .into_iter()
+        .map(|v| v.name)
+        .collect()
+}
+
+/// `volume exists`.
+pub fn exists(ctx: &Context, name: &str) -> bool {
+    ctx.store.find_volume(name).is_ok()
+}
+
+/// Where the files of the volume `name` are ([`mountpoint`]), for `volume export` and `import`.
+pub fn mountpoint_of(ctx: &Context, name: &str) -> Result<PathBuf> {
+    let volume = ctx.store.find_volume(name)?;
+    Ok(mountpoint(ctx, &volume))
+}
+
 /// `volume ls --filter`: name=, label=, dangling=true|false, driver=local.
-pub fn matches_filters(
+fn matches_filters(
     volume: &VolumeRecord,
     filters: &[String],
     containers: &[ContainerRecord],
@@ -229,7 +280,7 @@ pub fn matches_filters(
 
 /// `volume inspect`'s object, in Podman's shape (`InspectVolumeData`; skiff has no volume
 /// locks, so no `LockNumber`).
-pub fn inspect_json(
+fn inspect_json(
     ctx: &Context,
     volume: &VolumeRecord,
     containers: &[ContainerRecord],

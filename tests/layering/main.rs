@@ -60,26 +60,6 @@ const CLI_FORBIDDEN: &[&str] = &["store", "runtime", "config", "archive"];
 /// The longest a source file may be.
 const MAX_LINES: usize = 800;
 
-/// ALLOWED FOR NOW: the (file, module it names) pairs that break the rules today and whose fix
-/// belongs to work under way elsewhere (issue 19). Each entry must still be broken (a test
-/// fails on a stale entry), so this list only shrinks; never add to it.
-const ALLOWED_FOR_NOW: &[(&str, &str)] = &[
-    // The command line reaching past the operations: the container pipeline's work.
-    ("src/cli/complete.rs", "store"),
-    ("src/cli/events.rs", "ctx.store"),
-    ("src/cli/mod.rs", "config"),
-    ("src/cli/mod.rs", "runtime"),
-    ("src/cli/mod.rs", "store"),
-    ("src/cli/network.rs", "ctx.store"),
-    ("src/cli/registry.rs", "runtime"),
-    ("src/cli/system.rs", "config"),
-    ("src/cli/system.rs", "ctx.store"),
-    ("src/cli/volume.rs", "ctx.store"),
-];
-
-/// ALLOWED FOR NOW: files over [`MAX_LINES`] whose split belongs to work under way (issue 19).
-const LONG_FOR_NOW: &[&str] = &[];
-
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Violation {
@@ -187,15 +167,6 @@ fn check_file(file: &str, source: &str) -> Vec<Violation> {
     violations
 }
 
-fn allowed_for_now(violation: &Violation) -> bool {
-    if violation.target == "length" {
-        return LONG_FOR_NOW.contains(&violation.file.as_str());
-    }
-    ALLOWED_FOR_NOW
-        .iter()
-        .any(|&(file, target)| file == violation.file && target == violation.target)
-}
-
 /// Every `.rs` file under `dir`, as paths relative to the package root.
 fn rust_files(root: &Path, dir: &Path, found: &mut Vec<String>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -230,9 +201,8 @@ fn violations_in_source_tree() -> Vec<Violation> {
 #[test]
 fn no_module_calls_upward_and_no_file_is_too_long() {
     let broken: Vec<String> = violations_in_source_tree()
-        .into_iter()
-        .filter(|v| !allowed_for_now(v))
-        .map(|v| v.to_string())
+        .iter()
+        .map(Violation::to_string)
         .collect();
     assert!(
         broken.is_empty(),
@@ -242,36 +212,7 @@ fn no_module_calls_upward_and_no_file_is_too_long() {
 }
 
 #[test]
-fn every_allowance_is_still_needed() {
-    let violations = violations_in_source_tree();
-    let mut stale: Vec<String> = ALLOWED_FOR_NOW
-        .iter()
-        .filter(|&&(file, target)| {
-            !violations
-                .iter()
-                .any(|v| v.file == file && v.target == target)
-        })
-        .map(|(file, target)| format!("({file:?}, {target:?})"))
-        .collect();
-    stale.extend(
-        LONG_FOR_NOW
-            .iter()
-            .filter(|&&file| {
-                !violations
-                    .iter()
-                    .any(|v| v.file == file && v.target == "length")
-            })
-            .map(|file| format!("{file:?}")),
-    );
-    assert!(
-        stale.is_empty(),
-        "fixed: remove these from the allowed-for-now lists in tests/layering/main.rs:\n{}",
-        stale.join("\n")
-    );
-}
-
-#[test]
-fn every_floor_and_allowance_names_a_module_of_the_ladder() {
+fn every_floor_and_same_floor_pair_names_a_module_of_the_ladder() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for (module, _) in FLOORS {
         let file = match *module {
