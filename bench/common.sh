@@ -3,11 +3,12 @@
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 user=${SKIFF_TEST_USER:-skiff-test}
-skiff=$repo/target/release/skiff
+# The profile the packages ship (fat LTO): what users run.
+skiff=$repo/target/dist/skiff
 
 # Stops with a clear message unless skiff has been built for release.
 require_skiff() {
-    [ -x "$skiff" ] || { echo "$1: build skiff first (cargo build --release)" >&2; exit 1; }
+    [ -x "$skiff" ] || { echo "$1: build skiff first (cargo build --profile dist)" >&2; exit 1; }
 }
 
 # In the user's shell: HOME and the runtime directory under $1, and podman set up for this host

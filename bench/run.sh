@@ -33,7 +33,7 @@ elif [ -n "$(missing)" ]; then
     exit 1
 fi
 
-cargo build --release --quiet
+cargo build --profile dist --quiet
 work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
 trap 'rm -rf "$work" 2>/dev/null || true' EXIT
 scripts/make-busybox-rootfs.sh "$work/rootfs" "$work/busybox.tar"
@@ -80,7 +80,7 @@ measure() {
 }
 
 if [ "$(id -u)" -eq 0 ]; then
-    dir=$repo/target/release
+    dir=$repo/target/dist
     while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
 fi
 baseline=
