@@ -35,9 +35,12 @@ pub fn answer_if_asked() {
     CompleteEnv::with_factory(command).var(VAR).complete();
 }
 
-/// The clap definition with live-name completers attached.
+/// The clap definition with live-name completers attached: the whole tree, the commands whose
+/// arguments are built on demand (`lazy.rs`) included.
 fn command() -> Command {
-    with_completers(Cli::command(), "")
+    let mut command = Cli::command();
+    command.build();
+    with_completers(command, "")
 }
 
 /// Print the completion script for a shell. Source it, or install it where the shell looks

@@ -10,6 +10,7 @@ mod events;
 pub mod format;
 pub mod human;
 mod image;
+mod lazy;
 mod network;
 mod objects;
 mod registry;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lazy::Lazy;
 
 use crate::context::StoreRequest;
 use crate::system::failure;
@@ -50,58 +52,58 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    Run(container::RunArgs),
-    Create(container::CreateArgs),
-    Start(container::StartArgs),
+    Run(Lazy<container::RunArgs>),
+    Create(Lazy<container::CreateArgs>),
+    Start(Lazy<container::StartArgs>),
     #[command(name = "rm")]
-    Rm(container::RmArgs),
+    Rm(Lazy<container::RmArgs>),
     #[command(name = "ps")]
-    Ps(container::PsArgs),
-    Images(image::ImagesArgs),
+    Ps(Lazy<container::PsArgs>),
+    Images(Lazy<image::ImagesArgs>),
     #[command(subcommand)]
-    Image(image::ImageCommand),
+    Image(Lazy<image::ImageCommand>),
     #[command(subcommand)]
-    Container(container::ContainerCommand),
+    Container(Lazy<container::ContainerCommand>),
     #[command(subcommand)]
-    Network(network::NetworkCommand),
+    Network(Lazy<network::NetworkCommand>),
     #[command(subcommand)]
-    Volume(volume::VolumeCommand),
+    Volume(Lazy<volume::VolumeCommand>),
     #[command(subcommand)]
-    System(system::SystemCommand),
-    Inspect(objects::InspectArgs),
-    Load(image::LoadArgs),
-    Save(image::SaveArgs),
-    Import(image::ImportArgs),
-    Tag(image::TagArgs),
-    Rmi(image::RmiArgs),
-    History(image::HistoryArgs),
-    Logs(container::LogsArgs),
-    Exec(container::ExecArgs),
-    Stop(container::StopArgs),
-    Restart(container::RestartArgs),
-    Rename(container::RenameArgs),
-    Pause(container::PauseArgs),
-    Unpause(container::PauseArgs),
-    Top(container::TopArgs),
-    Port(container::PortArgs),
-    Kill(container::KillArgs),
-    Wait(container::WaitArgs),
-    Attach(container::AttachArgs),
-    Cp(container::CpArgs),
-    Export(container::ExportArgs),
-    Commit(container::CommitArgs),
-    Build(build::BuildArgs),
-    Diff(objects::DiffArgs),
-    Events(events::EventsArgs),
-    Info(system::SystemInfoArgs),
+    System(Lazy<system::SystemCommand>),
+    Inspect(Lazy<objects::InspectArgs>),
+    Load(Lazy<image::LoadArgs>),
+    Save(Lazy<image::SaveArgs>),
+    Import(Lazy<image::ImportArgs>),
+    Tag(Lazy<image::TagArgs>),
+    Rmi(Lazy<image::RmiArgs>),
+    History(Lazy<image::HistoryArgs>),
+    Logs(Lazy<container::LogsArgs>),
+    Exec(Lazy<container::ExecArgs>),
+    Stop(Lazy<container::StopArgs>),
+    Restart(Lazy<container::RestartArgs>),
+    Rename(Lazy<container::RenameArgs>),
+    Pause(Lazy<container::PauseArgs>),
+    Unpause(Lazy<container::PauseArgs>),
+    Top(Lazy<container::TopArgs>),
+    Port(Lazy<container::PortArgs>),
+    Kill(Lazy<container::KillArgs>),
+    Wait(Lazy<container::WaitArgs>),
+    Attach(Lazy<container::AttachArgs>),
+    Cp(Lazy<container::CpArgs>),
+    Export(Lazy<container::ExportArgs>),
+    Commit(Lazy<container::CommitArgs>),
+    Build(Lazy<build::BuildArgs>),
+    Diff(Lazy<objects::DiffArgs>),
+    Events(Lazy<events::EventsArgs>),
+    Info(Lazy<system::SystemInfoArgs>),
     #[command(name = "container-supervise", hide = true)]
-    Supervise(container::SuperviseArgs),
-    Pull(registry::PullArgs),
-    Push(registry::PushArgs),
-    Login(registry::LoginArgs),
-    Logout(registry::LogoutArgs),
-    Search(registry::SearchArgs),
-    Completion(complete::CompletionArgs),
+    Supervise(Lazy<container::SuperviseArgs>),
+    Pull(Lazy<registry::PullArgs>),
+    Push(Lazy<registry::PushArgs>),
+    Login(Lazy<registry::LoginArgs>),
+    Logout(Lazy<registry::LogoutArgs>),
+    Search(Lazy<registry::SearchArgs>),
+    Completion(Lazy<complete::CompletionArgs>),
     /// Show the skiff version.
     Version,
 }
@@ -191,49 +193,49 @@ impl PruneArgs {
 fn dispatch(command: Command, request: &StoreRequest) -> Outcome {
     let ctx = || request.open();
     match command {
-        Command::Run(args) => args.run(&ctx()?),
-        Command::Create(args) => args.run(&ctx()?),
-        Command::Start(args) => args.run(&ctx()?),
-        Command::Rm(args) => args.run(&ctx()?),
-        Command::Ps(args) => args.run(&ctx()?),
-        Command::Images(args) => args.run(&ctx()?),
-        Command::Image(command) => command.run(&ctx()?),
-        Command::Container(command) => command.run(&ctx()?),
-        Command::Network(command) => command.run(&ctx()?),
-        Command::Volume(command) => command.run(&ctx()?),
-        Command::System(command) => command.run(request),
-        Command::Inspect(args) => args.run(&ctx()?),
-        Command::Load(args) => args.run(&ctx()?),
-        Command::Save(args) => args.run(&ctx()?),
-        Command::Import(args) => args.run(&ctx()?),
-        Command::Tag(args) => args.run(&ctx()?),
-        Command::Rmi(args) => args.run(&ctx()?),
-        Command::History(args) => args.run(&ctx()?),
-        Command::Logs(args) => args.run(&ctx()?),
-        Command::Exec(args) => args.run(&ctx()?),
-        Command::Stop(args) => args.run(&ctx()?),
-        Command::Restart(args) => args.run(&ctx()?),
-        Command::Rename(args) => args.run(&ctx()?),
-        Command::Pause(args) | Command::Unpause(args) => args.run(&ctx()?),
-        Command::Top(args) => args.run(&ctx()?),
-        Command::Port(args) => args.run(&ctx()?),
-        Command::Kill(args) => args.run(&ctx()?),
-        Command::Wait(args) => args.run(&ctx()?),
-        Command::Attach(args) => args.run(&ctx()?),
-        Command::Cp(args) => args.run(&ctx()?),
-        Command::Export(args) => args.run(&ctx()?),
-        Command::Commit(args) => args.run(&ctx()?),
-        Command::Build(args) => args.run(&ctx()?),
-        Command::Diff(args) => args.run(&ctx()?),
-        Command::Events(args) => args.run(&ctx()?),
-        Command::Info(args) => args.run(&ctx()?),
-        Command::Supervise(args) => args.run(&ctx()?),
-        Command::Pull(args) => args.run(&ctx()?),
-        Command::Push(args) => args.run(&ctx()?),
-        Command::Login(args) => args.run(&ctx()?),
-        Command::Logout(args) => args.run(&ctx()?),
-        Command::Search(args) => args.run(&ctx()?),
-        Command::Completion(args) => args.run(),
+        Command::Run(Lazy(args)) => args.run(&ctx()?),
+        Command::Create(Lazy(args)) => args.run(&ctx()?),
+        Command::Start(Lazy(args)) => args.run(&ctx()?),
+        Command::Rm(Lazy(args)) => args.run(&ctx()?),
+        Command::Ps(Lazy(args)) => args.run(&ctx()?),
+        Command::Images(Lazy(args)) => args.run(&ctx()?),
+        Command::Image(Lazy(command)) => command.run(&ctx()?),
+        Command::Container(Lazy(command)) => command.run(&ctx()?),
+        Command::Network(Lazy(command)) => command.run(&ctx()?),
+        Command::Volume(Lazy(command)) => command.run(&ctx()?),
+        Command::System(Lazy(command)) => command.run(request),
+        Command::Inspect(Lazy(args)) => args.run(&ctx()?),
+        Command::Load(Lazy(args)) => args.run(&ctx()?),
+        Command::Save(Lazy(args)) => args.run(&ctx()?),
+        Command::Import(Lazy(args)) => args.run(&ctx()?),
+        Command::Tag(Lazy(args)) => args.run(&ctx()?),
+        Command::Rmi(Lazy(args)) => args.run(&ctx()?),
+        Command::History(Lazy(args)) => args.run(&ctx()?),
+        Command::Logs(Lazy(args)) => args.run(&ctx()?),
+        Command::Exec(Lazy(args)) => args.run(&ctx()?),
+        Command::Stop(Lazy(args)) => args.run(&ctx()?),
+        Command::Restart(Lazy(args)) => args.run(&ctx()?),
+        Command::Rename(Lazy(args)) => args.run(&ctx()?),
+        Command::Pause(Lazy(args)) | Command::Unpause(Lazy(args)) => args.run(&ctx()?),
+        Command::Top(Lazy(args)) => args.run(&ctx()?),
+        Command::Port(Lazy(args)) => args.run(&ctx()?),
+        Command::Kill(Lazy(args)) => args.run(&ctx()?),
+        Command::Wait(Lazy(args)) => args.run(&ctx()?),
+        Command::Attach(Lazy(args)) => args.run(&ctx()?),
+        Command::Cp(Lazy(args)) => args.run(&ctx()?),
+        Command::Export(Lazy(args)) => args.run(&ctx()?),
+        Command::Commit(Lazy(args)) => args.run(&ctx()?),
+        Command::Build(Lazy(args)) => args.run(&ctx()?),
+        Command::Diff(Lazy(args)) => args.run(&ctx()?),
+        Command::Events(Lazy(args)) => args.run(&ctx()?),
+        Command::Info(Lazy(args)) => args.run(&ctx()?),
+        Command::Supervise(Lazy(args)) => args.run(&ctx()?),
+        Command::Pull(Lazy(args)) => args.run(&ctx()?),
+        Command::Push(Lazy(args)) => args.run(&ctx()?),
+        Command::Login(Lazy(args)) => args.run(&ctx()?),
+        Command::Logout(Lazy(args)) => args.run(&ctx()?),
+        Command::Search(Lazy(args)) => args.run(&ctx()?),
+        Command::Completion(Lazy(args)) => args.run(),
         Command::Version => {
             println!("skiff version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -323,10 +325,32 @@ fn end_quietly_on_a_closed_stdout() {
     }));
 }
 
+/// Parses the command line. clap builds only the arguments of the command it is given (see
+/// `lazy.rs`), unless the first word is not a command (`skiff`, `skiff --help`, a global flag's
+/// value, a mistyped command): then skiff's whole tree, whose list of commands that help and
+/// errors print needs each command's description.
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    let first_word = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'));
+    let names_a_command = first_word.is_some_and(|word| {
+        let word = word.to_string_lossy();
+        word != "help" && command.find_subcommand(word.as_ref()).is_some()
+    });
+    if !names_a_command {
+        command.build();
+    }
+    let mut matches = command.try_get_matches_from(args)?;
+    Cli::from_arg_matches_mut(&mut matches)
+}
+
 pub fn main() -> ExitCode {
     complete::answer_if_asked();
     end_quietly_on_a_closed_stdout();
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         // --help and --version, and a command given without its subcommand, print as clap does.
         Err(e)
