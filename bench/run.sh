@@ -51,6 +51,13 @@ measure() {
         baseline_runs=(-n skiff-baseline "$baseline run --rm bench-busybox true")
     fi
     podman --runtime runc run --rm bench-busybox true 2>/dev/null
+    # conmon starts `podman container cleanup` after the container exits, in the background: it
+    # would run during skiff's first rows. Wait for it (at most 10 s) and for the disk to settle.
+    for _ in $(seq 100); do
+        pgrep -u "$(id -u)" -f 'podman.*container cleanup' >/dev/null || break
+        sleep 0.1
+    done
+    sync
 
     # skiff first: podman leaves clean-up processes behind that would otherwise run during skiff's
     # turn; and --network none before pasta, whose exits leave the kernel network-namespace
