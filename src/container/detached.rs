@@ -138,13 +138,15 @@ fn supervise_inner(
     if let Some(client) = first_client {
         clients.add_client(client)?;
     }
+    // A stop asked of an earlier run is not one of this start's.
+    ctx.store.clear_stop_request(id);
     let mut restarts = 0;
     loop {
         let (exit_code, outcome) = run_once(ctx, &record, &log, &mut clients, send, restarts)?;
         if outcome.is_ok() {
             super::record_ended(ctx, &record, exit_code);
         }
-        let stop_requested = ctx.store.read_container_state(id).stop_requested;
+        let stop_requested = ctx.store.stop_requested(id);
         if outcome.is_ok() && !stop_requested && policy.restarts(exit_code, restarts) {
             clients.finish(exit_code);
             restarts += 1;

@@ -36,6 +36,30 @@ pub fn wait_until_stopped(ctx: &Context, id: &str, timeout: Option<Duration>) ->
     }
 }
 
+/// Waits up to `timeout` for the container to stop, sending `signal` again to each process a
+/// restart put in the place of `signaled` meanwhile (its supervisor may have been restarting it
+/// as the stop was asked for); returns the status at the end.
+fn signal_until_stopped(
+    ctx: &Context,
+    id: &str,
+    mut signaled: i32,
+    signal: Signal,
+    timeout: Duration,
+) -> Status {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = current_state(ctx, id);
+        if state.status != Status::Running || Instant::now() >= deadline {
+            return state.status;
+        }
+        if let Some(pid) = state.pid.filter(|pid| *pid != signaled) {
+            send(pid, signal);
+            signaled = pid;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// `kill`: sends a signal to a running container's first process.
 pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<String> {
     let record = ctx.store.find_container(reference)?;
@@ -65,15 +89,19 @@ pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -
     let (Status::Running, Some(pid)) = (state.status, state.pid) else {
         return Ok(record.id);
     };
-    let mut requested = state.clone();
-    requested.stop_requested = true;
-    ctx.store.write_container_state(&record.id, &requested)?;
+    ctx.store.request_stop(&record.id)?;
     send(pid, signal);
-    if wait_until_stopped(ctx, &record.id, Some(timeout)).status == Status::Running {
-        send(pid, Signal::SIGKILL);
-        if wait_until_stopped(ctx, &record.id, Some(Duration::from_secs(10))).status
-            == Status::Running
-        {
+    if signal_until_stopped(ctx, &record.id, pid, signal, timeout) == Status::Running {
+        let now = current_state(ctx, &record.id).pid.unwrap_or(pid);
+        send(now, Signal::SIGKILL);
+        let killed = signal_until_stopped(
+            ctx,
+            &record.id,
+            now,
+            Signal::SIGKILL,
+            Duration::from_secs(10),
+        );
+        if killed == Status::Running {
             bail!("container {} did not stop after SIGKILL", record.id);
         }
     }

@@ -35,4 +35,26 @@ impl Store {
         }
         state
     }
+
+    /// Asks a container's supervisor not to restart it when its process exits (`stop`, `rm -f`).
+    /// A file of its own, made in one step, and not a field of the state, which the supervisor
+    /// rewrites at each restart: a request written over that state could be lost, or could put
+    /// back the pid of the run before.
+    pub fn request_stop(&self, id: &str) -> Result<(), super::Error> {
+        let path = self.container_dir(id).join(STOP_REQUESTED);
+        std::fs::write(&path, b"").map_err(super::io_error(format!("writing {}", path.display())))
+    }
+
+    /// Whether `stop` asked for the container's exit since its supervisor started.
+    pub fn stop_requested(&self, id: &str) -> bool {
+        self.container_dir(id).join(STOP_REQUESTED).exists()
+    }
+
+    /// Forgets a stop request: the container is being started again.
+    pub fn clear_stop_request(&self, id: &str) {
+        let _ = std::fs::remove_file(self.container_dir(id).join(STOP_REQUESTED));
+    }
 }
+
+/// The marker `request_stop` leaves in the container's directory.
+const STOP_REQUESTED: &str = "stop-requested";

@@ -125,9 +125,6 @@ impl Status {
 pub struct ContainerState {
     pub status: Status,
     pub pid: Option<i32>,
-    /// `stop` (or `rm -f`) asked for the exit: the supervisor does not restart it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub stop_requested: bool,
     /// How often the supervisor restarted it (`--restart`).
     #[serde(default)]
     pub restart_count: u32,

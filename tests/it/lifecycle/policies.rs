@@ -325,6 +325,45 @@ fn restart_policies_are_carried_out_by_the_supervisor() {
 }
 
 #[test]
+fn stop_ends_a_container_its_supervisor_keeps_restarting() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        // `true` exits at once, so the supervisor is restarting it whenever `stop` comes: the
+        // stop must not be lost in a restart, nor signal the process of the run before.
+        for round in 0..8 {
+            let name = format!("churn-{round}");
+            env.skiff(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--restart",
+                "always",
+                image,
+                "true",
+            ])
+            .stdout();
+            std::thread::sleep(Duration::from_millis(20 * round));
+            env.skiff(&["stop", "-t", "3", &name]).stdout();
+            let restarts = |env: &crate::common::TestEnv| {
+                env.skiff(&["inspect", "--format", "{{.RestartCount}}", &name])
+                    .stdout()
+            };
+            let after_stop = restarts(&env);
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(
+                restarts(&env),
+                after_stop,
+                "round {round}: restarted after stop"
+            );
+            assert!(status(&env, &name).starts_with("Exited"), "round {round}");
+        }
+        env.skiff(&["rm", "-a", "-f"]).stdout();
+    }
+}
+
+#[test]
 fn log_drivers_and_the_size_cap() {
     let test = skiff_test!();
     let Some(env) = test.rootless() else {
