@@ -286,6 +286,18 @@ pub(crate) fn read_child_error(err_read: OwnedFd) -> Option<Error> {
     read_report(err_read).map(ChildReport::into_error)
 }
 
+/// The child's failure when it has already reported one (its error channel is readable now):
+/// a network helper that failed because the child died must not hide why the child died.
+pub(crate) fn failure_if_reported(err_read: &OwnedFd) -> Option<Error> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut ready = [PollFd::new(err_read.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut ready, PollTimeout::ZERO) {
+        Ok(count) if count > 0 => read_child_error(err_read.try_clone().ok()?),
+        _ => None,
+    }
+}
+
 /// In a process that joined a container's namespaces: reports the pid of the process it cloned
 /// there.
 pub(crate) fn send_pid(pid_write: RawFd, pid: Pid) {

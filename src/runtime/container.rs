@@ -17,7 +17,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::bridge;
-use super::channel::{read_child_error, receive_pid, signal_child, GoAhead};
+use super::channel::{failure_if_reported, read_child_error, receive_pid, signal_child, GoAhead};
 use super::child::{child_main, clone_in_joined, ChildChannels};
 use super::error::Error;
 use super::foreground::{supervise, terminal_channel, RunOutcome, Streams};
@@ -285,7 +285,10 @@ impl SpawnedContainer<'_> {
         let mut network = None;
         let result = (|| {
             if let Some(helper) = self.starting.take() {
-                network = Some(helper.wait_ready()?);
+                let ready = helper
+                    .wait_ready()
+                    .map_err(|error| failure_if_reported(&err_read).unwrap_or(error))?;
+                network = Some(ready);
             }
             signal_child(&self.sync_write, GoAhead::NetworkReady, &err_read)?;
             supervise(self.pid, err_read, streams, &self.signal_fd, started)
