@@ -356,7 +356,7 @@ impl Cmd {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        self.command.spawn().unwrap()
+        spawn_past_busy_text(&mut self.command).unwrap()
     }
 
     /// Starts the command with the bytes given to [`Cmd::stdin`] on its standard input, kept
@@ -367,7 +367,7 @@ impl Cmd {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let mut child = self.command.spawn().unwrap();
+        let mut child = spawn_past_busy_text(&mut self.command).unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let bytes = self.stdin.take().unwrap_or_default();
         std::thread::spawn(move || {
@@ -390,9 +390,7 @@ impl Cmd {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let mut child = self
-            .command
-            .spawn()
+        let mut child = spawn_past_busy_text(&mut self.command)
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.shown));
         if let Some(bytes) = self.stdin.take() {
             let mut stdin = child.stdin.take().unwrap();
@@ -471,5 +469,23 @@ pub fn until(what: &str, mut condition: impl FnMut() -> bool) {
             "timed out waiting for {what}"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Spawns `command`, trying again while exec fails with ETXTBSY: a binary a test has just
+/// written (an installed copy of skiff) stays open for writing in any child another test thread
+/// forked meanwhile, until that child execs. The race is the test process's, not skiff's.
+pub fn spawn_past_busy_text(
+    command: &mut std::process::Command,
+) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(26) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result,
+        }
     }
 }
