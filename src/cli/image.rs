@@ -10,6 +10,7 @@ use super::{human, Outcome};
 use crate::context::Context;
 use crate::image::{self, ArchiveFormat, ImportOptions, Removal};
 
+/// Manage images (`image ls`, `image rm`, `image prune`, …), as `podman image` does.
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// List images.

@@ -8,6 +8,7 @@ use super::{format, Outcome};
 use crate::context::Context;
 use crate::network::manage::{self, CreateRequest};
 
+/// Manage networks (`network create`, `network ls`, `network rm`, …), as `podman network` does.
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
     Create(CreateArgs),

@@ -8,6 +8,7 @@ use super::{format, Outcome};
 use crate::context::Context;
 use crate::volume::{self, CreateRequest};
 
+/// Manage volumes (`volume create`, `volume ls`, `volume rm`, …), as `podman volume` does.
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
     Create(CreateArgs),
