@@ -38,12 +38,8 @@ pub(super) fn store_container(
     image_reference: &str,
 ) -> Result<()> {
     let lock = ctx.store.lock()?;
-    // What killed runs left in tmp/ goes with the next container written, as with images (this
-    // process's own entries stay: a build has its next step's files staged there).
-    let leftovers = ctx.store.dead_writers_staging(&lock);
-    if !leftovers.is_empty() {
-        image::remove_trees(ctx, leftovers)?;
-    }
+    // What killed runs left in tmp/ goes with the next container written, as with images.
+    image::clean_staging(ctx, &lock)?;
     if ImageIndex::load(&ctx.store)?
         .by_id(&record.image_id)
         .is_none()

@@ -31,7 +31,9 @@ pub fn remove_locked(
     if let Some(record) = &record {
         events::record(&ctx.store, Event::container(EventStatus::Remove, record));
     }
-    if remove_as_user(&staged).is_err() {
+    // As the user first: enough when the container wrote only as its root (the user's own id),
+    // overlayfs's closed work directories (mode 000, which the user owns) opened up on the way.
+    if image::make_writable_and_remove(&staged).is_err() {
         image::remove_tree_in_userns(ctx, staged)?;
     }
     if let Some(record) =
@@ -47,36 +49,6 @@ pub fn remove_locked(
                 crate::volume::remove_locked(ctx, lock, &volume)?;
             }
         }
-    }
-    Ok(())
-}
-
-/// Removal without the user namespace: enough when every directory belongs to the user, as after
-/// a container that wrote only as its root (the user's own id). overlayfs leaves directories of
-/// mode 000 in its work directory (`work/work`, and `work/incompat/volatile` for a `--rm`
-/// container's volatile mount), which the user owns and may open up first.
-fn remove_as_user(path: &std::path::Path) -> std::io::Result<()> {
-    open_up_owned_directories(&path.join("work"))?;
-    std::fs::remove_dir_all(path)
-}
-
-/// Gives the user read, write and search on every directory under `dir` (not following links)
-/// that the user owns but could not empty.
-fn open_up_owned_directories(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let meta = match std::fs::symlink_metadata(dir) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if !meta.is_dir() || meta.uid() != nix::unistd::geteuid().as_raw() {
-        return Ok(());
-    }
-    if meta.mode() & 0o700 != 0o700 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    for entry in std::fs::read_dir(dir)? {
-        open_up_owned_directories(&entry?.path())?;
     }
     Ok(())
 }
@@ -184,34 +156,4 @@ pub fn prune(ctx: &Context, filters: &PruneFilters) -> Result<Vec<String>> {
         .collect();
     removed.extend(remove(ctx, &stopped, false, false)?);
     Ok(removed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn the_overlays_closed_work_directories_are_opened_before_removal() {
-        let dir = tempfile::tempdir().unwrap();
-        let container = dir.path().join("container");
-        let closed = ["work/work", "work/incompat", "work/incompat/volatile"];
-        for sub in closed {
-            std::fs::create_dir_all(container.join(sub)).unwrap();
-        }
-        for sub in closed.iter().rev() {
-            std::fs::set_permissions(container.join(sub), std::fs::Permissions::from_mode(0o000))
-                .unwrap();
-        }
-        open_up_owned_directories(&container.join("work")).unwrap();
-        for sub in closed {
-            let mode = std::fs::metadata(container.join(sub))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o700, 0o700, "{sub}");
-        }
-        remove_as_user(&container).unwrap();
-        assert!(!container.exists());
-    }
 }

@@ -226,11 +226,6 @@ pub fn start(ctx: &Context, reference: &str, interactive: bool) -> Result<i32> {
 /// The skeleton of the container's standard mount points (see `store::skeleton`). Only a saving:
 /// without one, the overlay makes the mount points in the container's upper directory as before.
 fn mount_point_skeleton(ctx: &Context, spec: &ContainerSpec) -> Option<PathBuf> {
-    let dirs = ["proc", "sys", "dev"].map(PathBuf::from);
-    let files: Vec<PathBuf> = spec
-        .etc_files
-        .iter()
-        .map(|(_, target)| PathBuf::from(target.trim_start_matches('/')))
-        .collect();
+    let (dirs, files) = spec.standard_mount_points();
     ctx.store.mount_point_skeleton(&dirs, &files).ok()
 }

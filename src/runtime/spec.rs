@@ -207,13 +207,23 @@ impl ContainerSpec {
     /// file systems, the generated /etc files and the user's mounts. The union gets an empty
     /// file or directory there when the image has none, which is no change of the container's.
     pub fn mount_targets(&self) -> Vec<PathBuf> {
-        let relative = |path: &str| PathBuf::from(path.trim_start_matches('/'));
-        ["proc", "sys", "dev"]
-            .into_iter()
-            .map(PathBuf::from)
-            .chain(self.etc_files.iter().map(|(_, target)| relative(target)))
+        let (dirs, files) = self.standard_mount_points();
+        dirs.into_iter()
+            .chain(files)
             .chain(self.mounts.iter().map(|m| relative(&m.destination)))
             .collect()
+    }
+
+    /// The places of [`Self::mount_targets`] that every start mounts (not the user's): the
+    /// directories of /proc, /sys and /dev, and the generated /etc files.
+    pub fn standard_mount_points(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let dirs = ["proc", "sys", "dev"].map(PathBuf::from).to_vec();
+        let files = self
+            .etc_files
+            .iter()
+            .map(|(_, target)| relative(target))
+            .collect();
+        (dirs, files)
     }
 
     /// The container's process's ids as host ids: its user namespace's mapping, through the
@@ -369,6 +379,11 @@ pub struct BridgeAttachment {
 }
 
 /// Specs for the runtime's unit tests.
+/// A path inside the container, relative to its root.
+fn relative(path: &str) -> PathBuf {
+    PathBuf::from(path.trim_start_matches('/'))
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;

@@ -241,29 +241,15 @@ impl Store {
     }
 
     /// Leftovers in tmp/ from writers that died. A pull stages layers without holding the lock,
-    /// so an entry whose writer (the pid in its name, see `staging_path`) is alive is not stale.
+    /// so an entry whose writer (the pid in its name, see `staging_path`) is alive is not stale;
+    /// nor is one of this process's own (a build keeps its next step's files staged there while
+    /// it creates and commits the step's container).
     pub fn stale_staging(&self, _lock: &StoreLock) -> Vec<PathBuf> {
         std::fs::read_dir(self.tmp_dir())
             .map(|entries| {
                 entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|path| !staging_writer_alive(path))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Leftovers in tmp/ of other processes that died: what a writer may clear while it still
-    /// has staged entries of its own there (a build between its steps).
-    pub fn dead_writers_staging(&self, _lock: &StoreLock) -> Vec<PathBuf> {
-        let own = std::process::id();
-        std::fs::read_dir(self.tmp_dir())
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|path| {
-                        staging_writer(path).is_none_or(|pid| pid != own && !process_alive(pid))
-                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -312,7 +298,7 @@ impl Store {
 }
 
 fn staging_writer_alive(path: &Path) -> bool {
-    staging_writer(path).is_some_and(|pid| pid != std::process::id() && process_alive(pid))
+    staging_writer(path).is_some_and(|pid| pid == std::process::id() || process_alive(pid))
 }
 
 /// The pid in a staging entry's name (see `staging_path`).
