@@ -47,8 +47,18 @@ fn ensure_holder(ctx: &Context, _lock: &StoreLock) -> Result<i32> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let pid = runtime::bridge::start_namespace_holder(mapping)?;
     let backend = runtime::network::choose_backend(Some(NetworkBackend::Pasta))?;
-    let started = runtime::network::StartingHelper::launch(pid, backend, &dir, &[], &[], true)
-        .and_then(|helper| helper.wait_ready());
+    let started = runtime::network::StartingHelper::launch(
+        backend,
+        &runtime::network::Helped {
+            pid,
+            run_dir: &dir,
+            ports: &[],
+            options: &[],
+            rootless: true,
+            life: runtime::network::HelperLife::Independent,
+        },
+    )
+    .and_then(|helper| helper.wait_ready());
     if let Err(error) = started {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
@@ -78,7 +88,7 @@ pub fn release_if_unused(ctx: &Context) -> Result<()> {
         return Ok(());
     }
     let dir = holder_dir(ctx);
-    runtime::network::stop_pid_file(&dir.join("pasta.pid"));
+    runtime::network::stop_pasta_in(&dir);
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(state.pid),
         nix::sys::signal::Signal::SIGKILL,

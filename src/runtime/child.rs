@@ -9,6 +9,7 @@ use std::os::fd::RawFd;
 use nix::sys::signal::SigSet;
 
 use super::channel::{report, send_pid, sys_error, wait_for_go_ahead, Cause, ChildError, GoAhead};
+use super::network_wait::{self, Families};
 use super::process::{borrowed, clone_child, close_all_except, join_namespaces, JoinTargets};
 use super::spec::{ContainerSpec, ProcessSpec};
 use super::stdio_relay::StdioEnds;
@@ -25,6 +26,9 @@ pub(crate) struct ChildChannels {
     pub union_server: Option<RawFd>,
     /// Pipes that replace skiff's terminal descriptors (no `-t`).
     pub stdio: StdioEnds,
+    /// The default routes whose arrival lets the process go on before the network go-ahead
+    /// (see `network_wait`).
+    pub early_network: Option<Families>,
 }
 
 impl ChildChannels {
@@ -63,7 +67,10 @@ fn setup_and_exec(
     rootfs::build_rootfs(spec, servers)?;
     nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
 
-    wait_for_go_ahead(channels.sync_read, GoAhead::NetworkReady);
+    match channels.early_network {
+        Some(routes) => network_wait::wait_for_routes_or_go_ahead(channels.sync_read, routes),
+        None => wait_for_go_ahead(channels.sync_read, GoAhead::NetworkReady),
+    }
     // Only now: the network helper joins the container's namespaces through this process's
     // user namespace, which must still be the one that owns them.
     if let Some(nested) = &spec.nested_ids {

@@ -8,7 +8,7 @@
 //! the child (a copy-on-write copy of the parent) may run ordinary Rust code, allocation included,
 //! until it execs.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
@@ -17,12 +17,15 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::bridge;
-use super::channel::{failure_if_reported, read_child_error, receive_pid, signal_child, GoAhead};
+use super::channel::{
+    failure_if_reported, read_child_error, receive_pid, send_go_ahead, signal_child, GoAhead,
+};
 use super::child::{child_main, clone_in_joined, ChildChannels};
 use super::error::Error;
 use super::foreground::{supervise, terminal_channel, RunOutcome, Streams};
 use super::forward::PortRelay;
-use super::network::StartingHelper;
+use super::network::{Helped, HelperLife, HelperProgress, StartingHelper};
+use super::network_wait;
 use super::process::{block_forwarded_signals, clone_child, open_namespace, pipe, JoinTargets};
 use super::spec::{ContainerSpec, NetworkMode};
 use super::stdio_relay;
@@ -78,6 +81,7 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         layer_server: servers.layers.as_ref().map(|fd| fd.as_raw_fd()),
         union_server: servers.union.as_ref().map(|fd| fd.as_raw_fd()),
         stdio: container_stdio.raw(),
+        early_network: network_wait::early_start(spec),
     };
     let cloned = match &joined {
         None => clone_child(flags, || child_main(spec, &channels)).map(Some),
@@ -129,6 +133,7 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         }),
         signals,
         signal_fd,
+        early_network: channels.early_network.is_some(),
         starting: None,
         id_maps: None,
         relay: None,
@@ -205,6 +210,9 @@ pub struct SpawnedContainer<'a> {
     streams: Option<Streams>,
     signals: SigSet,
     signal_fd: SignalFd,
+    /// The process may exec once its namespace is configured, before the network helper is
+    /// ready (see `network_wait`).
+    early_network: bool,
     /// The network helper, launched and not yet ready.
     starting: Option<StartingHelper>,
     /// newuidmap and newgidmap, started and not yet waited for.
@@ -230,12 +238,15 @@ impl SpawnedContainer<'_> {
         let pid = self.pid;
         if spec.network == NetworkMode::Private {
             self.starting = Some(StartingHelper::launch(
-                pid.as_raw(),
                 spec.network_backend,
-                &spec.run_dir,
-                &spec.ports,
-                &spec.network_options,
-                spec.id_mapping.is_some(),
+                &Helped {
+                    pid: pid.as_raw(),
+                    run_dir: &spec.run_dir,
+                    ports: &spec.ports,
+                    options: &spec.network_options,
+                    rootless: spec.id_mapping.is_some(),
+                    life: HelperLife::TiedToCaller,
+                },
             )?);
         }
         if let Some(mapping) = spec.id_mapping.as_ref().filter(|_| needs_id_maps) {
@@ -283,14 +294,24 @@ impl SpawnedContainer<'_> {
         }
         signal_child(&self.sync_write, GoAhead::IdMapsWritten, &err_read)?;
         let mut network = None;
+        let mut still_starting = None;
         let result = (|| {
-            if let Some(helper) = self.starting.take() {
-                let ready = helper
-                    .wait_ready()
-                    .map_err(|error| failure_if_reported(&err_read).unwrap_or(error))?;
-                network = Some(ready);
+            match self.starting.take().map(|helper| {
+                // With an early start, the child's report (or its exec) may come first.
+                let child_went_on = self.early_network.then(|| err_read.as_fd());
+                helper.wait_ready_or(child_went_on)
+            }) {
+                Some(Err(error)) => return Err(failure_if_reported(&err_read).unwrap_or(error)),
+                Some(Ok(HelperProgress::Starting(helper))) => still_starting = Some(helper),
+                Some(Ok(HelperProgress::Ready(ready))) => network = Some(ready),
+                None => {}
             }
-            signal_child(&self.sync_write, GoAhead::NetworkReady, &err_read)?;
+            if self.early_network {
+                // The child may have exec'd on its own already: a closed pipe is no error.
+                let _ = send_go_ahead(&self.sync_write, GoAhead::NetworkReady);
+            } else {
+                signal_child(&self.sync_write, GoAhead::NetworkReady, &err_read)?;
+            }
             supervise(self.pid, err_read, streams, &self.signal_fd, started)
         })();
         if let Some(helper) = network {
@@ -299,8 +320,14 @@ impl SpawnedContainer<'_> {
         if let Some(relay) = self.relay.take() {
             relay.stop();
         }
+        // A helper that failed while the container ran left it without a network: its failure
+        // is the outcome.
+        let helper_failure = still_starting.and_then(StartingHelper::abandon);
         self.reaped = result.is_ok();
-        result
+        match (result, helper_failure) {
+            (Ok(_), Some(failure)) => Err(failure),
+            (result, _) => result,
+        }
     }
 }
 

@@ -69,6 +69,7 @@ pub fn exec_in_container(
         layer_server: None,
         union_server: None,
         stdio: container_stdio.raw(),
+        early_network: None,
     };
     let joiner = clone_child(CloneFlags::empty(), || {
         exec_child_main(process, &targets, &channels, pid_write.as_raw_fd())

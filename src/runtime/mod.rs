@@ -14,8 +14,8 @@
 //! 1. `error`; then `process` (clone, pipes, waiting, signals, namespaces opened and joined),
 //!    `sealed_exec`, `fstree`, `in_root`, `detach` and `userns`;
 //! 2. `channel` (the parent/child protocol); `seccomp`; `spec` (plain data);
-//! 3. `network`, `security`, `tty`, `stdio_relay`, `fuse_server`; `idshift` and `fuse_overlay`;
-//!    `storage`; `rootfs`;
+//! 3. `pasta`, then `network` and `network_wait`; `security`, `tty`, `stdio_relay`,
+//!    `fuse_server`; `idshift` and `fuse_overlay`; `storage`; `rootfs`;
 //! 4. `namespace_work` (skiff's own work run in a namespace);
 //! 5. `bridge`, `forward`, `seed`, `probe`, `child` (the container's side until exec);
 //! 6. `foreground` (supervising a started process); `exec` and `container` (starting one).
@@ -37,6 +37,8 @@ pub mod idshift;
 pub mod in_root;
 mod namespace_work;
 pub mod network;
+mod network_wait;
+mod pasta;
 pub mod probe;
 mod process;
 mod rootfs;

@@ -3,15 +3,16 @@
 //! and are stopped when the container exits.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::error::{Error, Helper};
-use super::spec::{NetworkBackend, PortMapping, Protocol};
+pub use super::pasta::{Helped, HelperLife};
+use super::pasta::{Pasta, PastaProgress, StartingPasta, PASTA_DNS_FORWARD};
+use super::process::{SpawnWithInherited, WithDefaultSignals};
+use super::spec::{NetworkBackend, PortMapping};
 
-/// Where pasta forwards DNS queries when the host only has loopback resolvers, as Podman does.
-pub const PASTA_DNS_FORWARD: &str = "169.254.1.1";
 /// slirp4netns's built-in DNS forwarder.
 pub const SLIRP_DNS: &str = "10.0.2.3";
 
@@ -115,11 +116,7 @@ pub fn resolv_conf(host_resolv_conf: &str, backend: Option<NetworkBackend>) -> S
 
 /// A network helper being started: `wait_ready` returns once the namespace is configured.
 pub enum StartingHelper {
-    Pasta {
-        launcher: std::process::Child,
-        pid_file: PathBuf,
-        publishes: bool,
-    },
+    Pasta(StartingPasta),
     Slirp {
         child: std::process::Child,
         ready: std::io::PipeReader,
@@ -131,59 +128,53 @@ pub enum StartingHelper {
 }
 
 /// A running network helper attached to a container's network namespace.
-pub struct NetworkHelper {
-    pid_file: Option<PathBuf>,
-    slirp: Option<(std::process::Child, OwnedFd)>,
-    /// It holds published host ports: `stop` waits for it to be gone, so that the next
-    /// container publishing them finds them free.
-    publishes: bool,
+pub enum NetworkHelper {
+    Pasta(Pasta),
+    Slirp {
+        child: std::process::Child,
+        exit_write: OwnedFd,
+        /// It holds published host ports: `stop` waits for it to be gone, so that the next
+        /// container publishing them finds them free.
+        publishes: bool,
+    },
+}
+
+/// Where a helper's start-up stands when `wait_ready_or` returns.
+pub enum HelperProgress {
+    Ready(NetworkHelper),
+    /// The other descriptor was ready first: the helper is still starting.
+    Starting(StartingHelper),
 }
 
 impl StartingHelper {
-    /// Launches the helper for the process `target_pid` without waiting for it, so that its
+    /// Launches the helper for the process `helped.pid` without waiting for it, so that its
     /// start-up (tens of milliseconds for pasta) overlaps the rest of the container's set-up. It
     /// needs no id maps: joining a user namespace one owns grants the capabilities it uses.
-    /// `rootless` tells how pasta reaches the namespace: through the process's user namespace,
-    /// or, as root, through an inherited descriptor (pasta then runs without capabilities and can
-    /// no longer open another process's namespaces by path).
-    pub fn launch(
-        target_pid: i32,
-        backend: NetworkBackend,
-        run_dir: &Path,
-        ports: &[PortMapping],
-        options: &[String],
-        rootless: bool,
-    ) -> Result<Self, Error> {
+    pub fn launch(backend: NetworkBackend, helped: &Helped) -> Result<Self, Error> {
         match backend {
-            NetworkBackend::Pasta => launch_pasta(target_pid, run_dir, ports, options, rootless),
-            NetworkBackend::Slirp4netns => launch_slirp(target_pid, run_dir, ports, options),
+            NetworkBackend::Pasta => StartingPasta::launch(helped).map(StartingHelper::Pasta),
+            NetworkBackend::Slirp4netns => launch_slirp(helped),
         }
     }
 
+    /// Waits until the helper is ready.
     pub fn wait_ready(self) -> Result<NetworkHelper, Error> {
+        match self.wait_ready_or(None)? {
+            HelperProgress::Ready(helper) => Ok(helper),
+            HelperProgress::Starting(_) => unreachable!("nothing else was waited for"),
+        }
+    }
+
+    /// Waits until the helper is ready or, for pasta, until `other` is readable or closed,
+    /// whichever comes first.
+    pub fn wait_ready_or(self, other: Option<BorrowedFd>) -> Result<HelperProgress, Error> {
         match self {
-            StartingHelper::Pasta {
-                launcher,
-                pid_file,
-                publishes,
-            } => {
-                let output = launcher
-                    .wait_with_output()
-                    .map_err(|e| Error::Network(format!("waiting for pasta: {e}")))?;
-                if !output.status.success() {
-                    let text = String::from_utf8_lossy(&output.stderr);
-                    let reason = text
-                        .lines()
-                        .find(|l| !l.contains("syslog"))
-                        .unwrap_or("unknown error");
-                    return Err(pasta_failure(reason.trim()));
+            StartingHelper::Pasta(starting) => Ok(match starting.wait(other)? {
+                PastaProgress::Ready(pasta) => HelperProgress::Ready(NetworkHelper::Pasta(pasta)),
+                PastaProgress::Starting(starting) => {
+                    HelperProgress::Starting(StartingHelper::Pasta(starting))
                 }
-                Ok(NetworkHelper {
-                    pid_file: Some(pid_file),
-                    slirp: None,
-                    publishes,
-                })
-            }
+            }),
             StartingHelper::Slirp {
                 mut child,
                 mut ready,
@@ -198,9 +189,9 @@ impl StartingHelper {
                         "slirp4netns exited before the network was ready".into(),
                     ));
                 }
-                let helper = NetworkHelper {
-                    pid_file: None,
-                    slirp: Some((child, exit_write)),
+                let helper = NetworkHelper::Slirp {
+                    child,
+                    exit_write,
                     publishes: !ports.is_empty(),
                 };
                 let api_socket = PathBuf::from(format!(
@@ -213,122 +204,42 @@ impl StartingHelper {
                         return Err(error);
                     }
                 }
-                Ok(helper)
+                Ok(HelperProgress::Ready(helper))
             }
         }
     }
 
-    /// Stops a helper that never became ready.
-    pub fn abandon(self) {
+    /// Stops a helper that is not (or not yet) ready. Had it failed by itself meanwhile, its
+    /// failure.
+    pub fn abandon(self) -> Option<Error> {
         match self {
-            StartingHelper::Pasta {
-                launcher,
-                pid_file,
-                publishes,
-            } => {
-                let _ = launcher.wait_with_output();
-                NetworkHelper {
-                    pid_file: Some(pid_file),
-                    slirp: None,
-                    publishes,
-                }
-                .stop();
-            }
+            StartingHelper::Pasta(starting) => starting.abandon(),
             StartingHelper::Slirp {
                 child,
                 exit_write,
                 ports,
                 ..
-            } => NetworkHelper {
-                pid_file: None,
-                slirp: Some((child, exit_write)),
-                publishes: !ports.is_empty(),
+            } => {
+                NetworkHelper::Slirp {
+                    child,
+                    exit_write,
+                    publishes: !ports.is_empty(),
+                }
+                .stop();
+                None
             }
-            .stop(),
         }
     }
 }
 
-/// pasta's `-t`/`-u` value for the ports of one protocol: `none`, or a comma-separated list of
-/// `[ADDRESS/]HOST:CONTAINER` forwards.
-pub fn pasta_port_spec(ports: &[PortMapping], protocol: Protocol) -> String {
-    let forwards: Vec<String> = ports
-        .iter()
-        .filter(|p| p.protocol == protocol)
-        .map(|p| {
-            let address = p.host_ip.map(|ip| format!("{ip}/")).unwrap_or_default();
-            format!("{address}{}:{}", p.host_port, p.container_port)
-        })
-        .collect();
-    if forwards.is_empty() {
-        "none".to_string()
-    } else {
-        forwards.join(",")
-    }
-}
-
-fn launch_pasta(
-    target_pid: i32,
-    run_dir: &Path,
-    ports: &[PortMapping],
-    options: &[String],
-    rootless: bool,
-) -> Result<StartingHelper, Error> {
-    let pid_file = run_dir.join("pasta.pid");
-    let mut command = Command::new("pasta");
-    // `-T none -U none`: the container reaches the host through the gateway address, not by
-    // having the host's bound ports mirrored; listing ports explicitly also skips pasta's scan.
-    command
-        .args(["--config-net", "--quiet"])
-        .args(["-t", &pasta_port_spec(ports, Protocol::Tcp)])
-        .args(["-u", &pasta_port_spec(ports, Protocol::Udp)])
-        .args(["-T", "none", "-U", "none"])
-        .args(["--dns-forward", PASTA_DNS_FORWARD])
-        .args(options)
-        .arg("--pid")
-        .arg(&pid_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let launched = if rootless {
-        command.arg(target_pid.to_string()).spawn()
-    } else {
-        let namespace = std::fs::File::open(format!("/proc/{target_pid}/ns/net"))
-            .map(OwnedFd::from)
-            .map_err(|e| Error::Network(format!("opening the container's network: {e}")))?;
-        command
-            .args(["--runas", "0", "--netns"])
-            .arg(format!("/proc/self/fd/{}", namespace.as_raw_fd()))
-            .spawn_with_inherited(&[&namespace])
-    };
-    let launcher = launched.map_err(|error| Error::MissingHelper {
-        helper: Helper::Pasta,
-        error: Some(error),
-    })?;
-    Ok(StartingHelper::Pasta {
-        launcher,
-        pid_file,
-        publishes: !ports.is_empty(),
-    })
-}
-
-/// pasta's own words for why it failed, typed: without /dev/net/tun (missing, or closed to the
-/// user) it cannot make the container's interface, which `skiff system check` explains.
-fn pasta_failure(reason: &str) -> Error {
-    let reason = reason.to_string();
-    if reason.contains("/dev/net/tun") || reason.contains("tun socket") {
-        Error::TunUnavailable { reason }
-    } else {
-        Error::PastaFailed { reason }
-    }
-}
-
-fn launch_slirp(
-    target_pid: i32,
-    run_dir: &Path,
-    ports: &[PortMapping],
-    options: &[String],
-) -> Result<StartingHelper, Error> {
+fn launch_slirp(helped: &Helped) -> Result<StartingHelper, Error> {
+    let Helped {
+        pid: target_pid,
+        run_dir,
+        ports,
+        options,
+        ..
+    } = *helped;
     let pipe_error = |source| Error::Sys {
         context: "pipe".into(),
         source,
@@ -362,6 +273,7 @@ fn launch_slirp(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .with_default_signals()
         .spawn_with_inherited(&[&ready_write, &exit_read, &run_dir_fd])
         .map_err(|error| Error::MissingHelper {
             helper: Helper::Slirp4netns,
@@ -416,91 +328,31 @@ fn slirp_forward(api_socket: &Path, port: &PortMapping) -> Result<(), Error> {
 }
 
 impl NetworkHelper {
-    /// Stops the helper: pasta by its pid file, slirp4netns by closing its exit descriptor.
+    /// Stops the helper: pasta by a signal, slirp4netns by closing its exit descriptor.
     pub fn stop(self) {
-        if let Some(pid_file) = &self.pid_file {
-            if let Some(pid) = stop_pid_file(pid_file) {
-                if self.publishes {
-                    wait_until_gone(pid);
+        match self {
+            NetworkHelper::Pasta(pasta) => pasta.stop(),
+            NetworkHelper::Slirp {
+                mut child,
+                exit_write,
+                publishes,
+            } => {
+                // Closing the exit descriptor tells slirp4netns to quit. Waiting for it would add
+                // its teardown (tens of milliseconds) to every run; skiff exits soon and init
+                // reaps it.
+                drop(exit_write);
+                if publishes {
+                    let _ = child.wait();
                 }
             }
         }
-        if let Some((mut child, exit_write)) = self.slirp {
-            // Closing the exit descriptor tells slirp4netns to quit. Waiting for it would add its
-            // teardown (tens of milliseconds) to every run; skiff exits soon and init reaps it.
-            drop(exit_write);
-            if self.publishes {
-                let _ = child.wait();
-            }
-        }
     }
 }
 
-/// Kills the pasta whose pid file this is, and removes the file; returns the pid it killed.
-pub fn stop_pid_file(pid_file: &Path) -> Option<i32> {
-    let pid = std::fs::read_to_string(pid_file)
-        .ok()
-        .and_then(|t| t.trim().parse::<i32>().ok())
-        // Only that pasta: had it gone already, its pid may be another process's now (pid_max is
-        // 32768 on many hosts, and a busy one wraps around in seconds).
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                let wanted = pid_file.as_os_str().as_encoded_bytes();
-                cmdline.split(|b| *b == 0).any(|arg| arg == wanted)
-            })
-        });
-    if let Some(pid) = pid {
-        // pasta blocks SIGTERM, and with a pid target it does not notice the namespace go.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let _ = std::fs::remove_file(pid_file);
-    pid
-}
-
-/// Waits (up to a second) until a process that is not our child has exited: its sockets are
-/// closed once it is a zombie or gone.
-fn wait_until_gone(pid: i32) {
-    for _ in 0..1000 {
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let (_, after_name) = stat.rsplit_once(')')?;
-                after_name.trim_start().chars().next()
-            });
-        if matches!(state, None | Some('Z' | 'X')) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-}
-
-/// std's Command closes every descriptor it was not told about only if they are close-on-exec;
-/// this clears that flag on the given ones for the spawn and restores it afterwards.
-trait SpawnWithInherited {
-    fn spawn_with_inherited(
-        &mut self,
-        fds: &[&std::os::fd::OwnedFd],
-    ) -> std::io::Result<std::process::Child>;
-}
-
-impl SpawnWithInherited for Command {
-    fn spawn_with_inherited(
-        &mut self,
-        fds: &[&std::os::fd::OwnedFd],
-    ) -> std::io::Result<std::process::Child> {
-        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-        for fd in fds {
-            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
-        }
-        let result = self.spawn();
-        for fd in fds {
-            let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-        }
-        result
-    }
+/// Kills the pasta started for the run directory `run_dir` (a container's, or the rootless
+/// bridges'), if it still runs, and removes its files; returns the pid it killed.
+pub fn stop_pasta_in(run_dir: &Path) -> Option<i32> {
+    super::pasta::stop_in(run_dir)
 }
 
 #[cfg(test)]

@@ -330,3 +330,79 @@ pub(crate) fn close_all_except(keep: &[RawFd]) {
         let _ = nix::unistd::close(fd);
     }
 }
+
+/// std's Command closes every descriptor it was not told about only if they are close-on-exec;
+/// this clears that flag on the given ones for the spawn and restores it afterwards.
+pub(crate) trait SpawnWithInherited {
+    fn spawn_with_inherited(
+        &mut self,
+        fds: &[&std::os::fd::OwnedFd],
+    ) -> std::io::Result<std::process::Child>;
+}
+
+impl SpawnWithInherited for std::process::Command {
+    fn spawn_with_inherited(
+        &mut self,
+        fds: &[&std::os::fd::OwnedFd],
+    ) -> std::io::Result<std::process::Child> {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        for fd in fds {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+        }
+        let result = self.spawn();
+        for fd in fds {
+            let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+        }
+        result
+    }
+}
+
+/// `Command::with_default_signals`.
+pub(crate) trait WithDefaultSignals {
+    /// Starts the program with no signal blocked. skiff blocks the signals it forwards to a
+    /// container, and a blocked signal stays blocked across fork and exec: a helper that lives
+    /// on (pasta, slirp4netns) would never see them, pasta's SIGCHLD included, by which it reaps
+    /// the clones it enters the container's namespaces with (they stayed zombies).
+    fn with_default_signals(&mut self) -> &mut Self;
+}
+
+impl WithDefaultSignals for std::process::Command {
+    fn with_default_signals(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: runs in the forked child before exec, where only async-signal-safe calls are
+        // allowed: sigprocmask is one, and nothing is allocated.
+        unsafe {
+            self.pre_exec(|| {
+                SigSet::empty()
+                    .thread_set_mask()
+                    .map_err(std::io::Error::from)
+            })
+        }
+    }
+}
+
+/// `Command::die_with_caller`.
+pub(crate) trait DieWithCaller {
+    /// Has the kernel kill the program with SIGKILL when the calling thread ends, however it
+    /// ends: a helper of a `run` killed with SIGKILL would otherwise live on without its user.
+    fn die_with_caller(&mut self) -> &mut Self;
+}
+
+impl DieWithCaller for std::process::Command {
+    fn die_with_caller(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        let caller = nix::unistd::getpid();
+        // SAFETY: runs in the forked child before exec, where only async-signal-safe calls are
+        // allowed: prctl and getppid are system calls, and nothing is allocated.
+        unsafe {
+            self.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+                // The caller may have ended before the line above: then nothing would come.
+                if nix::unistd::getppid() != caller {
+                    return Err(std::io::Error::other("the process starting it has ended"));
+                }
+                Ok(())
+            })
+        }
+    }
+}

@@ -28,7 +28,7 @@ impl Store {
             state.supervisor_pid = None;
             // Killed with SIGKILL when its watcher went away; its pasta, which does not notice
             // the namespace go, goes now.
-            runtime::network::stop_pid_file(&self.container_run_dir(id).join("pasta.pid"));
+            runtime::network::stop_pasta_in(&self.container_run_dir(id));
             state.exit_code = Some(137);
             state.finished_at = Some(crate::clock::now_rfc3339());
             let _ = self.write_container_state(id, &state);

@@ -6,7 +6,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{skiff_test, until, TestEnv, UNTIL_THE_FUTURE};
+use crate::common::{pastas_under, skiff_test, until, TestEnv, UNTIL_THE_FUTURE};
 
 /// A host TCP port nothing listens on now.
 fn free_port() -> u16 {
@@ -668,6 +668,63 @@ impl Drop for OutsideClient {
         let _ = Command::new("ip")
             .args(["netns", "delete", &self.namespace])
             .status();
+    }
+}
+
+/// Whether pasta `pid` is past its set-up: it confines itself with seccomp once ready.
+fn pasta_ready(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Seccomp:", "2"]))
+    })
+}
+
+#[test]
+fn pasta_goes_with_its_container_whenever_the_container_ends() {
+    // A container with no published port may exec once pasta has configured its namespace,
+    // before pasta's own set-up ends; one that is done by then stops a pasta still starting.
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        // pasta's command line names its pid file, in this environment's runtime directory.
+        let run_dir = env.path("run").to_string_lossy().into_owned();
+        for _ in 0..3 {
+            let out = env
+                .skiff(&[
+                    "run",
+                    "--rm",
+                    image,
+                    "sh",
+                    "-c",
+                    "ip route | grep -c ^default",
+                ])
+                .stdout();
+            assert_eq!(out, "1\n", "a default route at exec");
+        }
+        until("no pasta left for the containers that ran", || {
+            pastas_under(&run_dir).is_empty()
+        });
+        // One that outlives pasta's start-up, removed while it runs.
+        env.skiff(&["run", "-d", "--name", "lasting", image, "sleep", "600"])
+            .stdout();
+        until("its pasta running", || !pastas_under(&run_dir).is_empty());
+        until("its pasta past its set-up", || {
+            pastas_under(&run_dir).into_iter().all(pasta_ready)
+        });
+        // skiff blocks the signals it forwards; pasta must not inherit that, or it never reaps
+        // the clones it enters the namespaces with.
+        for pid in pastas_under(&run_dir) {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            assert!(
+                status.lines().any(|l| l == "SigBlk:\t0000000000000000"),
+                "{status}"
+            );
+        }
+        env.skiff(&["rm", "-f", "lasting"]).stdout();
+        until("no pasta left for the removed container", || {
+            pastas_under(&run_dir).is_empty()
+        });
     }
 }
 

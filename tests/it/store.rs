@@ -1,7 +1,7 @@
 //! The store under concurrency and crashes: two commands at once, and kill -9 mid-write.
 
 use crate::common::images::{busybox_layer, test_images, write_docker_archive, DOCKER_NAME};
-use crate::common::{finish, skiff_test};
+use crate::common::{finish, pastas_under, skiff_test, until};
 
 #[test]
 fn two_loads_at_once_both_succeed_and_store_the_image_once() {
@@ -109,10 +109,18 @@ fn kill_9_at_any_point_of_a_rm_run_leaves_a_consistent_store() {
                 .skiff(&["run", "--rm", "--name", &name, image, "sleep", "5"])
                 .spawn();
             std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-            // As root, `child` is runuser: kill the skiff processes of this run.
-            let _ = std::process::Command::new("pkill")
-                .args(["-KILL", "-f", &format!("skiff.*--name {name} ")])
-                .status();
+            // As root, `child` is runuser: kill the skiff processes of this run, again until none
+            // is left (one forked while pkill reads the process list escapes it).
+            let pattern = format!("skiff.*--name {name} ");
+            until("every process of this run killed", || {
+                let _ = std::process::Command::new("pkill")
+                    .args(["-KILL", "-f", &pattern])
+                    .status();
+                std::process::Command::new("pgrep")
+                    .args(["-f", &pattern])
+                    .output()
+                    .is_ok_and(|out| out.stdout.is_empty())
+            });
             let _ = child.kill();
             let _ = child.wait();
             let listed = env
@@ -129,6 +137,11 @@ fn kill_9_at_any_point_of_a_rm_run_leaves_a_consistent_store() {
                 .unwrap_or(0);
             assert_eq!(on_disk, 0, "round {round}: after `rm` of {listed:?}");
         }
+        // The pasta of each run went with it, however far it had got.
+        let run_dir = env.path("run").to_string_lossy().into_owned();
+        until("no pasta left by the killed runs", || {
+            pastas_under(&run_dir).is_empty()
+        });
         env.skiff(&["run", "--rm", image, "true"]).stdout();
         let leftovers: Vec<_> = std::fs::read_dir(env.store_root().join("tmp"))
             .unwrap()

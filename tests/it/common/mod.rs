@@ -489,3 +489,23 @@ pub fn spawn_past_busy_text(
         }
     }
 }
+
+/// The pids of the pasta processes (zombies aside) with an argument naming a file under `dir`.
+pub fn pastas_under(dir: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let mut args = cmdline.split(|b| *b == 0);
+            let named = args
+                .next()
+                .is_some_and(|program| program.ends_with(b"pasta"))
+                && args.any(|arg| String::from_utf8_lossy(arg).starts_with(dir));
+            named.then_some(pid)
+        })
+        .collect()
+}
