@@ -33,6 +33,10 @@ pub fn remove_locked(
     }
     // As the user first: enough when the container wrote only as its root (the user's own id),
     // overlayfs's closed work directories (mode 000, which the user owns) opened up on the way.
+    // Those overlayfs leaves in its work directory (work, and incompat/volatile after a
+    // volatile mount) are opened first, so that one walk removes everything: a walk stops at a
+    // closed directory, and opening up the whole container walks it again.
+    image::open_up(&staged.join("work"));
     if image::make_writable_and_remove(&staged).is_err() {
         image::remove_tree_in_userns(ctx, staged)?;
     }

@@ -10,7 +10,7 @@ pub mod push;
 pub use crate::store::reference;
 mod transfer;
 pub use pull_policy::{stored_or_pulled, ImagePull, PullPolicy};
-pub use transfer::{make_writable_and_remove, remove_trees};
+pub use transfer::{make_writable_and_remove, open_up, remove_trees};
 
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};

@@ -170,21 +170,24 @@ pub fn make_writable_and_remove(path: &Path) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(_) => {}
     }
-    fn chmod_tree(path: &Path) {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::symlink_metadata(path) {
-            if meta.is_dir() {
-                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-                if let Ok(entries) = std::fs::read_dir(path) {
-                    for entry in entries.flatten() {
-                        chmod_tree(&entry.path());
-                    }
+    open_up(path);
+    std::fs::remove_dir_all(path).map_err(|e| format!("removing {}: {e}", path.display()))
+}
+
+/// Gives the user every permission on the directories under `path` (and on `path`), so that a
+/// walk of the tree can read and empty each one.
+pub fn open_up(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.is_dir() {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+            if let Ok(entries) = std::fs::read_dir(path) {
+                for entry in entries.flatten() {
+                    open_up(&entry.path());
                 }
             }
         }
     }
-    chmod_tree(path);
-    std::fs::remove_dir_all(path).map_err(|e| format!("removing {}: {e}", path.display()))
 }
 
 /// Moves one verified layer into the store, or drops it when another writer brought the same
