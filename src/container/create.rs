@@ -112,6 +112,10 @@ pub(super) fn plan(
     )?;
     let mut files = etc_files(options, &network, &add_hosts, (&hostname, &name, &id));
     files.extend(std::mem::take(&mut namespace.etc_files));
+    let run_files: Vec<(String, String)> = files
+        .iter()
+        .map(|(file, content)| (file.to_string(), content.clone()))
+        .collect();
     let etc_files = write_etc_files(&run_dir, files)?;
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);
@@ -176,6 +180,7 @@ pub(super) fn plan(
         exposed_ports: exposed.iter().map(|p| p.key()).collect(),
         volumes: resolved.volumes,
         build: options.build.clone(),
+        run_files,
         spec,
     })
 }

@@ -60,6 +60,11 @@ pub struct ContainerRecord {
     /// The build whose step it runs (see `container::build_lease`): `ps` leaves it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<String>,
+    /// The files written to the container's run directory when it was made (its /etc/hosts,
+    /// hostname, resolv.conf…), by name: the run directory lives on a tmpfs that a reboot
+    /// empties, and a start that finds them gone writes them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_files: Vec<(String, String)>,
     pub spec: ContainerSpec,
 }
 

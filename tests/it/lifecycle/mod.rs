@@ -141,6 +141,38 @@ fn kill_wait_and_detached_rm() {
 }
 
 #[test]
+fn a_container_made_before_a_reboot_starts_after_it() {
+    // The run directory, with the container's /etc/hosts, hostname and resolv.conf, is on a
+    // tmpfs that a reboot empties; the container in the store must start all the same.
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let id = env
+            .skiff(&[
+                "create",
+                "--hostname",
+                "before-reboot",
+                "--add-host",
+                "kept.example:10.9.8.7",
+                image,
+                "sh",
+                "-c",
+                "cat /etc/hostname; grep -c kept.example /etc/hosts; grep -c nameserver /etc/resolv.conf",
+            ])
+            .stdout();
+        let run_dir = env.path("run").join("skiff/containers").join(id.trim());
+        assert!(run_dir.join("hosts").exists(), "{}", run_dir.display());
+        std::fs::remove_dir_all(&run_dir).unwrap();
+        let out = env.skiff(&["start", "-a", id.trim()]).stdout();
+        assert_eq!(out, "before-reboot\n1\n1\n");
+        // Started again with the files there, it leaves them as they are.
+        std::fs::write(run_dir.join("hostname"), "rewritten\n").unwrap();
+        let out = env.skiff(&["start", "-a", id.trim()]).stdout();
+        assert!(out.starts_with("rewritten\n"), "{out}");
+    }
+}
+
+#[test]
 fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
     let test = skiff_test!();
     for env in test.each_env() {
