@@ -67,7 +67,7 @@ pub struct BuildArgs {
     env: Vec<String>,
     /// /etc/hosts and /etc/resolv.conf of every RUN step.
     #[command(flatten)]
-    names: super::NameFlags,
+    names: crate::container::HostNameFlags,
     /// Bind mount for every RUN step, HOST:CONTAINER[:OPTIONS] as run -v takes it; what is written there is never part of the image. Repeatable.
     #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:OPTIONS]")]
     volumes: Vec<String>,
@@ -207,15 +207,9 @@ impl BuildArgs {
                 .map(engine::Output::parse)
                 .transpose()?,
             step_defaults: engine::StepDefaults {
-                add_hosts: self.names.host_names().add_hosts()?,
-                dns: self
-                    .names
-                    .host_names()
-                    .dns(&ctx.config.containers.containers)?,
-                no_hosts: self
-                    .names
-                    .host_names()
-                    .no_hosts(&ctx.config.containers.containers),
+                add_hosts: self.names.add_hosts()?,
+                dns: self.names.dns(&ctx.config.containers.containers)?,
+                no_hosts: self.names.no_hosts(&ctx.config.containers.containers),
                 volumes: self
                     .volumes
                     .iter()

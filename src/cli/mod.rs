@@ -111,42 +111,6 @@ pub enum Command {
 /// What a command ends with: a container's exit code or success.
 pub type Outcome = anyhow::Result<u8>;
 
-/// `--add-host`, `--dns`, `--dns-search`, `--dns-option`, `--no-hosts`: what a container's
-/// /etc/hosts and /etc/resolv.conf hold (`run`, `create`, and every RUN step of `build`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct NameFlags {
-    /// Add a line to the container's /etc/hosts resolving NAME to IP (an address: host-gateway is
-    /// not resolved yet). Repeatable; ignored with --no-hosts.
-    #[arg(long, value_name = "NAME:IP")]
-    add_host: Vec<String>,
-    /// Name server for the container's /etc/resolv.conf (replaces the host's). Repeatable.
-    #[arg(long, value_name = "IP")]
-    dns: Vec<String>,
-    /// Search domain for /etc/resolv.conf (replaces the host's; "." for none). Repeatable.
-    #[arg(long, value_name = "DOMAIN")]
-    dns_search: Vec<String>,
-    /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
-    #[arg(long, value_name = "OPTION")]
-    dns_option: Vec<String>,
-    /// Keep the image's /etc/hosts instead of generating one with localhost, the container's own
-    /// name and --add-host entries (default: containers.conf no_hosts).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-    no_hosts: Option<bool>,
-}
-
-impl NameFlags {
-    /// The flags as given, for the operations to merge over containers.conf.
-    pub fn host_names(&self) -> crate::container::HostNameFlags {
-        crate::container::HostNameFlags {
-            add_host: self.add_host.clone(),
-            dns: self.dns.clone(),
-            dns_search: self.dns_search.clone(),
-            dns_option: self.dns_option.clone(),
-            no_hosts: self.no_hosts,
-        }
-    }
-}
-
 // The flags of `container prune`, `image prune`, `network prune` and `volume prune` (each variant
 // gives its own help).
 #[derive(Debug, clap::Args)]
