@@ -23,6 +23,12 @@ impl Store {
     pub fn current_container_state(&self, id: &str) -> ContainerState {
         let mut state = self.read_container_state(id);
         if state.status == Status::Running && !still_running(&state) {
+            // Read again now that the watcher is gone: it records the exit just before it goes,
+            // and that record may have come between the first read and the check (`wait` then
+            // wrote 137 over a supervisor's exit code 5, once in a loaded test run).
+            state = self.read_container_state(id);
+        }
+        if state.status == Status::Running && !still_running(&state) {
             state.status = Status::Exited;
             state.pid = None;
             state.supervisor_pid = None;
