@@ -54,6 +54,29 @@ pub struct StepDefaults {
     pub seccomp: crate::runtime::seccomp::SeccompPolicy,
 }
 
+impl StepDefaults {
+    /// The flags as given (`names`, `-v`, `--security-opt`) over containers.conf's defaults, as
+    /// `run` merges them.
+    pub fn new(
+        ctx: &crate::context::Context,
+        names: &crate::container::HostNameFlags,
+        volumes: &[String],
+        security_opt: &[String],
+    ) -> Result<Self> {
+        let conf = &ctx.config.containers.containers;
+        Ok(StepDefaults {
+            add_hosts: names.add_hosts()?,
+            dns: names.dns(conf)?,
+            no_hosts: names.no_hosts(conf),
+            volumes: volumes
+                .iter()
+                .map(|v| crate::volume::mounts::parse_volume(v))
+                .collect::<Result<_>>()?,
+            seccomp: crate::container::security_opt_seccomp(security_opt, conf)?,
+        })
+    }
+}
+
 /// `--output`: the built image's file system, as a directory or a tar archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {

@@ -206,20 +206,12 @@ impl BuildArgs {
                 .as_deref()
                 .map(engine::Output::parse)
                 .transpose()?,
-            step_defaults: engine::StepDefaults {
-                add_hosts: self.names.add_hosts()?,
-                dns: self.names.dns(&ctx.config.containers.containers)?,
-                no_hosts: self.names.no_hosts(&ctx.config.containers.containers),
-                volumes: self
-                    .volumes
-                    .iter()
-                    .map(|v| crate::volume::mounts::parse_volume(v))
-                    .collect::<anyhow::Result<_>>()?,
-                seccomp: crate::container::security_opt_seccomp(
-                    &self.security_opt,
-                    &ctx.config.containers.containers,
-                )?,
-            },
+            step_defaults: engine::StepDefaults::new(
+                ctx,
+                &self.names,
+                &self.volumes,
+                &self.security_opt,
+            )?,
             docker_format: self.format == "docker",
             pull: match self.pull.as_str() {
                 "true" => PullPolicy::Always,

@@ -5,7 +5,8 @@
 //! - a file names a module above its own floor, or a module of its own floor it is not allowed
 //!   (`crate::x`, each item of `use crate::{x, y::z}`, or `super::super::x` climbing to the root);
 //! - a file of `cli/` names `crate::store`, `crate::runtime`, `crate::config` or `crate::archive`,
-//!   or reads `ctx.store` (the command line parses and prints; the operations do the work);
+//!   or reads `ctx.store` or `ctx.config` (the command line parses and prints; the operations
+//!   do the work, containers.conf's defaults included);
 //! - a top-level module is not on the ladder at all;
 //! - a source file under src/ (test files and the trampoline included) is over [`MAX_LINES`].
 //!
@@ -158,10 +159,17 @@ fn check_file(file: &str, source: &str) -> Vec<Violation> {
         }
     }
     if user == "cli" {
-        for line in scan::reads_field(&code, "ctx", "store") {
-            let message =
-                "cli module reads ctx.store (the store belongs to the operations)".to_owned();
-            violations.push(violation(line, "ctx.store", message));
+        for (field, owner) in [
+            ("store", "the store belongs to the operations"),
+            (
+                "config",
+                "containers.conf's defaults are merged by the operations",
+            ),
+        ] {
+            for line in scan::reads_field(&code, "ctx", field) {
+                let message = format!("cli module reads ctx.{field} ({owner})");
+                violations.push(violation(line, &format!("ctx.{field}"), message));
+            }
         }
     }
     violations
@@ -361,10 +369,14 @@ mod planted {
 
     #[test]
     fn the_command_line_never_names_the_store_or_reads_ctx_store() {
-        let source = "use crate::store::Store;\nfn f(ctx: &Context) {\n    ctx.store.lock();\n    ctx.stores();\n    my_ctx.store;\n}\n";
+        let source = "use crate::store::Store;\nfn f(ctx: &Context) {\n    ctx.store.lock();\n    ctx.stores();\n    my_ctx.store;\n    let _ = &ctx.config.containers;\n}\n";
         assert_eq!(
             targets("src/cli/image.rs", source),
-            vec![(1, "store".to_owned()), (3, "ctx.store".to_owned())]
+            vec![
+                (1, "store".to_owned()),
+                (3, "ctx.store".to_owned()),
+                (6, "ctx.config".to_owned())
+            ]
         );
         assert_eq!(
             targets("src/cli/image.rs", "use crate::container::run;"),
