@@ -144,7 +144,7 @@ impl Builder<'_> {
             self.ctx,
             reference,
             &crate::image::pull::PullOptions {
-                platform: crate::image::pull::Platform::host(),
+                platform: crate::image::platform::Platform::host(),
                 quiet: self.options.quiet,
                 tls_verify: self.options.registry.tls_verify,
                 authfile: self.options.registry.authfile.clone(),

@@ -23,7 +23,7 @@ const PROXY_ARGS: [&str; 8] = [
 
 /// TARGETPLATFORM, TARGETOS, TARGETARCH, TARGETVARIANT and their BUILD… twins, for this host.
 fn platform_args() -> Vec<(String, String)> {
-    let host = crate::image::pull::Platform::host();
+    let host = crate::image::platform::Platform::host();
     let variant = host.variant.clone().unwrap_or_default();
     let platform = match &host.variant {
         Some(variant) => format!("{}/{}/{variant}", host.os, host.architecture),
@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(args["BUILDOS"], "linux");
         assert_eq!(
             args["TARGETARCH"],
-            crate::image::pull::Platform::host().architecture
+            crate::image::platform::Platform::host().architecture
         );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod idmap;
+pub mod platform;
 pub mod pull;
 mod pull_policy;
 pub mod push;
