@@ -104,7 +104,6 @@ pub(super) fn plan(
             .map(|(_, variables)| variables.as_slice()),
     )?;
     let run_dir = ctx.store.container_run_dir(&id);
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let mut namespace = userns::plan(
         ctx,
         &options.userns,
@@ -113,10 +112,14 @@ pub(super) fn plan(
     let mut files = etc_files(options, &network, &add_hosts, (&hostname, &name, &id));
     files.extend(std::mem::take(&mut namespace.etc_files));
     let run_files: Vec<(String, String)> = files
-        .iter()
-        .map(|(file, content)| (file.to_string(), content.clone()))
+        .into_iter()
+        .map(|(file, content)| (file.to_string(), content))
         .collect();
-    let etc_files = write_etc_files(&run_dir, files)?;
+    write_run_files(&run_dir, &run_files)?;
+    let etc_files = run_files
+        .iter()
+        .map(|(file, _)| (run_dir.join(file), format!("/etc/{file}")))
+        .collect();
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);
     let mut process = process_spec(options, run, argv, env, namespace.default_user.take());
@@ -301,18 +304,27 @@ fn etc_files(
     files
 }
 
-/// Writes the /etc files into the run directory; returns each with the path it is mounted at.
-fn write_etc_files(
-    run_dir: &Path,
-    files: Vec<(&'static str, String)>,
-) -> Result<Vec<(PathBuf, String)>> {
-    let mut etc_files = Vec::new();
+/// Writes the files of a container's run directory (its /etc/hosts, hostname, resolv.conf…)
+/// that are not there: all of them when it is made, and at a start after a reboot, which
+/// empties the tmpfs the directory lives on. A file still there is left as it is (a network may
+/// have rewritten it since).
+pub(super) fn write_run_files(run_dir: &Path, files: &[(String, String)]) -> Result<()> {
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     for (file, content) in files {
         let path = run_dir.join(file);
-        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
-        etc_files.push((path, format!("/etc/{file}")));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, content.as_bytes()));
+        match written {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(e).with_context(|| format!("writing {}", path.display()))
+            }
+            _ => {}
+        }
     }
-    Ok(etc_files)
+    Ok(())
 }
 
 /// The container's mounts: the requested ones (with `--read-only`'s tmpfs), `--volumes-from`'s

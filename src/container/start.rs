@@ -117,7 +117,9 @@ pub(crate) fn runtime_spec<'a>(
     crate::volume::copy_up(ctx, record).map_err(|cause| runtime::Error::SetupStep { cause })?;
     let mut spec = std::borrow::Cow::Borrowed(&record.spec);
     if !planned_now {
-        restore_run_files(record).map_err(|cause| runtime::Error::SetupStep { cause })?;
+        // Gone after a reboot (see `write_run_files`).
+        create::write_run_files(&record.spec.run_dir, &record.run_files)
+            .map_err(|cause| runtime::Error::SetupStep { cause })?;
         let driver = ctx.driver_for(record.spec.storage_driver);
         if driver != spec.storage_driver {
             spec.to_mut().storage_driver = driver;
@@ -150,30 +152,6 @@ pub(crate) fn runtime_spec<'a>(
             .map_err(|cause| runtime::Error::NetworkStep { cause })?;
     }
     Ok(spec)
-}
-
-/// Writes again the files of the container's run directory that are gone: after a reboot, which
-/// empties the tmpfs it lives on, the container's /etc/hosts and the rest must be there to be
-/// mounted. A file still there is left as it is (a network may have rewritten it since).
-fn restore_run_files(record: &ContainerRecord) -> Result<()> {
-    use anyhow::Context as _;
-    let run_dir = &record.spec.run_dir;
-    if record
-        .run_files
-        .iter()
-        .all(|(file, _)| run_dir.join(file).exists())
-    {
-        return Ok(());
-    }
-    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    for (file, content) in &record.run_files {
-        let path = run_dir.join(file);
-        if !path.exists() {
-            std::fs::write(&path, content)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// Creates the container and starts it with `start`; a `--rm` container that fails to start

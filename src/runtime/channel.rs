@@ -8,7 +8,9 @@
 //!   parent                                   child (pid 1 in the new namespaces)
 //!   clone(NEWUSER|NEWNS|NEWPID|NEWUTS|NEWIPC[|NEWNET])
 //!   newuidmap/newgidmap on the child  ──'M'──>  id maps are in place: mount the rootfs
-//!   start pasta on the child's netns  ──'N'──>  network is up: exec may proceed
+//!   start pasta on the child's netns  ──'N'──>  network is up: exec may proceed (with no
+//!                                               published port the child goes on as soon as
+//!                                               its default routes exist: `network_wait`)
 //!                                     <──fd──   (-t) pty master, over a unix socket
 //!   (layer server, forked first)      <──fds──  (keep-id) /dev/fuse mounted over the layer
 //!                                               store, and the child's user namespace

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use super::error::{Error, Helper};
 pub use super::pasta::{Helped, HelperLife};
-use super::pasta::{Pasta, PastaProgress, StartingPasta, PASTA_DNS_FORWARD};
+use super::pasta::{Pasta, Progress, StartingPasta, PASTA_DNS_FORWARD};
 use super::process::{SpawnWithInherited, WithDefaultSignals};
 use super::spec::{NetworkBackend, PortMapping};
 
@@ -140,11 +140,7 @@ pub enum NetworkHelper {
 }
 
 /// Where a helper's start-up stands when `wait_ready_or` returns.
-pub enum HelperProgress {
-    Ready(NetworkHelper),
-    /// The other descriptor was ready first: the helper is still starting.
-    Starting(StartingHelper),
-}
+pub type HelperProgress = Progress<NetworkHelper, StartingHelper>;
 
 impl StartingHelper {
     /// Launches the helper for the process `helped.pid` without waiting for it, so that its
@@ -170,10 +166,8 @@ impl StartingHelper {
     pub fn wait_ready_or(self, other: Option<BorrowedFd>) -> Result<HelperProgress, Error> {
         match self {
             StartingHelper::Pasta(starting) => Ok(match starting.wait(other)? {
-                PastaProgress::Ready(pasta) => HelperProgress::Ready(NetworkHelper::Pasta(pasta)),
-                PastaProgress::Starting(starting) => {
-                    HelperProgress::Starting(StartingHelper::Pasta(starting))
-                }
+                Progress::Ready(pasta) => Progress::Ready(NetworkHelper::Pasta(pasta)),
+                Progress::Starting(starting) => Progress::Starting(StartingHelper::Pasta(starting)),
             }),
             StartingHelper::Slirp {
                 mut child,

@@ -82,11 +82,11 @@ pub struct Pasta {
     publishes: bool,
 }
 
-/// Where a pasta's start-up stands when a wait for it ends.
-pub enum PastaProgress {
-    Ready(Pasta),
-    /// What the caller also watched happened first: pasta is still starting.
-    Starting(StartingPasta),
+/// Where a network helper's start-up stands when a wait for it ends.
+pub enum Progress<Ready, Starting> {
+    Ready(Ready),
+    /// What the caller also watched happened first: the helper is still starting.
+    Starting(Starting),
 }
 
 impl StartingPasta {
@@ -177,7 +177,10 @@ impl StartingPasta {
 
     /// Waits until pasta is ready, or, when `until` is given, until that descriptor is readable
     /// or closed, whichever comes first. pasta exiting first is its failure, in its own words.
-    pub fn wait(mut self, until: Option<BorrowedFd>) -> Result<PastaProgress, Error> {
+    pub fn wait(
+        mut self,
+        until: Option<BorrowedFd>,
+    ) -> Result<Progress<Pasta, StartingPasta>, Error> {
         loop {
             let mut fds = vec![
                 PollFd::new(self.pid_pipe.as_fd(), PollFlags::POLLIN),
@@ -197,13 +200,13 @@ impl StartingPasta {
                 (ready(pipe), ready(exited), rest.iter().any(ready));
             drop(fds);
             if pipe_ready && self.pid_written() {
-                return Ok(PastaProgress::Ready(self.pasta));
+                return Ok(Progress::Ready(self.pasta));
             }
             if exited {
                 return Err(self.pasta.failure());
             }
             if until_ready {
-                return Ok(PastaProgress::Starting(self));
+                return Ok(Progress::Starting(self));
             }
         }
     }
