@@ -58,6 +58,9 @@ fn setup_and_exec(
 ) -> Result<Infallible, ChildError> {
     tie_to_parent()?;
     close_inherited_descriptors(&spec.process, channels.descriptors());
+    // Meanwhile skiff's id-map helpers run: the compiling costs no time here.
+    let kept = security::kept_capabilities(&spec.process)?;
+    let filter = seccomp::prepare(&spec.process.seccomp, &kept)?;
     wait_for_go_ahead(channels.sync_read, GoAhead::IdMapsWritten);
 
     let servers = Servers {
@@ -83,9 +86,9 @@ fn setup_and_exec(
     attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
-    security::drop_privileges(&user, &spec.process)?;
+    security::drop_privileges(&user, &kept)?;
     enter_workdir(&spec.process.cwd)?;
-    seccomp::install(&spec.process.seccomp)?;
+    filter.install()?;
     if spec.process.init {
         become_init()?;
     }
@@ -221,9 +224,11 @@ fn exec_in_joined(
         attach_stdio(process, channels)?;
     }
     let user = security::resolve_user(&process.user)?;
-    security::drop_privileges(&user, process)?;
+    let kept = security::kept_capabilities(process)?;
+    let filter = seccomp::prepare(&process.seccomp, &kept)?;
+    security::drop_privileges(&user, &kept)?;
     enter_workdir(&process.cwd)?;
-    seccomp::install(&process.seccomp)?;
+    filter.install()?;
     exec_process(process, &user, channels.err_write)
 }
 

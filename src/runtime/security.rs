@@ -150,20 +150,24 @@ pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), Chil
     Ok(())
 }
 
-/// Drops to the process's bounding set (all of skiff's when privileged, the names it was given,
-/// else the default ones), switches ids and sets no_new_privs. A non-root user ends with no
-/// effective capabilities (the kernel clears them on setuid).
-pub(crate) fn drop_privileges(
-    user: &ResolvedUser,
+/// The capabilities the process keeps: every one of its bounding set when privileged, the
+/// names it was given, else the default ones.
+pub(crate) fn kept_capabilities(
     process: &super::spec::ProcessSpec,
-) -> Result<(), ChildError> {
-    let keep: CapsHashSet = match &process.capabilities {
+) -> Result<CapsHashSet, ChildError> {
+    Ok(match &process.capabilities {
         _ if process.privileged => caps::read(None, CapSet::Bounding)
             .map_err(|e| ChildError::other(format!("reading capabilities: {e}")))?,
         // The names were checked when the container was created.
         Some(names) => names.iter().filter_map(|n| n.parse().ok()).collect(),
         None => DEFAULT_CAPABILITIES.iter().copied().collect(),
-    };
+    })
+}
+
+/// Drops to the bounding set `keep` (see `kept_capabilities`), switches ids and sets
+/// no_new_privs. A non-root user ends with no effective capabilities (the kernel clears them on
+/// setuid).
+pub(crate) fn drop_privileges(user: &ResolvedUser, keep: &CapsHashSet) -> Result<(), ChildError> {
     for cap in caps::all() {
         if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
@@ -184,7 +188,7 @@ pub(crate) fn drop_privileges(
         .map_err(|e| sys_error(&format!("setuid {}", user.uid), e))?;
     if user.uid == 0 {
         for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
-            caps::set(None, set, &keep)
+            caps::set(None, set, keep)
                 .map_err(|e| ChildError::other(format!("setting capabilities: {e}")))?;
         }
     }

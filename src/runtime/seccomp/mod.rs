@@ -110,21 +110,39 @@ fn program_for(
     profile.filter(&target)?.compile().map(Some)
 }
 
-/// Installs the filter of `policy` in this process, for the capabilities it kept (its bounding
-/// set, which Podman's includes and excludes are checked against too).
-pub(crate) fn install(policy: &SeccompPolicy) -> Result<(), ChildError> {
-    let capabilities = caps::read(None, caps::CapSet::Bounding)
-        .map_err(|e| ChildError::other(format!("reading capabilities: {e}")))?
-        .iter()
+/// A filter compiled for one process and not yet loaded; empty when unconfined.
+pub(crate) struct ReadyFilter(Option<Vec<libc::sock_filter>>);
+
+/// Compiles the filter of `policy` for a process that will keep the capabilities `kept` (as far
+/// as its bounding set has them now: Podman's includes and excludes are checked against the
+/// bounding set the process ends with). The container's first process compiles it while it
+/// waits for its id maps, where the work costs no time; it loads it just before it executes the
+/// command.
+pub(crate) fn prepare(
+    policy: &SeccompPolicy,
+    kept: &caps::CapsHashSet,
+) -> Result<ReadyFilter, ChildError> {
+    let bounding = caps::read(None, caps::CapSet::Bounding)
+        .map_err(|e| ChildError::other(format!("reading capabilities: {e}")))?;
+    let capabilities = kept
+        .intersection(&bounding)
         .map(|cap| cap.to_string())
         .collect();
-    let Some(program) = program_for(policy, capabilities)
-        .map_err(|e| ChildError::other(format!("seccomp profile: {e}")))?
-    else {
-        return Ok(());
-    };
-    load(&to_kernel_form(&program))
-        .map_err(|errno| sys_error("installing the seccomp filter", errno))
+    let program = program_for(policy, capabilities)
+        .map_err(|e| ChildError::other(format!("seccomp profile: {e}")))?;
+    Ok(ReadyFilter(program.map(|p| to_kernel_form(&p))))
+}
+
+impl ReadyFilter {
+    /// Loads the filter in this process (which has no_new_privs by now).
+    pub(crate) fn install(&self) -> Result<(), ChildError> {
+        match &self.0 {
+            None => Ok(()),
+            Some(filters) => {
+                load(filters).map_err(|errno| sys_error("installing the seccomp filter", errno))
+            }
+        }
+    }
 }
 
 fn to_kernel_form(program: &[bpf::Instruction]) -> Vec<libc::sock_filter> {
