@@ -37,7 +37,7 @@ pub use options::{
     capability_names, create_options, seccomp_policy, security_opt_seccomp, CreateOptions,
     HostNameFlags, RunFlags,
 };
-pub use remove::{prune, remove, remove_listed, remove_locked};
+pub use remove::{prune, remove, remove_after_run, remove_listed, remove_locked};
 pub use sizes::{tree_sizes, writable_layer_sizes};
 pub(crate) use start::{record_ended, record_started, runtime_spec};
 pub use start::{run, run_attached, run_detached, start, start_attached_as_asked, start_detached};

@@ -1,5 +1,9 @@
 //! `rm` and `container prune`: removing containers, their files and their anonymous volumes.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::PathBuf;
+
 use anyhow::{bail, Context as _, Result};
 
 use super::{build_lease, current_state, lifecycle};
@@ -8,6 +12,7 @@ use crate::events::{self, Event, Status as EventStatus};
 use crate::filter::PruneFilters;
 use crate::image;
 use crate::network::{self};
+use crate::runtime::background::Background;
 use crate::store::containers::{ContainerRecord, Status};
 use crate::store::StoreLock;
 
@@ -20,8 +25,46 @@ pub fn remove_locked(
     id: &str,
     anonymous_volumes: bool,
 ) -> Result<()> {
+    remove_then_delete(ctx, lock, id, anonymous_volumes, Deletion::Now)
+}
+
+/// Removes a container whose `run --rm` just ended, as `remove_locked` does, except that the
+/// deleting of its files is left to a process of its own that skiff does not wait for. The
+/// container is gone from the store when this returns; its files go a moment later. On ext4,
+/// their directories took 0.9 ms to delete, of the 11 ms a `run --rm --network none true` took.
+pub fn remove_after_run(ctx: &Context, lock: &StoreLock, id: &str) -> Result<()> {
+    remove_then_delete(ctx, lock, id, true, Deletion::InBackground)
+}
+
+enum Deletion {
+    Now,
+    InBackground,
+}
+
+fn remove_then_delete(
+    ctx: &Context,
+    lock: &StoreLock,
+    id: &str,
+    anonymous_volumes: bool,
+    deletion: Deletion,
+) -> Result<()> {
     let record = ctx.store.read_container(id).ok();
-    let staged = ctx.store.staging_path("removed-container");
+    // Forked first, so that the staged directory bears the deleting process's pid: while it
+    // lives, no other skiff takes the files for a dead writer's leftovers. Should the fork
+    // fail, the files are deleted here.
+    let deleter = match deletion {
+        Deletion::InBackground => Background::fork(|message| {
+            let _ = delete_staged(ctx, PathBuf::from(OsStr::from_bytes(message)));
+        })
+        .ok(),
+        Deletion::Now => None,
+    };
+    let staged = match &deleter {
+        Some(deleter) => ctx
+            .store
+            .staging_path_of("removed-container", deleter.pid()),
+        None => ctx.store.staging_path("removed-container"),
+    };
     match std::fs::rename(ctx.store.container_dir(id), &staged) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -31,14 +74,9 @@ pub fn remove_locked(
     if let Some(record) = &record {
         events::record(&ctx.store, Event::container(EventStatus::Remove, record));
     }
-    // As the user first: enough when the container wrote only as its root (the user's own id),
-    // overlayfs's closed work directories (mode 000, which the user owns) opened up on the way.
-    // Those overlayfs leaves in its work directory (work, and incompat/volatile after a
-    // volatile mount) are opened first, so that one walk removes everything: a walk stops at a
-    // closed directory, and opening up the whole container walks it again.
-    image::open_up(&staged.join("work"));
-    if image::make_writable_and_remove(&staged).is_err() {
-        image::remove_tree_in_userns(ctx, staged)?;
+    match deleter {
+        Some(deleter) => deleter.send(staged.as_os_str().as_bytes()),
+        None => delete_staged(ctx, staged)?,
     }
     if let Some(record) =
         record.filter(|r| anonymous_volumes && r.volumes.iter().any(|v| v.anonymous))
@@ -53,6 +91,20 @@ pub fn remove_locked(
                 crate::volume::remove_locked(ctx, lock, &volume)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Deletes a removed container's directory, staged under tmp/. As the user first: enough when
+/// the container wrote only as its root (the user's own id), overlayfs's closed work
+/// directories (mode 000, which the user owns) opened up on the way. Those overlayfs leaves in
+/// its work directory (work, and incompat/volatile after a volatile mount) are opened first, so
+/// that one walk removes everything: a walk stops at a closed directory, and opening up the
+/// whole container walks it again.
+fn delete_staged(ctx: &Context, staged: PathBuf) -> Result<()> {
+    image::open_up(&staged.join("work"));
+    if image::make_writable_and_remove(&staged).is_err() {
+        image::remove_tree_in_userns(ctx, staged)?;
     }
     Ok(())
 }

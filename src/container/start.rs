@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{
-    attach, create, current_state, detached, plan, remove_locked, store_container, CreateOptions,
+    attach, create, current_state, detached, plan, remove_after_run, remove_locked,
+    store_container, CreateOptions,
 };
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
@@ -57,7 +58,7 @@ fn start_attached(
     }
     if record.auto_remove {
         let lock = ctx.store.lock()?;
-        remove_locked(ctx, &lock, &record.id, true)?;
+        remove_after_run(ctx, &lock, &record.id)?;
     } else {
         let mut state = ctx.store.read_container_state(&record.id);
         state.status = Status::Exited;

@@ -21,6 +21,7 @@
 //! 6. `foreground` (supervising a started process); `exec` and `container` (starting one).
 #![allow(unsafe_code)]
 
+pub mod background;
 pub mod bridge;
 mod channel;
 mod child;

@@ -232,12 +232,17 @@ impl Store {
 
     /// A fresh staging path under tmp/ (same filesystem as the store, so renames are atomic).
     pub fn staging_path(&self, prefix: &str) -> PathBuf {
+        self.staging_path_of(prefix, std::process::id())
+    }
+
+    /// A fresh staging path for the process `writer` (another of skiff's, forked to finish the
+    /// work): while it lives, its entry is not taken for a dead writer's leftovers.
+    pub fn staging_path_of(&self, prefix: &str, writer: u32) -> PathBuf {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        self.tmp_dir()
-            .join(format!("{prefix}-{}-{nanos}", std::process::id()))
+        self.tmp_dir().join(format!("{prefix}-{writer}-{nanos}"))
     }
 
     /// Leftovers in tmp/ from writers that died. A pull stages layers without holding the lock,

@@ -185,9 +185,7 @@ fn a_corrupted_blob_fails_the_pull_and_stores_nothing() {
             "the corrupted layer was stored: {meta}"
         );
     }
-    let staging = std::fs::read_dir(env.store_root().join("tmp"))
-        .unwrap()
-        .count();
+    let staging = env.staging_entries().len();
     assert_eq!(staging, 0, "its staging directory is removed");
 }
 
@@ -241,9 +239,7 @@ fn a_pull_killed_halfway_is_completed_by_the_next() {
         id.trim()
     );
     run_offline(&env, &[], &name, &["true"]);
-    let staging = std::fs::read_dir(env.store_root().join("tmp"))
-        .unwrap()
-        .count();
+    let staging = env.staging_entries().len();
     assert_eq!(
         staging, 0,
         "the completing pull cleaned up after the killed ones"

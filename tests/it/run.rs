@@ -301,6 +301,35 @@ fn the_root_is_writable_and_rm_throws_changes_away() {
     }
 }
 
+/// A `--rm` container's files are deleted after skiff has returned, by a process of their own:
+/// those the container made as another user and a closed directory too, with nothing left in
+/// the store.
+#[test]
+fn a_rm_containers_files_are_deleted_after_skiff_returns() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let out = env
+            .skiff(&[
+                "run",
+                "--rm",
+                image,
+                "sh",
+                "-c",
+                "mkdir -p /made/deep && echo x > /made/deep/f && chown -R 1000:1000 /made \
+                 && chmod 000 /made/deep && echo done",
+            ])
+            .stdout();
+        assert_eq!(out, "done\n");
+        assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
+        assert_eq!(env.staging_entries(), Vec::<String>::new());
+        let containers = std::fs::read_dir(env.store_root().join("containers"))
+            .unwrap()
+            .count();
+        assert_eq!(containers, 0);
+    }
+}
+
 #[test]
 fn create_then_start_attached_keeps_state_between_starts() {
     let test = skiff_test!();

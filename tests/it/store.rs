@@ -83,9 +83,7 @@ fn kill_9_during_load_leaves_a_consistent_store() {
         "test -f /bulk-2999",
     ])
     .stdout();
-    let leftovers = std::fs::read_dir(env.store_root().join("tmp"))
-        .unwrap()
-        .count();
+    let leftovers = env.staging_entries().len();
     assert_eq!(
         leftovers, 0,
         "staging leftovers are cleaned by the next writer"
@@ -143,10 +141,7 @@ fn kill_9_at_any_point_of_a_rm_run_leaves_a_consistent_store() {
             pastas_under(&run_dir).is_empty()
         });
         env.skiff(&["run", "--rm", image, "true"]).stdout();
-        let leftovers: Vec<_> = std::fs::read_dir(env.store_root().join("tmp"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let leftovers = env.staging_entries();
         assert!(
             leftovers.is_empty(),
             "cleaned by the next writer: {leftovers:?}"

@@ -153,6 +153,28 @@ impl TestEnv {
         self.dir.join("data/skiff")
     }
 
+    /// The store's tmp/ entries once the files of earlier `run --rm` containers are deleted: a
+    /// process of their own deletes them after skiff has returned, from under tmp/. An entry
+    /// that stays (a leftover) makes this time out.
+    pub fn staging_entries(&self) -> Vec<String> {
+        let tmp = self.store_root().join("tmp");
+        let entries = || -> Vec<String> {
+            std::fs::read_dir(&tmp)
+                .map(|entries| {
+                    entries
+                        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        until("the removed containers' files deleted", || {
+            !entries()
+                .iter()
+                .any(|e| e.starts_with("removed-container-"))
+        });
+        entries()
+    }
+
     /// Gives a file made by the test process to the user skiff runs as.
     pub fn give(&self, path: &Path) {
         if is_root() && !self.as_root {
