@@ -39,10 +39,15 @@ fn start_attached(
         record_started(ctx, record, true);
         Ok(())
     };
+    // A `--rm` container's is held past its end, for the process that deletes its files.
+    let mut mount_namespace = None;
     let outcome = runtime_spec(ctx, record, image_reference.is_some()).and_then(|spec| {
-        let spawned = runtime::spawn_container(&spec)?;
+        let mut spawned = runtime::spawn_container(&spec)?;
         // Recorded before it mounts anything; should that fail, dropping it kills it.
         record_running(spawned.pid()).map_err(runtime::Error::Prepare)?;
+        if record.auto_remove {
+            mount_namespace = spawned.take_mount_namespace();
+        }
         spawned.run(|master| master)
     });
     if let Err(runtime::Error::Prepare(error)) = outcome {
@@ -58,7 +63,7 @@ fn start_attached(
     }
     if record.auto_remove {
         let lock = ctx.store.lock()?;
-        remove_after_run(ctx, &lock, &record.id)?;
+        remove_after_run(ctx, &lock, &record.id, mount_namespace)?;
     } else {
         let mut state = ctx.store.read_container_state(&record.id);
         state.status = Status::Exited;

@@ -22,15 +22,19 @@ pub struct Background {
 
 impl Background {
     /// Forks the process. It waits until `send` gives it a message, then runs `work` with it and
-    /// exits; when this handle is dropped unsent, it exits having done nothing.
-    pub fn fork(work: impl FnOnce(&[u8])) -> Result<Background, Error> {
+    /// exits; when this handle is dropped unsent, it exits having done nothing. It holds `kept`
+    /// (which this process no longer does) until the message comes: a namespace whose teardown
+    /// should cost this process nothing, for one.
+    pub fn fork(kept: Option<OwnedFd>, work: impl FnOnce(&[u8])) -> Result<Background, Error> {
         let (instructions_read, instructions) = pipe()?;
         // SAFETY: glibc's fork leaves malloc usable in the child even where skiff had other
         // threads; the child only allocates and makes system calls, then _exits.
         match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
             ForkResult::Child => {
                 drop(instructions);
-                let message = detach(&instructions_read).then(|| read_to_end(instructions_read));
+                let held: Vec<_> = [&instructions_read].into_iter().chain(&kept).collect();
+                let message = detach(&held).then(|| read_to_end(instructions_read));
+                drop(kept);
                 if let Some(message) = message.filter(|m| !m.is_empty()) {
                     work(&message);
                 }
@@ -58,7 +62,7 @@ impl Background {
 
 /// Leaves skiff's session, signal mask and descriptors behind (all but `keep`); false when the
 /// process cannot, and so should not go on.
-fn detach(keep: &OwnedFd) -> bool {
+fn detach(keep: &[&OwnedFd]) -> bool {
     let detached = nix::unistd::setsid().is_ok()
         && SigSet::empty().thread_set_mask().is_ok()
         && std::fs::OpenOptions::new()
@@ -71,7 +75,8 @@ fn detach(keep: &OwnedFd) -> bool {
                     // SAFETY: dup2 onto the standard descriptors, which this process owns.
                     .all(|fd| unsafe { libc::dup2(null.as_raw_fd(), fd) } == fd)
             });
-    close_all_except(&[keep.as_raw_fd()]);
+    let kept: Vec<_> = keep.iter().map(|fd| fd.as_raw_fd()).collect();
+    close_all_except(&kept);
     detached
 }
 
@@ -101,7 +106,7 @@ mod tests {
         let marker = dir.path().join("done");
         let (caller_read, caller_write) = pipe().unwrap();
         let started = std::time::Instant::now();
-        let background = Background::fork(|message| {
+        let background = Background::fork(None, |message| {
             std::fs::write(std::str::from_utf8(message).unwrap(), b"").unwrap();
             std::thread::sleep(std::time::Duration::from_secs(2));
         })
@@ -122,7 +127,7 @@ mod tests {
     fn an_unsent_process_does_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("done");
-        let background = Background::fork(|_| std::fs::write(&marker, b"").unwrap()).unwrap();
+        let background = Background::fork(None, |_| std::fs::write(&marker, b"").unwrap()).unwrap();
         let pid = nix::unistd::Pid::from_raw(background.pid() as i32);
         drop(background);
         let status = nix::sys::wait::waitpid(pid, None).unwrap();

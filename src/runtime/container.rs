@@ -106,6 +106,7 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
     drop(err_write);
     drop(tty_child);
     drop(container_stdio);
+    let kernel_root = servers.layers.is_none() && servers.union.is_none();
     drop(servers);
     let pid = match cloned {
         Ok(Some(pid)) => pid,
@@ -138,8 +139,12 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         id_maps: None,
         relay: None,
         reaped: false,
+        mount_namespace: None,
     };
     spawned.start_helpers(needs_id_maps)?;
+    if kernel_root {
+        spawned.mount_namespace = open_namespace(pid.as_raw(), "mnt").ok();
+    }
     Ok(spawned)
 }
 
@@ -220,12 +225,23 @@ pub struct SpawnedContainer<'a> {
     relay: Option<PortRelay>,
     /// The process has been waited for: nothing is left to kill.
     reaped: bool,
+    /// Its mount namespace, opened while it lives (with a kernel overlay root only: a FUSE
+    /// root's servers end with the mount).
+    mount_namespace: Option<OwnedFd>,
 }
 
 impl SpawnedContainer<'_> {
     /// The container's first process, as the host sees it.
     pub fn pid(&self) -> i32 {
         self.pid.as_raw()
+    }
+
+    /// The container's mount namespace, for a holder that outlives the container. Whoever
+    /// drops the last reference to a mount namespace unmounts everything in it, waiting for an
+    /// RCU grace period (0.3 ms here); that is the container's exit, which skiff waits for,
+    /// unless something else holds the namespace and drops it later. None with a FUSE root.
+    pub fn take_mount_namespace(&mut self) -> Option<OwnedFd> {
+        self.mount_namespace.take()
     }
 
     /// The network helper starts first: it is the slowest step, and everything below overlaps

@@ -1,6 +1,6 @@
 //! `run`, `create` + `start -a`: namespaces, ids, the process, exit codes, network, hardening.
 
-use crate::common::{finish, skiff_test};
+use crate::common::{finish, skiff_test, until};
 
 #[test]
 fn rootless_uid_map_is_the_user_then_a_subordinate_range() {
@@ -301,18 +301,21 @@ fn the_root_is_writable_and_rm_throws_changes_away() {
     }
 }
 
-/// A `--rm` container's files are deleted after skiff has returned, by a process of their own:
-/// those the container made as another user and a closed directory too, with nothing left in
-/// the store.
+/// A `--rm` container's files are deleted after skiff has returned, by a process of their own
+/// (which held the container's mount namespace until then, and ends): those the container made
+/// as another user and a closed directory too, with nothing left in the store.
 #[test]
 fn a_rm_containers_files_are_deleted_after_skiff_returns() {
     let test = skiff_test!();
     for env in test.each_env() {
         let image = env.load_testbox();
+        let name = format!("deleted-{}", env.uid);
         let out = env
             .skiff(&[
                 "run",
                 "--rm",
+                "--name",
+                &name,
                 image,
                 "sh",
                 "-c",
@@ -327,6 +330,13 @@ fn a_rm_containers_files_are_deleted_after_skiff_returns() {
             .unwrap()
             .count();
         assert_eq!(containers, 0);
+        let pattern = format!("skiff.*--name {name} ");
+        until("the deleting process ended", || {
+            std::process::Command::new("pgrep")
+                .args(["-f", &pattern])
+                .output()
+                .is_ok_and(|out| out.stdout.is_empty())
+        });
     }
 }
 
