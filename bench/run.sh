@@ -7,9 +7,9 @@
 # Run as root (the usual way here), it installs podman, runc, hyperfine and skiff's own host
 # packages, builds skiff, then measures as the test user. Run as a normal user, everything must be
 # installed already. RUNS (default 30) sets the number of timed runs per command. SKIFF_BASELINE, a
-# path to another skiff binary (an earlier build), adds its `run --rm true` to the same hyperfine
-# run, so that a change's cost is measured side by side with what it changed; START_ONLY=1 measures
-# the start-up rows alone.
+# path to another skiff binary (an earlier build), times its `run --rm true` (both networks) in
+# turns with this build's in the same run (bench/alternate.py), so that a change's cost is
+# measured side by side with what it changed; START_ONLY=1 measures the start-up rows alone.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$repo"
@@ -45,11 +45,6 @@ measure() {
 
     import_busybox "$skiff" "$work"
     "$skiff" run --rm bench-busybox true
-    local -a baseline_runs=()
-    if [ -n "$baseline" ]; then
-        "$baseline" run --rm bench-busybox true
-        baseline_runs=(-n skiff-baseline "$baseline run --rm bench-busybox true")
-    fi
     podman --runtime runc run --rm bench-busybox true 2>/dev/null
     # conmon starts `podman container cleanup` after the container exits, in the background: it
     # would run during skiff's first rows. Wait for it (at most 10 s) and for the disk to settle.
@@ -64,8 +59,19 @@ measure() {
     # clean-up work for a while.
     quiet_hyperfine "$work/times.json" --warmup 3 --runs "$runs" \
         -n skiff-none "$skiff run --rm --network none bench-busybox true" \
-        -n skiff "$skiff run --rm bench-busybox true" \
-        "${baseline_runs[@]}" \
+        -n skiff "$skiff run --rm bench-busybox true"
+
+    # This build against the baseline, in turns (see bench/alternate.py), before podman too.
+    if [ -n "$baseline" ]; then
+        python3 "$work/alternate.py" "$work/turns.json" "$runs" \
+            "skiff-none=$skiff run --rm --network none bench-busybox true" \
+            "baseline-none=$baseline run --rm --network none bench-busybox true"
+        python3 "$work/alternate.py" "$work/turns-network.json" "$runs" \
+            "skiff=$skiff run --rm bench-busybox true" \
+            "baseline=$baseline run --rm bench-busybox true"
+    fi
+
+    quiet_hyperfine "$work/times-podman.json" --warmup 3 --runs "$runs" \
         -n podman "podman --runtime runc run --rm bench-busybox true" \
         -n podman-none "podman --runtime runc run --rm --network none bench-busybox true"
 
@@ -94,6 +100,7 @@ baseline=
 if [ -n "${SKIFF_BASELINE:-}" ]; then
     baseline=$work/skiff-baseline
     install -m 0755 "$SKIFF_BASELINE" "$baseline"
+    install -m 0644 bench/alternate.py "$work/alternate.py"
 fi
 if [ "$(id -u)" -eq 0 ]; then
     chown -R "$user" "$work"
@@ -103,7 +110,7 @@ as_bench_user measure "$work" "$skiff" "$runs" "$baseline"
 python3 - "$work" "$repo/bench/latest.md" <<'PY'
 import json, statistics, subprocess, sys, datetime, platform
 work, out = sys.argv[1], sys.argv[2]
-times = {r["command"]: r for r in json.load(open(f"{work}/times.json"))["results"]}
+times = {r["command"]: r for name in ("times", "times-podman") for r in json.load(open(f"{work}/{name}.json"))["results"]}
 def med_ms(name): return statistics.median(times[name]["times"]) * 1000
 def rss(name): return statistics.median(int(x) for x in open(f"{work}/rss-{name}").read().split()) / 1024
 def version(cmd):
@@ -124,9 +131,14 @@ lines = [
     f"| peak RSS, `/usr/bin/time -f %M`, `--network none` | {rss('skiff-none'):.1f} MiB | | |",
     f"| peak RSS, `/usr/bin/time -f %M`, default network (skiff and the children it waits for: pasta, killed when the container ends, is not waited for; its own peak is about 30 MiB) | {rss('skiff'):.1f} MiB | {rss('podman'):.1f} MiB | |",
 ]
-if "skiff-baseline" in times:
-    base = med_ms("skiff-baseline")
-    lines.append(f"| `run --rm busybox true`, the SKIFF_BASELINE binary in the same run (this build / baseline) | {base:.1f} ms | | {skiff/base:.3f} |")
+def turns(name):
+    try: return {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(f"{work}/{name}"))["results"]}
+    except FileNotFoundError: return {}
+for file, label in [("turns-network.json", "`run --rm busybox true`"), ("turns.json", "`run --rm --network none busybox true`")]:
+    medians = turns(file)
+    if medians:
+        this, base = [medians[k] for k in sorted(medians, key=lambda k: k.startswith("baseline"))]
+        lines.append(f"| {label}, this build and the SKIFF_BASELINE binary in turns (bench/alternate.py; each time includes Python starting the process): this build / baseline | {this:.1f} ms | baseline {base:.1f} ms | {this/base:.3f} |")
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text, end="")
