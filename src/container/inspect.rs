@@ -32,12 +32,13 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Labels": record.labels,
         "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
     });
-    let host_config = host_config(&record, &port_bindings);
-    // Podman's default capability set: skiff's containers get no other.
-    let caps: Vec<String> = crate::runtime::DEFAULT_CAPABILITIES
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+
+    let caps = super::capabilities::inspected(
+        process.capabilities.as_deref(),
+        &process.added_capabilities,
+        &process.user,
+    );
+    let host_config = host_config(&record, &port_bindings, &caps);
     let image_digest = crate::store::images::ImageIndex::load(&ctx.store)
         .ok()
         .and_then(|index| {
@@ -81,8 +82,8 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "EffectiveCaps": caps,
-        "BoundingCaps": caps,
+        "EffectiveCaps": caps.effective,
+        "BoundingCaps": caps.bounding,
         "ExecIDs": [],
         "GraphDriver": graph_driver,
         "Mounts": crate::volume::inspect_mounts(&record),
@@ -100,9 +101,15 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
 }
 
 /// inspect's HostConfig.
-fn host_config(record: &ContainerRecord, port_bindings: &serde_json::Value) -> serde_json::Value {
+fn host_config(
+    record: &ContainerRecord,
+    port_bindings: &serde_json::Value,
+    caps: &super::capabilities::InspectedCapabilities,
+) -> serde_json::Value {
     serde_json::json!({
         "AutoRemove": record.auto_remove,
+        "CapAdd": caps.cap_add,
+        "CapDrop": caps.cap_drop,
         "LogConfig": {
             "Type": record.log_driver.name(),
             "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),

@@ -183,6 +183,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         init: false,
         privileged: options.privileged,
         capabilities: base.capabilities.clone(),
+        added_capabilities: base.added_capabilities.clone(),
         detached: options.detach,
         preserve_fds: options.preserve_fds,
         seccomp: base.seccomp.clone(),

@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod build_lease;
+mod capabilities;
 pub mod cascade;
 pub mod changes;
 pub mod commit;
@@ -34,8 +35,7 @@ pub use inspect::inspect;
 pub use list::{list, list_sizes, port_lines, ListOptions};
 pub use names::rename;
 pub use options::{
-    capability_names, create_options, seccomp_policy, security_opt_seccomp, CreateOptions,
-    HostNameFlags, RunFlags,
+    create_options, seccomp_policy, security_opt_seccomp, CreateOptions, HostNameFlags, RunFlags,
 };
 pub use remove::{prune, remove, remove_after_run, remove_listed, remove_locked};
 pub use sizes::{tree_sizes, writable_layer_sizes};

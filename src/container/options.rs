@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 
+use super::capabilities::{capability_names, CapabilitySet};
 use super::{key_value_lines, userns};
 use crate::config::containers::{ContainersTable, RootlessNetworkCmd};
 use crate::config::ContainersConf;
@@ -73,8 +74,8 @@ pub struct CreateOptions {
     pub userns: userns::UsernsMode,
     /// `--volumes-from CONTAINER[:ro|rw]`.
     pub volumes_from: Vec<String>,
-    /// The capability set (`CAP_…` names) in place of Podman's default one.
-    pub capabilities: Option<Vec<String>>,
+    /// `--cap-add` and `--cap-drop` over containers.conf's set, else Podman's default one.
+    pub capabilities: super::capabilities::CapabilitySet,
     /// The lease id of the build whose step the container runs.
     pub build: Option<String>,
     /// `--security-opt seccomp=…`, else containers.conf `seccomp_profile`, else the default.
@@ -90,25 +91,6 @@ pub fn seccomp_policy(value: &str) -> Result<runtime::seccomp::SeccompPolicy> {
         "" => bail!("seccomp needs a value: unconfined or the path of a profile"),
         path => SeccompPolicy::from_file(path).map_err(anyhow::Error::msg),
     }
-}
-
-/// Capability names as containers.conf writes them (`CHOWN` or `CAP_CHOWN`, any case), checked
-/// and spelled `CAP_CHOWN`.
-pub fn capability_names(names: &[String]) -> Result<Vec<String>> {
-    names
-        .iter()
-        .map(|name| {
-            let upper = name.trim().to_ascii_uppercase();
-            let full = if upper.starts_with("CAP_") {
-                upper
-            } else {
-                format!("CAP_{upper}")
-            };
-            full.parse::<caps::Capability>()
-                .map(|cap| cap.to_string())
-                .map_err(|_| anyhow::anyhow!("unknown capability {name:?}"))
-        })
-        .collect()
 }
 
 /// `--add-host`, `--dns`, `--dns-search`, `--dns-option` and `--no-hosts` as given: what a
@@ -275,6 +257,12 @@ pub struct RunFlags {
     /// Seconds `stop` waits for the container before killing it (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
+    /// Add Linux capabilities: NET_ADMIN or CAP_NET_ADMIN, any case, or ALL. A process that does not run as root keeps the added ones in its effective and ambient sets. Repeatable, or comma-separated.
+    #[arg(long, value_name = "CAPABILITY", value_delimiter = ',')]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities from the default set (containers.conf default_capabilities, else Podman's); ALL drops every one but those added. Repeatable, or comma-separated.
+    #[arg(long, value_name = "CAPABILITY", value_delimiter = ',')]
+    pub cap_drop: Vec<String>,
     /// Security option: seccomp=unconfined (no system call filter) or seccomp=PROFILE.json (a profile in Docker's format). Default: containers.conf seccomp_profile, else skiff's built-in profile (Podman's decisions). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     pub security_opt: Vec<String>,
@@ -322,12 +310,17 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
     Ok(CreateOptions {
         mounts: mounts(&flags, defaults)?,
         default_env: defaults.env.to_vec(),
-        capabilities: defaults
-            .default_capabilities
-            .as_ref()
-            .map(|names| capability_names(names))
-            .transpose()
-            .context("containers.conf default_capabilities")?,
+        capabilities: CapabilitySet::merge(
+            defaults
+                .default_capabilities
+                .as_ref()
+                .map(|names| capability_names(names))
+                .transpose()
+                .context("containers.conf default_capabilities")?
+                .as_deref(),
+            &flags.cap_add,
+            &flags.cap_drop,
+        )?,
         seccomp: security_opt_seccomp(&flags.security_opt, defaults)?,
         userns: userns::UsernsMode::parse(flags.userns.as_deref().unwrap_or(""))?,
         network: network_request(flags.network.as_deref(), conf)?,

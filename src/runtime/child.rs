@@ -86,7 +86,7 @@ fn setup_and_exec(
     attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
-    security::drop_privileges(&user, &kept)?;
+    security::drop_privileges(&user, &kept, &spec.process)?;
     enter_workdir(&spec.process.cwd)?;
     filter.install()?;
     if spec.process.init {
@@ -226,7 +226,7 @@ fn exec_in_joined(
     let user = security::resolve_user(&process.user)?;
     let kept = security::kept_capabilities(process)?;
     let filter = seccomp::prepare(&process.seccomp, &kept)?;
-    security::drop_privileges(&user, &kept)?;
+    security::drop_privileges(&user, &kept, process)?;
     enter_workdir(&process.cwd)?;
     filter.install()?;
     exec_process(process, &user, channels.err_write)

@@ -61,5 +61,5 @@ pub use namespace_work::{
     run_in_container_root, run_in_user_namespace, run_in_user_namespace_streaming, ContainerRoot,
 };
 pub use process::SignalWatch;
-pub use security::{check_user_ids, resolve_user_in, DEFAULT_CAPABILITIES};
+pub use security::{bounding_capabilities, check_user_ids, resolve_user_in, DEFAULT_CAPABILITIES};
 pub use spec::*;

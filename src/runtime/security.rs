@@ -150,6 +150,21 @@ pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), Chil
     Ok(())
 }
 
+/// What `--cap-add ALL` gives, as Podman's does (`CAP_…` names, sorted): rootless, every
+/// capability the kernel knows, which a new user namespace holds whatever skiff's own bounding
+/// set lacks; as root, skiff's own bounding set.
+pub fn bounding_capabilities() -> Vec<String> {
+    let all = if nix::unistd::geteuid().is_root() {
+        caps::read(None, CapSet::Bounding).unwrap_or_default()
+    } else {
+        caps::runtime::procfs_all_supported(None)
+            .unwrap_or_else(|_| caps::runtime::thread_all_supported())
+    };
+    let mut names: Vec<String> = all.iter().map(|cap| cap.to_string()).collect();
+    names.sort();
+    names
+}
+
 /// The capabilities the process keeps: every one of its bounding set when privileged, the
 /// names it was given, else the default ones.
 pub(crate) fn kept_capabilities(
@@ -165,15 +180,32 @@ pub(crate) fn kept_capabilities(
 }
 
 /// Drops to the bounding set `keep` (see `kept_capabilities`), switches ids and sets
-/// no_new_privs. A non-root user ends with no effective capabilities (the kernel clears them on
-/// setuid).
-pub(crate) fn drop_privileges(user: &ResolvedUser, keep: &CapsHashSet) -> Result<(), ChildError> {
+/// no_new_privs. Root keeps `keep` as its permitted and effective sets, with nothing
+/// inheritable (as runc has since CVE-2022-24769). Any other user ends with no capabilities
+/// but those of `keep` it was given with `--cap-add`, which it holds as ambient ones too, so
+/// that they survive its exec (Podman's rule).
+pub(crate) fn drop_privileges(
+    user: &ResolvedUser,
+    keep: &CapsHashSet,
+    process: &super::spec::ProcessSpec,
+) -> Result<(), ChildError> {
     for cap in caps::all() {
         if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
                 ChildError::other(format!("dropping {cap} from the bounding set: {e}"))
             })?;
         }
+    }
+    let added: CapsHashSet = process
+        .added_capabilities
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .filter(|cap| keep.contains(cap))
+        .collect();
+    let keeps_added = user.uid != 0 && !added.is_empty();
+    if keeps_added {
+        // Otherwise setuid to a non-root id clears the permitted set.
+        nix::sys::prctl::set_keepcaps(true).map_err(|e| sys_error("keeping capabilities", e))?;
     }
     // setgroups is refused where /proc/self/setgroups says deny (single-id rootless mapping).
     let groups: Vec<nix::unistd::Gid> = user.additional_gids.iter().map(|g| (*g).into()).collect();
@@ -186,11 +218,20 @@ pub(crate) fn drop_privileges(user: &ResolvedUser, keep: &CapsHashSet) -> Result
         .map_err(|e| sys_error(&format!("setgid {}", user.gid), e))?;
     nix::unistd::setresuid(user.uid.into(), user.uid.into(), user.uid.into())
         .map_err(|e| sys_error(&format!("setuid {}", user.uid), e))?;
+    let set_capabilities = |set: CapSet, value: &CapsHashSet| {
+        caps::set(None, set, value)
+            .map_err(|e| ChildError::other(format!("setting capabilities: {e}")))
+    };
     if user.uid == 0 {
-        for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
-            caps::set(None, set, keep)
-                .map_err(|e| ChildError::other(format!("setting capabilities: {e}")))?;
-        }
+        set_capabilities(CapSet::Effective, keep)?;
+        set_capabilities(CapSet::Permitted, keep)?;
+        set_capabilities(CapSet::Inheritable, &CapsHashSet::new())?;
+    } else if keeps_added {
+        set_capabilities(CapSet::Permitted, &added)?;
+        set_capabilities(CapSet::Effective, &added)?;
+        set_capabilities(CapSet::Inheritable, &added)?;
+        set_capabilities(CapSet::Ambient, &added)?;
+        nix::sys::prctl::set_keepcaps(false).map_err(|e| sys_error("keeping capabilities", e))?;
     }
     nix::sys::prctl::set_no_new_privs().map_err(|e| sys_error("no_new_privs", e))?;
     Ok(())

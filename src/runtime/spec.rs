@@ -83,10 +83,15 @@ pub struct ProcessSpec {
     /// Podman's default set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub privileged: bool,
-    /// containers.conf `default_capabilities` (checked `CAP_…` names) in place of Podman's
-    /// default set; None keeps that set.
+    /// The bounding set (checked `CAP_…` names: `--cap-add` and `--cap-drop` over
+    /// containers.conf `default_capabilities`) in place of Podman's default set; None keeps
+    /// that set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<String>>,
+    /// `--cap-add`: a process that does not run as root keeps these in its permitted,
+    /// effective, inheritable and ambient sets (Podman's rule); root has its whole bounding set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_capabilities: Vec<String>,
     /// `exec -d`: runs on its own, its output discarded, and outlives the command that started
     /// it (the container's pid 1 inherits it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -410,6 +415,7 @@ pub(crate) mod fixtures {
                 init: false,
                 privileged: false,
                 capabilities: None,
+                added_capabilities: Vec::new(),
                 detached: false,
                 preserve_fds: 0,
                 seccomp: Default::default(),

@@ -11,6 +11,7 @@
 mod archive_safety;
 mod build;
 mod build_config;
+mod capabilities;
 mod commit;
 mod common;
 mod completion;
