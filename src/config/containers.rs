@@ -37,6 +37,9 @@ pub struct ContainersTable {
     /// Replaces skiff's default capability set (Podman's) when given; names with or without
     /// `CAP_`.
     pub default_capabilities: Option<StringList>,
+    /// Resource limits every container gets unless `--ulimit` names the same one
+    /// (`nofile=1024:2048`).
+    pub default_ulimits: StringList,
     /// `--init` by default.
     pub init: bool,
     /// `--no-hosts` by default.

@@ -393,6 +393,7 @@ fn process_spec(
         privileged: false,
         capabilities: options.capabilities.bounding.clone(),
         added_capabilities: options.capabilities.added.clone(),
+        rlimits: options.rlimits.clone(),
         detached: false,
         preserve_fds: options.preserve_fds,
         seccomp: options.seccomp.clone(),

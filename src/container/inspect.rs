@@ -110,6 +110,7 @@ fn host_config(
         "AutoRemove": record.auto_remove,
         "CapAdd": caps.cap_add,
         "CapDrop": caps.cap_drop,
+        "Ulimits": super::ulimits::inspected(&record.spec.process.rlimits),
         "LogConfig": {
             "Type": record.log_driver.name(),
             "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),

@@ -184,6 +184,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         privileged: options.privileged,
         capabilities: base.capabilities.clone(),
         added_capabilities: base.added_capabilities.clone(),
+        rlimits: base.rlimits.clone(),
         detached: options.detach,
         preserve_fds: options.preserve_fds,
         seccomp: base.seccomp.clone(),

@@ -24,6 +24,7 @@ mod sizes;
 mod start;
 mod state;
 pub mod top;
+mod ulimits;
 pub mod userns;
 
 pub use crate::store::containers::{ContainerRecord, ContainerState, Status};

@@ -78,6 +78,8 @@ pub struct CreateOptions {
     pub capabilities: super::capabilities::CapabilitySet,
     /// The lease id of the build whose step the container runs.
     pub build: Option<String>,
+    /// `--ulimit` over containers.conf `default_ulimits`.
+    pub rlimits: runtime::Rlimits,
     /// `--security-opt seccomp=…`, else containers.conf `seccomp_profile`, else the default.
     pub seccomp: runtime::seccomp::SeccompPolicy,
 }
@@ -263,6 +265,9 @@ pub struct RunFlags {
     /// Drop Linux capabilities from the default set (containers.conf default_capabilities, else Podman's); ALL drops every one but those added. Repeatable, or comma-separated.
     #[arg(long, value_name = "CAPABILITY", value_delimiter = ',')]
     pub cap_drop: Vec<String>,
+    /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack…; -1 for unlimited), over containers.conf default_ulimits; host keeps skiff's own. Rootless, a hard limit above skiff's own is lowered to it. Repeatable.
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
     /// Security option: seccomp=unconfined (no system call filter) or seccomp=PROFILE.json (a profile in Docker's format). Default: containers.conf seccomp_profile, else skiff's built-in profile (Podman's decisions). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     pub security_opt: Vec<String>,
@@ -321,6 +326,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
             &flags.cap_add,
             &flags.cap_drop,
         )?,
+        rlimits: super::ulimits::rlimits(&flags.ulimit, &defaults.default_ulimits)?,
         seccomp: security_opt_seccomp(&flags.security_opt, defaults)?,
         userns: userns::UsernsMode::parse(flags.userns.as_deref().unwrap_or(""))?,
         network: network_request(flags.network.as_deref(), conf)?,

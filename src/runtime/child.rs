@@ -86,6 +86,7 @@ fn setup_and_exec(
     attach_stdio(&spec.process, channels)?;
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
+    security::apply_rlimits(&spec.process.rlimits)?;
     security::drop_privileges(&user, &kept, &spec.process)?;
     enter_workdir(&spec.process.cwd)?;
     filter.install()?;
@@ -226,6 +227,7 @@ fn exec_in_joined(
     let user = security::resolve_user(&process.user)?;
     let kept = security::kept_capabilities(process)?;
     let filter = seccomp::prepare(&process.seccomp, &kept)?;
+    security::apply_rlimits(&process.rlimits)?;
     security::drop_privileges(&user, &kept, process)?;
     enter_workdir(&process.cwd)?;
     filter.install()?;

@@ -3,6 +3,7 @@
 //! and no_new_privs.
 
 use caps::{CapSet, Capability, CapsHashSet};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 use super::channel::{sys_error, ChildError};
 
@@ -148,6 +149,70 @@ pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), Chil
         .map_err(|e| ChildError::other(format!("creating working directory {cwd}: {e}")))?;
     let _ = nix::unistd::chown(cwd, Some(user.uid.into()), Some(user.gid.into()));
     Ok(())
+}
+
+/// RLIMIT_NOFILE when `--ulimit` does not set it: Podman's 1048576, lowered rootless to the
+/// hard limit skiff has (as Podman's is).
+const DEFAULT_NOFILE: u64 = 1_048_576;
+
+/// Sets the process's resource limits. A hard limit above the present one needs
+/// CAP_SYS_RESOURCE in the host's user namespace, which a rootless container has not: it gets
+/// the present hard limit instead (Podman 5 lowers `-1` so), with the soft one no higher.
+pub(crate) fn apply_rlimits(rlimits: &super::spec::Rlimits) -> Result<(), ChildError> {
+    use super::spec::{Rlimit, Rlimits};
+    let Rlimits::Set(limits) = rlimits else {
+        return Ok(());
+    };
+    let default_nofile = Rlimit {
+        name: "RLIMIT_NOFILE".into(),
+        soft: DEFAULT_NOFILE,
+        hard: DEFAULT_NOFILE,
+    };
+    let nofile_given = limits.iter().any(|l| l.name == default_nofile.name);
+    for limit in limits
+        .iter()
+        .chain((!nofile_given).then_some(&default_nofile))
+    {
+        let resource = rlimit_resource(&limit.name)
+            .ok_or_else(|| ChildError::other(format!("unknown resource limit {}", limit.name)))?;
+        let (_, present_hard) = getrlimit(resource).map_err(|e| sys_error("getrlimit", e))?;
+        let set = |soft: u64, hard: u64| setrlimit(resource, soft, hard);
+        let outcome = match set(limit.soft, limit.hard) {
+            Err(nix::errno::Errno::EPERM) if limit.hard > present_hard => {
+                set(limit.soft.min(present_hard), present_hard)
+            }
+            outcome => outcome,
+        };
+        outcome.map_err(|e| {
+            sys_error(
+                &format!("setting {} to {}:{}", limit.name, limit.soft, limit.hard),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn rlimit_resource(name: &str) -> Option<Resource> {
+    Some(match name {
+        "RLIMIT_AS" => Resource::RLIMIT_AS,
+        "RLIMIT_CORE" => Resource::RLIMIT_CORE,
+        "RLIMIT_CPU" => Resource::RLIMIT_CPU,
+        "RLIMIT_DATA" => Resource::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => Resource::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
+        "RLIMIT_RSS" => Resource::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => Resource::RLIMIT_STACK,
+        _ => return None,
+    })
 }
 
 /// What `--cap-add ALL` gives, as Podman's does (`CAP_…` names, sorted): rootless, every

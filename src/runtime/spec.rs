@@ -63,6 +63,32 @@ pub struct PortMapping {
     pub protocol: Protocol,
 }
 
+/// A resource limit set in the container's process before it execs (`--ulimit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// The limit's name as OCI writes it: `RLIMIT_NOFILE`.
+    pub name: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The resource limits a container's process gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "limits")]
+pub enum Rlimits {
+    /// These, and RLIMIT_NOFILE raised as Podman raises it unless they name it: its soft limit
+    /// to its hard one rootless, both to 1048576 as root.
+    Set(Vec<Rlimit>),
+    /// `--ulimit host`: skiff's own, untouched.
+    Host,
+}
+
+impl Default for Rlimits {
+    fn default() -> Self {
+        Rlimits::Set(Vec::new())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessSpec {
     /// argv; argv[0] is looked up in the container's PATH when it has no slash.
@@ -92,6 +118,9 @@ pub struct ProcessSpec {
     /// effective, inheritable and ambient sets (Podman's rule); root has its whole bounding set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added_capabilities: Vec<String>,
+    /// `--ulimit` and containers.conf `default_ulimits`.
+    #[serde(default)]
+    pub rlimits: Rlimits,
     /// `exec -d`: runs on its own, its output discarded, and outlives the command that started
     /// it (the container's pid 1 inherits it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -416,6 +445,7 @@ pub(crate) mod fixtures {
                 privileged: false,
                 capabilities: None,
                 added_capabilities: Vec::new(),
+                rlimits: Rlimits::default(),
                 detached: false,
                 preserve_fds: 0,
                 seccomp: Default::default(),

@@ -35,4 +35,5 @@ mod store;
 mod system;
 mod system_check;
 mod system_reset;
+mod ulimits;
 mod volumes;
