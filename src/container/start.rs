@@ -42,11 +42,11 @@ fn start_attached(
     // A `--rm` container's is held past its end, for the process that deletes its files.
     let mut mount_namespace = None;
     let outcome = runtime_spec(ctx, record, image_reference.is_some()).and_then(|spec| {
-        let mut spawned = runtime::spawn_container(&spec)?;
+        let spawned = runtime::spawn_container(&spec)?;
         // Recorded before it mounts anything; should that fail, dropping it kills it.
         record_running(spawned.pid()).map_err(runtime::Error::Prepare)?;
         if record.auto_remove {
-            mount_namespace = spawned.take_mount_namespace();
+            mount_namespace = spawned.open_mount_namespace();
         }
         spawned.run(|master| master)
     });

@@ -139,12 +139,9 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         id_maps: None,
         relay: None,
         reaped: false,
-        mount_namespace: None,
+        kernel_root,
     };
     spawned.start_helpers(needs_id_maps)?;
-    if kernel_root {
-        spawned.mount_namespace = open_namespace(pid.as_raw(), "mnt").ok();
-    }
     Ok(spawned)
 }
 
@@ -225,9 +222,8 @@ pub struct SpawnedContainer<'a> {
     relay: Option<PortRelay>,
     /// The process has been waited for: nothing is left to kill.
     reaped: bool,
-    /// Its mount namespace, opened while it lives (with a kernel overlay root only: a FUSE
-    /// root's servers end with the mount).
-    mount_namespace: Option<OwnedFd>,
+    /// Its root is a kernel overlay (no FUSE servers, which end with the mount).
+    kernel_root: bool,
 }
 
 impl SpawnedContainer<'_> {
@@ -236,12 +232,16 @@ impl SpawnedContainer<'_> {
         self.pid.as_raw()
     }
 
-    /// The container's mount namespace, for a holder that outlives the container. Whoever
-    /// drops the last reference to a mount namespace unmounts everything in it, waiting for an
-    /// RCU grace period (0.3 ms here); that is the container's exit, which skiff waits for,
-    /// unless something else holds the namespace and drops it later. None with a FUSE root.
-    pub fn take_mount_namespace(&mut self) -> Option<OwnedFd> {
-        self.mount_namespace.take()
+    /// The container's mount namespace, for a holder that outlives the container; call it
+    /// before `run`, while the process lives. Whoever drops the last reference to a mount
+    /// namespace unmounts everything in it, waiting for an RCU grace period (0.3 ms here); that
+    /// is the container's exit, which skiff waits for, unless something else holds the
+    /// namespace and drops it later. None with a FUSE root, whose servers end with the mount.
+    pub fn open_mount_namespace(&self) -> Option<OwnedFd> {
+        if !self.kernel_root || self.reaped {
+            return None;
+        }
+        open_namespace(self.pid.as_raw(), "mnt").ok()
     }
 
     /// The network helper starts first: it is the slowest step, and everything below overlaps
