@@ -155,7 +155,8 @@ pub struct RunFlags {
     #[arg(long)]
     pub name: Option<String>,
     /// Remove the container, its writable layer and its anonymous volumes once it exits and its
-    /// exit code is known (named volumes stay).
+    /// exit code is known (named volumes stay). The container is gone when run returns; a
+    /// process of its own deletes its files a moment later.
     #[arg(long)]
     pub rm: bool,
     /// Keep standard input open (otherwise the process reads /dev/null).

@@ -37,7 +37,25 @@ fn system_reset_asks_then_leaves_an_empty_usable_store() {
 
 const MIGRATE_USER: &str = "skiff-migrate";
 
+/// usermod and userdel refuse a user who has a process, and a `run --rm` leaves one behind for
+/// a moment: the process that deletes the container's files after skiff has returned.
+/// Gives up after 20 seconds without a panic (a drop may run while the test unwinds): usermod
+/// then says which process is left.
+fn wait_until_the_user_has_no_process() {
+    for _ in 0..400 {
+        let left = Command::new("pgrep")
+            .args(["-u", MIGRATE_USER])
+            .output()
+            .is_ok_and(|out| !out.stdout.is_empty());
+        if !left {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn usermod(args: &[&str]) {
+    wait_until_the_user_has_no_process();
     let status = Command::new("usermod")
         .args(args)
         .arg(MIGRATE_USER)
@@ -57,6 +75,7 @@ struct MigrateUser {
 
 impl Drop for MigrateUser {
     fn drop(&mut self) {
+        wait_until_the_user_has_no_process();
         let _ = Command::new("rm").arg("-rf").arg(&self.dir).status();
         for range in &self.ranges {
             let _ = Command::new("usermod")
