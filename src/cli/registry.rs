@@ -125,13 +125,14 @@ pub(crate) fn image_pull(
     policy: PullPolicy,
     registry: &RegistryFlags,
     platform: &PlatformFlags,
+    quiet: bool,
 ) -> anyhow::Result<Option<crate::image::ImagePull>> {
     if policy == PullPolicy::Never {
         return Ok(None);
     }
     Ok(Some(crate::image::ImagePull {
         policy,
-        options: pull_options(registry, platform, false, false)?,
+        options: pull_options(registry, platform, quiet, false)?,
     }))
 }
 

@@ -24,10 +24,53 @@ use crate::store::{self};
 
 /// Creates a container from an image: its store entry and its runtime spec.
 pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
-    let image = image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
-    let record = plan(ctx, options, &image)?;
+    let record = plan_new(ctx, options)?;
     store_container(ctx, &record, &options.image)?;
     Ok(record)
+}
+
+/// What every way of making a container does first: `--cidfile` is checked to be free (before
+/// anything is pulled or made, as Podman does), the image is found or pulled, `--replace`
+/// removes the container holding the name, and once the container is planned its ID goes to
+/// the `--cidfile`.
+pub(super) fn plan_new(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
+    if let Some(path) = &options.cidfile {
+        if std::fs::symlink_metadata(path).is_ok() {
+            bail!(
+                "container id file exists. Ensure another container is not using it or delete {}",
+                path.display()
+            );
+        }
+    }
+    let image = image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
+    if let Some(name) = options.name.as_deref().filter(|_| options.replace) {
+        if ctx.store.find_container(name).is_ok() {
+            super::remove(ctx, &[name.to_string()], true, false)?;
+        }
+    }
+    let record = plan(ctx, options, &image)?;
+    if let Some(path) = &options.cidfile {
+        write_cidfile(path, &record.id)?;
+    }
+    Ok(record)
+}
+
+/// Made with O_EXCL: a file that appeared since the check is not overwritten.
+fn write_cidfile(path: &std::path::Path, id: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                "container id file exists. Ensure another container is not using it or delete {}",
+                path.display()
+            ),
+            _ => anyhow::anyhow!("writing the container id file {}: {e}", path.display()),
+        })?;
+    file.write_all(id.as_bytes())
+        .with_context(|| format!("writing the container id file {}", path.display()))
 }
 
 /// Records a planned container in the store, checking under the lock that its image is still

@@ -29,7 +29,7 @@ pub mod userns;
 
 pub use crate::store::containers::{ContainerRecord, ContainerState, Status};
 pub use create::create;
-use create::{plan, store_container};
+use create::store_container;
 use environment::expand_env_entry;
 pub use environment::{compose_command, key_value_lines, merge_env, parse_env_file};
 pub use inspect::inspect;

@@ -20,6 +20,10 @@ use crate::volume::mounts::{self as mount_flags, MountRequest};
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub image: String,
+    /// `--cidfile`: where the container's ID is written.
+    pub cidfile: Option<PathBuf>,
+    /// `--replace`: a container holding the name is removed first.
+    pub replace: bool,
     /// `--pull` and how to pull; None takes the image from the store only.
     pub pull: Option<crate::image::ImagePull>,
     /// Arguments after the image: they replace the image's Cmd.
@@ -266,6 +270,12 @@ pub struct RunFlags {
     /// Drop Linux capabilities from the default set (containers.conf default_capabilities, else Podman's); ALL drops every one but those added. Repeatable, or comma-separated.
     #[arg(long, value_name = "CAPABILITY", value_delimiter = ',')]
     pub cap_drop: Vec<String>,
+    /// Write the container's ID to FILE, which must not exist yet (it stays after the container goes, as with Podman).
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
+    /// If a container with the same --name exists, remove it (stopping it first) and take its name.
+    #[arg(long)]
+    pub replace: bool,
     /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack…; -1 for unlimited), over containers.conf default_ulimits; host keeps skiff's own. Rootless, a hard limit above skiff's own is lowered to it. Repeatable.
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
@@ -369,6 +379,8 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         hostname: flags.hostname,
         name: flags.name,
         remove: flags.rm,
+        cidfile: flags.cidfile.clone(),
+        replace: flags.replace,
         interactive: flags.interactive,
         tty: flags.tty,
         publish_all: flags.publish_all,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{
-    attach, create, current_state, detached, plan, remove_after_run, remove_locked,
-    store_container, CreateOptions,
+    attach, create, current_state, detached, remove_after_run, remove_locked, store_container,
+    CreateOptions,
 };
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
@@ -198,8 +198,7 @@ pub fn run_attached(
 
 /// `run`: create, start attached, and remove with `--rm`.
 pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
-    let image = crate::image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
-    let record = plan(ctx, options, &image)?;
+    let record = create::plan_new(ctx, options)?;
     start_attached(ctx, &record, Some(&options.image))
 }
 

@@ -29,6 +29,7 @@ mod network;
 mod packaging;
 mod pull;
 mod run;
+mod run_flags;
 mod security;
 mod storage;
 mod store;

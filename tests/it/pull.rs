@@ -532,3 +532,32 @@ blocked = true
     let (_, stderr) = env.skiff(&["pull", "blocked.example/a/b"]).assert_exit(125);
     assert!(stderr.contains("blocked"), "{stderr}");
 }
+
+/// `run -q` pulls the image it lacks without a word; without it, the pull says what it does.
+#[test]
+fn run_pulls_quietly_with_q() {
+    let test = skiff_test!();
+    let Some(registry) = Registry::try_start(test) else {
+        return;
+    };
+    let Some(source) = test.rootless() else {
+        return;
+    };
+    let name = format!("{}/lab/quiet:v1", registry.addr);
+    push_testbox(&source, &name);
+    for (quiet, env) in [(true, test.part("quiet")), (false, test.part("said"))]
+        .into_iter()
+        .filter_map(|(quiet, part)| part.rootless().map(|env| (quiet, env)))
+    {
+        let mut args = vec!["run", "--rm", "--network", "none", NO_TLS];
+        if quiet {
+            args.push("-q");
+        }
+        args.extend_from_slice(&[&name, "echo", "ran"]);
+        let out = env.skiff(&args).output();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.is_empty(), quiet, "{stderr}");
+    }
+}

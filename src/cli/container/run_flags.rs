@@ -19,6 +19,9 @@ pub struct ContainerFlags {
     registry: crate::cli::registry::RegistryFlags,
     #[command(flatten)]
     platform: crate::cli::registry::PlatformFlags,
+    /// Print nothing about the image's pull.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 impl ContainerFlags {
@@ -26,7 +29,12 @@ impl ContainerFlags {
     /// warning about ports a host or absent network discards is printed here.
     fn create_options(self, ctx: &Context) -> anyhow::Result<CreateOptions> {
         let flags = container::RunFlags {
-            pull: crate::cli::registry::image_pull(self.pull, &self.registry, &self.platform)?,
+            pull: crate::cli::registry::image_pull(
+                self.pull,
+                &self.registry,
+                &self.platform,
+                self.quiet,
+            )?,
             ..self.run
         };
         let options = container::create_options(ctx, flags)?;
