@@ -42,6 +42,8 @@ pub struct ContainersTable {
     pub default_ulimits: StringList,
     /// `--init` by default.
     pub init: bool,
+    /// The containers' umask, in octal (`0022` when unset).
+    pub umask: Option<String>,
     /// `--no-hosts` by default.
     pub no_hosts: bool,
     /// `--log-driver` by default.

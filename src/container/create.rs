@@ -8,8 +8,8 @@ use super::network_plan::{
     exposed_ports, host_entries, plan_network, published_ports, NetworkPlan,
 };
 use super::{
-    compose_command, expand_env_entry, merge_env, names, parse_env_file, random_bytes, userns,
-    CreateOptions,
+    compose_command, expand_env_entry, host_environment, merge_env, names, parse_env_file,
+    random_bytes, userns, CreateOptions,
 };
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
@@ -289,8 +289,9 @@ fn hostname(options: &CreateOptions, id: &str) -> String {
     }
 }
 
-/// The container's environment, later sources overriding earlier ones: a default PATH,
-/// containers.conf `env`, the image's, `container=skiff` (and TERM with `-t`), env files, socket
+/// The container's environment, later sources overriding earlier ones: the defaults (a PATH,
+/// containers.conf `env`, the image's, `container=skiff`, and TERM with `-t`) less what
+/// `--unsetenv` or `--unsetenv-all` leave out, skiff's own with `--env-host`, env files, socket
 /// activation's variables, `--env`, and HOSTNAME.
 fn environment(
     options: &CreateOptions,
@@ -310,6 +311,14 @@ fn environment(
     sources.push("container=skiff".into());
     if options.tty {
         sources.push("TERM=xterm".into());
+    }
+    let left_out = |entry: &String| {
+        let key = entry.split_once('=').map_or(entry.as_str(), |(key, _)| key);
+        options.unsetenv_all || options.unsetenv.iter().any(|unset| unset == key)
+    };
+    sources.retain(|entry| !left_out(entry));
+    if options.env_host {
+        sources.extend(host_environment());
     }
     for file in &options.env_files {
         let text = std::fs::read_to_string(file)
@@ -437,6 +446,7 @@ fn process_spec(
         capabilities: options.capabilities.bounding.clone(),
         added_capabilities: options.capabilities.added.clone(),
         rlimits: options.rlimits.clone(),
+        umask: options.umask.unwrap_or(runtime::DEFAULT_UMASK),
         detached: false,
         preserve_fds: options.preserve_fds,
         seccomp: options.seccomp.clone(),

@@ -46,6 +46,18 @@ pub(super) fn expand_env_entry(entry: &str) -> Option<String> {
     }
 }
 
+/// skiff's whole environment as KEY=VALUE entries (`--env-host`), leaving out what is not
+/// UTF-8.
+pub(super) fn host_environment() -> impl Iterator<Item = String> {
+    std::env::vars_os().filter_map(|(key, value)| {
+        Some(format!(
+            "{}={}",
+            key.into_string().ok()?,
+            value.into_string().ok()?
+        ))
+    })
+}
+
 /// Later entries override earlier ones with the same key; order of first appearance is kept.
 pub fn merge_env(layers: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut merged: Vec<String> = Vec::new();

@@ -185,6 +185,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         capabilities: base.capabilities.clone(),
         added_capabilities: base.added_capabilities.clone(),
         rlimits: base.rlimits.clone(),
+        umask: base.umask,
         detached: options.detach,
         preserve_fds: options.preserve_fds,
         seccomp: base.seccomp.clone(),

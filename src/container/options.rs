@@ -34,6 +34,14 @@ pub struct CreateOptions {
     /// containers.conf `env`: under the image's environment and `--env`.
     pub default_env: Vec<String>,
     pub env_files: Vec<PathBuf>,
+    /// `--env-host`.
+    pub env_host: bool,
+    /// `--unsetenv`: default variables left out.
+    pub unsetenv: Vec<String>,
+    /// `--unsetenv-all`.
+    pub unsetenv_all: bool,
+    /// `--umask`, else containers.conf `umask`; None for Podman's 0022 (build steps too).
+    pub umask: Option<u32>,
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub hostname: Option<String>,
@@ -97,6 +105,14 @@ pub fn seccomp_policy(value: &str) -> Result<runtime::seccomp::SeccompPolicy> {
         "" => bail!("seccomp needs a value: unconfined or the path of a profile"),
         path => SeccompPolicy::from_file(path).map_err(anyhow::Error::msg),
     }
+}
+
+/// An umask in octal (`0077`, `77`), as Podman takes it.
+fn parse_umask(text: &str) -> Result<u32> {
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|mask| *mask <= 0o777)
+        .ok_or_else(|| anyhow::anyhow!("invalid umask string {text}: invalid argument"))
 }
 
 /// `--add-host`, `--dns`, `--dns-search`, `--dns-option` and `--no-hosts` as given: what a
@@ -175,6 +191,18 @@ pub struct RunFlags {
     /// Read environment variables from a file of KEY=VALUE lines. Repeatable.
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
+    /// Give the container skiff's whole environment (over the image's; --env-file and --env win).
+    #[arg(long)]
+    pub env_host: bool,
+    /// Leave out a default variable: skiff's (PATH, TERM, container), containers.conf's or the image's (--env still sets it). Repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub unsetenv: Vec<String>,
+    /// Leave out every default variable: the container gets only --env, --env-file and --env-host's.
+    #[arg(long)]
+    pub unsetenv_all: bool,
+    /// The umask of the container's process, in octal (default: containers.conf umask, else 0022).
+    #[arg(long, value_name = "MASK")]
+    pub umask: Option<String>,
     /// Working directory inside the container (created if missing; default: the image's, else /).
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<String>,
@@ -380,6 +408,15 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         name: flags.name,
         remove: flags.rm,
         cidfile: flags.cidfile.clone(),
+        env_host: flags.env_host,
+        unsetenv: flags.unsetenv.clone(),
+        unsetenv_all: flags.unsetenv_all,
+        umask: flags
+            .umask
+            .as_deref()
+            .or(defaults.umask.as_deref())
+            .map(parse_umask)
+            .transpose()?,
         replace: flags.replace,
         interactive: flags.interactive,
         tty: flags.tty,

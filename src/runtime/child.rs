@@ -87,6 +87,7 @@ fn setup_and_exec(
     let user = security::resolve_user(&spec.process.user)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
     security::apply_rlimits(&spec.process.rlimits)?;
+    set_umask(spec.process.umask);
     security::drop_privileges(&user, &kept, &spec.process)?;
     enter_workdir(&spec.process.cwd)?;
     filter.install()?;
@@ -228,10 +229,17 @@ fn exec_in_joined(
     let kept = security::kept_capabilities(process)?;
     let filter = seccomp::prepare(&process.seccomp, &kept)?;
     security::apply_rlimits(&process.rlimits)?;
+    set_umask(process.umask);
     security::drop_privileges(&user, &kept, process)?;
     enter_workdir(&process.cwd)?;
     filter.install()?;
     exec_process(process, &user, channels.err_write)
+}
+
+fn set_umask(mask: u32) {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        mask as libc::mode_t,
+    ));
 }
 
 /// If skiff dies, so does the process it started; and the signals skiff blocked for its

@@ -63,6 +63,13 @@ pub struct PortMapping {
     pub protocol: Protocol,
 }
 
+/// Podman's umask for a container's processes.
+pub const DEFAULT_UMASK: u32 = 0o022;
+
+fn default_umask() -> u32 {
+    DEFAULT_UMASK
+}
+
 /// A resource limit set in the container's process before it execs (`--ulimit`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rlimit {
@@ -121,6 +128,9 @@ pub struct ProcessSpec {
     /// `--ulimit` and containers.conf `default_ulimits`.
     #[serde(default)]
     pub rlimits: Rlimits,
+    /// The process's umask (`--umask`; Podman's 0022 by default).
+    #[serde(default = "default_umask")]
+    pub umask: u32,
     /// `exec -d`: runs on its own, its output discarded, and outlives the command that started
     /// it (the container's pid 1 inherits it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -446,6 +456,7 @@ pub(crate) mod fixtures {
                 capabilities: None,
                 added_capabilities: Vec::new(),
                 rlimits: Rlimits::default(),
+                umask: DEFAULT_UMASK,
                 detached: false,
                 preserve_fds: 0,
                 seccomp: Default::default(),

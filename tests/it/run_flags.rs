@@ -96,3 +96,71 @@ fn replace_takes_the_name_from_a_container_running_or_not() {
         assert_eq!(env.skiff(&["ps", "-a", "-q"]).stdout(), "");
     }
 }
+
+/// The container's environment, with Podman's rules: `--unsetenv` and `--unsetenv-all` leave
+/// out defaults but never `--env`; `--env-host` brings skiff's own, under `--env`.
+#[test]
+fn environment_flags_leave_out_defaults_and_bring_the_hosts() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let environment = |extra: &[&str], host: &[(&str, &str)]| {
+            let mut args = vec!["run", "--rm", "--network", "none"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&[image, "/bin/env"]);
+            let out = env.skiff_with_env(host, &[], &args).stdout();
+            let mut keys: Vec<String> = out
+                .lines()
+                .filter(|line| !line.starts_with("HOSTNAME=") && !line.starts_with("HOME="))
+                .map(String::from)
+                .collect();
+            keys.sort();
+            keys.join(" ")
+        };
+        assert!(environment(&[], &[]).contains("PATH=/usr/local/sbin"));
+        assert_eq!(
+            environment(&["--unsetenv", "PATH", "-e", "A=1"], &[]),
+            "A=1 FROM_IMAGE=yes container=skiff"
+        );
+        assert_eq!(
+            environment(&["--unsetenv", "PATH", "--unsetenv", "FROM_IMAGE"], &[]),
+            "container=skiff"
+        );
+        assert_eq!(
+            environment(&["--unsetenv-all", "-e", "A=1", "--unsetenv", "A"], &[]),
+            "A=1"
+        );
+        let hosts = environment(
+            &["--env-host", "-e", "FLAG=wins"],
+            &[("FROM_HOST", "yes"), ("FLAG", "host")],
+        );
+        assert!(hosts.contains("FROM_HOST=yes"), "{hosts}");
+        assert!(
+            hosts.contains("FLAG=wins") && !hosts.contains("FLAG=host"),
+            "{hosts}"
+        );
+    }
+}
+
+#[test]
+fn umask_is_podmans_0022_unless_set() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let umask = |extra: &[&str]| {
+            let mut args = vec!["run", "--rm", "--network", "none"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&[image, "sh", "-c", "umask; touch /f; stat -c %a /f"]);
+            env.skiff(&args).stdout()
+        };
+        assert_eq!(umask(&[]), "0022\n644\n");
+        assert_eq!(umask(&["--umask", "0077"]), "0077\n600\n");
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--umask", "999", image, "true"])
+            .assert_exit(125);
+        assert_eq!(
+            stderr,
+            "Error: invalid umask string 999: invalid argument\n"
+        );
+    }
+}
