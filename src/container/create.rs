@@ -188,6 +188,7 @@ pub(super) fn plan(
         ports,
         mounts: resolved.mounts,
         read_only: options.read_only,
+        shm_size: options.shm_size,
         layer_owners: namespace.layer_owners,
         nested_ids: namespace.nested.clone(),
         storage_driver: ctx.driver_for_new_container(),
@@ -220,6 +221,7 @@ pub(super) fn plan(
             .into_iter()
             .chain(options.labels.iter().cloned())
             .collect(),
+        annotations: annotations(options),
         network_mode: network.mode,
         userns_mode: options.userns.inspect_text(),
         networks: network.networks,
@@ -287,6 +289,26 @@ fn hostname(options: &CreateOptions, id: &str) -> String {
             .unwrap_or_else(|| id[..12].to_string()),
         (None, _) => id[..12].to_string(),
     }
+}
+
+/// The container's annotations: Podman's own, which say how it was made, then `--annotation`s.
+fn annotations(options: &CreateOptions) -> std::collections::BTreeMap<String, String> {
+    let flag = |on: bool| if on { "TRUE" } else { "FALSE" }.to_string();
+    let podmans = [
+        ("io.kubernetes.cri-o.TTY", options.tty.to_string()),
+        ("io.podman.annotations.autoremove", flag(options.remove)),
+        ("io.podman.annotations.init", flag(options.init)),
+        ("io.podman.annotations.privileged", flag(false)),
+        (
+            "io.podman.annotations.publish-all",
+            flag(options.publish_all),
+        ),
+    ];
+    podmans
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .chain(options.annotations.iter().cloned())
+        .collect()
 }
 
 /// The container's environment, later sources overriding earlier ones: the defaults (a PATH,

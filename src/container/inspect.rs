@@ -30,6 +30,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "OpenStdin": process.interactive,
         "Image": record.image_name,
         "Labels": record.labels,
+        "Annotations": record.annotations,
         "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
     });
 
@@ -111,6 +112,8 @@ fn host_config(
         "CapAdd": caps.cap_add,
         "CapDrop": caps.cap_drop,
         "Ulimits": super::ulimits::inspected(&record.spec.process.rlimits),
+        // Podman's default shows as 65536000 (its 65536k read in powers of ten).
+        "ShmSize": record.spec.shm_size.unwrap_or(65_536_000),
         "LogConfig": {
             "Type": record.log_driver.name(),
             "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),

@@ -40,6 +40,8 @@ pub struct CreateOptions {
     pub unsetenv: Vec<String>,
     /// `--unsetenv-all`.
     pub unsetenv_all: bool,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<u64>,
     /// `--umask`, else containers.conf `umask`; None for Podman's 0022 (build steps too).
     pub umask: Option<u32>,
     pub workdir: Option<String>,
@@ -75,6 +77,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     pub log_driver: LogDriver,
     pub log_max_size: Option<u64>,
+    /// `--annotation KEY=VALUE`, in order; a later one wins.
+    pub annotations: Vec<(String, String)>,
     /// `--label KEY=VALUE`, in order; a later one wins.
     pub labels: Vec<(String, String)>,
     /// `-v`, `--mount` and `--tmpfs`, in order.
@@ -254,6 +258,9 @@ pub struct RunFlags {
     /// Log driver option: max-size=SIZE (the log starts over past it). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     pub log_opt: Vec<String>,
+    /// Add an annotation (KEY=VALUE) to the container, shown by inspect. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
     /// Set a label (KEY=VALUE, or KEY for an empty value). Repeatable.
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
@@ -304,6 +311,9 @@ pub struct RunFlags {
     /// If a container with the same --name exists, remove it (stopping it first) and take its name.
     #[arg(long)]
     pub replace: bool,
+    /// Size of the container's /dev/shm: bytes, or a number with k, m or g (default 64m; 0 for no limit).
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
     /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack…; -1 for unlimited), over containers.conf default_ulimits; host keeps skiff's own. Rootless, a hard limit above skiff's own is lowered to it. Repeatable.
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
@@ -391,6 +401,14 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         log_driver,
         log_max_size: log_max_size(&flags.log_opt, defaults)?,
         labels: labels(&flags.label, &flags.label_file)?,
+        annotations: flags
+            .annotation
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((key, value)) => Ok((key.to_string(), value.to_string())),
+                None => bail!("annotations must be formatted KEY=VALUE"),
+            })
+            .collect::<Result<_>>()?,
         restart,
         read_only: flags.read_only,
         read_only_tmpfs: flags.read_only_tmpfs,
@@ -409,6 +427,15 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         remove: flags.rm,
         cidfile: flags.cidfile.clone(),
         env_host: flags.env_host,
+        shm_size: flags
+            .shm_size
+            .as_deref()
+            .map(|text| {
+                crate::size::parse_size(text).map_err(|_| {
+                    anyhow::anyhow!("unable to translate --shm-size: invalid size: '{text}'")
+                })
+            })
+            .transpose()?,
         unsetenv: flags.unsetenv.clone(),
         unsetenv_all: flags.unsetenv_all,
         umask: flags

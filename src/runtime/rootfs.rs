@@ -150,7 +150,10 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
             fstype: "tmpfs",
             target: "dev/shm".into(),
             flags: nosuid_nodev_noexec,
-            data: Some("mode=1777,size=65536k".into()),
+            data: Some(match spec.shm_size {
+                Some(bytes) => format!("mode=1777,size={bytes}"),
+                None => "mode=1777,size=65536k".into(),
+            }),
         },
         MountStep::Filesystem {
             fstype: "mqueue",

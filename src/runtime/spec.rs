@@ -191,6 +191,9 @@ pub struct ContainerSpec {
     /// `--read-only`: the union is mounted read-only once everything is in place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// `--shm-size` in bytes (0: no limit); None for Podman's 64 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
     /// The mapping the layers' files were unpacked with, when the container's is another one:
     /// the layer directory is then served to it with the owners moved (`runtime::idshift`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -471,6 +474,7 @@ pub(crate) mod fixtures {
             ports: Vec::new(),
             mounts: Vec::new(),
             read_only: false,
+            shm_size: None,
             layer_owners: None,
             nested_ids: None,
             storage_driver: Default::default(),

@@ -41,6 +41,9 @@ pub struct ContainerRecord {
     /// `--label`, over the image's labels.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--annotation`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// `--network` as inspect's HostConfig.NetworkMode shows it: `pasta`, `slirp4netns`, `none`,
     /// `host`, `container:ID`, `ns:PATH`.
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -164,3 +164,77 @@ fn umask_is_podmans_0022_unless_set() {
         );
     }
 }
+
+#[test]
+fn shm_size_sizes_dev_shm_and_inspect_shows_it_as_podman_does() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let shm_kib = |extra: &[&str]| {
+            let mut args = vec!["run", "--rm", "--network", "none"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&[image, "sh", "-c", "df -k /dev/shm | tail -1"]);
+            env.skiff(&args)
+                .stdout()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(shm_kib(&[]), "65536");
+        assert_eq!(shm_kib(&["--shm-size", "10m"]), "10240");
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--shm-size", "bogus", image, "true"])
+            .assert_exit(125);
+        assert_eq!(
+            stderr,
+            "Error: unable to translate --shm-size: invalid size: 'bogus'\n"
+        );
+        env.skiff(&["create", "--name", "plain", image, "true"])
+            .stdout();
+        env.skiff(&["create", "--name", "big", "--shm-size", "1g", image, "true"])
+            .stdout();
+        assert_eq!(
+            env.skiff(&[
+                "inspect",
+                "--format",
+                "{{.HostConfig.ShmSize}}",
+                "plain",
+                "big"
+            ])
+            .stdout(),
+            "65536000\n1073741824\n"
+        );
+        env.skiff(&["rm", "plain", "big"]).stdout();
+    }
+}
+
+#[test]
+fn annotations_are_kept_beside_podmans_own() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "create",
+            "--name",
+            "noted",
+            "--annotation",
+            "foo=bar",
+            "--annotation",
+            "x=1",
+            image,
+            "true",
+        ])
+        .stdout();
+        assert_eq!(
+            env.skiff(&["inspect", "--format", "{{json .Config.Annotations}}", "noted"])
+                .stdout(),
+            "{\"foo\":\"bar\",\"io.kubernetes.cri-o.TTY\":\"false\",\"io.podman.annotations.autoremove\":\"FALSE\",\"io.podman.annotations.init\":\"FALSE\",\"io.podman.annotations.privileged\":\"FALSE\",\"io.podman.annotations.publish-all\":\"FALSE\",\"x\":\"1\"}\n"
+        );
+        let (_, stderr) = env
+            .skiff(&["create", "--annotation", "novalue", image, "true"])
+            .assert_exit(125);
+        assert_eq!(stderr, "Error: annotations must be formatted KEY=VALUE\n");
+        env.skiff(&["rm", "noted"]).stdout();
+    }
+}
