@@ -7,11 +7,7 @@ use crate::common::{skiff_test, TestEnv};
 /// The Cap* lines of /proc/self/status in a container run with `flags`, as "Inh Prm Eff Bnd
 /// Amb" hex masks without leading zeros.
 fn capability_masks(env: &TestEnv, image: &str, flags: &[&str]) -> String {
-    let mut args = vec!["run", "--rm", "--network", "none"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&[image, "grep", "^Cap", "/proc/self/status"]);
-    env.skiff(&args)
-        .stdout()
+    env.run_output(image, flags, &["grep", "^Cap", "/proc/self/status"])
         .lines()
         .map(|line| {
             let mask = line.split_whitespace().nth(1).unwrap();

@@ -148,10 +148,11 @@ fn umask_is_podmans_0022_unless_set() {
     for env in test.each_env() {
         let image = env.load_testbox();
         let umask = |extra: &[&str]| {
-            let mut args = vec!["run", "--rm", "--network", "none"];
-            args.extend_from_slice(extra);
-            args.extend_from_slice(&[image, "sh", "-c", "umask; touch /f; stat -c %a /f"]);
-            env.skiff(&args).stdout()
+            env.run_output(
+                image,
+                extra,
+                &["sh", "-c", "umask; touch /f; stat -c %a /f"],
+            )
         };
         assert_eq!(umask(&[]), "0022\n644\n");
         assert_eq!(umask(&["--umask", "0077"]), "0077\n600\n");
@@ -171,11 +172,7 @@ fn shm_size_sizes_dev_shm_and_inspect_shows_it_as_podman_does() {
     for env in test.each_env() {
         let image = env.load_testbox();
         let shm_kib = |extra: &[&str]| {
-            let mut args = vec!["run", "--rm", "--network", "none"];
-            args.extend_from_slice(extra);
-            args.extend_from_slice(&[image, "sh", "-c", "df -k /dev/shm | tail -1"]);
-            env.skiff(&args)
-                .stdout()
+            env.run_output(image, extra, &["sh", "-c", "df -k /dev/shm | tail -1"])
                 .split_whitespace()
                 .nth(1)
                 .unwrap()

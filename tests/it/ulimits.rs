@@ -5,11 +5,7 @@ use crate::common::{skiff_test, TestEnv};
 
 /// `ulimit` lines of a container run with `flags`, joined by spaces.
 fn limits(env: &TestEnv, image: &str, flags: &[&str], script: &str) -> String {
-    let mut args = vec!["run", "--rm", "--network", "none"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&[image, "sh", "-c", script]);
-    env.skiff(&args)
-        .stdout()
+    env.run_output(image, flags, &["sh", "-c", script])
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

@@ -210,6 +210,15 @@ impl TestEnv {
         dir.display().to_string()
     }
 
+    /// The output of `run --rm --network none FLAGS IMAGE COMMAND…`, which must succeed.
+    pub fn run_output(&self, image: &str, flags: &[&str], command: &[&str]) -> String {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.push(image);
+        args.extend_from_slice(command);
+        self.skiff(&args).stdout()
+    }
+
     pub fn skiff(&self, args: &[&str]) -> Cmd {
         self.skiff_with_path(SAFE_PATH, args)
     }
