@@ -469,6 +469,7 @@ fn process_spec(
         added_capabilities: options.capabilities.added.clone(),
         rlimits: options.rlimits.clone(),
         umask: options.umask.unwrap_or(runtime::DEFAULT_UMASK),
+        oom_score_adj: options.oom_score_adj,
         detached: false,
         preserve_fds: options.preserve_fds,
         seccomp: options.seccomp.clone(),

@@ -114,6 +114,7 @@ fn host_config(
         "Ulimits": super::ulimits::inspected(&record.spec.process.rlimits),
         // Podman's default shows as 65536000 (its 65536k read in powers of ten).
         "ShmSize": record.spec.shm_size.unwrap_or(65_536_000),
+        "OomScoreAdj": record.spec.process.oom_score_adj.unwrap_or(0),
         "LogConfig": {
             "Type": record.log_driver.name(),
             "Size": record.log_max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),

@@ -186,6 +186,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         added_capabilities: base.added_capabilities.clone(),
         rlimits: base.rlimits.clone(),
         umask: base.umask,
+        oom_score_adj: base.oom_score_adj,
         detached: options.detach,
         preserve_fds: options.preserve_fds,
         seccomp: base.seccomp.clone(),

@@ -40,6 +40,8 @@ pub struct CreateOptions {
     pub unsetenv: Vec<String>,
     /// `--unsetenv-all`.
     pub unsetenv_all: bool,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
     /// `--shm-size` in bytes.
     pub shm_size: Option<u64>,
     /// `--umask`, else containers.conf `umask`; None for Podman's 0022 (build steps too).
@@ -109,6 +111,31 @@ pub fn seccomp_policy(value: &str) -> Result<runtime::seccomp::SeccompPolicy> {
         "" => bail!("seccomp needs a value: unconfined or the path of a profile"),
         path => SeccompPolicy::from_file(path).map_err(anyhow::Error::msg),
     }
+}
+
+/// `--shm-size`, with Podman's words for a bad one.
+fn shm_size(text: &str) -> Result<u64> {
+    crate::size::parse_size(text)
+        .map_err(|_| anyhow::anyhow!("unable to translate --shm-size: invalid size: '{text}'"))
+}
+
+/// `--oom-score-adj`, which the kernel takes from -1000 to 1000.
+fn oom_score_adj(score: i32) -> Result<i32> {
+    if !(-1000..=1000).contains(&score) {
+        bail!("invalid value {score} for --oom-score-adj: it must be between -1000 and 1000");
+    }
+    Ok(score)
+}
+
+/// `--annotation KEY=VALUE`s, with Podman's words for one without `=`.
+fn annotations(given: &[String]) -> Result<Vec<(String, String)>> {
+    given
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((key, value)) => Ok((key.to_string(), value.to_string())),
+            None => bail!("annotations must be formatted KEY=VALUE"),
+        })
+        .collect()
 }
 
 /// An umask in octal (`0077`, `77`), as Podman takes it.
@@ -311,6 +338,9 @@ pub struct RunFlags {
     /// If a container with the same --name exists, remove it (stopping it first) and take its name.
     #[arg(long)]
     pub replace: bool,
+    /// The container's OOM score adjustment, -1000 to 1000. Rootless, a value below skiff's own is raised to it (the kernel lets only the host's root lower it).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
     /// Size of the container's /dev/shm: bytes, or a number with k, m or g (default 64m; 0 for no limit).
     #[arg(long, value_name = "SIZE")]
     pub shm_size: Option<String>,
@@ -401,14 +431,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         log_driver,
         log_max_size: log_max_size(&flags.log_opt, defaults)?,
         labels: labels(&flags.label, &flags.label_file)?,
-        annotations: flags
-            .annotation
-            .iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((key, value)) => Ok((key.to_string(), value.to_string())),
-                None => bail!("annotations must be formatted KEY=VALUE"),
-            })
-            .collect::<Result<_>>()?,
+        annotations: annotations(&flags.annotation)?,
         restart,
         read_only: flags.read_only,
         read_only_tmpfs: flags.read_only_tmpfs,
@@ -427,15 +450,8 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         remove: flags.rm,
         cidfile: flags.cidfile.clone(),
         env_host: flags.env_host,
-        shm_size: flags
-            .shm_size
-            .as_deref()
-            .map(|text| {
-                crate::size::parse_size(text).map_err(|_| {
-                    anyhow::anyhow!("unable to translate --shm-size: invalid size: '{text}'")
-                })
-            })
-            .transpose()?,
+        oom_score_adj: flags.oom_score_adj.map(oom_score_adj).transpose()?,
+        shm_size: flags.shm_size.as_deref().map(shm_size).transpose()?,
         unsetenv: flags.unsetenv.clone(),
         unsetenv_all: flags.unsetenv_all,
         umask: flags

@@ -79,6 +79,8 @@ fn setup_and_exec(
     if let Some(nested) = &spec.nested_ids {
         userns::enter_nested_user_namespace(nested).map_err(ChildError::other)?;
     }
+    // While this process's /proc entries are still its own to write.
+    security::apply_oom_score_adj(spec.process.oom_score_adj)?;
     // Not before: newuidmap, pasta and the nested maps above need this process's /proc entries
     // to be the user's; and until this process execs, no other is in its pid namespace.
     sealed_exec::make_non_dumpable().map_err(|e| sys_error("making skiff non-dumpable", e))?;
@@ -169,7 +171,11 @@ pub(crate) fn exec_child_main(
         process,
         channels.descriptors().chain(namespaces).chain([pid_write]),
     );
-    // Before joining: the process it clones, in the container's pid namespace, inherits it.
+    // Before joining, while its /proc entries are its own to write: the process it clones
+    // inherits the score, and non-dumpability.
+    if let Err(error) = security::apply_oom_score_adj(process.oom_score_adj) {
+        return report(channels.err_write, error);
+    }
     if let Err(errno) = sealed_exec::make_non_dumpable() {
         return report(
             channels.err_write,

@@ -193,6 +193,27 @@ pub(crate) fn apply_rlimits(rlimits: &super::spec::Rlimits) -> Result<(), ChildE
     Ok(())
 }
 
+/// Sets the process's OOM score adjustment. Lowering it below its present value needs
+/// CAP_SYS_RESOURCE in the host's user namespace: without it the present value stays, as Podman 5
+/// clamps it rootless.
+pub(crate) fn apply_oom_score_adj(score: Option<i32>) -> Result<(), ChildError> {
+    let Some(score) = score else {
+        return Ok(());
+    };
+    let path = "/proc/self/oom_score_adj";
+    let present: i32 = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0);
+    match std::fs::write(path, score.to_string()) {
+        Ok(()) => Ok(()),
+        Err(e) if score < present && e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        Err(e) => Err(ChildError::other(format!(
+            "setting oom_score_adj to {score}: {e}"
+        ))),
+    }
+}
+
 fn rlimit_resource(name: &str) -> Option<Resource> {
     Some(match name {
         "RLIMIT_AS" => Resource::RLIMIT_AS,

@@ -128,6 +128,9 @@ pub struct ProcessSpec {
     /// `--ulimit` and containers.conf `default_ulimits`.
     #[serde(default)]
     pub rlimits: Rlimits,
+    /// `--oom-score-adj`; None leaves skiff's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
     /// The process's umask (`--umask`; Podman's 0022 by default).
     #[serde(default = "default_umask")]
     pub umask: u32,
@@ -460,6 +463,7 @@ pub(crate) mod fixtures {
                 added_capabilities: Vec::new(),
                 rlimits: Rlimits::default(),
                 umask: DEFAULT_UMASK,
+                oom_score_adj: None,
                 detached: false,
                 preserve_fds: 0,
                 seccomp: Default::default(),

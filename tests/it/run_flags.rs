@@ -235,3 +235,59 @@ fn annotations_are_kept_beside_podmans_own() {
         env.skiff(&["rm", "noted"]).stdout();
     }
 }
+
+/// `--oom-score-adj` reaches the container's processes, exec's too; a value below skiff's own
+/// stays skiff's own where the host does not let it lower (rootless), as Podman 5 clamps it.
+#[test]
+fn oom_score_adj_is_set_and_clamped() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let score =
+            |flags: &[&str]| env.run_output(image, flags, &["cat", "/proc/self/oom_score_adj"]);
+        let own = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap();
+        assert_eq!(score(&[]), own);
+        assert_eq!(score(&["--oom-score-adj", "500"]), "500\n");
+        let lowered = score(&["--oom-score-adj", "-100"]);
+        if env.as_root {
+            assert!(lowered == "-100\n" || lowered == own, "{lowered}");
+        } else {
+            assert_eq!(lowered, own);
+        }
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "scored",
+            "--oom-score-adj",
+            "300",
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        assert_eq!(
+            env.skiff(&["exec", "scored", "cat", "/proc/self/oom_score_adj"])
+                .stdout(),
+            "300\n"
+        );
+        assert_eq!(
+            env.skiff(&[
+                "inspect",
+                "--format",
+                "{{.HostConfig.OomScoreAdj}}",
+                "scored"
+            ])
+            .stdout(),
+            "300\n"
+        );
+        env.skiff(&["rm", "-f", "scored"]).stdout();
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--oom-score-adj", "2000", image, "true"])
+            .assert_exit(125);
+        assert_eq!(
+            stderr,
+            "Error: invalid value 2000 for --oom-score-adj: it must be between -1000 and 1000\n"
+        );
+    }
+}
