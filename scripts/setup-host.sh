@@ -7,7 +7,7 @@
 set -euo pipefail
 
 TEST_USER=${SKIFF_TEST_USER:-skiff-test}
-PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc netavark aardvark-dns man-db gcc libc6-dev procps)
+PACKAGES=(uidmap passt slirp4netns busybox-static fuse3 time docker-registry apache2-utils util-linux netcat-openbsd curl iproute2 nftables podman runc netavark aardvark-dns man-db gcc libc6-dev procps tzdata)
 missing_commands() {
     local -a missing=()
     command -v newuidmap >/dev/null || missing+=(uidmap)
@@ -36,6 +36,8 @@ missing_commands() {
     [ -n "$(find /usr/lib -name libc.a -print -quit 2>/dev/null)" ] || missing+=(libc6-dev)
     # The kill -9 tests find skiff's processes with pkill; the benchmark waits with pgrep.
     command -v pkill >/dev/null || missing+=(procps)
+    # --tz binds a zone file from /usr/share/zoneinfo.
+    [ -f /usr/share/zoneinfo/Asia/Tokyo ] || missing+=(tzdata)
     printf '%s\n' "${missing[@]}"
 }
 

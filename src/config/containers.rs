@@ -44,6 +44,8 @@ pub struct ContainersTable {
     pub init: bool,
     /// The containers' umask, in octal (`0022` when unset).
     pub umask: Option<String>,
+    /// The containers' time zone (`--tz`).
+    pub tz: Option<String>,
     /// `--no-hosts` by default.
     pub no_hosts: bool,
     /// `--log-driver` by default.

@@ -162,6 +162,12 @@ pub(super) fn plan(
     let etc_files = run_files
         .iter()
         .map(|(file, _)| (run_dir.join(file), format!("/etc/{file}")))
+        .chain(
+            options
+                .timezone
+                .iter()
+                .map(|zone| (zone.clone(), "/etc/localtime".to_string())),
+        )
         .collect();
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);

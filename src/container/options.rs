@@ -42,6 +42,8 @@ pub struct CreateOptions {
     pub unsetenv_all: bool,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--tz`, else containers.conf `tz`: the host's zone file bound at /etc/localtime.
+    pub timezone: Option<PathBuf>,
     /// `--shm-size` in bytes.
     pub shm_size: Option<u64>,
     /// `--umask`, else containers.conf `umask`; None for Podman's 0022 (build steps too).
@@ -117,6 +119,26 @@ pub fn seccomp_policy(value: &str) -> Result<runtime::seccomp::SeccompPolicy> {
 fn shm_size(text: &str) -> Result<u64> {
     crate::size::parse_size(text)
         .map_err(|_| anyhow::anyhow!("unable to translate --shm-size: invalid size: '{text}'"))
+}
+
+/// The host's file for the time zone `zone`: `local` is the host's own zone, any other a name
+/// under /usr/share/zoneinfo (not a path out of it).
+fn zone_file(zone: &str) -> Result<PathBuf> {
+    let path = match zone {
+        "local" => PathBuf::from("/etc/localtime"),
+        _ if zone.starts_with('/') || zone.split('/').any(|part| part == "..") => {
+            bail!("invalid time zone {zone:?}: name one under /usr/share/zoneinfo, or local")
+        }
+        _ => PathBuf::from("/usr/share/zoneinfo").join(zone),
+    };
+    match std::fs::canonicalize(&path) {
+        Ok(file) if file.is_file() => Ok(file),
+        Ok(_) => bail!("{} is not a time zone file", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("stat {}: no such file or directory", path.display())
+        }
+        Err(e) => bail!("stat {}: {e}", path.display()),
+    }
 }
 
 /// `--oom-score-adj`, which the kernel takes from -1000 to 1000.
@@ -338,6 +360,9 @@ pub struct RunFlags {
     /// If a container with the same --name exists, remove it (stopping it first) and take its name.
     #[arg(long)]
     pub replace: bool,
+    /// The container's time zone: a name under /usr/share/zoneinfo (Europe/Berlin), or local for the host's; its file is bound at /etc/localtime (default: containers.conf tz, else the image's).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
     /// The container's OOM score adjustment, -1000 to 1000. Rootless, a value below skiff's own is raised to it (the kernel lets only the host's root lower it).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub oom_score_adj: Option<i32>,
@@ -451,6 +476,13 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         cidfile: flags.cidfile.clone(),
         env_host: flags.env_host,
         oom_score_adj: flags.oom_score_adj.map(oom_score_adj).transpose()?,
+        timezone: flags
+            .tz
+            .as_deref()
+            .or(defaults.tz.as_deref())
+            .filter(|zone| !zone.is_empty())
+            .map(zone_file)
+            .transpose()?,
         shm_size: flags.shm_size.as_deref().map(shm_size).transpose()?,
         unsetenv: flags.unsetenv.clone(),
         unsetenv_all: flags.unsetenv_all,

@@ -291,3 +291,27 @@ fn oom_score_adj_is_set_and_clamped() {
         );
     }
 }
+
+/// `--tz` binds the host's zone file at /etc/localtime (a zone without summer time, so the
+/// answer holds all year); a zone that does not exist, or a path out of the zone directory,
+/// is refused.
+#[test]
+fn tz_gives_the_container_a_time_zone() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        assert_eq!(
+            env.run_output(image, &["--tz", "Asia/Tokyo"], &["date", "+%Z %z"]),
+            "JST +0900\n"
+        );
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--tz", "Bogus/Zone", image, "true"])
+            .assert_exit(125);
+        assert_eq!(
+            stderr,
+            "Error: stat /usr/share/zoneinfo/Bogus/Zone: no such file or directory\n"
+        );
+        env.skiff(&["run", "--rm", "--tz", "../../etc/passwd", image, "true"])
+            .assert_exit(125);
+    }
+}
