@@ -37,6 +37,9 @@ pub struct ContainersTable {
     /// Replaces skiff's default capability set (Podman's) when given; names with or without
     /// `CAP_`.
     pub default_capabilities: Option<StringList>,
+    /// Kernel settings every container gets (`--sysctl`); unset, Podman's
+    /// `net.ipv4.ping_group_range=0 0`.
+    pub default_sysctls: Option<StringList>,
     /// Resource limits every container gets unless `--ulimit` names the same one
     /// (`nofile=1024:2048`).
     pub default_ulimits: StringList,

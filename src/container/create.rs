@@ -195,6 +195,7 @@ pub(super) fn plan(
         mounts: resolved.mounts,
         read_only: options.read_only,
         shm_size: options.shm_size,
+        sysctls: options.sysctls.clone(),
         layer_owners: namespace.layer_owners,
         nested_ids: namespace.nested.clone(),
         storage_driver: ctx.driver_for_new_container(),

@@ -23,6 +23,7 @@ mod remove;
 mod sizes;
 mod start;
 mod state;
+mod sysctls;
 pub mod top;
 mod ulimits;
 pub mod userns;

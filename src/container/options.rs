@@ -42,6 +42,8 @@ pub struct CreateOptions {
     pub unsetenv_all: bool,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--sysctl` over containers.conf `default_sysctls` (else Podman's), checked.
+    pub sysctls: Vec<(String, String)>,
     /// `--tz`, else containers.conf `tz`: the host's zone file bound at /etc/localtime.
     pub timezone: Option<PathBuf>,
     /// `--shm-size` in bytes.
@@ -363,6 +365,9 @@ pub struct RunFlags {
     /// The container's time zone: a name under /usr/share/zoneinfo (Europe/Berlin), or local for the host's; its file is bound at /etc/localtime (default: containers.conf tz, else the image's).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+    /// Set a namespaced kernel setting, KEY=VALUE: net.* (not with --network host), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; over containers.conf default_sysctls. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
     /// The container's OOM score adjustment, -1000 to 1000. Rootless, a value below skiff's own is raised to it (the kernel lets only the host's root lower it).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub oom_score_adj: Option<i32>,
@@ -416,7 +421,14 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
     for text in &flags.expose {
         expose.extend(network::ports::parse_expose(text)?);
     }
+    let network = network_request(flags.network.as_deref(), conf)?;
+    let sysctls = super::sysctls::sysctls(
+        &flags.sysctl,
+        defaults.default_sysctls.as_deref(),
+        network == NetworkRequest::Host,
+    )?;
     Ok(CreateOptions {
+        sysctls,
         mounts: mounts(&flags, defaults)?,
         default_env: defaults.env.to_vec(),
         capabilities: CapabilitySet::merge(
@@ -433,7 +445,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         rlimits: super::ulimits::rlimits(&flags.ulimit, &defaults.default_ulimits)?,
         seccomp: security_opt_seccomp(&flags.security_opt, defaults)?,
         userns: userns::UsernsMode::parse(flags.userns.as_deref().unwrap_or(""))?,
-        network: network_request(flags.network.as_deref(), conf)?,
+        network,
         publish: flags
             .publish
             .iter()

@@ -76,6 +76,8 @@ pub enum MountStep {
     ReadOnly { target: String },
     /// A mount the user asked for (`-v`, `--mount`, `--tmpfs`, a volume).
     User(Mount),
+    /// A kernel setting written under proc/sys (`--sysctl`), while it is still writable.
+    Sysctl { key: String, value: String },
 }
 
 /// The mounts made inside the new root, in order; targets are relative to it.
@@ -192,6 +194,10 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
     let mut user_mounts: Vec<&Mount> = spec.mounts.iter().collect();
     user_mounts.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
     steps.extend(user_mounts.into_iter().cloned().map(MountStep::User));
+    steps.extend(spec.sysctls.iter().map(|(key, value)| MountStep::Sysctl {
+        key: key.clone(),
+        value: value.clone(),
+    }));
     steps.extend(MASKED_PATHS.iter().map(|p| MountStep::Mask {
         target: (*p).into(),
     }));
@@ -568,6 +574,7 @@ fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
             }
         }
         MountStep::User(user) => apply_user_mount(root, user),
+        MountStep::Sysctl { key, value } => write_sysctl(root, key, value),
         MountStep::ReadOnly { target } => {
             let Some(fd) = open_in_root(root, target, true, false)? else {
                 return Ok(());
@@ -585,6 +592,24 @@ fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
             remount_readonly(&fd, &format!("/{target}"))
         }
     }
+}
+
+/// Writes `value` to the container's proc/sys file for `key` (dots become slashes; the key was
+/// checked to name a namespaced setting).
+fn write_sysctl(root: &OwnedFd, key: &str, value: &str) -> Result<(), ChildError> {
+    let path = format!("proc/sys/{}", key.replace('.', "/"));
+    let what = format!("setting sysctl {key}={value}");
+    let file = rustix::fs::openat2(
+        root,
+        path.as_str(),
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| sys_error(&what, errno_of(e)))?;
+    rustix::io::write(&file, value.as_bytes())
+        .map(|_| ())
+        .map_err(|e| sys_error(&what, errno_of(e)))
 }
 
 /// For `cp` and `export`: mounts the container's root in this (new, private) mount namespace

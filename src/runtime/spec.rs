@@ -194,6 +194,10 @@ pub struct ContainerSpec {
     /// `--read-only`: the union is mounted read-only once everything is in place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// `--sysctl` and containers.conf `default_sysctls` (KEY, VALUE), checked: written in
+    /// the container's /proc/sys before it is made read-only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sysctls: Vec<(String, String)>,
     /// `--shm-size` in bytes (0: no limit); None for Podman's 64 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
@@ -479,6 +483,7 @@ pub(crate) mod fixtures {
             mounts: Vec::new(),
             read_only: false,
             shm_size: None,
+            sysctls: Vec::new(),
             layer_owners: None,
             nested_ids: None,
             storage_driver: Default::default(),

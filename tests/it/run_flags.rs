@@ -315,3 +315,56 @@ fn tz_gives_the_container_a_time_zone() {
             .assert_exit(125);
     }
 }
+
+/// `--sysctl` sets namespaced kernel settings over containers.conf's (else Podman's
+/// `net.ipv4.ping_group_range=0 0`), and refuses the others with Podman's words.
+#[test]
+fn sysctls_set_namespaced_settings_only() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let read = |flags: &[&str], file: &str| env.run_output(image, flags, &["cat", file]);
+        assert_eq!(read(&[], "/proc/sys/net/ipv4/ping_group_range"), "0\t0\n");
+        assert_eq!(
+            read(
+                &["--sysctl", "net.ipv4.ip_unprivileged_port_start=80"],
+                "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+            ),
+            "80\n"
+        );
+        assert_eq!(
+            read(
+                &["--sysctl", "kernel.shmmax=1000000"],
+                "/proc/sys/kernel/shmmax"
+            ),
+            "1000000\n"
+        );
+        for (flags, error) in [
+            (
+                ["--sysctl", "vm.swappiness=10", "--network", "none"],
+                "Error: sysctl 'vm.swappiness' is not allowed\n",
+            ),
+            (
+                ["--sysctl", "net.ipv4.ip_forward=1", "--network", "host"],
+                "Error: sysctl net.ipv4.ip_forward=1 can't be set since Network Namespace set to host: invalid argument\n",
+            ),
+        ] {
+            let mut args = vec!["run", "--rm"];
+            args.extend_from_slice(&flags);
+            args.extend_from_slice(&[image, "true"]);
+            let (_, stderr) = env.skiff(&args).assert_exit(125);
+            assert_eq!(stderr, error);
+        }
+        // containers.conf's list replaces Podman's: the kernel's own value stays ("1 0", groups
+        // a rootless container sees unmapped).
+        env.write_given(
+            "config/containers/containers.conf",
+            "[containers]\ndefault_sysctls = []\n",
+        );
+        let kernels = read(&[], "/proc/sys/net/ipv4/ping_group_range");
+        assert!(
+            ["1\t0\n", "65534\t65534\n"].contains(&kernels.as_str()),
+            "{kernels:?}"
+        );
+    }
+}
