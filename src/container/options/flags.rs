@@ -1,0 +1,229 @@
+//! The flags of `run` and `create` as clap reads them: each flag's one home, its doc comment
+//! the help text. `super::create_options` merges them over containers.conf.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::config::containers::ContainersTable;
+use crate::network;
+
+/// `--add-host`, `--dns`, `--dns-search`, `--dns-option` and `--no-hosts` as given: what a
+/// container's /etc/hosts and /etc/resolv.conf hold (`run`, `create`, and every RUN step of
+/// `build`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HostNameFlags {
+    /// Add a line to the container's /etc/hosts resolving NAME to IP (an address: host-gateway is
+    /// not resolved yet). Repeatable; ignored with --no-hosts.
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+    /// Name server for the container's /etc/resolv.conf (replaces the host's). Repeatable.
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Search domain for /etc/resolv.conf (replaces the host's; "." for none). Repeatable.
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Resolver option for /etc/resolv.conf, such as ndots:2 (replaces the host's). Repeatable.
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Keep the image's /etc/hosts instead of generating one with localhost, the container's own
+    /// name and --add-host entries (default: containers.conf no_hosts).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub no_hosts: Option<bool>,
+}
+
+impl HostNameFlags {
+    /// `--no-hosts`, else containers.conf `no_hosts`, which gives way to `--add-host`.
+    pub fn no_hosts(&self, conf: &ContainersTable) -> bool {
+        self.no_hosts
+            .unwrap_or(conf.no_hosts && self.add_host.is_empty())
+    }
+
+    pub fn add_hosts(&self) -> Result<Vec<String>> {
+        self.add_host
+            .iter()
+            .map(|h| network::parse_add_host(h))
+            .collect()
+    }
+
+    /// Each of `--dns`, `--dns-search` and `--dns-option` replaces containers.conf's
+    /// `dns_servers`, `dns_searches` and `dns_options` respectively, as in Podman.
+    pub fn dns(&self, conf: &ContainersTable) -> Result<network::DnsOptions> {
+        let pick =
+            |flag: &[String], file: &[String]| if flag.is_empty() { file } else { flag }.to_vec();
+        network::DnsOptions::from_flags(
+            &pick(&self.dns, &conf.dns_servers),
+            &pick(&self.dns_search, &conf.dns_searches),
+            &pick(&self.dns_option, &conf.dns_options),
+        )
+    }
+}
+
+/// The flags of `run` and `create` as the command line gave them, before containers.conf's
+/// defaults and before any of them is checked. This is each flag's one home: clap reads the
+/// command line into it (the doc comments are the help texts), and `create_options` merges it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunFlags {
+    /// Assign a name to the container (default: a generated adjective_surname).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Remove the container, its writable layer and its anonymous volumes once it exits and its
+    /// exit code is known (named volumes stay). The container is gone when run returns; a
+    /// process of its own deletes its files a moment later.
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep standard input open (otherwise the process reads /dev/null).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal: the process sees /dev/pts/0 as its terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable (KEY=VALUE; KEY alone takes skiff's own value). Repeatable.
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file of KEY=VALUE lines. Repeatable.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Give the container skiff's whole environment (over the image's; --env-file and --env win).
+    #[arg(long)]
+    pub env_host: bool,
+    /// Leave out a default variable: skiff's (PATH, TERM, container), containers.conf's or the image's (--env still sets it). Repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub unsetenv: Vec<String>,
+    /// Leave out every default variable: the container gets only --env, --env-file and --env-host's.
+    #[arg(long)]
+    pub unsetenv_all: bool,
+    /// The umask of the container's process, in octal (default: containers.conf umask, else 0022).
+    #[arg(long, value_name = "MASK")]
+    pub umask: Option<String>,
+    /// Working directory inside the container (created if missing; default: the image's, else /).
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Run as USER[:GROUP], by name or number, resolved in the container's /etc/passwd and /etc/group.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's ENTRYPOINT (and drop its CMD); "" clears it.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name (default: the first 12 characters of the ID).
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Network: private (pasta, else slirp4netns; containers.conf default_rootless_network_cmd picks one), pasta[:OPTIONS], slirp4netns[:OPTIONS], none, host, container:NAME, ns:PATH. Default: containers.conf netns, else private.
+    #[arg(long, visible_alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Publish a container port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ranges allowed. Repeatable.
+    #[arg(short, long, value_name = "PORT")]
+    pub publish: Vec<String>,
+    /// Publish every exposed port (the image's and --expose) on a free host port.
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Declare a container port (or range) as exposed: PORT[/tcp|udp]. Repeatable.
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    #[command(flatten)]
+    pub names: HostNameFlags,
+    /// The container's IPv4 address on its user-defined network (default: the next free one); it
+    /// must lie in the network's subnet and be free. Needs --network NAME.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// Another name the container answers to on its user-defined network. Repeatable.
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// Name another container on the same user-defined network here: NAME[:ALIAS]. Repeatable.
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
+    /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Run a minimal init as pid 1 that reaps orphaned processes and forwards signals to the command (default: containers.conf init).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub init: Option<bool>,
+    /// Pass descriptors 3 to 3+N-1 on to the container's process (every other one is closed).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Where a detached container's output goes: k8s-file (default), json-file or none.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver option: max-size=SIZE (the log starts over past it). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    /// Add an annotation (KEY=VALUE) to the container, shown by inspect. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// Set a label (KEY=VALUE, or KEY for an empty value). Repeatable.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Read labels from a file of KEY=VALUE lines (blank lines and lines starting with # are
+    /// skipped). Repeatable.
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
+    /// Mount a host path or a volume: [SOURCE:]DEST[:OPTIONS] (ro, rw, nosuid, nodev, noexec, rbind, bind, O, U, z, Z, [r]shared|[r]slave|[r]private, nocopy). A SOURCE starting with / or . is a host path (./DIR and ../DIR are relative to the working directory), else a volume name; no SOURCE makes an anonymous volume. Repeatable.
+    #[arg(short = 'v', long = "volume", value_name = "[SOURCE:]DEST[:OPTIONS]")]
+    pub volume: Vec<String>,
+    /// Attach a mount: type=bind|volume|tmpfs|image,source=…,target=…[,readonly][,bind-propagation=…][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…]. Repeatable.
+    #[arg(long = "mount", value_name = "type=TYPE,...")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: PATH[:OPTIONS] (size=, mode=, ro, exec…; default rw,nosuid,nodev,noexec). Repeatable.
+    #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// User namespace (rootless only): keep-id[:uid=N,gid=N] (your uid and gid inside, so files you make in a bind mount stay yours); nomap (only your subordinate ids, yours left out); auto[:size=N] (N subordinate ids no other auto container has; default: enough for the image's users, at least 1024); host (the default: you are root inside).
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+    /// Mount the volumes and binds of another container at the same places: CONTAINER[:ro|rw]. Repeatable.
+    #[arg(long, value_name = "CONTAINER[:ro|rw]")]
+    pub volumes_from: Vec<String>,
+    /// Add a host device the user can open: HOST[:CONTAINER[:rw|rwm]]. Repeatable.
+    #[arg(long, value_name = "HOST[:CONTAINER[:PERMISSIONS]]")]
+    pub device: Vec<String>,
+    /// Mount the container's root filesystem read-only: writes fail with EROFS except in volumes,
+    /// binds, --tmpfs mounts and (see --read-only-tmpfs) /tmp, /var/tmp and /run.
+    #[arg(long)]
+    pub read_only: bool,
+    /// With --read-only, mount tmpfs on /tmp, /var/tmp and /run (default true).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub read_only_tmpfs: bool,
+    /// Restart policy, carried out by the container's supervisor: no, on-failure[:N], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Seconds `stop` waits for the container before killing it (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
+    /// Add Linux capabilities: NET_ADMIN or CAP_NET_ADMIN, any case, or ALL. A process that does not run as root keeps the added ones in its effective and ambient sets. Repeatable, or comma-separated.
+    #[arg(long, value_name = "CAPABILITY", value_delimiter = ',')]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities from the default set (containers.conf default_capabilities, else Podman's); ALL drops every one but those added. Repeatable, or comma-separated.
+    #[arg(long, value_name = "CAPABILITY", value_delimiter = ',')]
+    pub cap_drop: Vec<String>,
+    /// Write the container's ID to FILE, which must not exist yet (it stays after the container goes, as with Podman).
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
+    /// If a container with the same --name exists, remove it (stopping it first) and take its name.
+    #[arg(long)]
+    pub replace: bool,
+    /// The container's time zone: a name under /usr/share/zoneinfo (Europe/Berlin), or local for the host's; its file is bound at /etc/localtime (default: containers.conf tz, else the image's).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Set a namespaced kernel setting, KEY=VALUE: net.* (not with --network host), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; over containers.conf default_sysctls. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+    /// The container's OOM score adjustment, -1000 to 1000. Rootless, a value below skiff's own is raised to it (the kernel lets only the host's root lower it).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// Size of the container's /dev/shm: bytes, or a number with k, m or g (default 64m; 0 for no limit).
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack…; -1 for unlimited), over containers.conf default_ulimits; host keeps skiff's own. Rootless, a hard limit above skiff's own is lowered to it. Repeatable.
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// Security option: seccomp=unconfined (no system call filter) or seccomp=PROFILE.json (a profile in Docker's format). Default: containers.conf seccomp_profile, else skiff's built-in profile (Podman's decisions). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub security_opt: Vec<String>,
+    /// Image to run.
+    pub image: String,
+    /// Command and arguments; they replace the image's CMD.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// `--pull` (None for never) and the pull's options.
+    #[arg(skip)]
+    pub pull: Option<crate::image::ImagePull>,
+}
