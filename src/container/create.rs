@@ -477,6 +477,7 @@ fn process_spec(
         rlimits: options.rlimits.clone(),
         umask: options.umask.unwrap_or(runtime::DEFAULT_UMASK),
         oom_score_adj: options.oom_score_adj,
+        group_add: options.group_add.clone(),
         detached: false,
         preserve_fds: options.preserve_fds,
         seccomp: options.seccomp.clone(),

@@ -187,6 +187,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         rlimits: base.rlimits.clone(),
         umask: base.umask,
         oom_score_adj: base.oom_score_adj,
+        group_add: base.group_add.clone(),
         detached: options.detach,
         preserve_fds: options.preserve_fds,
         seccomp: base.seccomp.clone(),

@@ -86,7 +86,7 @@ fn setup_and_exec(
     sealed_exec::make_non_dumpable().map_err(|e| sys_error("making skiff non-dumpable", e))?;
 
     attach_stdio(&spec.process, channels)?;
-    let user = security::resolve_user(&spec.process.user)?;
+    let user = security::resolve_user(&spec.process)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
     security::apply_rlimits(&spec.process.rlimits)?;
     set_umask(spec.process.umask);
@@ -231,7 +231,7 @@ fn exec_in_joined(
         tie_to_parent()?;
         attach_stdio(process, channels)?;
     }
-    let user = security::resolve_user(&process.user)?;
+    let user = security::resolve_user(process)?;
     let kept = security::kept_capabilities(process)?;
     let filter = seccomp::prepare(&process.seccomp, &kept)?;
     security::apply_rlimits(&process.rlimits)?;

@@ -134,10 +134,38 @@ pub fn resolve_user_in(spec: &str, passwd: &str, group: &str) -> Result<Resolved
     })
 }
 
-pub(crate) fn resolve_user(spec: &str) -> Result<ResolvedUser, ChildError> {
+/// The process's user (`process.user`) as the container's /etc/passwd and /etc/group resolve
+/// it, with its `--group-add` groups.
+pub(crate) fn resolve_user(process: &super::spec::ProcessSpec) -> Result<ResolvedUser, ChildError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    resolve_user_in(spec, &passwd, &group).map_err(ChildError::other)
+    let mut user = resolve_user_in(&process.user, &passwd, &group).map_err(ChildError::other)?;
+    for added in process.group_add.iter().filter(|g| *g != KEEP_GROUPS) {
+        let gid = added_group(added, &group)
+            .map_err(|e| ChildError::other(format!("looking up supplemental groups: {e}")))?;
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(user)
+}
+
+/// `--group-add keep-groups`: the process keeps the caller's supplementary groups.
+const KEEP_GROUPS: &str = "keep-groups";
+
+/// A `--group-add` group: an id, or a name in the container's /etc/group (`group`).
+fn added_group(name: &str, group: &str) -> Result<u32, String> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return (gid <= MAX_ID)
+            .then_some(gid)
+            .ok_or_else(|| format!("group id {gid} is out of range 0-{MAX_ID}"));
+    }
+    group
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() >= 3 && fields[0] == name)
+        .and_then(|fields| fields[2].parse().ok())
+        .ok_or_else(|| format!("Unable to find group {name}: no matching entries in group file"))
 }
 
 /// Creates the working directory if the image lacks it, as runc does, owned by the user.
@@ -295,7 +323,13 @@ pub(crate) fn drop_privileges(
     }
     // setgroups is refused where /proc/self/setgroups says deny (single-id rootless mapping).
     let groups: Vec<nix::unistd::Gid> = user.additional_gids.iter().map(|g| (*g).into()).collect();
-    if let Err(e) = nix::unistd::setgroups(&groups) {
+    let keeps_callers_groups = process.group_add.iter().any(|g| g == KEEP_GROUPS);
+    let set = if keeps_callers_groups {
+        Ok(())
+    } else {
+        nix::unistd::setgroups(&groups)
+    };
+    if let Err(e) = set {
         if e != nix::errno::Errno::EPERM {
             return Err(sys_error("setgroups", e));
         }

@@ -128,6 +128,10 @@ pub struct ProcessSpec {
     /// `--ulimit` and containers.conf `default_ulimits`.
     #[serde(default)]
     pub rlimits: Rlimits,
+    /// `--group-add`: supplementary groups (names from the container's /etc/group, or ids);
+    /// `keep-groups` alone keeps the caller's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
     /// `--oom-score-adj`; None leaves skiff's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i32>,
@@ -468,6 +472,7 @@ pub(crate) mod fixtures {
                 rlimits: Rlimits::default(),
                 umask: DEFAULT_UMASK,
                 oom_score_adj: None,
+                group_add: Vec::new(),
                 detached: false,
                 preserve_fds: 0,
                 seccomp: Default::default(),

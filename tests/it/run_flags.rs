@@ -368,3 +368,44 @@ fn sysctls_set_namespaced_settings_only() {
         );
     }
 }
+
+/// `--group-add` adds groups by id or by the container's /etc/group name; `keep-groups` alone.
+#[test]
+fn group_add_gives_supplementary_groups() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        assert_eq!(
+            env.run_output(
+                image,
+                &["--user", "1000", "--group-add", "5"],
+                &["id", "-G"]
+            ),
+            "1000 5 10\n",
+            "its own group, the one added, and the one /etc/group makes it a member of"
+        );
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--group-add", "nosuch", image, "true"])
+            .assert_exit(125);
+        assert!(
+            stderr.contains("Unable to find group nosuch: no matching entries in group file"),
+            "{stderr}"
+        );
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--group-add",
+                "keep-groups",
+                "--group-add",
+                "5",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert_eq!(
+            stderr,
+            "Error: the '--group-add keep-groups' option is not allowed with any other --group-add options\n"
+        );
+    }
+}

@@ -203,6 +203,9 @@ pub struct RunFlags {
     /// The container's time zone: a name under /usr/share/zoneinfo (Europe/Berlin), or local for the host's; its file is bound at /etc/localtime (default: containers.conf tz, else the image's).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+    /// Add a supplementary group to the container's process: a name from the container's /etc/group or an id; keep-groups (alone) keeps the caller's own groups. Repeatable.
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
     /// Set a namespaced kernel setting, KEY=VALUE: net.* (not with --network host), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; over containers.conf default_sysctls. Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     pub sysctl: Vec<String>,

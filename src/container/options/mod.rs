@@ -45,6 +45,8 @@ pub struct CreateOptions {
     pub unsetenv_all: bool,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--group-add` (names resolved in the container; `keep-groups` alone).
+    pub group_add: Vec<String>,
     /// `--sysctl` over containers.conf `default_sysctls` (else Podman's), checked.
     pub sysctls: Vec<(String, String)>,
     /// `--tz`, else containers.conf `tz`: the host's zone file bound at /etc/localtime.
@@ -210,7 +212,11 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         defaults.default_sysctls.as_deref(),
         network == NetworkRequest::Host,
     )?;
+    if flags.group_add.len() > 1 && flags.group_add.iter().any(|g| g == "keep-groups") {
+        bail!("the '--group-add keep-groups' option is not allowed with any other --group-add options");
+    }
     Ok(CreateOptions {
+        group_add: flags.group_add.clone(),
         sysctls,
         mounts: mounts(&flags, defaults)?,
         default_env: defaults.env.to_vec(),
