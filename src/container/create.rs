@@ -216,6 +216,8 @@ pub(super) fn plan(
         .unwrap_or_else(|| options.image.clone()),
         created: crate::clock::now_rfc3339(),
         auto_remove: options.remove,
+        auto_remove_image: options.remove_image,
+        pidfile: options.pidfile.clone(),
         stop_signal,
         stop_timeout: options.stop_timeout,
         restart: options.restart,

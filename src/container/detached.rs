@@ -155,6 +155,7 @@ fn supervise_inner(
         if record.auto_remove {
             let lock = ctx.store.lock()?;
             super::remove_locked(ctx, &lock, id, true)?;
+            super::start::remove_image_after_run(ctx, &lock, &record);
         } else {
             let mut state = ctx.store.read_container_state(id);
             state.status = Status::Exited;
@@ -212,6 +213,7 @@ fn run_once(
         };
         ctx.store.write_container_state(id, &state)?;
         super::record_started(ctx, record, false);
+        super::start::write_pidfile(record, pid)?;
         // Threads only now: the container's process was cloned while this one had none.
         if let Some((out_read, err_read)) = readers.take() {
             for (stderr, reader) in [(false, out_read), (true, err_read)] {

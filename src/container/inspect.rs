@@ -76,7 +76,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "StaticDir": ctx.store.container_dir(&record.id),
         "OCIRuntime": "skiff",
         "ConmonPidFile": "",
-        "PidFile": "",
+        "PidFile": record.pidfile.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         "Name": record.name,
         "RestartCount": state.restart_count,
         "Driver": graph_driver["Name"],

@@ -13,6 +13,7 @@ use crate::events::{self, Event, Status as EventStatus};
 use crate::network::{self};
 use crate::runtime::{self, ContainerSpec, NetworkMode};
 use crate::store::containers::{ContainerRecord, ContainerState, Status};
+use crate::store::StoreLock;
 
 /// Starts a container in the foreground and returns its exit code; `--rm` containers are
 /// removed after the exit code is known, as `podman run --rm` does. With `image_reference`, the
@@ -37,6 +38,7 @@ fn start_attached(
             ctx.store.write_container_state(&record.id, &state)?;
         }
         record_started(ctx, record, true);
+        write_pidfile(record, pid)?;
         Ok(())
     };
     // A `--rm` container's is held past its end, for the process that deletes its files.
@@ -64,6 +66,7 @@ fn start_attached(
     if record.auto_remove {
         let lock = ctx.store.lock()?;
         remove_after_run(ctx, &lock, &record.id, mount_namespace)?;
+        remove_image_after_run(ctx, &lock, record);
     } else {
         let mut state = ctx.store.read_container_state(&record.id);
         state.status = Status::Exited;
@@ -76,6 +79,23 @@ fn start_attached(
         network::bridges::release_if_unused(ctx)?;
     }
     Ok(outcome?.exit_code)
+}
+
+/// `--rmi`: the image of a container just removed goes too, unless another container (or a
+/// build) uses it, which is no error.
+pub(crate) fn remove_image_after_run(ctx: &Context, lock: &StoreLock, record: &ContainerRecord) {
+    if record.auto_remove_image {
+        let _ =
+            crate::image::remove_locked(ctx, lock, std::slice::from_ref(&record.image_id), false);
+    }
+}
+
+/// `--pidfile`: the container's process id as the host sees it, written at each start.
+pub(crate) fn write_pidfile(record: &ContainerRecord, pid: i32) -> std::io::Result<()> {
+    match &record.pidfile {
+        Some(path) => std::fs::write(path, pid.to_string()),
+        None => Ok(()),
+    }
 }
 
 /// The exit code a container gets when its command could not run (126, 127); None for an

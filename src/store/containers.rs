@@ -19,6 +19,12 @@ pub struct ContainerRecord {
     pub created: String,
     /// Remove the container once it exits (`--rm`).
     pub auto_remove: bool,
+    /// `--rmi`: and its image too, unless another container uses it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_remove_image: bool,
+    /// `--pidfile`: where the container's process id is written at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfile: Option<std::path::PathBuf>,
     /// `--stop-signal` (else the image's StopSignal): what `stop` sends first.
     #[serde(
         default,

@@ -409,3 +409,54 @@ fn group_add_gives_supplementary_groups() {
         );
     }
 }
+
+/// `--pidfile` gets the container's process id as the host sees it (inspect's State.Pid) and
+/// stays, as with Podman; `--rmi` removes the image with the container, unless another
+/// container uses it.
+#[test]
+fn pidfile_and_rmi() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let pidfile = env.path("tmp/run.pid");
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "pid",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        let pid = env
+            .skiff(&["inspect", "--format", "{{.State.Pid}} {{.PidFile}}", "pid"])
+            .stdout();
+        assert_eq!(
+            pid,
+            format!(
+                "{} {}\n",
+                std::fs::read_to_string(&pidfile).unwrap(),
+                pidfile.display()
+            )
+        );
+        env.skiff(&["rm", "-f", "pid"]).stdout();
+        assert!(pidfile.exists());
+
+        // In use by another container: the image stays.
+        env.skiff(&["create", "--name", "holder", image, "true"])
+            .stdout();
+        env.run_output(image, &["--rmi"], &["true"]);
+        assert_eq!(
+            env.skiff(&["ps", "-a", "--format", "{{.Names}}"]).stdout(),
+            "holder\n"
+        );
+        let images = || env.skiff(&["images", "-q"]).stdout();
+        assert!(!images().is_empty(), "the image in use stays");
+        env.skiff(&["rm", "holder"]).stdout();
+        env.run_output(image, &["--rmi"], &["true"]);
+        assert_eq!(images(), "", "the image went with its last container");
+    }
+}

@@ -203,6 +203,12 @@ pub struct RunFlags {
     /// The container's time zone: a name under /usr/share/zoneinfo (Europe/Berlin), or local for the host's; its file is bound at /etc/localtime (default: containers.conf tz, else the image's).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+    /// Write the container's process id (as the host sees it) to FILE at each start.
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Once the container exits, remove it (--rm) and its image, unless another container uses the image.
+    #[arg(long)]
+    pub rmi: bool,
     /// Add a supplementary group to the container's process: a name from the container's /etc/group or an id; keep-groups (alone) keeps the caller's own groups. Repeatable.
     #[arg(long, value_name = "GROUP")]
     pub group_add: Vec<String>,

@@ -45,6 +45,10 @@ pub struct CreateOptions {
     pub unsetenv_all: bool,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--pidfile`.
+    pub pidfile: Option<PathBuf>,
+    /// `--rmi` (which implies `--rm`).
+    pub remove_image: bool,
     /// `--group-add` (names resolved in the container; `keep-groups` alone).
     pub group_add: Vec<String>,
     /// `--sysctl` over containers.conf `default_sysctls` (else Podman's), checked.
@@ -122,6 +126,14 @@ pub fn seccomp_policy(value: &str) -> Result<runtime::seccomp::SeccompPolicy> {
     }
 }
 
+/// `--group-add`: `keep-groups` only alone, as Podman has it.
+fn group_add(groups: &[String]) -> Result<Vec<String>> {
+    if groups.len() > 1 && groups.iter().any(|g| g == "keep-groups") {
+        bail!("the '--group-add keep-groups' option is not allowed with any other --group-add options");
+    }
+    Ok(groups.to_vec())
+}
+
 /// `--shm-size`, with Podman's words for a bad one.
 fn shm_size(text: &str) -> Result<u64> {
     crate::size::parse_size(text)
@@ -187,7 +199,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
     let restart = match &flags.restart {
         Some(text) => {
             let policy: RestartPolicy = text.parse()?;
-            if flags.rm && !policy.is_no() {
+            if (flags.rm || flags.rmi) && !policy.is_no() {
                 bail!("conflicting options: --restart and --rm");
             }
             policy
@@ -212,11 +224,8 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         defaults.default_sysctls.as_deref(),
         network == NetworkRequest::Host,
     )?;
-    if flags.group_add.len() > 1 && flags.group_add.iter().any(|g| g == "keep-groups") {
-        bail!("the '--group-add keep-groups' option is not allowed with any other --group-add options");
-    }
     Ok(CreateOptions {
-        group_add: flags.group_add.clone(),
+        group_add: group_add(&flags.group_add)?,
         sysctls,
         mounts: mounts(&flags, defaults)?,
         default_env: defaults.env.to_vec(),
@@ -273,7 +282,9 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         user: flags.user,
         hostname: flags.hostname,
         name: flags.name,
-        remove: flags.rm,
+        remove: flags.rm || flags.rmi,
+        remove_image: flags.rmi,
+        pidfile: flags.pidfile.clone(),
         cidfile: flags.cidfile.clone(),
         env_host: flags.env_host,
         oom_score_adj: flags.oom_score_adj.map(oom_score_adj).transpose()?,
