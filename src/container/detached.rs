@@ -106,6 +106,8 @@ pub fn supervise(ctx: &Context, id: &str, attached_stdin: bool) -> Result<i32> {
     };
     let result = supervise_inner(ctx, id, first_client, &send);
     if let Err(error) = &result {
+        ctx.store
+            .record_supervisor_failure(id, &format!("the supervisor failed: {error:#}"));
         // The command's own failures keep their exit codes (127, 126) in the starting command.
         let line = match error.downcast_ref::<runtime::Error>() {
             Some(runtime::Error::CommandNotFound { path }) => format!("not-found: {path}"),

@@ -61,6 +61,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
             "Paused": false,
             "Pid": state.pid.unwrap_or(0),
             "ExitCode": state.exit_code.unwrap_or(0),
+            "Error": state.error.clone().unwrap_or_default(),
             "StartedAt": state.started_at.unwrap_or_default(),
             "FinishedAt": state.finished_at.unwrap_or_default(),
         },

@@ -29,6 +29,7 @@ impl Store {
             state = self.read_container_state(id);
         }
         if state.status == Status::Running && !still_running(&state) {
+            let watcher = state.supervisor_pid.or(state.pid);
             state.status = Status::Exited;
             state.pid = None;
             state.supervisor_pid = None;
@@ -37,9 +38,30 @@ impl Store {
             runtime::network::stop_pasta_in(&self.container_run_dir(id));
             state.exit_code = Some(137);
             state.finished_at = Some(crate::clock::now_rfc3339());
+            state.error = Some(format!(
+                "its watcher (skiff, pid {}) ended without recording how the container ended",
+                watcher.unwrap_or(0)
+            ));
             let _ = self.write_container_state(id, &state);
         }
         state
+    }
+
+    /// A supervisor that fails while its container runs (`error`) records the container as
+    /// exited, with the failure as its State.Error, unless the state is not its own to change.
+    pub fn record_supervisor_failure(&self, id: &str, error: &str) {
+        let mut state = self.read_container_state(id);
+        if state.status != Status::Running
+            || state.supervisor_pid != Some(std::process::id() as i32)
+        {
+            return;
+        }
+        state.status = Status::Exited;
+        state.pid = None;
+        state.supervisor_pid = None;
+        state.finished_at = Some(crate::clock::now_rfc3339());
+        state.error = Some(error.to_string());
+        let _ = self.write_container_state(id, &state);
     }
 
     /// Asks a container's supervisor not to restart it when its process exits (`stop`, `rm -f`).
@@ -64,3 +86,40 @@ impl Store {
 
 /// The marker `request_stop` leaves in the container's directory.
 const STOP_REQUESTED: &str = "stop-requested";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::containers::ContainerState;
+
+    #[test]
+    fn a_failing_supervisor_records_its_own_container_as_exited_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("root"), &dir.path().join("run")).unwrap();
+        let id = "c".repeat(64);
+        std::fs::create_dir_all(store.container_dir(&id)).unwrap();
+        let running = |supervisor: i32| ContainerState {
+            status: Status::Running,
+            pid: Some(1),
+            supervisor_pid: Some(supervisor),
+            ..Default::default()
+        };
+        store
+            .write_container_state(&id, &running(std::process::id() as i32 + 1))
+            .unwrap();
+        store.record_supervisor_failure(&id, "broken");
+        assert_eq!(
+            store.read_container_state(&id).status,
+            Status::Running,
+            "not its own"
+        );
+        store
+            .write_container_state(&id, &running(std::process::id() as i32))
+            .unwrap();
+        store.record_supervisor_failure(&id, "broken");
+        let state = store.read_container_state(&id);
+        assert_eq!(state.status, Status::Exited);
+        assert_eq!(state.error.as_deref(), Some("broken"));
+        assert_eq!(state.supervisor_pid, None);
+    }
+}

@@ -148,6 +148,10 @@ pub struct ContainerState {
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Why the container's watcher ended without recording how the container did (inspect's
+    /// State.Error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Store {

@@ -198,6 +198,22 @@ fn a_killed_supervisor_leaves_an_exited_container_that_rm_cleans_up() {
         until("ps to see the container exited", || {
             status(&env, "orphan").starts_with("Exited")
         });
+        let error = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{.State.ExitCode}} {{.State.Error}}",
+                "orphan",
+            ])
+            .stdout();
+        assert!(
+            error.starts_with("137 its watcher (skiff, pid ")
+                && error.ends_with(
+                    ") ended without recording how the container ended
+"
+                ),
+            "{error}"
+        );
         // The container's processes went with their supervisor.
         until("the container's processes to go", || {
             let out = std::process::Command::new("pgrep")
