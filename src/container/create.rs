@@ -36,10 +36,7 @@ pub fn create(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord>
 pub(super) fn plan_new(ctx: &Context, options: &CreateOptions) -> Result<ContainerRecord> {
     if let Some(path) = &options.cidfile {
         if std::fs::symlink_metadata(path).is_ok() {
-            bail!(
-                "container id file exists. Ensure another container is not using it or delete {}",
-                path.display()
-            );
+            return Err(cidfile_taken(path));
         }
     }
     let image = image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
@@ -55,6 +52,14 @@ pub(super) fn plan_new(ctx: &Context, options: &CreateOptions) -> Result<Contain
     Ok(record)
 }
 
+/// Podman's words for a `--cidfile` that exists already.
+fn cidfile_taken(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "container id file exists. Ensure another container is not using it or delete {}",
+        path.display()
+    )
+}
+
 /// Made with O_EXCL: a file that appeared since the check is not overwritten.
 fn write_cidfile(path: &std::path::Path, id: &str) -> Result<()> {
     use std::io::Write as _;
@@ -63,10 +68,7 @@ fn write_cidfile(path: &std::path::Path, id: &str) -> Result<()> {
         .create_new(true)
         .open(path)
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
-                "container id file exists. Ensure another container is not using it or delete {}",
-                path.display()
-            ),
+            std::io::ErrorKind::AlreadyExists => cidfile_taken(path),
             _ => anyhow::anyhow!("writing the container id file {}: {e}", path.display()),
         })?;
     file.write_all(id.as_bytes())

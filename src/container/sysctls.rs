@@ -21,12 +21,13 @@ const UTS_KEYS: &[&str] = &["kernel.domainname", "kernel.hostname"];
 const PODMANS_DEFAULTS: &[&str] = &["net.ipv4.ping_group_range=0 0"];
 
 /// The settings of `given` (each checked) over `defaults` (containers.conf's, else Podman's),
-/// a later one of the same key winning. A container on the host's network gets none of the
+/// a later one of the same key winning. A container whose network namespace is not its own
+/// (`shared`: the host's, another container's, a file's, as Podman names them) gets none of the
 /// default `net.*` ones, and may not be given one.
 pub fn sysctls(
     given: &[String],
     defaults: Option<&[String]>,
-    host_network: bool,
+    shared: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
     let defaults: Vec<String> = match defaults {
         Some(defaults) => defaults.to_vec(),
@@ -42,13 +43,11 @@ pub fn sysctls(
             bail!("{text} is invalid, sysctl values must be in the form of KEY=VALUE");
         };
         let (key, value) = (key.trim().to_string(), value.to_string());
-        if key.starts_with("net.") && host_network {
+        if let Some(owner) = shared.filter(|_| key.starts_with("net.")) {
             if is_default {
                 continue;
             }
-            bail!(
-                "sysctl {text} can't be set since Network Namespace set to host: invalid argument"
-            );
+            bail!("sysctl {text} can't be set since Network Namespace set to {owner}: invalid argument");
         }
         let allowed = key.starts_with("net.")
             || key.starts_with("fs.mqueue.")
@@ -79,7 +78,7 @@ mod tests {
         let set = sysctls(
             &strings(&["net.ipv4.ping_group_range=1 1", "kernel.shmmax=1000"]),
             None,
-            false,
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -89,31 +88,31 @@ mod tests {
                 ("kernel.shmmax".into(), "1000".into()),
             ]
         );
-        assert_eq!(sysctls(&[], None, true).unwrap(), vec![]);
-        assert_eq!(sysctls(&[], Some(&[]), false).unwrap(), vec![]);
+        assert_eq!(sysctls(&[], None, Some("host")).unwrap(), vec![]);
+        assert_eq!(sysctls(&[], Some(&[]), None).unwrap(), vec![]);
     }
 
     #[test]
     fn other_settings_fail_with_podmans_words() {
-        let error = |text: &str, host| {
-            sysctls(&strings(&[text]), Some(&[]), host)
+        let error = |text: &str, shared| {
+            sysctls(&strings(&[text]), Some(&[]), shared)
                 .unwrap_err()
                 .to_string()
         };
         assert_eq!(
-            error("vm.swappiness=10", false),
+            error("vm.swappiness=10", None),
             "sysctl 'vm.swappiness' is not allowed"
         );
         assert_eq!(
-            error("net.ipv4.ip_forward=1", true),
+            error("net.ipv4.ip_forward=1", Some("host")),
             "sysctl net.ipv4.ip_forward=1 can't be set since Network Namespace set to host: invalid argument"
         );
         assert_eq!(
-            error("net.ipv4.ping_group_range", false),
+            error("net.ipv4.ping_group_range", None),
             "net.ipv4.ping_group_range is invalid, sysctl values must be in the form of KEY=VALUE"
         );
         assert_eq!(
-            error("net.ipv4..x=1", false),
+            error("net.ipv4..x=1", None),
             "sysctl 'net.ipv4..x' is not allowed"
         );
     }

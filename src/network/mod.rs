@@ -31,6 +31,21 @@ pub enum NetworkRequest {
     Named(String),
 }
 
+impl NetworkRequest {
+    /// Whose network namespace the container joins when it is not its own, as Podman names
+    /// it: `host`, `container`, `path`.
+    pub fn shared_namespace(&self) -> Option<&'static str> {
+        match self {
+            NetworkRequest::Host => Some("host"),
+            NetworkRequest::Container(_) => Some("container"),
+            NetworkRequest::Namespace(_) => Some("path"),
+            NetworkRequest::Private { .. } | NetworkRequest::None | NetworkRequest::Named(_) => {
+                None
+            }
+        }
+    }
+}
+
 impl Default for NetworkRequest {
     fn default() -> Self {
         NetworkRequest::Private {

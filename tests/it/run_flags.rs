@@ -355,6 +355,46 @@ fn sysctls_set_namespaced_settings_only() {
             let (_, stderr) = env.skiff(&args).assert_exit(125);
             assert_eq!(stderr, error);
         }
+        // Another container's network namespace is not this one's to set.
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "netowner",
+            "--network",
+            "none",
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "container:netowner",
+                "--sysctl",
+                "net.ipv4.ip_forward=1",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(
+            stderr.contains("Network Namespace set to container"),
+            "{stderr}"
+        );
+        // …and its default net.* settings are not written there.
+        env.skiff(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:netowner",
+            image,
+            "true",
+        ])
+        .stdout();
+        env.skiff(&["rm", "-f", "netowner"]).stdout();
         // containers.conf's list replaces Podman's: the kernel's own value stays ("1 0", groups
         // a rootless container sees unmapped).
         env.write_given(

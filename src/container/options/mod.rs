@@ -222,7 +222,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
     let sysctls = super::sysctls::sysctls(
         &flags.sysctl,
         defaults.default_sysctls.as_deref(),
-        network == NetworkRequest::Host,
+        network.shared_namespace(),
     )?;
     Ok(CreateOptions {
         group_add: group_add(&flags.group_add)?,
