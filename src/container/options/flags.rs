@@ -94,7 +94,7 @@ pub struct RunFlags {
     #[arg(long)]
     pub unsetenv_all: bool,
     /// The umask of the container's process, in octal (default: containers.conf umask, else 0022).
-    #[arg(long, value_name = "MASK")]
+    #[arg(long, value_name = "MASK", overrides_with = "umask")]
     pub umask: Option<String>,
     /// Working directory inside the container (created if missing; default: the image's, else /).
     #[arg(short, long, value_name = "DIR")]
@@ -195,16 +195,16 @@ pub struct RunFlags {
     #[arg(long, value_name = "CAPABILITY", value_delimiter = ',')]
     pub cap_drop: Vec<String>,
     /// Write the container's ID to FILE, which must not exist yet (it stays after the container goes, as with Podman).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", overrides_with = "cidfile")]
     pub cidfile: Option<PathBuf>,
     /// If a container with the same --name exists, remove it (stopping it first) and take its name.
     #[arg(long)]
     pub replace: bool,
     /// The container's time zone: a name under /usr/share/zoneinfo (Europe/Berlin), or local for the host's; its file is bound at /etc/localtime (default: containers.conf tz, else the image's).
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", overrides_with = "tz")]
     pub tz: Option<String>,
     /// Write the container's process id (as the host sees it) to FILE at each start.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", overrides_with = "pidfile")]
     pub pidfile: Option<PathBuf>,
     /// Once the container exits, remove it (--rm) and its image, unless another container uses the image.
     #[arg(long)]
@@ -216,10 +216,15 @@ pub struct RunFlags {
     #[arg(long, value_name = "KEY=VALUE")]
     pub sysctl: Vec<String>,
     /// The container's OOM score adjustment, -1000 to 1000. Rootless, a value below skiff's own is raised to it (the kernel lets only the host's root lower it).
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        overrides_with = "oom_score_adj"
+    )]
     pub oom_score_adj: Option<i32>,
     /// Size of the container's /dev/shm: bytes, or a number with k, m or g (default 64m; 0 for no limit).
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", overrides_with = "shm_size")]
     pub shm_size: Option<String>,
     /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack…; -1 for unlimited), over containers.conf default_ulimits; host keeps skiff's own. Rootless, a hard limit above skiff's own is lowered to it. Repeatable.
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
