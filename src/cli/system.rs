@@ -228,7 +228,8 @@ impl SystemResetArgs {
 ///
 /// The store's files belong to the host ids the old ranges gave; every file is given the owner
 /// the new ranges give its container id, and the new mapping is recorded. Commands refuse the
-/// store until this has run.
+/// store until this has run. Like `podman system migrate`, it also ends the process that keeps
+/// the user namespace containers share between commands (the next start makes a new one).
 #[derive(Debug, Args)]
 pub struct SystemMigrateArgs {}
 

@@ -190,6 +190,7 @@ pub(super) fn plan(
         network: network.spec,
         etc_files,
         id_mapping: namespace.mapping,
+        user_namespace_holders: None,
         run_dir,
         network_backend: network.backend,
         network_options: network.options,

@@ -154,6 +154,9 @@ pub(crate) fn runtime_spec<'a>(
     if spec.storage_driver == runtime::StorageDriver::Overlay {
         spec.to_mut().mount_point_skeleton = mount_point_skeleton(ctx, &record.spec);
     }
+    if spec.id_mapping.is_some() {
+        spec.to_mut().user_namespace_holders = Some(ctx.store.runroot().to_path_buf());
+    }
     if let Some(other) = record.network_container() {
         let short = &other[..12.min(other.len())];
         if ctx.store.read_container(other).is_err() {

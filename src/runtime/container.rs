@@ -31,6 +31,7 @@ use super::spec::{ContainerSpec, NetworkMode};
 use super::stdio_relay;
 use super::storage::RootServers;
 use super::userns::{start_id_maps, PendingIdMaps};
+use super::userns_holder::shared_user_namespace;
 
 pub use super::probe::kernel_overlay_works;
 
@@ -48,13 +49,13 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         NetworkMode::Bridge {
             holder_pid: Some(holder),
             ..
-        } if spec.id_mapping.is_some() => Some(SharedNetwork {
+        } if spec.id_mapping.is_some() => Some(JoinedNamespaces {
             net: None,
             user: Some(open_namespace(*holder, "user")?),
         }),
-        _ => None,
+        _ => long_lived_user_namespace(spec)?,
     };
-    // A shared network's own user namespace already has its id maps.
+    // A joined user namespace already has its id maps.
     let needs_id_maps = spec.id_mapping.is_some() && joined.is_none();
     if needs_id_maps {
         flags |= CloneFlags::CLONE_NEWUSER;
@@ -145,14 +146,31 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
     Ok(spawned)
 }
 
-struct SharedNetwork {
+/// Namespaces the container's process is cloned in rather than given new ones.
+struct JoinedNamespaces {
     net: Option<OwnedFd>,
     user: Option<OwnedFd>,
 }
 
+/// A user namespace with the container's maps that outlives it (`userns_holder`), where
+/// writing new maps needs the setuid helpers; None when the maps are the user's own id only
+/// (written directly, at no cost) or the caller gave no place for holders.
+fn long_lived_user_namespace(spec: &ContainerSpec) -> Result<Option<JoinedNamespaces>, Error> {
+    let (Some(mapping), Some(dir)) = (&spec.id_mapping, &spec.user_namespace_holders) else {
+        return Ok(None);
+    };
+    if mapping.is_single() {
+        return Ok(None);
+    }
+    Ok(Some(JoinedNamespaces {
+        net: None,
+        user: Some(shared_user_namespace(dir, mapping)?),
+    }))
+}
+
 nix::ioctl_none!(ns_get_userns, 0xb7, 0x1);
 
-fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<SharedNetwork, Error> {
+fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<JoinedNamespaces, Error> {
     let net = std::fs::File::open(path)
         .map(OwnedFd::from)
         .map_err(|source| Error::Sys {
@@ -160,7 +178,7 @@ fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<SharedN
             source,
         })?;
     if !rootless {
-        return Ok(SharedNetwork {
+        return Ok(JoinedNamespaces {
             net: Some(net),
             user: None,
         });
@@ -184,7 +202,7 @@ fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<SharedN
             path.display()
         )));
     }
-    Ok(SharedNetwork {
+    Ok(JoinedNamespaces {
         net: Some(net),
         user: Some(user),
     })

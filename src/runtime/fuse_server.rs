@@ -24,7 +24,7 @@ use fuser::{Errno, FileType};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
 use super::error::Error;
-use super::process::{close_all_except, receive_fds, socket_pair};
+use super::process::{close_all_except, receive_fds, retitle, socket_pair};
 
 /// Whether this user may serve a FUSE file system (`/dev/fuse` opens read-write).
 pub fn available() -> bool {
@@ -129,39 +129,6 @@ where
     let served = fuser::Session::from_fd(filesystem, device, fuser::SessionACL::All, config)
         .and_then(|session| session.run());
     leave(if served.is_ok() { 0 } else { 1 })
-}
-
-/// Writes `name` over the command line this process inherited from skiff (what `ps -f` and
-/// `pgrep -f` read), so that the server is never taken for the skiff command that forked it
-/// (`pkill -f "container-supervise ID"` must reach the supervisor alone).
-fn retitle(name: &CStr) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return;
-    };
-    // The fields after the command name, which may itself hold spaces and parentheses.
-    let Some((_, fields)) = stat.rsplit_once(')') else {
-        return;
-    };
-    let fields: Vec<&str> = fields.split_whitespace().collect();
-    // arg_start and arg_end are fields 48 and 49 of proc(5); these start at field 3.
-    let (Some(start), Some(end)) = (
-        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
-        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
-    ) else {
-        return;
-    };
-    let Some(length) = end.checked_sub(start).filter(|l| *l > 0) else {
-        return;
-    };
-    let name = name.to_bytes();
-    let written = name.len().min(length - 1);
-    // SAFETY: [arg_start, arg_end) is this process's own argument area on its stack, mapped
-    // and writable; this process has one thread, and nothing in it reads its argv any more.
-    unsafe {
-        let area = start as *mut u8;
-        std::ptr::write_bytes(area, 0, length);
-        std::ptr::copy_nonoverlapping(name.as_ptr(), area, written);
-    }
 }
 
 fn same_namespace(namespace: &OwnedFd) -> bool {

@@ -12,7 +12,7 @@
 //! Its files form a ladder: each uses only files listed before it, so the toolbox at the bottom
 //! knows nothing of containers.
 //! 1. `error`; then `process` (clone, pipes, waiting, signals, namespaces opened and joined),
-//!    `sealed_exec`, `fstree`, `in_root`, `detach` and `userns`;
+//!    `sealed_exec`, `fstree`, `in_root`, `detach`, `userns` and `userns_holder`;
 //! 2. `channel` (the parent/child protocol); `seccomp`; `spec` (plain data);
 //! 3. `pasta`, then `network` and `network_wait`; `security`, `tty`, `stdio_relay`,
 //!    `fuse_server`; `idshift` and `fuse_overlay`; `storage`; `rootfs`;
@@ -52,6 +52,7 @@ mod stdio_relay;
 pub mod storage;
 pub mod tty;
 pub mod userns;
+pub mod userns_holder;
 
 pub use container::{spawn_container, SpawnedContainer};
 pub use error::{Error, Helper};

@@ -5,6 +5,7 @@
 //! It knows nothing of containers' specs or of what the processes it makes do: everything
 //! else in the runtime builds on it, and it uses nothing of the runtime but its error type.
 
+use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sched::CloneFlags;
@@ -404,5 +405,39 @@ impl DieWithCaller for std::process::Command {
                 Ok(())
             })
         }
+    }
+}
+
+/// Writes `name` over the command line this process inherited from skiff (what `ps -f` and
+/// `pgrep -f` read), so that a process skiff forked to live on (a FUSE server, a namespace
+/// holder) is never taken for the skiff command that forked it (`pkill -f "container-supervise
+/// ID"` must reach the supervisor alone).
+pub(crate) fn retitle(name: &CStr) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // The fields after the command name, which may itself hold spaces and parentheses.
+    let Some((_, fields)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    // arg_start and arg_end are fields 48 and 49 of proc(5); these start at field 3.
+    let (Some(start), Some(end)) = (
+        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
+        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
+    ) else {
+        return;
+    };
+    let Some(length) = end.checked_sub(start).filter(|l| *l > 0) else {
+        return;
+    };
+    let name = name.to_bytes();
+    let written = name.len().min(length - 1);
+    // SAFETY: [arg_start, arg_end) is this process's own argument area on its stack, mapped
+    // and writable; this process has one thread, and nothing in it reads its argv any more.
+    unsafe {
+        let area = start as *mut u8;
+        std::ptr::write_bytes(area, 0, length);
+        std::ptr::copy_nonoverlapping(name.as_ptr(), area, written);
     }
 }

@@ -182,6 +182,11 @@ pub struct ContainerSpec {
     pub etc_files: Vec<(PathBuf, String)>,
     /// None when running as real root: then no user namespace is made.
     pub id_mapping: Option<IdMapping>,
+    /// Where the holders of the user's long-lived user namespaces keep their pid files (see
+    /// `userns_holder`), found at each start and never recorded; None: the container makes a
+    /// user namespace of its own.
+    #[serde(skip)]
+    pub user_namespace_holders: Option<PathBuf>,
     /// Where pasta/slirp4netns helpers keep their pid files.
     pub run_dir: PathBuf,
     /// The user-mode network helper for a private network.
@@ -481,6 +486,7 @@ pub(crate) mod fixtures {
             etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],
             id_mapping: rootless
                 .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),
+            user_namespace_holders: None,
             run_dir: "/run/c".into(),
             network_backend: NetworkBackend::Pasta,
             network_options: Vec::new(),

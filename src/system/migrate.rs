@@ -1,7 +1,8 @@
 //! `system migrate`: after the user's ranges in /etc/subuid or /etc/subgid change, the store's
 //! files still belong to the host ids of the old mapping, which the new one gives other
 //! container ids (or none). This re-owns every file so that it has, under the new mapping, the
-//! container id it had under the old one, and records the new mapping in the store.
+//! container id it had under the old one, and records the new mapping in the store. It also
+//! ends the processes that keep the user's namespaces (`runtime::userns_holder`).
 //!
 //! The work runs in a user namespace with the new mapping, so it can reach only host ids that
 //! mapping holds: when the old ids are outside it, only root could re-own the files, and
@@ -28,6 +29,9 @@ pub fn migrate(ctx: &Context) -> Result<Migration> {
     let Some(current) = ctx.id_mapping.clone() else {
         return Ok(Migration::Unchanged);
     };
+    // As `podman system migrate` stops its pause process: a holder keeps the maps it was made
+    // with, and usermod refuses to change a user who has a process.
+    crate::runtime::userns_holder::stop_all(ctx.store.runroot());
     let lock = ctx.store.lock()?;
     let recorded: Option<IdMapping> = ctx.store.recorded_id_mapping();
     let Some(old) = recorded.filter(|old| old != &current) else {

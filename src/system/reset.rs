@@ -38,6 +38,7 @@ pub fn reset(ctx: &Context) -> Result<()> {
             .with_context(|| format!("removing network {}", network.name))?;
     }
     crate::network::bridges::release_if_unused(ctx).context("releasing the host's network")?;
+    crate::runtime::userns_holder::stop_all(ctx.store.runroot());
     // Then whatever is left (build cache mounts, layers no image named, staging, the runtime
     // directory), some of it owned by subordinate ids: removed inside the user namespace.
     let lock = ctx.store.lock()?;

@@ -37,4 +37,5 @@ mod system;
 mod system_check;
 mod system_reset;
 mod ulimits;
+mod userns_holder;
 mod volumes;

@@ -37,11 +37,15 @@ fn system_reset_asks_then_leaves_an_empty_usable_store() {
 
 const MIGRATE_USER: &str = "skiff-migrate";
 
-/// usermod and userdel refuse a user who has a process, and a `run --rm` leaves one behind for
-/// a moment: the process that deletes the container's files after skiff has returned.
-/// Gives up after 20 seconds without a panic (a drop may run while the test unwinds): usermod
-/// then says which process is left.
+/// usermod (taking ranges away) and userdel refuse a user who has a process. A `run` leaves
+/// two: the process that keeps the user namespace for the next one, which the administrator
+/// stops as Podman's pause process is stopped, and for a moment the one that deletes a `--rm`
+/// container's files. Gives up after 20 seconds without a panic (a drop may run while the test
+/// unwinds): usermod then says which process is left.
 fn wait_until_the_user_has_no_process() {
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-x", "-u", MIGRATE_USER, "skiff-userns"])
+        .status();
     for _ in 0..400 {
         let left = Command::new("pgrep")
             .args(["-u", MIGRATE_USER])

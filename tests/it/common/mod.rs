@@ -109,6 +109,10 @@ impl Drop for TestEnv {
             let _ = self.skiff(&["rm", "--all", "--force"]).output();
             let _ = self.skiff(&["rmi", "--all", "--force"]).output();
         }
+        if !self.as_root {
+            // Ends the process that keeps the user namespace the containers shared.
+            let _ = self.skiff(&["system", "migrate"]).output();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
