@@ -63,6 +63,9 @@ as_bench_user() {
         runuser -u "$user" -- bash -c \
             "$(declare -f bench_home podman_reset quiet_hyperfine import_busybox "$function"); $function $(printf '%q ' "$@")" \
             || status=$?
+        # skiff's user namespace holders, like podman's pause process, would outlive the runtime
+        # directory they are recorded in.
+        pkill -KILL -u "$user" -x skiff-userns || true
         umount -l "$runtime_dir"
         return "$status"
     else

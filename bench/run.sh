@@ -45,13 +45,6 @@ measure() {
 
     import_busybox "$skiff" "$work"
     "$skiff" run --rm bench-busybox true
-    podman --runtime runc run --rm bench-busybox true 2>/dev/null
-    # conmon starts `podman container cleanup` after the container exits, in the background: it
-    # would run during skiff's first rows. Wait for it (at most 10 s) and for the disk to settle.
-    for _ in $(seq 100); do
-        pgrep -u "$(id -u)" -f 'podman.*container cleanup' >/dev/null || break
-        sleep 0.1
-    done
     sync
 
     # skiff first: podman leaves clean-up processes behind that would otherwise run during skiff's
@@ -71,6 +64,10 @@ measure() {
             "baseline=$baseline run --rm bench-busybox true"
     fi
 
+    # Podman's first run sets up its storage; right before its own rows, not before skiff's:
+    # conmon starts `podman container cleanup` after the container exits, in the background,
+    # and its network namespace's teardown goes on in the kernel after that.
+    podman --runtime runc run --rm bench-busybox true 2>/dev/null
     quiet_hyperfine "$work/times-podman.json" --warmup 3 --runs "$runs" \
         -n podman "podman --runtime runc run --rm bench-busybox true" \
         -n podman-none "podman --runtime runc run --rm --network none bench-busybox true"
