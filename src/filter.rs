@@ -3,6 +3,7 @@
 //! and `label!=KEY[=VALUE]`. They are parsed here once, into [`PruneFilters`], and each prune asks
 //! it of everything it would remove. A filter only ever narrows a prune: what cannot be shown to
 //! match (a creation time that does not parse, an image config that cannot be read) is kept.
+//! Also the wildcard matching of paths that builds and `--security-opt unmask=` share.
 
 use std::collections::BTreeMap;
 
@@ -109,9 +110,56 @@ pub fn parse_until(value: &str) -> Result<jiff::Timestamp> {
     crate::clock::point_in_time(value).map_err(|e| anyhow::anyhow!("invalid until={value}: {e}"))
 }
 
+/// Whether `name` matches `pattern` (`*`, `?`, and `[…]` classes, as Go's filepath.Match).
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|skip| go(&p[1..], &n[skip..])),
+            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(close) = p.iter().position(|c| *c == ']') else {
+                    return n.first() == Some(&'[') && go(&p[1..], &n[1..]);
+                };
+                let Some(&c) = n.first() else { return false };
+                let class = &p[1..close];
+                let (negated, class) = match class.first() {
+                    Some('^' | '!') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != negated && go(&p[close + 1..], &n[1..])
+            }
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+    }
+    go(&p, &n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_as_go_matches_them() {
+        assert!(wildcard_match("*.txt", "a.txt"));
+        assert!(!wildcard_match("*.txt", "a.txt.bak"));
+        assert!(wildcard_match("file?", "file1"));
+        assert!(wildcard_match("[a-c]x", "bx"));
+        assert!(!wildcard_match("[^a-c]x", "bx"));
+        assert!(wildcard_match("*", ""));
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -12,7 +12,8 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
-use super::copy::{wildcard_match, Ignore};
+use super::copy::Ignore;
+use crate::filter::wildcard_match;
 use crate::runtime::in_root;
 
 /// One thing a COPY or ADD copies: the directory it is read inside of (the build context, or

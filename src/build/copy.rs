@@ -12,42 +12,7 @@ use super::context_files::Source;
 use crate::digest::HashingWriter;
 use crate::runtime::in_root;
 
-/// Whether `name` matches `pattern` (`*`, `?`, and `[…]` classes, as Go's filepath.Match).
-pub fn wildcard_match(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|skip| go(&p[1..], &n[skip..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(close) = p.iter().position(|c| *c == ']') else {
-                    return n.first() == Some(&'[') && go(&p[1..], &n[1..]);
-                };
-                let Some(&c) = n.first() else { return false };
-                let class = &p[1..close];
-                let (negated, class) = match class.first() {
-                    Some('^' | '!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negated && go(&p[close + 1..], &n[1..])
-            }
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
-        }
-    }
-    go(&p, &n)
-}
+use crate::filter::wildcard_match;
 
 /// `.containerignore` / `.dockerignore` with Docker's rules: one pattern a line (`#` comments,
 /// blank lines skipped), paths relative to the context (a leading `/` ignored), `*`, `?`,
@@ -374,16 +339,6 @@ mod tests {
         assert!(excluded("tmp/x/cache/f"));
         assert!(!excluded("tmp/cache"));
         assert!(!excluded("src/main.rs"));
-    }
-
-    #[test]
-    fn wildcards_as_go_matches_them() {
-        assert!(wildcard_match("*.txt", "a.txt"));
-        assert!(!wildcard_match("*.txt", "a.txt.bak"));
-        assert!(wildcard_match("file?", "file1"));
-        assert!(wildcard_match("[a-c]x", "bx"));
-        assert!(!wildcard_match("[^a-c]x", "bx"));
-        assert!(wildcard_match("*", ""));
     }
 
     #[test]

@@ -106,7 +106,10 @@ impl Builder<'_> {
             add_hosts: defaults.add_hosts.clone(),
             dns: defaults.dns.clone(),
             no_hosts: defaults.no_hosts,
-            seccomp: defaults.seccomp.clone(),
+            confinement: crate::container::Confinement {
+                seccomp: defaults.seccomp.clone(),
+                ..Default::default()
+            },
             workdir: state.config.config.working_dir.clone(),
             user: state.config.config.user.clone(),
             network: match network {

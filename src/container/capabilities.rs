@@ -116,6 +116,17 @@ pub struct InspectedCapabilities {
     pub cap_drop: Vec<String>,
 }
 
+/// A `--privileged` container's: every capability, none added or dropped (as Podman shows it).
+pub fn inspected_privileged() -> InspectedCapabilities {
+    let all = crate::runtime::bounding_capabilities();
+    InspectedCapabilities {
+        effective: all.clone(),
+        bounding: all,
+        cap_add: Vec::new(),
+        cap_drop: Vec::new(),
+    }
+}
+
 pub fn inspected(
     bounding: Option<&[String]>,
     added: &[String],

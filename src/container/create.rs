@@ -161,16 +161,7 @@ pub(super) fn plan(
         .map(|(file, content)| (file.to_string(), content))
         .collect();
     write_run_files(&run_dir, &run_files)?;
-    let etc_files = run_files
-        .iter()
-        .map(|(file, _)| (run_dir.join(file), format!("/etc/{file}")))
-        .chain(
-            options
-                .timezone
-                .iter()
-                .map(|zone| (zone.clone(), "/etc/localtime".to_string())),
-        )
-        .collect();
+    let etc_files = etc_file_mounts(options, &run_dir, &run_files);
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);
     let mut process = process_spec(options, run, argv, env, namespace.default_user.take());
@@ -197,6 +188,10 @@ pub(super) fn plan(
         ports,
         mounts: resolved.mounts,
         read_only: options.read_only,
+        masked_paths: options.confinement.masked_paths.clone(),
+        readonly_paths: options.confinement.readonly_paths.clone(),
+        proc_options: options.confinement.proc_options.clone(),
+        writable_sysfs: options.confinement.privileged,
         shm_size: options.shm_size,
         sysctls: options.sysctls.clone(),
         layer_owners: namespace.layer_owners,
@@ -292,6 +287,24 @@ fn container_name(ctx: &Context, options: &CreateOptions, id: &str) -> Result<St
 }
 
 /// `--hostname`, else the host's on the host's network, else the ID's first 12 characters.
+/// The generated /etc files and `--tz`'s zone file, each with where it is bound.
+fn etc_file_mounts(
+    options: &CreateOptions,
+    run_dir: &std::path::Path,
+    run_files: &[(String, String)],
+) -> Vec<(PathBuf, String)> {
+    run_files
+        .iter()
+        .map(|(file, _)| (run_dir.join(file), format!("/etc/{file}")))
+        .chain(
+            options
+                .timezone
+                .iter()
+                .map(|zone| (zone.clone(), "/etc/localtime".to_string())),
+        )
+        .collect()
+}
+
 fn hostname(options: &CreateOptions, id: &str) -> String {
     match (&options.hostname, &options.network) {
         (Some(h), _) => h.clone(),
@@ -310,14 +323,26 @@ fn annotations(options: &CreateOptions) -> std::collections::BTreeMap<String, St
         ("io.kubernetes.cri-o.TTY", options.tty.to_string()),
         ("io.podman.annotations.autoremove", flag(options.remove)),
         ("io.podman.annotations.init", flag(options.init)),
-        ("io.podman.annotations.privileged", flag(false)),
+        (
+            "io.podman.annotations.privileged",
+            flag(options.confinement.privileged),
+        ),
         (
             "io.podman.annotations.publish-all",
             flag(options.publish_all),
         ),
     ];
+    let confinement = &options.confinement;
+    // What --security-opt asked, as Podman notes it.
+    let label = (!confinement.labels.is_empty())
+        .then(|| (super::LABEL_ANNOTATION, confinement.labels.join(",")));
+    let unconfined = (confinement.seccomp == runtime::seccomp::SeccompPolicy::Unconfined
+        && !confinement.privileged)
+        .then(|| ("io.podman.annotations.seccomp", "unconfined".to_string()));
     podmans
         .into_iter()
+        .chain(label)
+        .chain(unconfined)
         .map(|(key, value)| (key.to_string(), value))
         .chain(options.annotations.iter().cloned())
         .collect()
@@ -476,7 +501,7 @@ fn process_spec(
         terminal: options.tty,
         interactive: options.interactive,
         init: options.init,
-        privileged: false,
+        privileged: options.confinement.privileged,
         capabilities: options.capabilities.bounding.clone(),
         added_capabilities: options.capabilities.added.clone(),
         rlimits: options.rlimits.clone(),
@@ -485,7 +510,8 @@ fn process_spec(
         group_add: options.group_add.clone(),
         detached: false,
         preserve_fds: options.preserve_fds,
-        seccomp: options.seccomp.clone(),
+        no_new_privileges: options.confinement.no_new_privileges,
+        seccomp: options.confinement.seccomp.clone(),
     }
 }
 

@@ -34,11 +34,14 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
     });
 
-    let caps = super::capabilities::inspected(
-        process.capabilities.as_deref(),
-        &process.added_capabilities,
-        &process.user,
-    );
+    let caps = match process.privileged {
+        true => super::capabilities::inspected_privileged(),
+        false => super::capabilities::inspected(
+            process.capabilities.as_deref(),
+            &process.added_capabilities,
+            &process.user,
+        ),
+    };
     let host_config = host_config(&record, &port_bindings, &caps);
     let image_digest = crate::store::images::ImageIndex::load(&ctx.store)
         .ok()
@@ -128,9 +131,35 @@ fn host_config(
         "NetworkMode": network_mode(record),
         "UsernsMode": record.userns_mode,
         "ReadonlyRootfs": record.spec.read_only,
-        "SecurityOpt": record.spec.process.seccomp.security_opt().into_iter().collect::<Vec<_>>(),
+        "Privileged": record.spec.process.privileged,
+        "SecurityOpt": security_opt(record),
         "Tmpfs": crate::volume::inspect_tmpfs(record),
     })
+}
+
+/// inspect's HostConfig.SecurityOpt, as Podman lists what was asked: no-new-privileges, the
+/// SELinux label (kept as Podman's annotation), the system call filter.
+fn security_opt(record: &ContainerRecord) -> Vec<String> {
+    let process = &record.spec.process;
+    let label = record.annotations.get(super::LABEL_ANNOTATION);
+    process
+        .no_new_privileges
+        .then(|| "no-new-privileges".to_string())
+        .into_iter()
+        .chain(
+            label
+                .into_iter()
+                .flat_map(|l| l.split(','))
+                .map(|l| format!("label={l}")),
+        )
+        // --privileged has no filter without being asked for none.
+        .chain(
+            process
+                .seccomp
+                .security_opt()
+                .filter(|_| !process.privileged),
+        )
+        .collect()
 }
 
 /// inspect's GraphDriver.

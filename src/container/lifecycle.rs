@@ -181,7 +181,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         terminal: options.tty,
         interactive: options.interactive,
         init: false,
-        privileged: options.privileged,
+        privileged: options.privileged || base.privileged,
         capabilities: base.capabilities.clone(),
         added_capabilities: base.added_capabilities.clone(),
         rlimits: base.rlimits.clone(),
@@ -190,6 +190,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         group_add: base.group_add.clone(),
         detached: options.detach,
         preserve_fds: options.preserve_fds,
+        no_new_privileges: base.no_new_privileges,
         seccomp: base.seccomp.clone(),
     };
     // Podman names each exec session; skiff's have no other use for an id than the events.

@@ -28,6 +28,9 @@ pub mod top;
 mod ulimits;
 pub mod userns;
 
+/// The annotation that keeps a container's `--security-opt label=…` values, as Podman's.
+pub const LABEL_ANNOTATION: &str = "io.podman.annotations.label";
+
 pub use crate::store::containers::{ContainerRecord, ContainerState, Status};
 pub use create::create;
 use create::store_container;
@@ -37,7 +40,8 @@ pub use inspect::inspect;
 pub use list::{list, list_sizes, port_lines, ListOptions};
 pub use names::rename;
 pub use options::{
-    create_options, seccomp_policy, security_opt_seccomp, CreateOptions, HostNameFlags, RunFlags,
+    create_options, seccomp_policy, security_opt_seccomp, Confinement, CreateOptions,
+    HostNameFlags, RunFlags,
 };
 pub use remove::{prune, remove, remove_after_run, remove_listed, remove_locked};
 pub use sizes::{tree_sizes, writable_layer_sizes};

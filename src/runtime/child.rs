@@ -90,9 +90,8 @@ fn setup_and_exec(
     security::prepare_workdir(&spec.process.cwd, &user)?;
     security::apply_rlimits(&spec.process.rlimits)?;
     set_umask(spec.process.umask);
-    security::drop_privileges(&user, &kept, &spec.process)?;
+    security::confine(&filter, &user, &kept, &spec.process)?;
     enter_workdir(&spec.process.cwd)?;
-    filter.install()?;
     if spec.process.init {
         become_init()?;
     }
@@ -236,9 +235,8 @@ fn exec_in_joined(
     let filter = seccomp::prepare(&process.seccomp, &kept)?;
     security::apply_rlimits(&process.rlimits)?;
     set_umask(process.umask);
-    security::drop_privileges(&user, &kept, process)?;
+    security::confine(&filter, &user, &kept, process)?;
     enter_workdir(&process.cwd)?;
-    filter.install()?;
     exec_process(process, &user, channels.err_write)
 }
 

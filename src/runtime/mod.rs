@@ -15,7 +15,7 @@
 //!    `sealed_exec`, `fstree`, `in_root`, `detach`, `userns` and `userns_holder`;
 //! 2. `channel` (the parent/child protocol); `seccomp`; `spec` (plain data);
 //! 3. `pasta`, then `network` and `network_wait`; `security`, `tty`, `stdio_relay`,
-//!    `fuse_server`; `idshift` and `fuse_overlay`; `storage`; `rootfs`;
+//!    `fuse_server`; `idshift` and `fuse_overlay`; `storage`; `mount_plan`, then `rootfs`;
 //! 4. `namespace_work` (skiff's own work run in a namespace);
 //! 5. `bridge`, `forward`, `seed`, `probe`, `child` (the container's side until exec);
 //! 6. `foreground` (supervising a started process); `exec` and `container` (starting one).
@@ -36,6 +36,7 @@ pub mod fuse_overlay;
 pub mod fuse_server;
 pub mod idshift;
 pub mod in_root;
+pub mod mount_plan;
 mod namespace_work;
 pub mod network;
 mod network_wait;

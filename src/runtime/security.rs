@@ -293,8 +293,8 @@ pub(crate) fn kept_capabilities(
     })
 }
 
-/// Drops to the bounding set `keep` (see `kept_capabilities`), switches ids and sets
-/// no_new_privs. Root keeps `keep` as its permitted and effective sets, with nothing
+/// Drops to the bounding set `keep` (see `kept_capabilities`), switches ids and, with
+/// `--security-opt no-new-privileges`, sets no_new_privs. Root keeps `keep` as its permitted and effective sets, with nothing
 /// inheritable (as runc has since CVE-2022-24769). Any other user ends with no capabilities
 /// but those of `keep` it was given with `--cap-add`, which it holds as ambient ones too, so
 /// that they survive its exec (Podman's rule).
@@ -353,8 +353,29 @@ pub(crate) fn drop_privileges(
         set_capabilities(CapSet::Ambient, &added)?;
         nix::sys::prctl::set_keepcaps(false).map_err(|e| sys_error("keeping capabilities", e))?;
     }
-    nix::sys::prctl::set_no_new_privs().map_err(|e| sys_error("no_new_privs", e))?;
+    if process.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| sys_error("no_new_privs", e))?;
+    }
     Ok(())
+}
+
+/// Loads the system call filter and drops to the capabilities and ids the process runs with.
+/// Without no_new_privs the kernel takes a filter only from a process with CAP_SYS_ADMIN, so it
+/// is loaded first (what it allows includes the calls that drop privileges, as Podman's profile
+/// does); with it, last.
+pub(crate) fn confine(
+    filter: &super::seccomp::ReadyFilter,
+    user: &ResolvedUser,
+    keep: &CapsHashSet,
+    process: &super::spec::ProcessSpec,
+) -> Result<(), ChildError> {
+    if process.no_new_privileges {
+        drop_privileges(user, keep, process)?;
+        filter.install()
+    } else {
+        filter.install()?;
+        drop_privileges(user, keep, process)
+    }
 }
 
 #[cfg(test)]

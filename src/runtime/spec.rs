@@ -146,12 +146,30 @@ pub struct ProcessSpec {
     /// command that started the container are passed on; every other one is closed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preserve_fds: u32,
+    /// `--security-opt no-new-privileges`: the process and its children cannot gain privileges
+    /// through exec (setuid programs, file capabilities). Off by default, as in Podman.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_privileges: bool,
     /// The system calls it may make. Containers from before seccomp existed get the default.
     #[serde(
         default,
         skip_serializing_if = "super::seccomp::SeccompPolicy::is_default"
     )]
     pub seccomp: super::seccomp::SeccompPolicy,
+}
+
+fn default_masked_paths() -> Vec<String> {
+    super::mount_plan::MASKED_PATHS
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
+fn default_readonly_paths() -> Vec<String> {
+    super::mount_plan::READONLY_PATHS
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
 }
 
 fn is_zero(count: &u32) -> bool {
@@ -207,6 +225,20 @@ pub struct ContainerSpec {
     /// the container's /proc/sys before it is made read-only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sysctls: Vec<(String, String)>,
+    /// Paths hidden in the container (Podman's by default; `--security-opt mask=`/`unmask=`,
+    /// none with `--privileged`), absolute.
+    #[serde(default = "default_masked_paths")]
+    pub masked_paths: Vec<String>,
+    /// Paths made read-only in the container, likewise.
+    #[serde(default = "default_readonly_paths")]
+    pub readonly_paths: Vec<String>,
+    /// `--security-opt proc-opts=`: options of the container's /proc mount.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proc_options: Vec<String>,
+    /// `--privileged`: /sys is mounted writable (the kernel still decides what in it a user
+    /// namespace may change).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writable_sysfs: bool,
     /// `--shm-size` in bytes (0: no limit); None for Podman's 64 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
@@ -480,6 +512,7 @@ pub(crate) mod fixtures {
                 group_add: Vec::new(),
                 detached: false,
                 preserve_fds: 0,
+                no_new_privileges: false,
                 seccomp: Default::default(),
             },
             network,
@@ -493,6 +526,10 @@ pub(crate) mod fixtures {
             ports: Vec::new(),
             mounts: Vec::new(),
             read_only: false,
+            masked_paths: default_masked_paths(),
+            readonly_paths: default_readonly_paths(),
+            proc_options: Vec::new(),
+            writable_sysfs: false,
             shm_size: None,
             sysctls: Vec::new(),
             layer_owners: None,

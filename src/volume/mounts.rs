@@ -1,7 +1,7 @@
 //! `-v`, `--mount`, `--tmpfs` and `--device`: parsed when the command line is read (resolved
 //! into the runtime's mounts when the container is created: `resolve.rs`, re-exported here).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
@@ -365,9 +365,13 @@ pub fn parse_device(text: &str) -> Result<MountRequest> {
     if nix::unistd::access(&path, access).is_err() {
         bail!("--device {host}: permission denied: you cannot open it for reading and writing; a rootless container gets only the devices its user can open");
     }
+    device_bind(path, inside)
+}
+
+fn device_bind(source: PathBuf, inside: &str) -> Result<MountRequest> {
     Ok(MountRequest {
         kind: RequestKind::Bind {
-            source: path,
+            source,
             recursive: false,
             create: false,
             overlay: false,
@@ -378,6 +382,57 @@ pub fn parse_device(text: &str) -> Result<MountRequest> {
         propagation: None,
         chown: false,
     })
+}
+
+/// `--privileged`: every device node of the host's /dev, bound at the same place, as Podman
+/// binds them for a rootless container (those its user may not open are there and refuse to
+/// open). Left out: what every container has already (`runtime`'s standard devices, its own
+/// /dev/pts, /dev/ptmx, /dev/shm and /dev/mqueue), and the virtual consoles (console, tty1…,
+/// ttyS0…), as by Podman.
+pub fn host_devices() -> Vec<MountRequest> {
+    let mut found = Vec::new();
+    collect_devices(Path::new("/dev"), &mut found);
+    found.sort();
+    found
+        .into_iter()
+        .filter_map(|path| {
+            let inside = path.to_str()?.to_string();
+            device_bind(path, &inside).ok()
+        })
+        .collect()
+}
+
+fn collect_devices(dir: &Path, found: &mut Vec<PathBuf>) {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let top = dir == Path::new("/dev");
+        if kind.is_dir() {
+            if !(top && ["pts", "shm", "mqueue"].contains(&name.as_str())) {
+                collect_devices(&path, found);
+            }
+        } else if (kind.is_char_device() || kind.is_block_device())
+            && !(top && is_own_or_console(&name))
+        {
+            found.push(path);
+        }
+    }
+}
+
+/// A /dev entry every container has of its own, or a virtual console.
+fn is_own_or_console(name: &str) -> bool {
+    let console = name == "console"
+        || name.strip_prefix("tty").is_some_and(|n| {
+            !n.is_empty() && (n.starts_with('S') || n.bytes().all(|b| b.is_ascii_digit()))
+        });
+    console || name == "ptmx" || crate::runtime::mount_plan::DEVICES.contains(&name)
 }
 
 #[cfg(test)]

@@ -303,9 +303,15 @@ pub fn volumes_from(ctx: &Context, text: &str) -> Result<Vec<(Mount, Option<Volu
         .collect())
 }
 
-/// A bind's host path, made when missing if `create` (Docker's `-v`), and checked readable.
+/// A bind's host path, made when missing if `create` (Docker's `-v`), and checked readable;
+/// not a device node, which is only bound (`--privileged` binds every one of the host's, and
+/// one the user may not open refuses to open in the container as on the host).
 fn bind_source(path: &Path, create: bool) -> Result<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
     match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_char_device() || meta.file_type().is_block_device() => {
+            return Ok(path.to_path_buf())
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             std::fs::create_dir_all(path)

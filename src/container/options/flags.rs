@@ -229,9 +229,12 @@ pub struct RunFlags {
     /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack…; -1 for unlimited), over containers.conf default_ulimits; host keeps skiff's own. Rootless, a hard limit above skiff's own is lowered to it. Repeatable.
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
-    /// Security option: seccomp=unconfined (no system call filter) or seccomp=PROFILE.json (a profile in Docker's format). Default: containers.conf seccomp_profile, else skiff's built-in profile (Podman's decisions). Repeatable.
+    /// Security option, repeatable: seccomp=unconfined|PROFILE.json (default: containers.conf seccomp_profile, else skiff's built-in profile, Podman's); no-new-privileges[=true|false]; mask=/PATH:… and unmask=ALL|/PATH:… (Podman's masked and read-only paths); systempaths=unconfined; proc-opts=OPTIONS for /proc; label=… and apparmor=unconfined (no effect on a host without SELinux or AppArmor).
     #[arg(long, value_name = "KEY=VALUE")]
     pub security_opt: Vec<String>,
+    /// Give the container every capability of its user namespace, no system call filter, no masked or read-only system paths, a writable /sys and the host's devices (those its user may open work).
+    #[arg(long)]
+    pub privileged: bool,
     /// Image to run.
     pub image: String,
     /// Command and arguments; they replace the image's CMD.

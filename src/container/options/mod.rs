@@ -17,7 +17,10 @@ use crate::store::policies::{LogDriver, RestartPolicy, Signal};
 use crate::volume::mounts::{self as mount_flags, MountRequest};
 
 mod flags;
+mod security;
+
 pub use flags::{HostNameFlags, RunFlags};
+pub use security::Confinement;
 
 /// What `run` and `create` were asked for.
 #[derive(Debug, Clone, Default)]
@@ -111,8 +114,8 @@ pub struct CreateOptions {
     pub build: Option<String>,
     /// `--ulimit` over containers.conf `default_ulimits`.
     pub rlimits: runtime::Rlimits,
-    /// `--security-opt seccomp=…`, else containers.conf `seccomp_profile`, else the default.
-    pub seccomp: runtime::seccomp::SeccompPolicy,
+    /// `--privileged` and `--security-opt`.
+    pub confinement: security::Confinement,
 }
 
 /// `seccomp=VALUE` of `--security-opt` or containers.conf `seccomp_profile`: `unconfined`, or
@@ -241,7 +244,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
             &flags.cap_drop,
         )?,
         rlimits: super::ulimits::rlimits(&flags.ulimit, &defaults.default_ulimits)?,
-        seccomp: security_opt_seccomp(&flags.security_opt, defaults)?,
+        confinement: security::confinement(&flags.security_opt, flags.privileged, defaults)?,
         userns: userns::UsernsMode::parse(flags.userns.as_deref().unwrap_or(""))?,
         network,
         publish: flags
@@ -367,6 +370,14 @@ fn mounts(flags: &RunFlags, defaults: &ContainersTable) -> Result<Vec<MountReque
     for text in &flags.device {
         mounts.push(mount_flags::parse_device(text)?);
     }
+    if flags.privileged {
+        let asked: Vec<_> = mounts.iter().map(|m| m.destination.clone()).collect();
+        mounts.extend(
+            mount_flags::host_devices()
+                .into_iter()
+                .filter(|d| !asked.contains(&d.destination)),
+        );
+    }
     let mut conf_mounts = Vec::new();
     for text in defaults.volumes.iter() {
         conf_mounts.push(mount_flags::parse_volume(text).context("containers.conf volumes")?);
@@ -415,28 +426,20 @@ fn labels(label: &[String], label_file: &[PathBuf]) -> Result<Vec<(String, Strin
         .collect())
 }
 
-/// The last `--security-opt seccomp=…`, else containers.conf `seccomp_profile`; any other key is
-/// refused rather than ignored.
+/// A build's `--security-opt`: its steps' system call filter (the last `seccomp=…`, else
+/// containers.conf `seccomp_profile`), with `label=` and `apparmor=` checked as for a
+/// container; the options of a container's paths and privileges are refused, not ignored.
 pub fn security_opt_seccomp(
     security_opt: &[String],
     defaults: &ContainersTable,
 ) -> Result<runtime::seccomp::SeccompPolicy> {
-    let mut chosen = None;
     for option in security_opt {
-        match option.split_once('=') {
-            Some(("seccomp", value)) => chosen = Some(value),
-            _ => bail!(
-                "unsupported --security-opt {:?}: skiff knows seccomp=unconfined|PROFILE",
-                option.split(['=', ':']).next().unwrap_or_default()
-            ),
+        let key = option.split(['=', ':']).next().unwrap_or_default();
+        if !["seccomp", "label", "apparmor"].contains(&key) {
+            bail!("unsupported --security-opt {key:?} for a build: its steps take seccomp=unconfined|PROFILE, label=… and apparmor=…");
         }
     }
-    match (chosen, defaults.seccomp_profile.as_deref()) {
-        (Some(value), _) => seccomp_policy(value),
-        // As in Podman's containers.conf, an empty path means the built-in profile.
-        (None, None | Some("")) => Ok(Default::default()),
-        (None, Some(value)) => seccomp_policy(value).context("containers.conf seccomp_profile"),
-    }
+    Ok(security::confinement(security_opt, false, defaults)?.seccomp)
 }
 
 #[cfg(test)]

@@ -19,11 +19,14 @@
 //! 32-bit (i386, arm) or x32 calls is killed, where Docker's default profile lets i386
 //! binaries run on x86-64. SCMP_ACT_NOTIFY (a user-space supervisor) is not supported.
 //!
-//! When it is installed: after the process has its final ids and capabilities and no_new_privs
-//! (`security::drop_privileges` sets it), so installing needs no privilege and skiff's own
-//! set-up calls are not subject to a custom profile; the calls skiff makes after it (chdir is
-//! before; the lookup of the command, execve, and `--init`'s fork, wait and signals) are all
-//! allowed by the default profile.
+//! When it is installed (`security::confine`): as Podman's default has it, a container's
+//! process may gain privileges through exec (setuid programs), so it has no no_new_privs, and
+//! the kernel then takes a filter only from a process that holds CAP_SYS_ADMIN: the filter is
+//! loaded before the process drops its capabilities and switches ids, and the calls skiff makes
+//! after it (capset, setgroups, setresuid, prctl, chdir, the lookup of the command, execve, and
+//! `--init`'s fork, wait and signals) are all allowed by the default profile; a custom profile
+//! must allow them too, as with runc. With `--security-opt no-new-privileges` the filter comes
+//! last, after the process has its final ids and capabilities.
 
 mod bpf;
 mod default_profile;

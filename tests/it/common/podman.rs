@@ -10,6 +10,10 @@ use super::{is_root, Test, TestEnv, TEST_USER};
 /// Podman in the test's own directories, as the test user.
 pub struct Podman<'a> {
     env: &'a TestEnv,
+    /// Its runtime directory, short: under the test's long one, the paths of conmon's sockets
+    /// pass the 108 bytes a socket address holds, and every `podman run` then waits 20 s for
+    /// its container's exit code.
+    runtime: tempfile::TempDir,
 }
 
 impl Podman<'_> {
@@ -18,20 +22,19 @@ impl Podman<'_> {
             ("HOME", self.env.path("podman/home").into()),
             ("XDG_DATA_HOME", self.env.path("podman/data").into()),
             ("XDG_CONFIG_HOME", self.env.path("podman/config").into()),
-            ("XDG_RUNTIME_DIR", self.env.path("podman/run").into()),
+            ("XDG_RUNTIME_DIR", self.runtime.path().into()),
         ]
     }
 
     pub fn setup(env: &TestEnv) -> Podman<'_> {
-        for sub in ["home", "data", "config/containers", "run"] {
+        for sub in ["home", "data", "config/containers"] {
             std::fs::create_dir_all(env.path(&format!("podman/{sub}"))).unwrap();
         }
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(
-            env.path("podman/run"),
-            std::fs::Permissions::from_mode(0o700),
-        )
-        .unwrap();
+        let runtime = tempfile::Builder::new()
+            .prefix("skiff-podman-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        env.give(runtime.path());
         // No systemd for the test user: cgroupfs, runc and a file for events; and netavark
         // named outright (Podman would pick CNI where CNI's plugins are installed too).
         std::fs::write(
@@ -41,7 +44,7 @@ impl Podman<'_> {
         )
         .unwrap();
         env.give(&env.path("podman"));
-        Podman { env }
+        Podman { env, runtime }
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -81,7 +84,7 @@ impl Drop for Podman<'_> {
     fn drop(&mut self) {
         let _ = self.command(&["system", "reset", "-f"]).output();
         // The rootless pause process outlives `system reset`.
-        let pid_file = self.env.path("podman/run/libpod/tmp/pause.pid");
+        let pid_file = self.runtime.path().join("libpod/tmp/pause.pid");
         if let Some(pid) = std::fs::read_to_string(pid_file)
             .ok()
             .and_then(|p| p.trim().parse::<i32>().ok())

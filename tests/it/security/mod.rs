@@ -2,6 +2,7 @@
 //! probe and shown closed: a test here must fail on a skiff that has the hole again.
 
 mod build_context;
+mod confinement;
 mod descriptors;
 mod host_binary;
 mod ids;

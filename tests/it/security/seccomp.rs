@@ -106,14 +106,22 @@ fn run_probe(env: &TestEnv, image: &str, options: &[&str]) -> BTreeMap<String, i
 }
 
 /// A profile in Docker's format: everything allowed but mkdir (EACCES) and, in the older
-/// one-name form, chdir (ENOSYS; skiff enters the working directory before the filter).
+/// one-name form, rmdir (ENOSYS).
 const CUSTOM_PROFILE: &str = r#"{
     "defaultAction": "SCMP_ACT_ALLOW",
     "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
     "syscalls": [
         {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": []},
-        {"name": "chdir", "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+        {"name": "rmdir", "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
     ]
+}"#;
+
+/// A profile that refuses a call the container's start makes after the filter is loaded (the
+/// filter comes before the process drops its capabilities, as runc loads it): the start fails,
+/// as Podman's does with this profile.
+const CHDIR_REFUSED: &str = r#"{
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"name": "chdir", "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
 }"#;
 
 /// The `Seccomp:` line of a container's first process: 2 when filtered, 0 when not.
@@ -124,7 +132,8 @@ fn seccomp_status(env: &TestEnv, options: &[&str], image: &str) -> String {
     env.skiff(&args).stdout()
 }
 
-const CUSTOM_CHECK: &str = "mkdir /tmp/made 2>&1; cd /tmp 2>&1; grep Seccomp: /proc/self/status";
+const CUSTOM_CHECK: &str =
+    "mkdir /tmp/made 2>&1; rmdir /tmp/none 2>&1; grep Seccomp: /proc/self/status";
 
 fn assert_custom_profile_applies(out: &str, who: &str) {
     assert!(
@@ -133,7 +142,7 @@ fn assert_custom_profile_applies(out: &str, who: &str) {
     );
     assert!(
         out.contains("Function not implemented"),
-        "chdir refused: {who}: {out}"
+        "rmdir refused: {who}: {out}"
     );
     assert!(out.contains("Seccomp:\t2"), "{who}: {out}");
 }
@@ -270,6 +279,16 @@ fn a_profile_in_dockers_format_is_honoured() {
             ])
             .stdout();
         assert_eq!(opts, format!("[\"{option}\"]\n"), "{who}");
+        let refusing = env.write_given("profiles/chdir.json", CHDIR_REFUSED);
+        let option = format!("seccomp={refusing}");
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--security-opt", &option, image, "true"])
+            .assert_exit(125);
+        assert_eq!(stderr.lines().count(), 1, "{who}: {stderr}");
+        assert!(
+            stderr.contains("chdir to /: function not implemented"),
+            "{who}: {stderr}"
+        );
     }
 }
 
@@ -294,10 +313,18 @@ fn a_bad_profile_or_an_unknown_option_is_one_error_line() {
                 "SCMP_ACT_MAYBE".to_string(),
             ),
             (format!("seccomp={missing}"), missing.clone()),
-            ("label=disable".to_string(), "\"label\"".to_string()),
+            ("bogus=1".to_string(), "\"bogus=1\"".to_string()),
             (
-                "no-new-privileges".to_string(),
-                "\"no-new-privileges\"".to_string(),
+                "no-new-privileges=maybe".to_string(),
+                "\"no-new-privileges=maybe\"".to_string(),
+            ),
+            (
+                "mask=proc/kcore".to_string(),
+                "not an absolute path".to_string(),
+            ),
+            (
+                "apparmor=skiff-test".to_string(),
+                "\"skiff-test\"".to_string(),
             ),
         ] {
             let (_, stderr) = env
