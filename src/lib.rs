@@ -27,3 +27,4 @@ pub mod size;
 pub mod store;
 pub mod system;
 pub mod volume;
+pub mod words;

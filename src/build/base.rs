@@ -9,10 +9,10 @@ use anyhow::{Context as _, Result};
 use super::dockerfile::{CopySpec, Instruction, Stage};
 use super::engine::{Builder, StageState};
 use super::options::{host_platform_only, PullPolicy};
-use super::words;
 use crate::digest::sha256_hex;
 use crate::image::config::ImageConfig;
 use crate::store::images::ImageIndex;
+use crate::words;
 
 impl Builder<'_> {
     /// FROM: the stage's base (substituted with the global ARGs) and its platform checked,

@@ -1,5 +1,5 @@
 //! `build`: Dockerfiles read into stages and steps (`dockerfile`), with Docker's word and
-//! substitution rules (`words`), run step by step into images.
+//! substitution rules (`crate::words`), run step by step into images.
 //!
 //! `engine` drives a build: what it was asked (`options`), the stages and their base images
 //! (`base`), each step (`run_step`, `copy_step`, `config_steps`), the variables in scope
@@ -20,4 +20,3 @@ mod output;
 mod run_mounts;
 mod run_step;
 mod variables;
-pub mod words;

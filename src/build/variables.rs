@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::dockerfile::{ArgDecl, Dockerfile};
 use super::engine::{Builder, StageState};
-use super::words;
+use crate::words;
 
 /// The arguments Docker predefines: usable without an ARG line, kept out of the image.
 const PROXY_ARGS: [&str; 8] = [

@@ -51,6 +51,8 @@ pub struct ContainersTable {
     pub tz: Option<String>,
     /// `--no-hosts` by default.
     pub no_hosts: bool,
+    /// `--http-proxy` by default (true when unset, as Podman's).
+    pub http_proxy: Option<bool>,
     /// `--log-driver` by default.
     pub log_driver: Option<String>,
     /// `--log-opt max-size` by default; negative means no limit.

@@ -8,8 +8,8 @@ use super::network_plan::{
     exposed_ports, host_entries, plan_network, published_ports, NetworkPlan,
 };
 use super::{
-    compose_command, expand_env_entry, host_environment, merge_env, names, parse_env_file,
-    random_bytes, userns, CreateOptions,
+    compose_command, expand_env_entry, host_environment, merge_env, merged_env, names,
+    parse_env_file, proxy_environment, random_bytes, userns, CreateOptions,
 };
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
@@ -376,6 +376,11 @@ fn environment(
         options.unsetenv_all || options.unsetenv.iter().any(|unset| unset == key)
     };
     sources.retain(|entry| !left_out(entry));
+    let merged = merged_env(&sources, &options.env_merge)?;
+    sources.extend(merged);
+    if options.http_proxy {
+        sources.extend(proxy_environment());
+    }
     if options.env_host {
         sources.extend(host_environment());
     }
@@ -510,6 +515,7 @@ fn process_spec(
         group_add: options.group_add.clone(),
         detached: false,
         preserve_fds: options.preserve_fds,
+        personality: options.personality,
         no_new_privileges: options.confinement.no_new_privileges,
         seccomp: options.confinement.seccomp.clone(),
     }

@@ -58,6 +58,46 @@ pub(super) fn host_environment() -> impl Iterator<Item = String> {
     })
 }
 
+/// The proxy settings of skiff's own environment, which `--http-proxy` (on by default) passes
+/// on, as Podman's list has them.
+pub(super) fn proxy_environment() -> impl Iterator<Item = String> {
+    const PROXY_VARIABLES: [&str; 8] = [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "ftp_proxy",
+        "FTP_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ];
+    PROXY_VARIABLES
+        .into_iter()
+        .filter_map(|key| Some(format!("{key}={}", std::env::var(key).ok()?)))
+}
+
+/// `--env-merge KEY=VALUE`: each VALUE with the variables of `current` (the defaults so far)
+/// substituted by the shell word rules Podman uses for it (`$KEY`, `${KEY}`, `${KEY:-word}`…).
+pub(super) fn merged_env(current: &[String], merges: &[String]) -> anyhow::Result<Vec<String>> {
+    let lookup = |name: &str| {
+        current.iter().rev().find_map(|entry| {
+            let (key, value) = entry.split_once('=')?;
+            (key == name).then(|| value.to_string())
+        })
+    };
+    merges
+        .iter()
+        .map(|merge| {
+            let Some((key, value)) = merge.split_once('=') else {
+                anyhow::bail!("invalid --env-merge {merge:?}: expected KEY=VALUE");
+            };
+            let value = crate::words::expand(value, &lookup, '\\')
+                .map_err(|e| anyhow::anyhow!("--env-merge {merge:?}: {e}"))?;
+            Ok(format!("{key}={value}"))
+        })
+        .collect()
+}
+
 /// Later entries override earlier ones with the same key; order of first appearance is kept.
 pub fn merge_env(layers: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut merged: Vec<String> = Vec::new();

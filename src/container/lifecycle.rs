@@ -190,6 +190,7 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         group_add: base.group_add.clone(),
         detached: options.detach,
         preserve_fds: options.preserve_fds,
+        personality: base.personality,
         no_new_privileges: base.no_new_privileges,
         seccomp: base.seccomp.clone(),
     };

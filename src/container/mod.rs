@@ -35,7 +35,7 @@ pub use crate::store::containers::{ContainerRecord, ContainerState, Status};
 pub use create::create;
 use create::store_container;
 pub use environment::{compose_command, key_value_lines, merge_env, parse_env_file};
-use environment::{expand_env_entry, host_environment};
+use environment::{expand_env_entry, host_environment, merged_env, proxy_environment};
 pub use inspect::inspect;
 pub use list::{list, list_sizes, port_lines, ListOptions};
 pub use names::rename;

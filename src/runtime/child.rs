@@ -89,6 +89,7 @@ fn setup_and_exec(
     let user = security::resolve_user(&spec.process)?;
     security::prepare_workdir(&spec.process.cwd, &user)?;
     security::apply_rlimits(&spec.process.rlimits)?;
+    security::apply_personality(spec.process.personality)?;
     set_umask(spec.process.umask);
     security::confine(&filter, &user, &kept, &spec.process)?;
     enter_workdir(&spec.process.cwd)?;
@@ -234,6 +235,7 @@ fn exec_in_joined(
     let kept = security::kept_capabilities(process)?;
     let filter = seccomp::prepare(&process.seccomp, &kept)?;
     security::apply_rlimits(&process.rlimits)?;
+    security::apply_personality(process.personality)?;
     set_umask(process.umask);
     security::confine(&filter, &user, &kept, process)?;
     enter_workdir(&process.cwd)?;

@@ -183,6 +183,27 @@ pub(crate) fn prepare_workdir(cwd: &str, user: &ResolvedUser) -> Result<(), Chil
 /// hard limit skiff has (as Podman's is).
 const DEFAULT_NOFILE: u64 = 1_048_576;
 
+/// `--personality`: switches the process's execution domain, which its exec keeps.
+pub(crate) fn apply_personality(
+    personality: Option<super::spec::Personality>,
+) -> Result<(), ChildError> {
+    use super::spec::Personality;
+    // <linux/personality.h>; the libc crate does not have them.
+    const PER_LINUX: libc::c_ulong = 0x0000;
+    const PER_LINUX32: libc::c_ulong = 0x0008;
+    let persona = match personality {
+        None => return Ok(()),
+        Some(Personality::Linux) => PER_LINUX,
+        Some(Personality::Linux32) => PER_LINUX32,
+    };
+    // SAFETY: personality(2) only sets this process's execution domain; it touches no memory.
+    let previous = unsafe { libc::personality(persona) };
+    match previous {
+        -1 => Err(sys_error("personality", nix::errno::Errno::last())),
+        _ => Ok(()),
+    }
+}
+
 /// Sets the process's resource limits. A hard limit above the present one needs
 /// CAP_SYS_RESOURCE in the host's user namespace, which a rootless container has not: it gets
 /// the present hard limit instead (Podman 5 lowers `-1` so), with the soft one no higher.

@@ -146,6 +146,10 @@ pub struct ProcessSpec {
     /// command that started the container are passed on; every other one is closed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preserve_fds: u32,
+    /// `--personality`: the execution domain the command runs in (`LINUX32` makes `uname -m`
+    /// say i686 on x86-64); None leaves skiff's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<Personality>,
     /// `--security-opt no-new-privileges`: the process and its children cannot gain privileges
     /// through exec (setuid programs, file capabilities). Off by default, as in Podman.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -156,6 +160,28 @@ pub struct ProcessSpec {
         skip_serializing_if = "super::seccomp::SeccompPolicy::is_default"
     )]
     pub seccomp: super::seccomp::SeccompPolicy,
+}
+
+/// An execution domain of personality(2), by the names Podman takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Personality {
+    Linux,
+    Linux32,
+}
+
+impl std::str::FromStr for Personality {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_uppercase().as_str() {
+            "LINUX" => Ok(Personality::Linux),
+            "LINUX32" => Ok(Personality::Linux32),
+            _ => Err(format!(
+                "invalid --personality {text:?}: the domains are LINUX and LINUX32"
+            )),
+        }
+    }
 }
 
 fn default_masked_paths() -> Vec<String> {
@@ -512,6 +538,7 @@ pub(crate) mod fixtures {
                 group_add: Vec::new(),
                 detached: false,
                 preserve_fds: 0,
+                personality: None,
                 no_new_privileges: false,
                 seccomp: Default::default(),
             },

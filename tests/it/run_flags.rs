@@ -142,6 +142,123 @@ fn environment_flags_leave_out_defaults_and_bring_the_hosts() {
     }
 }
 
+/// `--env-merge` rewrites a default from its value (Podman's word rules); `--http-proxy`, on
+/// unless the flag or containers.conf says otherwise, passes skiff's proxy variables;
+/// `--disable-content-trust` is taken and changes nothing, as in Podman.
+#[test]
+fn env_merge_and_http_proxy() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let variables = |extra: &[&str]| {
+            let args = [
+                &["run", "--rm", "--network", "none"],
+                extra,
+                &[image, "/bin/env"],
+            ]
+            .concat();
+            let host = [
+                ("http_proxy", "http://proxy.example:3128"),
+                ("NO_PROXY", "localhost"),
+            ];
+            let out = env.skiff_with_env(&host, &[], &args).stdout();
+            let mut lines: Vec<String> = out.lines().map(String::from).collect();
+            lines.sort();
+            lines
+        };
+        let merged = variables(&[
+            "--env-merge",
+            "PATH=/opt/bin:${PATH}",
+            "--env-merge",
+            "FROM_IMAGE=${FROM_IMAGE}-merged",
+            "--env-merge",
+            "UNSET=${NOT_THERE:-fallback}",
+            "--disable-content-trust",
+        ]);
+        assert!(
+            merged.contains(
+                &"PATH=/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                    .to_string()
+            ),
+            "{merged:?}"
+        );
+        assert!(
+            merged.contains(&"FROM_IMAGE=yes-merged".to_string()),
+            "{merged:?}"
+        );
+        assert!(merged.contains(&"UNSET=fallback".to_string()), "{merged:?}");
+        assert!(
+            merged.contains(&"http_proxy=http://proxy.example:3128".to_string()),
+            "{merged:?}"
+        );
+        assert!(
+            merged.contains(&"NO_PROXY=localhost".to_string()),
+            "{merged:?}"
+        );
+        let without = variables(&["--http-proxy=false"]);
+        assert!(
+            !without.iter().any(|l| l.to_lowercase().contains("proxy")),
+            "{without:?}"
+        );
+        env.write_given(
+            "config/containers/containers.conf",
+            "[containers]\nhttp_proxy = false\n",
+        );
+        let conf = variables(&[]);
+        assert!(
+            !conf.iter().any(|l| l.contains("proxy.example")),
+            "{conf:?}"
+        );
+        assert!(variables(&["--http-proxy"]).contains(&"NO_PROXY=localhost".to_string()));
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--env-merge", "NOEQUALS", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("invalid --env-merge \"NOEQUALS\""), "{err}");
+    }
+}
+
+/// `--personality LINUX32`: the command, and what exec starts in the container, run in the
+/// 32-bit domain.
+#[test]
+fn personality_sets_the_execution_domain() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        if std::env::consts::ARCH != "x86_64" {
+            continue;
+        }
+        assert_eq!(
+            env.run_output(image, &["--personality", "LINUX32"], &["uname", "-m"]),
+            "i686\n"
+        );
+        assert_eq!(
+            env.run_output(image, &["--personality", "linux"], &["uname", "-m"]),
+            "x86_64\n"
+        );
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "narrow",
+            "--personality",
+            "LINUX32",
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        assert_eq!(
+            env.skiff(&["exec", "narrow", "uname", "-m"]).stdout(),
+            "i686\n"
+        );
+        env.skiff(&["rm", "-f", "narrow"]).stdout();
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--personality", "PDP11", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("the domains are LINUX and LINUX32"), "{err}");
+    }
+}
+
 #[test]
 fn umask_is_podmans_0022_unless_set() {
     let test = skiff_test!();

@@ -26,6 +26,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("paths", 0),
     ("digest", 0),
     ("size", 0),
+    ("words", 0),
     // 1. all unsafe, fork and raw syscalls.
     ("runtime", 1),
     ("archive", 2),

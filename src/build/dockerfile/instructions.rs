@@ -11,7 +11,7 @@ use super::{
     ArgDecl, CommandForm, CopySpec, Healthcheck, HereDoc, Instruction, MountKind, ParseError,
     RunMount, RunNetwork, Stage,
 };
-use crate::build::words;
+use crate::words;
 
 pub(super) fn stage_of(
     reader: &Reader<'_>,

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use parse_dockerfile as tokens;
 
-use super::words;
+use crate::words;
 use instructions::{read_instruction, stage_of};
 use reader::{extent, Reader};
 use syntax::{escape_directive, line_of};

@@ -87,6 +87,15 @@ pub struct RunFlags {
     /// Give the container skiff's whole environment (over the image's; --env-file and --env win).
     #[arg(long)]
     pub env_host: bool,
+    /// Rewrite a default variable from its current value (skiff's, containers.conf's or the image's): KEY=VALUE with $KEY or ${KEY} in VALUE, e.g. PATH=/opt/bin:${PATH}. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env_merge: Vec<String>,
+    /// Pass skiff's own proxy variables (http_proxy, https_proxy, ftp_proxy, no_proxy, any case) to the container (default true: containers.conf http_proxy).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true, overrides_with = "http_proxy")]
+    pub http_proxy: Option<bool>,
+    /// Accepted for Docker's scripts and ignored, as Podman does: image signatures are a registry's matter here.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, value_name = "BOOL")]
+    pub disable_content_trust: Option<bool>,
     /// Leave out a default variable: skiff's (PATH, TERM, container), containers.conf's or the image's (--env still sets it). Repeatable.
     #[arg(long, value_name = "KEY")]
     pub unsetenv: Vec<String>,
@@ -223,6 +232,9 @@ pub struct RunFlags {
         overrides_with = "oom_score_adj"
     )]
     pub oom_score_adj: Option<i32>,
+    /// The execution domain the command runs in: LINUX, or LINUX32 (uname -m says i686 on x86-64).
+    #[arg(long, value_name = "DOMAIN", overrides_with = "personality")]
+    pub personality: Option<String>,
     /// Size of the container's /dev/shm: bytes, or a number with k, m or g (default 64m; 0 for no limit).
     #[arg(long, value_name = "SIZE", overrides_with = "shm_size")]
     pub shm_size: Option<String>,

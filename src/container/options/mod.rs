@@ -42,12 +42,18 @@ pub struct CreateOptions {
     pub env_files: Vec<PathBuf>,
     /// `--env-host`.
     pub env_host: bool,
+    /// `--env-merge KEY=VALUE`: the default variable rewritten from its value.
+    pub env_merge: Vec<String>,
+    /// `--http-proxy` (containers.conf `http_proxy`, true when unset).
+    pub http_proxy: bool,
     /// `--unsetenv`: default variables left out.
     pub unsetenv: Vec<String>,
     /// `--unsetenv-all`.
     pub unsetenv_all: bool,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--personality`.
+    pub personality: Option<runtime::Personality>,
     /// `--pidfile`.
     pub pidfile: Option<PathBuf>,
     /// `--rmi` (which implies `--rm`).
@@ -196,27 +202,35 @@ pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
     merge_options(flags, &ctx.config.containers)
 }
 
-/// `create_options` with containers.conf (`conf`) given.
-fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions> {
-    let defaults = &conf.containers;
-    let restart = match &flags.restart {
-        Some(text) => {
-            let policy: RestartPolicy = text.parse()?;
-            if (flags.rm || flags.rmi) && !policy.is_no() {
-                bail!("conflicting options: --restart and --rm");
-            }
-            policy
-        }
-        None => RestartPolicy::No,
+/// `--restart`, which `--rm` and `--rmi` allow only as `no`.
+fn restart_policy(flags: &RunFlags) -> Result<RestartPolicy> {
+    let Some(text) = &flags.restart else {
+        return Ok(RestartPolicy::No);
     };
-    let log_driver = match (&flags.log_driver, &defaults.log_driver) {
+    let policy: RestartPolicy = text.parse()?;
+    if (flags.rm || flags.rmi) && !policy.is_no() {
+        bail!("conflicting options: --restart and --rm");
+    }
+    Ok(policy)
+}
+
+/// `--log-driver`, else containers.conf `log_driver`.
+fn log_driver(flags: &RunFlags, defaults: &ContainersTable) -> Result<LogDriver> {
+    Ok(match (&flags.log_driver, &defaults.log_driver) {
         (Some(driver), _) => driver.parse()?,
         (None, Some(driver)) => driver
             .parse()
             .map_err(anyhow::Error::new)
             .context("containers.conf log_driver")?,
         (None, None) => LogDriver::default(),
-    };
+    })
+}
+
+/// `create_options` with containers.conf (`conf`) given.
+fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions> {
+    let defaults = &conf.containers;
+    let restart = restart_policy(&flags)?;
+    let log_driver = log_driver(&flags, defaults)?;
     let mut expose = Vec::new();
     for text in &flags.expose {
         expose.extend(network::ports::parse_expose(text)?);
@@ -290,7 +304,15 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         pidfile: flags.pidfile.clone(),
         cidfile: flags.cidfile.clone(),
         env_host: flags.env_host,
+        env_merge: flags.env_merge.clone(),
+        http_proxy: flags.http_proxy.or(defaults.http_proxy).unwrap_or(true),
         oom_score_adj: flags.oom_score_adj.map(oom_score_adj).transpose()?,
+        personality: flags
+            .personality
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         timezone: flags
             .tz
             .as_deref()

@@ -1,4 +1,5 @@
-//! The builder's word rules, as Docker's: splitting `ENV`, `LABEL` and `ARG` arguments into
+//! The shell word rules of Docker's builder, which builds and `--env-merge` share (Podman
+//! processes `--env-merge` with the same rules): splitting `ENV`, `LABEL` and `ARG` arguments into
 //! words (quotes keep spaces, and stay in the word until substitution removes them), and
 //! substitution of `$VAR`, `${VAR}`, `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`,
 //! `${VAR+word}`, `${VAR:?message}` and `${VAR?message}`, with quote removal and the escape
