@@ -216,6 +216,8 @@ pub(super) fn plan(
         auto_remove: options.remove,
         auto_remove_image: options.remove_image,
         pidfile: options.pidfile.clone(),
+        conmon_pidfile: options.conmon_pidfile.clone(),
+        required: required_containers(ctx, &options.requires)?,
         stop_signal,
         stop_timeout: options.stop_timeout,
         restart: options.restart,
@@ -287,6 +289,19 @@ fn container_name(ctx: &Context, options: &CreateOptions, id: &str) -> Result<St
 }
 
 /// `--hostname`, else the host's on the host's network, else the ID's first 12 characters.
+/// `--requires`: the ids of the containers named, which must exist.
+fn required_containers(ctx: &Context, names: &[String]) -> Result<Vec<String>> {
+    names
+        .iter()
+        .map(|name| match ctx.store.find_container(name) {
+            Ok(record) => Ok(record.id),
+            Err(error) => Err(anyhow::anyhow!(
+                "{name:?} is not a valid container, cannot be used as a dependency: {error}"
+            )),
+        })
+        .collect()
+}
+
 /// The generated /etc files and `--tz`'s zone file, each with where it is bound.
 fn etc_file_mounts(
     options: &CreateOptions,

@@ -43,6 +43,7 @@ pub fn start_detached(
     if state.status == Status::Running {
         return Ok(());
     }
+    super::start::start_required(ctx, record)?;
     let mut command = Command::new("/proc/self/exe");
     command
         .arg("--root")
@@ -215,7 +216,7 @@ fn run_once(
         };
         ctx.store.write_container_state(id, &state)?;
         super::record_started(ctx, record, false);
-        super::start::write_pidfile(record, pid)?;
+        super::start::write_pid_files(record, pid)?;
         // Threads only now: the container's process was cloned while this one had none.
         if let Some((out_read, err_read)) = readers.take() {
             for (stderr, reader) in [(false, out_read), (true, err_read)] {

@@ -142,18 +142,18 @@ pub fn remove(
     anonymous_volumes: bool,
 ) -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    // Who shares whose network, read once for all the references.
-    let sharing: Vec<ContainerRecord> = ctx
+    // Who needs whom, read once for all the references.
+    let needing: Vec<ContainerRecord> = ctx
         .store
         .all_containers()
         .into_iter()
-        .filter(|c| c.network_container().is_some())
+        .filter(|c| c.dependencies().next().is_some())
         .collect();
     for reference in references {
         let record = ctx.store.find_container(reference)?;
-        let dependents: Vec<&str> = sharing
+        let dependents: Vec<&str> = needing
             .iter()
-            .filter(|other| other.network_container() == Some(record.id.as_str()))
+            .filter(|other| other.dependencies().any(|id| id == record.id))
             // Unless they go in the same command.
             .filter(|other| {
                 !references
@@ -164,7 +164,7 @@ pub fn remove(
             .collect();
         if !dependents.is_empty() {
             bail!(
-                "container {} has dependent containers which must be removed before it: {} (they share its network)",
+                "container {} has dependent containers which must be removed before it: {} (they share its network or --requires it)",
                 record.name,
                 dependents.join(", ")
             );

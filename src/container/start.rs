@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use super::{
     attach, create, current_state, detached, remove_after_run, remove_locked, store_container,
@@ -23,6 +23,7 @@ fn start_attached(
     record: &ContainerRecord,
     image_reference: Option<&str>,
 ) -> Result<i32> {
+    start_required(ctx, record)?;
     let record_running = |pid: i32| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if let Some(reference) = image_reference {
             store_container(ctx, record, reference)?;
@@ -38,7 +39,7 @@ fn start_attached(
             ctx.store.write_container_state(&record.id, &state)?;
         }
         record_started(ctx, record, true);
-        write_pidfile(record, pid)?;
+        write_pid_files(record, pid)?;
         Ok(())
     };
     // A `--rm` container's is held past its end, for the process that deletes its files.
@@ -81,6 +82,24 @@ fn start_attached(
     Ok(outcome?.exit_code)
 }
 
+/// `--requires`: the containers this one needs, started (under their supervisors) when they
+/// are not running, each with what it needs in turn.
+pub(crate) fn start_required(ctx: &Context, record: &ContainerRecord) -> Result<()> {
+    for id in &record.required {
+        let required = ctx.store.read_container(id).with_context(|| {
+            format!(
+                "container {}, which {} requires, no longer exists",
+                &id[..12.min(id.len())],
+                record.name
+            )
+        })?;
+        detached::start_detached(ctx, &required, None).with_context(|| {
+            format!("starting {}, which {} requires", required.name, record.name)
+        })?;
+    }
+    Ok(())
+}
+
 /// `--rmi`: the image of a container just removed goes too, unless another container (or a
 /// build) uses it, which is no error.
 pub(crate) fn remove_image_after_run(ctx: &Context, lock: &StoreLock, record: &ContainerRecord) {
@@ -90,12 +109,16 @@ pub(crate) fn remove_image_after_run(ctx: &Context, lock: &StoreLock, record: &C
     }
 }
 
-/// `--pidfile`: the container's process id as the host sees it, written at each start.
-pub(crate) fn write_pidfile(record: &ContainerRecord, pid: i32) -> std::io::Result<()> {
-    match &record.pidfile {
-        Some(path) => std::fs::write(path, pid.to_string()),
-        None => Ok(()),
+/// `--pidfile`: the container's process id as the host sees it, and `--conmon-pidfile`: the
+/// id of this process, which watches it; written at each start.
+pub(crate) fn write_pid_files(record: &ContainerRecord, pid: i32) -> std::io::Result<()> {
+    if let Some(path) = &record.pidfile {
+        std::fs::write(path, pid.to_string())?;
     }
+    if let Some(path) = &record.conmon_pidfile {
+        std::fs::write(path, std::process::id().to_string())?;
+    }
+    Ok(())
 }
 
 /// The exit code a container gets when its command could not run (126, 127); None for an

@@ -25,6 +25,13 @@ pub struct ContainerRecord {
     /// `--pidfile`: where the container's process id is written at each start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfile: Option<std::path::PathBuf>,
+    /// `--conmon-pidfile`: where the id of the process that watches the container (a detached
+    /// container's supervisor, or the `run` in the foreground: skiff's conmon) is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conmon_pidfile: Option<std::path::PathBuf>,
+    /// `--requires`: the ids of the containers started before this one at each of its starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
     /// `--stop-signal` (else the image's StopSignal): what `stop` sends first.
     #[serde(
         default,
@@ -112,6 +119,15 @@ impl ContainerRecord {
     /// The container whose network namespace this one shares (`--network container:`).
     pub fn network_container(&self) -> Option<&str> {
         self.network_mode.strip_prefix("container:")
+    }
+
+    /// The containers this one needs: the ones `--requires` named, and the one whose network it
+    /// shares; none of them may be removed before it.
+    pub fn dependencies(&self) -> impl Iterator<Item = &str> {
+        self.required
+            .iter()
+            .map(String::as_str)
+            .chain(self.network_container())
     }
 }
 

@@ -259,6 +259,63 @@ fn personality_sets_the_execution_domain() {
     }
 }
 
+/// `--requires`: the containers named start before this one at each of its starts, and none of
+/// them can be removed while it exists, as in Podman.
+#[test]
+fn requires_starts_what_a_container_needs_first() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let dep = env
+            .skiff(&["create", "--name", "dep", image, "sleep", "60"])
+            .stdout();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "main",
+            "--requires",
+            "dep",
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        let running = || env.skiff(&["ps", "--format", "{{.Names}}"]).stdout();
+        let names = running();
+        assert!(
+            names.contains("dep\n") && names.contains("main\n"),
+            "{names}"
+        );
+        assert_eq!(
+            env.skiff(&["inspect", "--format", "{{json .Dependencies}}", "main"])
+                .stdout(),
+            format!("[\"{}\"]\n", dep.trim())
+        );
+        let (_, err) = env.skiff(&["rm", "-f", "dep"]).assert_exit(125);
+        assert!(
+            err.contains("has dependent containers which must be removed before it: main"),
+            "{err}"
+        );
+        env.skiff(&["stop", "-t", "0", "dep", "main"]).stdout();
+        assert_eq!(running(), "");
+        env.skiff(&["start", "main"]).stdout();
+        let names = running();
+        assert!(
+            names.contains("dep\n") && names.contains("main\n"),
+            "{names}"
+        );
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--requires", "nowhere", image, "true"])
+            .assert_exit(125);
+        assert!(
+            err.contains("\"nowhere\" is not a valid container, cannot be used as a dependency"),
+            "{err}"
+        );
+        env.skiff(&["rm", "-f", "main", "dep"]).stdout();
+    }
+}
+
 #[test]
 fn umask_is_podmans_0022_unless_set() {
     let test = skiff_test!();
@@ -606,6 +663,46 @@ fn pidfile_and_rmi() {
         );
         env.skiff(&["rm", "-f", "pid"]).stdout();
         assert!(pidfile.exists());
+        // --conmon-pidfile: the process that watches the container, which inspect names too.
+        let conmon = env.path("tmp/conmon.pid");
+        let conmon_arg = conmon.to_str().unwrap();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "watched",
+            "--conmon-pidfile",
+            conmon_arg,
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        let watcher = std::fs::read_to_string(&conmon).unwrap();
+        let cmdline = std::fs::read(format!("/proc/{watcher}/cmdline")).unwrap();
+        assert!(
+            String::from_utf8_lossy(&cmdline).contains("container-supervise"),
+            "{watcher}"
+        );
+        let shown = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{.State.ConmonPid}} {{.ConmonPidFile}}",
+                "watched",
+            ])
+            .stdout();
+        assert_eq!(shown, format!("{watcher} {conmon_arg}\n"));
+        env.skiff(&["rm", "-f", "watched"]).stdout();
+        // In the foreground, the run itself watches: a process of its own, gone with it.
+        let foreground = env.path("tmp/foreground.pid");
+        env.run_output(
+            image,
+            &["--conmon-pidfile", foreground.to_str().unwrap()],
+            &["true"],
+        );
+        let runner = std::fs::read_to_string(&foreground).unwrap();
+        assert!(runner.parse::<u32>().is_ok(), "{runner}");
 
         // In use by another container: the image stays.
         env.skiff(&["create", "--name", "holder", image, "true"])

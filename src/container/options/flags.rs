@@ -215,6 +215,12 @@ pub struct RunFlags {
     /// Write the container's process id (as the host sees it) to FILE at each start.
     #[arg(long, value_name = "FILE", overrides_with = "pidfile")]
     pub pidfile: Option<PathBuf>,
+    /// Containers to start before this one, at each of its starts (names or IDs; repeatable, or comma-separated); none of them can be removed while this one exists.
+    #[arg(long, value_name = "CONTAINER", value_delimiter = ',')]
+    pub requires: Vec<String>,
+    /// Write the id of the process that watches the container (Podman's conmon: here the supervisor of a detached container, or the foreground skiff) to FILE at each start.
+    #[arg(long, value_name = "FILE", overrides_with = "conmon_pidfile")]
+    pub conmon_pidfile: Option<PathBuf>,
     /// Once the container exits, remove it (--rm) and its image, unless another container uses the image.
     #[arg(long)]
     pub rmi: bool,

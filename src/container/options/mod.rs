@@ -56,6 +56,10 @@ pub struct CreateOptions {
     pub personality: Option<runtime::Personality>,
     /// `--pidfile`.
     pub pidfile: Option<PathBuf>,
+    /// `--conmon-pidfile`.
+    pub conmon_pidfile: Option<PathBuf>,
+    /// `--requires`, as given (names or ids).
+    pub requires: Vec<String>,
     /// `--rmi` (which implies `--rm`).
     pub remove_image: bool,
     /// `--group-add` (names resolved in the container; `keep-groups` alone).
@@ -302,6 +306,8 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         remove: flags.rm || flags.rmi,
         remove_image: flags.rmi,
         pidfile: flags.pidfile.clone(),
+        conmon_pidfile: flags.conmon_pidfile.clone(),
+        requires: flags.requires.clone(),
         cidfile: flags.cidfile.clone(),
         env_host: flags.env_host,
         env_merge: flags.env_merge.clone(),
