@@ -135,7 +135,8 @@ pub(super) fn plan(
         options,
         std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
     )?;
-    let hostname = hostname(options, &id);
+    let isolation = isolation(ctx, &options.namespaces)?;
+    let hostname = hostname(options, &id, isolation.hostname.as_deref());
     let add_hosts = host_entries(ctx, options, &network.networks)?;
     let exposed = exposed_ports(run, options)?;
     let ports = published_ports(options, &network, &exposed)?;
@@ -179,6 +180,7 @@ pub(super) fn plan(
         hostname,
         process,
         network: network.spec,
+        namespaces: isolation.spec.clone(),
         etc_files,
         id_mapping: namespace.mapping,
         user_namespace_holders: None,
@@ -203,21 +205,16 @@ pub(super) fn plan(
         id,
         name,
         image_id: image.id.clone(),
-        // As Podman's ImageName: the stored name the reference resolved to
-        // (`localhost/app:latest` for `app`), else what was given (an id).
-        image_name: image::reference::candidate_names(
-            &options.image,
-            image.names.iter().map(String::as_str),
-        )
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| options.image.clone()),
+        image_name: image_name(options, image),
         created: crate::clock::now_rfc3339(),
         auto_remove: options.remove,
         auto_remove_image: options.remove_image,
         pidfile: options.pidfile.clone(),
         conmon_pidfile: options.conmon_pidfile.clone(),
         required: required_containers(ctx, &options.requires)?,
+        pid_mode: isolation.pid_mode,
+        ipc_mode: isolation.ipc_mode,
+        uts_mode: isolation.uts_mode,
         stop_signal,
         stop_timeout: options.stop_timeout,
         restart: options.restart,
@@ -289,6 +286,73 @@ fn container_name(ctx: &Context, options: &CreateOptions, id: &str) -> Result<St
 }
 
 /// `--hostname`, else the host's on the host's network, else the ID's first 12 characters.
+/// As Podman's ImageName: the stored name the reference resolved to (`localhost/app:latest`
+/// for `app`), else what was given (an id).
+fn image_name(options: &CreateOptions, image: &ImageRecord) -> String {
+    image::reference::candidate_names(&options.image, image.names.iter().map(String::as_str))
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| options.image.clone())
+}
+
+/// The container's pid, ipc, uts and cgroup namespaces: for the runtime (another container's
+/// is joined at each start), and as inspect shows them.
+struct Isolation {
+    spec: runtime::Namespaces,
+    pid_mode: String,
+    ipc_mode: String,
+    uts_mode: String,
+    /// The host name of the container whose uts namespace this one shares.
+    hostname: Option<String>,
+}
+
+fn isolation(ctx: &Context, requests: &super::options::NamespaceRequests) -> Result<Isolation> {
+    use super::options::Sharing;
+    use runtime::NamespaceMode;
+    let resolve = |sharing: &Sharing, default: &str| -> Result<(NamespaceMode, String)> {
+        Ok(match sharing {
+            Sharing::Default => (NamespaceMode::Private, default.to_string()),
+            Sharing::Private => (NamespaceMode::Private, "private".into()),
+            Sharing::Shareable => (NamespaceMode::Private, "shareable".into()),
+            Sharing::None => (NamespaceMode::Private, "none".into()),
+            Sharing::Host => (NamespaceMode::Host, "host".into()),
+            Sharing::Container(name) => {
+                let other = ctx.store.find_container(name)?;
+                (
+                    NamespaceMode::Join(PathBuf::new()),
+                    format!("container:{}", other.id),
+                )
+            }
+        })
+    };
+    let (pid, pid_mode) = resolve(&requests.pid, "private")?;
+    let (ipc, ipc_mode) = resolve(&requests.ipc, "shareable")?;
+    let (uts, uts_mode) = resolve(&requests.uts, "private")?;
+    let hostname = match &requests.uts {
+        Sharing::Container(name) => Some(ctx.store.find_container(name)?.spec.hostname),
+        _ => None,
+    };
+    // Podman's default: the host's on a cgroup v1 host, its own on a cgroup v2 one.
+    let cgroup_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let cgroup = match (&requests.cgroup, cgroup_v2) {
+        (Sharing::Private, _) | (Sharing::Default, true) => NamespaceMode::Private,
+        _ => NamespaceMode::Host,
+    };
+    Ok(Isolation {
+        spec: runtime::Namespaces {
+            pid,
+            ipc,
+            uts,
+            cgroup,
+            shm: requests.ipc != Sharing::None,
+        },
+        pid_mode,
+        ipc_mode,
+        uts_mode,
+        hostname,
+    })
+}
+
 /// `--requires`: the ids of the containers named, which must exist.
 fn required_containers(ctx: &Context, names: &[String]) -> Result<Vec<String>> {
     names
@@ -320,14 +384,23 @@ fn etc_file_mounts(
         .collect()
 }
 
-fn hostname(options: &CreateOptions, id: &str) -> String {
-    match (&options.hostname, &options.network) {
-        (Some(h), _) => h.clone(),
-        (None, NetworkRequest::Host) => nix::unistd::gethostname()
+/// `--hostname`; else the name of the uts namespace the container shares (the host's, with
+/// `--uts host` or `--network host`, or another container's); else its short id.
+fn hostname(options: &CreateOptions, id: &str, shared: Option<&str>) -> String {
+    let host_names = options.namespaces.uts == super::options::Sharing::Host
+        || options.network == NetworkRequest::Host;
+    let host_name = || {
+        nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
+    };
+    match (&options.hostname, shared) {
+        (Some(h), _) => h.clone(),
+        (None, Some(other)) => other.to_string(),
+        (None, None) => host_names
+            .then(host_name)
+            .flatten()
             .unwrap_or_else(|| id[..12].to_string()),
-        (None, _) => id[..12].to_string(),
     }
 }
 

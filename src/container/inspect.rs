@@ -131,11 +131,23 @@ fn host_config(
         },
         "NetworkMode": network_mode(record),
         "UsernsMode": record.userns_mode,
+        "IpcMode": or_default(&record.ipc_mode, "shareable"),
+        "PidMode": or_default(&record.pid_mode, "private"),
+        "UTSMode": or_default(&record.uts_mode, "private"),
         "ReadonlyRootfs": record.spec.read_only,
         "Privileged": record.spec.process.privileged,
         "SecurityOpt": security_opt(record),
         "Tmpfs": crate::volume::inspect_tmpfs(record),
     })
+}
+
+/// A mode as inspect shows it; `default` for a record from before its flag.
+fn or_default<'a>(mode: &'a str, default: &'a str) -> &'a str {
+    if mode.is_empty() {
+        default
+    } else {
+        mode
+    }
 }
 
 /// inspect's HostConfig.SecurityOpt, as Podman lists what was asked: no-new-privileges, the

@@ -164,7 +164,7 @@ pub fn remove(
             .collect();
         if !dependents.is_empty() {
             bail!(
-                "container {} has dependent containers which must be removed before it: {} (they share its network or --requires it)",
+                "container {} has dependent containers which must be removed before it: {} (they share its namespaces or require it)",
                 record.name,
                 dependents.join(", ")
             );

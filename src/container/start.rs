@@ -203,7 +203,41 @@ pub(crate) fn runtime_spec<'a>(
         spec.to_mut().network = network::bridges::start_mode(ctx, record)
             .map_err(|cause| runtime::Error::NetworkStep { cause })?;
     }
+    for (mode, kind) in [
+        (&record.pid_mode, "pid"),
+        (&record.ipc_mode, "ipc"),
+        (&record.uts_mode, "uts"),
+    ] {
+        let Some(other) = mode.strip_prefix("container:") else {
+            continue;
+        };
+        let path = running_namespace(ctx, other, kind)?;
+        let namespaces = &mut spec.to_mut().namespaces;
+        let slot = match kind {
+            "pid" => &mut namespaces.pid,
+            "ipc" => &mut namespaces.ipc,
+            _ => &mut namespaces.uts,
+        };
+        *slot = runtime::NamespaceMode::Join(path);
+    }
     Ok(spec)
+}
+
+/// The `kind` namespace (pid, ipc, uts) of the container `other`, which must be running.
+fn running_namespace(ctx: &Context, other: &str, kind: &str) -> Result<PathBuf, runtime::Error> {
+    let short = &other[..12.min(other.len())];
+    if ctx.store.read_container(other).is_err() {
+        return Err(runtime::Error::Setup(format!(
+            "container {short}, whose {kind} namespace this one shares, no longer exists"
+        )));
+    }
+    let state = current_state(ctx, other);
+    match (state.status, state.pid) {
+        (Status::Running, Some(pid)) => Ok(format!("/proc/{pid}/ns/{kind}").into()),
+        _ => Err(runtime::Error::Setup(format!(
+            "container {short}, whose {kind} namespace this one shares, is not running: start it first"
+        ))),
+    }
 }
 
 /// Creates the container and starts it with `start`; a `--rm` container that fails to start

@@ -11,7 +11,7 @@ use nix::sys::signal::SigSet;
 use super::channel::{report, send_pid, sys_error, wait_for_go_ahead, Cause, ChildError, GoAhead};
 use super::network_wait::{self, Families};
 use super::process::{borrowed, clone_child, close_all_except, join_namespaces, JoinTargets};
-use super::spec::{ContainerSpec, ProcessSpec};
+use super::spec::{ContainerSpec, NamespaceMode, ProcessSpec};
 use super::stdio_relay::StdioEnds;
 use super::storage::Servers;
 use super::{rootfs, sealed_exec, seccomp, security, tty, userns};
@@ -68,7 +68,10 @@ fn setup_and_exec(
         union: channels.union_server.map(borrowed),
     };
     rootfs::build_rootfs(spec, servers)?;
-    nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
+    // The host's or another container's name stays as it is.
+    if spec.namespaces.uts == NamespaceMode::Private {
+        nix::unistd::sethostname(&spec.hostname).map_err(|e| sys_error("sethostname", e))?;
+    }
 
     match channels.early_network {
         Some(routes) => network_wait::wait_for_routes_or_go_ahead(channels.sync_read, routes),

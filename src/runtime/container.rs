@@ -27,7 +27,7 @@ use super::forward::PortRelay;
 use super::network::{Helped, HelperLife, HelperProgress, StartingHelper};
 use super::network_wait;
 use super::process::{block_forwarded_signals, clone_child, open_namespace, pipe, JoinTargets};
-use super::spec::{ContainerSpec, NetworkMode};
+use super::spec::{ContainerSpec, NamespaceMode, Namespaces, NetworkMode};
 use super::stdio_relay;
 use super::storage::RootServers;
 use super::userns::{start_id_maps, PendingIdMaps};
@@ -40,11 +40,9 @@ pub use super::probe::kernel_overlay_works;
 /// before it mounts anything, so that the caller records it (its pid) meanwhile. `SpawnedContainer::run` lets it go
 /// on; dropping it instead kills it.
 pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Error> {
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
-    let joined = match &spec.network {
+    let mut flags = CloneFlags::CLONE_NEWNS | private_namespaces(&spec.namespaces);
+    let others = other_containers_namespaces(&spec.namespaces)?;
+    let mut joined = match &spec.network {
         NetworkMode::Join(path) => Some(open_shared_network(path, spec.id_mapping.is_some())?),
         NetworkMode::Bridge {
             holder_pid: Some(holder),
@@ -52,9 +50,23 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         } if spec.id_mapping.is_some() => Some(JoinedNamespaces {
             net: None,
             user: Some(open_namespace(*holder, "user")?),
+            others: Vec::new(),
+        }),
+        _ if !others.is_empty() => Some(JoinedNamespaces {
+            net: None,
+            user: None,
+            others: Vec::new(),
         }),
         _ => long_lived_user_namespace(spec)?,
     };
+    if let Some(joined) = joined.as_mut().filter(|_| !others.is_empty()) {
+        // Rootless, the user namespace that owns the other container's namespaces, which alone
+        // holds the capabilities over them.
+        if joined.user.is_none() && spec.id_mapping.is_some() {
+            joined.user = Some(owning_user_namespace(&others[0].0)?);
+        }
+        joined.others = others;
+    }
     // A joined user namespace already has its id maps.
     let needs_id_maps = spec.id_mapping.is_some() && joined.is_none();
     if needs_id_maps {
@@ -93,6 +105,12 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
                     .net
                     .iter()
                     .map(|fd| (fd.as_raw_fd(), CloneFlags::CLONE_NEWNET))
+                    .chain(
+                        shared
+                            .others
+                            .iter()
+                            .map(|(fd, kind)| (fd.as_raw_fd(), *kind)),
+                    )
                     .collect(),
                 nested_user: None,
             };
@@ -150,6 +168,51 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
 struct JoinedNamespaces {
     net: Option<OwnedFd>,
     user: Option<OwnedFd>,
+    /// Another container's pid, ipc or uts namespaces (`--pid container:…` and the like).
+    others: Vec<(OwnedFd, CloneFlags)>,
+}
+
+/// The namespaces the container gets of its own, besides its mount namespace.
+fn private_namespaces(namespaces: &Namespaces) -> CloneFlags {
+    [
+        (&namespaces.pid, CloneFlags::CLONE_NEWPID),
+        (&namespaces.ipc, CloneFlags::CLONE_NEWIPC),
+        (&namespaces.uts, CloneFlags::CLONE_NEWUTS),
+        (&namespaces.cgroup, CloneFlags::CLONE_NEWCGROUP),
+    ]
+    .into_iter()
+    .filter(|(mode, _)| **mode == NamespaceMode::Private)
+    .fold(CloneFlags::empty(), |flags, (_, flag)| flags | flag)
+}
+
+/// The other containers' namespaces the container joins, opened.
+fn other_containers_namespaces(
+    namespaces: &Namespaces,
+) -> Result<Vec<(OwnedFd, CloneFlags)>, Error> {
+    let mut opened = Vec::new();
+    for (mode, flag) in [
+        (&namespaces.pid, CloneFlags::CLONE_NEWPID),
+        (&namespaces.ipc, CloneFlags::CLONE_NEWIPC),
+        (&namespaces.uts, CloneFlags::CLONE_NEWUTS),
+        (&namespaces.cgroup, CloneFlags::CLONE_NEWCGROUP),
+    ] {
+        if let NamespaceMode::Join(path) = mode {
+            let file = std::fs::File::open(path).map_err(|source| Error::Sys {
+                context: format!("opening the namespace {}", path.display()),
+                source,
+            })?;
+            opened.push((OwnedFd::from(file), flag));
+        }
+    }
+    Ok(opened)
+}
+
+fn owning_user_namespace(namespace: &OwnedFd) -> Result<OwnedFd, Error> {
+    // SAFETY: NS_GET_USERNS takes no argument; on success it returns a new descriptor we own.
+    let user = unsafe { ns_get_userns(namespace.as_raw_fd()) }
+        .map_err(|e| Error::sys("finding the user namespace of another container's", e))?;
+    // SAFETY: the ioctl returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(user) })
 }
 
 /// A user namespace with the container's maps that outlives it (`userns_holder`), where
@@ -159,12 +222,15 @@ fn long_lived_user_namespace(spec: &ContainerSpec) -> Result<Option<JoinedNamesp
     let (Some(mapping), Some(dir)) = (&spec.id_mapping, &spec.user_namespace_holders) else {
         return Ok(None);
     };
-    if mapping.is_single() {
+    // A container that sees the host's processes gets a user namespace of its own: in the
+    // shared one it could trace the other containers' (see `userns_holder`).
+    if mapping.is_single() || spec.namespaces.pid == NamespaceMode::Host {
         return Ok(None);
     }
     Ok(Some(JoinedNamespaces {
         net: None,
         user: Some(shared_user_namespace(dir, mapping)?),
+        others: Vec::new(),
     }))
 }
 
@@ -181,6 +247,7 @@ fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<JoinedN
         return Ok(JoinedNamespaces {
             net: Some(net),
             user: None,
+            others: Vec::new(),
         });
     }
     // SAFETY: NS_GET_USERNS takes no argument; on success it returns a new descriptor we own.
@@ -205,6 +272,7 @@ fn open_shared_network(path: &std::path::Path, rootless: bool) -> Result<JoinedN
     Ok(JoinedNamespaces {
         net: Some(net),
         user: Some(user),
+        others: Vec::new(),
     })
 }
 

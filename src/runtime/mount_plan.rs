@@ -5,7 +5,7 @@
 
 use nix::mount::MsFlags;
 
-use super::spec::{ContainerSpec, Mount, NetworkMode};
+use super::spec::{ContainerSpec, Mount, NamespaceMode, NetworkMode};
 
 /// Paths Podman masks by default (containers.conf `masked_paths` of containers/common).
 pub const MASKED_PATHS: &[&str] = &[
@@ -68,6 +68,64 @@ pub enum MountStep {
     Sysctl { key: String, value: String },
 }
 
+/// /proc: the container's pid namespace's; the host's, bound, with `--pid host` (a user
+/// namespace may not mount a proc of the host's pid namespace).
+fn proc(spec: &ContainerSpec) -> MountStep {
+    if spec.namespaces.pid == NamespaceMode::Host {
+        return MountStep::Bind {
+            source: "/proc".into(),
+            target: "proc".into(),
+            file: false,
+            recursive: true,
+            readonly: false,
+        };
+    }
+    MountStep::Filesystem {
+        fstype: "proc",
+        target: "proc".into(),
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        data: (!spec.proc_options.is_empty()).then(|| spec.proc_options.join(",")),
+    }
+}
+
+/// /dev/shm and /dev/mqueue: its own (none with `--ipc none`); the host's, bound, with
+/// `--ipc host`, where they exist (a user namespace may not mount the host's mqueue).
+fn ipc_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if spec.namespaces.ipc == NamespaceMode::Host {
+        return ["dev/shm", "dev/mqueue"]
+            .into_iter()
+            .filter(|target| std::path::Path::new("/").join(target).is_dir())
+            .map(|target| MountStep::Bind {
+                source: format!("/{target}"),
+                target: target.into(),
+                file: false,
+                recursive: false,
+                readonly: false,
+            })
+            .collect();
+    }
+    let shm = MountStep::Filesystem {
+        fstype: "tmpfs",
+        target: "dev/shm".into(),
+        flags: nosuid_nodev_noexec,
+        data: Some(match spec.shm_size {
+            Some(bytes) => format!("mode=1777,size={bytes}"),
+            None => "mode=1777,size=65536k".into(),
+        }),
+    };
+    let mqueue = MountStep::Filesystem {
+        fstype: "mqueue",
+        target: "dev/mqueue".into(),
+        flags: nosuid_nodev_noexec,
+        data: None,
+    };
+    match spec.namespaces.shm {
+        true => vec![shm, mqueue],
+        false => vec![mqueue],
+    }
+}
+
 /// /sys: read-only unless `--privileged`. sysfs can only be mounted by a user namespace that
 /// owns the network namespace, so a rootless container on the host's network gets a bind.
 fn sysfs(spec: &ContainerSpec) -> MountStep {
@@ -94,14 +152,8 @@ fn sysfs(spec: &ContainerSpec) -> MountStep {
 
 /// The mounts made inside the new root, in order; targets are relative to it.
 pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
-    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let mut steps = vec![
-        MountStep::Filesystem {
-            fstype: "proc",
-            target: "proc".into(),
-            flags: nosuid_nodev_noexec,
-            data: (!spec.proc_options.is_empty()).then(|| spec.proc_options.join(",")),
-        },
+        proc(spec),
         MountStep::Filesystem {
             fstype: "tmpfs",
             target: "dev".into(),
@@ -159,22 +211,8 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
             link: "dev/core".into(),
             points_to: "/proc/kcore",
         },
-        MountStep::Filesystem {
-            fstype: "tmpfs",
-            target: "dev/shm".into(),
-            flags: nosuid_nodev_noexec,
-            data: Some(match spec.shm_size {
-                Some(bytes) => format!("mode=1777,size={bytes}"),
-                None => "mode=1777,size=65536k".into(),
-            }),
-        },
-        MountStep::Filesystem {
-            fstype: "mqueue",
-            target: "dev/mqueue".into(),
-            flags: nosuid_nodev_noexec,
-            data: None,
-        },
     ]);
+    steps.extend(ipc_mounts(spec));
     steps.push(sysfs(spec));
     for (source, target) in &spec.etc_files {
         steps.push(MountStep::Bind {

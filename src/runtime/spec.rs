@@ -162,6 +162,63 @@ pub struct ProcessSpec {
     pub seccomp: super::seccomp::SeccompPolicy,
 }
 
+/// How one of a container's namespaces is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NamespaceMode {
+    /// A namespace of its own.
+    #[default]
+    Private,
+    /// The host's.
+    Host,
+    /// Another container's, named by a file such as `/proc/PID/ns/ipc`, filled in at each
+    /// start (the other container's pid changes with its starts).
+    Join(PathBuf),
+}
+
+/// A container's pid, ipc, uts and cgroup namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    #[serde(default)]
+    pub pid: NamespaceMode,
+    #[serde(default)]
+    pub ipc: NamespaceMode,
+    #[serde(default)]
+    pub uts: NamespaceMode,
+    /// The host's unless `--cgroupns private` (Podman's default on a cgroup v1 host).
+    #[serde(default = "host_namespace")]
+    pub cgroup: NamespaceMode,
+    /// A /dev/shm of its own (not with `--ipc none`).
+    #[serde(default = "yes")]
+    pub shm: bool,
+}
+
+fn host_namespace() -> NamespaceMode {
+    NamespaceMode::Host
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces {
+            pid: NamespaceMode::Private,
+            ipc: NamespaceMode::Private,
+            uts: NamespaceMode::Private,
+            cgroup: NamespaceMode::Host,
+            shm: true,
+        }
+    }
+}
+
+impl Namespaces {
+    fn is_default(&self) -> bool {
+        *self == Namespaces::default()
+    }
+}
+
 /// An execution domain of personality(2), by the names Podman takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -222,6 +279,9 @@ pub struct ContainerSpec {
     pub hostname: String,
     pub process: ProcessSpec,
     pub network: NetworkMode,
+    /// Its pid, ipc, uts and cgroup namespaces (`--pid`, `--ipc`, `--uts`, `--cgroupns`).
+    #[serde(default, skip_serializing_if = "Namespaces::is_default")]
+    pub namespaces: Namespaces,
     /// Generated files bind-mounted over the image's: (host file, path inside the container).
     pub etc_files: Vec<(PathBuf, String)>,
     /// None when running as real root: then no user namespace is made.
@@ -543,6 +603,7 @@ pub(crate) mod fixtures {
                 seccomp: Default::default(),
             },
             network,
+            namespaces: Namespaces::default(),
             etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],
             id_mapping: rootless
                 .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),

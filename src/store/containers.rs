@@ -61,6 +61,14 @@ pub struct ContainerRecord {
     /// `host`, `container:ID`, `ns:PATH`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
+    /// `--pid`, `--ipc` and `--uts` as inspect's HostConfig shows them (`private`, `host`,
+    /// `shareable`, `none`, `container:ID`); empty in records from before the flags.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pid_mode: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ipc_mode: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uts_mode: String,
     /// `--userns` as inspect's HostConfig.UsernsMode shows it: empty for the default.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userns_mode: String,
@@ -121,13 +129,23 @@ impl ContainerRecord {
         self.network_mode.strip_prefix("container:")
     }
 
-    /// The containers this one needs: the ones `--requires` named, and the one whose network it
-    /// shares; none of them may be removed before it.
+    /// The containers this one needs: the ones `--requires` named, and the ones whose network,
+    /// pid, ipc or uts namespace it shares; none of them may be removed before it.
     pub fn dependencies(&self) -> impl Iterator<Item = &str> {
+        let shared = [&self.pid_mode, &self.ipc_mode, &self.uts_mode]
+            .into_iter()
+            .filter_map(|mode| mode.strip_prefix("container:"));
+        let mut seen = Vec::new();
         self.required
             .iter()
             .map(String::as_str)
             .chain(self.network_container())
+            .chain(shared)
+            .filter(move |id| {
+                let new = !seen.contains(id);
+                seen.push(*id);
+                new
+            })
     }
 }
 

@@ -25,6 +25,7 @@ mod harness;
 mod image;
 mod info_df_podman;
 mod lifecycle;
+mod namespaces;
 mod network;
 mod packaging;
 mod pull;

@@ -215,6 +215,18 @@ pub struct RunFlags {
     /// Write the container's process id (as the host sees it) to FILE at each start.
     #[arg(long, value_name = "FILE", overrides_with = "pidfile")]
     pub pidfile: Option<PathBuf>,
+    /// The container's process ids: private (its own namespace), host (the host's: it sees every process; rootless it then gets a user namespace of its own), or container:NAME (another container's).
+    #[arg(long, value_name = "MODE", overrides_with = "pid")]
+    pub pid: Option<String>,
+    /// The container's System V IPC and POSIX message queues: private, shareable (the same here: any container's can be joined), none (no /dev/shm), host, or container:NAME.
+    #[arg(long, value_name = "MODE", overrides_with = "ipc")]
+    pub ipc: Option<String>,
+    /// The container's host and domain name: private (its own), host (the host's), or container:NAME.
+    #[arg(long, value_name = "MODE", overrides_with = "uts")]
+    pub uts: Option<String>,
+    /// The container's cgroup namespace: host (the default on a cgroup v1 host, as Podman's) or private.
+    #[arg(long, value_name = "MODE", overrides_with = "cgroupns")]
+    pub cgroupns: Option<String>,
     /// Containers to start before this one, at each of its starts (names or IDs; repeatable, or comma-separated); none of them can be removed while this one exists.
     #[arg(long, value_name = "CONTAINER", value_delimiter = ',')]
     pub requires: Vec<String>,

@@ -17,9 +17,11 @@ use crate::store::policies::{LogDriver, RestartPolicy, Signal};
 use crate::volume::mounts::{self as mount_flags, MountRequest};
 
 mod flags;
+mod namespaces;
 mod security;
 
 pub use flags::{HostNameFlags, RunFlags};
+pub use namespaces::{NamespaceRequests, Sharing};
 pub use security::Confinement;
 
 /// What `run` and `create` were asked for.
@@ -60,6 +62,8 @@ pub struct CreateOptions {
     pub conmon_pidfile: Option<PathBuf>,
     /// `--requires`, as given (names or ids).
     pub requires: Vec<String>,
+    /// `--pid`, `--ipc`, `--uts` and `--cgroupns`.
+    pub namespaces: NamespaceRequests,
     /// `--rmi` (which implies `--rm`).
     pub remove_image: bool,
     /// `--group-add` (names resolved in the container; `keep-groups` alone).
@@ -308,6 +312,12 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         pidfile: flags.pidfile.clone(),
         conmon_pidfile: flags.conmon_pidfile.clone(),
         requires: flags.requires.clone(),
+        namespaces: NamespaceRequests::parse(
+            flags.pid.as_deref(),
+            flags.ipc.as_deref(),
+            flags.uts.as_deref(),
+            flags.cgroupns.as_deref(),
+        )?,
         cidfile: flags.cidfile.clone(),
         env_host: flags.env_host,
         env_merge: flags.env_merge.clone(),

@@ -1,0 +1,148 @@
+//! `--pid`, `--ipc`, `--uts` and `--cgroupns`: the container's own namespace, the host's, or
+//! another container's, as Podman gives them.
+
+use crate::common::skiff_test;
+
+#[test]
+fn host_namespaces_are_the_hosts() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let own = |kind: &str| std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+        let theirs = |flags: &[&str], kind: &str| {
+            let path = format!("/proc/self/ns/{kind}");
+            env.run_output(image, flags, &["readlink", &path])
+                .trim()
+                .to_string()
+        };
+        for (flag, kind) in [("--pid", "pid"), ("--ipc", "ipc"), ("--uts", "uts")] {
+            let host = theirs(&[flag, "host"], kind);
+            assert_eq!(host, own(kind).display().to_string(), "{flag} host");
+            assert_ne!(theirs(&[], kind), host, "{flag} private by default");
+        }
+        // The cgroup namespace: the host's by default on this cgroup v1 host, or its own.
+        let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+        let cgroup = own("cgroup").display().to_string();
+        assert_eq!(theirs(&[], "cgroup") == cgroup, !v2);
+        assert_ne!(theirs(&["--cgroupns", "private"], "cgroup"), cgroup);
+        assert_eq!(theirs(&["--cgroupns", "host"], "cgroup"), cgroup);
+        // With the host's pids, the host's processes: this test's own among them.
+        let me = std::process::id().to_string();
+        let pids = env.run_output(image, &["--pid", "host"], &["ls", "/proc"]);
+        assert!(pids.lines().any(|p| p == me), "{pids}");
+        let hostname = nix::unistd::gethostname().unwrap();
+        let named = env.run_output(image, &["--uts", "host"], &["hostname"]);
+        assert_eq!(named.trim(), hostname.to_str().unwrap());
+        // --ipc none: no /dev/shm at all.
+        let none = env.run_output(
+            image,
+            &["--ipc", "none"],
+            &["sh", "-c", "[ -e /dev/shm ] || echo gone"],
+        );
+        assert_eq!(none, "gone\n");
+    }
+}
+
+/// Rootless, a container that sees the host's processes does not share the user namespace the
+/// other containers share: in it, it could trace theirs.
+#[test]
+fn a_container_with_the_hosts_pids_has_a_user_namespace_of_its_own() {
+    let test = skiff_test!();
+    let Some(env) = test.rootless() else { return };
+    let image = env.load_testbox();
+    let user = |flags: &[&str]| env.run_output(image, flags, &["readlink", "/proc/self/ns/user"]);
+    let shared = user(&[]);
+    assert_eq!(user(&[]), shared);
+    assert_ne!(user(&["--pid", "host"]), shared);
+}
+
+#[test]
+fn a_container_joins_anothers_namespaces_which_stays_while_it_exists() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let (_, err) = env
+            .skiff(&["create", "--pid", "container:first", image, "true"])
+            .assert_exit(125);
+        assert!(
+            err.contains("no container with name or ID \"first\""),
+            "{err}"
+        );
+        let first = env
+            .skiff(&[
+                "run",
+                "-d",
+                "--name",
+                "first",
+                "--hostname",
+                "first-host",
+                image,
+                "sleep",
+                "60",
+            ])
+            .stdout();
+        let joined = [
+            "--pid",
+            "container:first",
+            "--ipc",
+            "container:first",
+            "--uts",
+            "container:first",
+        ];
+        let seen = env.run_output(
+            image,
+            &joined,
+            &[
+                "sh",
+                "-c",
+                "ps -o args | grep -c '^sleep 60'; hostname; readlink /proc/self/ns/ipc",
+            ],
+        );
+        let ipc = env
+            .skiff(&["exec", "first", "readlink", "/proc/self/ns/ipc"])
+            .stdout();
+        assert_eq!(seen, format!("1\nfirst-host\n{ipc}"));
+        let args = [
+            &["create", "--name", "second"],
+            &joined[..],
+            &[image, "true"],
+        ]
+        .concat();
+        env.skiff(&args).stdout();
+        let modes = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} {{json .Dependencies}}",
+                "second",
+            ])
+            .stdout();
+        let id = first.trim();
+        assert_eq!(
+            modes,
+            format!("container:{id} container:{id} container:{id} [\"{id}\"]\n")
+        );
+        let defaults = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}",
+                "first",
+            ])
+            .stdout();
+        assert_eq!(defaults, "private shareable private\n", "Podman's defaults");
+        let (_, err) = env.skiff(&["rm", "-f", "first"]).assert_exit(125);
+        assert!(
+            err.contains("has dependent containers which must be removed before it: second"),
+            "{err}"
+        );
+        env.skiff(&["stop", "-t", "0", "first"]).stdout();
+        let (_, err) = env.skiff(&["start", "second"]).assert_exit(125);
+        assert!(err.contains("is not running: start it first"), "{err}");
+        env.skiff(&["rm", "-f", "second", "first"]).stdout();
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--ipc", "bogus", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("invalid --ipc \"bogus\""), "{err}");
+    }
+}
