@@ -106,6 +106,12 @@ impl Builder<'_> {
             add_hosts: defaults.add_hosts.clone(),
             dns: defaults.dns.clone(),
             no_hosts: defaults.no_hosts,
+            // A step's /etc/passwd is the image's to change (`RUN adduser`), never a file
+            // bound over it.
+            user_entries: crate::container::UserEntries {
+                passwd: false,
+                ..Default::default()
+            },
             confinement: crate::container::Confinement {
                 seccomp: defaults.seccomp.clone(),
                 ..Default::default()

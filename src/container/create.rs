@@ -156,12 +156,13 @@ pub(super) fn plan(
         image.layers.iter().rev().cloned().collect(),
     )?;
     let mut files = etc_files(options, &network, &add_hosts, (&hostname, &name, &id));
-    files.extend(std::mem::take(&mut namespace.etc_files));
-    let run_files: Vec<(String, String)> = files
-        .into_iter()
-        .map(|(file, content)| (file.to_string(), content))
-        .collect();
-    write_run_files(&run_dir, &run_files)?;
+    files.extend(super::etc_users::etc_user_files(
+        ctx,
+        options,
+        run,
+        &mut namespace,
+    )?);
+    let run_files = write_new_run_files(&run_dir, files)?;
     let etc_files = etc_file_mounts(options, &run_dir, &run_files);
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);
@@ -286,6 +287,20 @@ fn container_name(ctx: &Context, options: &CreateOptions, id: &str) -> Result<St
 }
 
 /// `--hostname`, else the host's on the host's network, else the ID's first 12 characters.
+/// Writes the container's generated /etc files in its run directory; returns them as the
+/// record keeps them (to write again after a reboot).
+fn write_new_run_files(
+    run_dir: &Path,
+    files: Vec<(&'static str, String)>,
+) -> Result<Vec<(String, String)>> {
+    let run_files: Vec<(String, String)> = files
+        .into_iter()
+        .map(|(file, content)| (file.to_string(), content))
+        .collect();
+    write_run_files(run_dir, &run_files)?;
+    Ok(run_files)
+}
+
 /// As Podman's ImageName: the stored name the reference resolved to (`localhost/app:latest`
 /// for `app`), else what was given (an id).
 fn image_name(options: &CreateOptions, image: &ImageRecord) -> String {

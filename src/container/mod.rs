@@ -13,6 +13,8 @@ pub mod copy;
 mod create;
 pub mod detached;
 mod environment;
+mod etc_users;
+pub use etc_users::UserEntries;
 mod inspect;
 pub mod lifecycle;
 mod list;

@@ -255,7 +255,7 @@ fn free_range(taken: &[(u32, u32)], size: u32, available: u32) -> Option<u32> {
 }
 
 /// The image's own copy of the file `path` (relative), from the topmost layer that has it.
-fn image_file(ctx: &Context, layers: &[String], path: &str) -> Option<String> {
+pub(super) fn image_file(ctx: &Context, layers: &[String], path: &str) -> Option<String> {
     let found = crate::archive::layer_entry(&ctx.store.layers_dir(), layers, Path::new(path))?;
     // A symlink or something else: not a file skiff extends.
     match std::fs::symlink_metadata(&found) {

@@ -316,6 +316,73 @@ fn requires_starts_what_a_container_needs_first() {
     }
 }
 
+/// `--passwd` (on by default), `--passwd-entry`, `--group-entry` and `--hostuser`: the
+/// container's /etc/passwd and /etc/group name a numeric user and group, and host users, as
+/// Podman writes them.
+#[test]
+fn passwd_and_group_entries_name_the_containers_user() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let out = env.run_output(
+            image,
+            &["--user", "1234:5678", "--workdir", "/tmp"],
+            &[
+                "sh",
+                "-c",
+                "id -un; id -gn; grep 1234 /etc/passwd; grep 5678 /etc/group",
+            ],
+        );
+        assert_eq!(
+            out,
+            "1234\n5678\n1234:*:1234:5678:container user:/tmp:/bin/sh\n5678:x:5678:1234\n"
+        );
+        let off = env.run_output(
+            image,
+            &["--user", "1234", "--passwd=false"],
+            &["sh", "-c", "grep 1234 /etc/passwd || echo none"],
+        );
+        assert_eq!(off, "none\n");
+        let templated = env.run_output(
+            image,
+            &[
+                "--user",
+                "1234:5678",
+                "--passwd-entry",
+                "tester:x:$UID:$GID:$NAME:$HOME:/bin/false",
+                "--group-entry",
+                "testers:x:$GID:$USERLIST",
+            ],
+            &["sh", "-c", "id -un; id -gn"],
+        );
+        assert_eq!(templated, "tester\ntesters\n");
+        // A host user, by name or uid; the image's own root is left as it is.
+        let me = nix::unistd::User::from_uid(env.uid.into())
+            .unwrap()
+            .unwrap();
+        let by_id = env.run_output(
+            image,
+            &["--hostuser", &env.uid.to_string()],
+            &["grep", "-c", &format!("^{}:", me.name), "/etc/passwd"],
+        );
+        assert_eq!(by_id, "1\n");
+        let (_, err) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--hostuser",
+                "no-such-user-here",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(
+            err.contains("--hostuser no-such-user-here: no such user on the host"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn umask_is_podmans_0022_unless_set() {
     let test = skiff_test!();

@@ -215,6 +215,18 @@ pub struct RunFlags {
     /// Write the container's process id (as the host sees it) to FILE at each start.
     #[arg(long, value_name = "FILE", overrides_with = "pidfile")]
     pub pidfile: Option<PathBuf>,
+    /// Add a host user's account (a name or UID on this host) to the container's /etc/passwd. Repeatable.
+    #[arg(long, value_name = "USER")]
+    pub hostuser: Vec<String>,
+    /// Add entries to the container's /etc/passwd and /etc/group for a numeric --user and group the image lacks (default true), as Podman does.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub passwd: bool,
+    /// The /etc/passwd entry --passwd writes: $USERNAME, $UID, $GID, $NAME and $HOME are replaced (default $USERNAME:*:$UID:$GID:$NAME:$HOME:/bin/sh).
+    #[arg(long, value_name = "ENTRY", overrides_with = "passwd_entry")]
+    pub passwd_entry: Option<String>,
+    /// The /etc/group entry --passwd writes for a numeric group: $GROUPNAME, $GID and $USERLIST are replaced (default $GROUPNAME:x:$GID:$USERLIST).
+    #[arg(long, value_name = "ENTRY", overrides_with = "group_entry")]
+    pub group_entry: Option<String>,
     /// The container's process ids: private (its own namespace), host (the host's: it sees every process; rootless it then gets a user namespace of its own), or container:NAME (another container's).
     #[arg(long, value_name = "MODE", overrides_with = "pid")]
     pub pid: Option<String>,

@@ -64,6 +64,8 @@ pub struct CreateOptions {
     pub requires: Vec<String>,
     /// `--pid`, `--ipc`, `--uts` and `--cgroupns`.
     pub namespaces: NamespaceRequests,
+    /// `--hostuser`, `--passwd`, `--passwd-entry` and `--group-entry`.
+    pub user_entries: super::etc_users::UserEntries,
     /// `--rmi` (which implies `--rm`).
     pub remove_image: bool,
     /// `--group-add` (names resolved in the container; `keep-groups` alone).
@@ -210,6 +212,16 @@ pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
     merge_options(flags, &ctx.config.containers)
 }
 
+/// `--hostuser`, `--passwd`, `--passwd-entry` and `--group-entry`.
+fn user_entries(flags: &RunFlags) -> super::etc_users::UserEntries {
+    super::etc_users::UserEntries {
+        host_users: flags.hostuser.clone(),
+        passwd: flags.passwd,
+        passwd_entry: flags.passwd_entry.clone(),
+        group_entry: flags.group_entry.clone(),
+    }
+}
+
 /// `--restart`, which `--rm` and `--rmi` allow only as `no`.
 fn restart_policy(flags: &RunFlags) -> Result<RestartPolicy> {
     let Some(text) = &flags.restart else {
@@ -249,6 +261,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         defaults.default_sysctls.as_deref(),
         network.shared_namespace(),
     )?;
+    let user_entries = user_entries(&flags);
     Ok(CreateOptions {
         group_add: group_add(&flags.group_add)?,
         sysctls,
@@ -312,6 +325,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         pidfile: flags.pidfile.clone(),
         conmon_pidfile: flags.conmon_pidfile.clone(),
         requires: flags.requires.clone(),
+        user_entries,
         namespaces: NamespaceRequests::parse(
             flags.pid.as_deref(),
             flags.ipc.as_deref(),
