@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::context::Context;
-use crate::runtime::userns::IdMapping;
+use crate::runtime::userns::{IdMapping, IdRange};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum UsernsMode {
@@ -22,6 +22,54 @@ pub enum UsernsMode {
     /// `auto[:size=N]`: N subordinate ids (default: enough for the image's users, at least
     /// 1024) that no other `auto` container has.
     Auto { size: Option<u32> },
+    /// `--uidmap`/`--gidmap CONTAINER_ID:FROM_ID:COUNT`: the container's ids, mapped onto the
+    /// ids of the user's namespace (0 the user, 1… the subordinate ids), as Podman's rootless
+    /// maps are read.
+    Map {
+        uids: Vec<IdRange>,
+        gids: Vec<IdRange>,
+    },
+}
+
+/// `--uidmap` and `--gidmap` values (`CONTAINER_ID:FROM_ID[:COUNT]`, repeatable); the gid map
+/// is the uid map when only that is given, as in Podman. None when neither is given.
+pub fn parse_id_maps(uidmap: &[String], gidmap: &[String]) -> Result<Option<UsernsMode>> {
+    let ranges = |flag: &str, values: &[String]| -> Result<Vec<IdRange>> {
+        values
+            .iter()
+            .flat_map(|value| value.split(',').map(move |one| (value, one)))
+            .map(|(value, one)| {
+                let numbers: Vec<Option<u32>> = one.split(':').map(|n| n.parse().ok()).collect();
+                match numbers[..] {
+                    [Some(inside), Some(outside)] => Ok(IdRange {
+                        inside,
+                        outside,
+                        count: 1,
+                    }),
+                    [Some(inside), Some(outside), Some(count)] if count > 0 => Ok(IdRange {
+                        inside,
+                        outside,
+                        count,
+                    }),
+                    _ => bail!("invalid {flag} {value:?}: expected CONTAINER_ID:FROM_ID[:COUNT]"),
+                }
+            })
+            .collect()
+    };
+    let uids = ranges("--uidmap", uidmap)?;
+    let gids = ranges("--gidmap", gidmap)?;
+    Ok(match (uids.is_empty(), gids.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(UsernsMode::Map {
+            gids: uids.clone(),
+            uids,
+        }),
+        (true, false) => Some(UsernsMode::Map {
+            uids: gids.clone(),
+            gids,
+        }),
+        (false, false) => Some(UsernsMode::Map { uids, gids }),
+    })
 }
 
 /// The fewest ids `--userns=auto` gives a container, as Podman does.
@@ -91,6 +139,7 @@ impl UsernsMode {
             UsernsMode::NoMap => "nomap".into(),
             UsernsMode::Auto { size: None } => "auto".into(),
             UsernsMode::Auto { size: Some(size) } => format!("auto:size={size}"),
+            UsernsMode::Map { .. } => "private".into(),
         }
     }
 
@@ -100,6 +149,7 @@ impl UsernsMode {
             UsernsMode::KeepId { .. } => "keep-id",
             UsernsMode::NoMap => "nomap",
             UsernsMode::Auto { .. } => "auto",
+            UsernsMode::Map { .. } => "private",
         }
     }
 }
@@ -136,6 +186,9 @@ pub fn plan(ctx: &Context, mode: &UsernsMode, layers: Vec<String>) -> Result<Use
     };
     let base = match (mode, &ctx.id_mapping) {
         (UsernsMode::Default, _) => return Ok(plan),
+        (UsernsMode::Map { .. }, None) => bail!(
+            "--uidmap and --gidmap are for rootless containers here: as root, skiff makes no user namespace and a container's ids are the host's"
+        ),
         (_, None) => bail!(
             "--userns={} is for rootless containers: as root, a container's ids are the host's already",
             mode.name()
@@ -152,6 +205,16 @@ pub fn plan(ctx: &Context, mode: &UsernsMode, layers: Vec<String>) -> Result<Use
             plan.default_user = Some(format!("{uid}:{gid}"));
             plan.etc_files = user_entries(ctx, &plan.layers, uid, gid);
             kept
+        }
+        UsernsMode::Map { uids, gids } => {
+            let nested = IdMapping {
+                uids: uids.clone(),
+                gids: gids.clone(),
+            };
+            check_within(&nested, &base)?;
+            let target = base.compose(&nested);
+            plan.nested = Some(nested);
+            target
         }
         UsernsMode::NoMap | UsernsMode::Auto { .. } => {
             let nested = nested_ids(ctx, mode, &base, &plan.layers)?;
@@ -219,6 +282,29 @@ fn nested_ids(
         uids: range.clone(),
         gids: range,
     })
+}
+
+/// `--uidmap`/`--gidmap` name only ids the user's namespace has: the user (0) and the
+/// subordinate ids (1…).
+fn check_within(nested: &IdMapping, base: &IdMapping) -> Result<()> {
+    for (kind, ranges, available) in [
+        ("uid", &nested.uids, &base.uids),
+        ("gid", &nested.gids, &base.gids),
+    ] {
+        let total: u64 = available.iter().map(|r| u64::from(r.count)).sum();
+        for range in ranges {
+            if u64::from(range.outside) + u64::from(range.count) > total {
+                bail!(
+                    "--{kind}map {}:{}:{}: your user namespace has {kind}s 0 to {} (you, then /etc/sub{kind}'s range)",
+                    range.inside,
+                    range.outside,
+                    range.count,
+                    total.saturating_sub(1)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How many ids an `auto` container needs: one more than the highest its image's /etc/passwd

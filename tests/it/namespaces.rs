@@ -146,3 +146,60 @@ fn a_container_joins_anothers_namespaces_which_stays_while_it_exists() {
         assert!(err.contains("invalid --ipc \"bogus\""), "{err}");
     }
 }
+
+/// `--uidmap`/`--gidmap`: the container's ids mapped onto the user's namespace, as Podman reads
+/// them rootless; the image's files keep their owners inside; as root, refused.
+#[test]
+fn uidmap_maps_the_containers_ids_onto_the_users_namespace() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        if env.as_root {
+            let (_, err) = env
+                .skiff(&["run", "--rm", "--uidmap", "0:100:10000", image, "true"])
+                .assert_exit(125);
+            assert!(
+                err.contains("--uidmap and --gidmap are for rootless containers"),
+                "{err}"
+            );
+            continue;
+        }
+        let maps = env.run_output(
+            image,
+            &["--uidmap", "0:100:10000", "--hostname", "mapped-host"],
+            &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin; grep -c mapped-host /etc/hosts"],
+        );
+        let lines: Vec<Vec<&str>> = maps
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(lines[0], ["0", "100", "10000"], "{maps}");
+        assert_eq!(
+            lines[1],
+            ["0", "100", "10000"],
+            "the gids follow the uids: {maps}"
+        );
+        assert_eq!(lines[2], ["0:0"], "{maps}");
+        assert_eq!(lines[3], ["1"], "{maps}");
+        let split = env.run_output(
+            image,
+            &["--uidmap", "0:1:500", "--gidmap", "0:2:600"],
+            &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"],
+        );
+        let split: Vec<&str> = split.split_whitespace().collect();
+        assert_eq!(split, ["0", "1", "500", "0", "2", "600"]);
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--uidmap", "0:1:999999", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("your user namespace has uids 0 to"), "{err}");
+        let (_, err) = env
+            .skiff(&[
+                "run", "--rm", "--uidmap", "0:1", "--userns", "keep-id", image, "true",
+            ])
+            .assert_exit(125);
+        assert!(
+            err.contains("--userns and --uidmap/--gidmap cannot be used together"),
+            "{err}"
+        );
+    }
+}

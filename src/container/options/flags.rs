@@ -215,6 +215,12 @@ pub struct RunFlags {
     /// Write the container's process id (as the host sees it) to FILE at each start.
     #[arg(long, value_name = "FILE", overrides_with = "pidfile")]
     pub pidfile: Option<PathBuf>,
+    /// Map container uids onto your user namespace's: CONTAINER_UID:FROM_UID[:COUNT], where FROM_UID 0 is you and 1… your /etc/subuid range (rootless, as Podman reads it). Repeatable; without --gidmap the gids are mapped the same way.
+    #[arg(long, value_name = "MAP")]
+    pub uidmap: Vec<String>,
+    /// Map container gids likewise: CONTAINER_GID:FROM_GID[:COUNT]. Repeatable.
+    #[arg(long, value_name = "MAP")]
+    pub gidmap: Vec<String>,
     /// Add a host user's account (a name or UID on this host) to the container's /etc/passwd. Repeatable.
     #[arg(long, value_name = "USER")]
     pub hostuser: Vec<String>,

@@ -212,6 +212,18 @@ pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
     merge_options(flags, &ctx.config.containers)
 }
 
+/// `--userns`, or `--uidmap`/`--gidmap`, which it may not come with.
+fn userns_mode(flags: &RunFlags) -> Result<userns::UsernsMode> {
+    match (
+        userns::parse_id_maps(&flags.uidmap, &flags.gidmap)?,
+        &flags.userns,
+    ) {
+        (Some(_), Some(_)) => bail!("--userns and --uidmap/--gidmap cannot be used together"),
+        (Some(mapped), None) => Ok(mapped),
+        (None, given) => userns::UsernsMode::parse(given.as_deref().unwrap_or("")),
+    }
+}
+
 /// `--hostuser`, `--passwd`, `--passwd-entry` and `--group-entry`.
 fn user_entries(flags: &RunFlags) -> super::etc_users::UserEntries {
     super::etc_users::UserEntries {
@@ -280,7 +292,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         )?,
         rlimits: super::ulimits::rlimits(&flags.ulimit, &defaults.default_ulimits)?,
         confinement: security::confinement(&flags.security_opt, flags.privileged, defaults)?,
-        userns: userns::UsernsMode::parse(flags.userns.as_deref().unwrap_or(""))?,
+        userns: userns_mode(&flags)?,
         network,
         publish: flags
             .publish
