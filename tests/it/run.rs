@@ -565,3 +565,23 @@ fn container_processes_start_with_sigpipe_at_its_default_and_nothing_blocked() {
         }
     }
 }
+
+/// A script without `#!` runs under /bin/sh, as execvp and Podman's default runtime run it,
+/// with its arguments.
+#[test]
+fn a_script_without_an_interpreter_line_runs_under_sh() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let script = env.write_given("scripts/plain", "echo ran as $0 with \"$@\"\n");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let dir = env.path("scripts").display().to_string();
+        let out = env.run_output(
+            image,
+            &["-v", &format!("{dir}:/scripts")],
+            &["/scripts/plain", "a", "b"],
+        );
+        assert_eq!(out, "ran as /scripts/plain with a b\n");
+    }
+}
