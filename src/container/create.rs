@@ -213,6 +213,7 @@ pub(super) fn plan(
         pidfile: options.pidfile.clone(),
         conmon_pidfile: options.conmon_pidfile.clone(),
         required: required_containers(ctx, &options.requires)?,
+        timeout: options.timeout,
         pid_mode: isolation.pid_mode,
         ipc_mode: isolation.ipc_mode,
         uts_mode: isolation.uts_mode,

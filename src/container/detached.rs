@@ -216,7 +216,7 @@ fn run_once(
         };
         ctx.store.write_container_state(id, &state)?;
         super::record_started(ctx, record, false);
-        super::start::write_pid_files(record, pid)?;
+        super::start::note_started(record, pid)?;
         // Threads only now: the container's process was cloned while this one had none.
         if let Some((out_read, err_read)) = readers.take() {
             for (stderr, reader) in [(false, out_read), (true, err_read)] {
@@ -267,7 +267,7 @@ fn run_once(
         let _ = relay.join();
     }
     let exit_code = match &outcome {
-        Ok(o) => o.exit_code,
+        Ok(o) => super::start::exit_code_after(record, o.exit_code),
         Err(runtime::Error::Prepare(error)) => bail!("{error}"),
         Err(error) => i32::from(error.exit_code()),
     };

@@ -31,6 +31,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Image": record.image_name,
         "Labels": record.labels,
         "Annotations": record.annotations,
+        "Timeout": record.timeout.unwrap_or(0),
         "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
     });
 

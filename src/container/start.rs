@@ -39,7 +39,7 @@ fn start_attached(
             ctx.store.write_container_state(&record.id, &state)?;
         }
         record_started(ctx, record, true);
-        write_pid_files(record, pid)?;
+        note_started(record, pid)?;
         Ok(())
     };
     // A `--rm` container's is held past its end, for the process that deletes its files.
@@ -58,7 +58,7 @@ fn start_attached(
         return Err(anyhow::anyhow!(error));
     }
     let exit_code = match &outcome {
-        Ok(o) => Some(o.exit_code),
+        Ok(o) => Some(exit_code_after(record, o.exit_code)),
         Err(error) => command_exit_code(error),
     };
     if let Some(code) = exit_code.filter(|_| outcome.is_ok()) {
@@ -79,7 +79,7 @@ fn start_attached(
     if !record.networks.is_empty() {
         network::bridges::release_if_unused(ctx)?;
     }
-    Ok(outcome?.exit_code)
+    Ok(exit_code_after(record, outcome?.exit_code))
 }
 
 /// `--requires`: the containers this one needs, started (under their supervisors) when they
@@ -109,16 +109,42 @@ pub(crate) fn remove_image_after_run(ctx: &Context, lock: &StoreLock, record: &C
     }
 }
 
-/// `--pidfile`: the container's process id as the host sees it, and `--conmon-pidfile`: the
-/// id of this process, which watches it; written at each start.
-pub(crate) fn write_pid_files(record: &ContainerRecord, pid: i32) -> std::io::Result<()> {
+/// What each start of a container does once its process exists: `--pidfile` gets the
+/// container's process id as the host sees it, `--conmon-pidfile` the id of this process, which
+/// watches it; and `--timeout` is armed.
+pub(crate) fn note_started(
+    record: &ContainerRecord,
+    pid: i32,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if let Some(path) = &record.pidfile {
         std::fs::write(path, pid.to_string())?;
     }
     if let Some(path) = &record.conmon_pidfile {
         std::fs::write(path, std::process::id().to_string())?;
     }
+    let marker = timeout_marker(record);
+    let _ = std::fs::remove_file(&marker);
+    if let Some(seconds) = record.timeout {
+        runtime::background::kill_after(
+            pid,
+            std::time::Duration::from_secs(seconds.into()),
+            &marker,
+        )?;
+    }
     Ok(())
+}
+
+/// Left by `--timeout`'s watcher when it kills the container.
+fn timeout_marker(record: &ContainerRecord) -> PathBuf {
+    record.spec.run_dir.join("timed-out")
+}
+
+/// The exit code a start recorded: -1 when `--timeout` ended the container, as Podman has it.
+pub(crate) fn exit_code_after(record: &ContainerRecord, exit_code: i32) -> i32 {
+    match record.timeout.is_some() && timeout_marker(record).exists() {
+        true => -1,
+        false => exit_code,
+    }
 }
 
 /// The exit code a container gets when its command could not run (126, 127); None for an

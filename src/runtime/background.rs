@@ -60,6 +60,51 @@ impl Background {
     }
 }
 
+/// `--timeout`: a process of its own kills the process `pid` (a container's first) with SIGKILL
+/// once `after` has passed, unless it has ended first; it writes `marker` just before, so that
+/// whoever waits for the container can tell a timeout from another kill. The process is init's
+/// child, not the caller's (it is forked twice), so no one need wait for it.
+pub fn kill_after(
+    pid: i32,
+    after: std::time::Duration,
+    marker: &std::path::Path,
+) -> Result<(), Error> {
+    let target = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| Error::Setup(format!("no process {pid} to time")))?;
+    let process = rustix::process::pidfd_open(target, rustix::process::PidfdFlags::empty())
+        .map_err(|e| Error::sys("pidfd_open", nix::errno::Errno::from_raw(e.raw_os_error())))?;
+    let timeout = nix::poll::PollTimeout::try_from(after.as_millis().min(i32::MAX as u128) as i32)
+        .unwrap_or(nix::poll::PollTimeout::MAX);
+    // SAFETY: as in `Background::fork`; both children only make system calls and _exit.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
+        ForkResult::Child => {
+            // SAFETY: as above.
+            if let Ok(ForkResult::Child) = unsafe { nix::unistd::fork() } {
+                if detach(&[&process]) {
+                    let mut watched = [nix::poll::PollFd::new(
+                        process.as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    )];
+                    let ended = nix::poll::poll(&mut watched, timeout).is_ok_and(|ready| ready > 0);
+                    if !ended {
+                        let _ = std::fs::write(marker, b"");
+                        let _ = rustix::process::pidfd_send_signal(
+                            &process,
+                            rustix::process::Signal::KILL,
+                        );
+                    }
+                }
+            }
+            // SAFETY: ends this copy of skiff without running its exit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            let _ = nix::sys::wait::waitpid(child, None);
+            Ok(())
+        }
+    }
+}
+
 /// Leaves skiff's session, signal mask and descriptors behind (all but `keep`); false when the
 /// process cannot, and so should not go on.
 fn detach(keep: &[&OwnedFd]) -> bool {

@@ -29,6 +29,10 @@ pub struct ContainerRecord {
     /// container's supervisor, or the `run` in the foreground: skiff's conmon) is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conmon_pidfile: Option<std::path::PathBuf>,
+    /// `--timeout`: seconds the container may run at each start before it is killed (its exit
+    /// code is then -1, as Podman records it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
     /// `--requires`: the ids of the containers started before this one at each of its starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required: Vec<String>,

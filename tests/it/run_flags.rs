@@ -383,6 +383,72 @@ fn passwd_and_group_entries_name_the_containers_user() {
     }
 }
 
+/// `--timeout`: the container is killed once its time is up, and its exit code is then -1
+/// (255 from `run`), in the foreground and detached, as Podman's suite has it.
+#[test]
+fn timeout_kills_the_container_when_its_time_is_up() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let started = std::time::Instant::now();
+        env.skiff(&[
+            "run",
+            "--name",
+            "late",
+            "--timeout",
+            "1",
+            image,
+            "sleep",
+            "60",
+        ])
+        .assert_exit(255);
+        let took = started.elapsed();
+        assert!(took >= std::time::Duration::from_secs(1), "{took:?}");
+        assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+        let state = "{{.State.Status}} {{.State.ExitCode}} {{.Config.Timeout}}";
+        assert_eq!(
+            env.skiff(&["inspect", "--format", state, "late"]).stdout(),
+            "exited -1 1\n"
+        );
+        env.skiff(&["rm", "late"]).stdout();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "later",
+            "--timeout",
+            "1",
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        crate::common::until("the detached container is timed out", || {
+            env.skiff(&[
+                "inspect",
+                "--format",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                "later",
+            ])
+            .stdout()
+                == "exited -1\n"
+        });
+        env.skiff(&["rm", "later"]).stdout();
+        // Done in time: its own exit code.
+        env.skiff(&[
+            "run",
+            "--rm",
+            "--timeout",
+            "30",
+            image,
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .assert_exit(3);
+    }
+}
+
 #[test]
 fn umask_is_podmans_0022_unless_set() {
     let test = skiff_test!();

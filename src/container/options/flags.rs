@@ -245,6 +245,9 @@ pub struct RunFlags {
     /// The container's cgroup namespace: host (the default on a cgroup v1 host, as Podman's) or private.
     #[arg(long, value_name = "MODE", overrides_with = "cgroupns")]
     pub cgroupns: Option<String>,
+    /// Kill the container after SECONDS at each start (0: never); it then exits with -1 (255), as Podman's does.
+    #[arg(long, value_name = "SECONDS", overrides_with = "timeout")]
+    pub timeout: Option<u32>,
     /// Containers to start before this one, at each of its starts (names or IDs; repeatable, or comma-separated); none of them can be removed while this one exists.
     #[arg(long, value_name = "CONTAINER", value_delimiter = ',')]
     pub requires: Vec<String>,

@@ -62,6 +62,8 @@ pub struct CreateOptions {
     pub conmon_pidfile: Option<PathBuf>,
     /// `--requires`, as given (names or ids).
     pub requires: Vec<String>,
+    /// `--timeout`, in seconds (None or 0: none).
+    pub timeout: Option<u32>,
     /// `--pid`, `--ipc`, `--uts` and `--cgroupns`.
     pub namespaces: NamespaceRequests,
     /// `--hostuser`, `--passwd`, `--passwd-entry` and `--group-entry`.
@@ -212,6 +214,27 @@ pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
     merge_options(flags, &ctx.config.containers)
 }
 
+/// `--tz`, else containers.conf `tz`: the zone file to bind.
+fn timezone(flags: &RunFlags, defaults: &ContainersTable) -> Result<Option<PathBuf>> {
+    flags
+        .tz
+        .as_deref()
+        .or(defaults.tz.as_deref())
+        .filter(|zone| !zone.is_empty())
+        .map(zone_file)
+        .transpose()
+}
+
+/// `--umask`, else containers.conf `umask`.
+fn umask(flags: &RunFlags, defaults: &ContainersTable) -> Result<Option<u32>> {
+    flags
+        .umask
+        .as_deref()
+        .or(defaults.umask.as_deref())
+        .map(parse_umask)
+        .transpose()
+}
+
 /// `--userns`, or `--uidmap`/`--gidmap`, which it may not come with.
 fn userns_mode(flags: &RunFlags) -> Result<userns::UsernsMode> {
     match (
@@ -274,6 +297,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         network.shared_namespace(),
     )?;
     let user_entries = user_entries(&flags);
+    let (timezone, umask) = (timezone(&flags, defaults)?, umask(&flags, defaults)?);
     Ok(CreateOptions {
         group_add: group_add(&flags.group_add)?,
         sysctls,
@@ -337,6 +361,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         pidfile: flags.pidfile.clone(),
         conmon_pidfile: flags.conmon_pidfile.clone(),
         requires: flags.requires.clone(),
+        timeout: flags.timeout.filter(|seconds| *seconds > 0),
         user_entries,
         namespaces: NamespaceRequests::parse(
             flags.pid.as_deref(),
@@ -355,22 +380,11 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
             .map(str::parse)
             .transpose()
             .map_err(anyhow::Error::msg)?,
-        timezone: flags
-            .tz
-            .as_deref()
-            .or(defaults.tz.as_deref())
-            .filter(|zone| !zone.is_empty())
-            .map(zone_file)
-            .transpose()?,
+        timezone,
         shm_size: flags.shm_size.as_deref().map(shm_size).transpose()?,
         unsetenv: flags.unsetenv.clone(),
         unsetenv_all: flags.unsetenv_all,
-        umask: flags
-            .umask
-            .as_deref()
-            .or(defaults.umask.as_deref())
-            .map(parse_umask)
-            .transpose()?,
+        umask,
         replace: flags.replace,
         interactive: flags.interactive,
         tty: flags.tty,
