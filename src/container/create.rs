@@ -217,6 +217,7 @@ pub(super) fn plan(
         pid_mode: isolation.pid_mode,
         ipc_mode: isolation.ipc_mode,
         uts_mode: isolation.uts_mode,
+        cgroupns_mode: isolation.cgroupns_mode,
         stop_signal,
         stop_timeout: options.stop_timeout,
         restart: options.restart,
@@ -318,6 +319,7 @@ struct Isolation {
     pid_mode: String,
     ipc_mode: String,
     uts_mode: String,
+    cgroupns_mode: String,
     /// The host name of the container whose uts namespace this one shares.
     hostname: Option<String>,
 }
@@ -325,7 +327,12 @@ struct Isolation {
 fn isolation(ctx: &Context, requests: &super::options::NamespaceRequests) -> Result<Isolation> {
     use super::options::Sharing;
     use runtime::NamespaceMode;
-    let resolve = |sharing: &Sharing, default: &str| -> Result<(NamespaceMode, String)> {
+    // The other container's mode for `kind` (pid, ipc, uts, cgroup): one that has the host's
+    // namespace passes it on as the host's.
+    let resolve = |sharing: &Sharing,
+                   default: &str,
+                   kind: &str|
+     -> Result<(NamespaceMode, String)> {
         Ok(match sharing {
             Sharing::Default => (NamespaceMode::Private, default.to_string()),
             Sharing::Private => (NamespaceMode::Private, "private".into()),
@@ -334,26 +341,37 @@ fn isolation(ctx: &Context, requests: &super::options::NamespaceRequests) -> Res
             Sharing::Host => (NamespaceMode::Host, "host".into()),
             Sharing::Container(name) => {
                 let other = ctx.store.find_container(name)?;
-                (
-                    NamespaceMode::Join(PathBuf::new()),
-                    format!("container:{}", other.id),
-                )
+                let theirs = match kind {
+                    "pid" => other.pid_mode.as_str(),
+                    "ipc" => other.ipc_mode.as_str(),
+                    "uts" => other.uts_mode.as_str(),
+                    _ => other.cgroupns_mode.as_str(),
+                };
+                if kind == "ipc" && theirs == "private" {
+                    bail!("joining the IPC namespace of container {name} is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
+                }
+                let mode = match theirs {
+                    "host" => NamespaceMode::Host,
+                    _ => NamespaceMode::Join(PathBuf::new()),
+                };
+                (mode, format!("container:{}", other.id))
             }
         })
     };
-    let (pid, pid_mode) = resolve(&requests.pid, "private")?;
-    let (ipc, ipc_mode) = resolve(&requests.ipc, "shareable")?;
-    let (uts, uts_mode) = resolve(&requests.uts, "private")?;
+    let (pid, pid_mode) = resolve(&requests.pid, "private", "pid")?;
+    let (ipc, ipc_mode) = resolve(&requests.ipc, "shareable", "ipc")?;
+    let (uts, uts_mode) = resolve(&requests.uts, "private", "uts")?;
     let hostname = match &requests.uts {
         Sharing::Container(name) => Some(ctx.store.find_container(name)?.spec.hostname),
         _ => None,
     };
     // Podman's default: the host's on a cgroup v1 host, its own on a cgroup v2 one.
     let cgroup_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let cgroup = match (&requests.cgroup, cgroup_v2) {
-        (Sharing::Private, _) | (Sharing::Default, true) => NamespaceMode::Private,
-        _ => NamespaceMode::Host,
-    };
+    let cgroup_default = if cgroup_v2 { "private" } else { "host" };
+    let (mut cgroup, cgroupns_mode) = resolve(&requests.cgroup, cgroup_default, "cgroup")?;
+    if requests.cgroup == Sharing::Default && !cgroup_v2 {
+        cgroup = NamespaceMode::Host;
+    }
     Ok(Isolation {
         spec: runtime::Namespaces {
             pid,
@@ -365,6 +383,7 @@ fn isolation(ctx: &Context, requests: &super::options::NamespaceRequests) -> Res
         pid_mode,
         ipc_mode,
         uts_mode,
+        cgroupns_mode,
         hostname,
     })
 }

@@ -233,20 +233,32 @@ pub(crate) fn runtime_spec<'a>(
         (&record.pid_mode, "pid"),
         (&record.ipc_mode, "ipc"),
         (&record.uts_mode, "uts"),
+        (&record.cgroupns_mode, "cgroup"),
     ] {
         let Some(other) = mode.strip_prefix("container:") else {
             continue;
         };
-        let path = running_namespace(ctx, other, kind)?;
-        let namespaces = &mut spec.to_mut().namespaces;
-        let slot = match kind {
-            "pid" => &mut namespaces.pid,
-            "ipc" => &mut namespaces.ipc,
-            _ => &mut namespaces.uts,
-        };
-        *slot = runtime::NamespaceMode::Join(path);
+        // Another container's host namespace is taken as the host's when this one is made.
+        let mut recorded = record.spec.namespaces.clone();
+        if let runtime::NamespaceMode::Join(_) = namespace_slot(&mut recorded, kind) {
+            let path = running_namespace(ctx, other, kind)?;
+            *namespace_slot(&mut spec.to_mut().namespaces, kind) =
+                runtime::NamespaceMode::Join(path);
+        }
     }
     Ok(spec)
+}
+
+fn namespace_slot<'a>(
+    namespaces: &'a mut runtime::Namespaces,
+    kind: &str,
+) -> &'a mut runtime::NamespaceMode {
+    match kind {
+        "pid" => &mut namespaces.pid,
+        "ipc" => &mut namespaces.ipc,
+        "uts" => &mut namespaces.uts,
+        _ => &mut namespaces.cgroup,
+    }
 }
 
 /// The `kind` namespace (pid, ipc, uts) of the container `other`, which must be running.

@@ -73,6 +73,9 @@ pub struct ContainerRecord {
     pub ipc_mode: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub uts_mode: String,
+    /// `--cgroupns` likewise (`host`, `private`, `container:ID`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroupns_mode: String,
     /// `--userns` as inspect's HostConfig.UsernsMode shows it: empty for the default.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userns_mode: String,
@@ -136,9 +139,14 @@ impl ContainerRecord {
     /// The containers this one needs: the ones `--requires` named, and the ones whose network,
     /// pid, ipc or uts namespace it shares; none of them may be removed before it.
     pub fn dependencies(&self) -> impl Iterator<Item = &str> {
-        let shared = [&self.pid_mode, &self.ipc_mode, &self.uts_mode]
-            .into_iter()
-            .filter_map(|mode| mode.strip_prefix("container:"));
+        let shared = [
+            &self.pid_mode,
+            &self.ipc_mode,
+            &self.uts_mode,
+            &self.cgroupns_mode,
+        ]
+        .into_iter()
+        .filter_map(|mode| mode.strip_prefix("container:"));
         let mut seen = Vec::new();
         self.required
             .iter()

@@ -140,6 +140,36 @@ fn a_container_joins_anothers_namespaces_which_stays_while_it_exists() {
         let (_, err) = env.skiff(&["start", "second"]).assert_exit(125);
         assert!(err.contains("is not running: start it first"), "{err}");
         env.skiff(&["rm", "-f", "second", "first"]).stdout();
+        // An IPC namespace made private is not another's to join, as in Podman; a cgroup
+        // namespace is.
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "closed",
+            "--ipc",
+            "private",
+            "--cgroupns",
+            "private",
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--ipc", "container:closed", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"), "{err}");
+        let theirs = env
+            .skiff(&["exec", "closed", "readlink", "/proc/self/ns/cgroup"])
+            .stdout();
+        let joined = env.run_output(
+            image,
+            &["--cgroupns", "container:closed"],
+            &["readlink", "/proc/self/ns/cgroup"],
+        );
+        assert_eq!(joined, theirs);
+        env.skiff(&["rm", "-f", "closed"]).stdout();
         let (_, err) = env
             .skiff(&["run", "--rm", "--ipc", "bogus", image, "true"])
             .assert_exit(125);

@@ -242,7 +242,7 @@ pub struct RunFlags {
     /// The container's host and domain name: private (its own), host (the host's), or container:NAME.
     #[arg(long, value_name = "MODE", overrides_with = "uts")]
     pub uts: Option<String>,
-    /// The container's cgroup namespace: host (the default on a cgroup v1 host, as Podman's) or private.
+    /// The container's cgroup namespace: host (the default on a cgroup v1 host, as Podman's), private, or container:NAME.
     #[arg(long, value_name = "MODE", overrides_with = "cgroupns")]
     pub cgroupns: Option<String>,
     /// Kill the container after SECONDS at each start (0: never); it then exits with -1 (255), as Podman's does.

@@ -39,10 +39,7 @@ impl NamespaceRequests {
             pid: sharing("--pid", pid, &["host", "private"])?,
             ipc: sharing("--ipc", ipc, &["host", "private", "shareable", "none"])?,
             uts: sharing("--uts", uts, &["host", "private"])?,
-            cgroup: match sharing("--cgroupns", cgroupns, &["host", "private"])? {
-                Sharing::Container(_) => bail!("--cgroupns takes host or private"),
-                cgroup => cgroup,
-            },
+            cgroup: sharing("--cgroupns", cgroupns, &["host", "private"])?,
         })
     }
 }
@@ -98,7 +95,7 @@ mod tests {
             (Some("shareable"), None, None, None),
             (None, Some("bogus"), None, None),
             (None, None, Some("container:"), None),
-            (None, None, None, Some("container:web")),
+            (None, None, None, Some("shareable")),
         ] {
             assert!(NamespaceRequests::parse(pid, ipc, uts, cgroupns).is_err());
         }
