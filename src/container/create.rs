@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use super::network_plan::{
     exposed_ports, host_entries, plan_network, published_ports, NetworkPlan,
 };
+use super::options::ImageVolume;
 use super::{
     compose_command, expand_env_entry, host_environment, merge_env, merged_env, names,
     parse_env_file, proxy_environment, random_bytes, userns, CreateOptions,
@@ -583,11 +584,22 @@ fn plan_volumes(
             }
         }
     }
-    let image_volumes: Vec<String> = run
+    let mut image_volumes: Vec<String> = run
         .volumes
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
+    match options.image_volume {
+        ImageVolume::Bind => {}
+        ImageVolume::Ignore => image_volumes.clear(),
+        ImageVolume::Tmpfs => {
+            for path in image_volumes.drain(..) {
+                if !mount_requests.iter().any(|m| m.destination == path) {
+                    mount_requests.push(crate::volume::mounts::parse_tmpfs(&path)?);
+                }
+            }
+        }
+    }
     let mut inherited = Vec::new();
     for source in &options.volumes_from {
         inherited.extend(crate::volume::mounts::volumes_from(ctx, source)?);

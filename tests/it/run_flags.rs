@@ -852,3 +852,42 @@ fn pidfile_and_rmi() {
         assert_eq!(images(), "", "the image went with its last container");
     }
 }
+
+/// `--image-volume`: the image's VOLUME becomes an anonymous volume seeded with its files
+/// (bind, the default), an empty tmpfs, or nothing but the image's directory (ignore).
+#[test]
+fn image_volume_modes() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_volumebox();
+        let probe = "grep -c ' /srv/seed ' /proc/mounts; grep ' /srv/seed ' /proc/mounts | cut -d' ' -f3; ls /srv/seed | wc -l";
+        let seen = |flags: &[&str]| {
+            let args = [&["run", "--rm"], flags, &[image, "sh", "-c", probe]].concat();
+            let out = env.skiff(&args).output();
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let bound = seen(&[]);
+        assert_eq!(bound[0], "1", "{bound:?}");
+        assert_ne!(
+            bound.last().unwrap(),
+            "0",
+            "seeded with the image's files: {bound:?}"
+        );
+        let tmpfs = seen(&["--image-volume", "tmpfs"]);
+        assert_eq!(tmpfs, ["1", "tmpfs", "0"]);
+        let ignored = seen(&["--image-volume", "ignore"]);
+        assert_eq!(ignored[0], "0", "{ignored:?}");
+        assert_ne!(
+            ignored.last().unwrap(),
+            "0",
+            "the image's directory: {ignored:?}"
+        );
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--image-volume", "copy", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("copy"), "{err}");
+    }
+}

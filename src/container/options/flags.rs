@@ -245,6 +245,9 @@ pub struct RunFlags {
     /// The container's cgroup namespace: host (the default on a cgroup v1 host, as Podman's), private, or container:NAME.
     #[arg(long, value_name = "MODE", overrides_with = "cgroupns")]
     pub cgroupns: Option<String>,
+    /// What the image's VOLUMEs become: bind (an anonymous volume each, seeded with the image's files; the default), tmpfs (an empty tmpfs each) or ignore (nothing: the image's directories).
+    #[arg(long, value_name = "MODE", value_enum, overrides_with = "image_volume")]
+    pub image_volume: Option<super::ImageVolume>,
     /// Kill the container after SECONDS at each start (0: never); it then exits with -1 (255), as Podman's does.
     #[arg(long, value_name = "SECONDS", overrides_with = "timeout")]
     pub timeout: Option<u32>,

@@ -24,6 +24,18 @@ pub use flags::{HostNameFlags, RunFlags};
 pub use namespaces::{NamespaceRequests, Sharing};
 pub use security::Confinement;
 
+/// What a container's image VOLUMEs become (`--image-volume`, Podman's modes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImageVolume {
+    /// An anonymous volume each, seeded with the image's files.
+    #[default]
+    Bind,
+    /// An empty tmpfs each.
+    Tmpfs,
+    /// Nothing: the paths stay the image's directories.
+    Ignore,
+}
+
 /// What `run` and `create` were asked for.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
@@ -64,6 +76,8 @@ pub struct CreateOptions {
     pub requires: Vec<String>,
     /// `--timeout`, in seconds (None or 0: none).
     pub timeout: Option<u32>,
+    /// `--image-volume`: what the image's VOLUMEs become.
+    pub image_volume: ImageVolume,
     /// `--pid`, `--ipc`, `--uts` and `--cgroupns`.
     pub namespaces: NamespaceRequests,
     /// `--hostuser`, `--passwd`, `--passwd-entry` and `--group-entry`.
@@ -362,6 +376,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         conmon_pidfile: flags.conmon_pidfile.clone(),
         requires: flags.requires.clone(),
         timeout: flags.timeout.filter(|seconds| *seconds > 0),
+        image_volume: flags.image_volume.unwrap_or_default(),
         user_entries,
         namespaces: NamespaceRequests::parse(
             flags.pid.as_deref(),
