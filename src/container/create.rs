@@ -136,7 +136,7 @@ pub(super) fn plan(
         options,
         std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
     )?;
-    let isolation = isolation(ctx, &options.namespaces)?;
+    let isolation = super::isolation::plan(ctx, &options.namespaces)?;
     let hostname = hostname(options, &id, isolation.hostname.as_deref());
     let add_hosts = host_entries(ctx, options, &network.networks)?;
     let exposed = exposed_ports(run, options)?;
@@ -167,7 +167,7 @@ pub(super) fn plan(
     let etc_files = etc_file_mounts(options, &run_dir, &run_files);
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);
-    let mut process = process_spec(options, run, argv, env, namespace.default_user.take());
+    let mut process = process_spec(options, run, argv, env, namespace.default_user.take())?;
     process.preserve_fds = activation
         .map_or(0, |(count, _)| count)
         .max(options.preserve_fds);
@@ -290,6 +290,23 @@ fn container_name(ctx: &Context, options: &CreateOptions, id: &str) -> Result<St
 }
 
 /// `--hostname`, else the host's on the host's network, else the ID's first 12 characters.
+/// `--seccomp-policy image`: the profile the image carries in its label, if it has one.
+fn image_seccomp(
+    options: &CreateOptions,
+    run: &RunConfig,
+) -> Result<Option<runtime::seccomp::SeccompPolicy>> {
+    const LABEL: &str = "io.containers.seccomp.profile";
+    let label = run.labels.as_ref().and_then(|labels| labels.get(LABEL));
+    match label.filter(|_| options.confinement.seccomp_from_image) {
+        Some(text) => {
+            runtime::seccomp::SeccompPolicy::from_json(&format!("image label {LABEL}"), text)
+                .map(Some)
+                .map_err(anyhow::Error::msg)
+        }
+        None => Ok(None),
+    }
+}
+
 /// Writes the container's generated /etc files in its run directory; returns them as the
 /// record keeps them (to write again after a reboot).
 fn write_new_run_files(
@@ -311,82 +328,6 @@ fn image_name(options: &CreateOptions, image: &ImageRecord) -> String {
         .into_iter()
         .next()
         .unwrap_or_else(|| options.image.clone())
-}
-
-/// The container's pid, ipc, uts and cgroup namespaces: for the runtime (another container's
-/// is joined at each start), and as inspect shows them.
-struct Isolation {
-    spec: runtime::Namespaces,
-    pid_mode: String,
-    ipc_mode: String,
-    uts_mode: String,
-    cgroupns_mode: String,
-    /// The host name of the container whose uts namespace this one shares.
-    hostname: Option<String>,
-}
-
-fn isolation(ctx: &Context, requests: &super::options::NamespaceRequests) -> Result<Isolation> {
-    use super::options::Sharing;
-    use runtime::NamespaceMode;
-    // The other container's mode for `kind` (pid, ipc, uts, cgroup): one that has the host's
-    // namespace passes it on as the host's.
-    let resolve = |sharing: &Sharing,
-                   default: &str,
-                   kind: &str|
-     -> Result<(NamespaceMode, String)> {
-        Ok(match sharing {
-            Sharing::Default => (NamespaceMode::Private, default.to_string()),
-            Sharing::Private => (NamespaceMode::Private, "private".into()),
-            Sharing::Shareable => (NamespaceMode::Private, "shareable".into()),
-            Sharing::None => (NamespaceMode::Private, "none".into()),
-            Sharing::Host => (NamespaceMode::Host, "host".into()),
-            Sharing::Container(name) => {
-                let other = ctx.store.find_container(name)?;
-                let theirs = match kind {
-                    "pid" => other.pid_mode.as_str(),
-                    "ipc" => other.ipc_mode.as_str(),
-                    "uts" => other.uts_mode.as_str(),
-                    _ => other.cgroupns_mode.as_str(),
-                };
-                if kind == "ipc" && theirs == "private" {
-                    bail!("joining the IPC namespace of container {name} is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
-                }
-                let mode = match theirs {
-                    "host" => NamespaceMode::Host,
-                    _ => NamespaceMode::Join(PathBuf::new()),
-                };
-                (mode, format!("container:{}", other.id))
-            }
-        })
-    };
-    let (pid, pid_mode) = resolve(&requests.pid, "private", "pid")?;
-    let (ipc, ipc_mode) = resolve(&requests.ipc, "shareable", "ipc")?;
-    let (uts, uts_mode) = resolve(&requests.uts, "private", "uts")?;
-    let hostname = match &requests.uts {
-        Sharing::Container(name) => Some(ctx.store.find_container(name)?.spec.hostname),
-        _ => None,
-    };
-    // Podman's default: the host's on a cgroup v1 host, its own on a cgroup v2 one.
-    let cgroup_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let cgroup_default = if cgroup_v2 { "private" } else { "host" };
-    let (mut cgroup, cgroupns_mode) = resolve(&requests.cgroup, cgroup_default, "cgroup")?;
-    if requests.cgroup == Sharing::Default && !cgroup_v2 {
-        cgroup = NamespaceMode::Host;
-    }
-    Ok(Isolation {
-        spec: runtime::Namespaces {
-            pid,
-            ipc,
-            uts,
-            cgroup,
-            shm: requests.ipc != Sharing::None,
-        },
-        pid_mode,
-        ipc_mode,
-        uts_mode,
-        cgroupns_mode,
-        hostname,
-    })
 }
 
 /// `--requires`: the ids of the containers named, which must exist.
@@ -622,8 +563,8 @@ fn process_spec(
     args: Vec<String>,
     env: Vec<String>,
     namespace_user: Option<String>,
-) -> ProcessSpec {
-    ProcessSpec {
+) -> Result<ProcessSpec> {
+    Ok(ProcessSpec {
         args,
         env,
         cwd: options
@@ -652,8 +593,9 @@ fn process_spec(
         preserve_fds: options.preserve_fds,
         personality: options.personality,
         no_new_privileges: options.confinement.no_new_privileges,
-        seccomp: options.confinement.seccomp.clone(),
-    }
+        seccomp: image_seccomp(options, run)?
+            .unwrap_or_else(|| options.confinement.seccomp.clone()),
+    })
 }
 
 /// Volume option U: the sources go to the container user's ids, as the container's namespace
@@ -760,7 +702,7 @@ mod tests {
         options.entrypoint = Some(String::new());
         assert!(command(&RunConfig::default(), &options).is_err());
         options.workdir = Some("/tmp".into());
-        let process = process_spec(&options, &run, strings(&["sh"]), Vec::new(), None);
+        let process = process_spec(&options, &run, strings(&["sh"]), Vec::new(), None).unwrap();
         assert_eq!(
             (process.cwd.as_str(), process.user.as_str()),
             ("/tmp", "app")
@@ -771,7 +713,8 @@ mod tests {
             strings(&["sh"]),
             Vec::new(),
             Some("0:0".into()),
-        );
+        )
+        .unwrap();
         assert_eq!(
             (process.cwd.as_str(), process.user.as_str()),
             ("/srv", "0:0")

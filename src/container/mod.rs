@@ -16,6 +16,7 @@ mod environment;
 mod etc_users;
 pub use etc_users::UserEntries;
 mod inspect;
+mod isolation;
 pub mod lifecycle;
 mod list;
 mod names;

@@ -286,6 +286,9 @@ pub struct RunFlags {
     /// Security option, repeatable: seccomp=unconfined|PROFILE.json (default: containers.conf seccomp_profile, else skiff's built-in profile, Podman's); no-new-privileges[=true|false]; mask=/PATH:… and unmask=ALL|/PATH:… (Podman's masked and read-only paths); systempaths=unconfined; proc-opts=OPTIONS for /proc; label=… and apparmor=unconfined (no effect on a host without SELinux or AppArmor).
     #[arg(long, value_name = "KEY=VALUE")]
     pub security_opt: Vec<String>,
+    /// Which seccomp profile the container gets: default (--security-opt seccomp=, else containers.conf's, else the built-in one), or image (the image's label io.containers.seccomp.profile when it has one, unless --security-opt seccomp= is given), as Podman's.
+    #[arg(long, value_name = "POLICY", overrides_with = "seccomp_policy")]
+    pub seccomp_policy: Option<String>,
     /// Give the container every capability of its user namespace, no system call filter, no masked or read-only system paths, a writable /sys and the host's devices (those its user may open work).
     #[arg(long)]
     pub privileged: bool,

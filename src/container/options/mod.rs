@@ -329,7 +329,12 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
             &flags.cap_drop,
         )?,
         rlimits: super::ulimits::rlimits(&flags.ulimit, &defaults.default_ulimits)?,
-        confinement: security::confinement(&flags.security_opt, flags.privileged, defaults)?,
+        confinement: security::confinement_with_policy(
+            &flags.security_opt,
+            flags.privileged,
+            flags.seccomp_policy.as_deref().unwrap_or("default"),
+            defaults,
+        )?,
         userns: userns_mode(&flags)?,
         network,
         publish: flags

@@ -18,6 +18,9 @@ pub struct Confinement {
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     pub proc_options: Vec<String>,
+    /// `--seccomp-policy image`, with no `seccomp=` option given: an image that carries a
+    /// profile (its label `io.containers.seccomp.profile`) gets that one.
+    pub seccomp_from_image: bool,
     /// `label=…`: kept as Podman's annotation, which inspect shows; without SELinux on the
     /// host, as with Podman there, it changes nothing.
     pub labels: Vec<String>,
@@ -30,6 +33,7 @@ impl Default for Confinement {
             privileged: false,
             seccomp: SeccompPolicy::default(),
             no_new_privileges: false,
+            seccomp_from_image: false,
             masked_paths: MASKED_PATHS.iter().map(|p| p.to_string()).collect(),
             readonly_paths: READONLY_PATHS.iter().map(|p| p.to_string()).collect(),
             proc_options: Vec::new(),
@@ -45,6 +49,21 @@ pub fn confinement(
     privileged: bool,
     defaults: &ContainersTable,
 ) -> Result<Confinement> {
+    confinement_with_policy(options, privileged, "default", defaults)
+}
+
+/// `confinement`, with `--seccomp-policy` (default or image).
+pub fn confinement_with_policy(
+    options: &[String],
+    privileged: bool,
+    seccomp_policy: &str,
+    defaults: &ContainersTable,
+) -> Result<Confinement> {
+    let from_image = match seccomp_policy {
+        "default" => false,
+        "image" => true,
+        other => bail!("invalid --seccomp-policy {other:?}: default or image"),
+    };
     let mut seccomp = None;
     let mut no_new_privileges = false;
     let podmans = Confinement::default();
@@ -95,6 +114,7 @@ pub fn confinement(
             ),
         }
     }
+    let seccomp_given = seccomp;
     let seccomp = match (seccomp, defaults.seccomp_profile.as_deref()) {
         (Some(value), _) => super::seccomp_policy(value)?,
         // As in Podman's containers.conf, an empty path means the built-in profile.
@@ -103,7 +123,9 @@ pub fn confinement(
             super::seccomp_policy(value).context("containers.conf seccomp_profile")?
         }
     };
+    let seccomp_from_image = from_image && seccomp_given.is_none() && !privileged;
     Ok(Confinement {
+        seccomp_from_image,
         privileged,
         // A profile given with --privileged is read (and refused if bad), then not applied.
         seccomp: if privileged {

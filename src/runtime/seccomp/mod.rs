@@ -72,6 +72,16 @@ impl SeccompPolicy {
         })
     }
 
+    /// A profile in Docker's JSON format given as text (an image's label), named `origin`.
+    pub fn from_json(origin: &str, text: &str) -> Result<SeccompPolicy, String> {
+        let profile = Profile::from_json(text)
+            .map_err(|e| format!("decoding seccomp profile {origin}: {e}"))?;
+        Ok(SeccompPolicy::File {
+            path: origin.to_string(),
+            profile: Box::new(profile),
+        })
+    }
+
     /// As inspect's `HostConfig.SecurityOpt` shows it: nothing for the default.
     pub fn security_opt(&self) -> Option<String> {
         match self {

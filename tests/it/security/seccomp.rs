@@ -380,3 +380,55 @@ fn containers_conf_seccomp_profile_is_honoured_and_info_says_so() {
         assert_eq!(seccomp_status(&env, &[], image), "Seccomp:\t2\n", "{who}");
     }
 }
+
+/// `--seccomp-policy image`: the profile an image carries in its label
+/// `io.containers.seccomp.profile` applies, unless `--security-opt seccomp=` names one; the
+/// default policy ignores it.
+#[test]
+fn an_images_own_profile_applies_with_the_image_policy() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let base = env.load_testbox();
+        let profile = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#;
+        let dir = env.build_context(
+            "labelled",
+            &[(
+                "Containerfile",
+                &format!("FROM {base}\nLABEL io.containers.seccomp.profile='{profile}'\n"),
+            )],
+        );
+        env.skiff(&["build", "-q", "-t", "labelled", &dir]).stdout();
+        let mkdir = |flags: &[&str]| {
+            let args = [
+                &["run", "--rm"],
+                flags,
+                &["labelled", "sh", "-c", "mkdir /tmp/x 2>&1 && echo made"],
+            ]
+            .concat();
+            env.skiff(&args).output()
+        };
+        let text = |out: std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(text(mkdir(&[])), "made\n");
+        assert!(text(mkdir(&["--seccomp-policy", "image"])).contains("Permission denied"));
+        assert_eq!(
+            text(mkdir(&[
+                "--seccomp-policy",
+                "image",
+                "--security-opt",
+                "seccomp=unconfined"
+            ])),
+            "made\n"
+        );
+        let (_, err) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--seccomp-policy",
+                "other",
+                "labelled",
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(err.contains("invalid --seccomp-policy \"other\""), "{err}");
+    }
+}
