@@ -45,6 +45,8 @@ pub struct ContainersTable {
     pub default_ulimits: StringList,
     /// `--init` by default.
     pub init: bool,
+    /// `--init-path` by default: a host program to be the containers' init.
+    pub init_path: Option<PathBuf>,
     /// The containers' umask, in octal (`0022` when unset).
     pub umask: Option<String>,
     /// The containers' time zone (`--tz`).

@@ -290,6 +290,9 @@ fn container_name(ctx: &Context, options: &CreateOptions, id: &str) -> Result<St
 }
 
 /// `--hostname`, else the host's on the host's network, else the ID's first 12 characters.
+/// Where `--init-path`'s program is bound in the container, as Podman binds its init.
+const EXTERNAL_INIT: &str = "/run/podman-init";
+
 /// `--seccomp-policy image`: the profile the image carries in its label, if it has one.
 fn image_seccomp(
     options: &CreateOptions,
@@ -518,6 +521,10 @@ fn plan_volumes(
     copied_for: Option<&crate::runtime::userns::IdMapping>,
 ) -> Result<crate::volume::mounts::Resolved> {
     let mut mount_requests = options.mounts.clone();
+    if let Some(path) = options.init_path.as_ref().filter(|_| options.init) {
+        let bind = format!("{}:{EXTERNAL_INIT}:ro", path.display());
+        mount_requests.push(crate::volume::mounts::parse_volume(&bind)?);
+    }
     if options.read_only && options.read_only_tmpfs {
         for path in ["/tmp", "/var/tmp", "/run"] {
             if !mount_requests.iter().any(|m| m.destination == path) {
@@ -564,6 +571,15 @@ fn process_spec(
     env: Vec<String>,
     namespace_user: Option<String>,
 ) -> Result<ProcessSpec> {
+    // `--init-path`: the host's init program, bound by `plan_volumes`, runs the command.
+    let external_init = options.init && options.init_path.is_some();
+    let args = match external_init {
+        true => [EXTERNAL_INIT.to_string(), "--".to_string()]
+            .into_iter()
+            .chain(args)
+            .collect(),
+        false => args,
+    };
     Ok(ProcessSpec {
         args,
         env,
@@ -581,7 +597,7 @@ fn process_spec(
             .unwrap_or_default(),
         terminal: options.tty,
         interactive: options.interactive,
-        init: options.init,
+        init: options.init && !external_init,
         privileged: options.confinement.privileged,
         capabilities: options.capabilities.bounding.clone(),
         added_capabilities: options.capabilities.added.clone(),

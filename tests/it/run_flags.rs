@@ -891,3 +891,43 @@ fn image_volume_modes() {
         assert!(err.contains("copy"), "{err}");
     }
 }
+
+/// `--init-path`: with `--init`, the host's program is the container's pid 1, bound at
+/// /run/podman-init and given the command after `--`, as Podman runs catatonit; without
+/// `--init` it changes nothing.
+#[test]
+fn init_path_runs_the_hosts_init_program() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let init = env.write_given(
+            "init/tiny-init",
+            "#!/bin/sh\necho \"init $$ given $*\"\n[ \"$1\" = \"--\" ] && shift\nexec \"$@\"\n",
+        );
+        std::fs::set_permissions(&init, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let out = env.run_output(
+            image,
+            &["--init", "--init-path", &init],
+            &["sh", "-c", "echo command $$"],
+        );
+        assert_eq!(out, "init 1 given -- sh -c echo command $$\ncommand 1\n");
+        let plain = env.run_output(image, &["--init-path", &init], &["echo", "alone"]);
+        assert_eq!(plain, "alone\n");
+        let (_, err) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--init",
+                "--init-path",
+                "/no/such/init",
+                image,
+                "true",
+            ])
+            .assert_exit(125);
+        assert!(
+            err.contains("--init-path /no/such/init: no such file on the host"),
+            "{err}"
+        );
+    }
+}

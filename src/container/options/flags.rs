@@ -147,6 +147,9 @@ pub struct RunFlags {
     /// Run a minimal init as pid 1 that reaps orphaned processes and forwards signals to the command (default: containers.conf init).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub init: Option<bool>,
+    /// With --init, run this host program as the container's init instead of skiff's own: it is bound at /run/podman-init and given the command after --, as Podman does with catatonit (default: containers.conf init_path, else skiff's built-in init).
+    #[arg(long, value_name = "PATH", overrides_with = "init_path")]
+    pub init_path: Option<PathBuf>,
     /// Pass descriptors 3 to 3+N-1 on to the container's process (every other one is closed).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,

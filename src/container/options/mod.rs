@@ -123,6 +123,9 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u64>,
     pub restart: RestartPolicy,
     pub init: bool,
+    /// `--init-path`, else containers.conf `init_path`: a host program to be the init in place of
+    /// skiff's own.
+    pub init_path: Option<PathBuf>,
     /// `--preserve-fds N`: descriptors 3 to 3+N-1 are passed on to the container's process.
     pub preserve_fds: u32,
     pub log_driver: LogDriver,
@@ -226,6 +229,21 @@ fn parse_umask(text: &str) -> Result<u32> {
 /// typed, and the flags that contradict each other refused.
 pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
     merge_options(flags, &ctx.config.containers)
+}
+
+/// `--init-path`, else containers.conf `init_path`: a file that must exist on the host.
+fn init_path(flags: &RunFlags, defaults: &ContainersTable) -> Result<Option<PathBuf>> {
+    let Some(path) = flags
+        .init_path
+        .clone()
+        .or_else(|| defaults.init_path.clone())
+    else {
+        return Ok(None);
+    };
+    if !path.is_absolute() || !path.is_file() {
+        bail!("--init-path {}: no such file on the host (give the absolute path of an init such as catatonit or tini)", path.display());
+    }
+    Ok(Some(path))
 }
 
 /// `--tz`, else containers.conf `tz`: the zone file to bind.
@@ -356,6 +374,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
             .collect(),
         stop_signal: flags.stop_signal.as_deref().map(str::parse).transpose()?,
         init: flags.init.unwrap_or(defaults.init),
+        init_path: init_path(&flags, defaults)?,
         log_driver,
         log_max_size: log_max_size(&flags.log_opt, defaults)?,
         labels: labels(&flags.label, &flags.label_file)?,
