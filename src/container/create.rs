@@ -346,12 +346,19 @@ fn required_containers(ctx: &Context, names: &[String]) -> Result<Vec<String>> {
         .collect()
 }
 
-/// The generated /etc files and `--tz`'s zone file, each with where it is bound.
+/// The generated /etc files and `--tz`'s zone file, each with where it is bound; the network's
+/// files (hosts, hostname, resolv.conf) also in each `--chrootdirs` directory's etc/.
 fn etc_file_mounts(
     options: &CreateOptions,
     run_dir: &std::path::Path,
     run_files: &[(String, String)],
 ) -> Vec<(PathBuf, String)> {
+    let chrooted = options.chrootdirs.iter().flat_map(|root| {
+        run_files
+            .iter()
+            .filter(|(file, _)| ["hosts", "hostname", "resolv.conf"].contains(&file.as_str()))
+            .map(move |(file, _)| (run_dir.join(file), format!("{root}/etc/{file}")))
+    });
     run_files
         .iter()
         .map(|(file, _)| (run_dir.join(file), format!("/etc/{file}")))
@@ -361,6 +368,7 @@ fn etc_file_mounts(
                 .iter()
                 .map(|zone| (zone.clone(), "/etc/localtime".to_string())),
         )
+        .chain(chrooted)
         .collect()
 }
 

@@ -931,3 +931,23 @@ fn init_path_runs_the_hosts_init_program() {
         );
     }
 }
+
+/// `--chrootdirs`: the container's hosts, hostname and resolv.conf appear in the chroot's etc/
+/// as well, as Podman binds them.
+#[test]
+fn chrootdirs_get_the_network_files_too() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let out = env.run_output(
+            image,
+            &["--hostname", "jailed", "--chrootdirs", "/jail/"],
+            &["sh", "-c", "cat /jail/etc/hostname; grep -c jailed /jail/etc/hosts; cmp /etc/resolv.conf /jail/etc/resolv.conf && echo same"],
+        );
+        assert_eq!(out, "jailed\n1\nsame\n");
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--chrootdirs", "jail", image, "true"])
+            .assert_exit(125);
+        assert!(err.contains("invalid --chrootdirs \"jail\""), "{err}");
+    }
+}

@@ -147,6 +147,9 @@ pub struct RunFlags {
     /// Run a minimal init as pid 1 that reaps orphaned processes and forwards signals to the command (default: containers.conf init).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub init: Option<bool>,
+    /// A directory in the container used as a chroot: the container's /etc/hosts, /etc/hostname and /etc/resolv.conf are bound under its etc/ too, as Podman does. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub chrootdirs: Vec<String>,
     /// With --init, run this host program as the container's init instead of skiff's own: it is bound at /run/podman-init and given the command after --, as Podman does with catatonit (default: containers.conf init_path, else skiff's built-in init).
     #[arg(long, value_name = "PATH", overrides_with = "init_path")]
     pub init_path: Option<PathBuf>,

@@ -123,6 +123,8 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u64>,
     pub restart: RestartPolicy,
     pub init: bool,
+    /// `--chrootdirs`: directories in the container that get the network's /etc files too.
+    pub chrootdirs: Vec<String>,
     /// `--init-path`, else containers.conf `init_path`: a host program to be the init in place of
     /// skiff's own.
     pub init_path: Option<PathBuf>,
@@ -229,6 +231,16 @@ fn parse_umask(text: &str) -> Result<u32> {
 /// typed, and the flags that contradict each other refused.
 pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
     merge_options(flags, &ctx.config.containers)
+}
+
+/// `--chrootdirs`: absolute paths in the container, without a trailing slash.
+fn chrootdirs(dirs: &[String]) -> Result<Vec<String>> {
+    dirs.iter()
+        .map(|dir| match dir.trim_end_matches('/') {
+            root if dir.starts_with('/') && !root.is_empty() => Ok(root.to_string()),
+            _ => bail!("invalid --chrootdirs {dir:?}: give an absolute directory in the container other than /"),
+        })
+        .collect()
 }
 
 /// `--init-path`, else containers.conf `init_path`: a file that must exist on the host.
@@ -375,6 +387,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         stop_signal: flags.stop_signal.as_deref().map(str::parse).transpose()?,
         init: flags.init.unwrap_or(defaults.init),
         init_path: init_path(&flags, defaults)?,
+        chrootdirs: chrootdirs(&flags.chrootdirs)?,
         log_driver,
         log_max_size: log_max_size(&flags.log_opt, defaults)?,
         labels: labels(&flags.label, &flags.label_file)?,
