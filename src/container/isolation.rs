@@ -1,7 +1,7 @@
 //! A new container's pid, ipc, uts and cgroup namespaces (`--pid`, `--ipc`, `--uts`,
 //! `--cgroupns`): what the runtime makes or joins, and the modes inspect shows.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
@@ -65,7 +65,7 @@ pub(super) fn plan(
         _ => None,
     };
     // Podman's default: the host's on a cgroup v1 host, its own on a cgroup v2 one.
-    let cgroup_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let cgroup_v2 = runtime::probe::cgroup_v2();
     let cgroup_default = if cgroup_v2 { "private" } else { "host" };
     let (mut cgroup, cgroupns_mode) = resolve(&requests.cgroup, cgroup_default, "cgroup")?;
     if requests.cgroup == Sharing::Default && !cgroup_v2 {

@@ -122,9 +122,9 @@ pub(crate) fn note_started(
     if let Some(path) = &record.conmon_pidfile {
         std::fs::write(path, std::process::id().to_string())?;
     }
-    let marker = timeout_marker(record);
-    let _ = std::fs::remove_file(&marker);
     if let Some(seconds) = record.timeout {
+        let marker = timeout_marker(record);
+        let _ = std::fs::remove_file(&marker);
         runtime::background::kill_after(
             pid,
             std::time::Duration::from_secs(seconds.into()),
@@ -238,12 +238,10 @@ pub(crate) fn runtime_spec<'a>(
         let Some(other) = mode.strip_prefix("container:") else {
             continue;
         };
-        // Another container's host namespace is taken as the host's when this one is made.
-        let mut recorded = record.spec.namespaces.clone();
-        if let runtime::NamespaceMode::Join(_) = namespace_slot(&mut recorded, kind) {
-            let path = running_namespace(ctx, other, kind)?;
-            *namespace_slot(&mut spec.to_mut().namespaces, kind) =
-                runtime::NamespaceMode::Join(path);
+        // Another container's host namespace was taken as the host's when this one was made.
+        let slot = namespace_slot(&mut spec.to_mut().namespaces, kind);
+        if let runtime::NamespaceMode::Join(_) = slot {
+            *slot = runtime::NamespaceMode::Join(running_namespace(ctx, other, kind)?);
         }
     }
     Ok(spec)

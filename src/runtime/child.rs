@@ -380,18 +380,6 @@ fn exec_process(
     let path = resolve_command(program, &env)?;
     let to_c =
         |s: &str| CString::new(s).map_err(|_| ChildError::other(format!("NUL byte in {s:?}")));
-    // A script without `#!` runs under /bin/sh, as execvp runs it (and crun, Podman's
-    // default runtime): the kernel alone refuses it (ENOEXEC).
-    let (path, args) = match is_shebangless_script(&path) {
-        true => {
-            let shell_args = ["/bin/sh".to_string(), path.clone()]
-                .into_iter()
-                .chain(args.iter().skip(1).cloned())
-                .collect();
-            ("/bin/sh".to_string(), shell_args)
-        }
-        false => (path, args.clone()),
-    };
     let c_path = to_c(&path)?;
     let c_args = args
         .iter()
@@ -401,18 +389,6 @@ fn exec_process(
     let errno = sealed_exec::exec_program(&c_path, &c_args, &c_env, borrowed(err_write));
     let what = "starting the container's process through skiff's sealed trampoline";
     Err(trampoline_failure(what, errno))
-}
-
-/// Whether the file at `path` is text the kernel will not execute: neither an ELF binary nor a
-/// `#!` script (a file that cannot be read is left for the kernel to judge).
-fn is_shebangless_script(path: &str) -> bool {
-    use std::io::Read;
-    let mut start = [0u8; 4];
-    let read = std::fs::File::open(path).and_then(|mut file| file.read(&mut start));
-    match read {
-        Ok(n) if n >= 2 => !start.starts_with(b"#!") && !start.starts_with(b"\x7fELF"),
-        _ => false,
-    }
 }
 
 /// The trampoline could not be made or run. Refused with EACCES, it is the host's doing

@@ -125,3 +125,8 @@ pub fn kernel_overlay_works(scratch: &Path, mapping: Option<&IdMapping>) -> bool
     )
     .unwrap_or(false)
 }
+
+/// Whether the host mounts the unified cgroup v2 hierarchy at /sys/fs/cgroup.
+pub fn cgroup_v2() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}

@@ -59,7 +59,7 @@ fn host(ctx: &Context) -> Value {
         .iter()
         .map(|c| c.to_string())
         .collect();
-    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let cgroup_v2 = crate::runtime::probe::cgroup_v2();
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();

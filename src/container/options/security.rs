@@ -107,7 +107,10 @@ pub fn confinement_with_policy(
                     .map(str::to_string)
                     .collect()
             }
-            ("label", Some(value)) if !value.is_empty() => labels.push(value.to_string()),
+            ("label", Some(value)) if !value.is_empty() => {
+                check_label(value)?;
+                labels.push(value.to_string())
+            }
             ("apparmor", Some(profile)) => check_apparmor(profile)?,
             _ => bail!(
                 "invalid --security-opt {option:?}: skiff knows seccomp=unconfined|PROFILE, no-new-privileges[=true|false], mask=PATHS, unmask=ALL|PATHS, systempaths=unconfined, proc-opts=OPTIONS, label=… and apparmor=…"
@@ -162,6 +165,19 @@ fn absolute_paths(option: &str, paths: &str) -> Result<Vec<String>> {
             )),
         })
         .collect()
+}
+
+/// Without SELinux on the host, a label changes nothing, as with Podman there; with it, skiff
+/// still applies none, so a label other than `disable` (which asks for none) is refused rather
+/// than ignored.
+fn check_label(value: &str) -> Result<()> {
+    let enabled = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    if enabled && value != "disable" {
+        bail!(
+            "label={value}: skiff does not apply SELinux labels; use label=disable or leave it out"
+        );
+    }
+    Ok(())
 }
 
 /// Without AppArmor on the host, only `unconfined` (what the container gets anyway) is taken,

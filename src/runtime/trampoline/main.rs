@@ -8,9 +8,11 @@
 //! What it does is chosen by `argv[0]`; anything else (this program run by a container, as
 //! such an interpreter or through /proc/N/exe) exits with 126 at once:
 //! - `skiff-exec FD PATH ARG0 ARGS...`: marks FD close-on-exec and execs PATH with ARG0 ARGS...
-//!   and the environment as given. Should execve fail, it writes to FD the failure skiff reads
-//!   on its error channel — `EXEC_FAILED`, the errno (4 bytes, native order), ARG0 — so skiff
-//!   still tells "not found" (127) from "cannot execute" (126).
+//!   and the environment as given. A file the kernel will not execute (ENOEXEC: a script
+//!   without `#!`) runs under /bin/sh instead, as execvp runs it (and crun, Podman's default
+//!   runtime). Should execve fail, it writes to FD the failure skiff reads on its error channel
+//!   — `EXEC_FAILED`, the errno (4 bytes, native order), ARG0 — so skiff still tells "not
+//!   found" (127) from "cannot execute" (126).
 //! - `skiff-init PID READY`: the container's pid 1 for `--init`, PID its command. It makes itself
 //!   non-dumpable, then closes READY, a pipe PID waits on before it execs, so that the container
 //!   never sees its init traceable. It forwards every signal to PID, reaps every child, and
@@ -176,8 +178,8 @@ unsafe extern "C" fn main(stack: *const usize) -> ! {
                 exit(NOT_FOR_YOU)
             };
             // SAFETY: argv[2] and argv[3..] are NUL-terminated and NULL-terminated as execve
-            // wants them; envp likewise.
-            unsafe { exec(fd, *argv.add(2), argv.add(3), envp) }
+            // wants them, in the writable array the kernel laid out; envp likewise.
+            unsafe { exec(fd, argv.add(2) as *mut *const u8, envp) }
         }
         (Some(b"skiff-init"), Some(pid)) if argc == 3 => {
             match (parse_number(pid), arg(2).and_then(parse_number)) {
@@ -190,18 +192,32 @@ unsafe extern "C" fn main(stack: *const usize) -> ! {
 }
 
 /// # Safety
-/// `path` is a NUL-terminated string, `argv` (at least one entry) and `envp` NULL-terminated
-/// arrays of them.
-unsafe fn exec(fd: usize, path: *const u8, argv: *const *const u8, envp: *const *const u8) -> ! {
+/// `slots` is a writable array: the program's path, then its argv (at least one entry) ending
+/// in NULL; every string is NUL-terminated; `envp` is a NULL-terminated array of them.
+unsafe fn exec(fd: usize, slots: *mut *const u8, envp: *const *const u8) -> ! {
     const F_SETFD: usize = 2;
     const FD_CLOEXEC: usize = 1;
+    const ENOEXEC: isize = 8;
+    const SHELL: &[u8] = b"/bin/sh\0";
+    // SAFETY: as promised by the caller.
+    let (path, argv) = unsafe { (*slots, slots.add(1)) };
+    // SAFETY: argv[0] is a NUL-terminated string, read before the slots may change.
+    let program = unsafe { c_str(*argv) };
     // SAFETY: fcntl on a number is harmless whatever it names; the strings are as promised.
     let errno = unsafe {
         syscall(nr::FCNTL, fd, F_SETFD, FD_CLOEXEC, 0);
         -syscall(nr::EXECVE, path as usize, argv as usize, envp as usize, 0)
     };
-    // SAFETY: argv[0] is a NUL-terminated string.
-    let program = unsafe { c_str(*argv) };
+    if errno == ENOEXEC {
+        // /bin/sh PATH ARGS..., in the same array: the path's slot takes the shell, ARG0's the
+        // path. Should the shell fail too, the program's own failure is the one reported.
+        // SAFETY: both slots exist and are writable; the strings are NUL-terminated.
+        unsafe {
+            *slots = SHELL.as_ptr();
+            *argv = path;
+            syscall(nr::EXECVE, SHELL.as_ptr() as usize, slots as usize, envp as usize, 0);
+        }
+    }
     let errno = (errno as i32).to_ne_bytes();
     for part in [&[EXEC_FAILED][..], &errno, program] {
         // SAFETY: each part is a readable slice; a pipe takes a write this small whole.

@@ -405,8 +405,8 @@ fn init_shows_the_container_neither_the_callers_environment_nor_the_binary() {
 }
 
 /// The trampoline's own report of an execve that fails keeps the exit codes skiff gave before:
-/// 127 for a missing interpreter, 126 for a file the kernel cannot execute (a broken ELF: text
-/// without `#!` runs under /bin/sh instead).
+/// 127 for a missing interpreter, 126 for an interpreter the kernel cannot execute (text
+/// without `#!` runs under /bin/sh instead, as execvp runs it).
 #[test]
 fn failures_past_the_trampoline_keep_their_exit_codes() {
     let test = skiff_test!();
@@ -415,7 +415,7 @@ fn failures_past_the_trampoline_keep_their_exit_codes() {
         env.skiff(&["run", "-d", "--name", "codes", image, "sleep", "1000"])
             .stdout();
         let files =
-            "printf '#!/no/such/interpreter\\n' > /missing && printf '\\177ELFgarbage' > /garbage \
+            "printf '#!/no/such/interpreter\\n' > /missing && printf '#!/etc/hostname\\n' > /garbage \
                      && chmod +x /missing /garbage";
         env.skiff(&["exec", "codes", "sh", "-c", files]).stdout();
         let (_, missing) = env.skiff(&["exec", "codes", "/missing"]).assert_exit(127);
