@@ -61,13 +61,8 @@ fn a_container_joins_anothers_namespaces_which_stays_while_it_exists() {
     let test = skiff_test!();
     for env in test.each_env() {
         let image = env.load_testbox();
-        let (_, err) = env
-            .skiff(&["create", "--pid", "container:first", image, "true"])
-            .assert_exit(125);
-        assert!(
-            err.contains("no container with name or ID \"first\""),
-            "{err}"
-        );
+        env.skiff(&["create", "--pid", "container:first", image, "true"])
+            .refused("no container with name or ID \"first\"");
         let first = env
             .skiff(&[
                 "run",
@@ -131,14 +126,11 @@ fn a_container_joins_anothers_namespaces_which_stays_while_it_exists() {
             ])
             .stdout();
         assert_eq!(defaults, "private shareable private\n", "Podman's defaults");
-        let (_, err) = env.skiff(&["rm", "-f", "first"]).assert_exit(125);
-        assert!(
-            err.contains("has dependent containers which must be removed before it: second"),
-            "{err}"
-        );
+        env.skiff(&["rm", "-f", "first"])
+            .refused("has dependent containers which must be removed before it: second");
         env.skiff(&["stop", "-t", "0", "first"]).stdout();
-        let (_, err) = env.skiff(&["start", "second"]).assert_exit(125);
-        assert!(err.contains("is not running: start it first"), "{err}");
+        env.skiff(&["start", "second"])
+            .refused("is not running: start it first");
         env.skiff(&["rm", "-f", "second", "first"]).stdout();
         // An IPC namespace made private is not another's to join, as in Podman; a cgroup
         // namespace is.
@@ -156,10 +148,8 @@ fn a_container_joins_anothers_namespaces_which_stays_while_it_exists() {
             "60",
         ])
         .stdout();
-        let (_, err) = env
-            .skiff(&["run", "--rm", "--ipc", "container:closed", image, "true"])
-            .assert_exit(125);
-        assert!(err.contains("is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"), "{err}");
+        env
+            .skiff(&["run", "--rm", "--ipc", "container:closed", image, "true"]).refused("is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
         let theirs = env
             .skiff(&["exec", "closed", "readlink", "/proc/self/ns/cgroup"])
             .stdout();
@@ -170,10 +160,8 @@ fn a_container_joins_anothers_namespaces_which_stays_while_it_exists() {
         );
         assert_eq!(joined, theirs);
         env.skiff(&["rm", "-f", "closed"]).stdout();
-        let (_, err) = env
-            .skiff(&["run", "--rm", "--ipc", "bogus", image, "true"])
-            .assert_exit(125);
-        assert!(err.contains("invalid --ipc \"bogus\""), "{err}");
+        env.skiff(&["run", "--rm", "--ipc", "bogus", image, "true"])
+            .refused("invalid --ipc \"bogus\"");
     }
 }
 
@@ -185,13 +173,8 @@ fn uidmap_maps_the_containers_ids_onto_the_users_namespace() {
     for env in test.each_env() {
         let image = env.load_testbox();
         if env.as_root {
-            let (_, err) = env
-                .skiff(&["run", "--rm", "--uidmap", "0:100:10000", image, "true"])
-                .assert_exit(125);
-            assert!(
-                err.contains("--uidmap and --gidmap are for rootless containers"),
-                "{err}"
-            );
+            env.skiff(&["run", "--rm", "--uidmap", "0:100:10000", image, "true"])
+                .refused("--uidmap and --gidmap are for rootless containers");
             continue;
         }
         let maps = env.run_output(
@@ -218,18 +201,11 @@ fn uidmap_maps_the_containers_ids_onto_the_users_namespace() {
         );
         let split: Vec<&str> = split.split_whitespace().collect();
         assert_eq!(split, ["0", "1", "500", "0", "2", "600"]);
-        let (_, err) = env
-            .skiff(&["run", "--rm", "--uidmap", "0:1:999999", image, "true"])
-            .assert_exit(125);
-        assert!(err.contains("your user namespace has uids 0 to"), "{err}");
-        let (_, err) = env
-            .skiff(&[
-                "run", "--rm", "--uidmap", "0:1", "--userns", "keep-id", image, "true",
-            ])
-            .assert_exit(125);
-        assert!(
-            err.contains("--userns and --uidmap/--gidmap cannot be used together"),
-            "{err}"
-        );
+        env.skiff(&["run", "--rm", "--uidmap", "0:1:999999", image, "true"])
+            .refused("your user namespace has uids 0 to");
+        env.skiff(&[
+            "run", "--rm", "--uidmap", "0:1", "--userns", "keep-id", image, "true",
+        ])
+        .refused("--userns and --uidmap/--gidmap cannot be used together");
     }
 }

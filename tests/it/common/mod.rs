@@ -472,6 +472,17 @@ impl Cmd {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
+
+    /// Asserts that skiff refused the command as its own error: exit code 125 and one
+    /// `Error: ` line that contains `says`.
+    pub fn refused(self, says: &str) {
+        let (_, stderr) = self.assert_exit(125);
+        assert!(
+            stderr.starts_with("Error: ") && stderr.lines().count() == 1,
+            "not one error line: {stderr}"
+        );
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }
 
 /// Waits for a command started in its own process group, killing the group if it hangs.
