@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use super::cgroup_plan;
 use super::network_plan::{
     exposed_ports, host_entries, plan_network, published_ports, NetworkPlan,
 };
@@ -180,6 +181,12 @@ pub(super) fn plan(
         volatile: options.remove,
         mount_point_skeleton: None,
         hostname,
+        cgroup: cgroup_plan::cgroup_spec(
+            options,
+            &id,
+            namespace.mapping.is_some(),
+            &resolved.mounts,
+        ),
         process,
         network: network.spec,
         namespaces: isolation.spec.clone(),
@@ -219,18 +226,13 @@ pub(super) fn plan(
         ipc_mode: isolation.ipc_mode,
         uts_mode: isolation.uts_mode,
         cgroupns_mode: isolation.cgroupns_mode,
+        cgroups_mode: options.resources.mode.clone(),
         stop_signal,
         stop_timeout: options.stop_timeout,
         restart: options.restart,
         log_driver: options.log_driver,
         log_max_size: options.log_max_size,
-        labels: run
-            .labels
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .chain(options.labels.iter().cloned())
-            .collect(),
+        labels: labels(run, options),
         annotations: annotations(options),
         network_mode: network.mode,
         userns_mode: options.userns.inspect_text(),
@@ -390,6 +392,12 @@ fn hostname(options: &CreateOptions, id: &str, shared: Option<&str>) -> String {
             .flatten()
             .unwrap_or_else(|| id[..12].to_string()),
     }
+}
+
+/// The image's labels, then `--label`'s, a later one winning.
+fn labels(run: &RunConfig, options: &CreateOptions) -> std::collections::BTreeMap<String, String> {
+    let image = run.labels.clone().unwrap_or_default().into_iter();
+    image.chain(options.labels.iter().cloned()).collect()
 }
 
 /// The container's annotations: Podman's own, which say how it was made, then `--annotation`s.

@@ -146,6 +146,7 @@ fn supervise_inner(
     let mut restarts = 0;
     loop {
         let (exit_code, outcome) = run_once(ctx, &record, &log, &mut clients, send, restarts)?;
+        let oom_killed = outcome.as_ref().is_ok_and(|killed| *killed);
         if outcome.is_ok() {
             super::record_ended(ctx, &record, exit_code);
         }
@@ -165,6 +166,7 @@ fn supervise_inner(
             state.pid = None;
             state.supervisor_pid = None;
             state.exit_code = Some(exit_code);
+            state.oom_killed = oom_killed;
             state.finished_at = Some(crate::clock::now_rfc3339());
             ctx.store.write_container_state(id, &state)?;
         }
@@ -180,7 +182,7 @@ fn supervise_inner(
 }
 
 /// Runs the container once with its output going to the log and the attached clients; returns
-/// its exit code. Threads exist only while it runs: they are joined before this returns, so
+/// its exit code and whether it ran out of memory. Threads exist only while it runs: they are joined before this returns, so
 /// the next run clones from a single-threaded process again.
 fn run_once(
     ctx: &Context,
@@ -189,7 +191,7 @@ fn run_once(
     clients: &mut attach::AttachServer,
     send: &dyn Fn(&str),
     restarts: u32,
-) -> Result<(i32, Result<(), runtime::Error>)> {
+) -> Result<(i32, Result<bool, runtime::Error>)> {
     let id = record.id.as_str();
     let process = &record.spec.process;
     let (out_read, out_write) = std::io::pipe()?;
@@ -271,7 +273,7 @@ fn run_once(
         Err(runtime::Error::Prepare(error)) => bail!("{error}"),
         Err(error) => i32::from(error.exit_code()),
     };
-    Ok((exit_code, outcome.map(|_| ())))
+    Ok((exit_code, outcome.map(|o| o.oom_killed)))
 }
 
 /// The time stamp of a log line: RFC 3339 in UTC with nanoseconds, as conmon writes them.

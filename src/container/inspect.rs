@@ -63,6 +63,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
             "Status": state.status.name(),
             "Running": running,
             "Paused": false,
+            "OOMKilled": state.oom_killed,
             "Pid": state.pid.unwrap_or(0),
             "ConmonPid": state.supervisor_pid.filter(|_| running).unwrap_or(0),
             "ExitCode": state.exit_code.unwrap_or(0),
@@ -113,7 +114,7 @@ fn host_config(
     port_bindings: &serde_json::Value,
     caps: &super::capabilities::InspectedCapabilities,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let mut fields = serde_json::json!({
         "AutoRemove": record.auto_remove,
         "CapAdd": caps.cap_add,
         "CapDrop": caps.cap_drop,
@@ -139,6 +140,53 @@ fn host_config(
         "Privileged": record.spec.process.privileged,
         "SecurityOpt": security_opt(record),
         "Tmpfs": crate::volume::inspect_tmpfs(record),
+        "Cgroups": or_default(&record.cgroups_mode, "default"),
+    });
+    if let (Some(fields), serde_json::Value::Object(limits)) =
+        (fields.as_object_mut(), resource_fields(record))
+    {
+        fields.extend(limits);
+    }
+    fields
+}
+
+/// inspect's HostConfig resource fields, Podman's names and its zeros for what was not asked.
+fn resource_fields(record: &ContainerRecord) -> serde_json::Value {
+    let cgroup = record.spec.cgroup.as_ref();
+    let limits = cgroup.map(|c| c.limits.clone()).unwrap_or_default();
+    let rates = |rates: &[runtime::cgroups::DeviceRate]| -> Vec<serde_json::Value> {
+        rates
+            .iter()
+            .map(|r| serde_json::json!({"Path": r.path, "Rate": r.rate}))
+            .collect()
+    };
+    let nano_cpus = match (limits.cpu_quota, limits.cpu_period) {
+        (Some(quota), Some(period)) if quota > 0 => quota as u64 * 1_000_000_000 / period,
+        _ => 0,
+    };
+    serde_json::json!({
+        "CgroupParent": cgroup.and_then(|c| c.parent.clone()).unwrap_or_default(),
+        "CgroupConf": limits.unified.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        "Memory": limits.memory.unwrap_or(0),
+        "MemorySwap": limits.memory_swap.unwrap_or(0),
+        "MemoryReservation": limits.memory_reservation.unwrap_or(0),
+        "MemorySwappiness": limits.memory_swappiness.map_or(-1, |s| s as i64),
+        "OomKillDisable": limits.oom_kill_disable,
+        "NanoCpus": nano_cpus,
+        "CpuShares": limits.cpu_shares.unwrap_or(0),
+        "CpuQuota": limits.cpu_quota.unwrap_or(0),
+        "CpuPeriod": limits.cpu_period.unwrap_or(0),
+        "CpuRealtimePeriod": limits.cpu_rt_period.unwrap_or(0),
+        "CpuRealtimeRuntime": limits.cpu_rt_runtime.unwrap_or(0),
+        "CpusetCpus": limits.cpuset_cpus.unwrap_or_default(),
+        "CpusetMems": limits.cpuset_mems.unwrap_or_default(),
+        "BlkioWeight": limits.blkio_weight.unwrap_or(0),
+        "BlkioWeightDevice": limits.blkio_weight_device.iter().map(|d| serde_json::json!({"Path": d.path, "Weight": d.weight})).collect::<Vec<_>>(),
+        "BlkioDeviceReadBps": rates(&limits.device_read_bps),
+        "BlkioDeviceWriteBps": rates(&limits.device_write_bps),
+        "BlkioDeviceReadIOps": rates(&limits.device_read_iops),
+        "BlkioDeviceWriteIOps": rates(&limits.device_write_iops),
+        "PidsLimit": limits.pids_limit.filter(|l| *l > 0).unwrap_or(0),
     })
 }
 

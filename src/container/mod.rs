@@ -7,6 +7,7 @@ pub mod attach;
 pub mod build_lease;
 mod capabilities;
 pub mod cascade;
+mod cgroup_plan;
 pub mod changes;
 pub mod commit;
 pub mod copy;

@@ -73,6 +73,7 @@ fn start_attached(
         state.status = Status::Exited;
         state.pid = None;
         state.exit_code = exit_code;
+        state.oom_killed = outcome.as_ref().is_ok_and(|o| o.oom_killed);
         state.finished_at = Some(crate::clock::now_rfc3339());
         ctx.store.write_container_state(&record.id, &state)?;
     }

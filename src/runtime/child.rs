@@ -62,6 +62,11 @@ fn setup_and_exec(
     let kept = security::kept_capabilities(&spec.process)?;
     let filter = seccomp::prepare(&spec.process.seccomp, &kept)?;
     wait_for_go_ahead(channels.sync_read, GoAhead::IdMapsWritten);
+    // Now that skiff has moved this process into its cgroup: that is the namespace's root.
+    if spec.cgroup.is_some() && spec.namespaces.cgroup == NamespaceMode::Private {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| sys_error("unshare(CLONE_NEWCGROUP)", e))?;
+    }
 
     let servers = Servers {
         layers: channels.layer_server.map(borrowed),
@@ -164,6 +169,7 @@ fn wait_for_end_of_file(pipe: &std::os::fd::OwnedFd) {
 pub(crate) fn exec_child_main(
     process: &ProcessSpec,
     targets: &JoinTargets,
+    cgroup_dirs: &[std::path::PathBuf],
     channels: &ChildChannels,
     pid_write: RawFd,
 ) -> isize {
@@ -184,6 +190,10 @@ pub(crate) fn exec_child_main(
             channels.err_write,
             sys_error("making skiff non-dumpable", errno),
         );
+    }
+    // The container's cgroups, and so its limits, for the process it clones.
+    if let Err(error) = super::cgroups::join_self(cgroup_dirs) {
+        return report(channels.err_write, ChildError::other(error.to_string()));
     }
     clone_in_joined(
         targets,

@@ -17,6 +17,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::bridge;
+use super::cgroups::Cgroup;
 use super::channel::{
     failure_if_reported, read_child_error, receive_pid, send_go_ahead, signal_child, GoAhead,
 };
@@ -40,7 +41,7 @@ pub use super::probe::kernel_overlay_works;
 /// before it mounts anything, so that the caller records it (its pid) meanwhile. `SpawnedContainer::run` lets it go
 /// on; dropping it instead kills it.
 pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Error> {
-    let mut flags = CloneFlags::CLONE_NEWNS | private_namespaces(&spec.namespaces);
+    let mut flags = CloneFlags::CLONE_NEWNS | private_namespaces(spec);
     let others = other_containers_namespaces(&spec.namespaces)?;
     let mut joined = match &spec.network {
         NetworkMode::Join(path) => Some(open_shared_network(path, spec.id_mapping.is_some())?),
@@ -159,6 +160,7 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
         relay: None,
         reaped: false,
         kernel_root,
+        cgroup: None,
     };
     spawned.start_helpers(needs_id_maps)?;
     Ok(spawned)
@@ -172,8 +174,12 @@ struct JoinedNamespaces {
     others: Vec<(OwnedFd, CloneFlags)>,
 }
 
-/// The namespaces the container gets of its own, besides its mount namespace.
-fn private_namespaces(namespaces: &Namespaces) -> CloneFlags {
+/// The namespaces the container gets of its own at clone, besides its mount namespace. A
+/// private cgroup namespace waits until the process is in its cgroup (`child`), whose root it
+/// then is.
+fn private_namespaces(spec: &ContainerSpec) -> CloneFlags {
+    let namespaces = &spec.namespaces;
+    let cgroup_later = spec.cgroup.is_some();
     [
         (&namespaces.pid, CloneFlags::CLONE_NEWPID),
         (&namespaces.ipc, CloneFlags::CLONE_NEWIPC),
@@ -182,6 +188,7 @@ fn private_namespaces(namespaces: &Namespaces) -> CloneFlags {
     ]
     .into_iter()
     .filter(|(mode, _)| **mode == NamespaceMode::Private)
+    .filter(|(_, flag)| !(cgroup_later && *flag == CloneFlags::CLONE_NEWCGROUP))
     .fold(CloneFlags::empty(), |flags, (_, flag)| flags | flag)
 }
 
@@ -310,6 +317,8 @@ pub struct SpawnedContainer<'a> {
     reaped: bool,
     /// Its root is a kernel overlay (no FUSE servers, which end with the mount).
     kernel_root: bool,
+    /// Its cgroup, made and joined before it runs; removed once it has exited.
+    cgroup: Option<Cgroup>,
 }
 
 impl SpawnedContainer<'_> {
@@ -350,6 +359,9 @@ impl SpawnedContainer<'_> {
                     life: HelperLife::TiedToCaller,
                 },
             )?);
+        }
+        if let Some(cgroup) = &spec.cgroup {
+            self.cgroup = Cgroup::create(cgroup, pid.as_raw())?;
         }
         if let Some(mapping) = spec.id_mapping.as_ref().filter(|_| needs_id_maps) {
             let pending = start_id_maps(pid.as_raw(), mapping)?;
@@ -426,6 +438,13 @@ impl SpawnedContainer<'_> {
         // is the outcome.
         let helper_failure = still_starting.and_then(StartingHelper::abandon);
         self.reaped = result.is_ok();
+        let result = result.map(|outcome| RunOutcome {
+            oom_killed: self.cgroup.as_ref().is_some_and(Cgroup::oom_killed),
+            ..outcome
+        });
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.remove();
+        }
         match (result, helper_failure) {
             (Ok(_), Some(failure)) => Err(failure),
             (result, _) => result,
@@ -446,6 +465,9 @@ impl Drop for SpawnedContainer<'_> {
         if !self.reaped {
             let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
             let _ = waitpid(self.pid, None);
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.remove();
         }
         let _ = self.signals.thread_unblock();
     }

@@ -71,8 +71,15 @@ pub fn exec_in_container(
         stdio: container_stdio.raw(),
         early_network: None,
     };
+    let cgroup_dirs = super::cgroups::container_cgroups(target_pid);
     let joiner = clone_child(CloneFlags::empty(), || {
-        exec_child_main(process, &targets, &channels, pid_write.as_raw_fd())
+        exec_child_main(
+            process,
+            &targets,
+            &cgroup_dirs,
+            &channels,
+            pid_write.as_raw_fd(),
+        )
     })?;
     drop(err_write);
     drop(tty_child);
@@ -83,7 +90,10 @@ pub fn exec_in_container(
     let result = match reported {
         Some(_) if process.detached => match read_child_error(err_read) {
             Some(error) => Err(error),
-            None => Ok(RunOutcome { exit_code: 0 }),
+            None => Ok(RunOutcome {
+                exit_code: 0,
+                oom_killed: false,
+            }),
         },
         Some(pid) => {
             let streams = Streams {

@@ -20,6 +20,8 @@ use super::tty::TerminalSession;
 pub struct RunOutcome {
     /// The exit code as a shell reports it: the process's code, or 128 + signal number.
     pub exit_code: i32,
+    /// The kernel killed a process of the container for want of memory in its cgroup.
+    pub oom_killed: bool,
 }
 
 /// The socket pair on which the container's process sends its terminal's master, when it has one.
@@ -70,5 +72,6 @@ pub(crate) fn supervise(
     };
     Ok(RunOutcome {
         exit_code: exit_code_of(status).unwrap_or(125),
+        oom_killed: false,
     })
 }

@@ -23,6 +23,7 @@
 
 pub mod background;
 pub mod bridge;
+pub mod cgroups;
 mod channel;
 mod child;
 pub mod container;

@@ -328,6 +328,10 @@ pub struct ContainerSpec {
     /// `--shm-size` in bytes (0: no limit); None for Podman's 64 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
+    /// The container's own cgroup and its limits (`--memory`, `--cpus`…); None: none of its own
+    /// (`--cgroups disabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<super::cgroups::CgroupSpec>,
     /// The mapping the layers' files were unpacked with, when the container's is another one:
     /// the layer directory is then served to it with the owners moved (`runtime::idshift`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -619,6 +623,7 @@ pub(crate) mod fixtures {
             proc_options: Vec::new(),
             writable_sysfs: false,
             shm_size: None,
+            cgroup: None,
             sysctls: Vec::new(),
             layer_owners: None,
             nested_ids: None,

@@ -76,6 +76,9 @@ pub struct ContainerRecord {
     /// `--cgroupns` likewise (`host`, `private`, `container:ID`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cgroupns_mode: String,
+    /// `--cgroups` as inspect's HostConfig.Cgroups shows it (`default` when not given).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroups_mode: String,
     /// `--userns` as inspect's HostConfig.UsernsMode shows it: empty for the default.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userns_mode: String,
@@ -192,6 +195,9 @@ pub struct ContainerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervisor_pid: Option<i32>,
     pub exit_code: Option<i32>,
+    /// Its last run ended with a process killed for want of memory in its cgroup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     /// Why the container's watcher ended without recording how the container did (inspect's

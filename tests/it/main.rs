@@ -29,6 +29,7 @@ mod namespaces;
 mod network;
 mod packaging;
 mod pull;
+mod resources;
 mod run;
 mod run_flags;
 mod security;

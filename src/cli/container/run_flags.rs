@@ -38,7 +38,11 @@ impl ContainerFlags {
             ..self.run
         };
         let options = container::create_options(ctx, flags)?;
-        if let Some(warning) = options.discarded_ports_warning() {
+        let warnings = [
+            options.discarded_ports_warning(),
+            options.resource_warning(),
+        ];
+        for warning in warnings.into_iter().flatten() {
             eprintln!("WARN: {warning}");
         }
         Ok(options)

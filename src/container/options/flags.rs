@@ -298,6 +298,8 @@ pub struct RunFlags {
     /// Give the container every capability of its user namespace, no system call filter, no masked or read-only system paths, a writable /sys and the host's devices (those its user may open work).
     #[arg(long)]
     pub privileged: bool,
+    #[command(flatten)]
+    pub resources: super::resources::ResourceFlags,
     /// Image to run.
     pub image: String,
     /// Command and arguments; they replace the image's CMD.

@@ -18,10 +18,12 @@ use crate::volume::mounts::{self as mount_flags, MountRequest};
 
 mod flags;
 mod namespaces;
+mod resources;
 mod security;
 
 pub use flags::{HostNameFlags, RunFlags};
 pub use namespaces::{NamespaceRequests, Sharing};
+pub use resources::Resources;
 pub use security::Confinement;
 
 /// What a container's image VOLUMEs become (`--image-volume`, Podman's modes).
@@ -80,6 +82,8 @@ pub struct CreateOptions {
     pub image_volume: ImageVolume,
     /// `--pid`, `--ipc`, `--uts` and `--cgroupns`.
     pub namespaces: NamespaceRequests,
+    /// `--memory`, `--cpus` and the other cgroup flags.
+    pub resources: Resources,
     /// `--hostuser`, `--passwd`, `--passwd-entry` and `--group-entry`.
     pub user_entries: super::etc_users::UserEntries,
     /// `--rmi` (which implies `--rm`).
@@ -445,10 +449,17 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         network_aliases: flags.network_alias,
         preserve_fds: flags.preserve_fds,
         stop_timeout: flags.stop_timeout,
+        resources: resources::resources(&flags.resources, defaults)?,
     })
 }
 
 impl CreateOptions {
+    /// The one warning for the cgroup limits this host cannot apply for this caller, for the
+    /// caller to print (Podman warns and runs too, rootless on cgroup v1).
+    pub fn resource_warning(&self) -> Option<String> {
+        resources::unavailable_warning(self.resources.cgroup.as_ref()?)
+    }
+
     /// Docker and Podman drop `-p`/`-P` with `--network host|none` and say so: the warning, for
     /// the caller to print.
     pub fn discarded_ports_warning(&self) -> Option<String> {

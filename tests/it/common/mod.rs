@@ -328,20 +328,32 @@ impl Cmd {
     pub fn with_binds(self, binds: &[(&Path, &str)]) -> Cmd {
         assert!(is_root(), "only root can bind files for one command");
         let mut script = String::new();
-        let mut command = Command::new("unshare");
-        command.args(["--mount", "--propagation", "private", "sh", "-c"]);
-        for n in 0..binds.len() {
+        let mut words: Vec<OsString> = Vec::new();
+        for (n, (source, target)) in binds.iter().enumerate() {
             script.push_str(&format!(
                 r#"mount --bind "${}" "${}" && "#,
                 2 * n + 1,
                 2 * n + 2
             ));
+            words.push(source.as_os_str().to_owned());
+            words.push(OsString::from(target));
         }
         script.push_str(&format!(r#"shift {} && exec "$@""#, 2 * binds.len()));
-        command.arg(script).arg("sh");
-        for (source, target) in binds {
-            command.arg(source).arg(target);
-        }
+        let shown = format!("{} (with {binds:?} bound)", self.shown);
+        self.in_mount_namespace(&script, &words, shown)
+    }
+
+    /// The command run by `script` (`sh -c`, as root) in a private mount namespace: the
+    /// script gets `words`, then the command, as its arguments, and runs the command with
+    /// `"$@"` once it has shifted the words away.
+    pub fn in_mount_namespace(self, script: &str, words: &[OsString], shown: String) -> Cmd {
+        assert!(
+            is_root(),
+            "only root can make a mount namespace for one command"
+        );
+        let mut command = Command::new("unshare");
+        command.args(["--mount", "--propagation", "private", "sh", "-c"]);
+        command.arg(script).arg("sh").args(words);
         command.arg(self.command.get_program());
         command.args(self.command.get_args());
         command.env_clear().env("PATH", SAFE_PATH);
@@ -354,7 +366,7 @@ impl Cmd {
         Cmd {
             command,
             stdin: self.stdin,
-            shown: format!("{} (with {binds:?} bound)", self.shown),
+            shown,
         }
     }
 
