@@ -31,6 +31,7 @@ mod packaging;
 mod pull;
 mod run;
 mod run_flags;
+mod run_streams;
 mod security;
 mod storage;
 mod store;

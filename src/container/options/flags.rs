@@ -75,6 +75,12 @@ pub struct RunFlags {
     /// Keep standard input open (otherwise the process reads /dev/null).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Connect only these of the container's streams to skiff's in a foreground run: stdin (with -i), stdout, stderr; the others read or write /dev/null (a detached container's log keeps them all). With neither stdout nor stderr, run prints the container's ID, as Podman does. Repeatable, or comma-separated; not with -d.
+    #[arg(short, long, value_name = "STREAM", value_delimiter = ',')]
+    pub attach: Vec<String>,
+    /// Forward the signals skiff receives to the container's process while it runs in the foreground (default true); false drops them, so they neither reach it nor end skiff. With -t they are never forwarded (the terminal carries ^C), as Podman does.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: Option<bool>,
     /// Allocate a pseudo-terminal: the process sees /dev/pts/0 as its terminal.
     #[arg(short, long)]
     pub tty: bool,

@@ -101,6 +101,10 @@ pub struct CreateOptions {
     pub remove: bool,
     pub interactive: bool,
     pub tty: bool,
+    /// `-a`: the streams a foreground run leaves unconnected (none without `-a`).
+    pub unattached: Vec<runtime::StdStream>,
+    /// `--sig-proxy` (true unless given false).
+    pub sig_proxy: bool,
     pub network: NetworkRequest,
     /// `-p`, as parsed; host ports are picked when the container is created.
     pub publish: Vec<network::ports::PublishRequest>,
@@ -172,6 +176,28 @@ fn group_add(groups: &[String]) -> Result<Vec<String>> {
         bail!("the '--group-add keep-groups' option is not allowed with any other --group-add options");
     }
     Ok(groups.to_vec())
+}
+
+/// `-a STREAM`s: the streams they leave out (none when no `-a` is given), with Podman's words
+/// for a stream it does not know.
+fn unattached_streams(given: &[String]) -> Result<Vec<runtime::StdStream>> {
+    use runtime::StdStream;
+    let mut named = Vec::new();
+    for stream in given {
+        named.push(match stream.to_ascii_lowercase().as_str() {
+            "stdin" => StdStream::Stdin,
+            "stdout" => StdStream::Stdout,
+            "stderr" => StdStream::Stderr,
+            _ => bail!("invalid stream {stream:?} for --attach - must be one of stdin, stdout, or stderr: invalid argument"),
+        });
+    }
+    Ok(match named.is_empty() {
+        true => Vec::new(),
+        false => [StdStream::Stdin, StdStream::Stdout, StdStream::Stderr]
+            .into_iter()
+            .filter(|stream| !named.contains(stream))
+            .collect(),
+    })
 }
 
 /// `--shm-size`, with Podman's words for a bad one.
@@ -376,14 +402,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         add_hosts: flags.names.add_hosts()?,
         no_hosts: flags.names.no_hosts(defaults),
         dns: flags.names.dns(defaults)?,
-        links: flags
-            .link
-            .iter()
-            .map(|l| match l.split_once(':') {
-                Some((name, alias)) => (name.to_string(), alias.to_string()),
-                None => (l.clone(), l.clone()),
-            })
-            .collect(),
+        links: links(&flags.link),
         stop_signal: flags.stop_signal.as_deref().map(str::parse).transpose()?,
         init: flags.init.unwrap_or(defaults.init),
         init_path: init_path(&flags, defaults)?,
@@ -440,6 +459,8 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         replace: flags.replace,
         interactive: flags.interactive,
         tty: flags.tty,
+        unattached: unattached_streams(&flags.attach)?,
+        sig_proxy: flags.sig_proxy.unwrap_or(true),
         publish_all: flags.publish_all,
         ip: flags.ip,
         network_aliases: flags.network_alias,
@@ -449,6 +470,13 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
 }
 
 impl CreateOptions {
+    /// `-a` left out both stdout and stderr: a foreground run shows nothing of the container's.
+    pub fn shows_no_output(&self) -> bool {
+        [runtime::StdStream::Stdout, runtime::StdStream::Stderr]
+            .iter()
+            .all(|stream| self.unattached.contains(stream))
+    }
+
     /// Docker and Podman drop `-p`/`-P` with `--network host|none` and say so: the warning, for
     /// the caller to print.
     pub fn discarded_ports_warning(&self) -> Option<String> {
@@ -536,6 +564,17 @@ fn log_max_size(log_opt: &[String], defaults: &ContainersTable) -> Result<Option
         .log_size_max
         .and_then(|max| u64::try_from(max).ok())
         .filter(|max| *max > 0)))
+}
+
+/// `--link NAME[:ALIAS]`s as (container, alias) pairs; the alias is the name when not given.
+fn links(given: &[String]) -> Vec<(String, String)> {
+    given
+        .iter()
+        .map(|l| match l.split_once(':') {
+            Some((name, alias)) => (name.to_string(), alias.to_string()),
+            None => (l.clone(), l.clone()),
+        })
+        .collect()
 }
 
 /// `--label-file` lines, then `--label`s, as (key, value); KEY alone has an empty value.
