@@ -32,6 +32,7 @@ mod pull;
 mod run;
 mod run_flags;
 mod run_streams;
+mod run_subids;
 mod security;
 mod storage;
 mod store;

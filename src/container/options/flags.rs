@@ -233,6 +233,12 @@ pub struct RunFlags {
     /// Map container gids likewise: CONTAINER_GID:FROM_GID[:COUNT]. Repeatable.
     #[arg(long, value_name = "MAP")]
     pub gidmap: Vec<String>,
+    /// Map the container's uids, from 0, onto the range /etc/subuid gives NAME (and its gids onto /etc/subgid's, unless --subgidname names another), as --uidmap 0:1:COUNT would. Rootless only, and NAME must be you: newuidmap maps only your own ranges.
+    #[arg(long, value_name = "NAME", overrides_with = "subuidname")]
+    pub subuidname: Option<String>,
+    /// Map the container's gids, from 0, onto the range /etc/subgid gives NAME (and its uids onto /etc/subuid's, unless --subuidname is given). Rootless only, and NAME must be you.
+    #[arg(long, value_name = "NAME", overrides_with = "subgidname")]
+    pub subgidname: Option<String>,
     /// Add a host user's account (a name or UID on this host) to the container's /etc/passwd. Repeatable.
     #[arg(long, value_name = "USER")]
     pub hostuser: Vec<String>,

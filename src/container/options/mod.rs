@@ -305,14 +305,24 @@ fn umask(flags: &RunFlags, defaults: &ContainersTable) -> Result<Option<u32>> {
         .transpose()
 }
 
-/// `--userns`, or `--uidmap`/`--gidmap`, which it may not come with.
+/// `--userns`, or `--uidmap`/`--gidmap`, or `--subuidname`/`--subgidname`: one of the three.
 fn userns_mode(flags: &RunFlags) -> Result<userns::UsernsMode> {
-    match (
-        userns::parse_id_maps(&flags.uidmap, &flags.gidmap)?,
-        &flags.userns,
-    ) {
+    let maps = userns::parse_id_maps(&flags.uidmap, &flags.gidmap)?;
+    let named = flags.subuidname.is_some() || flags.subgidname.is_some();
+    match (maps, &flags.userns) {
+        (_, Some(_)) if named => {
+            bail!("--userns and --subuidname/--subgidname cannot be used together")
+        }
+        (Some(_), _) if named => {
+            bail!("--uidmap/--gidmap and --subuidname/--subgidname cannot be used together")
+        }
         (Some(_), Some(_)) => bail!("--userns and --uidmap/--gidmap cannot be used together"),
         (Some(mapped), None) => Ok(mapped),
+        (None, _) if named => Ok(userns::parse_subordinate_names(
+            flags.subuidname.as_deref(),
+            flags.subgidname.as_deref(),
+        )?
+        .unwrap_or_default()),
         (None, given) => userns::UsernsMode::parse(given.as_deref().unwrap_or("")),
     }
 }
