@@ -579,6 +579,9 @@ pub struct BridgeAttachment {
     pub internal: bool,
     /// The container's side: eth0, eth1… in the order of its networks.
     pub interface: String,
+    /// `--mac-address`: its hardware address (None: the kernel's random one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
     /// The first outbound network gives the container its default route.
     pub default_route: bool,
 }

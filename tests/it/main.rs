@@ -30,6 +30,7 @@ mod network;
 mod packaging;
 mod pull;
 mod run;
+mod run_addresses;
 mod run_flags;
 mod run_streams;
 mod run_subids;

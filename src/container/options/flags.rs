@@ -141,6 +141,12 @@ pub struct RunFlags {
     /// must lie in the network's subnet and be free. Needs --network NAME.
     #[arg(long, value_name = "ADDRESS")]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// The container's IPv6 address on its user-defined network. Checked as an address, then refused: skiff's networks have no IPv6 subnet yet.
+    #[arg(long, value_name = "ADDRESS", overrides_with = "ip6")]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// The hardware address of the container's interface on its user-defined network, such as 92:d0:c6:0a:29:33 (not zero, not multicast). Needs --network NAME: on a private (pasta, slirp4netns), host or none network skiff cannot set it, as Podman cannot.
+    #[arg(long, value_name = "MAC", overrides_with = "mac_address")]
+    pub mac_address: Option<String>,
     /// Another name the container answers to on its user-defined network. Repeatable.
     #[arg(long = "network-alias", value_name = "ALIAS")]
     pub network_alias: Vec<String>,

@@ -119,6 +119,10 @@ pub struct CreateOptions {
     pub dns: network::DnsOptions,
     /// `--ip`: the container's address on its user-defined network.
     pub ip: Option<std::net::Ipv4Addr>,
+    /// `--ip6` (refused when the container is planned: no network of skiff's has IPv6).
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// `--mac-address`, checked and in lowercase.
+    pub mac_address: Option<String>,
     /// `--network-alias`: more names it answers to there.
     pub network_aliases: Vec<String>,
     /// `--link NAME[:ALIAS]`: (container, alias) pairs named in its /etc/hosts.
@@ -473,6 +477,12 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         sig_proxy: flags.sig_proxy.unwrap_or(true),
         publish_all: flags.publish_all,
         ip: flags.ip,
+        ip6: flags.ip6,
+        mac_address: flags
+            .mac_address
+            .as_deref()
+            .map(network::parse_mac_address)
+            .transpose()?,
         network_aliases: flags.network_alias,
         preserve_fds: flags.preserve_fds,
         stop_timeout: flags.stop_timeout,
