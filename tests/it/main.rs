@@ -31,6 +31,7 @@ mod packaging;
 mod pull;
 mod run;
 mod run_addresses;
+mod run_flag_list;
 mod run_flags;
 mod run_streams;
 mod run_subids;
