@@ -620,7 +620,7 @@ fn process_spec(
         seccomp: image_seccomp(options, run)?
             .unwrap_or_else(|| options.confinement.seccomp.clone()),
         unattached: options.unattached.clone(),
-        signals_kept: !options.sig_proxy || options.tty,
+        signals_kept: !options.forwards_signals(),
     })
 }
 

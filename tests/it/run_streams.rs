@@ -110,8 +110,11 @@ fn terminate_foreground(
         "trap 'echo GOT; exit 3' TERM; echo READY; sleep 2; echo DONE",
     ]);
     let mut child = env.skiff(&args).spawn();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "READY");
+    // A terminal (`-t`) ends its lines with \r\n.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|line| line.unwrap().trim_end_matches('\r').to_string());
+    assert_eq!(lines.next().unwrap(), "READY");
     until("the pid file", || pidfile.exists());
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()
@@ -119,7 +122,7 @@ fn terminate_foreground(
         .parse()
         .unwrap();
     kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let rest: Vec<String> = lines.collect();
     let out = finish(child, "skiff run");
     (rest.join("\n"), out.status.code().unwrap())
 }
@@ -137,6 +140,11 @@ fn sig_proxy_false_keeps_skiffs_signals_from_the_container() {
         assert_eq!(
             terminate_foreground(&env, image, &["--sig-proxy=true"]),
             ("GOT".into(), 3)
+        );
+        // With a terminal, ^C travels through it: skiff's own signals are not passed on.
+        assert_eq!(
+            terminate_foreground(&env, image, &["-t"]),
+            ("DONE".into(), 0)
         );
         env.skiff(&["run", "--sig-proxy=maybe", image, "true"])
             .assert_exit(125);

@@ -81,6 +81,7 @@ impl RunArgs {
             let session = attach::SessionOptions {
                 stdin: true,
                 detach_keys,
+                forward_signals: options.forwards_signals(),
             };
             container::run_attached(ctx, &options, &session)?
         } else {

@@ -490,6 +490,12 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
 }
 
 impl CreateOptions {
+    /// Whether a foreground run passes the signals skiff receives on: `--sig-proxy`, and no
+    /// `-t` (its terminal carries ^C, as with Podman and Docker).
+    pub fn forwards_signals(&self) -> bool {
+        self.sig_proxy && !self.tty
+    }
+
     /// `-a` left out both stdout and stderr: a foreground run shows nothing of the container's.
     pub fn shows_no_output(&self) -> bool {
         [runtime::StdStream::Stdout, runtime::StdStream::Stderr]
