@@ -420,6 +420,9 @@ pub struct SessionOptions {
     /// Relay standard input (`attach --no-stdin` turns it off).
     pub stdin: bool,
     pub detach_keys: Vec<u8>,
+    /// Signals the client receives go on to the container (`run --sig-proxy`; never for
+    /// `run -t`, whose terminal carries them).
+    pub forward_signals: bool,
 }
 
 /// `attach`: joins a running container's supervisor; the container's exit code, or 0 when the
@@ -469,8 +472,9 @@ fn session(
     let attach = crate::events::Event::container(crate::events::Status::Attach, record);
     crate::events::record(&ctx.store, attach);
     // Signals sent to this process go on to the container, as Podman's --sig-proxy does.
+    let proxy = options.forward_signals;
     let forward = move |signal: i32| {
-        if let Ok(signal) = nix::sys::signal::Signal::try_from(signal) {
+        if let (true, Ok(signal)) = (proxy, nix::sys::signal::Signal::try_from(signal)) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
         }
     };

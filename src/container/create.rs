@@ -627,6 +627,8 @@ fn process_spec(
         no_new_privileges: options.confinement.no_new_privileges,
         seccomp: image_seccomp(options, run)?
             .unwrap_or_else(|| options.confinement.seccomp.clone()),
+        unattached: options.unattached.clone(),
+        signals_kept: !options.forwards_signals(),
     })
 }
 

@@ -232,7 +232,13 @@ fn run_once(
         Ok(())
     };
     let mut terminal_relay = None;
-    let spec = super::runtime_spec(ctx, record, false);
+    // `-a` chooses what a foreground run shows: the log gets every stream.
+    let spec = super::runtime_spec(ctx, record, false).map(|mut spec| {
+        if !spec.process.unattached.is_empty() {
+            spec.to_mut().process.unattached.clear();
+        }
+        spec
+    });
     let outcome = spec.and_then(|spec| {
         let spawned = runtime::spawn_container(&spec)?;
         // Recorded before it mounts anything; should that fail, dropping it kills it.

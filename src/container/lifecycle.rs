@@ -193,6 +193,8 @@ pub fn exec(ctx: &Context, reference: &str, options: &ExecOptions) -> Result<i32
         personality: base.personality,
         no_new_privileges: base.no_new_privileges,
         seccomp: base.seccomp.clone(),
+        unattached: Vec::new(),
+        signals_kept: false,
     };
     // Podman names each exec session; skiff's have no other use for an id than the events.
     let session = crate::digest::random_id();

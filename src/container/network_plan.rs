@@ -107,6 +107,7 @@ pub(super) fn plan_network(
                     ip: address.to_string(),
                     aliases: options.network_aliases.clone(),
                     interface: "eth0".into(),
+                    mac: options.mac_address.clone(),
                 },
             );
             plan
@@ -122,6 +123,15 @@ pub(super) fn check_network_flags(options: &CreateOptions, plan: &NetworkPlan) -
         && plan.networks.is_empty()
     {
         bail!("--ip, --network-alias and --link need a user-defined network (--network NAME)");
+    }
+    if options.mac_address.is_some() && plan.networks.is_empty() {
+        bail!("--mac-address needs a user-defined network (--network NAME): skiff cannot set the address of a {} network's interface", plan.mode);
+    }
+    if options.ip6.is_some() {
+        match plan.networks.keys().next() {
+            Some(name) => bail!("--ip6: network {name} has no IPv6 subnet (skiff's networks are IPv4 only)"),
+            None => bail!("--ip6 needs a user-defined network (--network NAME) with an IPv6 subnet, which skiff's IPv4-only networks do not have"),
+        }
     }
     if options.no_hosts && (!options.add_hosts.is_empty() || !options.links.is_empty()) {
         bail!("conflicting options: --no-hosts and --add-host");
@@ -220,6 +230,7 @@ mod tests {
                 ip: "10.0.0.5".into(),
                 aliases: Vec::new(),
                 interface: "eth0".into(),
+                mac: None,
             },
         );
         assert!(check_network_flags(&options, &named).is_ok());

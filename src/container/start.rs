@@ -313,9 +313,11 @@ pub fn run_attached(
     })
 }
 
-/// `run`: create, start attached, and remove with `--rm`.
-pub fn run(ctx: &Context, options: &CreateOptions) -> Result<i32> {
+/// `run`: create, start attached, and remove with `--rm`. `created` is told the new
+/// container's ID before it starts.
+pub fn run(ctx: &Context, options: &CreateOptions, created: impl FnOnce(&str)) -> Result<i32> {
     let record = create::plan_new(ctx, options)?;
+    created(&record.id);
     start_attached(ctx, &record, Some(&options.image))
 }
 

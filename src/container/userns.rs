@@ -72,6 +72,70 @@ pub fn parse_id_maps(uidmap: &[String], gidmap: &[String]) -> Result<Option<User
     })
 }
 
+/// `--subuidname`/`--subgidname NAME`: the container's ids are the range /etc/subuid (and
+/// /etc/subgid) give NAME, as a map from 0, like `--uidmap 0:1:COUNT` over the user's namespace
+/// (whose ids 1… are that range). Rootless, newuidmap maps only the caller's own ranges, so NAME
+/// must be the caller (by name or uid) and have an entry; as root skiff makes no user namespace.
+/// Either name stands for both when only one is given (Podman takes the gid range from the uid
+/// name). None when neither is given.
+pub fn parse_subordinate_names(
+    subuidname: Option<&str>,
+    subgidname: Option<&str>,
+) -> Result<Option<UsernsMode>> {
+    let Some(uid_name) = subuidname.or(subgidname) else {
+        return Ok(None);
+    };
+    let gid_name = subgidname.unwrap_or(uid_name);
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
+        bail!("--subuidname and --subgidname are for rootless containers here: as root, skiff makes no user namespace and a container's ids are the host's");
+    }
+    let me = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|user| user.name)
+        .unwrap_or_else(|| uid.to_string());
+    let me = (me.as_str(), uid.as_raw());
+    let read = |file: &str| std::fs::read_to_string(file).unwrap_or_default();
+    Ok(Some(UsernsMode::Map {
+        uids: named_range(
+            "subuidname",
+            uid_name,
+            me,
+            &read("/etc/subuid"),
+            "/etc/subuid",
+        )?,
+        gids: named_range(
+            "subgidname",
+            gid_name,
+            me,
+            &read("/etc/subgid"),
+            "/etc/subgid",
+        )?,
+    }))
+}
+
+/// The map `--FLAG NAME` asks for, from `file`'s text: NAME must be the caller (`me`, by name
+/// or uid) and have a range there, which the caller's namespace has as its ids 1….
+fn named_range(
+    flag: &str,
+    name: &str,
+    (me, uid): (&str, u32),
+    text: &str,
+    file: &str,
+) -> Result<Vec<IdRange>> {
+    if name != me && name != uid.to_string() {
+        bail!("--{flag} {name}: rootless, newuidmap and newgidmap map only your own ranges ({me}'s), not {name}'s");
+    }
+    let (_, count) = crate::runtime::userns::parse_subordinate_range(text, me, uid)
+        .ok_or_else(|| anyhow::anyhow!("--{flag} {name}: {file} has no range for {name}"))?;
+    Ok(vec![IdRange {
+        inside: 0,
+        outside: 1,
+        count,
+    }])
+}
+
 /// The fewest ids `--userns=auto` gives a container, as Podman does.
 const AUTO_MIN_SIZE: u32 = 1024;
 
@@ -426,6 +490,34 @@ mod tests {
         assert_eq!(free_range(&[(1, 1024)], 1024, 2048), Some(1025));
         assert_eq!(free_range(&[(1, 1024)], 1025, 2048), None);
         assert_eq!(free_range(&[], 65537, 65536), None);
+    }
+
+    #[test]
+    fn subordinate_names_take_only_the_callers_own_range() {
+        let text = "other:200000:65536\nme:100000:1000\n";
+        let me = ("me", 1001);
+        let own = named_range("subuidname", "me", me, text, "/etc/subuid").unwrap();
+        assert_eq!(
+            own,
+            [IdRange {
+                inside: 0,
+                outside: 1,
+                count: 1000
+            }]
+        );
+        assert_eq!(
+            named_range("subuidname", "1001", me, text, "/etc/subuid").unwrap(),
+            own
+        );
+        let theirs = named_range("subuidname", "other", me, text, "/etc/subuid").unwrap_err();
+        assert!(theirs
+            .to_string()
+            .contains("only your own ranges (me's), not other's"));
+        let none = named_range("subgidname", "me", me, "other:1:2\n", "/etc/subgid").unwrap_err();
+        assert_eq!(
+            none.to_string(),
+            "--subgidname me: /etc/subgid has no range for me"
+        );
     }
 
     #[test]

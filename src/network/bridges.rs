@@ -116,6 +116,7 @@ fn bridge_attachment(
             .context("the container's address")?,
         internal: network.internal,
         interface: attachment.interface.clone(),
+        mac: attachment.mac.clone(),
         default_route: may_route_out && !network.internal,
     })
 }
@@ -245,6 +246,7 @@ pub fn inspect_networks(ctx: &Context, record: &ContainerRecord) -> serde_json::
                 "IPPrefixLen": prefix,
                 "Gateway": network.map(|n| n.gateway).unwrap_or_default(),
                 "Aliases": attachment.aliases,
+                "MacAddress": attachment.mac.clone().unwrap_or_default(),
             }),
         );
     }

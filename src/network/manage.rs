@@ -383,6 +383,7 @@ pub fn connect(
             ip: address.to_string(),
             aliases: aliases.to_vec(),
             interface,
+            mac: None,
         },
     );
     ctx.store.update_container(&lock, &record)?;

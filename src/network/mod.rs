@@ -112,6 +112,34 @@ impl NetworkRequest {
 }
 
 /// `--add-host NAME:IP` (Docker also takes `NAME=IP`): the /etc/hosts line it adds.
+/// `--mac-address`: six hex octets separated by `:` or `-`, as lowercase `aa:bb:cc:dd:ee:ff`.
+/// An address no interface may take (all zeros, or multicast: the low bit of the first octet)
+/// is refused, as the kernel would refuse it once the container had started.
+pub fn parse_mac_address(text: &str) -> Result<String> {
+    let octets: Vec<Option<u8>> = text
+        .split([':', '-'])
+        .map(|octet| {
+            (octet.len() == 2)
+                .then(|| u8::from_str_radix(octet, 16).ok())
+                .flatten()
+        })
+        .collect();
+    let octets: Vec<u8> = match octets.iter().copied().collect::<Option<Vec<u8>>>() {
+        Some(octets) if octets.len() == 6 => octets,
+        _ => anyhow::bail!(
+            "invalid --mac-address {text:?}: expected six hex octets, such as 92:d0:c6:0a:29:33"
+        ),
+    };
+    if octets.iter().all(|o| *o == 0) || octets[0] & 1 == 1 {
+        anyhow::bail!("invalid --mac-address {text:?}: an interface cannot take a zero or multicast address (the first octet must be even)");
+    }
+    Ok(octets
+        .iter()
+        .map(|o| format!("{o:02x}"))
+        .collect::<Vec<_>>()
+        .join(":"))
+}
+
 pub fn parse_add_host(text: &str) -> Result<String> {
     let split = text
         .split_once('=')
@@ -228,6 +256,23 @@ impl DnsOptions {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mac_addresses_are_checked_and_written_one_way() {
+        assert_eq!(
+            super::parse_mac_address("92-D0-C6-0A-29-33").unwrap(),
+            "92:d0:c6:0a:29:33"
+        );
+        for bad in [
+            "92:d0:c6:0a:29",
+            "92:d0:c6:0a:29:3",
+            "92:d0:c6:0a:29:zz",
+            "00:00:00:00:00:00",
+            "01:00:5e:00:00:01",
+        ] {
+            assert!(super::parse_mac_address(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -174,12 +174,15 @@ pub fn attach(
         }
         feed(Helper::Ip, &["-batch", "-"], &outer)
     })?;
-    let mut inner = format!(
-        "link set lo up\n\
-         addr add {}/{} dev {interface}\n\
+    let mut inner = String::from("link set lo up\n");
+    if let Some(mac) = &attachment.mac {
+        inner.push_str(&format!("link set {interface} address {mac}\n"));
+    }
+    inner.push_str(&format!(
+        "addr add {}/{} dev {interface}\n\
          link set {interface} up\n",
         attachment.address, attachment.prefix
-    );
+    ));
     if attachment.default_route {
         inner.push_str(&format!("route add default via {}\n", attachment.gateway));
     }

@@ -11,7 +11,7 @@ use nix::sys::signal::SigSet;
 use super::channel::{report, send_pid, sys_error, wait_for_go_ahead, Cause, ChildError, GoAhead};
 use super::network_wait::{self, Families};
 use super::process::{borrowed, clone_child, close_all_except, join_namespaces, JoinTargets};
-use super::spec::{ContainerSpec, NamespaceMode, ProcessSpec};
+use super::spec::{ContainerSpec, NamespaceMode, ProcessSpec, StdStream};
 use super::stdio_relay::StdioEnds;
 use super::storage::Servers;
 use super::{rootfs, sealed_exec, seccomp, security, tty, userns};
@@ -304,7 +304,9 @@ fn attach_stdio(process: &ProcessSpec, channels: &ChildChannels) -> Result<(), C
     nix::unistd::setsid().map_err(|e| sys_error("setsid", e))?;
     let pipes = &channels.stdio;
     match pipes.stdin {
-        _ if !process.interactive => redirect_stdin_to_null()?,
+        _ if !process.interactive || !process.attached(StdStream::Stdin) => {
+            redirect_stdin_to_null()?
+        }
         Some(pipe) => nix::unistd::dup2_stdin(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?,
         None => {}
     }
@@ -313,6 +315,14 @@ fn attach_stdio(process: &ProcessSpec, channels: &ChildChannels) -> Result<(), C
     }
     if let Some(pipe) = pipes.stderr {
         nix::unistd::dup2_stderr(borrowed(pipe)).map_err(|e| sys_error("dup2", e))?;
+    }
+    if !process.attached(StdStream::Stdout) {
+        let null = open_dev_null(nix::fcntl::OFlag::O_WRONLY)?;
+        nix::unistd::dup2_stdout(&null).map_err(|e| sys_error("dup2", e))?;
+    }
+    if !process.attached(StdStream::Stderr) {
+        let null = open_dev_null(nix::fcntl::OFlag::O_WRONLY)?;
+        nix::unistd::dup2_stderr(&null).map_err(|e| sys_error("dup2", e))?;
     }
     Ok(())
 }

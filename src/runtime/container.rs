@@ -151,6 +151,7 @@ pub fn spawn_container(spec: &ContainerSpec) -> Result<SpawnedContainer<'_>, Err
             terminal: tty_parent,
             relay: stdio_relay,
             interactive: spec.process.interactive,
+            forward_signals: !spec.process.signals_kept,
         }),
         signals,
         signal_fd,

@@ -100,6 +100,7 @@ pub fn exec_in_container(
                 terminal: tty_parent,
                 relay: stdio_relay,
                 interactive: process.interactive,
+                forward_signals: !process.signals_kept,
             };
             supervise(pid, err_read, streams, &signal_fd, |master| master)
         }

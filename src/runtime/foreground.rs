@@ -43,6 +43,8 @@ pub(crate) struct Streams {
     pub relay: Option<StdioRelay>,
     /// `-i`: skiff's input goes to the process.
     pub interactive: bool,
+    /// The signals skiff receives go on to the process (else they are dropped: `--sig-proxy=false`).
+    pub forward_signals: bool,
 }
 
 /// Waits for the process to exec (`started` runs then) or fail, then relays until it exits.
@@ -66,9 +68,11 @@ pub(crate) fn supervise(
         None => None,
     };
     let status = match (terminal, streams.relay) {
-        (Some(mut session), _) => session.relay_until_exit(pid, signal_fd)?,
-        (None, Some(relay)) => relay.relay_until_exit(pid, signal_fd)?,
-        (None, None) => wait_forwarding_signals(pid, signal_fd)?,
+        (Some(mut session), _) => {
+            session.relay_until_exit(pid, signal_fd, streams.forward_signals)?
+        }
+        (None, Some(relay)) => relay.relay_until_exit(pid, signal_fd, streams.forward_signals)?,
+        (None, None) => wait_forwarding_signals(pid, signal_fd, streams.forward_signals)?,
     };
     Ok(RunOutcome {
         exit_code: exit_code_of(status).unwrap_or(125),

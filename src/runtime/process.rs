@@ -134,15 +134,20 @@ impl SignalWatch {
     }
 }
 
-/// Forwards every blocked signal but SIGCHLD to the container until its first process exits.
-pub(crate) fn wait_forwarding_signals(pid: Pid, signal_fd: &SignalFd) -> Result<WaitStatus, Error> {
+/// Forwards every blocked signal but SIGCHLD to the container (drops them, without `proxy`)
+/// until its first process exits.
+pub(crate) fn wait_forwarding_signals(
+    pid: Pid,
+    signal_fd: &SignalFd,
+    proxy: bool,
+) -> Result<WaitStatus, Error> {
     loop {
         if let Some(status) = reap(pid)? {
             return Ok(status);
         }
         match signal_fd.read_signal() {
-            Ok(Some(info)) => forward_signal(pid, info.ssi_signo as i32),
-            Ok(None) => {}
+            Ok(Some(info)) if proxy => forward_signal(pid, info.ssi_signo as i32),
+            Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::sys("reading signals", e)),
         }

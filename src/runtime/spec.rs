@@ -160,6 +160,30 @@ pub struct ProcessSpec {
         skip_serializing_if = "super::seccomp::SeccompPolicy::is_default"
     )]
     pub seccomp: super::seccomp::SeccompPolicy,
+    /// `run -a`: the standard streams a foreground run leaves unconnected to skiff's (stdin is
+    /// /dev/null, stdout and stderr go to /dev/null). A detached container's log gets them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unattached: Vec<StdStream>,
+    /// `--sig-proxy=false` (and `-t`): the signals skiff receives while the process runs in
+    /// the foreground are read and dropped instead of forwarded to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signals_kept: bool,
+}
+
+/// One of a process's standard streams, as `run -a` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StdStream {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+impl ProcessSpec {
+    /// Whether `stream` is connected to skiff's own in a foreground run (`run -a`).
+    pub fn attached(&self, stream: StdStream) -> bool {
+        !self.unattached.contains(&stream)
+    }
 }
 
 /// How one of a container's namespaces is made.
@@ -559,6 +583,9 @@ pub struct BridgeAttachment {
     pub internal: bool,
     /// The container's side: eth0, eth1… in the order of its networks.
     pub interface: String,
+    /// `--mac-address`: its hardware address (None: the kernel's random one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
     /// The first outbound network gives the container its default route.
     pub default_route: bool,
 }
@@ -605,6 +632,8 @@ pub(crate) mod fixtures {
                 personality: None,
                 no_new_privileges: false,
                 seccomp: Default::default(),
+                unattached: Vec::new(),
+                signals_kept: false,
             },
             network,
             namespaces: Namespaces::default(),

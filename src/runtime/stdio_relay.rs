@@ -18,7 +18,7 @@ use nix::unistd::Pid;
 
 use super::error::Error;
 use super::process::{forward_signal, reap};
-use super::spec::ProcessSpec;
+use super::spec::{ProcessSpec, StdStream};
 
 /// How long the relay waits, once the process has ended, for output from a writer that lives
 /// on (a background process an `exec` left behind) before it stops.
@@ -98,7 +98,8 @@ pub(crate) fn plan(process: &ProcessSpec) -> Result<(ContainerStdio, Option<Stdi
         stdin: None,
         outputs: Vec::new(),
     };
-    if process.interactive && is_terminal(std::io::stdin().as_fd()) {
+    let stdin_relayed = process.interactive && process.attached(StdStream::Stdin);
+    if stdin_relayed && is_terminal(std::io::stdin().as_fd()) {
         let (read, write) = pipe()?;
         nix::fcntl::fcntl(
             &write,
@@ -108,7 +109,8 @@ pub(crate) fn plan(process: &ProcessSpec) -> Result<(ContainerStdio, Option<Stdi
         container.stdin = Some(read);
         relay.stdin = Some(write);
     }
-    let stdout_terminal = is_terminal(std::io::stdout().as_fd());
+    let stdout_terminal =
+        process.attached(StdStream::Stdout) && is_terminal(std::io::stdout().as_fd());
     if stdout_terminal {
         let (read, write) = pipe()?;
         container.stdout = Some(write);
@@ -117,7 +119,7 @@ pub(crate) fn plan(process: &ProcessSpec) -> Result<(ContainerStdio, Option<Stdi
             target: libc::STDOUT_FILENO,
         });
     }
-    if is_terminal(std::io::stderr().as_fd()) {
+    if process.attached(StdStream::Stderr) && is_terminal(std::io::stderr().as_fd()) {
         let shared = stdout_terminal
             && terminal_device(libc::STDOUT_FILENO) == terminal_device(libc::STDERR_FILENO);
         match container.stdout.as_ref().filter(|_| shared) {
@@ -161,11 +163,13 @@ fn write_all(target: RawFd, mut bytes: &[u8]) {
 }
 
 impl StdioRelay {
-    /// Relays until the process has ended and its output is drained, forwarding signals.
+    /// Relays until the process has ended and its output is drained, forwarding signals
+    /// (`proxy`) or dropping them.
     pub(crate) fn relay_until_exit(
         mut self,
         pid: Pid,
         signal_fd: &SignalFd,
+        proxy: bool,
     ) -> Result<WaitStatus, Error> {
         let stdin = std::io::stdin();
         let mut pending: Vec<u8> = Vec::new();
@@ -208,8 +212,9 @@ impl StdioRelay {
                 .collect();
             drop(fds);
             if ready[0] {
-                if let Ok(Some(info)) = signal_fd.read_signal() {
-                    forward_signal(pid, info.ssi_signo as i32);
+                match signal_fd.read_signal() {
+                    Ok(Some(info)) if proxy => forward_signal(pid, info.ssi_signo as i32),
+                    _ => {}
                 }
                 if exited.is_none() {
                     exited = reap(pid)?;

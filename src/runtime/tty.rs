@@ -92,11 +92,13 @@ impl TerminalSession {
         })
     }
 
-    /// Copies stdin to the pty and the pty to stdout, forwarding signals, until the process ends.
+    /// Copies stdin to the pty and the pty to stdout, forwarding signals (`proxy`; else they
+    /// are dropped), until the process ends.
     pub(crate) fn relay_until_exit(
         &mut self,
         pid: Pid,
         signal_fd: &nix::sys::signalfd::SignalFd,
+        proxy: bool,
     ) -> Result<WaitStatus, Error> {
         let stdin = std::io::stdin();
         let mut stdin_open = self.relay_stdin;
@@ -141,7 +143,7 @@ impl TerminalSession {
                 if let Ok(Some(info)) = signal_fd.read_signal() {
                     if info.ssi_signo as i32 == libc::SIGWINCH {
                         copy_window_size(stdin.as_fd(), &self.master);
-                    } else {
+                    } else if proxy {
                         forward_signal(pid, info.ssi_signo as i32);
                     }
                 }

@@ -123,6 +123,9 @@ pub struct NetworkAttachment {
     /// Its interface in the container (eth0, eth1…), kept from `network connect` to
     /// `disconnect` and across restarts, so the first network keeps eth0 and the route out.
     pub interface: String,
+    /// `--mac-address`: the interface's hardware address (else the kernel's random one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl ContainerRecord {

@@ -29,6 +29,7 @@ impl StartArgs {
         let session = attach::SessionOptions {
             stdin: self.interactive,
             detach_keys: attach::parse_detach_keys(&self.detach_keys)?,
+            forward_signals: true,
         };
         if !self.attach {
             container::start_detached(ctx, &self.container)?;
@@ -171,6 +172,7 @@ impl AttachArgs {
         let session = attach::SessionOptions {
             stdin: !self.no_stdin,
             detach_keys: attach::parse_detach_keys(&self.detach_keys)?,
+            forward_signals: true,
         };
         let code = attach::attach(ctx, &self.container, &session)?;
         Ok(u8::try_from(code).unwrap_or(255))

@@ -72,6 +72,9 @@ impl RunArgs {
             eprintln!("WARN: {warning}");
         }
         let detach_keys = attach::parse_detach_keys(&self.detach_keys)?;
+        if self.detach && !self.flags.run.attach.is_empty() {
+            anyhow::bail!("conflicting options: --attach and --detach (a detached container's streams go to its log)");
+        }
         let attached = self.flags.run.tty && self.flags.run.interactive;
         let options = self.flags.create_options(ctx)?;
         if self.detach {
@@ -82,10 +85,17 @@ impl RunArgs {
             let session = attach::SessionOptions {
                 stdin: true,
                 detach_keys,
+                forward_signals: options.forwards_signals(),
             };
             container::run_attached(ctx, &options, &session)?
         } else {
-            container::run(ctx, &options)?
+            // Podman prints the ID when neither output stream is shown.
+            let quiet = options.shows_no_output();
+            container::run(ctx, &options, |id| {
+                if quiet {
+                    println!("{id}");
+                }
+            })?
         };
         Ok(u8::try_from(code).unwrap_or(255))
     }

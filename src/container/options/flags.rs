@@ -75,6 +75,12 @@ pub struct RunFlags {
     /// Keep standard input open (otherwise the process reads /dev/null).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Connect only these of the container's streams to skiff's in a foreground run: stdin (with -i), stdout, stderr; the others read or write /dev/null (a detached container's log keeps them all). With neither stdout nor stderr, run prints the container's ID, as Podman does. Repeatable, or comma-separated; not with -d.
+    #[arg(short, long, value_name = "STREAM", value_delimiter = ',')]
+    pub attach: Vec<String>,
+    /// Forward the signals skiff receives to the container's process while it runs in the foreground (default true); false drops them, so they neither reach it nor end skiff. With -t they are never forwarded (the terminal carries ^C), as Podman does.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: Option<bool>,
     /// Allocate a pseudo-terminal: the process sees /dev/pts/0 as its terminal.
     #[arg(short, long)]
     pub tty: bool,
@@ -135,6 +141,12 @@ pub struct RunFlags {
     /// must lie in the network's subnet and be free. Needs --network NAME.
     #[arg(long, value_name = "ADDRESS")]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// The container's IPv6 address on its user-defined network. Checked as an address, then refused: skiff's networks have no IPv6 subnet yet.
+    #[arg(long, value_name = "ADDRESS", overrides_with = "ip6")]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// The hardware address of the container's interface on its user-defined network, such as 92:d0:c6:0a:29:33 (not zero, not multicast). Needs --network NAME: on a private (pasta, slirp4netns), host or none network skiff cannot set it, as Podman cannot.
+    #[arg(long, value_name = "MAC", overrides_with = "mac_address")]
+    pub mac_address: Option<String>,
     /// Another name the container answers to on its user-defined network. Repeatable.
     #[arg(long = "network-alias", value_name = "ALIAS")]
     pub network_alias: Vec<String>,
@@ -227,6 +239,12 @@ pub struct RunFlags {
     /// Map container gids likewise: CONTAINER_GID:FROM_GID[:COUNT]. Repeatable.
     #[arg(long, value_name = "MAP")]
     pub gidmap: Vec<String>,
+    /// Map the container's uids, from 0, onto the range /etc/subuid gives NAME (and its gids onto /etc/subgid's, unless --subgidname names another), as --uidmap 0:1:COUNT would. Rootless only, and NAME must be you: newuidmap maps only your own ranges.
+    #[arg(long, value_name = "NAME", overrides_with = "subuidname")]
+    pub subuidname: Option<String>,
+    /// Map the container's gids, from 0, onto the range /etc/subgid gives NAME (and its uids onto /etc/subuid's, unless --subuidname is given). Rootless only, and NAME must be you.
+    #[arg(long, value_name = "NAME", overrides_with = "subgidname")]
+    pub subgidname: Option<String>,
     /// Add a host user's account (a name or UID on this host) to the container's /etc/passwd. Repeatable.
     #[arg(long, value_name = "USER")]
     pub hostuser: Vec<String>,

@@ -105,6 +105,10 @@ pub struct CreateOptions {
     pub remove: bool,
     pub interactive: bool,
     pub tty: bool,
+    /// `-a`: the streams a foreground run leaves unconnected (none without `-a`).
+    pub unattached: Vec<runtime::StdStream>,
+    /// `--sig-proxy` (true unless given false).
+    pub sig_proxy: bool,
     pub network: NetworkRequest,
     /// `-p`, as parsed; host ports are picked when the container is created.
     pub publish: Vec<network::ports::PublishRequest>,
@@ -119,6 +123,10 @@ pub struct CreateOptions {
     pub dns: network::DnsOptions,
     /// `--ip`: the container's address on its user-defined network.
     pub ip: Option<std::net::Ipv4Addr>,
+    /// `--ip6` (refused when the container is planned: no network of skiff's has IPv6).
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// `--mac-address`, checked and in lowercase.
+    pub mac_address: Option<String>,
     /// `--network-alias`: more names it answers to there.
     pub network_aliases: Vec<String>,
     /// `--link NAME[:ALIAS]`: (container, alias) pairs named in its /etc/hosts.
@@ -176,6 +184,28 @@ fn group_add(groups: &[String]) -> Result<Vec<String>> {
         bail!("the '--group-add keep-groups' option is not allowed with any other --group-add options");
     }
     Ok(groups.to_vec())
+}
+
+/// `-a STREAM`s: the streams they leave out (none when no `-a` is given), with Podman's words
+/// for a stream it does not know.
+fn unattached_streams(given: &[String]) -> Result<Vec<runtime::StdStream>> {
+    use runtime::StdStream;
+    let mut named = Vec::new();
+    for stream in given {
+        named.push(match stream.to_ascii_lowercase().as_str() {
+            "stdin" => StdStream::Stdin,
+            "stdout" => StdStream::Stdout,
+            "stderr" => StdStream::Stderr,
+            _ => bail!("invalid stream {stream:?} for --attach - must be one of stdin, stdout, or stderr: invalid argument"),
+        });
+    }
+    Ok(match named.is_empty() {
+        true => Vec::new(),
+        false => [StdStream::Stdin, StdStream::Stdout, StdStream::Stderr]
+            .into_iter()
+            .filter(|stream| !named.contains(stream))
+            .collect(),
+    })
 }
 
 /// `--shm-size`, with Podman's words for a bad one.
@@ -283,14 +313,24 @@ fn umask(flags: &RunFlags, defaults: &ContainersTable) -> Result<Option<u32>> {
         .transpose()
 }
 
-/// `--userns`, or `--uidmap`/`--gidmap`, which it may not come with.
+/// `--userns`, or `--uidmap`/`--gidmap`, or `--subuidname`/`--subgidname`: one of the three.
 fn userns_mode(flags: &RunFlags) -> Result<userns::UsernsMode> {
-    match (
-        userns::parse_id_maps(&flags.uidmap, &flags.gidmap)?,
-        &flags.userns,
-    ) {
+    let maps = userns::parse_id_maps(&flags.uidmap, &flags.gidmap)?;
+    let named = flags.subuidname.is_some() || flags.subgidname.is_some();
+    match (maps, &flags.userns) {
+        (_, Some(_)) if named => {
+            bail!("--userns and --subuidname/--subgidname cannot be used together")
+        }
+        (Some(_), _) if named => {
+            bail!("--uidmap/--gidmap and --subuidname/--subgidname cannot be used together")
+        }
         (Some(_), Some(_)) => bail!("--userns and --uidmap/--gidmap cannot be used together"),
         (Some(mapped), None) => Ok(mapped),
+        (None, _) if named => Ok(userns::parse_subordinate_names(
+            flags.subuidname.as_deref(),
+            flags.subgidname.as_deref(),
+        )?
+        .unwrap_or_default()),
         (None, given) => userns::UsernsMode::parse(given.as_deref().unwrap_or("")),
     }
 }
@@ -329,6 +369,17 @@ fn log_driver(flags: &RunFlags, defaults: &ContainersTable) -> Result<LogDriver>
     })
 }
 
+/// `--cap-add` and `--cap-drop` over containers.conf `default_capabilities`.
+fn capabilities(flags: &RunFlags, defaults: &ContainersTable) -> Result<CapabilitySet> {
+    let configured = defaults
+        .default_capabilities
+        .as_ref()
+        .map(|names| capability_names(names))
+        .transpose()
+        .context("containers.conf default_capabilities")?;
+    CapabilitySet::merge(configured.as_deref(), &flags.cap_add, &flags.cap_drop)
+}
+
 /// `create_options` with containers.conf (`conf`) given.
 fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions> {
     let defaults = &conf.containers;
@@ -351,17 +402,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         sysctls,
         mounts: mounts(&flags, defaults)?,
         default_env: defaults.env.to_vec(),
-        capabilities: CapabilitySet::merge(
-            defaults
-                .default_capabilities
-                .as_ref()
-                .map(|names| capability_names(names))
-                .transpose()
-                .context("containers.conf default_capabilities")?
-                .as_deref(),
-            &flags.cap_add,
-            &flags.cap_drop,
-        )?,
+        capabilities: capabilities(&flags, defaults)?,
         rlimits: super::ulimits::rlimits(&flags.ulimit, &defaults.default_ulimits)?,
         confinement: security::confinement_with_policy(
             &flags.security_opt,
@@ -380,14 +421,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         add_hosts: flags.names.add_hosts()?,
         no_hosts: flags.names.no_hosts(defaults),
         dns: flags.names.dns(defaults)?,
-        links: flags
-            .link
-            .iter()
-            .map(|l| match l.split_once(':') {
-                Some((name, alias)) => (name.to_string(), alias.to_string()),
-                None => (l.clone(), l.clone()),
-            })
-            .collect(),
+        links: links(&flags.link),
         stop_signal: flags.stop_signal.as_deref().map(str::parse).transpose()?,
         init: flags.init.unwrap_or(defaults.init),
         init_path: init_path(&flags, defaults)?,
@@ -444,8 +478,16 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         replace: flags.replace,
         interactive: flags.interactive,
         tty: flags.tty,
+        unattached: unattached_streams(&flags.attach)?,
+        sig_proxy: flags.sig_proxy.unwrap_or(true),
         publish_all: flags.publish_all,
         ip: flags.ip,
+        ip6: flags.ip6,
+        mac_address: flags
+            .mac_address
+            .as_deref()
+            .map(network::parse_mac_address)
+            .transpose()?,
         network_aliases: flags.network_alias,
         preserve_fds: flags.preserve_fds,
         stop_timeout: flags.stop_timeout,
@@ -458,6 +500,19 @@ impl CreateOptions {
     /// caller to print (Podman warns and runs too, rootless on cgroup v1).
     pub fn resource_warning(&self) -> Option<String> {
         resources::unavailable_warning(self.resources.cgroup.as_ref()?)
+    }
+
+    /// Whether a foreground run passes the signals skiff receives on: `--sig-proxy`, and no
+    /// `-t` (its terminal carries ^C, as with Podman and Docker).
+    pub fn forwards_signals(&self) -> bool {
+        self.sig_proxy && !self.tty
+    }
+
+    /// `-a` left out both stdout and stderr: a foreground run shows nothing of the container's.
+    pub fn shows_no_output(&self) -> bool {
+        [runtime::StdStream::Stdout, runtime::StdStream::Stderr]
+            .iter()
+            .all(|stream| self.unattached.contains(stream))
     }
 
     /// Docker and Podman drop `-p`/`-P` with `--network host|none` and say so: the warning, for
@@ -547,6 +602,17 @@ fn log_max_size(log_opt: &[String], defaults: &ContainersTable) -> Result<Option
         .log_size_max
         .and_then(|max| u64::try_from(max).ok())
         .filter(|max| *max > 0)))
+}
+
+/// `--link NAME[:ALIAS]`s as (container, alias) pairs; the alias is the name when not given.
+fn links(given: &[String]) -> Vec<(String, String)> {
+    given
+        .iter()
+        .map(|l| match l.split_once(':') {
+            Some((name, alias)) => (name.to_string(), alias.to_string()),
+            None => (l.clone(), l.clone()),
+        })
+        .collect()
 }
 
 /// `--label-file` lines, then `--label`s, as (key, value); KEY alone has an empty value.
