@@ -9,18 +9,19 @@ use super::network_plan::{
     exposed_ports, host_entries, plan_network, published_ports, NetworkPlan,
 };
 use super::options::ImageVolume;
+use super::registration::{cidfile_taken, store_container, write_cidfile};
 use super::{
     compose_command, expand_env_entry, host_environment, merge_env, merged_env, names,
     parse_env_file, proxy_environment, random_bytes, userns, CreateOptions,
 };
 use crate::context::Context;
-use crate::events::{self, Event, Status as EventStatus};
+
 use crate::image;
-use crate::image::config::RunConfig;
+use crate::image::config::{ImageConfig, RunConfig};
 use crate::network::{self, NetworkRequest};
 use crate::runtime::{self, ContainerSpec, NetworkMode, ProcessSpec};
 use crate::store::containers::ContainerRecord;
-use crate::store::images::{ImageIndex, ImageRecord};
+use crate::store::images::ImageRecord;
 use crate::store::policies::Signal;
 use crate::store::{self};
 
@@ -41,79 +42,25 @@ pub(super) fn plan_new(ctx: &Context, options: &CreateOptions) -> Result<Contain
             return Err(cidfile_taken(path));
         }
     }
-    let image = image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
+    let (image, config) = match &options.root_directory {
+        // No image: the directory has it all, and the command line says what to run.
+        Some(_) => (ImageRecord::default(), ImageConfig::default()),
+        None => {
+            let image = image::stored_or_pulled(ctx, &options.image, options.pull.as_ref())?;
+            let config = image::read_config(&ctx.store, &image)?;
+            (image, config)
+        }
+    };
     if let Some(name) = options.name.as_deref().filter(|_| options.replace) {
         if ctx.store.find_container(name).is_ok() {
             super::remove(ctx, &[name.to_string()], true, false)?;
         }
     }
-    let record = plan(ctx, options, &image)?;
+    let record = plan(ctx, options, &image, config)?;
     if let Some(path) = &options.cidfile {
         write_cidfile(path, &record.id)?;
     }
     Ok(record)
-}
-
-/// Podman's words for a `--cidfile` that exists already.
-fn cidfile_taken(path: &Path) -> anyhow::Error {
-    anyhow::anyhow!(
-        "container id file exists. Ensure another container is not using it or delete {}",
-        path.display()
-    )
-}
-
-/// Made with O_EXCL: a file that appeared since the check is not overwritten.
-fn write_cidfile(path: &std::path::Path, id: &str) -> Result<()> {
-    use std::io::Write as _;
-    let mut file = std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => cidfile_taken(path),
-            _ => anyhow::anyhow!("writing the container id file {}: {e}", path.display()),
-        })?;
-    file.write_all(id.as_bytes())
-        .with_context(|| format!("writing the container id file {}", path.display()))
-}
-
-/// Records a planned container in the store, checking under the lock that its image is still
-/// there and its name free.
-pub(super) fn store_container(
-    ctx: &Context,
-    record: &ContainerRecord,
-    image_reference: &str,
-) -> Result<()> {
-    let lock = ctx.store.lock()?;
-    // What killed runs left in tmp/ goes with the next container written, as with images.
-    image::clean_staging(ctx, &lock)?;
-    if ImageIndex::load(&ctx.store)?
-        .by_id(&record.image_id)
-        .is_none()
-    {
-        return Err(store::Error::ImageNotFound {
-            reference: image_reference.to_string(),
-        }
-        .into());
-    }
-    // Addresses were picked without the lock: one taken meanwhile is an error, not a clash.
-    for (name, attachment) in &record.networks {
-        let taken = network::manage::users(ctx, name).iter().any(|other| {
-            other
-                .networks
-                .get(name)
-                .is_some_and(|a| a.ip == attachment.ip)
-        });
-        if taken {
-            bail!(
-                "address {} on network {name} was taken meanwhile by another container: try again",
-                attachment.ip
-            );
-        }
-    }
-    ctx.store.create_container(&lock, record)?;
-    events::record(&ctx.store, Event::container(EventStatus::Create, record));
-    Ok(())
 }
 
 /// Works out everything about a new container (its spec, names, generated /etc files) without
@@ -122,11 +69,11 @@ pub(super) fn plan(
     ctx: &Context,
     options: &CreateOptions,
     image: &ImageRecord,
+    config: ImageConfig,
 ) -> Result<ContainerRecord> {
     if let Some(user) = &options.user {
         runtime::check_user_ids(user).map_err(anyhow::Error::msg)?;
     }
-    let config = image::read_config(&ctx.store, image)?;
     let run = &config.config;
     let argv = command(run, options)?;
     let stop_signal = stop_signal(run, options)?;
@@ -172,21 +119,19 @@ pub(super) fn plan(
     process.preserve_fds = activation
         .map_or(0, |(count, _)| count)
         .max(options.preserve_fds);
+    let rootless = namespace.mapping.is_some();
+    let cgroup = cgroup_plan::cgroup_spec(options, &id, rootless, &resolved.mounts);
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
         layers: namespace.layers,
+        root_directory: options.root_directory.clone(),
         upper_dir: container_dir.join("upper"),
         work_dir: container_dir.join("work"),
         rootfs_dir: container_dir.join("merged"),
         volatile: options.remove,
         mount_point_skeleton: None,
         hostname,
-        cgroup: cgroup_plan::cgroup_spec(
-            options,
-            &id,
-            namespace.mapping.is_some(),
-            &resolved.mounts,
-        ),
+        cgroup,
         process,
         network: network.spec,
         namespaces: isolation.spec.clone(),
@@ -207,7 +152,7 @@ pub(super) fn plan(
         sysctls: options.sysctls.clone(),
         layer_owners: namespace.layer_owners,
         nested_ids: namespace.nested.clone(),
-        storage_driver: ctx.driver_for_new_container(),
+        storage_driver: storage_driver(ctx, options),
     };
     give_volumes_to_user(ctx, &spec, &resolved.chown)?;
     Ok(ContainerRecord {
@@ -329,6 +274,9 @@ fn write_new_run_files(
 /// As Podman's ImageName: the stored name the reference resolved to (`localhost/app:latest`
 /// for `app`), else what was given (an id).
 fn image_name(options: &CreateOptions, image: &ImageRecord) -> String {
+    if options.root_directory.is_some() {
+        return String::new();
+    }
     image::reference::candidate_names(&options.image, image.names.iter().map(String::as_str))
         .into_iter()
         .next()
@@ -391,6 +339,14 @@ fn hostname(options: &CreateOptions, id: &str, shared: Option<&str>) -> String {
             .then(host_name)
             .flatten()
             .unwrap_or_else(|| id[..12].to_string()),
+    }
+}
+
+/// The store's driver for a new container; the kernel's overlay over a `--rootfs` directory.
+fn storage_driver(ctx: &Context, options: &CreateOptions) -> runtime::StorageDriver {
+    match options.root_directory {
+        Some(_) => runtime::StorageDriver::Overlay,
+        None => ctx.driver_for_new_container(),
     }
 }
 

@@ -74,7 +74,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Image": record.image_id,
         "ImageDigest": image_digest,
         "ImageName": record.image_name,
-        "Rootfs": "",
+        "Rootfs": record.spec.root_directory.as_ref().map(|root| root.path.display().to_string()).unwrap_or_default(),
         "Pod": "",
         "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
         "HostnamePath": record.spec.run_dir.join("hostname"),

@@ -15,6 +15,7 @@ mod create;
 pub mod detached;
 mod environment;
 mod etc_users;
+mod registration;
 pub use etc_users::UserEntries;
 mod inspect;
 mod isolation;
@@ -37,7 +38,6 @@ pub const LABEL_ANNOTATION: &str = "io.podman.annotations.label";
 
 pub use crate::store::containers::{ContainerRecord, ContainerState, Status};
 pub use create::create;
-use create::store_container;
 pub use environment::{compose_command, key_value_lines, merge_env, parse_env_file};
 use environment::{expand_env_entry, host_environment, merged_env, proxy_environment};
 pub use inspect::inspect;
@@ -47,6 +47,7 @@ pub use options::{
     create_options, seccomp_policy, security_opt_seccomp, Confinement, CreateOptions,
     HostNameFlags, RunFlags,
 };
+use registration::store_container;
 pub use remove::{prune, remove, remove_after_run, remove_listed, remove_locked};
 pub use sizes::{tree_sizes, writable_layer_sizes};
 pub(crate) use start::{record_ended, record_started, runtime_spec};

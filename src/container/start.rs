@@ -197,7 +197,8 @@ pub(crate) fn runtime_spec<'a>(
         create::write_run_files(&record.spec.run_dir, &record.run_files)
             .map_err(|cause| runtime::Error::SetupStep { cause })?;
         let driver = ctx.driver_for(record.spec.storage_driver);
-        if driver != spec.storage_driver {
+        // A root directory's overlay is the kernel's (see `runtime::storage`).
+        if driver != spec.storage_driver && spec.root_directory.is_none() {
             spec.to_mut().storage_driver = driver;
         }
     }

@@ -200,6 +200,16 @@ pub enum NamespaceMode {
     Join(PathBuf),
 }
 
+/// `--rootfs DIR[:O]`: a host directory as the container's root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootDirectory {
+    pub path: PathBuf,
+    /// `:O`: the directory is the lower layer of an overlay whose changes go with the
+    /// container; else the container writes the directory itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overlay: bool,
+}
+
 /// A container's pid, ipc, uts and cgroup namespaces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespaces {
@@ -290,6 +300,9 @@ pub struct ContainerSpec {
     pub layers_dir: PathBuf,
     /// Layer directories relative to `layers_dir`, topmost first.
     pub layers: Vec<String>,
+    /// `--rootfs`: a host directory in place of the layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_directory: Option<RootDirectory>,
     pub upper_dir: PathBuf,
     pub work_dir: PathBuf,
     /// Where the union is mounted inside the container's mount namespace.
@@ -606,6 +619,7 @@ pub(crate) mod fixtures {
         ContainerSpec {
             layers_dir: "/s/layers".into(),
             layers: vec!["b".into(), "a".into()],
+            root_directory: None,
             upper_dir: "/s/c/upper".into(),
             work_dir: "/s/c/work".into(),
             rootfs_dir: "/s/c/merged".into(),

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 
-use super::channel::{Cause, ChildError};
+use super::channel::{sys_error, Cause, ChildError};
 use super::error::Error;
 use super::spec::{ContainerSpec, StorageDriver};
 use super::userns::{IdMapping, IdTranslation};
@@ -34,7 +34,10 @@ pub(crate) struct Servers<'a> {
 /// The overlay mount options; lower layers are relative to the layers directory (the mount is
 /// made from there), which keeps the option string within one page for many layers.
 pub fn overlay_options(spec: &ContainerSpec) -> String {
-    let mut lower: Vec<String> = spec.layers.iter().map(|l| format!("{l}/diff")).collect();
+    let mut lower: Vec<String> = match &spec.root_directory {
+        Some(root) => vec![root.path.display().to_string()],
+        None => spec.layers.iter().map(|l| format!("{l}/diff")).collect(),
+    };
     if lower.is_empty() {
         // An image `FROM scratch`: the empty mount point stands in for the missing layer.
         lower.push(spec.rootfs_dir.display().to_string());
@@ -61,6 +64,9 @@ pub fn overlay_options(spec: &ContainerSpec) -> String {
 
 /// The layers' directories, absolute, topmost first.
 pub(crate) fn lower_dirs(spec: &ContainerSpec) -> Vec<PathBuf> {
+    if let Some(root) = &spec.root_directory {
+        return vec![root.path.clone()];
+    }
     spec.layers
         .iter()
         .map(|l| spec.layers_dir.join(l).join("diff"))
@@ -132,12 +138,20 @@ pub(crate) fn mount_root(
 ) -> Result<(), ChildError> {
     let other = ChildError::other;
     enter_private_layer_store(spec, servers).map_err(other)?;
+    if let Some(root) = spec.root_directory.as_ref().filter(|root| !root.overlay) {
+        return bind_root_directory(&root.path, &spec.rootfs_dir, writable);
+    }
     let readonly = if writable {
         MsFlags::empty()
     } else {
         MsFlags::MS_RDONLY
     };
-    match spec.storage_driver {
+    // A root directory's overlay is the kernel's whatever the store's driver.
+    let driver = match spec.root_directory {
+        Some(_) => StorageDriver::Overlay,
+        None => spec.storage_driver,
+    };
+    match driver {
         StorageDriver::Vfs => return mount_vfs(spec, readonly).map_err(other),
         StorageDriver::FuseOverlay => {
             give_root(spec, &spec.upper_dir).map_err(other)?;
@@ -172,6 +186,19 @@ pub(crate) fn mount_root(
             e.desc().to_lowercase()
         ))
     })
+}
+
+/// `--rootfs DIR`: the directory itself is the root, the container's writes going to it.
+fn bind_root_directory(dir: &Path, target: &Path, writable: bool) -> Result<(), ChildError> {
+    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(Some(dir), target, None::<&str>, bind, None::<&str>)
+        .map_err(|e| sys_error(&format!("binding {} as the root", dir.display()), e))?;
+    if !writable {
+        let readonly = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mount(None::<&str>, target, None::<&str>, readonly, None::<&str>)
+            .map_err(|e| sys_error("making the root read-only", e))?;
+    }
+    Ok(())
 }
 
 /// Mounts an overlay (as `mount_root` does, with `userxattr` in a user namespace) in this

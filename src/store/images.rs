@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{io_error, write_atomic, Error, Store, StoreLock};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ImageRecord {
     /// Hex sha256 of the config bytes: the image ID.
     pub id: String,

@@ -34,6 +34,7 @@ mod run;
 mod run_addresses;
 mod run_flag_list;
 mod run_flags;
+mod run_rootfs;
 mod run_streams;
 mod run_subids;
 mod security;

@@ -11,8 +11,7 @@ use crate::common::skiff_test;
 
 /// Podman's flags skiff's `run` and `create` do not have yet, and why.
 const WAITING: &[(&str, &str)] = &[
-    // Issue 20, item 5, not built yet: a directory as the root, and systemd in a container.
-    ("--rootfs", "issue 20 (--rootfs)"),
+    // Issue 20, item 5, not built yet: systemd in a container.
     ("--sdnotify", "issue 20 (--sdnotify)"),
     ("--systemd", "issue 20 (--systemd)"),
     // Issue 21: healthchecks run by the supervisor, and the secret store.

@@ -316,9 +316,12 @@ pub struct RunFlags {
     /// Give the container every capability of its user namespace, no system call filter, no masked or read-only system paths, a writable /sys and the host's devices (those its user may open work).
     #[arg(long)]
     pub privileged: bool,
+    /// The first argument is not an image but a host directory to use as the container's root, DIR[:O]: the container writes to the directory, or with :O to an overlay over it whose changes go with the container.
+    #[arg(long)]
+    pub rootfs: bool,
     #[command(flatten)]
     pub resources: super::resources::ResourceFlags,
-    /// Image to run.
+    /// Image to run (with --rootfs, the root directory).
     pub image: String,
     /// Command and arguments; they replace the image's CMD.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -84,6 +84,8 @@ pub struct CreateOptions {
     pub namespaces: NamespaceRequests,
     /// `--memory`, `--cpus` and the other cgroup flags.
     pub resources: Resources,
+    /// `--rootfs`: the directory `image` names is the root, and no image is used.
+    pub root_directory: Option<runtime::RootDirectory>,
     /// `--hostuser`, `--passwd`, `--passwd-entry` and `--group-entry`.
     pub user_entries: super::etc_users::UserEntries,
     /// `--rmi` (which implies `--rm`).
@@ -396,6 +398,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         network.shared_namespace(),
     )?;
     let user_entries = user_entries(&flags);
+    let root_directory = root_directory(&flags)?;
     let (timezone, umask) = (timezone(&flags, defaults)?, umask(&flags, defaults)?);
     Ok(CreateOptions {
         group_add: group_add(&flags.group_add)?,
@@ -492,7 +495,24 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         preserve_fds: flags.preserve_fds,
         stop_timeout: flags.stop_timeout,
         resources: resources::resources(&flags.resources, defaults)?,
+        root_directory,
     })
+}
+
+/// `--rootfs`: the image argument as `DIR[:O]`, a host directory, made absolute.
+fn root_directory(flags: &RunFlags) -> Result<Option<runtime::RootDirectory>> {
+    if !flags.rootfs {
+        return Ok(None);
+    }
+    let (dir, overlay) = match flags.image.strip_suffix(":O") {
+        Some(dir) => (dir, true),
+        None => (flags.image.as_str(), false),
+    };
+    let path = std::fs::canonicalize(dir)
+        .ok()
+        .filter(|path| path.is_dir())
+        .with_context(|| format!("--rootfs {dir}: no such directory"))?;
+    Ok(Some(runtime::RootDirectory { path, overlay }))
 }
 
 impl CreateOptions {
