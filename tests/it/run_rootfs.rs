@@ -1,29 +1,13 @@
 //! `run --rootfs DIR[:O]`: a host directory as the container's root, written in place or
 //! through an overlay that leaves it as it was; inspect's Rootfs; the error for a missing one.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use crate::common::images::busybox_layer;
 use crate::common::skiff_test;
 
 #[test]
 fn a_host_directory_is_the_root_written_in_place_or_through_an_overlay() {
     let test = skiff_test!();
     for env in test.each_env() {
-        let root = env.path("rootfs");
-        std::fs::create_dir_all(&root).unwrap();
-        let mut untar = Command::new("tar")
-            .arg("-x")
-            .arg("-C")
-            .arg(&root)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let tar = busybox_layer().finish();
-        untar.stdin.take().unwrap().write_all(&tar).unwrap();
-        assert!(untar.wait().unwrap().success());
-        env.give(&root);
+        let root = env.busybox_rootfs("rootfs");
         let dir = root.display().to_string();
 
         let written = env

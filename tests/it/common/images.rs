@@ -439,6 +439,26 @@ impl super::TestEnv {
     }
 
     /// Loads the docker-archive test image and returns its name.
+    /// A busybox root filesystem unpacked in the test's directory `name`, given to the user
+    /// skiff runs as (for `--rootfs`).
+    pub fn busybox_rootfs(&self, name: &str) -> PathBuf {
+        use std::io::Write as _;
+        let root = self.path(name);
+        std::fs::create_dir_all(&root).unwrap();
+        let mut untar = std::process::Command::new("tar")
+            .arg("-x")
+            .arg("-C")
+            .arg(&root)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let tar = busybox_layer().finish();
+        untar.stdin.take().unwrap().write_all(&tar).unwrap();
+        assert!(untar.wait().unwrap().success());
+        self.give(&root);
+        root
+    }
+
     pub fn load_testbox(&self) -> &'static str {
         let images = test_images();
         let out = self

@@ -8,7 +8,7 @@ use crate::common::podman::{podman_missing, Podman};
 use crate::common::{skiff_test, TestEnv};
 
 /// One line a fact: the process's status lines, then each system path as the container sees it.
-const PROBE: &str =
+pub(super) const PROBE: &str =
     "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '; \
     for f in /proc/keys /proc/timer_list /proc/cpuinfo /etc/hostname; do \
         if [ -c $f ]; then echo \"$f masked\"; else echo \"$f visible\"; fi; done; \

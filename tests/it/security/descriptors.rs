@@ -7,10 +7,10 @@ use std::process::{Command, Output, Stdio};
 
 use crate::common::{self, skiff_test, Cmd, TestEnv};
 
-const MARKER: &str = "host-side-marker-file";
+pub(super) const MARKER: &str = "host-side-marker-file";
 
 /// A host directory with a marker file in it.
-fn host_directory(env: &TestEnv) -> std::path::PathBuf {
+pub(super) fn host_directory(env: &TestEnv) -> std::path::PathBuf {
     let dir = env.path("host-directory");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(MARKER), "host\n").unwrap();
@@ -18,7 +18,7 @@ fn host_directory(env: &TestEnv) -> std::path::PathBuf {
 }
 
 /// Runs `skiff` from a shell that opened `dir` as descriptor 7 and left it open.
-fn with_directory_as_fd7(dir: &std::path::Path, skiff: &Cmd) -> Output {
+pub(super) fn with_directory_as_fd7(dir: &std::path::Path, skiff: &Cmd) -> Output {
     run_shell(&format!(
         "exec 7<'{}'; exec {}",
         dir.display(),
@@ -26,7 +26,7 @@ fn with_directory_as_fd7(dir: &std::path::Path, skiff: &Cmd) -> Output {
     ))
 }
 
-fn run_shell(line: &str) -> Output {
+pub(super) fn run_shell(line: &str) -> Output {
     let mut shell = Command::new("sh");
     shell
         .args(["-c", line])
@@ -60,10 +60,10 @@ fn text(out: &Output) -> String {
 }
 
 /// What the container's process sees: its descriptors, then the inherited one's directory.
-const LOOK: &str = "ls /proc/self/fd/; echo ---; ls /proc/self/fd/7/ 2>&1; true";
+pub(super) const LOOK: &str = "ls /proc/self/fd/; echo ---; ls /proc/self/fd/7/ 2>&1; true";
 
 /// The listing shows no descriptor 7 and nothing of the host directory.
-fn assert_not_inherited(out: &Output) {
+pub(super) fn assert_not_inherited(out: &Output) {
     let shown = text(out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     let stdout = String::from_utf8_lossy(&out.stdout);

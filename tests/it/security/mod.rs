@@ -6,6 +6,7 @@ mod confinement;
 mod descriptors;
 mod host_binary;
 mod ids;
+mod new_modes;
 mod seccomp;
 mod setup_errors;
 mod small;
