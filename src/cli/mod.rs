@@ -46,6 +46,9 @@ pub struct Cli {
     /// How containers' files are stored: overlay (the kernel's, or skiff's own over FUSE where the kernel refuses it), fuse-overlay or vfs (plain copies). Default: $STORAGE_DRIVER, else overlay.
     #[arg(long, global = true, value_name = "DRIVER")]
     pub storage_driver: Option<String>,
+    /// How containers' cgroups are managed: cgroupfs, the only way skiff has (it writes them itself; systemd's is refused, skiff having no systemd client).
+    #[arg(long, global = true, value_name = "MANAGER")]
+    pub cgroup_manager: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -330,6 +333,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
+    if let Some(manager) = cli.cgroup_manager.as_deref().filter(|m| *m != "cgroupfs") {
+        eprintln!("Error: --cgroup-manager {manager}: skiff writes containers' cgroups itself (cgroupfs) and has no systemd client: give cgroupfs or leave the flag out");
+        return ExitCode::from(125);
+    }
     let request = StoreRequest::configured(cli.root, cli.runroot, cli.storage_driver);
     let request = match request {
         Ok(request) => request,

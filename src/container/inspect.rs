@@ -141,6 +141,7 @@ fn host_config(
         "SecurityOpt": security_opt(record),
         "Tmpfs": crate::volume::inspect_tmpfs(record),
         "Cgroups": or_default(&record.cgroups_mode, "default"),
+        "CgroupManager": "cgroupfs",
     });
     if let (Some(fields), serde_json::Value::Object(limits)) =
         (fields.as_object_mut(), resource_fields(record))

@@ -111,6 +111,24 @@ fn resource_flags_are_checked_and_shown_in_inspect_as_podmans_are() {
             default_limit
         );
         env.skiff(&["rm", "plain"]).stdout();
+        // Podman's global --cgroup-manager: cgroupfs is what skiff does; systemd it refuses.
+        let args = [
+            "--cgroup-manager",
+            "cgroupfs",
+            "create",
+            "--name",
+            "managed",
+            image,
+            "true",
+        ];
+        env.skiff(&args).stdout();
+        assert_eq!(
+            inspect(&env, "managed", "HostConfig.CgroupManager"),
+            "\"cgroupfs\""
+        );
+        env.skiff(&["rm", "managed"]).stdout();
+        env.skiff(&["--cgroup-manager", "systemd", "create", image, "true"])
+            .refused("--cgroup-manager systemd: skiff writes containers' cgroups itself");
 
         for (flags, says) in [
             (&["--memory", "1m"][..], "the smallest memory limit is 6MB"),
