@@ -29,7 +29,7 @@ const DEFAULT_DEVICES: [&str; 13] = [
 /// The cgroup of container `id` (None with `--cgroups disabled`). Root's unprivileged
 /// containers get the default device list, the devices given with `--device` (bound among
 /// `mounts`) and `--device-cgroup-rule`'s; a privileged one and a rootless one (which cannot
-/// open the nodes it makes) no list at all, unless rules were given, which then warn.
+/// open the nodes it makes) no list at all.
 pub fn cgroup_spec(
     options: &CreateOptions,
     id: &str,
@@ -46,7 +46,8 @@ pub fn cgroup_spec(
     }
     limits.allowed_devices = match (options.confinement.privileged, rootless) {
         (true, _) => None,
-        (false, true) => Some(request.device_rules.clone()).filter(|r| !r.is_empty()),
+        // Refused with rules (`create_options`): a user namespace cannot open the nodes.
+        (false, true) => None,
         (false, false) => Some(
             DEFAULT_DEVICES
                 .iter()

@@ -88,9 +88,14 @@ pub fn inspected(rlimits: &Rlimits) -> serde_json::Value {
         Rlimits::Host => serde_json::json!([]),
         Rlimits::Set(limits) => limits
             .iter()
-            .map(|l| serde_json::json!({"Name": l.name, "Soft": l.soft, "Hard": l.hard}))
+            .map(|l| serde_json::json!({"Name": l.name, "Soft": shown(l.soft), "Hard": shown(l.hard)}))
             .collect(),
     }
+}
+
+/// A limit as Podman's inspect shows it: unlimited (RLIM_INFINITY) as -1.
+fn shown(limit: u64) -> i64 {
+    i64::try_from(limit).unwrap_or(-1)
 }
 
 #[cfg(test)]

@@ -156,6 +156,44 @@ fn remount_readonly(target: &OwnedFd, what: &str) -> Result<(), ChildError> {
     remount_bind(target, MsFlags::MS_RDONLY, what)
 }
 
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Makes every mount at and below `target` read-only (mount_setattr with AT_RECURSIVE, Linux
+/// 5.12); on an older kernel, which lacks the call, the top alone stays read-only.
+fn make_tree_readonly(target: &OwnedFd, what: &str) -> Result<(), ChildError> {
+    const AT_RECURSIVE: libc::c_int = 0x8000;
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr reads `size_of::<MountAttr>()` bytes from `attr`, which lives
+    // across the call; the empty path with AT_EMPTY_PATH names the descriptor's own mount.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    match nix::errno::Errno::result(result) {
+        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(sys_error(&format!("making {what} read-only below"), e)),
+    }
+}
+
 /// Remounts a bind mount with `flags` added, keeping the flags the kernel locks in a user
 /// namespace (dropping one of them is refused).
 fn remount_bind(target: &OwnedFd, added: MsFlags, what: &str) -> Result<(), ChildError> {
@@ -346,6 +384,11 @@ fn apply_step(root: &OwnedFd, step: &MountStep) -> Result<(), ChildError> {
                 let fd = open_in_root(root, target, *file, false)?
                     .ok_or_else(|| ChildError::other(format!("/{target} vanished")))?;
                 remount_readonly(&fd, &format!("/{target}"))?;
+                // The mounts below a recursive bind keep their own flags: a rootless host
+                // network's /sys would carry the host's cgroup hierarchies writable.
+                if *recursive {
+                    make_tree_readonly(&fd, &format!("/{target}"))?;
+                }
             }
             Ok(())
         }

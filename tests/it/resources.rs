@@ -144,7 +144,7 @@ fn resource_flags_are_checked_and_shown_in_inspect_as_podmans_are() {
             (&["--cgroups", "sometimes"], "invalid --cgroups"),
             (
                 &["--device-cgroup-rule", "x 1:3 r"],
-                "invalid --device-cgroup-rule",
+                "invalid device type in device-access-add: x",
             ),
             (&["--device-read-bps", "/dev/null:1m"], "not a block device"),
             (
@@ -394,4 +394,88 @@ shift 2; "$@"; rc=$?; echo $$ > /sys/fs/cgroup/cgroup.procs; exit $rc"#;
          test ! -e /sys/fs/cgroup/{subtree}"
     ));
     assert!(left.trim().is_empty(), "left behind: {left}");
+}
+
+#[test]
+fn podmans_smaller_rules_for_the_resource_flags_hold() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        // --memory 0 is no limit: nothing to apply, nothing to warn about.
+        let (out, err) = env
+            .skiff(&["run", "--rm", "--memory=0", image, "echo", "hello"])
+            .assert_exit(0);
+        assert_eq!((out.as_str(), err.as_str()), ("hello\n", ""));
+        let (_, err) = env
+            .skiff(&["run", "--rm", "--kernel-memory", "100", image, "true"])
+            .assert_exit(0);
+        assert!(
+            err.contains("The --kernel-memory flag is no longer supported. This flag is a noop."),
+            "{err}"
+        );
+        for (rule, says) in [
+            ("b 7:* rmX", "invalid device access in device-access-add: X"),
+            (
+                "b 7:2",
+                "invalid device cgroup rule requires type, major:Minor, and access rules: \"b 7:2\"",
+            ),
+            ("x 7:* rmw", "invalid device type in device-access-add: x"),
+            ("a a:* rmw", "strconv.ParseUint: parsing \"a\": invalid syntax"),
+        ] {
+            let flag = format!("--device-cgroup-rule={rule}");
+            env.skiff(&["run", "--rm", &flag, image, "true"])
+                .refused(says);
+        }
+        let valid = env.skiff(&["run", "--rm", "--device-cgroup-rule=a 7 rmw", image, "true"]);
+        if env.as_root {
+            valid.assert_exit(0);
+        } else {
+            valid.refused("device cgroup rules are not supported in rootless mode");
+        }
+
+        // An unlimited rlimit shows as -1, as Podman's inspect has it.
+        env.skiff(&[
+            "create",
+            "--name",
+            "core",
+            "--ulimit",
+            "core=-1:-1",
+            image,
+            "true",
+        ])
+        .stdout();
+        assert_eq!(
+            inspect(&env, "core", "HostConfig.Ulimits"),
+            r#"[{"Name":"RLIMIT_CORE","Soft":-1,"Hard":-1}]"#
+        );
+        env.skiff(&["rm", "core"]).stdout();
+
+        // containers.conf oom_score_adj, and the flag over it.
+        env.write_given(
+            "config/containers/containers.conf",
+            "[containers]\noom_score_adj=7\n",
+        );
+        let conf = env.path("config/containers/containers.conf");
+        let conf = conf.to_str().unwrap();
+        let score = |flags: &[&str]| {
+            let mut args = vec!["run", "--rm"];
+            args.extend(flags);
+            args.extend([image, "cat", "/proc/self/oom_score_adj"]);
+            env.skiff_with_env(&[("CONTAINERS_CONF", conf)], &[], &args)
+                .stdout()
+        };
+        assert_eq!(score(&[]), "7\n");
+        assert_eq!(score(&["--oom-score-adj=9"]), "9\n");
+        if !env.as_root {
+            let (_, err) = env
+                .skiff(&["run", "--rm", "--oom-score-adj=-1000", image, "true"])
+                .assert_exit(0);
+            assert!(
+                err.contains(
+                    "Requested oom_score_adj=-1000 is lower than the current one, changing to "
+                ),
+                "{err}"
+            );
+        }
+    }
 }

@@ -41,6 +41,8 @@ impl ContainerFlags {
         let warnings = [
             options.discarded_ports_warning(),
             options.resource_warning(),
+            options.kernel_memory_warning(),
+            options.oom_score_warning(),
         ];
         for warning in warnings.into_iter().flatten() {
             eprintln!("WARN: {warning}");

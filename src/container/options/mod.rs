@@ -266,7 +266,17 @@ fn parse_umask(text: &str) -> Result<u32> {
 /// The command line (`flags`) over the containers.conf skiff loaded: every value parsed and
 /// typed, and the flags that contradict each other refused.
 pub fn create_options(ctx: &Context, flags: RunFlags) -> Result<CreateOptions> {
-    merge_options(flags, &ctx.config.containers)
+    let options = merge_options(flags, &ctx.config.containers)?;
+    let rules = options
+        .resources
+        .cgroup
+        .as_ref()
+        .map(|c| c.device_rules.len());
+    if Context::rootless() && rules.unwrap_or(0) > 0 {
+        // Podman's words: a user namespace cannot open the nodes such a rule would allow.
+        bail!("device cgroup rules are not supported in rootless mode or in a user namespace");
+    }
+    Ok(options)
 }
 
 /// `--chrootdirs`: absolute paths in the container, without a trailing slash.
@@ -466,7 +476,11 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         env_host: flags.env_host,
         env_merge: flags.env_merge.clone(),
         http_proxy: flags.http_proxy.or(defaults.http_proxy).unwrap_or(true),
-        oom_score_adj: flags.oom_score_adj.map(oom_score_adj).transpose()?,
+        oom_score_adj: flags
+            .oom_score_adj
+            .or(defaults.oom_score_adj)
+            .map(oom_score_adj)
+            .transpose()?,
         personality: flags
             .personality
             .as_deref()
@@ -520,6 +534,27 @@ impl CreateOptions {
     /// caller to print (Podman warns and runs too, rootless on cgroup v1).
     pub fn resource_warning(&self) -> Option<String> {
         resources::unavailable_warning(self.resources.cgroup.as_ref()?)
+    }
+
+    /// Rootless, a score below skiff's own is raised to it (only the host's root may lower
+    /// one): Podman's warning, for the caller to print.
+    pub fn oom_score_warning(&self) -> Option<String> {
+        let asked = self.oom_score_adj?;
+        let current: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        (Context::rootless() && asked < current).then(|| {
+            format!("Requested oom_score_adj={asked} is lower than the current one, changing to {current}")
+        })
+    }
+
+    /// Podman's warning for `--kernel-memory`, which it takes and ignores.
+    pub fn kernel_memory_warning(&self) -> Option<String> {
+        self.resources.kernel_memory_ignored.then(|| {
+            "The --kernel-memory flag is no longer supported. This flag is a noop.".to_string()
+        })
     }
 
     /// Whether a foreground run passes the signals skiff receives on: `--sig-proxy`, and no

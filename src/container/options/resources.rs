@@ -104,6 +104,9 @@ pub struct ResourceFlags {
     /// Write VALUE to the cgroup v2 file KEY of the container's cgroup, such as memory.high=1g (cgroup v2 only). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     pub cgroup_conf: Vec<String>,
+    /// Accepted for old scripts and ignored with a warning: kernels no longer limit kernel memory apart.
+    #[arg(long, value_name = "SIZE", hide = true)]
+    pub kernel_memory: Option<String>,
     /// Let the container use devices that match RULE, "TYPE MAJOR:MINOR ACCESS" such as "c 10:200 rwm" (TYPE a, b or c; * for any number; ACCESS of r, w, m), as root on cgroup v1. Repeatable.
     #[arg(long, value_name = "RULE")]
     pub device_cgroup_rule: Vec<String>,
@@ -116,6 +119,8 @@ pub struct Resources {
     pub cgroup: Option<CgroupRequest>,
     /// `--cgroups` as given, for inspect (`default` when not).
     pub mode: String,
+    /// `--kernel-memory` was given: it is warned about and ignored.
+    pub kernel_memory_ignored: bool,
 }
 
 /// The cgroup the container gets.
@@ -158,7 +163,11 @@ pub fn resources(flags: &ResourceFlags, defaults: &ContainersTable) -> Result<Re
             if limits != ResourceLimits::default() || !device_rules.is_empty() {
                 bail!("--cgroups disabled: the container gets no cgroup, so it cannot have resource limits");
             }
-            return Ok(Resources { cgroup: None, mode });
+            return Ok(Resources {
+                cgroup: None,
+                mode,
+                kernel_memory_ignored: flags.kernel_memory.is_some(),
+            });
         }
         other => bail!("invalid --cgroups {other:?}: enabled, disabled, no-conmon or split"),
     };
@@ -190,15 +199,18 @@ pub fn resources(flags: &ResourceFlags, defaults: &ContainersTable) -> Result<Re
             derived,
         }),
         mode: flags.cgroups.clone().unwrap_or_else(|| "default".into()),
+        kernel_memory_ignored: flags.kernel_memory.is_some(),
     })
 }
 
 fn limits(flags: &ResourceFlags) -> Result<ResourceLimits> {
+    // 0: no limit, as Podman takes it.
     let memory = flags
         .memory
         .as_deref()
         .map(|m| size("--memory", m))
-        .transpose()?;
+        .transpose()?
+        .filter(|m| *m != 0);
     if memory.is_some_and(|m| m < MINIMUM_MEMORY) {
         bail!("--memory: the smallest memory limit is 6MB");
     }
@@ -409,25 +421,26 @@ fn cgroup_conf(pair: &str) -> Result<(String, String)> {
     }
 }
 
-/// `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS`.
+/// `--device-cgroup-rule`: `TYPE MAJOR[:MINOR] ACCESS`, checked in Podman's words; a missing
+/// minor number is any (`*`).
 fn device_rule(rule: &str) -> Result<String> {
-    let number = |n: &str| n == "*" || (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     let parts: Vec<&str> = rule.split_whitespace().collect();
-    let valid = match parts.as_slice() {
-        [kind, numbers, access] => {
-            matches!(*kind, "a" | "b" | "c")
-                && numbers
-                    .split_once(':')
-                    .is_some_and(|(major, minor)| number(major) && number(minor))
-                && !access.is_empty()
-                && access.chars().all(|c| "rwm".contains(c))
-        }
-        _ => false,
+    let [kind, numbers, access] = parts.as_slice() else {
+        bail!("invalid device cgroup rule requires type, major:Minor, and access rules: {rule:?}");
     };
-    if !valid {
-        bail!("invalid --device-cgroup-rule {rule:?}: give TYPE MAJOR:MINOR ACCESS, such as \"c 10:200 rwm\"");
+    if !matches!(*kind, "a" | "b" | "c") {
+        bail!("invalid device type in device-access-add: {kind}");
     }
-    Ok(parts.join(" "))
+    let (major, minor) = numbers.split_once(':').unwrap_or((numbers, "*"));
+    for number in [major, minor].into_iter().filter(|n| *n != "*") {
+        if number.parse::<u32>().is_err() {
+            bail!("strconv.ParseUint: parsing {number:?}: invalid syntax");
+        }
+    }
+    if let Some(bad) = access.chars().find(|c| !"rwm".contains(*c)) {
+        bail!("invalid device access in device-access-add: {bad}");
+    }
+    Ok(format!("{kind} {major}:{minor} {access}"))
 }
 
 /// The one warning a command gives for what of `request` this host cannot apply; None when
@@ -575,6 +588,11 @@ mod tests {
         assert!(parsed(&["--cpuset-cpus", "2-1"]).is_err());
         assert!(parsed(&["--device-cgroup-rule", "c 10:200 rwm"]).is_ok());
         assert!(parsed(&["--device-cgroup-rule", "x 10:200 rwm"]).is_err());
+        let rule = parsed(&["--device-cgroup-rule", "a 7 rmw"])
+            .unwrap()
+            .cgroup
+            .unwrap();
+        assert_eq!(rule.device_rules, ["a 7:* rmw"]);
         assert!(parsed(&["--cgroup-conf", "memory.high=1g"]).is_ok());
         assert!(parsed(&["--cgroup-conf", "../etc/passwd=x"]).is_err());
         assert!(parsed(&["--cgroup-conf", "cgroup.procs=1"]).is_err());

@@ -117,3 +117,29 @@ fn the_hosts_pids_in_view_do_not_open_the_hosts_processes() {
         env.skiff(&["rm", "-f", "target"]).stdout();
     }
 }
+
+#[test]
+fn the_hosts_sys_bound_for_a_host_network_is_read_only_all_the_way_down() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        // Rootless, /sys is the host's bound (sysfs needs the network namespace's owner), with
+        // the host's cgroup hierarchies mounted below it; each must be read-only.
+        let writable = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "host",
+                image,
+                "sh",
+                "-c",
+                "awk '$5 ~ \"^/sys\" && $6 ~ \"^rw\"' /proc/self/mountinfo; \
+                 grep -c ' /sys' /proc/self/mountinfo",
+            ])
+            .stdout();
+        let lines: Vec<&str> = writable.lines().collect();
+        assert_eq!(lines.len(), 1, "writable below /sys: {writable}");
+        assert_ne!(lines[0], "0", "no /sys at all");
+    }
+}
