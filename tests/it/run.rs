@@ -585,3 +585,22 @@ fn a_script_without_an_interpreter_line_runs_under_sh() {
         assert_eq!(out, "ran as /scripts/plain with a b\n");
     }
 }
+
+#[test]
+fn nothing_after_the_image_is_read_as_skiffs_flag() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        // -c and -m are skiff's short flags too (--cpu-shares, --memory), as in Podman.
+        assert_eq!(
+            env.run_output(image, &["--entrypoint", "sh"], &["-c", "echo ran"]),
+            "ran\n"
+        );
+        assert_eq!(
+            env.run_output(image, &[], &["echo", "-c", "-m", "--memory"]),
+            "-c -m --memory\n"
+        );
+        env.skiff(&["run", "--bogus", image, "true"])
+            .refused("unknown flag: --bogus");
+    }
+}

@@ -321,11 +321,14 @@ pub struct RunFlags {
     pub rootfs: bool,
     #[command(flatten)]
     pub resources: super::resources::ResourceFlags,
-    /// Image to run (with --rootfs, the root directory).
-    pub image: String,
-    /// Command and arguments; they replace the image's CMD.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// Image to run (with --rootfs, the root directory), then the command and its arguments, which replace the image's CMD. Nothing after the image is read as skiff's own flag, as with Podman (`run IMAGE -c x` passes -c on).
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        value_names = ["IMAGE", "COMMAND"]
+    )]
+    pub image_and_command: Vec<String>,
     /// `--pull` (None for never) and the pull's options.
     #[arg(skip)]
     pub pull: Option<crate::image::ImagePull>,

@@ -448,9 +448,9 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         read_only_tmpfs: flags.read_only_tmpfs,
         volumes_from: flags.volumes_from,
         build: None,
-        image: flags.image,
+        image: flags.image_and_command[0].clone(),
         pull: flags.pull,
-        command: flags.command,
+        command: flags.image_and_command[1..].to_vec(),
         entrypoint: flags.entrypoint,
         env: flags.env,
         env_files: flags.env_file,
@@ -518,9 +518,10 @@ fn root_directory(flags: &RunFlags) -> Result<Option<runtime::RootDirectory>> {
     if !flags.rootfs {
         return Ok(None);
     }
-    let (dir, overlay) = match flags.image.strip_suffix(":O") {
+    let image = flags.image_and_command[0].as_str();
+    let (dir, overlay) = match image.strip_suffix(":O") {
         Some(dir) => (dir, true),
-        None => (flags.image.as_str(), false),
+        None => (image, false),
     };
     let path = std::fs::canonicalize(dir)
         .ok()
@@ -710,7 +711,7 @@ mod tests {
 
     fn flags(image: &str) -> RunFlags {
         RunFlags {
-            image: image.into(),
+            image_and_command: vec![image.into()],
             read_only_tmpfs: true,
             ..Default::default()
         }
