@@ -105,6 +105,11 @@ pub(super) fn plan(
         image.layers.iter().rev().cloned().collect(),
     )?;
     let mut files = etc_files(options, &network, &add_hosts, (&hostname, &name, &id));
+    files.push(container_env(
+        options,
+        (&name, &id, &image.id),
+        namespace.mapping.is_some(),
+    ));
     files.extend(super::etc_users::etc_user_files(
         ctx,
         options,
@@ -136,6 +141,7 @@ pub(super) fn plan(
         network: network.spec,
         namespaces: isolation.spec.clone(),
         etc_files,
+        container_env: Some(run_dir.join(CONTAINER_ENV)),
         id_mapping: namespace.mapping,
         user_namespace_holders: None,
         run_dir,
@@ -311,6 +317,7 @@ fn etc_file_mounts(
     });
     run_files
         .iter()
+        .filter(|(file, _)| file != CONTAINER_ENV)
         .map(|(file, _)| (run_dir.join(file), format!("/etc/{file}")))
         .chain(
             options
@@ -320,6 +327,29 @@ fn etc_file_mounts(
         )
         .chain(chrooted)
         .collect()
+}
+
+/// The run directory's file bound at /run/.containerenv.
+const CONTAINER_ENV: &str = ".containerenv";
+
+/// /run/.containerenv, by which programs (systemd's detect-virt, toolbox) know they run in a
+/// container: empty, as Podman's, unless the container is privileged, which may read what it
+/// is (engine, name, id, image, rootless) from it.
+fn container_env(
+    options: &CreateOptions,
+    (name, id, image_id): (&str, &str, &str),
+    rootless: bool,
+) -> (&'static str, String) {
+    let content = match options.confinement.privileged {
+        false => String::new(),
+        true => format!(
+            "engine=\"skiff-{}\"\nname=\"{name}\"\nid=\"{id}\"\nimage=\"{}\"\nimageid=\"{image_id}\"\nrootless={}\n",
+            env!("CARGO_PKG_VERSION"),
+            options.image,
+            u8::from(rootless)
+        ),
+    };
+    (CONTAINER_ENV, content)
 }
 
 /// `--hostname`; else the name of the uts namespace the container shares (the host's, with

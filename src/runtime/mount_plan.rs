@@ -5,7 +5,9 @@
 
 use nix::mount::MsFlags;
 
-use super::spec::{ContainerSpec, Mount, NamespaceMode, NetworkMode};
+use super::spec::{
+    ContainerSpec, Mount, MountSource, NamespaceMode, NetworkMode, CONTAINER_ENV_PATH,
+};
 
 /// Paths Podman masks by default (containers.conf `masked_paths` of containers/common).
 pub const MASKED_PATHS: &[&str] = &[
@@ -226,7 +228,24 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
     // Shallowest first, so that a mount inside another's destination lands on top of it.
     let mut user_mounts: Vec<&Mount> = spec.mounts.iter().collect();
     user_mounts.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
+    // Not into a directory of the user's own bound on /run: that would write their file.
+    let run_bound = user_mounts.iter().any(|m| {
+        m.destination.trim_end_matches('/') == "/run"
+            && matches!(
+                m.source,
+                MountSource::Bind { .. } | MountSource::Overlay { .. }
+            )
+    });
     steps.extend(user_mounts.into_iter().cloned().map(MountStep::User));
+    if let Some(file) = spec.container_env.as_ref().filter(|_| !run_bound) {
+        steps.push(MountStep::Bind {
+            source: file.to_string_lossy().into_owned(),
+            target: CONTAINER_ENV_PATH.trim_start_matches('/').to_string(),
+            file: true,
+            recursive: false,
+            readonly: true,
+        });
+    }
     steps.extend(spec.sysctls.iter().map(|(key, value)| MountStep::Sysctl {
         key: key.clone(),
         value: value.clone(),

@@ -200,6 +200,9 @@ pub enum NamespaceMode {
     Join(PathBuf),
 }
 
+/// Where `container_env` is bound.
+pub const CONTAINER_ENV_PATH: &str = "/run/.containerenv";
+
 /// `--rootfs DIR[:O]`: a host directory as the container's root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RootDirectory {
@@ -321,6 +324,10 @@ pub struct ContainerSpec {
     pub namespaces: Namespaces,
     /// Generated files bind-mounted over the image's: (host file, path inside the container).
     pub etc_files: Vec<(PathBuf, String)>,
+    /// The file bound at /run/.containerenv, after the user's mounts (a tmpfs on /run gets it
+    /// too), unless the user binds a directory of theirs there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_env: Option<PathBuf>,
     /// None when running as real root: then no user namespace is made.
     pub id_mapping: Option<IdMapping>,
     /// Where the holders of the user's long-lived user namespaces keep their pid files (see
@@ -444,6 +451,11 @@ impl ContainerSpec {
             .etc_files
             .iter()
             .map(|(_, target)| relative(target))
+            .chain(
+                self.container_env
+                    .iter()
+                    .map(|_| relative(CONTAINER_ENV_PATH)),
+            )
             .collect();
         (dirs, files)
     }
@@ -652,6 +664,7 @@ pub(crate) mod fixtures {
             network,
             namespaces: Namespaces::default(),
             etc_files: vec![("/run/c/hosts".into(), "/etc/hosts".into())],
+            container_env: None,
             id_mapping: rootless
                 .then(|| plan_mapping("u", 1000, 1000, "u:100000:65536", "u:100000:65536")),
             user_namespace_holders: None,

@@ -604,3 +604,60 @@ fn nothing_after_the_image_is_read_as_skiffs_flag() {
             .refused("unknown flag: --bogus");
     }
 }
+
+#[test]
+fn run_containerenv_tells_a_container_it_is_one() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        for flags in [
+            &[][..],
+            &["--tmpfs=/run"],
+            &["--tmpfs=/run", "--init"],
+            &["--read-only"],
+        ] {
+            let size = env.run_output(image, flags, &["stat", "-c", "%s", "/run/.containerenv"]);
+            assert_eq!(size, "0\n", "{flags:?}");
+        }
+        // Not into a directory of the user's bound on /run.
+        let own = env.path("own-run");
+        std::fs::create_dir_all(&own).unwrap();
+        env.give(&own);
+        let bound = format!("{}:/run", own.display());
+        env.skiff(&[
+            "run",
+            "--rm",
+            "-v",
+            &bound,
+            image,
+            "test",
+            "-e",
+            "/run/.containerenv",
+        ])
+        .assert_exit(1);
+        assert!(!own.join(".containerenv").exists());
+        // A privileged container may read what it is.
+        let said = env.run_output(
+            image,
+            &["--privileged", "--name", "told"],
+            &[
+                "sh",
+                "-c",
+                ". /run/.containerenv; echo $engine $name $image $rootless",
+            ],
+        );
+        let rootless = if env.as_root { 0 } else { 1 };
+        assert_eq!(
+            said,
+            format!(
+                "skiff-{} told {image} {rootless}\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        // The mount point does not become one of the container's changes.
+        env.skiff(&["run", "--name", "changed", image, "true"])
+            .stdout();
+        let changes = env.skiff(&["diff", "changed"]).stdout();
+        assert!(!changes.contains(".containerenv"), "{changes}");
+    }
+}
