@@ -68,6 +68,8 @@ pub struct ContainersTable {
     /// The seccomp profile of every container (a file in Docker's format, or `unconfined`)
     /// unless `--security-opt seccomp=` names another; unset, skiff's built-in profile.
     pub seccomp_profile: Option<String>,
+    /// `--read-only` by default.
+    pub read_only: bool,
     /// `--oom-score-adj` by default.
     pub oom_score_adj: Option<i32>,
     /// Most processes a container may have (Podman's default 2048; 0 or -1: no limit).

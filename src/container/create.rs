@@ -89,27 +89,21 @@ pub(super) fn plan(
     let add_hosts = host_entries(ctx, options, &network.networks)?;
     let exposed = exposed_ports(run, options)?;
     let ports = published_ports(options, &network, &exposed)?;
-    let activation = socket_activation();
-    let env = environment(
-        options,
-        run.env.as_deref().unwrap_or_default(),
-        &hostname,
-        activation
-            .as_ref()
-            .map(|(_, variables)| variables.as_slice()),
-    )?;
+    let (env, activated_fds) = environment_with_activation(options, run, &hostname)?;
     let run_dir = ctx.store.container_run_dir(&id);
     let mut namespace = userns::plan(
         ctx,
         &options.userns,
         image.layers.iter().rev().cloned().collect(),
     )?;
-    let mut files = etc_files(options, &network, &add_hosts, (&hostname, &name, &id));
-    files.push(container_env(
-        options,
-        (&name, &id, &image.id),
-        namespace.mapping.is_some(),
-    ));
+    let rootless = namespace.mapping.is_some();
+    let names = (
+        hostname.as_str(),
+        name.as_str(),
+        id.as_str(),
+        image.id.as_str(),
+    );
+    let mut files = etc_files(options, &network, &add_hosts, names, rootless);
     files.extend(super::etc_users::etc_user_files(
         ctx,
         options,
@@ -121,10 +115,7 @@ pub(super) fn plan(
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);
     let mut process = process_spec(options, run, argv, env, namespace.default_user.take())?;
-    process.preserve_fds = activation
-        .map_or(0, |(count, _)| count)
-        .max(options.preserve_fds);
-    let rootless = namespace.mapping.is_some();
+    process.preserve_fds = activated_fds.max(options.preserve_fds);
     let cgroup = cgroup_plan::cgroup_spec(options, &id, rootless, &resolved.mounts);
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
@@ -227,8 +218,10 @@ fn stop_signal(run: &RunConfig, options: &CreateOptions) -> Result<Option<Signal
 /// `--name`, checked, else a generated adjective_surname no other container has.
 fn container_name(ctx: &Context, options: &CreateOptions, id: &str) -> Result<String> {
     if let Some(name) = &options.name {
+        // Docker's names are `/NAME` in its API: a leading slash is taken off, as Podman does.
+        let name = name.strip_prefix('/').unwrap_or(name);
         names::validate(name).map_err(anyhow::Error::msg)?;
-        return Ok(name.clone());
+        return Ok(name.to_string());
     }
     let taken: Vec<String> = ctx
         .store
@@ -327,6 +320,24 @@ fn etc_file_mounts(
         )
         .chain(chrooted)
         .collect()
+}
+
+/// The process's environment, with socket activation's variables when skiff was given
+/// sockets (LISTEN_FDS), and how many descriptors they are.
+fn environment_with_activation(
+    options: &CreateOptions,
+    run: &RunConfig,
+    hostname: &str,
+) -> Result<(Vec<String>, u32)> {
+    let activation = socket_activation();
+    let variables = activation.as_ref().map(|(_, v)| v.as_slice());
+    let env = environment(
+        options,
+        run.env.as_deref().unwrap_or_default(),
+        hostname,
+        variables,
+    )?;
+    Ok((env, activation.map_or(0, |(count, _)| count)))
 }
 
 /// The run directory's file bound at /run/.containerenv.
@@ -471,7 +482,8 @@ fn etc_files(
     options: &CreateOptions,
     network: &NetworkPlan,
     add_hosts: &[String],
-    (hostname, name, id): (&str, &str, &str),
+    (hostname, name, id, image_id): (&str, &str, &str, &str),
+    rootless: bool,
 ) -> Vec<(&'static str, String)> {
     let mut files = vec![
         ("hostname", format!("{hostname}\n")),
@@ -487,6 +499,7 @@ fn etc_files(
         );
         files.insert(0, ("hosts", hosts));
     }
+    files.push(container_env(options, (name, id, image_id), rootless));
     files
 }
 

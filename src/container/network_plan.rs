@@ -192,15 +192,11 @@ pub(super) fn published_ports(
     plan: &NetworkPlan,
     exposed: &[ExposedPort],
 ) -> Result<Vec<PortMapping>> {
-    let publishes = !options.publish.is_empty() || options.publish_all;
     match plan.spec {
         NetworkMode::Private | NetworkMode::Bridge { .. } => {
             network::ports::assign(&options.publish, exposed, options.publish_all)
         }
-        NetworkMode::Join(_) if publishes => bail!(
-            "conflicting options: -p/-P cannot be used with --network {}: the ports belong to the network it shares",
-            plan.mode
-        ),
+        // Dropped, as with the host's network and none: `discarded_ports_warning` says so.
         _ => Ok(Vec::new()),
     }
 }
@@ -264,14 +260,15 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_network_takes_no_published_ports() {
+    fn a_shared_or_host_network_drops_published_ports() {
         let options = CreateOptions {
             publish_all: true,
             ..Default::default()
         };
-        assert!(published_ports(&options, &plan(NetworkMode::Join(PathBuf::new())), &[]).is_err());
-        assert!(published_ports(&options, &plan(NetworkMode::Host), &[])
-            .unwrap()
-            .is_empty());
+        for mode in [NetworkMode::Join(PathBuf::new()), NetworkMode::Host] {
+            assert!(published_ports(&options, &plan(mode), &[])
+                .unwrap()
+                .is_empty());
+        }
     }
 }

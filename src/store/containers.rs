@@ -338,6 +338,11 @@ impl Store {
     /// Resolves a full id, a unique id prefix or a name. An empty reference names nothing (it is
     /// a prefix of every id: `rm -f ''` removed a container).
     pub fn find_container(&self, reference: &str) -> Result<ContainerRecord, Error> {
+        // `/NAME`, Docker's form of a name, names it too.
+        let reference = match reference.strip_prefix('/') {
+            Some(name) if !name.is_empty() => name,
+            _ => reference,
+        };
         if reference.is_empty() {
             return Err(Error::ContainerNotFound {
                 reference: String::new(),

@@ -211,8 +211,23 @@ fn network_modes_and_generated_files() {
             args.extend_from_slice(&[image, "true"]);
             env.skiff(&args).assert_exit(125)
         };
-        let (_, stderr) = sharing(&["-p", "8080:80"]);
-        assert!(stderr.contains("conflicting options"), "{stderr}");
+        // Ports a shared network cannot have are dropped with Podman's warning.
+        let (_, stderr) = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "container:server",
+                "-p",
+                "8080:80",
+                image,
+                "true",
+            ])
+            .assert_exit(0);
+        assert!(
+            stderr.contains("Port mappings have been discarded because \"container\""),
+            "{stderr}"
+        );
         env.skiff(&[
             "create",
             "--name",

@@ -661,3 +661,64 @@ fn run_containerenv_tells_a_container_it_is_one() {
         assert!(!changes.contains(".containerenv"), "{changes}");
     }
 }
+
+#[test]
+fn run_keeps_podmans_small_contracts() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        // Published ports a host, absent or shared network cannot have: Podman's line, first.
+        env.skiff(&["run", "-d", "--name", "netowner", image, "sleep", "60"])
+            .stdout();
+        for (mode, network) in [
+            ("host", "host"),
+            ("none", "none"),
+            ("container", "container:netowner"),
+        ] {
+            let (out, err) = env
+                .skiff(&[
+                    "run",
+                    "--rm",
+                    "-p",
+                    "8080",
+                    "--network",
+                    network,
+                    image,
+                    "echo",
+                    "ran",
+                ])
+                .assert_exit(0);
+            assert_eq!(out, "ran\n");
+            assert_eq!(
+                err,
+                format!("Port mappings have been discarded because \"{mode}\" network namespace mode does not support them\n")
+            );
+        }
+        env.skiff(&["rm", "-f", "netowner"]).stdout();
+
+        // containers.conf read_only, and --read-only=false over it.
+        env.write_given(
+            "config/containers/ro.conf",
+            "[containers]\nread_only=true\n",
+        );
+        let conf = env.path("config/containers/ro.conf");
+        let with_conf = |flags: &[&str], code: i32| {
+            let mut args = vec!["run", "--rm"];
+            args.extend(flags);
+            args.extend([image, "touch", "/written"]);
+            env.skiff_with_env(&[("CONTAINERS_CONF", conf.to_str().unwrap())], &[], &args)
+                .assert_exit(code);
+        };
+        with_conf(&[], 1);
+        with_conf(&["--read-only=false"], 0);
+
+        // Docker's /NAME is the name NAME; a name ending in / is refused.
+        env.skiff(&["create", "--name", "/slashed", image, "true"])
+            .stdout();
+        let names = env.skiff(&["ps", "-a", "--format", "{{.Names}}"]).stdout();
+        assert!(names.lines().any(|n| n == "slashed"), "{names}");
+        env.skiff(&["rm", "/slashed"]).stdout();
+        env.skiff(&["create", "--name", "bad/", image, "true"])
+            .refused("invalid container name");
+    }
+}

@@ -38,8 +38,10 @@ impl ContainerFlags {
             ..self.run
         };
         let options = container::create_options(ctx, flags)?;
+        if let Some(warning) = options.discarded_ports_warning() {
+            eprintln!("{warning}");
+        }
         let warnings = [
-            options.discarded_ports_warning(),
             options.resource_warning(),
             options.kernel_memory_warning(),
             options.oom_score_warning(),

@@ -203,9 +203,9 @@ pub struct RunFlags {
     #[arg(long, value_name = "HOST[:CONTAINER[:PERMISSIONS]]")]
     pub device: Vec<String>,
     /// Mount the container's root filesystem read-only: writes fail with EROFS except in volumes,
-    /// binds, --tmpfs mounts and (see --read-only-tmpfs) /tmp, /var/tmp and /run.
-    #[arg(long)]
-    pub read_only: bool,
+    /// binds, --tmpfs mounts and (see --read-only-tmpfs) /tmp, /var/tmp and /run (default: containers.conf read_only).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub read_only: Option<bool>,
     /// With --read-only, mount tmpfs on /tmp, /var/tmp and /run (default true).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
     pub read_only_tmpfs: bool,

@@ -444,7 +444,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         labels: labels(&flags.label, &flags.label_file)?,
         annotations: annotations(&flags.annotation)?,
         restart,
-        read_only: flags.read_only,
+        read_only: flags.read_only.unwrap_or(defaults.read_only),
         read_only_tmpfs: flags.read_only_tmpfs,
         volumes_from: flags.volumes_from,
         build: None,
@@ -571,16 +571,18 @@ impl CreateOptions {
             .all(|stream| self.unattached.contains(stream))
     }
 
-    /// Docker and Podman drop `-p`/`-P` with `--network host|none` and say so: the warning, for
-    /// the caller to print.
+    /// Docker and Podman drop `-p`/`-P` with `--network host|none|container:` and say so: the
+    /// warning in Podman's words, which the caller prints as Podman does, without a prefix
+    /// (scripts and Podman's own tests match the line).
     pub fn discarded_ports_warning(&self) -> Option<String> {
         let publishes = !self.publish.is_empty() || self.publish_all;
         let mode = match self.network {
             NetworkRequest::Host => "host",
             NetworkRequest::None => "none",
+            NetworkRequest::Container(_) => "container",
             _ => return None,
         };
-        publishes.then(|| format!("port mappings are discarded with --network {mode}: the container has no network of its own to publish on"))
+        publishes.then(|| format!("Port mappings have been discarded because {mode:?} network namespace mode does not support them"))
     }
 }
 
