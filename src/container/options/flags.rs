@@ -323,6 +323,7 @@ pub struct RunFlags {
     pub resources: super::resources::ResourceFlags,
     /// Image to run (with --rootfs, the root directory), then the command and its arguments, which replace the image's CMD. Nothing after the image is read as skiff's own flag, as with Podman (`run IMAGE -c x` passes -c on).
     #[arg(
+        id = "image",
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
