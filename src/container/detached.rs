@@ -80,6 +80,12 @@ pub fn start_detached(
     if let Some(path) = report.strip_prefix("not-executable: ") {
         return Err(runtime::Error::NotExecutable { path: path.into() }.into());
     }
+    if let Some(reason) = report.strip_prefix("unknown-user: ") {
+        return Err(runtime::Error::UnknownUser {
+            reason: reason.into(),
+        }
+        .into());
+    }
     match report.strip_prefix("error: ") {
         Some(message) => bail!("{message}"),
         None => bail!("the container's supervisor died before the container started"),
@@ -113,6 +119,7 @@ pub fn supervise(ctx: &Context, id: &str, attached_stdin: bool) -> Result<i32> {
         let line = match error.downcast_ref::<runtime::Error>() {
             Some(runtime::Error::CommandNotFound { path }) => format!("not-found: {path}"),
             Some(runtime::Error::NotExecutable { path }) => format!("not-executable: {path}"),
+            Some(runtime::Error::UnknownUser { reason }) => format!("unknown-user: {reason}"),
             _ => format!("error: {error:#}"),
         };
         send(&line);

@@ -3,7 +3,7 @@
 //! default) a numeric user or group the image lacks gets an entry, from `--passwd-entry` and
 //! `--group-entry` templates, so that `id -un` and `whoami` answer in the container.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::userns::{image_file, UsernsPlan};
 use super::CreateOptions;
@@ -105,7 +105,11 @@ pub fn amended_files(
             Err(_) => nix::unistd::User::from_name(wanted),
         };
         let Ok(Some(host)) = host else {
-            bail!("--hostuser {wanted}: no such user on the host");
+            // 126, as Podman's runtime gives a user it cannot find.
+            return Err(crate::runtime::Error::UnknownUser {
+                reason: format!("--hostuser {wanted}: no such user on the host"),
+            }
+            .into());
         };
         if !has_entry(&passwd, 0, &host.name) {
             let gecos = host.gecos.to_string_lossy().into_owned();

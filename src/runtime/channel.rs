@@ -108,6 +108,9 @@ pub(crate) enum Cause {
     OverlayRefused,
     /// The kernel refused an executable memory file for the trampoline (vm.memfd_noexec).
     ExecMemoryRefused,
+    /// The user or group to run as is not in the container's /etc/passwd or /etc/group (126,
+    /// as Podman's runtime gives it).
+    UnknownUser,
     /// Anything else: the message says what.
     Other,
 }
@@ -119,6 +122,7 @@ impl Cause {
             Cause::NotExecutable => b'X',
             Cause::OverlayRefused => b'O',
             Cause::ExecMemoryRefused => b'T',
+            Cause::UnknownUser => b'U',
             Cause::Other => b'E',
         }
     }
@@ -129,6 +133,7 @@ impl Cause {
             Cause::NotExecutable,
             Cause::OverlayRefused,
             Cause::ExecMemoryRefused,
+            Cause::UnknownUser,
             Cause::Other,
         ]
         .into_iter()
@@ -224,6 +229,7 @@ impl ChildReport {
                 Cause::NotExecutable => Error::NotExecutable { path: message },
                 Cause::OverlayRefused => Error::OverlayRefused { reason: message },
                 Cause::ExecMemoryRefused => Error::ExecMemoryRefused { reason: message },
+                Cause::UnknownUser => Error::UnknownUser { reason: message },
                 Cause::Other => Error::Setup(message),
             },
             ChildReport::ExecFailed { errno, program } => match errno {

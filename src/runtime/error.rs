@@ -45,6 +45,9 @@ pub enum Error {
     CommandNotFound { path: String },
     #[error("{path}: permission denied: cannot execute")]
     NotExecutable { path: String },
+    /// The user or group to run as is not in the container's files (126, as Podman's).
+    #[error("{reason}")]
+    UnknownUser { reason: String },
     /// A helper program is not in $PATH (`error` None), or could not be started.
     #[error("{}", missing_helper(*helper, error.as_ref()))]
     MissingHelper {
@@ -132,7 +135,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::CommandNotFound { .. } => 127,
-            Error::NotExecutable { .. } => 126,
+            Error::NotExecutable { .. } | Error::UnknownUser { .. } => 126,
             _ => 125,
         }
     }
@@ -156,6 +159,7 @@ impl Error {
                 .any(Error::is_host_prerequisite),
             Error::CommandNotFound { .. }
             | Error::NotExecutable { .. }
+            | Error::UnknownUser { .. }
             | Error::PastaFailed { .. }
             | Error::PortUnavailable { .. }
             | Error::Sys { .. }

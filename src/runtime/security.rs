@@ -5,7 +5,7 @@
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
-use super::channel::{sys_error, ChildError};
+use super::channel::{sys_error, Cause, ChildError};
 
 /// Podman's default capabilities (containers.conf `default_capabilities`).
 pub const DEFAULT_CAPABILITIES: &[Capability] = &[
@@ -136,13 +136,26 @@ pub fn resolve_user_in(spec: &str, passwd: &str, group: &str) -> Result<Resolved
 
 /// The process's user (`process.user`) as the container's /etc/passwd and /etc/group resolve
 /// it, with its `--group-add` groups.
+/// A user or group the container's files do not have is Podman's 126; an id out of range and
+/// the like stay skiff's own errors.
+fn user_error(reason: String) -> ChildError {
+    match reason.contains("no matching entries") {
+        true => ChildError::new(Cause::UnknownUser, reason),
+        false => ChildError::other(reason),
+    }
+}
+
 pub(crate) fn resolve_user(process: &super::spec::ProcessSpec) -> Result<ResolvedUser, ChildError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let mut user = resolve_user_in(&process.user, &passwd, &group).map_err(ChildError::other)?;
+    let mut user = resolve_user_in(&process.user, &passwd, &group).map_err(user_error)?;
     for added in process.group_add.iter().filter(|g| *g != KEEP_GROUPS) {
-        let gid = added_group(added, &group)
-            .map_err(|e| ChildError::other(format!("looking up supplemental groups: {e}")))?;
+        let gid = added_group(added, &group).map_err(|e| {
+            ChildError::new(
+                Cause::UnknownUser,
+                format!("looking up supplemental groups: {e}"),
+            )
+        })?;
         if !user.additional_gids.contains(&gid) {
             user.additional_gids.push(gid);
         }

@@ -156,8 +156,9 @@ fn process_sees_pid_1_hostname_env_workdir_and_user() {
                 .stdout(),
             "10\n"
         );
+        // 126, as Podman's runtime gives a user the image does not have.
         env.skiff(&["run", "--rm", "-u", "nobody-here", image, "true"])
-            .assert_exit(125);
+            .assert_exit(126);
     }
 }
 

@@ -352,15 +352,20 @@ fn passwd_and_group_entries_name_the_containers_user() {
             &["grep", "-c", &format!("^{}:", me.name), "/etc/passwd"],
         );
         assert_eq!(by_id, "1\n");
-        env.skiff(&[
+        // 126, as Podman's runtime gives a user it cannot find.
+        let unknown = [
             "run",
             "--rm",
             "--hostuser",
             "no-such-user-here",
             image,
             "true",
-        ])
-        .refused("--hostuser no-such-user-here: no such user on the host");
+        ];
+        let (_, stderr) = env.skiff(&unknown).assert_exit(126);
+        assert!(
+            stderr.contains("--hostuser no-such-user-here: no such user on the host"),
+            "{stderr}"
+        );
     }
 }
 
@@ -712,8 +717,14 @@ fn group_add_gives_supplementary_groups() {
             "1000 5 10\n",
             "its own group, the one added, and the one /etc/group makes it a member of"
         );
-        env.skiff(&["run", "--rm", "--group-add", "nosuch", image, "true"])
-            .refused("Unable to find group nosuch: no matching entries in group file");
+        // 126, as Podman's runtime gives it.
+        let (_, stderr) = env
+            .skiff(&["run", "--rm", "--group-add", "nosuch", image, "true"])
+            .assert_exit(126);
+        assert!(
+            stderr.contains("Unable to find group nosuch: no matching entries in group file"),
+            "{stderr}"
+        );
         let (_, stderr) = env
             .skiff(&[
                 "run",
