@@ -186,6 +186,9 @@ pub fn remove(
         let lock = ctx.store.lock()?;
         remove_locked(ctx, &lock, &record.id, anonymous_volumes)?;
         drop(lock);
+        if let Some(cgroup) = &record.spec.cgroup {
+            crate::runtime::cgroups::remove_leftover(cgroup);
+        }
         if !record.networks.is_empty() {
             network::bridges::refresh_hosts(ctx, &record, true)?;
             // The supervisor of a killed container releases the network namespace too, but

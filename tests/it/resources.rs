@@ -249,6 +249,27 @@ fn roots_limits_are_enforced_through_the_hosts_cgroups() {
     env.skiff(&["rm", "-f", "busy"]).stdout();
     assert!(!Path::new(&cpu_dir).exists(), "{cpu_dir} left behind");
 
+    // A supervisor killed before it removed its container's cgroup leaves it; rm takes it.
+    env.skiff(&["run", "-d", "--name", "orphaned", image, "sleep", "60"])
+        .stdout();
+    let id = inspect(&env, "orphaned", "Id");
+    let leaf = format!("/sys/fs/cgroup/memory/skiff/skiff-{}", id.trim_matches('"'));
+    assert!(Path::new(&leaf).exists(), "{leaf}");
+    // Both read first: with its supervisor gone, the container reads as exited.
+    let pids: Vec<i32> = ["State.ConmonPid", "State.Pid"]
+        .iter()
+        .map(|field| inspect(&env, "orphaned", field).parse().unwrap())
+        .collect();
+    for pid in pids {
+        assert!(pid > 0, "{pid}");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    env.skiff(&["rm", "-f", "orphaned"]).stdout();
+    crate::common::until("the orphaned cgroup to go", || !Path::new(&leaf).exists());
+
     // Where the cgroup goes: under --cgroup-parent, under skiff's own cgroup (split), or
     // nowhere of its own (disabled).
     let memory_path = |flags: &[&str]| {

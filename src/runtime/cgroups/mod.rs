@@ -165,6 +165,23 @@ impl Cgroup {
     }
 }
 
+/// Removes what is left of a container's cgroup, whose process is gone: a supervisor killed
+/// before it removed it leaves it behind, empty (`rm` calls this).
+pub fn remove_leftover(spec: &CgroupSpec) {
+    let hierarchies = Hierarchies::discover();
+    let v2 = hierarchies.v2.as_ref().map(|v2| v2::path(v2, spec));
+    let v1 = hierarchies
+        .v1
+        .iter()
+        .filter(|h| h.writable)
+        .map(|h| v1::path(h, spec));
+    let leftover = Cgroup {
+        v2: v2.filter(|dir| dir.exists()),
+        v1: v1.filter(|dir| dir.exists()).collect(),
+    };
+    leftover.remove();
+}
+
 /// The cgroups of the container whose first process is `pid` that this caller may write and
 /// that are not its own: where `exec` puts the processes it starts.
 pub fn container_cgroups(pid: i32) -> Vec<PathBuf> {

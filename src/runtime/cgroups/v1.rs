@@ -9,12 +9,7 @@ use crate::runtime::error::Error;
 
 /// Makes the container's directory in `hierarchy`; returns it.
 pub(super) fn make(hierarchy: &V1Hierarchy, spec: &CgroupSpec) -> Result<PathBuf, Error> {
-    let parent = match spec.under_caller {
-        true => hierarchy.own.clone(),
-        false => spec.parent.clone().unwrap_or_else(|| "skiff".into()),
-    };
-    let parent = hierarchy.mount.join(parent.trim_start_matches('/'));
-    let dir = parent.join(&spec.name);
+    let dir = path(hierarchy, spec);
     let new_levels: Vec<PathBuf> = dir
         .ancestors()
         .take_while(|level| *level != hierarchy.mount && !level.exists())
@@ -45,6 +40,16 @@ fn inherit_cpuset(dir: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Where the container's directory is in `hierarchy`.
+pub(super) fn path(hierarchy: &V1Hierarchy, spec: &CgroupSpec) -> PathBuf {
+    let parent = match spec.under_caller {
+        true => hierarchy.own.clone(),
+        false => spec.parent.clone().unwrap_or_else(|| "skiff".into()),
+    };
+    let parent = hierarchy.mount.join(parent.trim_start_matches('/'));
+    parent.join(&spec.name)
 }
 
 /// Writes the limits of the controllers `names` (one hierarchy's) in `dir`.

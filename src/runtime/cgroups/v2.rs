@@ -13,16 +13,12 @@ pub(super) fn make(
     spec: &CgroupSpec,
     controllers: &[Controller],
 ) -> Result<PathBuf, Error> {
-    let (base, parent) = match spec.under_caller {
-        true => (subtree.own.clone(), subtree.own.clone()),
-        false => {
-            let parent = spec.parent.as_deref().unwrap_or("skiff");
-            (
-                subtree.top.clone(),
-                subtree.top.join(parent.trim_start_matches('/')),
-            )
-        }
+    let base = match spec.under_caller {
+        true => subtree.own.clone(),
+        false => subtree.top.clone(),
     };
+    let dir = path(subtree, spec);
+    let parent = dir.parent().unwrap_or(&base).to_path_buf();
     std::fs::create_dir_all(&parent).map_err(|source| Error::Sys {
         context: format!("making the cgroup {}", parent.display()),
         source,
@@ -43,7 +39,6 @@ pub(super) fn make(
             write_file(level, "cgroup.subtree_control", &enable.join(" "))?;
         }
     }
-    let dir = parent.join(&spec.name);
     // One left by a start that was killed is empty: it goes first.
     let _ = std::fs::remove_dir(&dir);
     std::fs::create_dir(&dir).map_err(|source| Error::Sys {
@@ -51,6 +46,18 @@ pub(super) fn make(
         source,
     })?;
     Ok(dir)
+}
+
+/// Where the container's cgroup is below `subtree`.
+pub(super) fn path(subtree: &V2Subtree, spec: &CgroupSpec) -> PathBuf {
+    let parent = match spec.under_caller {
+        true => subtree.own.clone(),
+        false => {
+            let parent = spec.parent.as_deref().unwrap_or("skiff");
+            subtree.top.join(parent.trim_start_matches('/'))
+        }
+    };
+    parent.join(&spec.name)
 }
 
 /// Writes the limits of `controllers` in `dir`, then `--cgroup-conf`'s files.
