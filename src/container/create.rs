@@ -129,8 +129,10 @@ pub(super) fn plan(
     let config = image::read_config(&ctx.store, image)?;
     let run = &config.config;
     let argv = command(run, options)?;
-    let stop_signal = stop_signal(run, options)?;
     let id = store::hex(&random_bytes::<32>());
+    let (adapted, systemd) = super::systemd::adapt(options, run, &argv, &id)?;
+    let options = &adapted;
+    let stop_signal = stop_signal(run, options)?;
     let name = container_name(ctx, options, &id)?;
     let network = plan_network(
         ctx,
@@ -142,15 +144,7 @@ pub(super) fn plan(
     let add_hosts = host_entries(ctx, options, &network.networks)?;
     let exposed = exposed_ports(run, options)?;
     let ports = published_ports(options, &network, &exposed)?;
-    let activation = socket_activation();
-    let env = environment(
-        options,
-        run.env.as_deref().unwrap_or_default(),
-        &hostname,
-        activation
-            .as_ref()
-            .map(|(_, variables)| variables.as_slice()),
-    )?;
+    let (env, activated_fds) = activated_environment(options, run, &hostname)?;
     let run_dir = ctx.store.container_run_dir(&id);
     let mut namespace = userns::plan(
         ctx,
@@ -158,6 +152,7 @@ pub(super) fn plan(
         image.layers.iter().rev().cloned().collect(),
     )?;
     let mut files = etc_files(options, &network, &add_hosts, (&hostname, &name, &id));
+    files.extend(super::systemd::etc_files(options, systemd, &id));
     files.extend(super::etc_users::etc_user_files(
         ctx,
         options,
@@ -169,9 +164,7 @@ pub(super) fn plan(
     let resolved = plan_volumes(ctx, options, run, &run_dir, namespace.copied_for.as_ref())?;
     let container_dir = ctx.store.container_dir(&id);
     let mut process = process_spec(options, run, argv, env, namespace.default_user.take())?;
-    process.preserve_fds = activation
-        .map_or(0, |(count, _)| count)
-        .max(options.preserve_fds);
+    process.preserve_fds = activated_fds.max(options.preserve_fds);
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
         layers: namespace.layers,
@@ -203,6 +196,7 @@ pub(super) fn plan(
         readonly_paths: options.confinement.readonly_paths.clone(),
         proc_options: options.confinement.proc_options.clone(),
         writable_sysfs: options.confinement.privileged,
+        cgroup_view: systemd,
         shm_size: options.shm_size,
         sysctls: options.sysctls.clone(),
         layer_owners: namespace.layer_owners,
@@ -430,6 +424,24 @@ fn annotations(options: &CreateOptions) -> std::collections::BTreeMap<String, St
         .map(|(key, value)| (key.to_string(), value))
         .chain(options.annotations.iter().cloned())
         .collect()
+}
+
+/// The container's environment with socket activation's variables, and how many descriptors
+/// the activation passes on (0 without one).
+fn activated_environment(
+    options: &CreateOptions,
+    run: &RunConfig,
+    hostname: &str,
+) -> Result<(Vec<String>, u32)> {
+    let activation = socket_activation();
+    let variables = activation.as_ref().map(|(_, v)| v.as_slice());
+    let env = environment(
+        options,
+        run.env.as_deref().unwrap_or_default(),
+        hostname,
+        variables,
+    )?;
+    Ok((env, activation.map_or(0, |(count, _)| count)))
 }
 
 /// The container's environment, later sources overriding earlier ones: the defaults (a PATH,
@@ -760,7 +772,10 @@ mod tests {
         let run: RunConfig =
             serde_json::from_value(serde_json::json!({"StopSignal": "SIGUSR1"})).unwrap();
         let signal = stop_signal(&run, &CreateOptions::default()).unwrap();
-        assert_eq!(signal, Some(Signal(nix::sys::signal::Signal::SIGUSR1)));
+        assert_eq!(
+            signal,
+            Some(Signal::from(nix::sys::signal::Signal::SIGUSR1))
+        );
         let run: RunConfig =
             serde_json::from_value(serde_json::json!({"StopSignal": "SIGNOPE"})).unwrap();
         assert!(stop_signal(&run, &CreateOptions::default()).is_err());

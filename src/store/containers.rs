@@ -431,10 +431,7 @@ mod tests {
     #[test]
     fn a_record_written_with_text_settings_still_loads_typed() {
         let record: ContainerRecord = serde_json::from_value(old_record("TERM")).unwrap();
-        assert_eq!(
-            record.stop_signal,
-            Some(Signal(nix::sys::signal::Signal::SIGTERM))
-        );
+        assert_eq!(record.stop_signal, Some(Signal::TERM));
         assert_eq!(record.restart, RestartPolicy::OnFailure(Some(3)));
         assert_eq!(record.log_driver, LogDriver::JsonFile);
         let written = serde_json::to_value(&record).unwrap();
@@ -445,7 +442,7 @@ mod tests {
 
     #[test]
     fn a_stored_stop_signal_that_no_longer_parses_reads_as_none() {
-        let record: ContainerRecord = serde_json::from_value(old_record("RTMIN+3")).unwrap();
+        let record: ContainerRecord = serde_json::from_value(old_record("SIGNOPE")).unwrap();
         assert_eq!(record.stop_signal, None);
         let mut defaults = old_record("TERM");
         let fields = defaults.as_object_mut().unwrap();

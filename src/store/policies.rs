@@ -145,10 +145,51 @@ impl fmt::Display for LogDriver {
 }
 
 /// A signal as `--stop-signal`, `kill -s` and STOPSIGNAL name it: a name with or without `SIG`
-/// (any case), or a number.
+/// (any case), a real-time one as `RTMIN+N` or `RTMAX-N` (systemd halts on SIGRTMIN+3), or a
+/// number. Kept as its number, since the real-time ones have no name of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(into = "String")]
-pub struct Signal(pub nix::sys::signal::Signal);
+pub struct Signal(pub i32);
+
+impl Signal {
+    pub const TERM: Signal = Signal(libc::SIGTERM);
+    pub const KILL: Signal = Signal(libc::SIGKILL);
+
+    /// SIGRTMIN+`offset`, as the C library numbers it (34+offset with glibc, as Go's).
+    pub fn rtmin_plus(offset: i32) -> Signal {
+        Signal(libc::SIGRTMIN() + offset)
+    }
+
+    /// The signal `nix` names, when it is not a real-time one.
+    pub fn standard(self) -> Option<nix::sys::signal::Signal> {
+        nix::sys::signal::Signal::try_from(self.0).ok()
+    }
+
+    /// `RTMIN`, `RTMIN+N`, `RTMAX` or `RTMAX-N` (without `SIG`), as a number in range.
+    fn real_time(name: &str) -> Option<Signal> {
+        let (base, offset) = match name.strip_prefix("RTMIN") {
+            Some("") => (libc::SIGRTMIN(), 0),
+            Some(rest) => (
+                libc::SIGRTMIN(),
+                rest.strip_prefix('+')?.parse::<i32>().ok()?,
+            ),
+            None => match name.strip_prefix("RTMAX")? {
+                "" => (libc::SIGRTMAX(), 0),
+                rest => (
+                    libc::SIGRTMAX(),
+                    -rest.strip_prefix('-')?.parse::<i32>().ok()?,
+                ),
+            },
+        };
+        Some(Signal(base + offset)).filter(|s| (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&s.0))
+    }
+}
+
+impl From<nix::sys::signal::Signal> for Signal {
+    fn from(signal: nix::sys::signal::Signal) -> Signal {
+        Signal(signal as i32)
+    }
+}
 
 impl FromStr for Signal {
     type Err = InvalidSetting;
@@ -157,21 +198,31 @@ impl FromStr for Signal {
         use nix::sys::signal::Signal as Raw;
         let invalid = || InvalidSetting(format!("invalid signal: {text}"));
         if let Ok(number) = text.parse::<i32>() {
-            return Raw::try_from(number).map(Signal).map_err(|_| invalid());
+            let real_time = (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&number);
+            return match Raw::try_from(number) {
+                Ok(raw) => Ok(raw.into()),
+                Err(_) if real_time => Ok(Signal(number)),
+                Err(_) => Err(invalid()),
+            };
         }
         let upper = text.to_ascii_uppercase();
-        let name = if upper.starts_with("SIG") {
-            upper
-        } else {
-            format!("SIG{upper}")
-        };
-        name.parse::<Raw>().map(Signal).map_err(|_| invalid())
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        if let Some(signal) = Signal::real_time(bare) {
+            return Ok(signal);
+        }
+        format!("SIG{bare}")
+            .parse::<Raw>()
+            .map(Signal::from)
+            .map_err(|_| invalid())
     }
 }
 
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_str())
+        match self.standard() {
+            Some(raw) => f.write_str(raw.as_str()),
+            None => write!(f, "SIGRTMIN+{}", self.0 - libc::SIGRTMIN()),
+        }
     }
 }
 
@@ -232,11 +283,20 @@ mod tests {
 
     #[test]
     fn signals_by_name_or_number() {
-        assert_eq!("TERM".parse(), Ok(Signal(Raw::SIGTERM)));
-        assert_eq!("sigkill".parse(), Ok(Signal(Raw::SIGKILL)));
-        assert_eq!("9".parse(), Ok(Signal(Raw::SIGKILL)));
+        assert_eq!("TERM".parse(), Ok(Signal::from(Raw::SIGTERM)));
+        assert_eq!("sigkill".parse(), Ok(Signal::KILL));
+        assert_eq!("9".parse(), Ok(Signal::KILL));
         assert!("NOPE".parse::<Signal>().is_err());
-        assert_eq!(Signal(Raw::SIGHUP).to_string(), "SIGHUP");
+        assert_eq!(Signal::from(Raw::SIGHUP).to_string(), "SIGHUP");
+        let halt = Signal::rtmin_plus(3);
+        assert_eq!(halt.0, 37, "glibc's SIGRTMIN is 34");
+        for text in ["SIGRTMIN+3", "rtmin+3", "37"] {
+            assert_eq!(text.parse(), Ok(halt), "{text}");
+        }
+        assert_eq!(halt.to_string(), "SIGRTMIN+3");
+        assert_eq!("RTMAX".parse::<Signal>().unwrap().0, libc::SIGRTMAX());
+        assert!("RTMIN+99".parse::<Signal>().is_err());
+        assert!("RTMIN3".parse::<Signal>().is_err());
     }
 
     #[test]

@@ -316,6 +316,9 @@ pub struct RunFlags {
     /// Give the container every capability of its user namespace, no system call filter, no masked or read-only system paths, a writable /sys and the host's devices (those its user may open work).
     #[arg(long)]
     pub privileged: bool,
+    /// Ready the container for systemd as its init: true (when the command is /sbin/init, /usr/sbin/init, /usr/local/sbin/init or systemd), false, or always. It then gets tmpfs on /run, /run/lock, /tmp and /var/log/journal (unless mounted otherwise), the host's cgroup file system (read-only but for the container's own cgroup), container_uuid in its environment, /etc/machine-id, and SIGRTMIN+3 as its stop signal unless --stop-signal or the image gives one.
+    #[arg(long, value_name = "true|false|always", overrides_with = "systemd")]
+    pub systemd: Option<String>,
     #[command(flatten)]
     pub resources: super::resources::ResourceFlags,
     /// Image to run.

@@ -261,7 +261,7 @@ fn own_path(membership: &str, matches: impl Fn(&[&str]) -> bool) -> Option<&str>
 }
 
 /// (filesystem type, root within it, mount point, super options) of each cgroup mount.
-fn cgroup_mounts(mountinfo: &str) -> impl Iterator<Item = (&str, &str, PathBuf, &str)> {
+pub(super) fn cgroup_mounts(mountinfo: &str) -> impl Iterator<Item = (&str, &str, PathBuf, &str)> {
     mountinfo.lines().filter_map(|line| {
         let (mount_fields, fs_fields) = line.split_once(" - ")?;
         let mut mount_fields = mount_fields.split(' ');

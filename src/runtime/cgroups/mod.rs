@@ -12,6 +12,7 @@ mod discovery;
 mod limits;
 mod v1;
 mod v2;
+mod view;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use discovery::Hierarchies;
 pub use limits::{DeviceRate, DeviceWeight, ResourceLimits, Setting, Unmet};
+pub(crate) use view::CgroupView;
 
 use super::error::Error;
 

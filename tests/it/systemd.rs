@@ -1,0 +1,155 @@
+//! `--systemd` and `--sdnotify`: a container whose init is systemd gets what Podman 4.3.1 gives
+//! it, checked from inside by a fake init; and a systemd unit of Type=notify running skiff is
+//! told that the container is ready, as each mode of `--sdnotify` says.
+
+use crate::common::images::{busybox_image_archive, Layer};
+use crate::common::{skiff_test, TestEnv};
+
+const INITBOX: &str = "localhost/initbox:latest";
+
+/// The places systemd mode puts a tmpfs.
+const TMPFS: [&str; 4] = ["/run", "/run/lock", "/tmp", "/var/log/journal"];
+
+/// busybox with /sbin/init a script that runs its first argument: a fake systemd that reports
+/// what it finds.
+fn load_initbox(env: &TestEnv) -> &'static str {
+    static ARCHIVE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let archive = ARCHIVE.get_or_init(|| {
+        let init = Layer::new().dir("sbin", 0o755, 0).file(
+            "sbin/init",
+            0o755,
+            0,
+            b"#!/bin/sh\neval \"$1\"\n",
+        );
+        busybox_image_archive(
+            "initbox-docker.tar",
+            INITBOX,
+            init,
+            serde_json::json!({"Cmd": ["/sbin/init", "echo up"]}),
+        )
+    });
+    env.skiff(&["load", "-i", archive.to_str().unwrap()])
+        .stdout();
+    INITBOX
+}
+
+/// What a container run with `flags` and `command` reports of systemd's needs, one line each:
+/// the tmpfs mounts, `container` and `container_uuid`, /etc/machine-id, the cgroup mounts and
+/// whether a hierarchy takes writes, and the virtual consoles in /dev.
+const REPORT: &str = r#"
+for p in /run /run/lock /tmp /var/log/journal; do
+  grep -q " $p [^ ]* [^-]*- tmpfs " /proc/self/mountinfo && echo "tmpfs $p"
+done
+echo "container=$container uuid=$container_uuid"
+echo "machine-id=$(cat /etc/machine-id 2>/dev/null)"
+echo "cgroup mounts=$(grep -c ' /sys/fs/cgroup/[^ ]* [^-]*- cgroup' /proc/self/mountinfo)"
+mkdir /sys/fs/cgroup/pids/skiff-probe 2>/dev/null && rmdir /sys/fs/cgroup/pids/skiff-probe && echo "cgroup pids writable"
+echo "consoles=$(ls /dev | grep -c '^tty[0-9]')"
+"#;
+
+fn report(env: &TestEnv, flags: &[&str], command: &[&str]) -> String {
+    env.run_output(INITBOX, flags, command)
+}
+
+#[test]
+fn an_init_gets_what_systemd_needs() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = load_initbox(&env);
+        let id = env
+            .skiff(&["create", "--network", "none", image, "/sbin/init", REPORT])
+            .stdout();
+        let id = id.trim();
+        let seen = env.skiff(&["start", "-a", id]).stdout();
+        for path in TMPFS {
+            assert!(seen.contains(&format!("tmpfs {path}\n")), "{path}: {seen}");
+        }
+        assert!(
+            seen.contains(&format!("container=skiff uuid={}\n", &id[..32])),
+            "{seen}"
+        );
+        assert!(
+            seen.contains(&format!("machine-id={}\n", &id[..32])),
+            "{seen}"
+        );
+        let mounts: usize = seen
+            .lines()
+            .find_map(|l| l.strip_prefix("cgroup mounts="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(mounts > 0, "the host's hierarchies are shown: {seen}");
+        assert!(
+            !seen.contains("cgroup pids writable"),
+            "outside its own cgroup, the hierarchies are read-only: {seen}"
+        );
+        assert!(seen.contains("consoles=0\n"), "{seen}");
+        // Podman 4's inspect shows the signal's number: SIGRTMIN+3 is 37.
+        let stop_signal = |container: &str| {
+            env.skiff(&["inspect", "--format", "{{.Config.StopSignal}}", container])
+                .stdout()
+        };
+        assert_eq!(stop_signal(id), "37\n");
+        env.skiff(&["rm", id]).stdout();
+
+        // --stop-signal wins; a command that is no init gets nothing unless always.
+        let id = env
+            .skiff(&["create", "--stop-signal", "TERM", image])
+            .stdout();
+        assert_eq!(stop_signal(id.trim()), "15\n");
+        let id = env.skiff(&["create", image, "sh"]).stdout();
+        assert_eq!(stop_signal(id.trim()), "15\n");
+        let plain = report(&env, &[], &["sh", "-c", REPORT]);
+        assert!(
+            !plain.contains("tmpfs") && plain.contains("uuid=\n"),
+            "{plain}"
+        );
+        let always = report(&env, &["--systemd=always"], &["sh", "-c", REPORT]);
+        assert_eq!(always.matches("tmpfs ").count(), 4, "{always}");
+        let off = report(&env, &["--systemd", "false"], &["/sbin/init", REPORT]);
+        assert!(
+            !off.contains("tmpfs") && off.contains("machine-id=\n"),
+            "{off}"
+        );
+
+        // What the user mounts there is left as it is.
+        let own = report(
+            &env,
+            &[
+                "--tmpfs",
+                "/tmp:size=1m",
+                "-v",
+                "/etc/hostname:/etc/machine-id:ro",
+            ],
+            &[
+                "/sbin/init",
+                "grep ' /tmp ' /proc/self/mountinfo; cat /etc/machine-id",
+            ],
+        );
+        let hostname = std::fs::read_to_string("/etc/hostname").unwrap();
+        assert!(
+            own.contains("size=1024k") && own.ends_with(&hostname),
+            "{own}"
+        );
+
+        env.skiff(&["run", "--systemd=maybe", image])
+            .refused("--systemd values must be one of \"true, false, always\"");
+        env.skiff(&["rm", "-a", "-f"]).stdout();
+    }
+}
+
+/// As root, where the container has cgroups of its own in the host's cgroup namespace, systemd
+/// may make its units' cgroups under them, and nowhere else.
+#[test]
+fn a_root_init_may_write_its_own_cgroup() {
+    let test = skiff_test!();
+    let Some(env) = test.root() else {
+        return;
+    };
+    load_initbox(&env);
+    let script = r#"own=$(sed -n 's/^[0-9]*:pids://p' /proc/self/cgroup)
+mkdir "/sys/fs/cgroup/pids$own/unit" && rmdir "/sys/fs/cgroup/pids$own/unit" && echo own writable
+mkdir /sys/fs/cgroup/pids/elsewhere 2>/dev/null && rmdir /sys/fs/cgroup/pids/elsewhere || echo host read-only"#;
+    let seen = report(&env, &[], &["/sbin/init", script]);
+    assert_eq!(seen, "own writable\nhost read-only\n");
+}
