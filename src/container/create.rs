@@ -130,8 +130,8 @@ pub(super) fn plan(
     let run = &config.config;
     let argv = command(run, options)?;
     let id = store::hex(&random_bytes::<32>());
-    let (adapted, systemd) = super::systemd::adapt(options, run, &argv, &id)?;
-    let options = &adapted;
+    let adapted = super::systemd::adapt(options, run, &argv, &id)?;
+    let (options, systemd) = (&adapted.options, adapted.systemd);
     let stop_signal = stop_signal(run, options)?;
     let name = container_name(ctx, options, &id)?;
     let network = plan_network(
@@ -222,6 +222,7 @@ pub(super) fn plan(
         cgroupns_mode: isolation.cgroupns_mode,
         cgroups_mode: options.resources.mode.clone(),
         stop_signal,
+        sdnotify: adapted.sdnotify,
         stop_timeout: options.stop_timeout,
         restart: options.restart,
         log_driver: options.log_driver,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::policies::{LogDriver, RestartPolicy, Signal};
+use super::policies::{LogDriver, RestartPolicy, SdNotify, Signal};
 use super::{io_error, write_atomic, Error, Store, StoreLock};
 use crate::runtime::ContainerSpec;
 
@@ -43,6 +43,9 @@ pub struct ContainerRecord {
         deserialize_with = "super::policies::lenient_signal"
     )]
     pub stop_signal: Option<Signal>,
+    /// `--sdnotify` and the socket it was made with.
+    #[serde(default, skip_serializing_if = "SdNotify::is_default")]
+    pub sdnotify: SdNotify,
     /// `--stop-timeout`: seconds `stop` waits before SIGKILL (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,

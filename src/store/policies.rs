@@ -226,6 +226,61 @@ impl fmt::Display for Signal {
     }
 }
 
+/// `--sdnotify`: what becomes of the NOTIFY_SOCKET skiff is given (a systemd unit of
+/// `Type=notify`). Podman 4.3.1's three modes, its default `container`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdNotifyMode {
+    /// The socket is passed into the container, whose process says READY=1 itself; skiff
+    /// sends MAINPID (the process that watches the container).
+    #[default]
+    Container,
+    /// skiff sends MAINPID and READY=1 once the container has started; the container never
+    /// sees the socket.
+    Conmon,
+    /// Nobody is told: the socket is left out of the container and skiff sends nothing.
+    Ignore,
+}
+
+impl SdNotifyMode {
+    pub fn parse(text: Option<&str>) -> Result<SdNotifyMode, InvalidSetting> {
+        Ok(match text {
+            None | Some("container") => SdNotifyMode::Container,
+            Some("conmon") => SdNotifyMode::Conmon,
+            Some("ignore") => SdNotifyMode::Ignore,
+            Some(other) => {
+                return Err(InvalidSetting(format!(
+                    "invalid sdnotify value {other:?}: must be container, conmon or ignore"
+                )))
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SdNotifyMode::Container => "container",
+            SdNotifyMode::Conmon => "conmon",
+            SdNotifyMode::Ignore => "ignore",
+        }
+    }
+}
+
+/// `--sdnotify` as a container keeps it: the mode, and the NOTIFY_SOCKET skiff was given when
+/// the container was made (none with `ignore`, or when there was none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdNotify {
+    #[serde(default)]
+    pub mode: SdNotifyMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+}
+
+impl SdNotify {
+    pub fn is_default(&self) -> bool {
+        *self == SdNotify::default()
+    }
+}
+
 /// A record's stop signal: one that no longer parses (an image's STOPSIGNAL stored before
 /// signals were checked at create) reads as none, so the record still loads and `stop` sends
 /// SIGTERM.
@@ -297,6 +352,19 @@ mod tests {
         assert_eq!("RTMAX".parse::<Signal>().unwrap().0, libc::SIGRTMAX());
         assert!("RTMIN+99".parse::<Signal>().is_err());
         assert!("RTMIN3".parse::<Signal>().is_err());
+    }
+
+    #[test]
+    fn sdnotify_modes_are_podmans_three() {
+        assert_eq!(SdNotifyMode::parse(None).unwrap(), SdNotifyMode::Container);
+        for mode in [
+            SdNotifyMode::Container,
+            SdNotifyMode::Conmon,
+            SdNotifyMode::Ignore,
+        ] {
+            assert_eq!(SdNotifyMode::parse(Some(mode.name())).unwrap(), mode);
+        }
+        assert!(SdNotifyMode::parse(Some("healthy")).is_err());
     }
 
     #[test]

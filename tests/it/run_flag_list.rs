@@ -13,7 +13,6 @@ use crate::common::skiff_test;
 const WAITING: &[(&str, &str)] = &[
     // Issue 20, item 5, not built yet: a directory as the root.
     ("--rootfs", "issue 20 (--rootfs)"),
-    ("--sdnotify", "issue 20 (--sdnotify)"),
     // Issue 21: healthchecks run by the supervisor, and the secret store.
     ("--health-cmd", "issue 21 (healthchecks)"),
     ("--health-interval", "issue 21 (healthchecks)"),

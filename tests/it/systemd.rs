@@ -153,3 +153,188 @@ mkdir /sys/fs/cgroup/pids/elsewhere 2>/dev/null && rmdir /sys/fs/cgroup/pids/els
     let seen = report(&env, &[], &["/sbin/init", script]);
     assert_eq!(seen, "own writable\nhost read-only\n");
 }
+
+/// Sends its argument (else READY=1) to $NOTIFY_SOCKET, as systemd-notify would: busybox has
+/// no such tool.
+const SD_NOTIFY: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+int main(int argc, char **argv) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path) {
+        fprintf(stderr, "no NOTIFY_SOCKET\n");
+        return 2;
+    }
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    strncpy(address.sun_path, path, sizeof address.sun_path - 1);
+    const char *message = argc > 1 ? argv[1] : "READY=1";
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (sendto(fd, message, strlen(message), 0, (struct sockaddr *)&address, sizeof address) < 0) {
+        perror("sendto");
+        return 1;
+    }
+    return 0;
+}
+"#;
+
+/// A systemd unit's notify socket, as the test's: a datagram socket the container's user may
+/// write to.
+struct Unit {
+    socket: std::os::unix::net::UnixDatagram,
+    path: String,
+}
+
+impl Unit {
+    fn new(env: &TestEnv) -> Unit {
+        use std::os::unix::fs::PermissionsExt;
+        let path = env.path("unit-notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        Unit {
+            socket,
+            path: path.to_str().unwrap().to_string(),
+        }
+    }
+
+    /// The datagrams that arrive until none has for `quiet`, at most `count` of them.
+    fn heard(&self, count: usize, quiet: std::time::Duration) -> Vec<String> {
+        self.socket.set_read_timeout(Some(quiet)).unwrap();
+        let mut heard = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while heard.len() < count {
+            match self.socket.recv(&mut buffer) {
+                Ok(n) => heard.push(String::from_utf8_lossy(&buffer[..n]).into_owned()),
+                Err(_) => break,
+            }
+        }
+        heard
+    }
+
+    /// skiff run as this unit's service runs it.
+    fn skiff(&self, env: &TestEnv, args: &[&str]) -> crate::common::Cmd {
+        env.skiff_with_env(&[("NOTIFY_SOCKET", &self.path)], &[], args)
+    }
+}
+
+fn inspect(env: &TestEnv, container: &str, format: &str) -> String {
+    env.skiff(&["inspect", "--format", format, container])
+        .stdout()
+        .trim_end_matches('\n')
+        .to_string()
+}
+
+#[test]
+fn sdnotify_tells_the_unit_as_each_mode_says() {
+    use std::time::Duration;
+    let test = skiff_test!();
+    let probe = crate::common::probes::static_c("sd_notify", SD_NOTIFY);
+    let probe_mount = crate::common::probes::mount_arg(&probe);
+    let (soon, quiet) = (Duration::from_secs(10), Duration::from_millis(500));
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let unit = Unit::new(&env);
+        let show_socket = ["sh", "-c", "echo ${NOTIFY_SOCKET:-unset}"];
+
+        // conmon: skiff says MAINPID and READY=1; the container never sees the socket.
+        let mut args = vec![
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--sdnotify=conmon",
+            image,
+        ];
+        args.extend(show_socket);
+        assert_eq!(unit.skiff(&env, &args).stdout(), "unset\n");
+        let heard = unit.heard(2, soon);
+        assert!(
+            heard.len() == 2 && heard[0].starts_with("MAINPID="),
+            "{heard:?}"
+        );
+        assert_eq!(heard[1], "READY=1");
+        // Detached, the supervisor says it, after `run -d` has gone.
+        let detached = ["run", "-d", "--name", "conmon", "--sdnotify", "conmon"];
+        unit.skiff(&env, &[&detached[..], &[image, "sleep", "60"]].concat())
+            .stdout();
+        let supervisor = inspect(&env, "conmon", "{{.State.ConmonPid}}");
+        assert_eq!(
+            unit.heard(2, soon),
+            [format!("MAINPID={supervisor}"), "READY=1".to_string()]
+        );
+        assert_eq!(
+            inspect(
+                &env,
+                "conmon",
+                "{{.Config.SdNotifyMode}} {{.Config.SdNotifySocket}}"
+            ),
+            format!("conmon {}", unit.path)
+        );
+        env.skiff(&["rm", "-f", "conmon"]).stdout();
+
+        // container (the default): the socket is passed in, and the container says READY.
+        let says = "/probe/sd_notify 'READY=1\nSTATUS=from inside'";
+        let script = format!("echo $NOTIFY_SOCKET; {says}");
+        let args = [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &probe_mount,
+            image,
+        ];
+        let out = unit
+            .skiff(&env, &[&args[..], &["sh", "-c", &script]].concat())
+            .stdout();
+        assert_eq!(out, "/run/notify/notify.sock\n");
+        let heard = unit.heard(2, soon);
+        assert!(
+            heard.len() == 2 && heard[0].starts_with("MAINPID="),
+            "{heard:?}"
+        );
+        assert_eq!(heard[1], "READY=1\nSTATUS=from inside");
+        let script = format!("sleep 1; {says}; sleep 60");
+        let args = ["run", "-d", "--name", "inside", "-v", &probe_mount, image];
+        unit.skiff(&env, &[&args[..], &["sh", "-c", &script]].concat())
+            .stdout();
+        let supervisor = inspect(&env, "inside", "{{.State.ConmonPid}}");
+        assert_eq!(
+            unit.heard(1, soon),
+            [format!("MAINPID={supervisor}")],
+            "not ready before the container says so"
+        );
+        assert_eq!(unit.heard(1, soon), ["READY=1\nSTATUS=from inside"]);
+        assert_eq!(
+            inspect(&env, "inside", "{{.Config.SdNotifyMode}}"),
+            "container"
+        );
+        env.skiff(&["rm", "-f", "inside"]).stdout();
+
+        // ignore: nothing is said, and the container does not see the socket.
+        let id = unit
+            .skiff(
+                &env,
+                &[&["create", "--sdnotify=ignore", image][..], &show_socket].concat(),
+            )
+            .stdout();
+        let id = id.trim();
+        assert_eq!(
+            inspect(
+                &env,
+                id,
+                "{{.Config.SdNotifyMode}} {{.Config.SdNotifySocket}}"
+            ),
+            "ignore "
+        );
+        assert_eq!(unit.skiff(&env, &["start", "-a", id]).stdout(), "unset\n");
+        assert!(unit.heard(1, quiet).is_empty());
+        env.skiff(&["rm", id]).stdout();
+
+        env.skiff(&["run", "--sdnotify=healthy", image])
+            .refused("invalid sdnotify value \"healthy\": must be container, conmon or ignore");
+    }
+}

@@ -26,7 +26,7 @@ pub use flags::{HostNameFlags, RunFlags};
 pub use namespaces::{NamespaceRequests, Sharing};
 pub use resources::Resources;
 pub use security::Confinement;
-pub use systemd::SystemdMode;
+pub use systemd::{SdNotifyMode, SystemdMode};
 
 /// What a container's image VOLUMEs become (`--image-volume`, Podman's modes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -169,6 +169,8 @@ pub struct CreateOptions {
     pub confinement: security::Confinement,
     /// `--systemd`.
     pub systemd: SystemdMode,
+    /// `--sdnotify`.
+    pub sdnotify: SdNotifyMode,
 }
 
 /// `seccomp=VALUE` of `--security-opt` or containers.conf `seccomp_profile`: `unconfined`, or
@@ -497,6 +499,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         stop_timeout: flags.stop_timeout,
         resources: resources::resources(&flags.resources, defaults)?,
         systemd: SystemdMode::parse(flags.systemd.as_deref())?,
+        sdnotify: SdNotifyMode::parse(flags.sdnotify.as_deref())?,
     })
 }
 

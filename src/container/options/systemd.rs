@@ -1,4 +1,5 @@
-//! `--systemd`: when a container is made ready for systemd as its init.
+//! `--systemd` and `--sdnotify`: how a container meets systemd, inside it (an init that is
+//! systemd) and outside it (a unit of `Type=notify` that runs skiff).
 
 use anyhow::{bail, Result};
 
@@ -37,6 +38,8 @@ impl SystemdMode {
         }
     }
 }
+
+pub use crate::store::policies::SdNotifyMode;
 
 #[cfg(test)]
 mod tests {
