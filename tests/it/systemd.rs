@@ -132,6 +132,25 @@ fn an_init_gets_what_systemd_needs() {
             "{own}"
         );
 
+        // stop sends systemd's halt signal, which a fake init traps by its number.
+        let halting = "trap 'echo halted; exit 0' 37; echo up; while :; do sleep 0.1; done";
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "halting",
+            image,
+            "/sbin/init",
+            halting,
+        ])
+        .stdout();
+        crate::common::until("the init is up", || {
+            env.skiff(&["logs", "halting"]).stdout() == "up\n"
+        });
+        env.skiff(&["stop", "halting"]).stdout();
+        assert_eq!(env.skiff(&["logs", "halting"]).stdout(), "up\nhalted\n");
+        assert_eq!(inspect(&env, "halting", "{{.State.ExitCode}}"), "0");
+
         env.skiff(&["run", "--systemd=maybe", image])
             .refused("--systemd values must be one of \"true, false, always\"");
         env.skiff(&["rm", "-a", "-f"]).stdout();
