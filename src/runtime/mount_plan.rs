@@ -150,9 +150,10 @@ fn sysfs(spec: &ContainerSpec) -> MountStep {
     }
 }
 
-/// `--systemd`: the host's /sys/fs/cgroup with every hierarchy read-only, and the container's
-/// own cgroups writable over them. Those are found only in the host's cgroup namespace, whose
-/// paths /proc/self/cgroup gives (the process is in its cgroups by now).
+/// `--systemd`: the host's /sys/fs/cgroup with every hierarchy read-only (writable with
+/// `--privileged`, as /sys is), and the container's own cgroups writable over them. Those are
+/// found only in the host's cgroup namespace, whose paths /proc/self/cgroup gives (the process
+/// is in its cgroups by now).
 fn cgroup_view(spec: &ContainerSpec) -> Vec<MountStep> {
     let own = spec
         .cgroup
@@ -167,11 +168,13 @@ fn cgroup_view(spec: &ContainerSpec) -> Vec<MountStep> {
         target: "sys/fs/cgroup".into(),
         file: false,
         recursive: true,
-        readonly: true,
+        readonly: !spec.writable_sysfs,
     }];
-    steps.extend(view.hierarchies.iter().map(|path| MountStep::ReadOnly {
-        target: inside(path),
-    }));
+    if !spec.writable_sysfs {
+        steps.extend(view.hierarchies.iter().map(|path| MountStep::ReadOnly {
+            target: inside(path),
+        }));
+    }
     steps.extend(view.own.iter().map(|path| MountStep::Bind {
         source: path.to_string_lossy().into_owned(),
         target: inside(path),

@@ -158,7 +158,7 @@ fn an_init_gets_what_systemd_needs() {
 }
 
 /// As root, where the container has cgroups of its own in the host's cgroup namespace, systemd
-/// may make its units' cgroups under them, and nowhere else.
+/// may make its units' cgroups under them, and nowhere else unless `--privileged`.
 #[test]
 fn a_root_init_may_write_its_own_cgroup() {
     let test = skiff_test!();
@@ -171,6 +171,19 @@ mkdir "/sys/fs/cgroup/pids$own/unit" && rmdir "/sys/fs/cgroup/pids$own/unit" && 
 mkdir /sys/fs/cgroup/pids/elsewhere 2>/dev/null && rmdir /sys/fs/cgroup/pids/elsewhere || echo host read-only"#;
     let seen = report(&env, &[], &["/sbin/init", script]);
     assert_eq!(seen, "own writable\nhost read-only\n");
+    // --privileged: the hierarchies are writable, as /sys is; the host's virtual consoles stay
+    // out, as Podman leaves them out of a systemd container.
+    let script =
+        "grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo | tail -n 1 | cut -d ' ' -f 6 | cut -d , -f 1
+ls /dev | grep -c '^tty[0-9]'; true";
+    let seen = report(
+        &env,
+        &["--privileged", "--systemd=always"],
+        &["sh", "-c", script],
+    );
+    assert_eq!(seen, "rw\n0\n");
+    let seen = report(&env, &["--systemd=always"], &["sh", "-c", script]);
+    assert_eq!(seen, "ro\n0\n", "read-only without --privileged");
 }
 
 /// Sends its argument (else READY=1) to $NOTIFY_SOCKET, as systemd-notify would: busybox has
