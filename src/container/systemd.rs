@@ -12,6 +12,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use super::options::SystemdMode;
 use super::CreateOptions;
 use crate::image::config::RunConfig;
 use crate::store::containers::ContainerRecord;
@@ -46,6 +47,11 @@ pub(super) fn adapt(
     let mut options = options.clone();
     let sdnotify = notify_socket(&mut options, std::env::var("NOTIFY_SOCKET").ok())?;
     let systemd = options.systemd.applies_to(argv);
+    // Settled for what plans the rest (the container's cgroups): always or never.
+    options.systemd = match systemd {
+        true => SystemdMode::Always,
+        false => SystemdMode::Never,
+    };
     if systemd {
         systemd_mode(&mut options, run, id)?;
     }
@@ -151,7 +157,6 @@ fn uuid(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::options::SystemdMode;
 
     #[test]
     fn an_init_gets_tmpfs_its_id_and_the_halt_signal_unless_given_otherwise() {

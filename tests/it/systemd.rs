@@ -157,8 +157,9 @@ fn an_init_gets_what_systemd_needs() {
     }
 }
 
-/// As root, where the container has cgroups of its own in the host's cgroup namespace, systemd
-/// may make its units' cgroups under them, and nowhere else unless `--privileged`.
+/// As root, where the container has cgroups of its own in the host's cgroup namespace (one in
+/// systemd's own hierarchy too), systemd may make its units' cgroups under them, and nowhere
+/// else unless `--privileged`.
 #[test]
 fn a_root_init_may_write_its_own_cgroup() {
     let test = skiff_test!();
@@ -168,9 +169,15 @@ fn a_root_init_may_write_its_own_cgroup() {
     load_initbox(&env);
     let script = r#"own=$(sed -n 's/^[0-9]*:pids://p' /proc/self/cgroup)
 mkdir "/sys/fs/cgroup/pids$own/unit" && rmdir "/sys/fs/cgroup/pids$own/unit" && echo own writable
+own=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
+case $own in */skiff-*) echo "in its own systemd cgroup";; esac
+mkdir "/sys/fs/cgroup/systemd$own/init.scope" && rmdir "/sys/fs/cgroup/systemd$own/init.scope" && echo systemd writable
 mkdir /sys/fs/cgroup/pids/elsewhere 2>/dev/null && rmdir /sys/fs/cgroup/pids/elsewhere || echo host read-only"#;
     let seen = report(&env, &[], &["/sbin/init", script]);
-    assert_eq!(seen, "own writable\nhost read-only\n");
+    assert_eq!(
+        seen,
+        "own writable\nin its own systemd cgroup\nsystemd writable\nhost read-only\n"
+    );
     // --privileged: the hierarchies are writable, as /sys is; the host's virtual consoles stay
     // out, as Podman leaves them out of a systemd container.
     let script =
