@@ -114,15 +114,33 @@ fn send(socket: &str, message: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Systemd mode's changes: the tmpfs mounts, `container_uuid` (the id's first 32 characters)
+/// Systemd mode's changes: the tmpfs mounts, with `--privileged` the host's serial terminals,
+/// `container_uuid` (the id's first 32 characters)
 /// under `--env`, and SIGRTMIN+3 as the stop signal unless `--stop-signal` or the image's
 /// STOPSIGNAL (in `run`) names another.
 fn systemd_mode(options: &mut CreateOptions, run: &RunConfig, id: &str) -> Result<()> {
     for path in TMPFS {
         if !options.mounts.iter().any(|m| m.destination == path) {
-            // rw, nosuid and nodev as Podman mounts them: systemd runs programs from /run.
-            options.mounts.push(parse_tmpfs(&format!("{path}:exec"))?);
+            // rw, nosuid and nodev as Podman mounts them (systemd runs programs from /run);
+            // only /tmp is everyone's to write.
+            let mode = if path == "/tmp" { "1777" } else { "755" };
+            options
+                .mounts
+                .push(parse_tmpfs(&format!("{path}:exec,mode={mode}"))?);
         }
+    }
+    if options.confinement.privileged {
+        let terminals = crate::volume::mounts::host_serial_terminals();
+        let given: Vec<String> = options
+            .mounts
+            .iter()
+            .map(|m| m.destination.clone())
+            .collect();
+        options.mounts.extend(
+            terminals
+                .into_iter()
+                .filter(|t| !given.contains(&t.destination)),
+        );
     }
     options
         .env

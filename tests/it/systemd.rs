@@ -38,7 +38,7 @@ fn load_initbox(env: &TestEnv) -> &'static str {
 /// whether a hierarchy takes writes, and the virtual consoles in /dev.
 const REPORT: &str = r#"
 for p in /run /run/lock /tmp /var/log/journal; do
-  grep -q " $p [^ ]* [^-]*- tmpfs " /proc/self/mountinfo && echo "tmpfs $p"
+  grep -q " $p [^ ]* [^-]*- tmpfs " /proc/self/mountinfo && echo "tmpfs $p $(stat -c %a $p)"
 done
 echo "container=$container uuid=$container_uuid"
 echo "machine-id=$(cat /etc/machine-id 2>/dev/null)"
@@ -62,7 +62,10 @@ fn an_init_gets_what_systemd_needs() {
         let id = id.trim();
         let seen = env.skiff(&["start", "-a", id]).stdout();
         for path in TMPFS {
-            assert!(seen.contains(&format!("tmpfs {path}\n")), "{path}: {seen}");
+            // Only /tmp is everyone's to write, as with Podman's runc.
+            let mode = if path == "/tmp" { "1777" } else { "755" };
+            let line = format!("tmpfs {path} {mode}\n");
+            assert!(seen.contains(&line), "{line}: {seen}");
         }
         assert!(
             seen.contains(&format!("container=skiff uuid={}\n", &id[..32])),
@@ -179,10 +182,38 @@ mkdir /sys/fs/cgroup/pids/elsewhere 2>/dev/null && rmdir /sys/fs/cgroup/pids/els
         "own writable\nin its own systemd cgroup\nsystemd writable\nhost read-only\n"
     );
     // --privileged: the hierarchies are writable, as /sys is; the host's virtual consoles stay
-    // out, as Podman leaves them out of a systemd container.
+    // out, as Podman leaves them out of a systemd container, and its serial terminals come in.
     let script =
         "grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo | tail -n 1 | cut -d ' ' -f 6 | cut -d , -f 1
 ls /dev | grep -c '^tty[0-9]'; true";
+    let serial = |dir: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.strip_prefix("tty")
+                    .is_some_and(|r| r.starts_with(|c: char| !c.is_ascii_digit()))
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let host_serial = serial("/dev").join(" ");
+    let list = "ls /dev | grep '^tty[^0-9]' | tr '\\n' ' '";
+    for privileged in [true, false] {
+        let mut flags = vec!["--systemd=always"];
+        if privileged {
+            flags.push("--privileged");
+        }
+        let inside = report(&env, &flags, &["sh", "-c", list]);
+        let expected = if privileged {
+            host_serial.clone()
+        } else {
+            String::new()
+        };
+        assert_eq!(inside.trim_end(), expected, "privileged: {privileged}");
+    }
     let seen = report(
         &env,
         &["--privileged", "--systemd=always"],
