@@ -17,7 +17,7 @@ use super::CreateOptions;
 use crate::image::config::RunConfig;
 use crate::store::containers::ContainerRecord;
 use crate::store::policies::{SdNotify, SdNotifyMode, Signal};
-use crate::volume::mounts::{parse_tmpfs, parse_volume};
+use crate::volume::mounts::{parse_mount, parse_tmpfs};
 
 /// Where systemd mode puts a tmpfs unless the container mounts something there. Podman's
 /// documentation says /var/lib/journal, but journald writes /var/log/journal, which is where
@@ -71,9 +71,10 @@ fn notify_socket(options: &mut CreateOptions, given: Option<String>) -> Result<S
     let socket = given.filter(|s| !s.is_empty() && mode != SdNotifyMode::Ignore);
     if let Some(path) = socket.as_deref().filter(|s| s.starts_with('/')) {
         if mode == SdNotifyMode::Container {
-            options
-                .mounts
-                .push(parse_volume(&format!("{path}:{NOTIFY_SOCKET_INSIDE}"))?);
+            // As --mount binds: a socket gone by a later start is an error, never a directory
+            // made in its place (as -v would make one).
+            let bind = format!("type=bind,source={path},target={NOTIFY_SOCKET_INSIDE}");
+            options.mounts.push(parse_mount(&bind)?);
             options
                 .env
                 .insert(0, format!("NOTIFY_SOCKET={NOTIFY_SOCKET_INSIDE}"));
