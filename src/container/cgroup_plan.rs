@@ -62,6 +62,8 @@ pub fn cgroup_spec(
         parent: request.parent.clone(),
         under_caller: request.under_caller,
         limits,
+        // `adapt` has settled the mode: always where it applies.
+        systemd: options.systemd == super::options::SystemdMode::Always,
     })
 }
 

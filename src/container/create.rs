@@ -76,8 +76,10 @@ pub(super) fn plan(
     }
     let run = &config.config;
     let argv = command(run, options)?;
-    let stop_signal = stop_signal(run, options)?;
     let id = store::hex(&random_bytes::<32>());
+    let adapted = super::systemd::adapt(options, run, &argv, &id)?;
+    let (options, systemd) = (&adapted.options, adapted.systemd);
+    let stop_signal = stop_signal(run, options)?;
     let name = container_name(ctx, options, &id)?;
     let network = plan_network(
         ctx,
@@ -104,6 +106,7 @@ pub(super) fn plan(
         image.id.as_str(),
     );
     let mut files = etc_files(options, &network, &add_hosts, names, rootless);
+    files.extend(super::systemd::etc_files(options, systemd, &id));
     files.extend(super::etc_users::etc_user_files(
         ctx,
         options,
@@ -145,6 +148,7 @@ pub(super) fn plan(
         readonly_paths: options.confinement.readonly_paths.clone(),
         proc_options: options.confinement.proc_options.clone(),
         writable_sysfs: options.confinement.privileged,
+        cgroup_view: systemd,
         shm_size: options.shm_size,
         sysctls: options.sysctls.clone(),
         layer_owners: namespace.layer_owners,
@@ -170,6 +174,7 @@ pub(super) fn plan(
         cgroupns_mode: isolation.cgroupns_mode,
         cgroups_mode: options.resources.mode.clone(),
         stop_signal,
+        sdnotify: adapted.sdnotify,
         stop_timeout: options.stop_timeout,
         restart: options.restart,
         log_driver: options.log_driver,
@@ -429,6 +434,7 @@ fn annotations(options: &CreateOptions) -> std::collections::BTreeMap<String, St
         .collect()
 }
 
+/// The container's environment with socket activation's variables, and how many descriptors
 /// The container's environment, later sources overriding earlier ones: the defaults (a PATH,
 /// containers.conf `env`, the image's, `container=skiff`, and TERM with `-t`) less what
 /// `--unsetenv` or `--unsetenv-all` leave out, skiff's own with `--env-host`, env files, socket
@@ -759,7 +765,10 @@ mod tests {
         let run: RunConfig =
             serde_json::from_value(serde_json::json!({"StopSignal": "SIGUSR1"})).unwrap();
         let signal = stop_signal(&run, &CreateOptions::default()).unwrap();
-        assert_eq!(signal, Some(Signal(nix::sys::signal::Signal::SIGUSR1)));
+        assert_eq!(
+            signal,
+            Some(Signal::from(nix::sys::signal::Signal::SIGUSR1))
+        );
         let run: RunConfig =
             serde_json::from_value(serde_json::json!({"StopSignal": "SIGNOPE"})).unwrap();
         assert!(stop_signal(&run, &CreateOptions::default()).is_err());

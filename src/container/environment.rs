@@ -50,11 +50,10 @@ pub(super) fn expand_env_entry(entry: &str) -> Option<String> {
 /// UTF-8.
 pub(super) fn host_environment() -> impl Iterator<Item = String> {
     std::env::vars_os().filter_map(|(key, value)| {
-        Some(format!(
-            "{}={}",
-            key.into_string().ok()?,
-            value.into_string().ok()?
-        ))
+        let key = key.into_string().ok()?;
+        // systemd's socket is `--sdnotify`'s to pass in, at a path of the container's.
+        (key != "NOTIFY_SOCKET").then_some(())?;
+        Some(format!("{key}={}", value.into_string().ok()?))
     })
 }
 

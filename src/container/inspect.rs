@@ -32,6 +32,10 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "Labels": record.labels,
         "Annotations": record.annotations,
         "Timeout": record.timeout.unwrap_or(0),
+        // A number, as Podman 4 prints it (SIGRTMIN+3 is 37).
+        "StopSignal": record.stop_signal.map_or(libc::SIGTERM, |signal| signal.0),
+        "SdNotifyMode": record.sdnotify.mode.name(),
+        "SdNotifySocket": record.sdnotify.socket.clone().unwrap_or_default(),
         "ExposedPorts": record.exposed_ports.iter().map(|key| (key.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
     });
 

@@ -5,23 +5,22 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use nix::sys::signal::Signal;
 
 use super::current_state;
 use crate::context::Context;
 use crate::events::{self, Event, Status as EventStatus};
 use crate::store::containers::{ContainerState, Status};
-use crate::store::policies::Signal as StopSignal;
+use crate::store::policies::Signal;
 
 const POLL: Duration = Duration::from_millis(20);
 
 /// Parses `-s`: a name with or without `SIG` (any case), or a number.
 pub fn parse_signal(text: &str) -> Result<Signal> {
-    Ok(text.parse::<StopSignal>()?.0)
+    Ok(text.parse::<Signal>()?)
 }
 
 fn send(pid: i32, signal: Signal) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+    crate::runtime::send_signal(pid, signal.0);
 }
 
 /// Waits until the container is no longer running, at most `timeout` (None: for ever).
@@ -70,7 +69,7 @@ pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<String> {
             let killed = Event::container(EventStatus::Kill, &record);
             events::record(
                 &ctx.store,
-                killed.with_attribute("signal", (signal as i32).to_string()),
+                killed.with_attribute("signal", signal.0.to_string()),
             );
             Ok(record.id)
         }
@@ -93,14 +92,9 @@ pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -
     send(pid, signal);
     if signal_until_stopped(ctx, &record.id, pid, signal, timeout) == Status::Running {
         let now = current_state(ctx, &record.id).pid.unwrap_or(pid);
-        send(now, Signal::SIGKILL);
-        let killed = signal_until_stopped(
-            ctx,
-            &record.id,
-            now,
-            Signal::SIGKILL,
-            Duration::from_secs(10),
-        );
+        send(now, Signal::KILL);
+        let killed =
+            signal_until_stopped(ctx, &record.id, now, Signal::KILL, Duration::from_secs(10));
         if killed == Status::Running {
             bail!("container {} did not stop after SIGKILL", record.id);
         }
@@ -113,9 +107,7 @@ pub fn stop(ctx: &Context, reference: &str, signal: Signal, timeout: Duration) -
 /// returns the container's id.
 pub fn stop_as_configured(ctx: &Context, reference: &str, timeout: Option<u64>) -> Result<String> {
     let record = ctx.store.find_container(reference)?;
-    let signal = record
-        .stop_signal
-        .map_or(Signal::SIGTERM, |signal| signal.0);
+    let signal = record.stop_signal.unwrap_or(Signal::TERM);
     let seconds = timeout.or(record.stop_timeout).unwrap_or(10);
     stop(ctx, &record.id, signal, Duration::from_secs(seconds))
 }
@@ -226,9 +218,9 @@ mod tests {
 
     #[test]
     fn signals_parse_as_docker_takes_them() {
-        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("sigkill").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("TERM").unwrap(), Signal::TERM);
+        assert_eq!(parse_signal("sigkill").unwrap(), Signal::KILL);
+        assert_eq!(parse_signal("9").unwrap(), Signal::KILL);
         assert!(parse_signal("NOPE").is_err());
     }
 }

@@ -29,6 +29,7 @@ mod sizes;
 mod start;
 mod state;
 mod sysctls;
+mod systemd;
 pub mod top;
 mod ulimits;
 pub mod userns;

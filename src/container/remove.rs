@@ -179,7 +179,7 @@ pub fn remove(
             lifecycle::stop(
                 ctx,
                 &record.id,
-                nix::sys::signal::Signal::SIGKILL,
+                crate::store::policies::Signal::KILL,
                 std::time::Duration::from_secs(5),
             )?;
         }

@@ -112,7 +112,7 @@ pub(crate) fn remove_image_after_run(ctx: &Context, lock: &StoreLock, record: &C
 
 /// What each start of a container does once its process exists: `--pidfile` gets the
 /// container's process id as the host sees it, `--conmon-pidfile` the id of this process, which
-/// watches it; and `--timeout` is armed.
+/// watches it; `--sdnotify`'s systemd unit is told; and `--timeout` is armed.
 pub(crate) fn note_started(
     record: &ContainerRecord,
     pid: i32,
@@ -123,6 +123,7 @@ pub(crate) fn note_started(
     if let Some(path) = &record.conmon_pidfile {
         std::fs::write(path, std::process::id().to_string())?;
     }
+    super::systemd::notify_started(record);
     if let Some(seconds) = record.timeout {
         let marker = timeout_marker(record);
         let _ = std::fs::remove_file(&marker);

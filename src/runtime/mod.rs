@@ -63,6 +63,6 @@ pub use foreground::RunOutcome;
 pub use namespace_work::{
     run_in_container_root, run_in_user_namespace, run_in_user_namespace_streaming, ContainerRoot,
 };
-pub use process::SignalWatch;
+pub use process::{send_signal, SignalWatch};
 pub use security::{bounding_capabilities, check_user_ids, resolve_user_in, DEFAULT_CAPABILITIES};
 pub use spec::*;

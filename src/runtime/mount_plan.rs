@@ -152,6 +152,41 @@ fn sysfs(spec: &ContainerSpec) -> MountStep {
     }
 }
 
+/// `--systemd`: the host's /sys/fs/cgroup with every hierarchy read-only (writable with
+/// `--privileged`, as /sys is), and the container's own cgroups writable over them. Those are
+/// found only in the host's cgroup namespace, whose paths /proc/self/cgroup gives (the process
+/// is in its cgroups by now).
+fn cgroup_view(spec: &ContainerSpec) -> Vec<MountStep> {
+    let own = spec
+        .cgroup
+        .as_ref()
+        .filter(|_| spec.namespaces.cgroup == NamespaceMode::Host)
+        .map(|cgroup| cgroup.name.as_str());
+    let view = super::cgroups::CgroupView::of_self(own);
+    let inside =
+        |path: &std::path::Path| path.to_string_lossy().trim_start_matches('/').to_string();
+    let mut steps = vec![MountStep::Bind {
+        source: "/sys/fs/cgroup".into(),
+        target: "sys/fs/cgroup".into(),
+        file: false,
+        recursive: true,
+        readonly: !spec.writable_sysfs,
+    }];
+    if !spec.writable_sysfs {
+        steps.extend(view.hierarchies.iter().map(|path| MountStep::ReadOnly {
+            target: inside(path),
+        }));
+    }
+    steps.extend(view.own.iter().map(|path| MountStep::Bind {
+        source: path.to_string_lossy().into_owned(),
+        target: inside(path),
+        file: false,
+        recursive: false,
+        readonly: false,
+    }));
+    steps
+}
+
 /// The mounts made inside the new root, in order; targets are relative to it.
 pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
     let mut steps = vec![
@@ -216,6 +251,9 @@ pub fn plan_mounts(spec: &ContainerSpec) -> Vec<MountStep> {
     ]);
     steps.extend(ipc_mounts(spec));
     steps.push(sysfs(spec));
+    if spec.cgroup_view {
+        steps.extend(cgroup_view(spec));
+    }
     for (source, target) in &spec.etc_files {
         steps.push(MountStep::Bind {
             source: source.to_string_lossy().into_owned(),

@@ -154,6 +154,13 @@ pub(crate) fn wait_forwarding_signals(
     }
 }
 
+/// Sends signal number `signo` to `pid`, real-time ones included (which `nix` cannot name);
+/// a process already gone is no error of the caller's.
+pub fn send_signal(pid: i32, signo: i32) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of this process.
+    let _ = unsafe { libc::kill(pid, signo) };
+}
+
 pub(crate) fn forward_signal(pid: Pid, signo: i32) {
     if let Ok(sig) = Signal::try_from(signo) {
         if sig != Signal::SIGCHLD && sig != Signal::SIGWINCH {

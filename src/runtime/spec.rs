@@ -369,6 +369,10 @@ pub struct ContainerSpec {
     /// namespace may change).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub writable_sysfs: bool,
+    /// `--systemd`: the host's cgroup hierarchies are shown at /sys/fs/cgroup, read-only but
+    /// for the container's own cgroups, where systemd as its init makes its units' cgroups.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cgroup_view: bool,
     /// `--shm-size` in bytes (0: no limit); None for Podman's 64 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
@@ -678,6 +682,7 @@ pub(crate) mod fixtures {
             readonly_paths: default_readonly_paths(),
             proc_options: Vec::new(),
             writable_sysfs: false,
+            cgroup_view: false,
             shm_size: None,
             cgroup: None,
             sysctls: Vec::new(),

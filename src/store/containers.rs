@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::policies::{LogDriver, RestartPolicy, Signal};
+use super::policies::{LogDriver, RestartPolicy, SdNotify, Signal};
 use super::{io_error, write_atomic, Error, Store, StoreLock};
 use crate::runtime::ContainerSpec;
 
@@ -43,6 +43,9 @@ pub struct ContainerRecord {
         deserialize_with = "super::policies::lenient_signal"
     )]
     pub stop_signal: Option<Signal>,
+    /// `--sdnotify` and the socket it was made with.
+    #[serde(default, skip_serializing_if = "SdNotify::is_default")]
+    pub sdnotify: SdNotify,
     /// `--stop-timeout`: seconds `stop` waits before SIGKILL (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
@@ -436,10 +439,7 @@ mod tests {
     #[test]
     fn a_record_written_with_text_settings_still_loads_typed() {
         let record: ContainerRecord = serde_json::from_value(old_record("TERM")).unwrap();
-        assert_eq!(
-            record.stop_signal,
-            Some(Signal(nix::sys::signal::Signal::SIGTERM))
-        );
+        assert_eq!(record.stop_signal, Some(Signal::TERM));
         assert_eq!(record.restart, RestartPolicy::OnFailure(Some(3)));
         assert_eq!(record.log_driver, LogDriver::JsonFile);
         let written = serde_json::to_value(&record).unwrap();
@@ -450,7 +450,7 @@ mod tests {
 
     #[test]
     fn a_stored_stop_signal_that_no_longer_parses_reads_as_none() {
-        let record: ContainerRecord = serde_json::from_value(old_record("RTMIN+3")).unwrap();
+        let record: ContainerRecord = serde_json::from_value(old_record("SIGNOPE")).unwrap();
         assert_eq!(record.stop_signal, None);
         let mut defaults = old_record("TERM");
         let fields = defaults.as_object_mut().unwrap();

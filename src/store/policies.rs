@@ -145,10 +145,51 @@ impl fmt::Display for LogDriver {
 }
 
 /// A signal as `--stop-signal`, `kill -s` and STOPSIGNAL name it: a name with or without `SIG`
-/// (any case), or a number.
+/// (any case), a real-time one as `RTMIN+N` or `RTMAX-N` (systemd halts on SIGRTMIN+3), or a
+/// number. Kept as its number, since the real-time ones have no name of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(into = "String")]
-pub struct Signal(pub nix::sys::signal::Signal);
+pub struct Signal(pub i32);
+
+impl Signal {
+    pub const TERM: Signal = Signal(libc::SIGTERM);
+    pub const KILL: Signal = Signal(libc::SIGKILL);
+
+    /// SIGRTMIN+`offset`, as the C library numbers it (34+offset with glibc, as Go's).
+    pub fn rtmin_plus(offset: i32) -> Signal {
+        Signal(libc::SIGRTMIN() + offset)
+    }
+
+    /// The signal `nix` names, when it is not a real-time one.
+    pub fn standard(self) -> Option<nix::sys::signal::Signal> {
+        nix::sys::signal::Signal::try_from(self.0).ok()
+    }
+
+    /// `RTMIN`, `RTMIN+N`, `RTMAX` or `RTMAX-N` (without `SIG`), as a number in range.
+    fn real_time(name: &str) -> Option<Signal> {
+        let (base, offset) = match name.strip_prefix("RTMIN") {
+            Some("") => (libc::SIGRTMIN(), 0),
+            Some(rest) => (
+                libc::SIGRTMIN(),
+                rest.strip_prefix('+')?.parse::<i32>().ok()?,
+            ),
+            None => match name.strip_prefix("RTMAX")? {
+                "" => (libc::SIGRTMAX(), 0),
+                rest => (
+                    libc::SIGRTMAX(),
+                    -rest.strip_prefix('-')?.parse::<i32>().ok()?,
+                ),
+            },
+        };
+        Some(Signal(base + offset)).filter(|s| (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&s.0))
+    }
+}
+
+impl From<nix::sys::signal::Signal> for Signal {
+    fn from(signal: nix::sys::signal::Signal) -> Signal {
+        Signal(signal as i32)
+    }
+}
 
 impl FromStr for Signal {
     type Err = InvalidSetting;
@@ -157,21 +198,86 @@ impl FromStr for Signal {
         use nix::sys::signal::Signal as Raw;
         let invalid = || InvalidSetting(format!("invalid signal: {text}"));
         if let Ok(number) = text.parse::<i32>() {
-            return Raw::try_from(number).map(Signal).map_err(|_| invalid());
+            let real_time = (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&number);
+            return match Raw::try_from(number) {
+                Ok(raw) => Ok(raw.into()),
+                Err(_) if real_time => Ok(Signal(number)),
+                Err(_) => Err(invalid()),
+            };
         }
         let upper = text.to_ascii_uppercase();
-        let name = if upper.starts_with("SIG") {
-            upper
-        } else {
-            format!("SIG{upper}")
-        };
-        name.parse::<Raw>().map(Signal).map_err(|_| invalid())
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        if let Some(signal) = Signal::real_time(bare) {
+            return Ok(signal);
+        }
+        format!("SIG{bare}")
+            .parse::<Raw>()
+            .map(Signal::from)
+            .map_err(|_| invalid())
     }
 }
 
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_str())
+        match self.standard() {
+            Some(raw) => f.write_str(raw.as_str()),
+            None => write!(f, "SIGRTMIN+{}", self.0 - libc::SIGRTMIN()),
+        }
+    }
+}
+
+/// `--sdnotify`: what becomes of the NOTIFY_SOCKET skiff is given (a systemd unit of
+/// `Type=notify`). Podman 4.3.1's three modes, its default `container`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdNotifyMode {
+    /// The socket is passed into the container, whose process says READY=1 itself; skiff
+    /// sends MAINPID (the process that watches the container).
+    #[default]
+    Container,
+    /// skiff sends MAINPID and READY=1 once the container has started; the container never
+    /// sees the socket.
+    Conmon,
+    /// Nobody is told: the socket is left out of the container and skiff sends nothing.
+    Ignore,
+}
+
+impl SdNotifyMode {
+    pub fn parse(text: Option<&str>) -> Result<SdNotifyMode, InvalidSetting> {
+        Ok(match text {
+            None | Some("container") => SdNotifyMode::Container,
+            Some("conmon") => SdNotifyMode::Conmon,
+            Some("ignore") => SdNotifyMode::Ignore,
+            Some(other) => {
+                return Err(InvalidSetting(format!(
+                    "invalid sdnotify value {other:?}: must be container, conmon or ignore"
+                )))
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SdNotifyMode::Container => "container",
+            SdNotifyMode::Conmon => "conmon",
+            SdNotifyMode::Ignore => "ignore",
+        }
+    }
+}
+
+/// `--sdnotify` as a container keeps it: the mode, and the NOTIFY_SOCKET skiff was given when
+/// the container was made (none with `ignore`, or when there was none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdNotify {
+    #[serde(default)]
+    pub mode: SdNotifyMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+}
+
+impl SdNotify {
+    pub fn is_default(&self) -> bool {
+        *self == SdNotify::default()
     }
 }
 
@@ -232,11 +338,33 @@ mod tests {
 
     #[test]
     fn signals_by_name_or_number() {
-        assert_eq!("TERM".parse(), Ok(Signal(Raw::SIGTERM)));
-        assert_eq!("sigkill".parse(), Ok(Signal(Raw::SIGKILL)));
-        assert_eq!("9".parse(), Ok(Signal(Raw::SIGKILL)));
+        assert_eq!("TERM".parse(), Ok(Signal::from(Raw::SIGTERM)));
+        assert_eq!("sigkill".parse(), Ok(Signal::KILL));
+        assert_eq!("9".parse(), Ok(Signal::KILL));
         assert!("NOPE".parse::<Signal>().is_err());
-        assert_eq!(Signal(Raw::SIGHUP).to_string(), "SIGHUP");
+        assert_eq!(Signal::from(Raw::SIGHUP).to_string(), "SIGHUP");
+        let halt = Signal::rtmin_plus(3);
+        assert_eq!(halt.0, 37, "glibc's SIGRTMIN is 34");
+        for text in ["SIGRTMIN+3", "rtmin+3", "37"] {
+            assert_eq!(text.parse(), Ok(halt), "{text}");
+        }
+        assert_eq!(halt.to_string(), "SIGRTMIN+3");
+        assert_eq!("RTMAX".parse::<Signal>().unwrap().0, libc::SIGRTMAX());
+        assert!("RTMIN+99".parse::<Signal>().is_err());
+        assert!("RTMIN3".parse::<Signal>().is_err());
+    }
+
+    #[test]
+    fn sdnotify_modes_are_podmans_three() {
+        assert_eq!(SdNotifyMode::parse(None).unwrap(), SdNotifyMode::Container);
+        for mode in [
+            SdNotifyMode::Container,
+            SdNotifyMode::Conmon,
+            SdNotifyMode::Ignore,
+        ] {
+            assert_eq!(SdNotifyMode::parse(Some(mode.name())).unwrap(), mode);
+        }
+        assert!(SdNotifyMode::parse(Some("healthy")).is_err());
     }
 
     #[test]

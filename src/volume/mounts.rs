@@ -402,6 +402,35 @@ pub fn host_devices() -> Vec<MountRequest> {
         .collect()
 }
 
+/// `--privileged` in systemd mode: the host's terminals that are no virtual console (ttyS0,
+/// ttyUSB0…), which Podman binds for a systemd container (its getty may serve them); bound at
+/// the same place.
+pub fn host_serial_terminals() -> Vec<MountRequest> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir("/dev") else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let serial = name
+                .strip_prefix("tty")
+                .is_some_and(|n| n.bytes().next().is_some_and(|b| !b.is_ascii_digit()));
+            serial && entry.file_type().is_ok_and(|t| t.is_char_device())
+        })
+        .map(|entry| entry.path())
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .filter_map(|path| {
+            let inside = path.to_str()?.to_string();
+            device_bind(path, &inside).ok()
+        })
+        .collect()
+}
+
 fn collect_devices(dir: &Path, found: &mut Vec<PathBuf>) {
     use std::os::unix::fs::FileTypeExt;
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -43,6 +43,7 @@ mod store;
 mod system;
 mod system_check;
 mod system_reset;
+mod systemd;
 mod ulimits;
 mod userns_holder;
 mod volumes;

@@ -11,9 +11,6 @@ use crate::common::skiff_test;
 
 /// Podman's flags skiff's `run` and `create` do not have yet, and why.
 const WAITING: &[(&str, &str)] = &[
-    // Issue 20, item 5, not built yet: systemd in a container.
-    ("--sdnotify", "issue 20 (--sdnotify)"),
-    ("--systemd", "issue 20 (--systemd)"),
     // Issue 21: healthchecks run by the supervisor, and the secret store.
     ("--health-cmd", "issue 21 (healthchecks)"),
     ("--health-interval", "issue 21 (healthchecks)"),

@@ -319,6 +319,16 @@ pub struct RunFlags {
     /// The first argument is not an image but a host directory to use as the container's root, DIR[:O]: the container writes to the directory, or with :O to an overlay over it whose changes go with the container.
     #[arg(long)]
     pub rootfs: bool,
+    /// Ready the container for systemd as its init: true (when the command is /sbin/init, /usr/sbin/init, /usr/local/sbin/init or systemd), false, or always. It then gets tmpfs on /run, /run/lock, /tmp and /var/log/journal (unless mounted otherwise), the host's cgroup file system (read-only but for the container's own cgroup), container_uuid in its environment, /etc/machine-id, and SIGRTMIN+3 as its stop signal unless --stop-signal or the image gives one.
+    #[arg(long, value_name = "true|false|always", overrides_with = "systemd")]
+    pub systemd: Option<String>,
+    /// What becomes of $NOTIFY_SOCKET (a systemd unit of Type=notify running skiff): container (the default: the socket is passed in at /run/notify/notify.sock and the container says READY=1 itself; skiff says MAINPID), conmon (skiff says MAINPID and READY=1 once the container has started), or ignore (nothing is said, and the container does not see it).
+    #[arg(
+        long,
+        value_name = "container|conmon|ignore",
+        overrides_with = "sdnotify"
+    )]
+    pub sdnotify: Option<String>,
     #[command(flatten)]
     pub resources: super::resources::ResourceFlags,
     /// Image to run (with --rootfs, the root directory), then the command and its arguments, which replace the image's CMD. Nothing after the image is read as skiff's own flag, as with Podman (`run IMAGE -c x` passes -c on).

@@ -20,11 +20,13 @@ mod flags;
 mod namespaces;
 mod resources;
 mod security;
+mod systemd;
 
 pub use flags::{HostNameFlags, RunFlags};
 pub use namespaces::{NamespaceRequests, Sharing};
 pub use resources::Resources;
 pub use security::Confinement;
+pub use systemd::{SdNotifyMode, SystemdMode};
 
 /// What a container's image VOLUMEs become (`--image-volume`, Podman's modes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -167,6 +169,10 @@ pub struct CreateOptions {
     pub rlimits: runtime::Rlimits,
     /// `--privileged` and `--security-opt`.
     pub confinement: security::Confinement,
+    /// `--systemd`.
+    pub systemd: SystemdMode,
+    /// `--sdnotify`.
+    pub sdnotify: SdNotifyMode,
 }
 
 /// `seccomp=VALUE` of `--security-opt` or containers.conf `seccomp_profile`: `unconfined`, or
@@ -510,6 +516,8 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         stop_timeout: flags.stop_timeout,
         resources: resources::resources(&flags.resources, defaults)?,
         root_directory,
+        systemd: SystemdMode::parse(flags.systemd.as_deref())?,
+        sdnotify: SdNotifyMode::parse(flags.sdnotify.as_deref())?,
     })
 }
 
@@ -734,7 +742,7 @@ mod tests {
         assert_eq!(options.restart, RestartPolicy::OnFailure(Some(2)));
         assert_eq!(
             options.stop_signal,
-            Some(Signal(nix::sys::signal::Signal::SIGHUP))
+            Some(Signal::from(nix::sys::signal::Signal::SIGHUP))
         );
         assert_eq!(options.log_driver, LogDriver::JsonFile);
         assert!(options.init);

@@ -68,11 +68,15 @@ impl Hierarchies {
                 found.v2 = own.and_then(|own| V2Subtree::writable(&mount_point, own));
                 continue;
             }
-            let names: Vec<String> = options
+            let mut names: Vec<String> = options
                 .split(',')
                 .filter(|o| V1_CONTROLLERS.contains(o))
                 .map(str::to_string)
                 .collect();
+            // systemd's own hierarchy, of no controller: where a systemd container's units go.
+            if names.is_empty() && options.split(',').any(|o| o == SYSTEMD_HIERARCHY) {
+                names.push(SYSTEMD_HIERARCHY.to_string());
+            }
             let Some(controller) = names.first().cloned() else {
                 continue;
             };
@@ -94,9 +98,17 @@ impl Hierarchies {
         found
     }
 
-    /// Nothing this caller may write.
+    /// Nothing this caller may write (systemd's hierarchy, which limits nothing, aside).
     pub fn is_empty(&self) -> bool {
-        self.v2.is_none() && !self.v1.iter().any(|h| h.writable)
+        let limiting = |h: &&V1Hierarchy| h.controller != SYSTEMD_HIERARCHY;
+        self.v2.is_none() && !self.v1.iter().filter(limiting).any(|h| h.writable)
+    }
+
+    /// systemd's v1 hierarchy (`name=systemd`), when the caller may write it.
+    pub fn systemd_v1(&self) -> Option<&V1Hierarchy> {
+        self.v1
+            .iter()
+            .find(|h| h.writable && h.controller == SYSTEMD_HIERARCHY)
     }
 
     /// Whether a container of this caller's can have `controller`.
@@ -195,6 +207,9 @@ impl Hierarchies {
     }
 }
 
+/// The name of systemd's v1 hierarchy as /proc/self/cgroup and the mount's options give it.
+const SYSTEMD_HIERARCHY: &str = "name=systemd";
+
 const V1_CONTROLLERS: [&str; 7] = [
     "memory", "cpu", "cpuacct", "cpuset", "blkio", "pids", "devices",
 ];
@@ -261,7 +276,7 @@ fn own_path(membership: &str, matches: impl Fn(&[&str]) -> bool) -> Option<&str>
 }
 
 /// (filesystem type, root within it, mount point, super options) of each cgroup mount.
-fn cgroup_mounts(mountinfo: &str) -> impl Iterator<Item = (&str, &str, PathBuf, &str)> {
+pub(super) fn cgroup_mounts(mountinfo: &str) -> impl Iterator<Item = (&str, &str, PathBuf, &str)> {
     mountinfo.lines().filter_map(|line| {
         let (mount_fields, fs_fields) = line.split_once(" - ")?;
         let mut mount_fields = mount_fields.split(' ');
@@ -314,6 +329,11 @@ mod tests {
                     "/".into()
                 ),
                 ("memory".into(), vec!["memory".into()], "/job/7".into()),
+                (
+                    "name=systemd".into(),
+                    vec!["name=systemd".into()],
+                    "/".into()
+                ),
             ]
         );
     }

@@ -12,6 +12,7 @@ mod discovery;
 mod limits;
 mod v1;
 mod v2;
+mod view;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use discovery::Hierarchies;
 pub use limits::{DeviceRate, DeviceWeight, ResourceLimits, Setting, Unmet};
+pub(crate) use view::CgroupView;
 
 use super::error::Error;
 
@@ -36,6 +38,10 @@ pub struct CgroupSpec {
     pub under_caller: bool,
     #[serde(default)]
     pub limits: ResourceLimits,
+    /// `--systemd`: also in systemd's v1 hierarchy (`name=systemd`, where the caller may write
+    /// it), where systemd as the container's init makes its units' cgroups.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub systemd: bool,
 }
 
 /// The controllers skiff writes limits through (v2 names; `io` is v1's `blkio`).
@@ -133,6 +139,9 @@ impl Cgroup {
             let dir = v1::make(hierarchy, spec)?;
             self.v1.push(dir.clone());
             v1::apply(&hierarchy.names, &dir, &spec.limits)?;
+        }
+        if let Some(hierarchy) = hierarchies.systemd_v1().filter(|_| spec.systemd) {
+            self.v1.push(v1::make(hierarchy, spec)?);
         }
         // Last: its process joins a cgroup whose limits are all in place.
         if let Some(dir) = &self.v2 {
