@@ -20,6 +20,11 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
     }
     let port_bindings = network::ports::inspect_bindings(&record.spec.ports, &exposed);
     let graph_driver = graph_driver(&record);
+    // None with the none driver, which keeps no log, as Podman's.
+    let log_path = match record.log_driver.name() {
+        "none" => std::path::PathBuf::new(),
+        _ => detached::log_path(ctx, &record.id),
+    };
     let config = serde_json::json!({
         "Hostname": record.spec.hostname,
         "User": process.user,
@@ -83,7 +88,7 @@ pub fn inspect(ctx: &Context, reference: &str) -> Result<serde_json::Value> {
         "ResolvConfPath": record.spec.run_dir.join("resolv.conf"),
         "HostnamePath": record.spec.run_dir.join("hostname"),
         "HostsPath": record.spec.run_dir.join("hosts"),
-        "LogPath": detached::log_path(ctx, &record.id),
+        "LogPath": log_path,
         "StaticDir": ctx.store.container_dir(&record.id),
         "OCIRuntime": "skiff",
         "ConmonPidFile": record.conmon_pidfile.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -713,6 +713,43 @@ fn run_keeps_podmans_small_contracts() {
         with_conf(&[], 1);
         with_conf(&["--read-only=false"], 0);
 
+        // No log path with the none driver; sizes with a fraction, as Podman's units take them.
+        env.skiff(&[
+            "create",
+            "--name",
+            "quiet",
+            "--log-driver",
+            "none",
+            image,
+            "true",
+        ])
+        .stdout();
+        let path = env
+            .skiff(&["inspect", "--format", "{{.LogPath}}", "quiet"])
+            .stdout();
+        assert_eq!(path, "\n");
+        env.skiff(&["rm", "quiet"]).stdout();
+        env.skiff(&[
+            "create",
+            "--name",
+            "sized",
+            "--log-opt",
+            "max-size=1.5k",
+            image,
+            "true",
+        ])
+        .stdout();
+        let size = env
+            .skiff(&[
+                "inspect",
+                "--format",
+                "{{.HostConfig.LogConfig.Size}}",
+                "sized",
+            ])
+            .stdout();
+        assert_eq!(size, "1536\n");
+        env.skiff(&["rm", "sized"]).stdout();
+
         // Docker's /NAME is the name NAME; a name ending in / is refused.
         env.skiff(&["create", "--name", "/slashed", image, "true"])
             .stdout();
