@@ -5,15 +5,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use super::cgroup_plan;
+use super::environment::environment_with_activation;
 use super::network_plan::{
     exposed_ports, host_entries, plan_network, published_ports, NetworkPlan,
 };
 use super::options::ImageVolume;
 use super::registration::{cidfile_taken, store_container, write_cidfile};
-use super::{
-    compose_command, expand_env_entry, host_environment, merge_env, merged_env, names,
-    parse_env_file, proxy_environment, random_bytes, userns, CreateOptions,
-};
+use super::{compose_command, names, random_bytes, userns, CreateOptions};
 use crate::context::Context;
 
 use crate::image;
@@ -327,24 +325,6 @@ fn etc_file_mounts(
         .collect()
 }
 
-/// The process's environment, with socket activation's variables when skiff was given
-/// sockets (LISTEN_FDS), and how many descriptors they are.
-fn environment_with_activation(
-    options: &CreateOptions,
-    run: &RunConfig,
-    hostname: &str,
-) -> Result<(Vec<String>, u32)> {
-    let activation = socket_activation();
-    let variables = activation.as_ref().map(|(_, v)| v.as_slice());
-    let env = environment(
-        options,
-        run.env.as_deref().unwrap_or_default(),
-        hostname,
-        variables,
-    )?;
-    Ok((env, activation.map_or(0, |(count, _)| count)))
-}
-
 /// The run directory's file bound at /run/.containerenv.
 const CONTAINER_ENV: &str = ".containerenv";
 
@@ -432,54 +412,6 @@ fn annotations(options: &CreateOptions) -> std::collections::BTreeMap<String, St
         .map(|(key, value)| (key.to_string(), value))
         .chain(options.annotations.iter().cloned())
         .collect()
-}
-
-/// The container's environment with socket activation's variables, and how many descriptors
-/// The container's environment, later sources overriding earlier ones: the defaults (a PATH,
-/// containers.conf `env`, the image's, `container=skiff`, and TERM with `-t`) less what
-/// `--unsetenv` or `--unsetenv-all` leave out, skiff's own with `--env-host`, env files, socket
-/// activation's variables, `--env`, and HOSTNAME.
-fn environment(
-    options: &CreateOptions,
-    image_env: &[String],
-    hostname: &str,
-    activation: Option<&[String]>,
-) -> Result<Vec<String>> {
-    let mut sources: Vec<String> =
-        vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()];
-    sources.extend(
-        options
-            .default_env
-            .iter()
-            .filter_map(|e| expand_env_entry(e)),
-    );
-    sources.extend(image_env.iter().cloned());
-    sources.push("container=skiff".into());
-    if options.tty {
-        sources.push("TERM=xterm".into());
-    }
-    let left_out = |entry: &String| {
-        let key = entry.split_once('=').map_or(entry.as_str(), |(key, _)| key);
-        options.unsetenv_all || options.unsetenv.iter().any(|unset| unset == key)
-    };
-    sources.retain(|entry| !left_out(entry));
-    let merged = merged_env(&sources, &options.env_merge)?;
-    sources.extend(merged);
-    if options.http_proxy {
-        sources.extend(proxy_environment());
-    }
-    if options.env_host {
-        sources.extend(host_environment());
-    }
-    for file in &options.env_files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading env file {}", file.display()))?;
-        sources.extend(parse_env_file(&text));
-    }
-    sources.extend(activation.unwrap_or_default().iter().cloned());
-    sources.extend(options.env.iter().filter_map(|e| expand_env_entry(e)));
-    sources.push(format!("HOSTNAME={hostname}"));
-    Ok(merge_env(sources))
 }
 
 /// The files skiff writes for the container's /etc: hosts (unless `--no-hosts`), hostname and
@@ -658,23 +590,6 @@ fn give_volumes_to_user(ctx: &Context, spec: &ContainerSpec, sources: &[PathBuf]
     Ok(())
 }
 
-/// Socket activation, as Podman honours it: when systemd's LISTEN_FDS is meant for this
-/// process (LISTEN_PID is its pid), the container's process is passed descriptors 3 to
-/// 3+LISTEN_FDS-1 and told so as if systemd had started it (LISTEN_PID=1, its pid there).
-/// The count and the variables.
-fn socket_activation() -> Option<(u32, Vec<String>)> {
-    let listen_pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
-    let count: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
-    if listen_pid != std::process::id() || count == 0 {
-        return None;
-    }
-    let mut variables = vec![format!("LISTEN_FDS={count}"), "LISTEN_PID=1".to_string()];
-    if let Ok(names) = std::env::var("LISTEN_FDNAMES") {
-        variables.push(format!("LISTEN_FDNAMES={names}"));
-    }
-    Some((count, variables))
-}
-
 /// Gives `root` and everything under it (never following a symlink) to `uid`:`gid`.
 fn give_tree(root: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
     std::os::unix::fs::lchown(root, Some(uid), Some(gid))?;
@@ -688,6 +603,7 @@ fn give_tree(root: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::environment::environment;
     use super::*;
 
     fn strings(v: &[&str]) -> Vec<String> {

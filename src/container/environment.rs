@@ -1,5 +1,11 @@
-//! Docker's rules for a container's argv and environment: Entrypoint and Cmd, env files, and
-//! the order in which environments override each other.
+//! Docker's rules for a container's argv and environment: Entrypoint and Cmd, env files, the
+//! order in which environments override each other, and a new container's environment from
+//! its image and the command line (socket activation's variables among them).
+
+use anyhow::{Context as _, Result};
+
+use super::CreateOptions;
+use crate::image::config::RunConfig;
 
 /// Docker's argv: Entrypoint + Cmd, where arguments replace Cmd and `--entrypoint` replaces the
 /// Entrypoint and drops the image's Cmd.
@@ -115,6 +121,88 @@ pub fn merge_env(layers: impl IntoIterator<Item = String>) -> Vec<String> {
         }
     }
     merged
+}
+
+/// The process's environment, with socket activation's variables when skiff was given
+/// sockets (LISTEN_FDS), and how many descriptors they are.
+pub(super) fn environment_with_activation(
+    options: &CreateOptions,
+    run: &RunConfig,
+    hostname: &str,
+) -> Result<(Vec<String>, u32)> {
+    let activation = socket_activation();
+    let variables = activation.as_ref().map(|(_, v)| v.as_slice());
+    let env = environment(
+        options,
+        run.env.as_deref().unwrap_or_default(),
+        hostname,
+        variables,
+    )?;
+    Ok((env, activation.map_or(0, |(count, _)| count)))
+}
+
+/// The container's environment, later sources overriding earlier ones: the defaults (a PATH,
+/// containers.conf `env`, the image's, `container=skiff`, and TERM with `-t`) less what
+/// `--unsetenv` or `--unsetenv-all` leave out, skiff's own with `--env-host`, env files, socket
+/// activation's variables, `--env`, and HOSTNAME.
+pub(super) fn environment(
+    options: &CreateOptions,
+    image_env: &[String],
+    hostname: &str,
+    activation: Option<&[String]>,
+) -> Result<Vec<String>> {
+    let mut sources: Vec<String> =
+        vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()];
+    sources.extend(
+        options
+            .default_env
+            .iter()
+            .filter_map(|e| expand_env_entry(e)),
+    );
+    sources.extend(image_env.iter().cloned());
+    sources.push("container=skiff".into());
+    if options.tty {
+        sources.push("TERM=xterm".into());
+    }
+    let left_out = |entry: &String| {
+        let key = entry.split_once('=').map_or(entry.as_str(), |(key, _)| key);
+        options.unsetenv_all || options.unsetenv.iter().any(|unset| unset == key)
+    };
+    sources.retain(|entry| !left_out(entry));
+    let merged = merged_env(&sources, &options.env_merge)?;
+    sources.extend(merged);
+    if options.http_proxy {
+        sources.extend(proxy_environment());
+    }
+    if options.env_host {
+        sources.extend(host_environment());
+    }
+    for file in &options.env_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading env file {}", file.display()))?;
+        sources.extend(parse_env_file(&text));
+    }
+    sources.extend(activation.unwrap_or_default().iter().cloned());
+    sources.extend(options.env.iter().filter_map(|e| expand_env_entry(e)));
+    sources.push(format!("HOSTNAME={hostname}"));
+    Ok(merge_env(sources))
+}
+
+/// Socket activation, as Podman honours it: when systemd's LISTEN_FDS is meant for this
+/// process (LISTEN_PID is its pid), the container's process is passed descriptors 3 to
+/// 3+LISTEN_FDS-1 and told so as if systemd had started it (LISTEN_PID=1, its pid there).
+/// The count and the variables.
+pub(super) fn socket_activation() -> Option<(u32, Vec<String>)> {
+    let listen_pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let count: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    if listen_pid != std::process::id() || count == 0 {
+        return None;
+    }
+    let mut variables = vec![format!("LISTEN_FDS={count}"), "LISTEN_PID=1".to_string()];
+    if let Ok(names) = std::env::var("LISTEN_FDNAMES") {
+        variables.push(format!("LISTEN_FDNAMES={names}"));
+    }
+    Some((count, variables))
 }
 
 #[cfg(test)]

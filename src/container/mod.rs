@@ -39,8 +39,8 @@ pub const LABEL_ANNOTATION: &str = "io.podman.annotations.label";
 
 pub use crate::store::containers::{ContainerRecord, ContainerState, Status};
 pub use create::create;
+use environment::expand_env_entry;
 pub use environment::{compose_command, key_value_lines, merge_env, parse_env_file};
-use environment::{expand_env_entry, host_environment, merged_env, proxy_environment};
 pub use inspect::inspect;
 pub use list::{list, list_sizes, port_lines, ListOptions};
 pub use names::rename;
