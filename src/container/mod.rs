@@ -49,7 +49,7 @@ pub use options::{
     HostNameFlags, RunFlags,
 };
 use registration::store_container;
-pub use remove::{prune, remove, remove_after_run, remove_listed, remove_locked};
+pub use remove::{prune, remove, remove_after_run, remove_listed, remove_locked, RmOptions};
 pub use sizes::{tree_sizes, writable_layer_sizes};
 pub(crate) use start::{record_ended, record_started, runtime_spec};
 pub use start::{run, run_attached, run_detached, start, start_attached_as_asked, start_detached};

@@ -120,17 +120,50 @@ fn delete_staged(ctx: &Context, staged: PathBuf) -> Result<()> {
 /// `rm`: the containers named, and with `all` every one; returns what was removed.
 pub fn remove_listed(
     ctx: &Context,
-    mut references: Vec<String>,
-    all: bool,
-    force: bool,
-    anonymous_volumes: bool,
+    references: Vec<String>,
+    options: &RmOptions,
 ) -> Result<Vec<String>> {
-    if all {
+    let mut references = references;
+    if options.all {
         references.extend(ctx.store.container_ids());
     } else if references.is_empty() {
         anyhow::bail!("no container names or IDs given: use rm CONTAINER… or rm --all");
     }
-    remove(ctx, &references, force, anonymous_volumes)
+    if options.time.is_some() && !options.force {
+        anyhow::bail!("--force option must be specified to use the --time option");
+    }
+    if options.ignore {
+        references.retain(|reference| ctx.store.find_container(reference).is_ok());
+    }
+    if let Some(seconds) = options.time {
+        // Stopped as `stop -t` would (the stop signal, then SIGKILL), before `remove` kills.
+        for reference in &references {
+            let running = ctx
+                .store
+                .find_container(reference)
+                .is_ok_and(|c| current_state(ctx, &c.id).status == Status::Running);
+            if running {
+                lifecycle::stop_as_configured(ctx, reference, Some(seconds))?;
+            }
+        }
+    }
+    remove(ctx, &references, options.force, options.volumes)
+}
+
+/// What `rm` was asked besides the containers.
+#[derive(Debug, Clone, Default)]
+pub struct RmOptions {
+    /// `-a`: every container.
+    pub all: bool,
+    /// `-f`: running ones too.
+    pub force: bool,
+    /// `-v`: their anonymous volumes too.
+    pub volumes: bool,
+    /// `-t SECONDS` (with `-f`): a running container gets its stop signal and that long
+    /// before SIGKILL, as `stop -t` gives it; without, `-f` kills it at once.
+    pub time: Option<u64>,
+    /// `-i`: a name that is no container is no error.
+    pub ignore: bool,
 }
 
 /// `rm`: removes stopped containers (running ones only with `force`, which kills them first),

@@ -208,14 +208,26 @@ pub struct RmArgs {
     /// Remove the container's anonymous volumes too (named volumes stay).
     #[arg(short, long)]
     volumes: bool,
+    /// With --force: give a running container its stop signal and SECONDS to stop before SIGKILL, as stop -t does (without it, --force kills at once).
+    #[arg(short, long, value_name = "SECONDS")]
+    time: Option<u64>,
+    /// A name or ID that is no container is no error.
+    #[arg(short, long)]
+    ignore: bool,
     /// Container names or IDs.
     containers: Vec<String>,
 }
 
 impl RmArgs {
     pub fn run(self, ctx: &Context) -> Outcome {
-        let removed =
-            container::remove_listed(ctx, self.containers, self.all, self.force, self.volumes)?;
+        let options = container::RmOptions {
+            all: self.all,
+            force: self.force,
+            volumes: self.volumes,
+            time: self.time,
+            ignore: self.ignore,
+        };
+        let removed = container::remove_listed(ctx, self.containers, &options)?;
         for id in removed {
             println!("{id}");
         }

@@ -452,3 +452,49 @@ fn exec_joins_a_running_container() {
         env.skiff(&["rm", "box"]).stdout();
     }
 }
+
+#[test]
+fn rm_takes_podmans_time_and_ignore() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        let out = env.path("out");
+        std::fs::create_dir_all(&out).unwrap();
+        env.give(&out);
+        let bind = format!("{}:/out", out.display());
+        // A container that notes its stop signal: -f -t gives it that, -f alone SIGKILL.
+        let start = |name: &str| {
+            let trap = format!(
+                "trap 'echo term > /out/{name}; exit 3' TERM; touch /out/{name}.ready; \
+                 while :; do sleep 0.1; done"
+            );
+            env.skiff(&[
+                "run", "-d", "--name", name, "-v", &bind, image, "sh", "-c", &trap,
+            ])
+            .stdout();
+            until("the trap to be set", || {
+                out.join(format!("{name}.ready")).exists()
+            });
+        };
+        start("patient");
+        env.skiff(&["rm", "-f", "-t", "5", "-i", "patient", "never-was"])
+            .stdout();
+        assert_eq!(
+            std::fs::read_to_string(out.join("patient")).unwrap(),
+            "term\n"
+        );
+        start("killed");
+        env.skiff(&["rm", "-f", "killed"]).stdout();
+        assert!(
+            !out.join("killed").exists(),
+            "-f alone sent the stop signal"
+        );
+
+        let (_, err) = env.skiff(&["rm", "never-was"]).assert_exit(125);
+        assert!(err.contains("never-was"), "{err}");
+        env.skiff(&["rm", "-t", "5", "whatever"])
+            .refused("--force option must be specified to use the --time option");
+        env.skiff(&["rm", "-a", "-f", "-t", "0", "--ignore"])
+            .stdout();
+    }
+}
