@@ -211,13 +211,18 @@ pub(crate) fn runtime_spec<'a>(
     }
     if let Some(other) = record.network_container() {
         let short = &other[..12.min(other.len())];
-        if ctx.store.read_container(other).is_err() {
+        let Ok(owner) = ctx.store.read_container(other) else {
             return Err(runtime::Error::Network(format!(
                 "container {short}, whose network this one shares, no longer exists"
             )));
-        }
+        };
         let state = current_state(ctx, other);
         match (state.status, state.pid) {
+            // The other's network is the host's: so is this one's (rootless, the host's
+            // namespace cannot be joined through the other's, which the host's user owns).
+            (Status::Running, Some(_)) if owner.spec.network == NetworkMode::Host => {
+                spec.to_mut().network = NetworkMode::Host
+            }
             (Status::Running, Some(pid)) => {
                 spec.to_mut().network = NetworkMode::Join(format!("/proc/{pid}/ns/net").into())
             }

@@ -209,3 +209,37 @@ fn uidmap_maps_the_containers_ids_onto_the_users_namespace() {
         .refused("--userns and --uidmap/--gidmap cannot be used together");
     }
 }
+
+#[test]
+fn sharing_the_network_of_a_container_on_the_hosts_is_the_hosts() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        env.skiff(&[
+            "run",
+            "-d",
+            "--name",
+            "on-host",
+            "--network",
+            "host",
+            image,
+            "sleep",
+            "60",
+        ])
+        .stdout();
+        let shared = env
+            .skiff(&[
+                "run",
+                "--rm",
+                "--network",
+                "container:on-host",
+                image,
+                "readlink",
+                "/proc/self/ns/net",
+            ])
+            .stdout();
+        let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+        assert_eq!(shared.trim(), host.to_str().unwrap());
+        env.skiff(&["rm", "-f", "-t0", "on-host"]).stdout();
+    }
+}
