@@ -45,10 +45,15 @@ pub struct V1Hierarchy {
 }
 
 impl Hierarchies {
-    pub fn discover() -> Hierarchies {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let membership = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        Hierarchies::from_tables(&mountinfo, &membership)
+    /// The caller's hierarchies, read once per process: they do not change while a command
+    /// runs, and `run` asks at its warning, at create and at start.
+    pub fn discover() -> &'static Hierarchies {
+        static FOUND: std::sync::OnceLock<Hierarchies> = std::sync::OnceLock::new();
+        FOUND.get_or_init(|| {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let membership = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            Hierarchies::from_tables(&mountinfo, &membership)
+        })
     }
 
     fn from_tables(mountinfo: &str, membership: &str) -> Hierarchies {
@@ -302,13 +307,7 @@ fn unescape(path: &str) -> String {
 mod tests {
     use super::*;
 
-    const HYBRID: &str = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-";
+    use super::super::HYBRID_MOUNTINFO as HYBRID;
     const MEMBERSHIP: &str = "9:name=systemd:/\n4:memory:/job/7\n1:cpu,cpuacct:/\n0::/user/1\n";
 
     #[test]

@@ -90,8 +90,10 @@ pub enum Setting {
 }
 
 impl Setting {
-    pub fn controller(self) -> Controller {
-        match self {
+    /// The controller it is written through; None for `--cgroup-conf`, whose files are any
+    /// v2 controller's (or the core's).
+    pub fn controller(self) -> Option<Controller> {
+        Some(match self {
             Setting::Memory
             | Setting::MemorySwap
             | Setting::MemoryReservation
@@ -106,9 +108,8 @@ impl Setting {
             }
             Setting::PidsLimit => Controller::Pids,
             Setting::DeviceRules => Controller::Devices,
-            // Its controller is whatever its files belong to; it is v2's as a whole.
-            Setting::CgroupConf => Controller::Memory,
-        }
+            Setting::CgroupConf => return None,
+        })
     }
 }
 
@@ -174,9 +175,8 @@ impl ResourceLimits {
             Controller::Io,
             Controller::Pids,
         ];
-        for setting in self.settings() {
-            let controller = setting.controller();
-            if setting != Setting::CgroupConf && !controllers.contains(&controller) {
+        for controller in self.settings().into_iter().filter_map(Setting::controller) {
+            if !controllers.contains(&controller) {
                 controllers.push(controller);
             }
         }
@@ -208,26 +208,25 @@ impl ResourceLimits {
         let mut unmet: Vec<Unmet> = Vec::new();
         let settings = self.settings();
         for setting in settings.iter().copied() {
-            let controller = setting.controller();
             let mut missing_controller = None;
-            let reason = match setting {
-                Setting::CgroupConf if hierarchies.v2.is_none() => {
+            let reason = match (setting, setting.controller()) {
+                (_, None) if hierarchies.v2.is_none() => {
                     "it writes cgroup v2 files, and no cgroup v2 subtree is yours to write".into()
                 }
-                Setting::CgroupConf => continue,
-                _ if !hierarchies.has(controller) => {
+                (_, None) => continue,
+                (_, Some(controller)) if !hierarchies.has(controller) => {
                     missing_controller = Some(controller.v2_name());
                     hierarchies.why_not(controller)
                 }
-                Setting::MemorySwappiness | Setting::OomKillDisable
+                (Setting::MemorySwappiness | Setting::OomKillDisable, Some(controller))
                     if hierarchies.in_v2(controller) =>
                 {
                     "cgroup v2 has no such setting".into()
                 }
-                Setting::CpuRealtime if hierarchies.in_v2(controller) => {
+                (Setting::CpuRealtime, Some(controller)) if hierarchies.in_v2(controller) => {
                     "cgroup v2 has no real-time CPU budget".into()
                 }
-                Setting::BlkioWeight | Setting::BlkioWeightDevice
+                (Setting::BlkioWeight | Setting::BlkioWeightDevice, Some(controller))
                     if !hierarchies.in_v2(controller)
                         && !hierarchies.v1_has_file(controller, "blkio.weight") =>
                 {

@@ -24,6 +24,16 @@ pub(crate) use view::CgroupView;
 
 use super::error::Error;
 
+/// The cgroup mounts of a hybrid host (this project's CI), for the tests that read them.
+#[cfg(test)]
+const HYBRID_MOUNTINFO: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
 /// Where a container's cgroup goes and what is written in it; kept in the container's spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupSpec {
@@ -84,7 +94,7 @@ impl Controller {
 /// What of `limits` this host cannot give a container started by this caller, each with why
 /// (empty: everything is applied).
 pub fn unavailable(limits: &ResourceLimits) -> Vec<Unmet> {
-    limits.unmet(&Hierarchies::discover())
+    limits.unmet(Hierarchies::discover())
 }
 
 /// A container's cgroup, made and joined by its first process.
@@ -108,7 +118,7 @@ impl Cgroup {
             v2: None,
             v1: Vec::new(),
         };
-        let result = cgroup.make(&hierarchies, spec, pid);
+        let result = cgroup.make(hierarchies, spec, pid);
         match result {
             Ok(()) => Ok(Some(cgroup)),
             Err(error) => {
@@ -198,11 +208,12 @@ pub fn container_cgroups(pid: i32) -> Vec<PathBuf> {
         return Vec::new();
     };
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let hierarchies = Hierarchies::discover();
+    // The mounts are read only when the container has a cgroup of its own (none rootless on
+    // cgroup v1, where every line is the caller's).
     membership
         .lines()
         .filter(|line| !own.lines().any(|mine| mine == *line))
-        .filter_map(|line| hierarchies.writable_dir_of(line))
+        .filter_map(|line| Hierarchies::discover().writable_dir_of(line))
         .collect()
 }
 
