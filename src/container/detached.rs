@@ -74,21 +74,31 @@ pub fn start_detached(
         return Ok(());
     }
     let _ = child.wait();
-    if let Some(path) = report.strip_prefix("not-found: ") {
-        return Err(runtime::Error::CommandNotFound { path: path.into() }.into());
+    Err(failure_of(report))
+}
+
+/// The line on which the supervisor tells the starting command why the start failed: the
+/// runtime's failures that carry an exit code of their own (127, 126) by a tag each, so that
+/// `failure_of` gives them back; any other as its message.
+fn failure_line(error: &anyhow::Error) -> String {
+    match error.downcast_ref::<runtime::Error>() {
+        Some(runtime::Error::CommandNotFound { path }) => format!("not-found: {path}"),
+        Some(runtime::Error::NotExecutable { path }) => format!("not-executable: {path}"),
+        Some(runtime::Error::UnknownUser { reason }) => format!("unknown-user: {reason}"),
+        _ => format!("error: {error:#}"),
     }
-    if let Some(path) = report.strip_prefix("not-executable: ") {
-        return Err(runtime::Error::NotExecutable { path: path.into() }.into());
-    }
-    if let Some(reason) = report.strip_prefix("unknown-user: ") {
-        return Err(runtime::Error::UnknownUser {
-            reason: reason.into(),
-        }
-        .into());
-    }
-    match report.strip_prefix("error: ") {
-        Some(message) => bail!("{message}"),
-        None => bail!("the container's supervisor died before the container started"),
+}
+
+/// The failure a `failure_line` told of (an empty report: the supervisor died first).
+fn failure_of(report: &str) -> anyhow::Error {
+    let (tag, text) = report.split_once(": ").unwrap_or(("", report));
+    let text = text.to_string();
+    match tag {
+        "not-found" => runtime::Error::CommandNotFound { path: text }.into(),
+        "not-executable" => runtime::Error::NotExecutable { path: text }.into(),
+        "unknown-user" => runtime::Error::UnknownUser { reason: text }.into(),
+        "error" => anyhow::anyhow!(text),
+        _ => anyhow::anyhow!("the container's supervisor died before the container started"),
     }
 }
 
@@ -116,13 +126,7 @@ pub fn supervise(ctx: &Context, id: &str, attached_stdin: bool) -> Result<i32> {
         ctx.store
             .record_supervisor_failure(id, &format!("the supervisor failed: {error:#}"));
         // The command's own failures keep their exit codes (127, 126) in the starting command.
-        let line = match error.downcast_ref::<runtime::Error>() {
-            Some(runtime::Error::CommandNotFound { path }) => format!("not-found: {path}"),
-            Some(runtime::Error::NotExecutable { path }) => format!("not-executable: {path}"),
-            Some(runtime::Error::UnknownUser { reason }) => format!("unknown-user: {reason}"),
-            _ => format!("error: {error:#}"),
-        };
-        send(&line);
+        send(&failure_line(error));
     }
     result
 }
@@ -582,6 +586,30 @@ pub fn read_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_told_by_the_supervisor_keeps_its_exit_code() {
+        let failures: Vec<anyhow::Error> = vec![
+            runtime::Error::CommandNotFound {
+                path: "nope".into(),
+            }
+            .into(),
+            runtime::Error::NotExecutable { path: "/x".into() }.into(),
+            runtime::Error::UnknownUser {
+                reason: "no user u".into(),
+            }
+            .into(),
+            anyhow::anyhow!("something else"),
+        ];
+        for failure in failures {
+            let told = failure_of(&failure_line(&failure));
+            let code =
+                |e: &anyhow::Error| e.downcast_ref::<runtime::Error>().map(|e| e.exit_code());
+            assert_eq!(code(&told), code(&failure), "{failure}");
+            assert_eq!(told.to_string(), failure.to_string());
+        }
+        assert!(failure_of("").to_string().contains("died before"));
+    }
 
     #[test]
     fn log_dates_agree_with_jiff() {
