@@ -150,3 +150,23 @@ fn sig_proxy_false_keeps_skiffs_signals_from_the_container() {
             .assert_exit(125);
     }
 }
+
+#[test]
+fn attach_with_a_terminal_leaves_nothing_out_silently() {
+    let test = skiff_test!();
+    for env in test.each_env() {
+        let image = env.load_testbox();
+        // The terminal carries stdout and stderr together: leaving one out cannot be done.
+        env.skiff(&["run", "--rm", "-t", "-a", "stdout", image, "true"])
+            .refused("-a with -t: the terminal carries");
+        env.skiff(&[
+            "run", "--rm", "-i", "-t", "-a", "stdout", "-a", "stderr", image, "true",
+        ])
+        .refused("-a with -t: the terminal carries");
+        // All it carries attached: as without -a.
+        env.skiff(&[
+            "run", "--rm", "-t", "-a", "stdout", "-a", "stderr", image, "true",
+        ])
+        .assert_exit(0);
+    }
+}

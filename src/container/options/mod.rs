@@ -189,8 +189,19 @@ pub fn seccomp_policy(value: &str) -> Result<runtime::seccomp::SeccompPolicy> {
 }
 
 /// `-a STREAM`s: the streams they leave out (none when no `-a` is given), with Podman's words
-/// for a stream it does not know.
-fn unattached_streams(given: &[String]) -> Result<Vec<runtime::StdStream>> {
+/// for a stream it does not know. With `-t` the terminal carries every stream the process
+/// has: one it would leave out is refused, not ignored.
+fn unattached_streams(flags: &RunFlags) -> Result<Vec<runtime::StdStream>> {
+    let left_out = streams_left_out(&flags.attach)?;
+    let carried =
+        |stream: &runtime::StdStream| *stream != runtime::StdStream::Stdin || flags.interactive;
+    if flags.tty && left_out.iter().any(carried) {
+        bail!("-a with -t: the terminal carries stdin (with -i), stdout and stderr together, so none of them can be left out; attach them all, or drop -t");
+    }
+    Ok(left_out)
+}
+
+fn streams_left_out(given: &[String]) -> Result<Vec<runtime::StdStream>> {
     use runtime::StdStream;
     let mut named = Vec::new();
     for stream in given {
@@ -321,6 +332,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
     )?;
     let user_entries = user_entries(&flags);
     let root_directory = root_directory(&flags)?;
+    let unattached = unattached_streams(&flags)?;
     let (timezone, umask) = (timezone(&flags, defaults)?, umask(&flags, defaults)?);
     Ok(CreateOptions {
         group_add: group_add(&flags.group_add)?,
@@ -407,7 +419,7 @@ fn merge_options(flags: RunFlags, conf: &ContainersConf) -> Result<CreateOptions
         replace: flags.replace,
         interactive: flags.interactive,
         tty: flags.tty,
-        unattached: unattached_streams(&flags.attach)?,
+        unattached,
         sig_proxy: flags.sig_proxy.unwrap_or(true),
         publish_all: flags.publish_all,
         ip: flags.ip,
