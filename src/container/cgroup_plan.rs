@@ -29,11 +29,12 @@ const DEFAULT_DEVICES: [&str; 13] = [
 /// The cgroup of container `id` (None with `--cgroups disabled`). Root's unprivileged
 /// containers get the default device list, the devices given with `--device` (bound among
 /// `mounts`) and `--device-cgroup-rule`'s; a privileged one and a rootless one (which cannot
-/// open the nodes it makes) no list at all.
+/// open the nodes it makes) no list at all. In systemd mode its cgroup is made in systemd's
+/// own hierarchy too.
 pub fn cgroup_spec(
     options: &CreateOptions,
     id: &str,
-    rootless: bool,
+    (rootless, systemd): (bool, bool),
     mounts: &[Mount],
 ) -> Option<CgroupSpec> {
     let request = options.resources.cgroup.as_ref()?;
@@ -62,8 +63,7 @@ pub fn cgroup_spec(
         parent: request.parent.clone(),
         under_caller: request.under_caller,
         limits,
-        // `adapt` has settled the mode: always where it applies.
-        systemd: options.systemd == super::options::SystemdMode::Always,
+        systemd,
     })
 }
 

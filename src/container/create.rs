@@ -76,7 +76,7 @@ pub(super) fn plan(
     let argv = command(run, options)?;
     let id = store::hex(&random_bytes::<32>());
     let adapted = super::systemd::adapt(options, run, &argv, &id)?;
-    let (options, systemd) = (&adapted.options, adapted.systemd);
+    let (options, systemd): (&CreateOptions, bool) = (&adapted.options, adapted.systemd);
     let stop_signal = stop_signal(run, options)?;
     let name = container_name(ctx, options, &id)?;
     let network = plan_network(
@@ -117,7 +117,7 @@ pub(super) fn plan(
     let container_dir = ctx.store.container_dir(&id);
     let mut process = process_spec(options, run, argv, env, namespace.default_user.take())?;
     process.preserve_fds = activated_fds.max(options.preserve_fds);
-    let cgroup = cgroup_plan::cgroup_spec(options, &id, rootless, &resolved.mounts);
+    let cgroup = cgroup_plan::cgroup_spec(options, &id, (rootless, systemd), &resolved.mounts);
     let spec = ContainerSpec {
         layers_dir: ctx.store.layers_dir(),
         layers: namespace.layers,

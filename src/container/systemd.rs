@@ -8,11 +8,12 @@
 //! /etc/machine-id, makes its units' cgroups under its own, and halts on SIGRTMIN+3 rather
 //! than SIGTERM.
 
+use std::borrow::Cow;
+
 use std::path::Path;
 
 use anyhow::Result;
 
-use super::options::SystemdMode;
 use super::CreateOptions;
 use crate::image::config::RunConfig;
 use crate::store::containers::ContainerRecord;
@@ -28,8 +29,10 @@ const TMPFS: [&str; 4] = ["/run", "/run/lock", "/tmp", "/var/log/journal"];
 const NOTIFY_SOCKET_INSIDE: &str = "/run/notify/notify.sock";
 
 /// A container's options as systemd's needs change them.
-pub(super) struct Adapted {
-    pub options: CreateOptions,
+pub(super) struct Adapted<'a> {
+    /// Borrowed unchanged unless a socket is passed in or systemd mode applies: the common
+    /// `run` copies nothing.
+    pub options: Cow<'a, CreateOptions>,
     /// Whether systemd mode applies.
     pub systemd: bool,
     /// What the record keeps of `--sdnotify`.
@@ -38,22 +41,17 @@ pub(super) struct Adapted {
 
 /// `options` with `--sdnotify`'s socket passed in (see [`notify_socket`]) and, when systemd
 /// mode applies to `argv`, its changes (see [`systemd_mode`]).
-pub(super) fn adapt(
-    options: &CreateOptions,
+pub(super) fn adapt<'a>(
+    options: &'a CreateOptions,
     run: &RunConfig,
     argv: &[String],
     id: &str,
-) -> Result<Adapted> {
-    let mut options = options.clone();
+) -> Result<Adapted<'a>> {
+    let mut options = Cow::Borrowed(options);
     let sdnotify = notify_socket(&mut options, std::env::var("NOTIFY_SOCKET").ok())?;
     let systemd = options.systemd.applies_to(argv);
-    // Settled for what plans the rest (the container's cgroups): always or never.
-    options.systemd = match systemd {
-        true => SystemdMode::Always,
-        false => SystemdMode::Never,
-    };
     if systemd {
-        systemd_mode(&mut options, run, id)?;
+        systemd_mode(options.to_mut(), run, id)?;
     }
     Ok(Adapted {
         options,
@@ -66,7 +64,7 @@ pub(super) fn adapt(
 /// `container`, a socket that is a file is bound at /run/notify/notify.sock and named by the
 /// container's NOTIFY_SOCKET. (An abstract socket lives in the host's network namespace, out of
 /// the container's reach: skiff then says READY=1 itself, as with `conmon`.)
-fn notify_socket(options: &mut CreateOptions, given: Option<String>) -> Result<SdNotify> {
+fn notify_socket(options: &mut Cow<CreateOptions>, given: Option<String>) -> Result<SdNotify> {
     let mode = options.sdnotify;
     let socket = given.filter(|s| !s.is_empty() && mode != SdNotifyMode::Ignore);
     if let Some(path) = socket.as_deref().filter(|s| s.starts_with('/')) {
@@ -74,6 +72,7 @@ fn notify_socket(options: &mut CreateOptions, given: Option<String>) -> Result<S
             // As --mount binds: a socket gone by a later start is an error, never a directory
             // made in its place (as -v would make one).
             let bind = format!("type=bind,source={path},target={NOTIFY_SOCKET_INSIDE}");
+            let options = options.to_mut();
             options.mounts.push(parse_mount(&bind)?);
             options
                 .env
@@ -175,6 +174,7 @@ fn uuid(id: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::options::SystemdMode;
     use super::*;
 
     #[test]
@@ -223,7 +223,8 @@ mod tests {
     #[test]
     fn the_notify_socket_is_kept_and_passed_in_as_the_mode_says() {
         let given = || Some("/run/user/1/notify".to_string());
-        let mut options = CreateOptions::default();
+        let base = CreateOptions::default();
+        let mut options = Cow::Borrowed(&base);
         let kept = notify_socket(&mut options, given()).unwrap();
         assert_eq!(kept.socket, given());
         let places: Vec<_> = options
@@ -237,15 +238,17 @@ mod tests {
             [format!("NOTIFY_SOCKET={NOTIFY_SOCKET_INSIDE}")]
         );
         for mode in [SdNotifyMode::Conmon, SdNotifyMode::Ignore] {
-            let mut options = CreateOptions {
+            let base = CreateOptions {
                 sdnotify: mode,
                 ..Default::default()
             };
+            let mut options = Cow::Borrowed(&base);
             let kept = notify_socket(&mut options, given()).unwrap();
             assert_eq!(kept.socket.is_some(), mode == SdNotifyMode::Conmon);
-            assert!(options.mounts.is_empty() && options.env.is_empty());
+            // Nothing to pass in: the options are not copied.
+            assert!(matches!(options, Cow::Borrowed(_)));
         }
-        let mut options = CreateOptions::default();
+        let mut options = Cow::Borrowed(&base);
         let abstract_socket = notify_socket(&mut options, Some("@unit".into())).unwrap();
         assert_eq!(abstract_socket.socket.as_deref(), Some("@unit"));
         assert!(options.mounts.is_empty() && options.env.is_empty());
